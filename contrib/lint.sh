@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Lint for unsafe output and SQL (STYLE.md #10), run by `make check` as a TAP test.
+# A reviewed exception is marked where it stands: /*safe-sql*/ right before a non-literal SQL
+# argument (e.g. db_prepare(c, /*safe-sql*/ sql)), /*safe-raw*/ beside a raw template tag.
+set -u
+src=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$src" || exit 1
+n=0 failed=0
+point() { # point OK|FAIL description [details]
+    n=$((n + 1))
+    if [ "$1" = OK ]; then
+        echo "ok $n - $2"
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $2"
+        printf '%s\n' "$3" | sed 's/^/#   /'
+    fi
+}
+files=$(find fcgi db handlers providers tests/unit tests/mock -name '*.[ch]' 2>/dev/null | sort)
+
+# 1. Unbounded string calls.
+hits=$(grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $files 2>/dev/null)
+[ -z "$hits" ] && point OK "no strcpy, strcat, sprintf or gets" ||
+    point FAIL "no strcpy, strcat, sprintf or gets" "$hits"
+
+# 2. SQL is a literal with ? placeholders: the sql argument of db_prepare/db_exec/db_execf
+#    must start with a string literal (or a macro in capitals made of literals).
+sqlhits=""
+for f in $files; do
+    case $f in db/db.c | db/sqlite.c | db/pg.c | db/internal.h | db/db.h) continue ;; esac
+    joined=$(tr '\n' ' ' <"$f")
+    bad=$(printf '%s' "$joined" |
+        grep -oE 'db_(prepare|exec|execf)\s*\(\s*[A-Za-z_][A-Za-z_0-9>.-]*\s*,\s*[^"[:space:]A-Z][^,)]*' |
+        grep -v 'safe-sql')
+    [ -n "$bad" ] && sqlhits="$sqlhits$f: $bad"$'\n'
+done
+[ -z "$sqlhits" ] && point OK "SQL passed to db_prepare/db_exec is a literal" ||
+    point FAIL "SQL passed to db_prepare/db_exec is a literal" "$sqlhits"
+
+# 3. No printf-family call writes straight to the FastCGI stream.
+hits=$(grep -nE 'FCGX_(FPrintF|VFPrintF)' $files 2>/dev/null)
+[ -z "$hits" ] && point OK "no printf into the FastCGI stream" ||
+    point FAIL "no printf into the FastCGI stream" "$hits"
+
+# 4. Raw template tags only for allowlisted keys.
+allow='footer_html|home_page_content|about_html|notice_html|markdown'
+hits=$(grep -rnoE '\{\{\{[^}]*\}\}\}' templates 2>/dev/null | grep -vE "\{\{\{($allow)\}\}\}" |
+    grep -v 'safe-raw')
+[ -z "$hits" ] && point OK "raw {{{ }}} tags only for allowlisted keys" ||
+    point FAIL "raw {{{ }}} tags only for allowlisted keys" "$hits"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

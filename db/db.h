@@ -1,0 +1,90 @@
+/* One small interface over sqlite3 and libpq. SQL is written once with `?` placeholders and
+ * double-quoted identifiers ("group", "key"); the PostgreSQL driver rewrites `?` to `$n`. */
+#ifndef OA_DB_H
+#define OA_DB_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum db_kind { DB_SQLITE, DB_POSTGRES };
+
+/* Return codes of db_step; errors are negative (DB_ERR). */
+enum { DB_DONE = 0, DB_ROW = 1, DB_ERR = -1, DB_CONSTRAINT = -2 };
+
+struct db;      /* a database: a pool of connections (PostgreSQL) or per-use connections (SQLite) */
+struct db_conn; /* one connection, used by one thread at a time */
+struct db_stmt; /* a prepared statement bound to one connection */
+
+struct db_opts {
+    const char *dsn;         /* SQL_DSN: "postgres://..." or "postgresql://..."; NULL/"" = SQLite */
+    const char *sqlite_path; /* SQLITE_PATH, used when dsn is empty */
+    int busy_timeout_ms;     /* SQLITE_BUSY_TIMEOUT */
+    int pool_size;           /* PostgreSQL connections shared by request threads (8-16) */
+};
+
+/* Opens the database (connects once to check it). Heap-owned; free with db_close.
+ * Returns NULL and writes a reason (no secrets: the DSN password is not included) into err. */
+struct db *db_open(const struct db_opts *o, char *err, size_t errlen);
+/* Closes every pooled connection. All connections must have been released. Accepts NULL. */
+void db_close(struct db *db);
+enum db_kind db_kind(const struct db *db);
+/* The kind of the database c belongs to, for SQL that differs between dialects. */
+enum db_kind db_conn_kind(const struct db_conn *c);
+
+/* Takes a connection for the calling thread; blocks while the pool is empty.
+ * Reconnects a broken PostgreSQL connection. Never NULL. Give it back with db_release. */
+struct db_conn *db_acquire(struct db *db);
+void db_release(struct db_conn *c);
+/* A connection of its own, outside the pool (the writer thread's). Free with db_conn_close. */
+struct db_conn *db_connect_dedicated(struct db *db, char *err, size_t errlen);
+void db_conn_close(struct db_conn *c);
+
+/* Prepares sql on c. Statements are cached per connection keyed by the sql text, so calling
+ * this again with the same sql is cheap. Returns NULL on error (logged). The statement
+ * belongs to c; call db_done(st) when finished with it (resets it for reuse). */
+struct db_stmt *db_prepare(struct db_conn *c, const char *sql);
+/* Bind parameter idx (1-based). Text is copied. */
+void db_bind_int64(struct db_stmt *st, int idx, int64_t v);
+void db_bind_double(struct db_stmt *st, int idx, double v);
+void db_bind_text(struct db_stmt *st, int idx, const char *s); /* NULL binds SQL NULL */
+void db_bind_textn(struct db_stmt *st, int idx, const char *s, size_t n);
+void db_bind_null(struct db_stmt *st, int idx);
+/* Binds a boolean in the dialect's form (1/0 on SQLite, true/false on PostgreSQL). */
+void db_bind_bool(struct db_stmt *st, int idx, int v);
+/* Runs the statement (first call) and moves to the next row: DB_ROW, DB_DONE, or < 0.
+ * A UNIQUE/NOT NULL violation returns DB_CONSTRAINT. */
+int db_step(struct db_stmt *st);
+/* Column values of the current row (0-based). Text stays valid until the next step or done.
+ * Booleans read as int64 0/1 on both databases ('t'/'f' from PostgreSQL included). NULL reads
+ * as 0 / NULL text. */
+int64_t db_col_int64(struct db_stmt *st, int col);
+double db_col_double(struct db_stmt *st, int col);
+const char *db_col_text(struct db_stmt *st, int col);
+int db_col_is_null(struct db_stmt *st, int col);
+/* Rows changed by the last INSERT/UPDATE/DELETE run on st. */
+int64_t db_changes(struct db_stmt *st);
+/* Resets st and clears its bindings so the next db_prepare of the same sql reuses it. */
+void db_done(struct db_stmt *st);
+/* Last error text of the connection (for logs). */
+const char *db_errmsg(struct db_conn *c);
+
+/* Runs sql without parameters or rows (DDL, BEGIN, COMMIT). 0 or -1. */
+int db_exec(struct db_conn *c, const char *sql);
+int db_begin(struct db_conn *c);  /* BEGIN IMMEDIATE on SQLite, BEGIN on PostgreSQL */
+int db_commit(struct db_conn *c);
+int db_rollback(struct db_conn *c);
+
+/* Convenience for one-shot statements: prepare, bind "i" (int64), "t" (text), "d" (double),
+ * "b" (bool), "n" (null) from varargs in order, step once, done. Returns rows changed or < 0. */
+int64_t db_execf(struct db_conn *c, const char *sql, const char *types, ...);
+
+/* Rewrites `?` placeholders outside quoted strings and identifiers to $1..$n. out must hold
+ * strlen(sql) + 4 * (placeholders) + 1 bytes; db_pg_rewrite_len tells how many. Pure; tested. */
+size_t db_pg_rewrite_len(const char *sql);
+void db_pg_rewrite(const char *sql, char *out);
+
+/* Creates or upgrades One API's seven tables and their indexes (spec section 4) on c.
+ * Idempotent; never drops or rewrites existing data; adds missing columns and indexes.
+ * Returns 0 or -1 (logged). */
+int db_migrate(struct db_conn *c);
+
+#endif

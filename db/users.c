@@ -1,0 +1,142 @@
+/* users: lookups and inserts of One API's users rows. */
+#include "config.h"
+#include "db/users.h"
+#include "db/db.h"
+#include "fcgi/arena.h"
+
+#include <string.h>
+
+#define USER_COLS                                                                                  \
+    "id, username, password, display_name, role, status, email, github_id, wechat_id, "            \
+    "lark_id, oidc_id, access_token, quota, used_quota, request_count, \"group\", aff_code, "      \
+    "inviter_id"
+
+static const char *col_str(struct db_stmt *st, struct arena *a, int i)
+{
+    const char *s = db_col_text(st, i);
+    return arena_strdup(a, s ? s : "");
+}
+
+static void read_user(struct db_stmt *st, struct arena *a, struct user *u)
+{
+    u->id = db_col_int64(st, 0);
+    u->username = col_str(st, a, 1);
+    u->password = col_str(st, a, 2);
+    u->display_name = col_str(st, a, 3);
+    u->role = db_col_int64(st, 4);
+    u->status = db_col_int64(st, 5);
+    u->email = col_str(st, a, 6);
+    u->github_id = col_str(st, a, 7);
+    u->wechat_id = col_str(st, a, 8);
+    u->lark_id = col_str(st, a, 9);
+    u->oidc_id = col_str(st, a, 10);
+    u->access_token = col_str(st, a, 11);
+    u->quota = db_col_int64(st, 12);
+    u->used_quota = db_col_int64(st, 13);
+    u->request_count = db_col_int64(st, 14);
+    u->group = col_str(st, a, 15);
+    u->aff_code = col_str(st, a, 16);
+    u->inviter_id = db_col_int64(st, 17);
+}
+
+/* Runs a one-parameter SELECT of USER_COLS and reads the first row. */
+static int lookup(struct db_conn *c, struct arena *a, const char *sql, const char *text,
+                  int64_t num, struct user *out)
+{
+    /* sql is one of the literal SELECTs below. */
+    struct db_stmt *st = db_prepare(c, /*safe-sql*/ sql);
+    if (!st)
+        return DB_ERR;
+    if (text)
+        db_bind_text(st, 1, text);
+    else
+        db_bind_int64(st, 1, num);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        read_user(st, a, out);
+    db_done(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+}
+
+int db_users_by_id(struct db_conn *c, struct arena *a, int64_t id, struct user *out)
+{
+    return lookup(c, a, "SELECT " USER_COLS " FROM users WHERE id = ?", NULL, id, out);
+}
+
+int db_users_by_username(struct db_conn *c, struct arena *a, const char *name, struct user *out)
+{
+    return lookup(c, a, "SELECT " USER_COLS " FROM users WHERE username = ?", name, 0, out);
+}
+
+int db_users_by_email(struct db_conn *c, struct arena *a, const char *email, struct user *out)
+{
+    if (!email || !*email)
+        return 0;
+    return lookup(c, a, "SELECT " USER_COLS " FROM users WHERE email = ? ORDER BY id LIMIT 1",
+                  email, 0, out);
+}
+
+int db_users_by_access_token(struct db_conn *c, struct arena *a, const char *tok, struct user *out)
+{
+    if (!tok || !*tok)
+        return 0;
+    return lookup(c, a, "SELECT " USER_COLS " FROM users WHERE access_token = ?", tok, 0, out);
+}
+
+int64_t db_users_count(struct db_conn *c)
+{
+    struct db_stmt *st = db_prepare(c, "SELECT COUNT(*) FROM users");
+    if (!st)
+        return DB_ERR;
+    int rc = db_step(st);
+    int64_t n = rc == DB_ROW ? db_col_int64(st, 0) : DB_ERR;
+    db_done(st);
+    return n;
+}
+
+static void bind_text_or_null(struct db_stmt *st, int i, const char *s)
+{
+    /* GORM writes "" for unset strings; NULL would break One API's equality lookups. */
+    db_bind_text(st, i, s ? s : "");
+}
+
+int db_users_insert(struct db_conn *c, const struct user *u, int64_t *id)
+{
+    struct db_stmt *st =
+        db_prepare(c, "INSERT INTO users (username, password, display_name, role, status, email, "
+                      "github_id, wechat_id, lark_id, oidc_id, access_token, quota, used_quota, "
+                      "request_count, \"group\", aff_code, inviter_id) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+    if (!st)
+        return DB_ERR;
+    bind_text_or_null(st, 1, u->username);
+    bind_text_or_null(st, 2, u->password);
+    bind_text_or_null(st, 3, u->display_name);
+    db_bind_int64(st, 4, u->role ? u->role : 1);
+    db_bind_int64(st, 5, u->status ? u->status : 1);
+    bind_text_or_null(st, 6, u->email);
+    bind_text_or_null(st, 7, u->github_id);
+    bind_text_or_null(st, 8, u->wechat_id);
+    bind_text_or_null(st, 9, u->lark_id);
+    bind_text_or_null(st, 10, u->oidc_id);
+    /* access_token and aff_code are UNIQUE: an empty one is stored as NULL so that several
+     * users without one do not collide (GORM's "" would). */
+    if (u->access_token && *u->access_token)
+        db_bind_text(st, 11, u->access_token);
+    else
+        db_bind_null(st, 11);
+    db_bind_int64(st, 12, u->quota);
+    db_bind_int64(st, 13, u->used_quota);
+    db_bind_int64(st, 14, u->request_count);
+    db_bind_text(st, 15, u->group && *u->group ? u->group : "default");
+    if (u->aff_code && *u->aff_code)
+        db_bind_text(st, 16, u->aff_code);
+    else
+        db_bind_null(st, 16);
+    db_bind_int64(st, 17, u->inviter_id);
+    int rc = db_step(st);
+    if (rc == DB_ROW && id)
+        *id = db_col_int64(st, 0);
+    db_done(st);
+    return rc == DB_ROW ? 0 : rc == DB_DONE ? DB_ERR : rc;
+}

@@ -1,0 +1,337 @@
+/* config: the settings table, .env/env/flag loading with validation, generated help. */
+#include "config.h"
+#include "fcgi/cfg.h"
+#include "fcgi/xmalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cfg_def cfg_defs[CFG__MAX] = {
+    [CFG_PORT] =
+        {"port", "PORT", "port", CFG_T_INT, "3000", 1, 65535, NULL, 0,
+         "Public HTTP port the web server serves (contrib/run puts nginx on it); with no "
+         "--listen and no socket on stdin, one-api listens for FastCGI on 127.0.0.1:PORT+1"},
+    [CFG_LOG_DIR] = {"log-dir", "LOG_DIR", "log-dir", CFG_T_STR, "./logs", 0, 0, NULL, 0,
+                     "Directory for oneapi-YYYYMMDD.log (created if missing); empty = stderr only"},
+    [CFG_LISTEN] =
+        {"listen", "LISTEN", "listen", CFG_T_STR, NULL, 0, 0, NULL, 0,
+         "FastCGI listen address: HOST:PORT, :PORT, or a unix socket path (contains '/')"},
+    [CFG_THREADS] = {"threads", "WORKER_THREADS", "threads", CFG_T_INT, "1024", 1, 65536, NULL, 0,
+                     "Worker threads = requests (streams included) served at once"},
+    [CFG_BUSY_RESERVE] = {"busy-reserve", "BUSY_RESERVE", "busy-reserve", CFG_T_INT, "-1", -1,
+                          65536, NULL, 0,
+                          "Workers kept to answer 503 at once when the rest are busy; -1 = "
+                          "threads/32 (at least 1 when threads >= 4)"},
+    [CFG_DRAIN_TIMEOUT] = {"drain-timeout", "DRAIN_TIMEOUT", "drain-timeout", CFG_T_INT, "30", 0,
+                           86400, NULL, 0,
+                           "Seconds SIGTERM/SIGINT waits for in-flight requests before exiting"},
+    [CFG_MAX_BODY_MB] = {"max-body-mb", "MAX_REQUEST_BODY_MB", "max-body-mb", CFG_T_INT, "32", 1,
+                         4096, NULL, 0, "Largest request body accepted, in MiB (413 beyond)"},
+    [CFG_ENV_FILE] = {"env-file", "ENV_FILE", "env-file", CFG_T_STR, ".env", 0, 0, NULL, 0,
+                      ".env file read at start if it exists (KEY=VALUE lines)"},
+    [CFG_SQL_DSN] = {"sql-dsn", "SQL_DSN", "sql-dsn", CFG_T_STR, NULL, 0, 0, NULL, 1,
+                     "postgres://user:pass@host:5432/db (or a libpq conninfo) selects PostgreSQL; "
+                     "empty = SQLite"},
+    [CFG_SQLITE_PATH] = {"sqlite-path", "SQLITE_PATH", "sqlite-path", CFG_T_STR, "one-api.db", 0, 0,
+                         NULL, 0, "SQLite database file when SQL_DSN is empty"},
+    [CFG_SQLITE_BUSY_TIMEOUT] = {"sqlite-busy-timeout", "SQLITE_BUSY_TIMEOUT", NULL, CFG_T_INT,
+                                 "3000", 0, 600000, NULL, 0, "SQLite busy timeout in ms"},
+    [CFG_SQL_MAX_OPEN_CONNS] = {"sql-max-open-conns", "SQL_MAX_OPEN_CONNS", NULL, CFG_T_INT, "16",
+                                1, 1000, NULL, 0,
+                                "PostgreSQL connections shared by the workers (the writer has "
+                                "its own)"},
+    [CFG_SESSION_SECRET] = {"session-secret", "SESSION_SECRET", NULL, CFG_T_STR, NULL, 0, 0, NULL,
+                            1,
+                            "Secret that signs session cookies; unset = random per start (sessions "
+                            "end at restart); 'random_string' is refused"},
+    [CFG_INITIAL_ROOT_TOKEN] = {"initial-root-token", "INITIAL_ROOT_TOKEN", NULL, CFG_T_STR, NULL,
+                                0, 0, NULL, 1,
+                                "Relay key (without sk-) created for root on first start"},
+    [CFG_INITIAL_ROOT_ACCESS_TOKEN] = {"initial-root-access-token", "INITIAL_ROOT_ACCESS_TOKEN",
+                                       NULL, CFG_T_STR, NULL, 0, 0, NULL, 1,
+                                       "Root's management access token on first start"},
+    [CFG_NODE_TYPE] = {"node-type", "NODE_TYPE", NULL, CFG_T_STR, "master", 0, 0, "master|slave", 0,
+                       "slave skips schema migration"},
+    [CFG_MEMORY_CACHE_ENABLED] = {"memory-cache", "MEMORY_CACHE_ENABLED", NULL, CFG_T_BOOL, "false",
+                                  0, 1, NULL, 0,
+                                  "Cache options and channels in memory, re-read every "
+                                  "SYNC_FREQUENCY s"},
+    [CFG_SYNC_FREQUENCY] = {"sync-frequency", "SYNC_FREQUENCY", NULL, CFG_T_INT, "600", 1, 86400,
+                            NULL, 0, "Seconds between cache re-reads"},
+    [CFG_DEBUG] = {"debug", "DEBUG", NULL, CFG_T_BOOL, "false", 0, 1, NULL, 0,
+                   "Write DEBUG log lines"},
+    [CFG_ONLY_ONE_LOG_FILE] = {"only-one-log-file", "ONLY_ONE_LOG_FILE", NULL, CFG_T_BOOL, "false",
+                               0, 1, NULL, 0, "Log to oneapi.log instead of daily files"},
+    [CFG_THEME] = {"theme", "THEME", NULL, CFG_T_STR, "default", 0, 0, "default|berry|air", 0,
+                   "Console theme"},
+    [CFG_COOKIE_SECURE] = {"cookie-secure", "COOKIE_SECURE", NULL, CFG_T_BOOL, "false", 0, 1, NULL,
+                           0, "Mark the session cookie Secure (serve the console over HTTPS)"},
+};
+
+static int parse_bool(const char *s, long long *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on", "TRUE", "True"};
+    static const char *const no[] = {"false", "0", "no", "off", "FALSE", "False", ""};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!strcmp(s, yes[i]))
+            return *out = 1, 0;
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (!strcmp(s, no[i]))
+            return *out = 0, 0;
+    return -1;
+}
+
+static int in_choices(const char *choices, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, s, n))
+            return 1;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+/* Sets key k to text s from source src, validating it. */
+static int set_value(struct config *c, enum cfg_key k, const char *s, int src, char *err,
+                     size_t errlen)
+{
+    const struct cfg_def *d = &cfg_defs[k];
+    const char *label = d->env ? d->env : d->name;
+    long long iv = 0;
+    if (d->type == CFG_T_INT) {
+        char *end;
+        errno = 0;
+        iv = strtoll(s, &end, 10);
+        if (!*s || *end || errno) {
+            snprintf(err, errlen, "invalid value '%s' for %s (--%s): not an integer", s, label,
+                     d->name);
+            return -1;
+        }
+        if (iv < d->min || iv > d->max) {
+            snprintf(err, errlen, "invalid value '%s' for %s (--%s): must be %lld..%lld", s, label,
+                     d->name, d->min, d->max);
+            return -1;
+        }
+    } else if (d->type == CFG_T_BOOL) {
+        if (parse_bool(s, &iv) < 0) {
+            snprintf(err, errlen, "invalid value '%s' for %s (--%s): expected true or false", s,
+                     label, d->name);
+            return -1;
+        }
+    } else if (d->choices && *s && !in_choices(d->choices, s)) {
+        snprintf(err, errlen, "invalid value '%s' for %s (--%s): expected one of %s", s, label,
+                 d->name, d->choices);
+        return -1;
+    }
+    free(c->v[k].s);
+    c->v[k].s = xstrdup(s);
+    c->v[k].i = iv;
+    c->v[k].source = src;
+    return 0;
+}
+
+static int find_flag(const char *name, size_t n)
+{
+    for (int k = 0; k < CFG__MAX; k++)
+        if (cfg_defs[k].flag && strlen(cfg_defs[k].flag) == n &&
+            !strncmp(cfg_defs[k].flag, name, n))
+            return k;
+    return -1;
+}
+
+static int find_env(const char *name)
+{
+    for (int k = 0; k < CFG__MAX; k++)
+        if (cfg_defs[k].env && !strcmp(cfg_defs[k].env, name))
+            return k;
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Reads KEY=VALUE lines. Known settings go into c; every variable is also exported (without
+ * overriding the real environment) so later code that reads the environment sees it. */
+static int load_env_file(struct config *c, const char *path, int explicit_path, char *err,
+                         size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        if (explicit_path && errno != ENOENT) {
+            snprintf(err, errlen, "cannot read ENV_FILE %s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char line[8192];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        if (!strncmp(s, "export ", 7))
+            s = trim(s + 7);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        size_t vn = strlen(val);
+        if (vn >= 2 && (val[0] == '"' || val[0] == '\'') && val[vn - 1] == val[0]) {
+            val[vn - 1] = '\0';
+            val++;
+        }
+        int k = find_env(key);
+        if (k >= 0 && getenv(key))
+            continue; /* the environment outranks .env */
+        if (k >= 0 && set_value(c, (enum cfg_key)k, val, 1, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        setenv(key, val, 0);
+    }
+    fclose(fp);
+    return rc;
+}
+
+int config_load(struct config *c, int argc, const char *const *argv, const char *version, char *err,
+                size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    for (int k = 0; k < CFG__MAX; k++)
+        if (cfg_defs[k].def && set_value(c, (enum cfg_key)k, cfg_defs[k].def, 0, err, errlen) < 0)
+            return -1;
+
+    /* Flags are parsed first (validated later, in precedence order) so that --env-file,
+     * --help and --version act before anything else is read. */
+    const char *flagval[CFG__MAX] = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            config_print_help(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--version") || !strcmp(a, "-v")) {
+            printf("%s\n", version);
+            return 1;
+        }
+        if (!strcmp(a, "--print-config-doc")) {
+            config_print_doc(stdout);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s' (see --help)", a);
+            return -1;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        int k = find_flag(name, n);
+        if (k < 0) {
+            snprintf(err, errlen, "unknown option '%s' (see --help)", a);
+            return -1;
+        }
+        if (eq) {
+            flagval[k] = eq + 1;
+        } else if (cfg_defs[k].type == CFG_T_BOOL && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+            flagval[k] = "true";
+        } else {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "option --%s needs a value", cfg_defs[k].name);
+                return -1;
+            }
+            flagval[k] = argv[++i];
+        }
+    }
+
+    const char *envfile = flagval[CFG_ENV_FILE] ? flagval[CFG_ENV_FILE] : getenv("ENV_FILE");
+    if (load_env_file(c, envfile ? envfile : ".env", envfile != NULL, err, errlen) < 0)
+        return -1;
+    for (int k = 0; k < CFG__MAX; k++) {
+        const char *e = cfg_defs[k].env ? getenv(cfg_defs[k].env) : NULL;
+        if (e && set_value(c, (enum cfg_key)k, e, 2, err, errlen) < 0)
+            return -1;
+    }
+    for (int k = 0; k < CFG__MAX; k++)
+        if (flagval[k] && set_value(c, (enum cfg_key)k, flagval[k], 3, err, errlen) < 0)
+            return -1;
+    if (!strcmp(cfg_str(c, CFG_SESSION_SECRET), "random_string")) {
+        snprintf(err, errlen,
+                 "SESSION_SECRET is the example value 'random_string'; set a real secret");
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct config *c)
+{
+    for (int k = 0; k < CFG__MAX; k++) {
+        free(c->v[k].s);
+        c->v[k].s = NULL;
+    }
+}
+
+const char *cfg_str(const struct config *c, enum cfg_key k)
+{
+    return c->v[k].s ? c->v[k].s : "";
+}
+
+long long cfg_int(const struct config *c, enum cfg_key k)
+{
+    return c->v[k].i;
+}
+
+void config_print_help(FILE *fp)
+{
+    fprintf(fp, "Usage: one-api [options]\n\n"
+                "One API in C: an OpenAI-compatible LLM gateway run as FastCGI (or CGI) behind\n"
+                "nginx, lighttpd or Apache. Precedence: flags > environment > .env > defaults.\n\n"
+                "Options (environment variable in brackets):\n");
+    for (int k = 0; k < CFG__MAX; k++) {
+        const struct cfg_def *d = &cfg_defs[k];
+        char left[96];
+        if (d->flag)
+            snprintf(left, sizeof left, "  --%s%s", d->flag, d->type == CFG_T_BOOL ? "" : " V");
+        else
+            snprintf(left, sizeof left, "  %s=V", d->env);
+        fprintf(fp, "%-30s %s", left, d->doc);
+        if (d->env && d->flag)
+            fprintf(fp, " [%s]", d->env);
+        if (d->def && *d->def)
+            fprintf(fp, " (default %s)", d->def);
+        fputc('\n', fp);
+    }
+    fprintf(fp, "  %-28s %s\n  %-28s %s\n  %-28s %s\n", "--help", "Print this help", "--version",
+            "Print the version", "--print-config-doc",
+            "Print the settings table in Markdown (README)");
+}
+
+void config_print_doc(FILE *fp)
+{
+    fprintf(fp, "| Environment | Flag | Default | Meaning |\n|---|---|---|---|\n");
+    for (int k = 0; k < CFG__MAX; k++) {
+        const struct cfg_def *d = &cfg_defs[k];
+        fprintf(fp, "| %s%s%s | %s%s%s | %s%s%s | %s%s%s |\n", d->env ? "`" : "",
+                d->env ? d->env : "", d->env ? "`" : "", d->flag ? "`--" : "",
+                d->flag ? d->flag : "", d->flag ? "`" : "", d->def && *d->def ? "`" : "",
+                d->def ? d->def : "", d->def && *d->def ? "`" : "", d->doc,
+                d->choices ? "; one of " : "", d->choices ? d->choices : "");
+    }
+}

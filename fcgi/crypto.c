@@ -1,0 +1,186 @@
+/* crypto: thin wrappers over libxcrypt and OpenSSL with the formats One API uses. */
+#include "config.h"
+#include "fcgi/crypto.h"
+
+#include <crypt.h>
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+int pw_verify(const char *password, const char *hash)
+{
+    if (!password || !hash || !*hash || hash[0] != '$')
+        return 0;
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    if (!cd)
+        abort();
+    const char *out = crypt_r(password, hash, cd);
+    int ok = out && out[0] != '*' && ct_streq(out, hash);
+    explicit_bzero(cd, sizeof *cd);
+    free(cd);
+    return ok;
+}
+
+int pw_hash(const char *password, char *out, size_t outlen)
+{
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    unsigned char rnd[16];
+    random_bytes(rnd, sizeof rnd);
+    if (!crypt_gensalt_rn("$2a$", 10, (const char *)rnd, sizeof rnd, salt, sizeof salt))
+        return -1;
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    if (!cd)
+        abort();
+    const char *h = crypt_r(password, salt, cd);
+    int rc = -1;
+    if (h && h[0] == '$' && strlen(h) < outlen) {
+        memcpy(out, h, strlen(h) + 1);
+        rc = 0;
+    }
+    explicit_bzero(cd, sizeof *cd);
+    free(cd);
+    return rc;
+}
+
+void hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
+                 unsigned char mac[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, mac, &len);
+}
+
+void sha256(const void *msg, size_t n, unsigned char out[32])
+{
+    SHA256(msg, n, out);
+}
+
+int ct_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int ct_streq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb)
+        return 0;
+    return ct_equal(a, b, la);
+}
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t b64url_encode(const void *in, size_t n, char *out)
+{
+    const unsigned char *p = in;
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = b64url[v >> 18 & 63];
+        out[o++] = b64url[v >> 12 & 63];
+        out[o++] = b64url[v >> 6 & 63];
+        out[o++] = b64url[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = b64url[v >> 18 & 63];
+        out[o++] = b64url[v >> 12 & 63];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        out[o++] = b64url[v >> 18 & 63];
+        out[o++] = b64url[v >> 12 & 63];
+        out[o++] = b64url[v >> 6 & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-' || c == '+')
+        return 62;
+    if (c == '_' || c == '/')
+        return 63;
+    return -1;
+}
+
+long b64url_decode(const char *in, size_t len, unsigned char *out)
+{
+    while (len && in[len - 1] == '=')
+        len--;
+    if (len % 4 == 1)
+        return -1;
+    uint32_t acc = 0;
+    int bits = 0;
+    long o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64val((unsigned char)in[i]);
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits & 0xff);
+        }
+    }
+    return o;
+}
+
+void random_bytes(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got <= 0)
+            abort();
+        p += got;
+        n -= (size_t)got;
+    }
+}
+
+void random_alnum(char *out, size_t n)
+{
+    static const char set[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    size_t i = 0;
+    while (i < n) {
+        unsigned char r[64];
+        random_bytes(r, sizeof r);
+        for (size_t j = 0; j < sizeof r && i < n; j++)
+            if (r[j] < 248) /* 248 = 4 * 62: rejection keeps the draw uniform */
+                out[i++] = set[r[j] % 62];
+    }
+    out[n] = '\0';
+}
+
+void uuid_hex(char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char u[16];
+    random_bytes(u, sizeof u);
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[u[i] >> 4];
+        out[2 * i + 1] = hex[u[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+void relay_key(char out[49])
+{
+    random_alnum(out, 16);
+    uuid_hex(out + 16);
+    for (int i = 0; i < 32; i += 2)
+        out[16 + i] = (char)toupper((unsigned char)out[16 + i]);
+}

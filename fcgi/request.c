@@ -1,0 +1,322 @@
+/* request: CGI params, headers, query, cookies, body; buffered and streamed responses. */
+#include "config.h"
+#include "fcgi/request.h"
+#include "fcgi/arena.h"
+#include "fcgi/error.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+const char *req_param(struct req *r, const char *name)
+{
+    return r->io->param(r->io->ctx, name);
+}
+
+const char *req_header(struct req *r, const char *name)
+{
+    if (!strcasecmp(name, "Content-Type"))
+        return req_param(r, "CONTENT_TYPE");
+    if (!strcasecmp(name, "Content-Length"))
+        return req_param(r, "CONTENT_LENGTH");
+    char key[128] = "HTTP_";
+    size_t i = 5;
+    for (const char *p = name; *p && i < sizeof key - 1; p++)
+        key[i++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    key[i] = '\0';
+    return req_param(r, key);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+char *url_decode(struct arena *a, const char *s, size_t n, int is_form)
+{
+    char *out = arena_alloc(a, n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+            *o++ = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (is_form && s[i] == '+') {
+            *o++ = ' ';
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *req_query(struct req *r, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = r->query; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t kl = eq ? (size_t)(eq - p) : len;
+        if (kl == nl && !memcmp(p, name, nl)) {
+            if (!eq)
+                return "";
+            return url_decode(r->a, eq + 1, len - kl - 1, 1);
+        }
+        if (!amp)
+            break;
+        p = amp + 1;
+    }
+    return NULL;
+}
+
+const char *req_cookie(struct req *r, const char *name)
+{
+    const char *c = req_param(r, "HTTP_COOKIE");
+    size_t nl = strlen(name);
+    while (c && *c) {
+        while (*c == ' ' || *c == ';')
+            c++;
+        const char *semi = strchr(c, ';');
+        size_t len = semi ? (size_t)(semi - c) : strlen(c);
+        if (len > nl && c[nl] == '=' && !memcmp(c, name, nl)) {
+            const char *v = c + nl + 1;
+            size_t vl = len - nl - 1;
+            if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"')
+                v++, vl -= 2;
+            return arena_strndup(r->a, v, vl);
+        }
+        c = semi;
+    }
+    return NULL;
+}
+
+const char *req_path_param(struct req *r, int i)
+{
+    return i >= 0 && i < r->n_params ? r->params[i] : NULL;
+}
+
+void make_request_id(char *buf, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd = (uint32_t)ts.tv_nsec * 2654435761u;
+    snprintf(buf, n, "%04d%02d%02d%02d%02d%02d%ld%08u", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec,
+             (unsigned)(rnd % 100000000u));
+}
+
+/* First address of a comma list, trimmed, into the arena. */
+static const char *first_hop(struct arena *a, const char *s)
+{
+    while (*s == ' ')
+        s++;
+    size_t n = strcspn(s, ", ");
+    return n ? arena_strndup(a, s, n) : NULL;
+}
+
+void req_init(struct req *r, struct arena *a, const struct req_io *io, void *app, void *worker)
+{
+    memset(r, 0, sizeof *r);
+    r->a = a;
+    r->io = io;
+    r->app = app;
+    r->worker = worker;
+    r->status = 200;
+    sb_init(&r->headers, a);
+    sb_init(&r->out, a);
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    char id[64];
+    make_request_id(id, sizeof id);
+    r->request_id = arena_strdup(a, id);
+
+    const char *m = req_param(r, "REQUEST_METHOD");
+    r->method = m && *m ? m : "GET";
+    const char *q = req_param(r, "QUERY_STRING");
+    r->query = q ? q : "";
+
+    const char *uri = req_param(r, "REQUEST_URI");
+    const char *raw;
+    size_t rawlen;
+    if (uri && *uri) {
+        raw = uri;
+        rawlen = strcspn(uri, "?");
+    } else {
+        const char *sn = req_param(r, "SCRIPT_NAME"), *pi = req_param(r, "PATH_INFO");
+        raw = arena_printf(a, "%s%s", sn ? sn : "", pi ? pi : "");
+        rawlen = strlen(raw);
+    }
+    r->raw_path = arena_strndup(a, raw, rawlen);
+    char *path = url_decode(a, raw, rawlen, 0);
+    size_t pl = strlen(path);
+    while (pl > 1 && path[pl - 1] == '/')
+        path[--pl] = '\0';
+    if (!*path)
+        path = arena_strdup(a, "/");
+    r->path = path;
+
+    const char *xff = req_param(r, "HTTP_X_FORWARDED_FOR"), *xri = req_param(r, "HTTP_X_REAL_IP");
+    const char *ip = xff && *xff ? first_hop(a, xff) : NULL;
+    if (!ip && xri && *xri)
+        ip = first_hop(a, xri);
+    if (!ip)
+        ip = req_param(r, "REMOTE_ADDR");
+    r->client_ip = ip ? ip : "";
+    r->body = arena_strdup(a, "");
+    resp_header(r, "X-Oneapi-Request-Id", r->request_id);
+}
+
+int req_read_body(struct req *r, size_t max)
+{
+    const char *cl = req_param(r, "CONTENT_LENGTH");
+    long long want = cl && *cl ? strtoll(cl, NULL, 10) : -1;
+    if (want > (long long)max)
+        return OA_ERR_TOO_LARGE;
+    struct strbuf sb;
+    sb_init(&sb, r->a);
+    if (want > 0)
+        sb_grow(&sb, (size_t)want);
+    char buf[16384];
+    for (;;) {
+        long n = r->io->read(r->io->ctx, buf, sizeof buf);
+        if (n < 0)
+            return OA_ERR_BAD_REQUEST;
+        if (n == 0)
+            break;
+        if (sb.len + (size_t)n > max)
+            return OA_ERR_TOO_LARGE;
+        sb_putn(&sb, buf, (size_t)n);
+        if (want >= 0 && sb.len >= (size_t)want)
+            break;
+    }
+    if (sb.len)
+        r->body = sb_detach(&sb, &r->body_len);
+    return 0;
+}
+
+void resp_status(struct req *r, int status)
+{
+    r->status = status;
+}
+
+void resp_header(struct req *r, const char *name, const char *value)
+{
+    /* Header injection guard: a value never carries CR or LF. */
+    sb_puts(&r->headers, name);
+    SB_LIT(&r->headers, ": ");
+    for (const char *p = value; *p; p++)
+        if (*p != '\r' && *p != '\n')
+            sb_putc(&r->headers, *p);
+    SB_LIT(&r->headers, "\r\n");
+}
+
+void resp_write(struct req *r, const char *s, size_t n)
+{
+    if (r->is_streaming)
+        resp_stream_write(r, s, n);
+    else
+        sb_putn(&r->out, s, n);
+}
+
+void resp_puts(struct req *r, const char *s)
+{
+    resp_write(r, s, strlen(s));
+}
+
+void resp_json(struct req *r, int status, const char *json, size_t n)
+{
+    r->status = status;
+    resp_header(r, "Content-Type", "application/json; charset=utf-8");
+    sb_reset(&r->out);
+    resp_write(r, json, n);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+static int send_head(struct req *r, long long content_length)
+{
+    struct strbuf h;
+    sb_init(&h, r->a);
+    sb_printf(&h, "Status: %d %s\r\n", r->status, reason(r->status));
+    sb_putn(&h, r->headers.p, r->headers.len);
+    if (content_length >= 0)
+        sb_printf(&h, "Content-Length: %lld\r\n", content_length);
+    SB_LIT(&h, "\r\n");
+    if (r->io->write(r->io->ctx, h.p, h.len) < 0) {
+        r->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int resp_stream_begin(struct req *r)
+{
+    if (r->is_streaming)
+        return r->client_gone ? -1 : 0;
+    r->is_streaming = 1;
+    if (send_head(r, -1) < 0 || r->io->flush(r->io->ctx) < 0) {
+        r->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int resp_stream_write(struct req *r, const char *s, size_t n)
+{
+    if (!r->is_streaming && resp_stream_begin(r) < 0)
+        return -1;
+    if (r->client_gone)
+        return -1;
+    if ((n && r->io->write(r->io->ctx, s, n) < 0) || r->io->flush(r->io->ctx) < 0) {
+        r->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+void resp_finish(struct req *r)
+{
+    if (r->is_streaming || r->client_gone)
+        return;
+    int is_head = !strcmp(r->method, "HEAD");
+    if (send_head(r, (long long)r->out.len) < 0)
+        return;
+    if (!is_head && r->out.len && r->io->write(r->io->ctx, r->out.p, r->out.len) < 0)
+        r->client_gone = 1;
+}

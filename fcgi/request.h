@@ -1,0 +1,104 @@
+/* The request and response seen by handlers: CGI params, headers, query, cookies, body,
+ * buffered or streamed output. Handlers never touch libfcgi. */
+#ifndef OA_REQUEST_H
+#define OA_REQUEST_H
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "fcgi/strbuf.h"
+
+struct arena;
+struct route;
+struct json_object;
+
+/* Transport under a request: FastCGI or plain CGI. */
+struct req_io {
+    /* Value of CGI parameter name, or NULL. */
+    const char *(*param)(void *ctx, const char *name);
+    /* Reads up to n body bytes; returns bytes read, 0 at end, -1 on error. */
+    long (*read)(void *ctx, char *buf, size_t n);
+    /* Writes n bytes; -1 when the client is gone. */
+    int (*write)(void *ctx, const char *buf, size_t n);
+    /* Pushes written bytes to the web server; -1 when the client is gone. */
+    int (*flush)(void *ctx);
+    void *ctx;
+};
+
+#define REQ_MAX_PARAMS 4 /* path parameters (":id") a route may capture */
+
+struct req {
+    struct arena *a;         /* request lifetime: everything below points into it */
+    const struct req_io *io; /* transport */
+    void *app;               /* the application (handlers' struct app) */
+    void *worker;            /* the worker's resources (handlers' struct worker_ctx) */
+
+    const char *method;     /* REQUEST_METHOD */
+    const char *path;       /* decoded path without query, trailing '/' removed (but "/") */
+    const char *raw_path;   /* path as sent, without query */
+    const char *query;      /* QUERY_STRING, "" when none */
+    const char *client_ip;  /* X-Forwarded-For first hop, X-Real-IP, else REMOTE_ADDR */
+    const char *request_id; /* One API's id: YYYYMMDDhhmmss + ns + 8 random digits */
+    struct timespec start;  /* monotonic start, for latency */
+
+    const struct route *route;          /* matched row */
+    const char *params[REQ_MAX_PARAMS]; /* path parameters in pattern order */
+    int n_params;
+
+    char *body; /* whole body, NUL-terminated; "" when none */
+    size_t body_len;
+    struct json_object *json; /* parsed body for BODY_JSON routes (put by the router) */
+
+    /* Authenticated caller, filled by the auth hook. */
+    int64_t user_id;
+    int role;
+    const char *username;
+
+    /* Response. */
+    int status;            /* HTTP status, default 200 */
+    struct strbuf headers; /* "Name: value\r\n" lines */
+    struct strbuf out;     /* buffered body (non-streamed responses) */
+    int is_streaming;      /* headers sent; writes go straight out */
+    int client_gone;       /* a write or flush failed */
+};
+
+/* CGI parameter (FastCGI param or CGI environment), or NULL. HTTP headers are HTTP_NAME. */
+const char *req_param(struct req *r, const char *name);
+/* Request header by its HTTP name ("Authorization"), or NULL. */
+const char *req_header(struct req *r, const char *name);
+/* Query argument, percent-decoded into the arena, or NULL. */
+const char *req_query(struct req *r, const char *name);
+/* Cookie value, or NULL. */
+const char *req_cookie(struct req *r, const char *name);
+/* Path parameter by position. */
+const char *req_path_param(struct req *r, int i);
+
+/* Response building. Headers must be added before the first stream write. */
+void resp_status(struct req *r, int status);
+void resp_header(struct req *r, const char *name, const char *value);
+void resp_write(struct req *r, const char *s, size_t n);
+void resp_puts(struct req *r, const char *s);
+/* Sets status, Content-Type: application/json and the body (copied). */
+void resp_json(struct req *r, int status, const char *json, size_t n);
+/* Sends status and headers now and switches to streaming; later writes go straight out.
+ * Returns -1 if the client is already gone. */
+int resp_stream_begin(struct req *r);
+/* Writes and flushes at once (streaming mode). -1 when the client is gone. */
+int resp_stream_write(struct req *r, const char *s, size_t n);
+/* Sends the buffered response (status, headers, Content-Length, body) unless streaming.
+ * Called once by the worker loop at the end of every request. */
+void resp_finish(struct req *r);
+
+/* Percent-decodes s (and '+' as space when is_form) into the arena. */
+char *url_decode(struct arena *a, const char *s, size_t n, int is_form);
+/* Fills a One API request id (at least 40 bytes) from the current time and random digits. */
+void make_request_id(char *buf, size_t n);
+
+/* Builds a request over io, with an arena (reset by the caller after the request). Reads
+ * the CGI params into the fields above; does not read the body. */
+void req_init(struct req *r, struct arena *a, const struct req_io *io, void *app, void *worker);
+/* Reads the body, at most max bytes. OA_ERR_TOO_LARGE when bigger (by Content-Length or by
+ * reading), OA_ERR_BAD_REQUEST on a read error, else 0. */
+int req_read_body(struct req *r, size_t max);
+
+#endif

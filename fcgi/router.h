@@ -1,0 +1,52 @@
+/* Router: one table of routes whose rows carry the auth level and body kind; the router
+ * checks them before the handler runs. The rows live in handlers/routes.c. */
+#ifndef OA_ROUTER_H
+#define OA_ROUTER_H
+#include <stddef.h>
+
+struct req;
+
+/* Route flags. The low three bits are the auth level. */
+enum route_flag {
+    AUTH_NONE = 0,        /* public */
+    AUTH_USER = 1,        /* logged-in user (role >= 1) */
+    AUTH_ADMIN = 2,       /* role >= 10 */
+    AUTH_ROOT = 3,        /* role >= 100 */
+    AUTH_RELAY_TOKEN = 4, /* an sk- relay key */
+    AUTH_MASK = 7,
+    ROUTE_CSRF = 1 << 3, /* console POST: CSRF token checked */
+    BODY_JSON = 1 << 4,  /* body must be JSON (or empty); parsed into r->json */
+    BODY_FORM = 1 << 5,  /* body is urlencoded or multipart; left raw */
+    STREAMS = 1 << 6,    /* may answer with a stream */
+};
+
+typedef int (*route_handler)(struct req *r);
+
+struct route {
+    const char *method;  /* "GET", "POST", ... (GET also serves HEAD) */
+    const char *pattern; /* "/api/user/:id"; a last segment "*" matches the rest */
+    route_handler handler;
+    unsigned flags; /* enum route_flag */
+};
+
+struct router {
+    const struct route *routes;
+    size_t n_routes;
+    size_t max_body; /* bytes */
+    /* Authenticates r for level (AUTH_USER...); fills r->user_id/role/username. 0 or oa_err. */
+    int (*auth)(struct req *r, unsigned level);
+    /* Writes the response for an error code (status and body in One API's shapes). */
+    void (*render_error)(struct req *r, int code);
+};
+
+/* Finds the row for r->method and r->path and fills r->route and r->params. Returns 0,
+ * OA_ERR_NOT_FOUND, or OA_ERR_METHOD (after adding an Allow header). */
+int router_match(const struct router *rt, struct req *r);
+/* Matches, checks body size, authenticates, reads and parses the body, runs the handler,
+ * and renders any error it returns. Returns the final code (0 or oa_err). */
+int router_dispatch(const struct router *rt, struct req *r);
+/* Does pattern match path? Fills params (arena-free: pointers into a copy the caller owns
+ * are not made; params are arena strings of r). Exposed for tests. */
+int route_pattern_match(struct req *r, const char *pattern, const char *path);
+
+#endif

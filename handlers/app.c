@@ -1,0 +1,218 @@
+/* app: start-up (database, migration, root bootstrap, options, writer) and the per-request
+ * glue the server calls. */
+#include "config.h"
+#include "handlers/app.h"
+#include "handlers/options.h"
+#include "db/db.h"
+#include "db/tokens.h"
+#include "db/users.h"
+#include "db/writer.h"
+#include "fcgi/cfg.h"
+#include "fcgi/crypto.h"
+#include "fcgi/error.h"
+#include "fcgi/log.h"
+#include "fcgi/request.h"
+#include "fcgi/server.h"
+#include "fcgi/xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ROOT_QUOTA 500000000000000LL /* spec 13.6: US$1,000,000,000 */
+
+struct db_conn *req_db(struct req *r)
+{
+    struct worker_ctx *w = r->worker;
+    if (!w->conn)
+        w->conn = db_acquire(w->app->db);
+    return w->conn;
+}
+
+/* Spec 13.6: the first start creates root / 123456 (and INITIAL_ROOT_TOKEN's key). */
+static int bootstrap_root(struct app *app, struct db_conn *c)
+{
+    int64_t n = db_users_count(c);
+    if (n < 0)
+        return -1;
+    if (n > 0)
+        return 0;
+    char hash[128], access[33];
+    if (pw_hash("123456", hash, sizeof hash) < 0) {
+        LOG_ERR("bcrypt is not available from libcrypt");
+        return -1;
+    }
+    const char *given = cfg_str(app->cfg, CFG_INITIAL_ROOT_ACCESS_TOKEN);
+    if (!*given)
+        uuid_hex(access);
+    struct user u = {.username = "root",
+                     .password = hash,
+                     .display_name = "Root User",
+                     .role = 100,
+                     .status = 1,
+                     .access_token = *given ? given : access,
+                     .quota = ROOT_QUOTA,
+                     .group = "default"};
+    int64_t uid = 0;
+    int rc = db_users_insert(c, &u, &uid);
+    if (rc == DB_CONSTRAINT)
+        return 0; /* another process bootstrapped first */
+    if (rc < 0) {
+        LOG_ERR("cannot create the root user: %s", db_errmsg(c));
+        return -1;
+    }
+    LOG_WARN("created the root user: log in as root / 123456 and change the password");
+    const char *key = cfg_str(app->cfg, CFG_INITIAL_ROOT_TOKEN);
+    if (*key) {
+        int64_t now = (int64_t)time(NULL);
+        struct token t = {.user_id = uid,
+                          .key = key,
+                          .status = 1,
+                          .name = "Initial Root Token",
+                          .created_time = now,
+                          .accessed_time = now,
+                          .expired_time = -1,
+                          .remain_quota = ROOT_QUOTA,
+                          .unlimited_quota = 1};
+        if (db_tokens_insert(c, &t, NULL) < 0)
+            LOG_ERR("cannot create INITIAL_ROOT_TOKEN: %s", db_errmsg(c));
+    }
+    return 0;
+}
+
+static void app_free(struct app *app)
+{
+    if (!app)
+        return;
+    writer_stop(app->writer);
+    db_close(app->db);
+    options_free(app->opts);
+    free(app);
+}
+
+static void *app_init(const struct config *cfg, int is_cgi)
+{
+    struct app *app = xcalloc(1, sizeof *app);
+    app->cfg = cfg;
+    app->is_cgi = is_cgi;
+    app->start_time = (int64_t)time(NULL);
+    app->cookie_secure = (int)cfg_int(cfg, CFG_COOKIE_SECURE);
+    const char *secret = cfg_str(cfg, CFG_SESSION_SECRET);
+    if (*secret) {
+        sha256(secret, strlen(secret), app->session_key);
+    } else {
+        random_bytes(app->session_key, sizeof app->session_key);
+        if (!is_cgi)
+            LOG_WARN("SESSION_SECRET is not set: sessions end when the process restarts");
+    }
+    app->router = (struct router){.routes = app_routes,
+                                  .n_routes = app_n_routes,
+                                  .max_body = (size_t)cfg_int(cfg, CFG_MAX_BODY_MB) << 20,
+                                  .auth = app_auth,
+                                  .render_error = app_render_error};
+    app->opts = options_new(cfg_str(cfg, CFG_THEME));
+
+    char err[512] = "";
+    struct db_opts o = {.dsn = cfg_str(cfg, CFG_SQL_DSN),
+                        .sqlite_path = cfg_str(cfg, CFG_SQLITE_PATH),
+                        .busy_timeout_ms = (int)cfg_int(cfg, CFG_SQLITE_BUSY_TIMEOUT),
+                        .pool_size = (int)cfg_int(cfg, CFG_SQL_MAX_OPEN_CONNS)};
+    app->db = db_open(&o, err, sizeof err);
+    if (!app->db) {
+        LOG_ERR("cannot open the database: %s", err);
+        app_free(app);
+        return NULL;
+    }
+    struct db_conn *c = db_acquire(app->db);
+    int rc = 0;
+    if (!strcmp(cfg_str(cfg, CFG_NODE_TYPE), "master") && db_migrate(c) < 0) {
+        LOG_ERR("database migration failed");
+        rc = -1;
+    }
+    if (rc == 0 && bootstrap_root(app, c) < 0)
+        rc = -1;
+    if (rc == 0 && options_load(app->opts, c) < 0) {
+        LOG_ERR("cannot read the options table: %s", db_errmsg(c));
+        rc = -1;
+    }
+    db_release(c);
+    if (rc == 0 && !is_cgi && !(app->writer = writer_start(app->db, 20, 512, 4096)))
+        rc = -1;
+    if (rc < 0) {
+        app_free(app);
+        return NULL;
+    }
+    if (!is_cgi)
+        LOG_INFO("One API %s ready (%s)", PACKAGE_VERSION,
+                 db_kind(app->db) == DB_POSTGRES ? "PostgreSQL" : "SQLite");
+    return app;
+}
+
+static void *app_worker_init(void *appv)
+{
+    struct worker_ctx *w = xcalloc(1, sizeof *w);
+    w->app = appv;
+    return w;
+}
+
+static void app_worker_fini(void *appv, void *wv)
+{
+    (void)appv;
+    struct worker_ctx *w = wv;
+    if (w && w->conn)
+        db_release(w->conn);
+    free(w);
+}
+
+static double elapsed_ms(const struct req *r)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - r->start.tv_sec) * 1e3 +
+           (double)(now.tv_nsec - r->start.tv_nsec) / 1e6;
+}
+
+static void app_handle(struct req *r)
+{
+    struct app *app = req_app(r);
+    router_dispatch(&app->router, r);
+    log_access(r->request_id, r->status, elapsed_ms(r), r->client_ip, r->method, r->raw_path);
+}
+
+static void app_busy(struct req *r)
+{
+    app_render_error(r, OA_ERR_BUSY);
+    log_access(r->request_id, r->status, elapsed_ms(r), r->client_ip, r->method, r->raw_path);
+}
+
+static void app_request_done(struct req *r)
+{
+    struct worker_ctx *w = r->worker;
+    if (w->conn) {
+        db_release(w->conn);
+        w->conn = NULL;
+    }
+}
+
+static void app_flush(void *appv)
+{
+    struct app *app = appv;
+    if (app->writer)
+        writer_flush(app->writer);
+}
+
+static void app_fini(void *appv)
+{
+    app_free(appv);
+}
+
+const struct server_app server_app = {
+    .init = app_init,
+    .worker_init = app_worker_init,
+    .worker_fini = app_worker_fini,
+    .handle = app_handle,
+    .busy = app_busy,
+    .request_done = app_request_done,
+    .flush = app_flush,
+    .fini = app_fini,
+};

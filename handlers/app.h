@@ -1,0 +1,52 @@
+/* The application: process-lifetime state (struct app) and per-worker resources. */
+#ifndef OA_APP_H
+#define OA_APP_H
+#include <stdint.h>
+
+#include "fcgi/request.h"
+#include "fcgi/router.h"
+
+struct config;
+struct db;
+struct db_conn;
+struct options;
+struct req;
+struct writer;
+
+/* Built at start-up, read-only afterwards except the caches, which lock themselves. */
+struct app {
+    const struct config *cfg;
+    struct db *db;                 /* main database */
+    struct writer *writer;         /* group-committing ledger writer */
+    struct options *opts;          /* options cache */
+    int64_t start_time;            /* Unix seconds, for /api/status */
+    unsigned char session_key[32]; /* SHA-256 of SESSION_SECRET (or random) */
+    int cookie_secure;             /* add Secure to the session cookie */
+    int is_cgi;                    /* one request per process */
+    struct router router;          /* the route table and its hooks */
+};
+
+/* Per worker thread (or the CGI process). */
+struct worker_ctx {
+    struct app *app;
+    struct db_conn *conn; /* taken on first use in a request, given back after it */
+};
+
+/* The application a request belongs to. */
+static inline struct app *req_app(struct req *r)
+{
+    return r->app;
+}
+/* The request's database connection, acquired on first use, released by the worker loop. */
+struct db_conn *req_db(struct req *r);
+
+/* Auth hook for the router (handlers/session.c). */
+int app_auth(struct req *r, unsigned level);
+/* Error renderer for the router (handlers/errors.c). */
+void app_render_error(struct req *r, int code);
+
+/* The route table (handlers/routes.c). */
+extern const struct route app_routes[];
+extern const unsigned app_n_routes;
+
+#endif

@@ -1,0 +1,66 @@
+/* errors: maps each oa_err to One API's response shape for the path it happened on. */
+#include "config.h"
+#include "handlers/app.h"
+#include "handlers/respond.h"
+#include "fcgi/arena.h"
+#include "fcgi/cfg.h"
+#include "fcgi/error.h"
+#include "fcgi/request.h"
+
+#include <string.h>
+
+/* Relay-style paths answer OpenAI error bodies; everything else the /api envelope. */
+static int is_relay_path(const char *p)
+{
+    return !strncmp(p, "/v1/", 4) || !strcmp(p, "/v1") || !strncmp(p, "/dashboard/", 11);
+}
+
+void app_render_error(struct req *r, int code)
+{
+    struct app *app = req_app(r);
+    int relay = is_relay_path(r->path);
+    switch (code) {
+    case OA_ERR_NOT_FOUND:
+        openai_error(r, 404, arena_printf(r->a, "Invalid URL (%s %s)", r->method, r->raw_path),
+                     "invalid_request_error", "", 0);
+        return;
+    case OA_ERR_METHOD:
+        openai_error(r, 405,
+                     arena_printf(r->a, "Method Not Allowed (%s %s)", r->method, r->raw_path),
+                     "invalid_request_error", "", 0);
+        return;
+    case OA_ERR_TOO_LARGE: {
+        const char *msg = arena_printf(r->a, "request body too large (limit %lld MiB)",
+                                       cfg_int(app->cfg, CFG_MAX_BODY_MB));
+        if (relay)
+            openai_error(r, 413, msg, "one_api_error", "request_body_too_large", 1);
+        else
+            api_fail(r, 413, msg);
+        return;
+    }
+    case OA_ERR_BAD_JSON:
+    case OA_ERR_BAD_REQUEST:
+        if (relay)
+            openai_error(r, 400, msg_invalid_parameter(r), "one_api_error", "invalid_request", 1);
+        else
+            api_fail(r, 400, msg_invalid_parameter(r));
+        return;
+    case OA_ERR_NO_LOGIN: api_fail(r, 401, "无权进行此操作，未登录且未提供 access token"); return;
+    case OA_ERR_BAD_TOKEN: api_fail(r, 200, "无权进行此操作，access token 无效"); return;
+    case OA_ERR_FORBIDDEN: api_fail(r, 200, "无权进行此操作，权限不足"); return;
+    case OA_ERR_BANNED: api_fail(r, 200, "用户已被封禁"); return;
+    case OA_ERR_BUSY:
+        resp_header(r, "Retry-After", "1");
+        if (relay)
+            openai_error(r, 503, "server busy, please retry", "one_api_error", "server_busy", 1);
+        else
+            api_fail(r, 503, "server busy, please retry");
+        return;
+    default:
+        if (relay)
+            openai_error(r, 500, oa_strerror(code), "one_api_error", "internal_error", 1);
+        else
+            api_fail(r, 500, oa_strerror(code));
+        return;
+    }
+}

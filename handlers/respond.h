@@ -1,0 +1,21 @@
+/* Response helpers in One API's shapes: the /api envelope and the OpenAI error body. */
+#ifndef OA_RESPOND_H
+#define OA_RESPOND_H
+
+struct json_object;
+struct req;
+
+/* 200 {"success":true,"message":"","data":data}; takes ownership of data (NULL omits it). */
+void api_ok(struct req *r, struct json_object *data);
+/* status {"success":false,"message":msg}. Management errors are HTTP 200 unless noted. */
+void api_fail(struct req *r, int status, const char *msg);
+/* status {"error":{"message":msg,"type":type,"param":"","code":code}}. code NULL omits
+ * param and code (the auth/distributor shape); with_request_id appends " (request id: X)". */
+void openai_error(struct req *r, int status, const char *msg, const char *type, const char *code,
+                  int with_request_id);
+/* The localised "invalid parameter" text for r's Accept-Language. */
+const char *msg_invalid_parameter(struct req *r);
+/* Serialises j (not consumed) into the response body with status. */
+void resp_json_obj(struct req *r, int status, struct json_object *j);
+
+#endif

@@ -1,0 +1,151 @@
+/* session: signed session cookies and the management auth of spec 2.2. */
+#include "config.h"
+#include "handlers/session.h"
+#include "handlers/app.h"
+#include "db/db.h"
+#include "db/users.h"
+#include "fcgi/arena.h"
+#include "fcgi/crypto.h"
+#include "fcgi/error.h"
+#include "fcgi/log.h"
+#include "fcgi/request.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SESSION_MAX_AGE (30 * 24 * 3600) /* One API's 30 days */
+
+/* The MAC covers the user's password hash, so changing the password ends every session. */
+static void session_mac(const unsigned char key[32], const char *payload, const char *pwhash,
+                        unsigned char mac[32])
+{
+    struct strbuf sb;
+    sb_init(&sb, NULL);
+    sb_puts(&sb, payload);
+    sb_putc(&sb, '|');
+    sb_puts(&sb, pwhash ? pwhash : "");
+    hmac_sha256(key, 32, sb.p, sb.len, mac);
+    sb_free(&sb);
+}
+
+size_t session_cookie_make(const unsigned char key[32], int64_t uid, int64_t expires,
+                           const char *pwhash, char *out, size_t outlen)
+{
+    char payload[96], p64[160], m64[64];
+    snprintf(payload, sizeof payload, "1|%" PRId64 "|%" PRId64, uid, expires);
+    unsigned char mac[32];
+    session_mac(key, payload, pwhash, mac);
+    b64url_encode(payload, strlen(payload), p64);
+    b64url_encode(mac, sizeof mac, m64);
+    int n = snprintf(out, outlen, "%s.%s", p64, m64);
+    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
+int64_t session_cookie_uid(const char *cookie, int64_t now)
+{
+    const char *dot = strchr(cookie, '.');
+    if (!dot || dot - cookie > 150 || strlen(dot + 1) > 60)
+        return 0;
+    unsigned char payload[128];
+    long pn = b64url_decode(cookie, (size_t)(dot - cookie), payload);
+    if (pn <= 0 || pn >= (long)sizeof payload)
+        return 0;
+    payload[pn] = '\0';
+    long long id = 0, exp = 0;
+    int used = 0;
+    if (sscanf((char *)payload, "1|%lld|%lld%n", &id, &exp, &used) != 2 || used != pn)
+        return 0;
+    return exp >= now && id > 0 ? (int64_t)id : 0;
+}
+
+int session_cookie_check(const unsigned char key[32], const char *cookie, const char *pwhash)
+{
+    const char *dot = strchr(cookie, '.');
+    if (!dot || dot - cookie > 150 || strlen(dot + 1) > 60)
+        return 0;
+    unsigned char payload[128], mac[64], want[32];
+    long pn = b64url_decode(cookie, (size_t)(dot - cookie), payload);
+    long mn = b64url_decode(dot + 1, strlen(dot + 1), mac);
+    if (pn <= 0 || pn >= (long)sizeof payload || mn != 32)
+        return 0;
+    payload[pn] = '\0';
+    session_mac(key, (char *)payload, pwhash, want);
+    return ct_equal(mac, want, sizeof want);
+}
+
+static void set_cookie(struct req *r, const char *value, int max_age)
+{
+    struct app *app = req_app(r);
+    resp_header(r, "Set-Cookie",
+                arena_printf(r->a, "session=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",
+                             value, max_age, app->cookie_secure ? "; Secure" : ""));
+}
+
+void session_login(struct req *r, const struct user *u)
+{
+    char cookie[256];
+    session_cookie_make(req_app(r)->session_key, u->id, (int64_t)time(NULL) + SESSION_MAX_AGE,
+                        u->password, cookie, sizeof cookie);
+    set_cookie(r, cookie, SESSION_MAX_AGE);
+}
+
+void session_logout(struct req *r)
+{
+    set_cookie(r, "", 0);
+}
+
+/* Checks the session cookie; fills u and returns 1 for a valid one, 0 otherwise, < 0 on a
+ * database error. */
+static int session_user(struct req *r, struct user *u)
+{
+    const char *c = req_cookie(r, "session");
+    int64_t id = c && *c ? session_cookie_uid(c, (int64_t)time(NULL)) : 0;
+    if (!id)
+        return 0;
+    int rc = db_users_by_id(req_db(r), r->a, id, u);
+    if (rc <= 0)
+        return rc;
+    return session_cookie_check(req_app(r)->session_key, c, u->password);
+}
+
+int app_auth(struct req *r, unsigned level)
+{
+    if (level > AUTH_ROOT) {
+        LOG_BUG("route %s has auth level %u that app_auth does not serve", r->path, level);
+        return OA_ERR_INTERNAL;
+    }
+    struct user u;
+    int rc = session_user(r, &u);
+    if (rc < 0)
+        return OA_ERR_DB;
+    int from_session = rc == 1;
+    if (!from_session) {
+        const char *h = req_header(r, "Authorization");
+        if (!h || !*h)
+            return OA_ERR_NO_LOGIN;
+        if (!strncmp(h, "Bearer ", 7))
+            h += 7;
+        rc = db_users_by_access_token(req_db(r), r->a, h, &u);
+        if (rc < 0)
+            return OA_ERR_DB;
+        if (rc == 0)
+            return OA_ERR_BAD_TOKEN;
+    }
+    /* The user row is read on every request, so a disable or a role change takes effect at
+     * once (One API keeps the login-time snapshot: spec 14, quirk 17). */
+    if (u.status != 1) {
+        if (from_session)
+            session_logout(r);
+        return OA_ERR_BANNED;
+    }
+    static const int min_role[] = {0, 1, 10, 100};
+    if (u.role < min_role[level])
+        return OA_ERR_FORBIDDEN;
+    r->user_id = u.id;
+    r->role = (int)u.role;
+    r->username = u.username;
+    return 0;
+}

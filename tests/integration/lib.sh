@@ -1,0 +1,722 @@
+# tests/integration/lib.sh: shared plumbing for the integration tests (bash).
+#
+# Sourced by tests/integration/tNNNN-*.sh. It starts the real one-api binary
+# behind a real web server on free ports, gives the tests curl and JSON helpers
+# and TAP assertions, and removes everything on exit.
+#
+# Environment (all optional):
+#   top_srcdir, top_builddir  exported by the Makefile; default: the repo root
+#   ONEAPI_BIN                the binary (default: $top_builddir/one-api)
+#   OA_WEBSERVER              nginx | lighttpd: run behind this one only
+#                             (default: every one that is installed)
+#   OA_TEST_DB                sqlite (default) | postgres
+#   OA_TEST_PG_DSN            libpq conninfo or URI of a running throwaway PostgreSQL
+#                             server (with OA_TEST_DB=postgres); each test creates
+#                             its own databases in it and drops them afterwards
+#   OA_TEST_THREADS           worker threads for one-api (default 32: cheap under ASan)
+#   OA_KEEP=1                 keep the temporary directory even when all passed
+#
+# A test looks like:
+#   . "$(dirname "$0")/lib.sh"
+#   for ws in $(oa_webservers); do
+#       oa_start "$ws" || continue
+#       oa_req GET /api/status
+#       is "$OA_STATUS" 200 "$ws: status code"
+#       oa_stop
+#   done
+#   done_testing
+
+set -u -o pipefail
+
+# --- paths -----------------------------------------------------------------
+
+_oa_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top_srcdir=${top_srcdir:-$(cd "$_oa_here/../.." && pwd)}
+top_srcdir=$(cd "$top_srcdir" && pwd)        # make sure it is absolute
+top_builddir=${top_builddir:-$top_srcdir}
+top_builddir=$(cd "$top_builddir" && pwd)
+ONEAPI_BIN=${ONEAPI_BIN:-$top_builddir/one-api}
+OA_TEST_DB=${OA_TEST_DB:-sqlite}
+OA_TEST_THREADS=${OA_TEST_THREADS:-32}
+OA_TEST_NAME=$(basename "$0" .sh)
+export LC_ALL=C.UTF-8
+# The system python3 first: a pyenv shim costs ~0.5 s per call.
+if [[ -x /usr/bin/python3 ]]; then OA_PY=/usr/bin/python3; else OA_PY=python3; fi
+
+# One temporary directory per test script: configs, logs, databases, sockets.
+# Short paths: unix socket names are limited to 107 bytes.
+OA_TMP=$(mktemp -d "${TMPDIR:-/tmp}/oa-${OA_TEST_NAME%%-*}.XXXXXX")
+# Web server workers may run as another user (www-data): let them in.
+chmod 755 "$OA_TMP"
+
+# --- TAP -------------------------------------------------------------------
+
+_tap_n=0
+_tap_failed=0
+_tap_done=0
+
+# pass DESC / fail DESC: record one test point.
+pass() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+fail() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
+
+# diag MSG...: a TAP comment (shown in the test's log).
+diag() { local l; while IFS= read -r l; do echo "# $l"; done <<<"$*"; }
+
+# skip DESC REASON: a skipped test point.
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP ${2:-}"; }
+
+# skip_all REASON: the whole script does not apply here (exit 0, plan 1..0).
+skip_all() { echo "1..0 # SKIP $*"; _tap_done=1; exit 0; }
+
+# ok_if DESC CMD...: passes when CMD succeeds.
+ok_if() {
+    local desc=$1; shift
+    if "$@"; then pass "$desc"; else fail "$desc"; diag "command failed: $*"; fi
+}
+
+# is GOT WANT DESC: string equality.
+is() {
+    if [[ "$1" == "$2" ]]; then pass "$3"; return 0; fi
+    fail "$3"; diag "     got: '$1'"; diag "expected: '$2'"; return 1
+}
+
+# isnt GOT UNWANTED DESC
+isnt() {
+    if [[ "$1" != "$2" ]]; then pass "$3"; return 0; fi
+    fail "$3"; diag "got the unwanted value '$1'"; return 1
+}
+
+# like GOT ERE DESC: GOT matches the extended regular expression.
+like() {
+    if [[ "$1" =~ $2 ]]; then pass "$3"; return 0; fi
+    fail "$3"; diag "     got: '$1'"; diag "expected to match: '$2'"; return 1
+}
+
+# done_testing: print the plan; the exit status says whether all passed.
+done_testing() {
+    _tap_done=1
+    echo "1..$_tap_n"
+    [[ $_tap_failed -eq 0 ]]
+}
+
+# bail_out MSG: abort the whole test (TAP "Bail out!").
+bail_out() { echo "Bail out! $*"; _tap_failed=$((_tap_failed + 1)); exit 1; }
+
+# --- helpers ---------------------------------------------------------------
+
+# have CMD: is the command installed? (also looks in sbin, which a non-root PATH may lack)
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]; }
+_sbin() { if command -v "$1" >/dev/null 2>&1; then command -v "$1"; elif [[ -x /usr/sbin/$1 ]]; then echo "/usr/sbin/$1"; else echo "/sbin/$1"; fi; }
+
+# free_port: print a TCP port nobody listens on right now (the kernel picks it).
+free_port() {
+    "$OA_PY" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# rand_name: a short random lowercase name (database names, tokens).
+rand_name() { "$OA_PY" -c 'import secrets; print(secrets.token_hex(6))'; }
+
+# pid_alive PID
+pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+# wait_exit PID SECONDS: wait for a child to exit; sets OA_EXIT to its status
+# (or "timeout" when it is still running after SECONDS).
+wait_exit() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    OA_EXIT=timeout
+    while pid_alive "$pid"; do
+        # A zombie child still answers kill -0; check its state.
+        [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]] && break
+        [[ $SECONDS -ge $deadline ]] && return 1
+        sleep 0.05
+    done
+    wait "$pid" 2>/dev/null
+    OA_EXIT=$?
+    return 0
+}
+
+# json_get PATH [JSON]: print one field of a JSON document (default: $OA_BODY).
+# PATH is dotted: data.username, error.message, data.list.0.id. Strings print
+# raw, true/false/null as JSON, objects as compact JSON. Missing: prints
+# nothing, returns 1. Invalid JSON: returns 2.
+json_get() {
+    local doc=${2-$OA_BODY}
+    "$OA_PY" -c '
+import json, sys
+try:
+    v = json.loads(sys.stdin.read())
+except ValueError:
+    sys.exit(2)
+for k in sys.argv[1].split(".") if sys.argv[1] else []:
+    if isinstance(v, list) and k.isdigit() and int(k) < len(v):
+        v = v[int(k)]
+    elif isinstance(v, dict) and k in v:
+        v = v[k]
+    else:
+        sys.exit(1)
+if isinstance(v, str):
+    sys.stdout.write(v)
+else:
+    sys.stdout.write(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+' "$1" <<<"$doc"
+}
+
+# is_json [JSON]: succeeds when the document (default $OA_BODY) parses as JSON.
+is_json() { json_get "" "${1-$OA_BODY}" >/dev/null; }
+
+# --- HTTP ------------------------------------------------------------------
+
+OA_URL=""        # base URL of the web server under test, set by oa_start
+OA_STATUS=""     # last response: status code ("000" when the connection failed)
+OA_BODY=""       #                body
+OA_HEADERS=""    #                headers (CR stripped, one per line)
+
+# oa_req METHOD PATH [CURL ARGS...]: request $OA_URL$PATH; sets OA_STATUS,
+# OA_BODY, OA_HEADERS. Extra arguments go to curl (-H, --data-binary, -b/-c ...).
+oa_req() {
+    local method=$1 path=$2; shift 2
+    oa_req_url "$method" "$OA_URL$path" "$@"
+}
+
+# oa_req_url METHOD URL [CURL ARGS...]: the same with a full URL.
+oa_req_url() {
+    local method=$1 url=$2; shift 2
+    local m=(-X "$method")
+    [[ $method == HEAD ]] && m=(-I)
+    OA_STATUS=$(curl -sS --max-time "${OA_CURL_TIMEOUT:-30}" -o "$OA_TMP/.body" -D "$OA_TMP/.hdr" \
+        -w '%{http_code}' "${m[@]}" "$@" "$url" 2>"$OA_TMP/.curlerr") || true
+    [[ -n "$OA_STATUS" ]] || OA_STATUS=000
+    OA_BODY=$(cat "$OA_TMP/.body" 2>/dev/null || true)
+    OA_HEADERS=$(tr -d '\r' <"$OA_TMP/.hdr" 2>/dev/null || true)
+    rm -f "$OA_TMP/.body" "$OA_TMP/.hdr"
+    if [[ $OA_STATUS == 000 ]]; then diag "curl: $(cat "$OA_TMP/.curlerr")"; fi
+}
+
+# oa_post_json PATH JSON [CURL ARGS...]
+oa_post_json() {
+    local path=$1 body=$2; shift 2
+    oa_req POST "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"
+}
+
+# header NAME [HEADERS]: the value of the last NAME header (case-insensitive).
+header() {
+    local name=${1,,} line val=""
+    while IFS= read -r line; do
+        if [[ ${line,,} == "$name:"* ]]; then val=${line#*:}; val=${val# }; fi
+    done <<<"${2-$OA_HEADERS}"
+    [[ -n $val ]] || return 1
+    printf '%s' "$val"
+}
+
+# --- database --------------------------------------------------------------
+
+OA_PG_DBS=()     # databases this test created, dropped on exit
+OA_DB_ENV=()     # env assignments for one-api: SQLITE_PATH=... or SQL_DSN=...
+OA_DB_LABEL=""   # sqlite or postgres, for messages
+OA_DB_PATH=""    # the SQLite file, or the conninfo of the PostgreSQL database
+
+# _pg_dsn_with_db DSN DBNAME: the DSN with its database replaced (conninfo or URI).
+_pg_dsn_with_db() {
+    "$OA_PY" -c '
+import sys, urllib.parse as u
+dsn, db = sys.argv[1], sys.argv[2]
+if dsn.startswith(("postgres://", "postgresql://")):
+    p = u.urlsplit(dsn)
+    print(u.urlunsplit((p.scheme, p.netloc, "/" + db, p.query, p.fragment)))
+else:
+    # libpq conninfo: a later keyword overrides an earlier one
+    print(dsn + " dbname=" + db)
+' "$1" "$2"
+}
+
+# pg_psql DSN ARGS...: run psql quietly, failing on the first error.
+pg_psql() { local dsn=$1; shift; PGCONNECT_TIMEOUT=10 psql -X -q -v ON_ERROR_STOP=1 "$dsn" "$@"; }
+
+# oa_db_new: a fresh, empty database for one one-api run; sets OA_DB_ENV and
+# OA_DB_PATH. SQLite: a new file in the temp dir. PostgreSQL: CREATE DATABASE.
+oa_db_new() {
+    OA_DB_LABEL=$OA_TEST_DB
+    case $OA_TEST_DB in
+    sqlite)
+        OA_DB_PATH="$OA_TMP/db-$(rand_name).db"
+        OA_DB_ENV=("SQLITE_PATH=$OA_DB_PATH")
+        ;;
+    postgres)
+        [[ -n ${OA_TEST_PG_DSN:-} ]] || bail_out "OA_TEST_DB=postgres needs OA_TEST_PG_DSN"
+        have psql || bail_out "OA_TEST_DB=postgres needs psql (postgresql-client)"
+        local name="t_$(rand_name)"
+        pg_psql "$OA_TEST_PG_DSN" -c "CREATE DATABASE $name" || bail_out "cannot create database $name"
+        OA_PG_DBS+=("$name")
+        OA_DB_PATH=$(_pg_dsn_with_db "$OA_TEST_PG_DSN" "$name")
+        OA_DB_ENV=("SQL_DSN=$OA_DB_PATH")
+        ;;
+    *) bail_out "unknown OA_TEST_DB '$OA_TEST_DB' (sqlite or postgres)" ;;
+    esac
+}
+
+# oa_db_query SQL: run one query on the current database, print the rows
+# (unaligned, |-separated, no header).
+oa_db_query() {
+    case $OA_TEST_DB in
+    sqlite) sqlite3 -batch -bail "$OA_DB_PATH" "$1" ;;
+    postgres) pg_psql "$OA_DB_PATH" -A -t -c "$1" ;;
+    esac
+}
+
+# oa_db_load FILE: load an SQL script into the current database.
+oa_db_load() {
+    case $OA_TEST_DB in
+    sqlite) sqlite3 -batch -bail "$OA_DB_PATH" <"$1" ;;
+    postgres) pg_psql "$OA_DB_PATH" -f "$1" >/dev/null ;;
+    esac
+}
+
+# --- servers ---------------------------------------------------------------
+
+OA_WS=""             # web server of the current run: nginx, lighttpd, apache or none
+OA_RUN=""            # directory of the current run (configs, logs)
+OA_APP_PID=""        # one-api (when we started it ourselves)
+OA_WS_PID=""         # the web server
+OA_HTTP_PORT=""      # port the web server listens on
+OA_FCGI_ADDR=""      # where one-api listens (listening mode)
+OA_ENV=()            # extra env for one-api, set by the test before oa_start
+OA_ARGS=()           # extra arguments for one-api, set by the test before oa_start
+_oa_pids=()          # everything we started, killed on exit
+_oa_logs=()          # log files printed when a test failed
+
+# oa_webservers: the web servers to test behind: $OA_WEBSERVER, or every
+# installed one of nginx and lighttpd.
+oa_webservers() {
+    if [[ -n ${OA_WEBSERVER:-} ]]; then echo "$OA_WEBSERVER"; return; fi
+    local l=()
+    have nginx && l+=(nginx)
+    have lighttpd && l+=(lighttpd)
+    echo "${l[@]}"
+}
+
+# oa_require_bin: skip the whole test when the binary has not been built.
+oa_require_bin() {
+    [[ -x $ONEAPI_BIN ]] || skip_all "no one-api binary at $ONEAPI_BIN"
+}
+
+# oa_require_webserver: skip the whole test when no web server is installed.
+oa_require_webserver() {
+    [[ -n "$(oa_webservers)" ]] || skip_all "neither nginx nor lighttpd is installed"
+}
+
+# _subst TEMPLATE OUT NAME=VALUE...: replace @NAME@ by VALUE.
+_subst() {
+    local in=$1 out=$2 kv name val script=""
+    shift 2
+    for kv in "$@"; do
+        name=${kv%%=*}; val=${kv#*=}
+        val=${val//\\/\\\\}; val=${val//|/\\|}; val=${val//&/\\&}
+        script+="s|@$name@|$val|g;"
+    done
+    sed -e "$script" "$in" >"$out"
+}
+
+# oa_app_cmd: the one-api command line of a run, in OA_CMD (array).
+_oa_app_args() {
+    OA_CMD=("$ONEAPI_BIN" --port "$OA_HTTP_PORT" --log-dir "$OA_RUN/logs"
+        --threads "$OA_TEST_THREADS" "${OA_ARGS[@]}")
+}
+
+# oa_new_run NAME: a new run directory OA_RUN (with logs/ and tmp/), a free
+# HTTP port OA_HTTP_PORT and OA_URL; its logs are printed if the test fails.
+oa_new_run() {
+    OA_RUN=$(mktemp -d "$OA_TMP/$1.XXXX")
+    chmod 755 "$OA_RUN"
+    mkdir -p "$OA_RUN/logs" "$OA_RUN/tmp"
+    OA_HTTP_PORT=$(free_port)
+    OA_URL="http://127.0.0.1:$OA_HTTP_PORT"
+    _oa_logs+=("$OA_RUN/one-api.out" "$OA_RUN/logs" "$OA_RUN/error.log")
+}
+
+# oa_start [WEBSERVER]: start one-api and WEBSERVER (nginx, lighttpd or none)
+# in a new run directory, on a fresh database unless the test already made one
+# with oa_db_new (OA_KEEP_DB=1). With "none", one-api listens on $OA_FCGI_ADDR
+# and no HTTP front end runs. Returns 1 (after a failed test point) when
+# something did not come up.
+oa_start() {
+    OA_WS=${1:-nginx}
+    oa_new_run "$OA_WS"
+    [[ ${OA_KEEP_DB:-0} == 1 ]] || oa_db_new
+    local env=("${OA_DB_ENV[@]}" "${OA_ENV[@]}")
+    case $OA_WS in
+    nginx | none | apache)
+        OA_FCGI_ADDR="127.0.0.1:$(free_port)"
+        _oa_app_args
+        # Listening mode; stdin from /dev/null so fd 0 is not taken for a socket.
+        env "${env[@]}" "${OA_CMD[@]}" --listen "$OA_FCGI_ADDR" \
+            </dev/null >"$OA_RUN/one-api.out" 2>&1 &
+        OA_APP_PID=$!
+        _oa_pids+=("$OA_APP_PID")
+        ;;
+    lighttpd)
+        OA_APP_PID=""     # lighttpd spawns it
+        ;;
+    *) bail_out "unknown web server '$OA_WS'" ;;
+    esac
+
+    case $OA_WS in
+    nginx)
+        local user="" u g
+        if [[ $(id -u) -eq 0 ]]; then
+            # Workers as root: the binary and temp dirs need no extra permissions.
+            u=$(id -un); g=$(id -gn); user="user $u $g;"
+        fi
+        _subst "$top_srcdir/contrib/nginx.conf.in" "$OA_RUN/nginx.conf" \
+            "USER=$user" "PREFIX=$OA_RUN" "LISTEN=127.0.0.1:$OA_HTTP_PORT" \
+            "FCGI=$OA_FCGI_ADDR" "HTDOCS=$OA_TMP/htdocs"
+        mkdir -p "$OA_TMP/htdocs"
+        "$(_sbin nginx)" -p "$OA_RUN" -c "$OA_RUN/nginx.conf" -e "$OA_RUN/error.log" \
+            -g 'daemon off;' </dev/null >"$OA_RUN/nginx.out" 2>&1 &
+        OA_WS_PID=$!
+        _oa_pids+=("$OA_WS_PID")
+        _oa_logs+=("$OA_RUN/nginx.out")
+        ;;
+    lighttpd)
+        _oa_app_args
+        mkdir -p "$OA_TMP/htdocs"
+        _subst "$top_srcdir/contrib/lighttpd.conf.in" "$OA_RUN/lighttpd.conf" \
+            "PREFIX=$OA_RUN" "BIND=127.0.0.1" "PORT=$OA_HTTP_PORT" \
+            "HTDOCS=$OA_TMP/htdocs" "BIN=${OA_CMD[0]}" "ARGS=${OA_CMD[*]:1}"
+        # lighttpd hands its environment to the spawned one-api.
+        env "${env[@]}" "$(_sbin lighttpd)" -D -f "$OA_RUN/lighttpd.conf" \
+            </dev/null >"$OA_RUN/lighttpd.out" 2>&1 &
+        OA_WS_PID=$!
+        _oa_pids+=("$OA_WS_PID")
+        _oa_logs+=("$OA_RUN/lighttpd.out")
+        ;;
+    none | apache) OA_WS_PID="" ;;
+    esac
+
+    if [[ $OA_WS == none || $OA_WS == apache ]]; then
+        # Ready when the FastCGI port accepts connections.
+        if ! wait_for 30 _oa_tcp_open "$OA_FCGI_ADDR"; then
+            fail "$OA_WS: one-api listens on $OA_FCGI_ADDR"; oa_dump_logs; oa_stop; return 1
+        fi
+        return 0
+    fi
+    if ! wait_for 30 _oa_ready; then
+        fail "$OA_WS: one-api answers GET /api/status through $OA_WS ($OA_DB_LABEL)"
+        oa_dump_logs; oa_stop; return 1
+    fi
+    if [[ $OA_WS == lighttpd ]]; then OA_APP_PID=$(pgrep -P "$OA_WS_PID" | head -n1); fi
+    return 0
+}
+
+# --- Apache ----------------------------------------------------------------
+
+OA_APACHE_MODDIR=${OA_APACHE_MODDIR:-/usr/lib/apache2/modules}
+
+# oa_have_apache: Apache (Debian layout) is installed.
+oa_have_apache() { have apache2 && [[ -f $OA_APACHE_MODDIR/mod_mpm_event.so ]]; }
+
+# oa_apache_start SNIPPET MPM MODULE...: run a private Apache (its own
+# ServerRoot, pid file, runtime dir and port: OA_HTTP_PORT of the current run)
+# in the foreground with MPM (event, prefork) and the modules named (proxy,
+# proxy_fcgi, cgi, rewrite...), then the directives of the file SNIPPET; wait
+# until it accepts connections. Sets OA_WS_PID. Returns 1 if it did not start.
+oa_apache_start() {
+    local snippet=$1 mpm=$2 m conf="$OA_RUN/apache.conf"; shift 2
+    {
+        echo "# generated by tests/integration/lib.sh"
+        echo "ServerRoot \"$OA_RUN\""
+        echo "DefaultRuntimeDir \"$OA_RUN\""
+        echo "PidFile \"$OA_RUN/apache.pid\""
+        echo "Mutex file:$OA_RUN default"
+        echo "Listen 127.0.0.1:$OA_HTTP_PORT"
+        echo "ServerName 127.0.0.1"
+        echo "ErrorLog \"$OA_RUN/error.log\""
+        echo "LogLevel warn"
+        # Apache refuses to run children as root: use www-data when we are root.
+        if [[ $(id -u) -eq 0 ]]; then echo "User www-data"; echo "Group www-data"; fi
+        echo "LoadModule mpm_${mpm}_module $OA_APACHE_MODDIR/mod_mpm_$mpm.so"
+        for m in authz_core mime "$@"; do
+            echo "LoadModule ${m}_module $OA_APACHE_MODDIR/mod_$m.so"
+        done
+        echo "TypesConfig /etc/mime.types"
+        echo "Include \"$snippet\""
+    } >"$conf"
+    if ! "$(_sbin apache2)" -t -d "$OA_RUN" -f "$conf" >"$OA_RUN/apache-t.out" 2>&1; then
+        fail "$OA_WS: apache2 -t accepts the configuration"; diag "$(cat "$OA_RUN/apache-t.out")"
+        return 1
+    fi
+    # Its own session: on SIGTERM Apache signals its whole process group,
+    # which would otherwise include this script.
+    setsid "$(_sbin apache2)" -d "$OA_RUN" -f "$conf" -DFOREGROUND </dev/null >"$OA_RUN/apache.out" 2>&1 &
+    OA_WS_PID=$!
+    _oa_pids+=("$OA_WS_PID")
+    _oa_logs+=("$OA_RUN/apache.out")
+    if ! wait_for 20 _oa_ws_port_open; then
+        fail "$OA_WS: Apache starts"; oa_dump_logs; return 1
+    fi
+}
+_oa_ws_port_open() {
+    pid_alive "$OA_WS_PID" || return 2
+    (exec 3<>"/dev/tcp/127.0.0.1/$OA_HTTP_PORT") 2>/dev/null
+}
+
+# _oa_tcp_open HOST:PORT: something accepts connections there.
+_oa_tcp_open() {
+    local a=$1
+    pid_alive "$OA_APP_PID" || return 2
+    (exec 3<>"/dev/tcp/${a%:*}/${a##*:}") 2>/dev/null
+}
+
+# _oa_ready: the web server and one-api answer /api/status with a 200.
+# Gives up at once (returns 0 with OA_STATUS=dead) if a process died.
+_oa_ready() {
+    if [[ -n $OA_APP_PID ]] && ! pid_alive "$OA_APP_PID"; then return 2; fi
+    pid_alive "$OA_WS_PID" || return 2
+    local code
+    code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$OA_URL/api/status" 2>/dev/null) || true
+    [[ $code == 200 ]]
+}
+# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds (0) or
+# time is up; CMD returning 2 means hopeless (a process died): stop at once.
+wait_for() {
+    local deadline=$((SECONDS + $1)) rc; shift
+    while :; do
+        "$@"; rc=$?
+        [[ $rc -eq 0 ]] && return 0
+        [[ $rc -eq 2 ]] && return 1       # 2 = hopeless (a process died)
+        [[ $SECONDS -ge $deadline ]] && return 1
+        sleep 0.1
+    done
+}
+
+# oa_stop: stop the web server and one-api of the current run (one-api with
+# SIGTERM, so it drains and exits by itself), then check its output for
+# sanitizer reports (one test point when there is one).
+oa_stop() {
+    if pid_alive "$OA_WS_PID"; then
+        # nginx: QUIT is graceful; lighttpd: INT is graceful and stops one-api too.
+        case $OA_WS in
+        nginx) kill -QUIT "$OA_WS_PID" 2>/dev/null ;;
+        lighttpd) kill -INT "$OA_WS_PID" 2>/dev/null ;;
+        *) kill -TERM "$OA_WS_PID" 2>/dev/null ;;
+        esac
+        wait_exit "$OA_WS_PID" 15 || { kill -KILL "$OA_WS_PID" 2>/dev/null; wait "$OA_WS_PID" 2>/dev/null; }
+    fi
+    if pid_alive "$OA_APP_PID"; then
+        kill -TERM "$OA_APP_PID" 2>/dev/null
+        wait_exit "$OA_APP_PID" 40 || { kill -KILL "$OA_APP_PID" 2>/dev/null; wait "$OA_APP_PID" 2>/dev/null; }
+    fi
+    _oa_check_sanitizers
+    OA_WS_PID="" OA_APP_PID=""
+}
+
+# _oa_check_sanitizers: ASan/UBSan/LSan reports in the run's output fail the test.
+_oa_check_sanitizers() {
+    local f hits=""
+    for f in "$OA_RUN"/one-api.out "$OA_RUN"/lighttpd.out "$OA_RUN"/error.log "$OA_RUN"/logs/*; do
+        [[ -f $f ]] || continue
+        if grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer' "$f"; then
+            hits+="$f "
+        fi
+    done
+    if [[ -n $hits ]]; then
+        fail "$OA_WS: no sanitizer reports from one-api"
+        diag "sanitizer output in: $hits"
+    fi
+}
+
+# oa_dump_logs: print the logs of every run so far to stderr (on failure only).
+oa_dump_logs() {
+    local f g
+    for f in "${_oa_logs[@]}"; do
+        if [[ -d $f ]]; then
+            for g in "$f"/*; do [[ -f $g ]] && _oa_dump_one "$g"; done
+        elif [[ -f $f ]]; then
+            _oa_dump_one "$f"
+        fi
+    done
+}
+_oa_dump_one() { [[ -s $1 ]] || return 0; echo "=== $1 (last 200 lines) ===" >&2; tail -n 200 "$1" >&2; }
+
+# --- FastCGI client --------------------------------------------------------
+
+# fcgi_request ADDR METHOD URI [BODY_FILE]: talk FastCGI straight to one-api at
+# ADDR (host:port or a unix socket path), without a web server; prints the raw
+# CGI-style response (headers, blank line, body). Optional env:
+#   FCGI_HEADERS  extra params, one "NAME=VALUE" a line (HTTP_COOKIE=...)
+#   FCGI_PAUSE_AFTER  send only this many body bytes, create $FCGI_PAUSE_FILE.sent,
+#                     wait until $FCGI_PAUSE_FILE exists, then send the rest
+fcgi_request() {
+    "$OA_PY" - "$@" <<'PY'
+import os, socket, struct, sys, time
+
+addr, method, uri = sys.argv[1], sys.argv[2], sys.argv[3]
+body = open(sys.argv[4], "rb").read() if len(sys.argv) > 4 and sys.argv[4] else b""
+
+def rec(t, content, rid=1):
+    out = b""
+    while True:
+        chunk, content = content[:65535], content[65535:]
+        out += struct.pack(">BBHHBx", 1, t, rid, len(chunk), 0) + chunk
+        if not content:
+            return out
+
+def nv(k, v):
+    k, v = k.encode(), v.encode()
+    def ln(n):
+        return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
+    return ln(len(k)) + ln(len(v)) + k + v
+
+path, _, query = uri.partition("?")
+params = {
+    "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+    "SERVER_SOFTWARE": "oa-test", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+    "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000",
+    "REQUEST_METHOD": method, "REQUEST_URI": uri, "DOCUMENT_URI": path,
+    "SCRIPT_NAME": path, "QUERY_STRING": query,
+    "CONTENT_LENGTH": str(len(body)) if body else "",
+    "CONTENT_TYPE": "application/json" if body else "",
+}
+for line in os.environ.get("FCGI_HEADERS", "").splitlines():
+    if "=" in line:
+        k, v = line.split("=", 1)
+        params[k] = v
+
+if ":" in addr and not addr.startswith("/"):
+    s = socket.create_connection((addr.rsplit(":", 1)[0], int(addr.rsplit(":", 1)[1])), timeout=60)
+else:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(addr)
+s.sendall(rec(1, struct.pack(">HB5x", 1, 0)))             # BEGIN_REQUEST responder, no keep_conn
+s.sendall(rec(4, b"".join(nv(k, v) for k, v in params.items())) + rec(4, b""))
+pause = os.environ.get("FCGI_PAUSE_AFTER")
+if pause is not None:
+    n = int(pause)
+    if n:
+        s.sendall(rec(5, body[:n]))
+    flag = os.environ["FCGI_PAUSE_FILE"]
+    open(flag + ".sent", "w").close()
+    while not os.path.exists(flag):
+        time.sleep(0.05)
+    body = body[n:]
+if body:
+    s.sendall(rec(5, body))
+s.sendall(rec(5, b""))
+
+buf, out = b"", b""
+while True:
+    try:
+        d = s.recv(65536)
+    except socket.timeout:
+        break
+    if not d:
+        break
+    buf += d
+    while len(buf) >= 8:
+        ver, t, rid, clen, plen = struct.unpack(">BBHHB", buf[:7])
+        if len(buf) < 8 + clen + plen:
+            break
+        content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+        if t == 6:
+            out += content
+        elif t == 7:
+            sys.stderr.buffer.write(content)
+        elif t == 3:
+            sys.stdout.buffer.write(out)
+            sys.exit(0)
+sys.stdout.buffer.write(out)
+sys.exit(3)      # no END_REQUEST
+PY
+}
+
+# http_paused_request PORT METHOD PATH BODY_FILE PAUSE_AFTER FLAG: a raw HTTP/1.0
+# request (so the response is not chunked) to 127.0.0.1:PORT that sends the
+# headers and PAUSE_AFTER bytes of the body, creates FLAG.sent, waits until
+# FLAG exists, sends the rest and prints the raw response (status line,
+# headers, body) once the server closes. Keeps a request in flight for as long
+# as the test wants.
+http_paused_request() {
+    "$OA_PY" - "$@" <<'PY'
+import os, socket, sys, time
+port, method, path, bodyf, n, flag = sys.argv[1:7]
+body, n = open(bodyf, "rb").read(), int(n)
+s = socket.create_connection(("127.0.0.1", int(port)), timeout=60)
+s.sendall(("%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           "Content-Length: %d\r\nConnection: close\r\n\r\n" % (method, path, len(body))).encode()
+          + body[:n])
+open(flag + ".sent", "w").close()
+while not os.path.exists(flag):
+    time.sleep(0.05)
+s.sendall(body[n:])
+out = b""
+while True:
+    try:
+        d = s.recv(65536)
+    except (socket.timeout, ConnectionError):
+        break
+    if not d:
+        break
+    out += d
+sys.stdout.buffer.write(out)
+PY
+}
+
+# cgi_split FILE: split a CGI/FastCGI (or raw HTTP/1.x) response in FILE into
+# OA_STATUS (from "Status:" or the status line; 200 when absent), OA_HEADERS
+# and OA_BODY. A chunked HTTP body is left as it is.
+cgi_split() {
+    local line hdrs="" status=200
+    OA_BODY=""
+    {
+        while IFS= read -r line; do
+            line=${line%$'\r'}
+            [[ -z $line ]] && break
+            hdrs+="$line"$'\n'
+            if [[ ${line,,} == status:* ]]; then status=${line#*:}; status=${status# }; status=${status%% *}; fi
+            if [[ $line == HTTP/* ]]; then status=${line#* }; status=${status%% *}; continue; fi
+        done
+        OA_BODY=$(cat)
+    } <"$1"
+    OA_HEADERS=${hdrs%$'\n'}
+    OA_STATUS=$status
+}
+
+# --- clean-up --------------------------------------------------------------
+
+_oa_cleanup() {
+    local rc=$? p d
+    for p in "${_oa_pids[@]}"; do
+        if pid_alive "$p"; then
+            # Children of lighttpd (the spawned one-api) go with it on TERM.
+            kill -TERM "$p" 2>/dev/null
+        fi
+    done
+    for p in "${_oa_pids[@]}"; do
+        wait_exit "$p" 10 >/dev/null 2>&1 || kill -KILL "$p" 2>/dev/null
+    done
+    # Spawned one-api processes that outlived lighttpd.
+    [[ -n ${OA_APP_PID:-} ]] && pid_alive "$OA_APP_PID" && kill -KILL "$OA_APP_PID" 2>/dev/null
+    for d in "${OA_PG_DBS[@]}"; do
+        pg_psql "$OA_TEST_PG_DSN" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 ||
+            echo "# could not drop database $d" >&2
+    done
+    declare -F oa_test_cleanup >/dev/null && oa_test_cleanup
+    if [[ $_tap_done -eq 0 ]]; then
+        # Died before done_testing: say so in TAP.
+        echo "not ok $((_tap_n + 1)) - test script ended early (status $rc)"
+        echo "1..$((_tap_n + 1))"
+        _tap_failed=$((_tap_failed + 1))
+    fi
+    if [[ $_tap_failed -gt 0 || $rc -ne 0 ]]; then
+        oa_dump_logs
+        echo "# kept $OA_TMP for inspection" >&2
+        [[ $rc -ne 0 ]] || rc=1
+    elif [[ ${OA_KEEP:-0} != 1 ]]; then
+        rm -rf "$OA_TMP"
+    fi
+    exit "$rc"
+}
+trap _oa_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
