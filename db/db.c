@@ -94,10 +94,13 @@ void db_set_err(struct db_conn *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->err, sizeof c->err, fmt, ap);
     va_end(ap);
-    /* libpq messages end in a newline, which would split a log line. */
+    /* libpq messages span lines (ERROR, LINE, caret, CONTEXT); a log entry is one line. */
     size_t n = strlen(c->err);
-    while (n && (c->err[n - 1] == '\n' || c->err[n - 1] == '\r'))
+    while (n && isspace((unsigned char)c->err[n - 1]))
         c->err[--n] = '\0';
+    for (char *p = c->err; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
 }
 
 uint32_t db_hash_sql(const char *sql)
@@ -284,10 +287,12 @@ static size_t pg_rewrite(const char *sql, char *out)
     size_t o = 0;
     unsigned n = 0;
     const char *p = sql;
+/* ch is evaluated exactly once (it is often *p++), also when only counting. */
 #define PUT(ch)                                                                                \
     do {                                                                                       \
+        char put_ = (ch);                                                                      \
         if (out)                                                                               \
-            out[o] = (ch);                                                                     \
+            out[o] = put_;                                                                     \
         o++;                                                                                   \
     } while (0)
     while (*p) {

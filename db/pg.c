@@ -18,7 +18,7 @@
 /* One bound parameter in text format; val NULL means SQL NULL. */
 struct pg_param {
     const char *val;      /* small or heap, or NULL */
-    int len;
+    int len;              /* bytes of val */
     char small[PG_SMALL]; /* numbers and short strings, without a malloc per bind */
     char *heap;           /* longer values; kept between binds to be reused */
     size_t heap_cap;
@@ -38,7 +38,7 @@ struct pg_stmt {
     PGresult *res;           /* result of the current run, or NULL before the first step */
     int row;                 /* current row of res; -1 before the first */
     int last_rc;             /* once finished: the code every further step returns */
-    int is_finished;
+    int is_finished;         /* stepped to the end or failed: do not run it again */
     struct pg_stmt *next;    /* hash chain */
 };
 
@@ -58,11 +58,11 @@ struct pg_conn {
 struct pg_db {
     struct db base;
     char *conninfo;         /* secret: holds the password; never logged */
-    int pool_size;
+    int pool_size;          /* most connections open at once */
     pthread_mutex_t mu;     /* guards free, n_free, n_open */
     pthread_cond_t cv;      /* signalled when a connection is released */
     struct pg_conn **free;  /* released connections, pool_size slots */
-    int n_free;
+    int n_free;             /* entries used in free */
     int n_open;             /* connections created (free or in use) */
 };
 
@@ -106,6 +106,18 @@ static void pg_note_txn(struct pg_conn *c)
         c->last_txn = t;
 }
 
+/* Server notices (NOTICE, WARNING) go to our log instead of libpq's default, stderr. */
+static void pg_notice(void *arg, const PGresult *r)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (sev && !strcmp(sev, "WARNING"))
+        LOG_WARN("db: PostgreSQL: %s", msg ? msg : "?");
+    else
+        LOG_DEBUG("db: PostgreSQL %s: %s", sev ? sev : "notice", msg ? msg : "?");
+}
+
 /* Makes c usable if it can: connects the first time, reconnects a lost session. Returns 0
  * when commands may run. A session lost inside a transaction is reconnected, but commands keep
  * failing until the caller rolls back: running the rest of the transaction's statements in
@@ -128,6 +140,7 @@ static int pg_ensure(struct pg_conn *c)
             pg_conn_err(c, "cannot connect to PostgreSQL");
             return -1;
         }
+        PQsetNoticeReceiver(c->pg, pg_notice, NULL);
         if (was_open)
             LOG_WARN("db: reconnected to PostgreSQL");
     }

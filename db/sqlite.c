@@ -16,7 +16,7 @@
 
 struct sq_stmt {
     struct db_stmt base;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s;       /* prepared once with SQLITE_PREPARE_PERSISTENT */
     char *sql;             /* owned copy; base.sql points here */
     uint32_t hash;         /* db_hash_sql(sql) */
     int last_rc;           /* DB_ROW while rows remain; the final code once finished */
@@ -34,10 +34,11 @@ struct sq_conn {
 
 struct sq_db {
     struct db base;
-    char *path;
-    int busy_ms;
-    pthread_mutex_t mu;       /* guards free */
+    char *path;               /* SQLITE_PATH */
+    int busy_ms;              /* SQLITE_BUSY_TIMEOUT, applied to every connection */
+    pthread_mutex_t mu;       /* guards free and n_out */
     struct sq_conn *free;     /* released connections, ready for any thread */
+    int n_out;                /* acquired and not yet released, to catch leaks at close */
 };
 
 static const struct db_driver sq_driver;
@@ -119,6 +120,8 @@ struct db *db_sqlite_open(const struct db_opts *o, char *err, size_t errlen)
 static void sq_close(struct db *db)
 {
     struct sq_db *d = (struct sq_db *)db;
+    if (d->n_out)
+        LOG_BUG("db: closing with %d SQLite connections still acquired", d->n_out);
     struct sq_conn *c = d->free;
     while (c) {
         struct sq_conn *next = c->next_free;
@@ -137,6 +140,7 @@ static struct db_conn *sq_acquire(struct db *db)
     struct sq_conn *c = d->free;
     if (c)
         d->free = c->next_free;
+    d->n_out++;
     pthread_mutex_unlock(&d->mu);
     if (!c) {
         char err[256];
@@ -167,8 +171,11 @@ static void sq_release(struct db_conn *conn)
 {
     struct sq_conn *c = (struct sq_conn *)conn;
     struct sq_db *d = (struct sq_db *)conn->db;
+    pthread_mutex_lock(&d->mu);
+    d->n_out--;
+    pthread_mutex_unlock(&d->mu);
     if (!c->h) {
-        sq_conn_free(c);
+        sq_conn_free(c); /* the next acquire tries a fresh open */
         return;
     }
     sq_reset_all(c);

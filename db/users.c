@@ -43,8 +43,7 @@ static void read_user(struct db_stmt *st, struct arena *a, struct user *u)
 static int lookup(struct db_conn *c, struct arena *a, const char *sql, const char *text,
                   int64_t num, struct user *out)
 {
-    /* sql is one of the literal SELECTs below. */
-    struct db_stmt *st = db_prepare(c, /*safe-sql*/ sql);
+    struct db_stmt *st = db_prepare(c, sql); /* safe-for-sql: a literal SELECT of callers */
     if (!st)
         return DB_ERR;
     if (text)

@@ -19,20 +19,20 @@
 
 struct writer {
     struct db_conn *conn;        /* the writer thread's own connection */
-    pthread_t th;
+    pthread_t th;                /* runs writer_main */
     pthread_mutex_t mu;          /* guards everything below */
     pthread_cond_t cv_work;      /* to the thread: entries, a flush or stop (monotonic clock) */
     pthread_cond_t cv_space;     /* to submitters: the queue has room */
     pthread_cond_t cv_done;      /* to flushers: n_done moved */
     struct ledger_entry *ring;   /* queue of cap entries, len of them from head */
-    size_t cap, head, len;
+    size_t cap, head, len;       /* ring size, oldest entry, entries queued */
     uint64_t n_submitted;        /* sequence number of the last submitted entry */
     uint64_t n_done;             /* entries committed or failed, in submission order */
     int n_flushers;              /* threads in writer_flush: commit now, do not wait */
-    int is_stopping;
-    int max_delay_ms;
-    size_t max_batch;
-    struct writer_stats st;
+    int is_stopping;             /* writer_stop: drain, then end the thread */
+    int max_delay_ms;            /* group-commit window */
+    size_t max_batch;            /* entries per transaction at most */
+    struct writer_stats st;      /* counters for writer_get_stats */
     struct ledger_entry *batch;  /* the thread's private copy of the batch being written */
 };
 

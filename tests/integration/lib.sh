@@ -396,13 +396,13 @@ oa_start() {
     if [[ $OA_WS == none || $OA_WS == apache ]]; then
         # Ready when the FastCGI port accepts connections.
         if ! wait_for 30 _oa_tcp_open "$OA_FCGI_ADDR"; then
-            fail "$OA_WS: one-api listens on $OA_FCGI_ADDR"; oa_dump_logs; oa_stop; return 1
+            fail "$OA_WS: one-api listens on $OA_FCGI_ADDR"; oa_stop 5; return 1
         fi
         return 0
     fi
     if ! wait_for 30 _oa_ready; then
         fail "$OA_WS: one-api answers GET /api/status through $OA_WS ($OA_DB_LABEL)"
-        oa_dump_logs; oa_stop; return 1
+        oa_stop 5; return 1
     fi
     if [[ $OA_WS == lighttpd ]]; then OA_APP_PID=$(pgrep -P "$OA_WS_PID" | head -n1); fi
     return 0
@@ -452,7 +452,7 @@ oa_apache_start() {
     _oa_pids+=("$OA_WS_PID")
     _oa_logs+=("$OA_RUN/apache.out")
     if ! wait_for 20 _oa_ws_port_open; then
-        fail "$OA_WS: Apache starts"; oa_dump_logs; return 1
+        fail "$OA_WS: Apache starts"; return 1
     fi
 }
 _oa_ws_port_open() {
@@ -489,10 +489,12 @@ wait_for() {
     done
 }
 
-# oa_stop: stop the web server and one-api of the current run (one-api with
-# SIGTERM, so it drains and exits by itself), then check its output for
-# sanitizer reports (one test point when there is one).
+# oa_stop [SECONDS]: stop the web server and one-api of the current run
+# (one-api with SIGTERM, so it drains and exits by itself; SIGKILL after
+# SECONDS, default 40), then check its output for sanitizer reports (one
+# failed test point when there is one).
 oa_stop() {
+    local grace=${1:-40}
     if pid_alive "$OA_WS_PID"; then
         # nginx: QUIT is graceful; lighttpd: INT is graceful and stops one-api too.
         case $OA_WS in
@@ -500,11 +502,11 @@ oa_stop() {
         lighttpd) kill -INT "$OA_WS_PID" 2>/dev/null ;;
         *) kill -TERM "$OA_WS_PID" 2>/dev/null ;;
         esac
-        wait_exit "$OA_WS_PID" 15 || { kill -KILL "$OA_WS_PID" 2>/dev/null; wait "$OA_WS_PID" 2>/dev/null; }
+        wait_exit "$OA_WS_PID" "$((grace < 15 ? grace : 15))" || { kill -KILL "$OA_WS_PID" 2>/dev/null; wait "$OA_WS_PID" 2>/dev/null; }
     fi
     if pid_alive "$OA_APP_PID"; then
         kill -TERM "$OA_APP_PID" 2>/dev/null
-        wait_exit "$OA_APP_PID" 40 || { kill -KILL "$OA_APP_PID" 2>/dev/null; wait "$OA_APP_PID" 2>/dev/null; }
+        wait_exit "$OA_APP_PID" "$grace" || { kill -KILL "$OA_APP_PID" 2>/dev/null; wait "$OA_APP_PID" 2>/dev/null; }
     fi
     _oa_check_sanitizers
     OA_WS_PID="" OA_APP_PID=""

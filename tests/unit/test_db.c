@@ -160,8 +160,10 @@ static void test_basics(struct db *db, const char *tag)
     is_int(db_migrate(c), 0, "%s: migrate again (idempotent)", tag);
     check_schema(c, tag);
 
-    is_int(db_execf(c, "INSERT INTO users (username, password, quota, \"group\") VALUES (?, ?, ?, ?)",
-                    "titt", "alice", "hash?'\"", (int64_t)4500000, "vip"),
+    is_int(db_execf(c,
+                    "INSERT INTO users (username, password, quota, \"group\") "
+                    "VALUES (?, ?, ?, ?)",
+                    "ttit", "alice", "hash?'\"", (int64_t)4500000, "vip"),
            1, "%s: execf insert changes one row", tag);
     is_int(db_execf(c, "INSERT INTO users (username, password) VALUES (?, ?)", "tt", "alice", "x"),
            DB_CONSTRAINT, "%s: duplicate username is DB_CONSTRAINT", tag);
