@@ -29,12 +29,23 @@ hits=$(grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $files 2>/dev/nul
 sqlhits=$(for f in $files; do
     case $f in db/db.c | db/sqlite.c | db/pg.c | db/internal.h | db/db.h | tests/*) continue ;; esac
     awk -v f="$f" '
-        pending { if ($0 !~ /^[[:space:]]*("|[A-Z_][A-Z_0-9]*[[:space:],)])/ && prev !~ /safe-for-sql/ &&
-                      $0 !~ /safe-for-sql/) print f ":" NR-1 ": " prev; pending = 0 }
+        # pending 1: the call broke right after "(": the next line holds "first, sql";
+        # pending 2: it broke after the first argument: the next line starts with the sql.
+        pending {
+            nxt = $0
+            if (pending == 1) sub(/^[[:space:]]*[^,"]*,[[:space:]]*/, "", nxt)
+            else sub(/^[[:space:]]*/, "", nxt)
+            if (nxt !~ /^("|[A-Z_][A-Z_0-9]*([[:space:],)]|$))/ && prev !~ /safe-for-sql/ &&
+                $0 !~ /safe-for-sql/) print f ":" NR-1 ": " prev
+            pending = 0
+        }
         /db_(prepare|exec|execf)[[:space:]]*\(/ {
-            rest = $0; sub(/.*db_(prepare|exec|execf)[[:space:]]*\([^,]*,?[[:space:]]*/, "", rest)
-            if (rest == "") { pending = 1; prev = $0; next }
-            if (rest !~ /^("|[A-Z_][A-Z_0-9]*[[:space:],)])/ && $0 !~ /safe-for-sql/) print f ":" NR ": " $0
+            rest = $0; sub(/.*db_(prepare|exec|execf)[[:space:]]*\(/, "", rest)
+            if (rest ~ /^[[:space:]]*$/) { pending = 1; prev = $0; next }
+            sub(/^[^,]*,?[[:space:]]*/, "", rest)
+            if (rest == "") { pending = 2; prev = $0; next }
+            if (rest !~ /^("|[A-Z_][A-Z_0-9]*([[:space:],)]|$))/ && $0 !~ /safe-for-sql/)
+                print f ":" NR ": " $0
         }' "$f"
 done)
 [ -z "$sqlhits" ] && point OK "SQL passed to db_prepare/db_exec is a literal" ||

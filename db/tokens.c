@@ -1,7 +1,12 @@
-/* tokens: insert of relay keys (the relay's lookups come with the relay). */
+/* tokens: relay keys of one owner: insert, lookups, listing, update and delete. */
 #include "config.h"
 #include "db/tokens.h"
 #include "db/db.h"
+#include "fcgi/arena.h"
+
+#define TOKEN_COLS                                                                                 \
+    "id, user_id, \"key\", status, name, created_time, accessed_time, expired_time, "             \
+    "remain_quota, unlimited_quota, used_quota, models, subnet"
 
 int db_tokens_insert(struct db_conn *c, const struct token *t, int64_t *id)
 {
@@ -29,4 +34,127 @@ int db_tokens_insert(struct db_conn *c, const struct token *t, int64_t *id)
         *id = db_col_int64(st, 0);
     db_done(st);
     return rc == DB_ROW ? 0 : rc == DB_DONE ? DB_ERR : rc;
+}
+
+static const char *col_nullable(struct db_stmt *st, struct arena *a, int i)
+{
+    const char *s = db_col_text(st, i);
+    return s ? arena_strdup(a, s) : NULL;
+}
+
+static const char *col_str(struct db_stmt *st, struct arena *a, int i)
+{
+    const char *s = db_col_text(st, i);
+    return arena_strdup(a, s ? s : "");
+}
+
+static void read_token(struct db_stmt *st, struct arena *a, struct token *t)
+{
+    t->id = db_col_int64(st, 0);
+    t->user_id = db_col_int64(st, 1);
+    t->key = col_str(st, a, 2);
+    t->status = db_col_int64(st, 3);
+    t->name = col_str(st, a, 4);
+    t->created_time = db_col_int64(st, 5);
+    t->accessed_time = db_col_int64(st, 6);
+    t->expired_time = db_col_int64(st, 7);
+    t->remain_quota = db_col_int64(st, 8);
+    t->unlimited_quota = db_col_int64(st, 9) != 0;
+    t->used_quota = db_col_int64(st, 10);
+    t->models = col_nullable(st, a, 11);
+    t->subnet = col_nullable(st, a, 12);
+}
+
+/* Steps st to the end, collecting rows into an arena array. 0 or < 0. */
+static int read_all(struct db_stmt *st, struct arena *a, struct token **out, size_t *n)
+{
+    size_t cap = 10, k = 0;
+    struct token *v = arena_alloc(a, cap * sizeof *v);
+    int rc;
+    while ((rc = db_step(st)) == DB_ROW) {
+        if (k == cap) {
+            v = arena_realloc(a, v, cap * sizeof *v, 2 * cap * sizeof *v);
+            cap *= 2;
+        }
+        read_token(st, a, &v[k++]);
+    }
+    db_done(st);
+    *out = v;
+    *n = k;
+    return rc < 0 ? rc : 0;
+}
+
+int db_tokens_get(struct db_conn *c, struct arena *a, int64_t id, int64_t user_id,
+                  struct token *out)
+{
+    struct db_stmt *st =
+        db_prepare(c, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ? AND user_id = ?");
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, id);
+    db_bind_int64(st, 2, user_id);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        read_token(st, a, out);
+    db_done(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+}
+
+int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id,
+                   enum db_tokens_order order, int64_t offset, int64_t limit,
+                   struct token **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct db_stmt *st;
+    /* One literal per order: ORDER BY cannot take a bound parameter. */
+    switch (order) {
+    case TOKENS_BY_REMAIN_QUOTA:
+        st = db_prepare(c, "SELECT " TOKEN_COLS " FROM tokens WHERE user_id = ? "
+                           "ORDER BY unlimited_quota DESC, remain_quota DESC, id DESC "
+                           "LIMIT ? OFFSET ?");
+        break;
+    case TOKENS_BY_USED_QUOTA:
+        st = db_prepare(c, "SELECT " TOKEN_COLS " FROM tokens WHERE user_id = ? "
+                           "ORDER BY used_quota DESC, id DESC LIMIT ? OFFSET ?");
+        break;
+    default:
+        st = db_prepare(c, "SELECT " TOKEN_COLS " FROM tokens WHERE user_id = ? "
+                           "ORDER BY id DESC LIMIT ? OFFSET ?");
+        break;
+    }
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, user_id);
+    db_bind_int64(st, 2, limit);
+    db_bind_int64(st, 3, offset);
+    return read_all(st, a, out, n);
+}
+
+int db_tokens_search(struct db_conn *c, struct arena *a, int64_t user_id, const char *keyword,
+                     struct token **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct db_stmt *st = db_prepare(c, "SELECT " TOKEN_COLS " FROM tokens "
+                                       "WHERE user_id = ? AND name LIKE ? ORDER BY id DESC");
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, user_id);
+    db_bind_text(st, 2, arena_printf(a, "%s%%", keyword ? keyword : ""));
+    return read_all(st, a, out, n);
+}
+
+int64_t db_tokens_update(struct db_conn *c, const struct token *t)
+{
+    return db_execf(c,
+                    "UPDATE tokens SET name = ?, status = ?, expired_time = ?, remain_quota = ?, "
+                    "unlimited_quota = ?, models = ?, subnet = ? WHERE id = ? AND user_id = ?",
+                    "tiiibttii", t->name ? t->name : "", t->status, t->expired_time,
+                    t->remain_quota, t->unlimited_quota, t->models, t->subnet, t->id, t->user_id);
+}
+
+int64_t db_tokens_delete(struct db_conn *c, int64_t id, int64_t user_id)
+{
+    return db_execf(c, "DELETE FROM tokens WHERE id = ? AND user_id = ?", "ii", id, user_id);
 }

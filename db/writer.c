@@ -34,6 +34,10 @@ struct writer {
     size_t max_batch;            /* entries per transaction at most */
     struct writer_stats st;      /* counters for writer_get_stats */
     struct ledger_entry *batch;  /* the thread's private copy of the batch being written */
+    /* Called by the writer thread for each entry once its batch is written (committed, or
+     * failed and logged); lets an in-memory quota store drop the entry from "pending". */
+    void (*done_hook)(void *ud, const struct ledger_entry *e);
+    void *done_ud;
 };
 
 static const char SQL_USER[] =
@@ -220,6 +224,9 @@ static void *writer_main(void *arg)
 
         uint64_t n_txn = 0;
         size_t failed = write_batch(w, n, &n_txn);
+        if (w->done_hook)
+            for (size_t i = 0; i < n; i++)
+                w->done_hook(w->done_ud, &w->batch[i]);
 
         pthread_mutex_lock(&w->mu);
         w->n_done += n;
@@ -324,6 +331,20 @@ void writer_stop(struct writer *w)
     free(w->batch);
     free(w->ring);
     free(w);
+}
+
+int writer_commit_one(struct db_conn *c, const struct ledger_entry *e)
+{
+    return commit_entries(c, e, 1);
+}
+
+void writer_set_done_hook(struct writer *w, void (*fn)(void *ud, const struct ledger_entry *e),
+                          void *ud)
+{
+    pthread_mutex_lock(&w->mu);
+    w->done_hook = fn;
+    w->done_ud = ud;
+    pthread_mutex_unlock(&w->mu);
 }
 
 void writer_get_stats(struct writer *w, struct writer_stats *out)

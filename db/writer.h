@@ -42,6 +42,14 @@ void writer_submit(struct writer *w, const struct ledger_entry *e);
 void writer_flush(struct writer *w);
 /* Flushes, stops the thread, closes its connection, frees w. Accepts NULL. */
 void writer_stop(struct writer *w);
+/* Sets fn, called on the writer thread for each entry after its batch was written
+ * (committed, or failed and logged). Set it before the first writer_submit. */
+void writer_set_done_hook(struct writer *w, void (*fn)(void *ud, const struct ledger_entry *e),
+                          void *ud);
+/* Commits e at once on c in a transaction of its own (CGI mode has no writer thread).
+ * 0 or < 0. */
+struct db_conn;
+int writer_commit_one(struct db_conn *c, const struct ledger_entry *e);
 /* Counters for tests and stats. */
 struct writer_stats {
     uint64_t committed, failed, batches;

@@ -68,6 +68,22 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                    "Console theme"},
     [CFG_COOKIE_SECURE] = {"cookie-secure", "COOKIE_SECURE", NULL, CFG_T_BOOL, "false", 0, 1, NULL,
                            0, "Mark the session cookie Secure (serve the console over HTTPS)"},
+    [CFG_RELAY_TIMEOUT] = {"relay-timeout", "RELAY_TIMEOUT", NULL, CFG_T_INT, "0", 0, 86400, NULL,
+                           0, "Upstream timeout in seconds for a whole relay call; 0 = none"},
+    [CFG_RELAY_PROXY] = {"relay-proxy", "RELAY_PROXY", NULL, CFG_T_STR, NULL, 0, 0, NULL, 1,
+                         "Proxy URL for upstream calls (http://, socks5://)"},
+    [CFG_ENFORCE_INCLUDE_USAGE] = {"enforce-include-usage", "ENFORCE_INCLUDE_USAGE", NULL,
+                                   CFG_T_BOOL, "false", 0, 1, NULL, 0,
+                                   "Send the usage chunk to every streaming client"},
+    [CFG_GEMINI_VERSION] = {"gemini-version", "GEMINI_VERSION", NULL, CFG_T_STR, "v1", 0, 0, NULL,
+                            0, "Gemini API version for channels that set none"},
+    [CFG_GEMINI_SAFETY_SETTING] = {"gemini-safety-setting", "GEMINI_SAFETY_SETTING", NULL,
+                                   CFG_T_STR, "BLOCK_NONE", 0, 0, NULL, 0,
+                                   "Gemini safety threshold sent for every category"},
+    [CFG_TIKTOKEN_CACHE_DIR] = {"tiktoken-cache-dir", "TIKTOKEN_CACHE_DIR", NULL, CFG_T_STR, NULL,
+                                0, 0, NULL, 0,
+                                "Directory with cl100k_base.tiktoken and o200k_base.tiktoken "
+                                "(contrib/fetch-tiktoken); empty = the installed data dir"},
 };
 
 static int parse_bool(const char *s, long long *out)

@@ -19,6 +19,7 @@ const char *oa_strerror(int code)
     case OA_ERR_INTERNAL: return "internal error";
     case OA_ERR_DB: return "database error";
     case OA_ERR_CLIENT_GONE: return "client gone";
+    case OA_ERR_DESCRIBED: return "error described by the handler";
     default: return "unknown error";
     }
 }

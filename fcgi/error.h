@@ -17,7 +17,8 @@ enum oa_err {
     OA_ERR_INTERNAL = -11,    /* a bug or broken invariant: 500 */
     OA_ERR_DB = -12,          /* the database failed: 500 */
     OA_ERR_CLIENT_GONE = -13, /* the client disconnected; nothing more to send */
-    OA_ERR__MIN = -14
+    OA_ERR_DESCRIBED = -14,   /* status and message are in r->err_status / r->err_msg */
+    OA_ERR__MIN = -15
 };
 
 /* One line of text for code (never NULL). */

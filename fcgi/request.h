@@ -53,6 +53,11 @@ struct req {
     int64_t user_id;
     int role;
     const char *username;
+    void *auth;               /* more of what the auth hook found (the relay key), or NULL */
+
+    /* An error a hook or handler describes itself (returned as OA_ERR_DESCRIBED). */
+    int err_status;
+    const char *err_msg;
 
     /* Response. */
     int status;            /* HTTP status, default 200 */

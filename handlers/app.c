@@ -3,6 +3,9 @@
 #include "config.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
+#include "handlers/price.h"
+#include "handlers/quota.h"
+#include "handlers/upstream.h"
 #include "db/db.h"
 #include "db/tokens.h"
 #include "db/users.h"
@@ -15,6 +18,7 @@
 #include "fcgi/server.h"
 #include "fcgi/xmalloc.h"
 
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +91,9 @@ static void app_free(struct app *app)
     writer_stop(app->writer);
     db_close(app->db);
     options_free(app->opts);
+    quota_store_free(app->quota);
+    pricing_free(app->pricing);
+    curl_global_cleanup();
     free(app);
 }
 
@@ -111,6 +118,8 @@ static void *app_init(const struct config *cfg, int is_cgi)
                                   .auth = app_auth,
                                   .render_error = app_render_error};
     app->opts = options_new(cfg_str(cfg, CFG_THEME));
+    app->pricing = pricing_new(cfg_str(cfg, CFG_TIKTOKEN_CACHE_DIR));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
 
     char err[512] = "";
     struct db_opts o = {.dsn = cfg_str(cfg, CFG_SQL_DSN),
@@ -136,8 +145,15 @@ static void *app_init(const struct config *cfg, int is_cgi)
         rc = -1;
     }
     db_release(c);
-    if (rc == 0 && !is_cgi && !(app->writer = writer_start(app->db, 20, 512, 4096)))
-        rc = -1;
+    if (rc == 0 && pricing_reload(app->pricing, app->opts) < 0)
+        LOG_WARN("the ratio options are invalid; using the built-in ratios");
+    if (rc == 0 && !is_cgi) {
+        app->quota = quota_store_new();
+        if (!(app->writer = writer_start(app->db, 20, 512, 4096)))
+            rc = -1;
+        else
+            writer_set_done_hook(app->writer, quota_committed, app->quota);
+    }
     if (rc < 0) {
         app_free(app);
         return NULL;
@@ -161,6 +177,8 @@ static void app_worker_fini(void *appv, void *wv)
     struct worker_ctx *w = wv;
     if (w && w->conn)
         db_release(w->conn);
+    if (w)
+        upstream_handle_free(w->curl);
     free(w);
 }
 

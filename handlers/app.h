@@ -10,6 +10,8 @@ struct config;
 struct db;
 struct db_conn;
 struct options;
+struct pricing;
+struct quota_store;
 struct req;
 struct writer;
 
@@ -19,6 +21,8 @@ struct app {
     struct db *db;                 /* main database */
     struct writer *writer;         /* group-committing ledger writer */
     struct options *opts;          /* options cache */
+    struct quota_store *quota;     /* in-process reservations (FastCGI mode) */
+    struct pricing *pricing;       /* ratio tables and tokenizer */
     int64_t start_time;            /* Unix seconds, for /api/status */
     unsigned char session_key[32]; /* SHA-256 of SESSION_SECRET (or random) */
     int cookie_secure;             /* add Secure to the session cookie */
@@ -30,6 +34,7 @@ struct app {
 struct worker_ctx {
     struct app *app;
     struct db_conn *conn; /* taken on first use in a request, given back after it */
+    void *curl;           /* the worker's libcurl handle, kept for its connection cache */
 };
 
 /* The application a request belongs to. */

@@ -49,6 +49,13 @@ void app_render_error(struct req *r, int code)
     case OA_ERR_BAD_TOKEN: api_fail(r, 200, "无权进行此操作，access token 无效"); return;
     case OA_ERR_FORBIDDEN: api_fail(r, 200, "无权进行此操作，权限不足"); return;
     case OA_ERR_BANNED: api_fail(r, 200, "用户已被封禁"); return;
+    case OA_ERR_DESCRIBED:
+        if (relay)
+            openai_error(r, r->err_status, r->err_msg ? r->err_msg : "", "one_api_error", NULL,
+                         1);
+        else
+            api_fail(r, r->err_status, r->err_msg ? r->err_msg : "");
+        return;
     case OA_ERR_BUSY:
         resp_header(r, "Retry-After", "1");
         if (relay)

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "handlers/session.h"
 #include "handlers/app.h"
+#include "handlers/relay.h"
 #include "db/db.h"
 #include "db/users.h"
 #include "fcgi/arena.h"
@@ -113,6 +114,8 @@ static int session_user(struct req *r, struct user *u)
 
 int app_auth(struct req *r, unsigned level)
 {
+    if (level == AUTH_RELAY_TOKEN)
+        return relay_auth(r);
     if (level > AUTH_ROOT) {
         LOG_BUG("route %s has auth level %u that app_auth does not serve", r->path, level);
         return OA_ERR_INTERNAL;

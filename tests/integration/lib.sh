@@ -317,7 +317,7 @@ _subst() {
     sed -e "$script" "$in" >"$out"
 }
 
-# oa_app_cmd: the one-api command line of a run, in OA_CMD (array).
+# _oa_app_args: the one-api command line of a run, in OA_CMD (array).
 _oa_app_args() {
     OA_CMD=("$ONEAPI_BIN" --port "$OA_HTTP_PORT" --log-dir "$OA_RUN/logs"
         --threads "$OA_TEST_THREADS" "${OA_ARGS[@]}")
@@ -334,10 +334,12 @@ oa_new_run() {
     _oa_logs+=("$OA_RUN/one-api.out" "$OA_RUN/logs" "$OA_RUN/error.log")
 }
 
-# oa_start [WEBSERVER]: start one-api and WEBSERVER (nginx, lighttpd or none)
-# in a new run directory, on a fresh database unless the test already made one
-# with oa_db_new (OA_KEEP_DB=1). With "none", one-api listens on $OA_FCGI_ADDR
-# and no HTTP front end runs. Returns 1 (after a failed test point) when
+# oa_start [WEBSERVER]: start one-api and WEBSERVER in a new run directory, on
+# a fresh database unless the test already made one with oa_db_new
+# (OA_KEEP_DB=1). WEBSERVER: nginx (one-api listening on TCP), nginx-unix
+# (listening on a unix socket), lighttpd (spawned by lighttpd), apache (one-api
+# listening; the test then calls oa_apache_start) or none (one-api listens on
+# $OA_FCGI_ADDR and no HTTP front end runs). Returns 1 (after a failed test point) when
 # something did not come up.
 oa_start() {
     OA_WS=${1:-nginx}
@@ -345,8 +347,9 @@ oa_start() {
     [[ ${OA_KEEP_DB:-0} == 1 ]] || oa_db_new
     local env=("${OA_DB_ENV[@]}" "${OA_ENV[@]}")
     case $OA_WS in
-    nginx | none | apache)
+    nginx | nginx-unix | none | apache)
         OA_FCGI_ADDR="127.0.0.1:$(free_port)"
+        [[ $OA_WS != nginx-unix ]] || OA_FCGI_ADDR="$OA_RUN/one-api.sock"
         _oa_app_args
         # Listening mode; stdin from /dev/null so fd 0 is not taken for a socket.
         env "${env[@]}" "${OA_CMD[@]}" --listen "$OA_FCGI_ADDR" \
@@ -361,15 +364,16 @@ oa_start() {
     esac
 
     case $OA_WS in
-    nginx)
-        local user="" u g
+    nginx | nginx-unix)
+        local user="" u g fcgi=$OA_FCGI_ADDR
+        [[ $OA_WS != nginx-unix ]] || fcgi="unix:$OA_FCGI_ADDR"
         if [[ $(id -u) -eq 0 ]]; then
             # Workers as root: the binary and temp dirs need no extra permissions.
             u=$(id -un); g=$(id -gn); user="user $u $g;"
         fi
         _subst "$top_srcdir/contrib/nginx.conf.in" "$OA_RUN/nginx.conf" \
             "USER=$user" "PREFIX=$OA_RUN" "LISTEN=127.0.0.1:$OA_HTTP_PORT" \
-            "FCGI=$OA_FCGI_ADDR" "HTDOCS=$OA_TMP/htdocs"
+            "FCGI=$fcgi" "HTDOCS=$OA_TMP/htdocs"
         mkdir -p "$OA_TMP/htdocs"
         "$(_sbin nginx)" -p "$OA_RUN" -c "$OA_RUN/nginx.conf" -e "$OA_RUN/error.log" \
             -g 'daemon off;' </dev/null >"$OA_RUN/nginx.out" 2>&1 &
@@ -498,7 +502,7 @@ oa_stop() {
     if pid_alive "$OA_WS_PID"; then
         # nginx: QUIT is graceful; lighttpd: INT is graceful and stops one-api too.
         case $OA_WS in
-        nginx) kill -QUIT "$OA_WS_PID" 2>/dev/null ;;
+        nginx*) kill -QUIT "$OA_WS_PID" 2>/dev/null ;;
         lighttpd) kill -INT "$OA_WS_PID" 2>/dev/null ;;
         *) kill -TERM "$OA_WS_PID" 2>/dev/null ;;
         esac

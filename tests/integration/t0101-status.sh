@@ -4,7 +4,10 @@
 oa_require_bin
 oa_require_webserver
 
-for ws in $(oa_webservers); do
+# nginx-unix: one-api listening on a unix socket instead of TCP.
+servers=$(oa_webservers)
+[[ " $servers " != *" nginx "* ]] || servers+=" nginx-unix"
+for ws in $servers; do
     oa_start "$ws" || continue
     oa_req GET /api/status
     is "$OA_STATUS" 200 "$ws: GET /api/status is 200"

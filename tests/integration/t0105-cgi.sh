@@ -93,6 +93,7 @@ else
     if [[ $OA_TEST_DB == sqlite ]]; then OA_DB_PATH=$db; fi
     if [[ $(id -u) -eq 0 ]]; then chown -R www-data:www-data "$OA_RUN/data" "$OA_RUN/logs"; fi
     sed -e "s|^SetEnv SQLITE_PATH .*|SetEnv SQLITE_PATH $db|" \
+        -e "s|^SetEnv LOG_DIR .*|SetEnv LOG_DIR $OA_RUN/logs|" \
         -e "s|^SetEnv SESSION_SECRET .*|SetEnv SESSION_SECRET $SECRET\nSetEnv INITIAL_ROOT_ACCESS_TOKEN $ACCESS_TOKEN|" \
         "$top_srcdir/contrib/htaccess.example" >"$www/.htaccess"
     if [[ $OA_TEST_DB == postgres ]]; then

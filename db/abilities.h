@@ -1,0 +1,33 @@
+/* abilities table: the routing index derived from channels (spec 4.4). */
+#ifndef OA_DB_ABILITIES_H
+#define OA_DB_ABILITIES_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct db_conn;
+
+/* Splits a comma list into its names, each trimmed of ASCII whitespace, empty names and
+ * repeats dropped, first occurrence order kept. The array and the names live in a; *n gets
+ * the count (the array is also NULL-terminated). s NULL reads as "". Pure; never fails. */
+const char **abilities_split(struct arena *a, const char *s, size_t *n);
+
+/* Replaces channel_id's ability rows by one per (group, model) pair of the comma lists
+ * groups and models (split as abilities_split does), with enabled and priority copied from
+ * the channel. Must run inside the caller's transaction, so that a failure leaves the old
+ * rows. Scratch memory from a. Returns 0, or < 0 on a database error. */
+int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id,
+                         const char *groups, const char *models, int is_enabled,
+                         int64_t priority);
+/* Deletes every ability row of channel_id. Rows deleted, or < 0. */
+int64_t db_abilities_delete_channel(struct db_conn *c, int64_t channel_id);
+/* Sets enabled on every ability row of channel_id (automatic disable/enable keeps the rows).
+ * Rows changed, or < 0. */
+int64_t db_abilities_set_enabled(struct db_conn *c, int64_t channel_id, int is_enabled);
+/* The distinct models with an enabled ability in group, sorted bytewise ascending (as Go's
+ * sort.Strings, the same on SQLite and PostgreSQL). Array and strings in a; count in *n.
+ * Returns 0, or < 0 on a database error. */
+int db_abilities_group_models(struct db_conn *c, struct arena *a, const char *group,
+                              const char ***out, size_t *n);
+
+#endif

@@ -1,0 +1,33 @@
+/* The relay: /v1 requests end to end (key auth, channel choice, reservation, upstream call
+ * through the adaptor, retries, settlement). */
+#ifndef OA_RELAY_H
+#define OA_RELAY_H
+#include <stdint.h>
+
+#include "db/relay.h"
+
+struct req;
+
+/* What relay key authentication found; r->auth points to it after relay_auth succeeds. */
+struct relay_auth {
+    struct relay_token tok;
+    struct relay_user user;
+    int64_t pinned_channel; /* from sk-KEY-ID (admins only), 0 = none */
+};
+
+/* The router's auth hook for AUTH_RELAY_TOKEN routes (spec 2.3 checks 1-9): 0, or
+ * OA_ERR_DESCRIBED with r->err_status and r->err_msg set. */
+int relay_auth(struct req *r);
+
+/* Route handlers. */
+int h_relay(struct req *r);             /* chat, completions, embeddings, moderations, images,
+                                         * audio */
+int h_relay_not_implemented(struct req *r); /* 501 routes of spec 3.11 */
+int h_v1_models(struct req *r);
+int h_v1_model(struct req *r);
+int h_billing_subscription(struct req *r);
+int h_billing_usage(struct req *r);
+int h_channel_test(struct req *r);      /* GET /api/channel/test/:id */
+int h_channel_test_all(struct req *r);  /* GET /api/channel/test */
+
+#endif

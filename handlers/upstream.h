@@ -1,0 +1,31 @@
+/* Upstream HTTP through the worker's reusable libcurl handle, with callbacks for headers,
+ * body bytes (streamed as they arrive) and idle ticks. */
+#ifndef OA_UPSTREAM_H
+#define OA_UPSTREAM_H
+#include <stddef.h>
+
+struct prov_request;
+
+struct upstream_cb {
+    /* Before the first body byte: the status and Content-Type ("" when none). */
+    void (*on_head)(void *ud, long status, const char *content_type);
+    /* Body bytes. Return -1 to abort the transfer (the client is gone). */
+    int (*on_body)(void *ud, const char *p, size_t n);
+    /* About once a second while the transfer runs. Return -1 to abort. */
+    int (*on_tick)(void *ud);
+    void *ud;
+};
+
+enum { UPSTREAM_OK = 0, UPSTREAM_TRANSPORT = -1, UPSTREAM_ABORTED = -2 };
+
+/* Performs rq (POST when it has a body, else GET) on curl (a CURL *). timeout_s 0 = none;
+ * proxy "" = none. Returns UPSTREAM_OK when an HTTP answer was received completely,
+ * UPSTREAM_ABORTED when a callback stopped it, UPSTREAM_TRANSPORT otherwise with the reason in
+ * err (errlen bytes) — also when the connection broke in the middle of the body. */
+int upstream_perform(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
+                     const struct upstream_cb *cb, char *err, size_t errlen);
+/* A fresh handle with the options every request shares (NOSIGNAL, keep-alive). */
+void *upstream_handle_new(void);
+void upstream_handle_free(void *curl);
+
+#endif

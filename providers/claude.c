@@ -1,0 +1,1242 @@
+/* Anthropic Messages API adaptor: OpenAI chat requests to /v1/messages and the answers back. */
+#include "config.h"
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fcgi/arena.h"
+#include "fcgi/strbuf.h"
+#include "providers/claude.h"
+#include "providers/provider.h"
+
+/* The API version every request pins; the wire format below is written against it. */
+#define CLAUDE_VERSION "2023-06-01"
+/* Anthropic requires max_tokens; one-api's default when the client gives none. */
+#define CLAUDE_DEFAULT_MAX_TOKENS 4096
+/* Default base URL of channel type 14, used when the core hands us an empty one. */
+#define CLAUDE_BASE_URL "https://api.anthropic.com"
+/* Content blocks tracked per stream: a bound so a hostile index cannot make us allocate much. */
+#define CLAUDE_MAX_BLOCKS 4096
+/* Nesting accepted when parsing upstream JSON and tool arguments (json-c's default is 32). */
+#define CLAUDE_JSON_DEPTH 64
+/* The text of the user turn inserted when a conversation does not start with one. */
+#define CLAUDE_PLACEHOLDER "..."
+/* Serialisation flags: compact, and URLs keep their slashes. */
+#define JSON_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* Per content block of a stream: which OpenAI tool call it feeds, if any. */
+struct claude_block {
+    int tool;     /* tool-call ordinal (OpenAI "index"), or -1 for text/thinking blocks */
+    int has_args; /* a non-empty argument fragment was sent for this tool call */
+};
+
+/* Stream state, in the request arena (ctx->state). */
+struct claude_stream {
+    const char *id;              /* chunk id: "chatcmpl-" + the message id */
+    const char *model;           /* model named in every chunk */
+    int64_t input_tokens;        /* the latest usage report of each kind (never summed) */
+    int64_t cache_write_tokens;  /* cache_creation_input_tokens */
+    int64_t cache_read_tokens;   /* cache_read_input_tokens */
+    int64_t output_tokens;       /* cumulative per Anthropic, so the last report wins */
+    struct claude_block *blocks; /* indexed by Anthropic's content block index */
+    int n_blocks;                /* entries in blocks */
+    int n_tools;                 /* tool calls started so far: the next OpenAI index */
+    int is_finish_sent;          /* the chunk carrying finish_reason went out */
+    int has_final_usage;         /* message_delta reported usage: ctx->usage is complete */
+};
+
+/* Anthropic stop_reason -> OpenAI finish_reason (providers-intl 1.5). */
+static const struct {
+    const char *from; /* Anthropic stop_reason */
+    const char *to;   /* OpenAI finish_reason */
+} finish_map[] = {
+    {"end_turn", "stop"},
+    {"stop_sequence", "stop"},
+    {"pause_turn", "stop"},
+    {"max_tokens", "length"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_use", "tool_calls"},
+    {"refusal", "content_filter"},
+};
+
+/* Anthropic error type -> the HTTP status Anthropic pairs it with (providers-intl 4.5). */
+static const struct {
+    const char *type; /* Anthropic error.type */
+    int status;       /* its HTTP status */
+} error_status[] = {
+    {"invalid_request_error", 400},
+    {"authentication_error", 401},
+    {"permission_error", 403},
+    {"not_found_error", 404},
+    {"request_too_large", 413},
+    {"rate_limit_error", 429},
+    {"api_error", 500},
+    {"overloaded_error", 529},
+};
+
+/* Request conversion state. */
+struct conv {
+    struct prov_ctx *ctx;     /* the attempt being converted (arena, request, model) */
+    struct prov_error *err;   /* filled when the request cannot be converted */
+    struct strbuf system;     /* system and developer texts, newline-joined (arena) */
+    struct json_object *msgs; /* the Anthropic messages array; owned until attached */
+    const char *fn_call_id;   /* id given to the latest legacy function_call, for its result */
+    int n_fn_calls;           /* legacy function calls seen, for synthesised ids */
+};
+
+static void set_err(struct prov_error *err, int status, const char *message, const char *type,
+                    const char *param, const char *code)
+{
+    err->status = status;
+    err->message = message;
+    err->type = type;
+    err->param = param;
+    err->code = code;
+}
+
+/* err for a client request this channel cannot serve (400, never retried). */
+static int bad_request(struct conv *cv, const char *param, const char *message)
+{
+    set_err(cv->err, 400, message, "invalid_request_error", param, "convert_request_failed");
+    return -1;
+}
+
+/* Parses exactly n bytes of JSON (trailing whitespace allowed). NULL on any error. Caller puts. */
+static struct json_object *parse_json(const char *s, size_t n)
+{
+    struct json_tokener *tok;
+    struct json_object *o;
+    size_t end;
+
+    if (!s || n > INT_MAX)
+        return NULL;
+    tok = json_tokener_new_ex(CLAUDE_JSON_DEPTH);
+    if (!tok)
+        return NULL;
+    o = json_tokener_parse_ex(tok, s, (int)n);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(o);
+        json_tokener_free(tok);
+        return NULL;
+    }
+    for (end = json_tokener_get_parse_end(tok); end < n; end++) {
+        if (!strchr(" \t\r\n", s[end]) || s[end] == '\0') {
+            json_object_put(o);
+            o = NULL;
+            break;
+        }
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+
+    if (!o || !json_object_is_type(o, json_type_object))
+        return NULL;
+    if (!json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
+}
+
+/* The string member key of o, or NULL when absent or not a string. Valid while o lives. */
+static const char *jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v = jget(o, key);
+
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* The integer member key of o, or 0 when absent or not a number. */
+static int64_t jint(struct json_object *o, const char *key)
+{
+    struct json_object *v = jget(o, key);
+
+    if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+        return json_object_get_int64(v);
+    return 0;
+}
+
+static int is_number(struct json_object *v)
+{
+    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(" \t\r\n", s[i]) || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+/* A copy of o the caller owns, or NULL. */
+static struct json_object *jcopy(struct json_object *o)
+{
+    struct json_object *dst = NULL;
+
+    if (json_object_deep_copy(o, &dst, NULL) != 0)
+        return NULL;
+    return dst;
+}
+
+/* Serialises o into the arena. */
+static char *jdump(struct arena *a, struct json_object *o)
+{
+    return arena_strdup(a, json_object_to_json_string_ext(o, JSON_OUT));
+}
+
+static const char *map_finish(const char *stop_reason)
+{
+    if (stop_reason)
+        for (size_t i = 0; i < sizeof(finish_map) / sizeof(finish_map[0]); i++)
+            if (!strcmp(stop_reason, finish_map[i].from))
+                return finish_map[i].to;
+    /* Unknown (newer) reasons would break SDKs that check the enum; "stop" is always valid. */
+    return "stop";
+}
+
+static int status_of_type(const char *type)
+{
+    for (size_t i = 0; i < sizeof(error_status) / sizeof(error_status[0]); i++)
+        if (type && !strcmp(type, error_status[i].type))
+            return error_status[i].status;
+    return 500;
+}
+
+/* --- request: OpenAI chat -> Anthropic messages --- */
+
+/* Appends a text block unless text is blank: Anthropic rejects blank text blocks. */
+static void add_text_block(struct json_object *blocks, const char *text, size_t n)
+{
+    struct json_object *b;
+
+    if (!text || is_blank(text, n) || n > INT_MAX)
+        return;
+    b = json_object_new_object();
+    json_object_object_add(b, "type", json_object_new_string("text"));
+    json_object_object_add(b, "text", json_object_new_string_len(text, (int)n));
+    json_object_array_add(blocks, b);
+}
+
+/* Appends the image block for an OpenAI image_url part: data: URLs become base64 sources,
+ * http(s) URLs url sources (the API fetches them, so the gateway need not download). */
+static int add_image_block(struct conv *cv, struct json_object *part, struct json_object *blocks,
+                           const char *param)
+{
+    struct json_object *iu = jget(part, "image_url"), *src, *b;
+    const char *url =
+        json_object_is_type(iu, json_type_string) ? json_object_get_string(iu) : jstr(iu, "url");
+
+    if (!url)
+        return bad_request(cv, param, "image_url part without a url");
+    src = json_object_new_object();
+    if (!strncasecmp(url, "data:", 5)) {
+        const char *meta = url + 5, *comma = strchr(meta, ','), *semi;
+
+        if (!comma || comma - meta < 7 || strncasecmp(comma - 7, ";base64", 7) != 0 || !comma[1]) {
+            json_object_put(src);
+            return bad_request(cv, param, "image data URL must be data:<media type>;base64,<data>");
+        }
+        semi = memchr(meta, ';', (size_t)(comma - meta));
+        if (semi == meta) {
+            json_object_put(src);
+            return bad_request(cv, param, "image data URL without a media type");
+        }
+        json_object_object_add(src, "type", json_object_new_string("base64"));
+        json_object_object_add(src, "media_type",
+                               json_object_new_string_len(meta, (int)(semi - meta)));
+        json_object_object_add(src, "data", json_object_new_string(comma + 1));
+    } else if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+        json_object_object_add(src, "type", json_object_new_string("url"));
+        json_object_object_add(src, "url", json_object_new_string(url));
+    } else {
+        json_object_put(src);
+        return bad_request(cv, param, "image_url must be a data: URL or an http(s) URL");
+    }
+    b = json_object_new_object();
+    json_object_object_add(b, "type", json_object_new_string("image"));
+    json_object_object_add(b, "source", src);
+    json_object_array_add(blocks, b);
+    return 0;
+}
+
+/* Appends the blocks of an OpenAI content value (string or parts) to blocks. Images are kept
+ * only when has_images (Anthropic takes no images in assistant turns); unknown parts such as
+ * input_audio have no Anthropic equivalent and are skipped. */
+static int add_content_blocks(struct conv *cv, struct json_object *content,
+                              struct json_object *blocks, int has_images, const char *param)
+{
+    switch (json_object_get_type(content)) {
+    case json_type_null: return 0;
+    case json_type_string:
+        add_text_block(blocks, json_object_get_string(content),
+                       (size_t)json_object_get_string_len(content));
+        return 0;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(content); i++) {
+            struct json_object *part = json_object_array_get_idx(content, i), *t;
+            const char *type = jstr(part, "type");
+
+            if (!type)
+                continue;
+            if (!strcmp(type, "text") && (t = jget(part, "text")) &&
+                json_object_is_type(t, json_type_string))
+                add_text_block(blocks, json_object_get_string(t),
+                               (size_t)json_object_get_string_len(t));
+            else if (!strcmp(type, "image_url") && has_images &&
+                     add_image_block(cv, part, blocks, param) != 0)
+                return -1;
+        }
+        return 0;
+    default: return bad_request(cv, param, "message content must be a string or an array of parts");
+    }
+}
+
+/* Appends the plain text of an OpenAI content value (text parts newline-joined) to sb. */
+static void put_content_text(struct strbuf *sb, struct json_object *content)
+{
+    if (json_object_is_type(content, json_type_string)) {
+        if (sb->len && json_object_get_string_len(content))
+            sb_putc(sb, '\n');
+        sb_putn(sb, json_object_get_string(content), (size_t)json_object_get_string_len(content));
+        return;
+    }
+    if (!json_object_is_type(content, json_type_array))
+        return;
+    for (size_t i = 0; i < json_object_array_length(content); i++) {
+        struct json_object *part = json_object_array_get_idx(content, i);
+        struct json_object *t = jget(part, "text");
+        const char *type = jstr(part, "type");
+
+        if (type && !strcmp(type, "text") && json_object_is_type(t, json_type_string) &&
+            json_object_get_string_len(t)) {
+            if (sb->len)
+                sb_putc(sb, '\n');
+            sb_putn(sb, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+        }
+    }
+}
+
+static struct json_object *new_turn(const char *role, struct json_object *content)
+{
+    struct json_object *m = json_object_new_object();
+
+    json_object_object_add(m, "role", json_object_new_string(role));
+    json_object_object_add(m, "content", content);
+    return m;
+}
+
+/* Adds blocks (consumed) as a turn of role. Anthropic wants strict user/assistant alternation
+ * starting with user, so a turn of the same role as the last one is merged into it, and a
+ * conversation that opens with the assistant gets a placeholder user turn first. */
+static void add_turn(struct conv *cv, const char *role, struct json_object *blocks)
+{
+    size_t n = json_object_array_length(cv->msgs);
+    struct json_object *last;
+
+    if (!json_object_array_length(blocks)) {
+        json_object_put(blocks);
+        return;
+    }
+    if (!n && strcmp(role, "user") != 0) {
+        struct json_object *ph = json_object_new_array();
+
+        add_text_block(ph, CLAUDE_PLACEHOLDER, strlen(CLAUDE_PLACEHOLDER));
+        json_object_array_add(cv->msgs, new_turn("user", ph));
+        n = 1;
+    }
+    last = n ? json_object_array_get_idx(cv->msgs, n - 1) : NULL;
+    if (last && !strcmp(jstr(last, "role"), role)) {
+        struct json_object *content = jget(last, "content");
+
+        for (size_t i = 0; i < json_object_array_length(blocks); i++)
+            json_object_array_add(content, json_object_get(json_object_array_get_idx(blocks, i)));
+        json_object_put(blocks);
+        return;
+    }
+    json_object_array_add(cv->msgs, new_turn(role, blocks));
+}
+
+/* The tool_use input for an OpenAI arguments value: a JSON object (empty arguments mean {}).
+ * NULL when it is not one; Anthropic would reject anything but an object. */
+static struct json_object *tool_input(struct json_object *args)
+{
+    struct json_object *o;
+    const char *s;
+    size_t n;
+
+    if (!args || json_object_is_type(args, json_type_null))
+        return json_object_new_object();
+    if (json_object_is_type(args, json_type_object))
+        return jcopy(args);
+    if (!json_object_is_type(args, json_type_string))
+        return NULL;
+    s = json_object_get_string(args);
+    n = (size_t)json_object_get_string_len(args);
+    if (is_blank(s, n))
+        return json_object_new_object();
+    o = parse_json(s, n);
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int add_tool_use(struct conv *cv, struct json_object *blocks, const char *id,
+                        const char *name, struct json_object *args, const char *param)
+{
+    struct json_object *input, *b;
+
+    if (!id || !*id || !name || !*name)
+        return bad_request(cv, param, "tool call without an id or a function name");
+    input = tool_input(args);
+    if (!input)
+        return bad_request(cv, param, "tool call arguments are not a JSON object");
+    b = json_object_new_object();
+    json_object_object_add(b, "type", json_object_new_string("tool_use"));
+    json_object_object_add(b, "id", json_object_new_string(id));
+    json_object_object_add(b, "name", json_object_new_string(name));
+    json_object_object_add(b, "input", input);
+    json_object_array_add(blocks, b);
+    return 0;
+}
+
+/* An assistant turn: its text, then one tool_use block per call. Unlike one-api, the calls
+ * are kept whatever content is (null, "" or text). */
+static int conv_assistant(struct conv *cv, struct json_object *m, const char *param)
+{
+    struct json_object *blocks = json_object_new_array();
+    struct json_object *calls = jget(m, "tool_calls"), *fc = jget(m, "function_call");
+
+    if (add_content_blocks(cv, jget(m, "content"), blocks, 0, param) != 0)
+        goto fail;
+    for (size_t j = 0;
+         json_object_is_type(calls, json_type_array) && j < json_object_array_length(calls); j++) {
+        struct json_object *call = json_object_array_get_idx(calls, j);
+        struct json_object *fn = jget(call, "function");
+
+        if (add_tool_use(cv, blocks, jstr(call, "id"), jstr(fn, "name"), jget(fn, "arguments"),
+                         param) != 0)
+            goto fail;
+    }
+    if (fc) {
+        /* Legacy calls carry no id; invent one the following "function" message can cite. */
+        cv->fn_call_id = arena_printf(cv->ctx->a, "toolu_fc_%d", ++cv->n_fn_calls);
+        if (add_tool_use(cv, blocks, cv->fn_call_id, jstr(fc, "name"), jget(fc, "arguments"),
+                         param) != 0)
+            goto fail;
+    }
+    add_turn(cv, "assistant", blocks);
+    return 0;
+fail:
+    json_object_put(blocks);
+    return -1;
+}
+
+/* A tool (or legacy function) result: a user turn holding one tool_result block; add_turn
+ * merges consecutive results into the one user turn Anthropic expects. */
+static int conv_tool_result(struct conv *cv, struct json_object *m, const char *id,
+                            const char *param)
+{
+    struct json_object *content = jget(m, "content"), *blocks, *b;
+
+    if (!id || !*id)
+        return bad_request(cv, param, "tool message without a tool_call_id");
+    b = json_object_new_object();
+    json_object_object_add(b, "type", json_object_new_string("tool_result"));
+    json_object_object_add(b, "tool_use_id", json_object_new_string(id));
+    if (json_object_is_type(content, json_type_string)) {
+        if (!is_blank(json_object_get_string(content), (size_t)json_object_get_string_len(content)))
+            json_object_object_add(b, "content", jcopy(content));
+    } else if (json_object_is_type(content, json_type_array)) {
+        struct json_object *parts = json_object_new_array();
+
+        if (add_content_blocks(cv, content, parts, 1, param) != 0) {
+            json_object_put(parts);
+            json_object_put(b);
+            return -1;
+        }
+        if (json_object_array_length(parts))
+            json_object_object_add(b, "content", parts);
+        else
+            json_object_put(parts);
+    }
+    blocks = json_object_new_array();
+    json_object_array_add(blocks, b);
+    add_turn(cv, "user", blocks);
+    return 0;
+}
+
+static int conv_messages(struct conv *cv)
+{
+    struct json_object *list = jget(cv->ctx->req, "messages");
+
+    if (!json_object_is_type(list, json_type_array))
+        return bad_request(cv, "messages", "messages must be an array");
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        struct json_object *m = json_object_array_get_idx(list, i);
+        const char *role = jstr(m, "role");
+        const char *param = arena_printf(cv->ctx->a, "messages[%zu]", i);
+        int rc = 0;
+
+        if (!role)
+            return bad_request(cv, param, "message without a role");
+        if (!strcmp(role, "system") || !strcmp(role, "developer")) {
+            /* Every system text goes to the top-level system; one-api lifted only the first. */
+            put_content_text(&cv->system, jget(m, "content"));
+        } else if (!strcmp(role, "user")) {
+            struct json_object *blocks = json_object_new_array();
+
+            rc = add_content_blocks(cv, jget(m, "content"), blocks, 1, param);
+            if (rc == 0)
+                add_turn(cv, "user", blocks);
+            else
+                json_object_put(blocks);
+        } else if (!strcmp(role, "assistant")) {
+            rc = conv_assistant(cv, m, param);
+        } else if (!strcmp(role, "tool")) {
+            rc = conv_tool_result(cv, m, jstr(m, "tool_call_id"), param);
+        } else if (!strcmp(role, "function")) {
+            rc = conv_tool_result(cv, m, cv->fn_call_id, param);
+        } else {
+            return bad_request(cv, param,
+                               arena_printf(cv->ctx->a, "unsupported role \"%s\"", role));
+        }
+        if (rc != 0)
+            return -1;
+    }
+    if (!json_object_array_length(cv->msgs)) {
+        /* Only system text: Anthropic needs a user turn to answer. */
+        struct json_object *ph = json_object_new_array();
+
+        add_text_block(ph, CLAUDE_PLACEHOLDER, strlen(CLAUDE_PLACEHOLDER));
+        json_object_array_add(cv->msgs, new_turn("user", ph));
+    }
+    return 0;
+}
+
+/* One OpenAI function definition -> one Anthropic tool, the whole schema kept. */
+static int add_tool(struct conv *cv, struct json_object *tools, struct json_object *fn)
+{
+    struct json_object *t, *schema = jget(fn, "parameters");
+    const char *name = jstr(fn, "name"), *desc = jstr(fn, "description");
+
+    if (!name || !*name)
+        return bad_request(cv, "tools", "tool function without a name");
+    t = json_object_new_object();
+    json_object_object_add(t, "name", json_object_new_string(name));
+    if (desc && *desc)
+        json_object_object_add(t, "description", json_object_new_string(desc));
+    if (json_object_is_type(schema, json_type_object)) {
+        schema = jcopy(schema);
+    } else {
+        /* input_schema is required; a function without parameters takes an empty object. */
+        schema = json_object_new_object();
+        json_object_object_add(schema, "type", json_object_new_string("object"));
+        json_object_object_add(schema, "properties", json_object_new_object());
+    }
+    json_object_object_add(t, "input_schema", schema);
+    json_object_array_add(tools, t);
+    return 0;
+}
+
+/* tool_choice (or legacy function_call) -> Anthropic tool_choice; NULL with err on bad input. */
+static struct json_object *conv_tool_choice(struct conv *cv)
+{
+    struct json_object *req = cv->ctx->req, *tc = jget(req, "tool_choice"), *par, *out;
+    const char *type = "auto", *name = NULL;
+
+    if (!tc || json_object_is_type(tc, json_type_null))
+        tc = jget(req, "function_call");
+    if (json_object_is_type(tc, json_type_string)) {
+        const char *s = json_object_get_string(tc);
+
+        if (!strcmp(s, "required") || !strcmp(s, "any"))
+            type = "any";
+        else if (!strcmp(s, "none"))
+            type = "none";
+        else if (strcmp(s, "auto") != 0) {
+            bad_request(cv, "tool_choice", "tool_choice must be auto, none, required or a tool");
+            return NULL;
+        }
+    } else if (json_object_is_type(tc, json_type_object)) {
+        /* {"type":"function","function":{"name":X}}, or legacy {"name":X}. */
+        name = jstr(jget(tc, "function"), "name");
+        if (!name)
+            name = jstr(tc, "name");
+        if (!name || !*name) {
+            bad_request(cv, "tool_choice", "tool_choice names no function");
+            return NULL;
+        }
+        type = "tool";
+    }
+    out = json_object_new_object();
+    json_object_object_add(out, "type", json_object_new_string(type));
+    if (name)
+        json_object_object_add(out, "name", json_object_new_string(name));
+    par = jget(req, "parallel_tool_calls");
+    if (json_object_is_type(par, json_type_boolean) && !json_object_get_boolean(par) &&
+        strcmp(type, "none") != 0)
+        json_object_object_add(out, "disable_parallel_tool_use", json_object_new_boolean(1));
+    return out;
+}
+
+static int conv_tools(struct conv *cv, struct json_object *body)
+{
+    struct json_object *req = cv->ctx->req, *tools = json_object_new_array(), *list, *choice;
+
+    list = jget(req, "tools");
+    for (size_t i = 0;
+         json_object_is_type(list, json_type_array) && i < json_object_array_length(list); i++) {
+        struct json_object *t = json_object_array_get_idx(list, i);
+        const char *type = jstr(t, "type");
+
+        /* Only function tools have an Anthropic form; others (custom, hosted) are skipped. */
+        if (type && strcmp(type, "function") != 0)
+            continue;
+        if (add_tool(cv, tools, jget(t, "function")) != 0)
+            goto fail;
+    }
+    list = jget(req, "functions");
+    for (size_t i = 0;
+         json_object_is_type(list, json_type_array) && i < json_object_array_length(list); i++)
+        if (add_tool(cv, tools, json_object_array_get_idx(list, i)) != 0)
+            goto fail;
+    if (!json_object_array_length(tools)) {
+        json_object_put(tools);
+        return 0;
+    }
+    choice = conv_tool_choice(cv);
+    if (!choice)
+        goto fail;
+    json_object_object_add(body, "tools", tools);
+    json_object_object_add(body, "tool_choice", choice);
+    return 0;
+fail:
+    json_object_put(tools);
+    return -1;
+}
+
+/* The model sent upstream: one-api's aliases for retired names, else ctx->model. */
+static const char *upstream_model(const char *model)
+{
+    if (!strcmp(model, "claude-instant-1"))
+        return "claude-instant-1.1";
+    if (!strcmp(model, "claude-2"))
+        return "claude-2.1";
+    return model;
+}
+
+/* The sampling and limit fields: max_tokens, temperature, top_p, top_k, stop, stream, user. */
+static void conv_params(struct conv *cv, struct json_object *body)
+{
+    struct json_object *req = cv->ctx->req, *v, *stops;
+    int64_t max_tokens = CLAUDE_DEFAULT_MAX_TOKENS;
+    const char *user;
+
+    if (is_number(v = jget(req, "max_completion_tokens")) && json_object_get_int64(v) > 0)
+        max_tokens = json_object_get_int64(v);
+    else if (is_number(v = jget(req, "max_tokens")) && json_object_get_int64(v) > 0)
+        max_tokens = json_object_get_int64(v);
+    json_object_object_add(body, "max_tokens", json_object_new_int64(max_tokens));
+    if (is_number(v = jget(req, "temperature"))) {
+        /* Anthropic takes 0..1 where OpenAI takes 0..2: clamp instead of a certain upstream 400. */
+        double t = json_object_get_double(v);
+
+        if (t > 1.0)
+            json_object_object_add(body, "temperature", json_object_new_double(1.0));
+        else if (t < 0.0)
+            json_object_object_add(body, "temperature", json_object_new_double(0.0));
+        else
+            json_object_object_add(body, "temperature", jcopy(v));
+    }
+    if (is_number(v = jget(req, "top_p")))
+        json_object_object_add(body, "top_p", jcopy(v));
+    if (json_object_is_type(v = jget(req, "top_k"), json_type_int))
+        json_object_object_add(body, "top_k", jcopy(v));
+    stops = json_object_new_array();
+    v = jget(req, "stop");
+    if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v))
+        json_object_array_add(stops, jcopy(v));
+    for (size_t i = 0; json_object_is_type(v, json_type_array) && i < json_object_array_length(v);
+         i++) {
+        struct json_object *s = json_object_array_get_idx(v, i);
+
+        if (json_object_is_type(s, json_type_string) && json_object_get_string_len(s))
+            json_object_array_add(stops, jcopy(s));
+    }
+    if (json_object_array_length(stops))
+        json_object_object_add(body, "stop_sequences", stops);
+    else
+        json_object_put(stops);
+    if (cv->ctx->is_stream)
+        json_object_object_add(body, "stream", json_object_new_boolean(1));
+    user = jstr(req, "user");
+    if (user && *user) {
+        struct json_object *meta = json_object_new_object();
+
+        json_object_object_add(meta, "user_id", json_object_new_string(user));
+        json_object_object_add(body, "metadata", meta);
+    }
+}
+
+static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
+                                struct prov_error *err)
+{
+    struct conv cv = {.ctx = ctx, .err = err};
+    struct json_object *body, *v;
+    const char *base =
+        ctx->ch->base_url && *ctx->ch->base_url ? ctx->ch->base_url : CLAUDE_BASE_URL;
+    const char *key = ctx->ch->key ? ctx->ch->key : "";
+
+    if (ctx->mode != RELAY_CHAT) {
+        set_err(err, 400, "this relay mode is not supported by this channel",
+                "invalid_request_error", NULL, "convert_request_failed");
+        return -1;
+    }
+    if (!json_object_is_type(ctx->req, json_type_object))
+        return bad_request(&cv, NULL, "the request body must be a JSON object");
+    if (strpbrk(key, "\r\n")) {
+        /* A line break in the key would smuggle extra headers into the upstream request. */
+        set_err(err, 500, "the channel key contains a line break", "one_api_error", NULL,
+                "convert_request_failed");
+        return -1;
+    }
+    v = jget(ctx->req, "n");
+    if (is_number(v) && json_object_get_int64(v) > 1)
+        return bad_request(&cv, "n", "n > 1 is not supported by this channel");
+
+    sb_init(&cv.system, ctx->a);
+    cv.msgs = json_object_new_array();
+    if (conv_messages(&cv) != 0) {
+        json_object_put(cv.msgs);
+        return -1;
+    }
+    body = json_object_new_object();
+    json_object_object_add(body, "model",
+                           json_object_new_string(upstream_model(ctx->model ? ctx->model : "")));
+    if (cv.system.len)
+        json_object_object_add(body, "system",
+                               json_object_new_string_len(cv.system.p, (int)cv.system.len));
+    conv_params(&cv, body);
+    if (conv_tools(&cv, body) != 0) {
+        json_object_put(cv.msgs);
+        json_object_put(body);
+        return -1;
+    }
+    json_object_object_add(body, "messages", cv.msgs);
+
+    out->url = arena_printf(ctx->a, "%s/v1/messages", base);
+    out->n_headers = 0;
+    out->headers[out->n_headers++] = arena_printf(ctx->a, "x-api-key: %s", key);
+    out->headers[out->n_headers++] = "anthropic-version: " CLAUDE_VERSION;
+    out->headers[out->n_headers++] = "Content-Type: application/json";
+    if (ctx->is_stream)
+        out->headers[out->n_headers++] = "Accept: text/event-stream";
+    out->body = jdump(ctx->a, body);
+    out->body_len = strlen(out->body);
+    json_object_put(body);
+    return 0;
+}
+
+/* --- errors --- */
+
+/* Fills err from an Anthropic (or OpenAI-shaped) error object; 0 when it held a message. */
+static int error_from_json(struct prov_ctx *ctx, struct json_object *o, int status,
+                           struct prov_error *err)
+{
+    struct json_object *e = jget(o, "error");
+    const char *msg = NULL, *type = NULL, *code = NULL, *param = NULL;
+    static const char *const keys[] = {"message", "msg", "err", "error_msg"};
+
+    if (json_object_is_type(e, json_type_object)) {
+        msg = jstr(e, "message");
+        type = jstr(e, "type");
+        code = jstr(e, "code");
+        param = jstr(e, "param");
+    } else if (json_object_is_type(e, json_type_string)) {
+        msg = json_object_get_string(e);
+    }
+    /* The other places One API looks for a message (providers-intl 1.2). */
+    for (size_t i = 0; (!msg || !*msg) && i < sizeof(keys) / sizeof(keys[0]); i++)
+        msg = jstr(o, keys[i]);
+    if (!msg || !*msg)
+        msg = jstr(jget(o, "header"), "message");
+    if (!msg || !*msg)
+        msg = jstr(jget(jget(o, "response"), "error"), "message");
+    if (!msg || !*msg)
+        return -1;
+    if (!type || !*type)
+        type = "upstream_error";
+    /* Anthropic has no code: its type is the stable identifier clients can switch on. */
+    if (!code || !*code)
+        code = type;
+    set_err(err, status, arena_strdup(ctx->a, msg), arena_strdup(ctx->a, type),
+            param ? arena_strdup(ctx->a, param) : NULL, arena_strdup(ctx->a, code));
+    return 0;
+}
+
+static void claude_parse_error(struct prov_ctx *ctx, int status, const char *body, size_t n,
+                               struct prov_error *err)
+{
+    struct json_object *o = parse_json(body, n);
+    int rc = json_object_is_type(o, json_type_object) ? error_from_json(ctx, o, status, err) : -1;
+
+    json_object_put(o);
+    if (rc == 0)
+        return;
+    set_err(err, status, arena_printf(ctx->a, "bad response status code %d", status),
+            "upstream_error", arena_printf(ctx->a, "%d", status), "bad_response_status_code");
+}
+
+static int bad_upstream_json(struct prov_error *err)
+{
+    set_err(err, 500, "the upstream answered with malformed JSON", "one_api_error", NULL,
+            "unmarshal_response_body_failed");
+    return -1;
+}
+
+/* --- non-stream response --- */
+
+/* Reads Anthropic usage into prompt/completion counts. prompt includes the cache tokens,
+ * as OpenAI's prompt_tokens includes cached ones (one-api counted input_tokens only). */
+static void usage_fill(struct prov_ctx *ctx, int64_t in, int64_t cache_write, int64_t cache_read,
+                       int64_t out)
+{
+    ctx->usage.prompt_tokens = in + cache_write + cache_read;
+    ctx->usage.completion_tokens = out;
+    ctx->usage.has_usage = 1;
+}
+
+/* Writes OpenAI's usage object for the current ctx->usage (cached tokens when any), as
+ * claude_parse_response builds it. */
+static void put_usage(struct strbuf *sb, const struct prov_ctx *ctx, int64_t cache_read)
+{
+    sb_printf(sb, "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld",
+              (long long)ctx->usage.prompt_tokens, (long long)ctx->usage.completion_tokens,
+              (long long)(ctx->usage.prompt_tokens + ctx->usage.completion_tokens));
+    if (cache_read > 0)
+        sb_printf(sb, ",\"prompt_tokens_details\":{\"cached_tokens\":%lld}", (long long)cache_read);
+    sb_putc(sb, '}');
+}
+
+/* The model named in answers: what the client asked for (spec 4.3), else the upstream's. */
+static const char *answer_model(const struct prov_ctx *ctx, const char *upstream)
+{
+    if (ctx->origin_model && *ctx->origin_model)
+        return ctx->origin_model;
+    if (upstream && *upstream)
+        return upstream;
+    return ctx->model ? ctx->model : "";
+}
+
+/* Appends the tool call of a tool_use block to calls, and its arguments to ctx->text. */
+static void add_tool_call(struct prov_ctx *ctx, struct json_object *calls, struct json_object *b)
+{
+    struct json_object *call = json_object_new_object(), *fn = json_object_new_object();
+    struct json_object *input = jget(b, "input");
+    const char *id = jstr(b, "id"), *name = jstr(b, "name");
+    const char *args = input ? json_object_to_json_string_ext(input, JSON_OUT) : "{}";
+
+    json_object_object_add(call, "id", json_object_new_string(id ? id : ""));
+    json_object_object_add(call, "type", json_object_new_string("function"));
+    json_object_object_add(fn, "name", json_object_new_string(name ? name : ""));
+    json_object_object_add(fn, "arguments", json_object_new_string(args));
+    json_object_object_add(call, "function", fn);
+    json_object_array_add(calls, call);
+    sb_puts(&ctx->text, args);
+}
+
+static int claude_parse_response(struct prov_ctx *ctx, const char *body, size_t n,
+                                 struct strbuf *out, struct prov_error *err)
+{
+    struct json_object *in = parse_json(body, n), *content, *usage, *res, *msg, *choice, *choices;
+    struct json_object *calls;
+    struct strbuf text, thinking;
+    const char *type, *id;
+
+    if (!json_object_is_type(in, json_type_object)) {
+        json_object_put(in);
+        return bad_upstream_json(err);
+    }
+    type = jstr(in, "type");
+    if (type && !strcmp(type, "error")) {
+        if (error_from_json(ctx, in, status_of_type(jstr(jget(in, "error"), "type")), err) != 0)
+            bad_upstream_json(err);
+        json_object_put(in);
+        return -1;
+    }
+    sb_init(&text, ctx->a);
+    sb_init(&thinking, ctx->a);
+    calls = json_object_new_array();
+    content = jget(in, "content");
+    for (size_t i = 0;
+         json_object_is_type(content, json_type_array) && i < json_object_array_length(content);
+         i++) {
+        struct json_object *b = json_object_array_get_idx(content, i), *t;
+        const char *bt = jstr(b, "type");
+
+        if (!bt)
+            continue;
+        /* All text blocks, not just content[0] as one-api does (a thinking block may lead). */
+        if (!strcmp(bt, "text") && json_object_is_type(t = jget(b, "text"), json_type_string))
+            sb_putn(&text, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+        else if (!strcmp(bt, "thinking") &&
+                 json_object_is_type(t = jget(b, "thinking"), json_type_string))
+            sb_putn(&thinking, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+        else if (!strcmp(bt, "tool_use"))
+            add_tool_call(ctx, calls, b);
+    }
+    sb_putn(&ctx->text, thinking.p ? thinking.p : "", thinking.len);
+    sb_putn(&ctx->text, text.p ? text.p : "", text.len);
+
+    msg = json_object_new_object();
+    json_object_object_add(msg, "role", json_object_new_string("assistant"));
+    /* OpenAI sends content null beside tool calls when there is no text. */
+    json_object_object_add(msg, "content",
+                           text.len || !json_object_array_length(calls)
+                               ? json_object_new_string_len(text.p ? text.p : "", (int)text.len)
+                               : NULL);
+    if (thinking.len)
+        json_object_object_add(msg, "reasoning_content",
+                               json_object_new_string_len(thinking.p, (int)thinking.len));
+    if (json_object_array_length(calls))
+        json_object_object_add(msg, "tool_calls", calls);
+    else
+        json_object_put(calls);
+    choice = json_object_new_object();
+    json_object_object_add(choice, "index", json_object_new_int(0));
+    json_object_object_add(choice, "message", msg);
+    json_object_object_add(choice, "finish_reason",
+                           json_object_new_string(map_finish(jstr(in, "stop_reason"))));
+    choices = json_object_new_array();
+    json_object_array_add(choices, choice);
+
+    id = jstr(in, "id");
+    res = json_object_new_object();
+    json_object_object_add(
+        res, "id",
+        json_object_new_string(arena_printf(ctx->a, "chatcmpl-%s",
+                                            id ? id : (ctx->request_id ? ctx->request_id : ""))));
+    json_object_object_add(res, "object", json_object_new_string("chat.completion"));
+    json_object_object_add(res, "created", json_object_new_int64(ctx->created));
+    json_object_object_add(res, "model",
+                           json_object_new_string(answer_model(ctx, jstr(in, "model"))));
+    json_object_object_add(res, "choices", choices);
+    usage = jget(in, "usage");
+    if (json_object_is_type(usage, json_type_object)) {
+        int64_t cache_read = jint(usage, "cache_read_input_tokens");
+        struct json_object *u = json_object_new_object();
+
+        usage_fill(ctx, jint(usage, "input_tokens"), jint(usage, "cache_creation_input_tokens"),
+                   cache_read, jint(usage, "output_tokens"));
+        json_object_object_add(u, "prompt_tokens", json_object_new_int64(ctx->usage.prompt_tokens));
+        json_object_object_add(u, "completion_tokens",
+                               json_object_new_int64(ctx->usage.completion_tokens));
+        json_object_object_add(
+            u, "total_tokens",
+            json_object_new_int64(ctx->usage.prompt_tokens + ctx->usage.completion_tokens));
+        if (cache_read > 0) {
+            struct json_object *details = json_object_new_object();
+
+            json_object_object_add(details, "cached_tokens", json_object_new_int64(cache_read));
+            json_object_object_add(u, "prompt_tokens_details", details);
+        }
+        json_object_object_add(res, "usage", u);
+    }
+    sb_puts(out, json_object_to_json_string_ext(res, JSON_OUT));
+    json_object_put(res);
+    json_object_put(in);
+    return 0;
+}
+
+/* --- streaming --- */
+
+static struct claude_stream *stream_state(struct prov_ctx *ctx)
+{
+    struct claude_stream *st = ctx->state;
+
+    if (st)
+        return st;
+    st = arena_calloc(ctx->a, 1, sizeof(*st));
+    /* Until message_start names the message, chunks need some stable id. */
+    st->id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
+    st->model = answer_model(ctx, NULL);
+    ctx->state = st;
+    return st;
+}
+
+/* The state of content block index, or NULL when the index is out of range. */
+static struct claude_block *stream_block(struct prov_ctx *ctx, struct claude_stream *st,
+                                         int64_t index)
+{
+    if (index < 0 || index >= CLAUDE_MAX_BLOCKS)
+        return NULL;
+    if (index >= st->n_blocks) {
+        int n = (int)index + 8 < CLAUDE_MAX_BLOCKS ? (int)index + 8 : CLAUDE_MAX_BLOCKS;
+        struct claude_block *b = arena_alloc(ctx->a, (size_t)n * sizeof(*b));
+
+        if (st->n_blocks)
+            memcpy(b, st->blocks, (size_t)st->n_blocks * sizeof(*b));
+        for (int i = st->n_blocks; i < n; i++) {
+            b[i].tool = -1;
+            b[i].has_args = 0;
+        }
+        st->blocks = b;
+        st->n_blocks = n;
+    }
+    return &st->blocks[index];
+}
+
+/* Starts a chunk up to and including "delta": the caller writes the delta object. */
+static void chunk_head(const struct prov_ctx *ctx, const struct claude_stream *st,
+                       struct strbuf *out)
+{
+    SB_LIT(out, "data: {\"id\":");
+    sb_json_str(out, st->id);
+    sb_printf(out, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
+              (long long)ctx->created);
+    sb_json_str(out, st->model);
+}
+
+static void delta_open(const struct prov_ctx *ctx, const struct claude_stream *st,
+                       struct strbuf *out)
+{
+    chunk_head(ctx, st, out);
+    SB_LIT(out, ",\"choices\":[{\"index\":0,\"delta\":");
+}
+
+/* Closes a chunk opened by delta_open; finish NULL writes null. */
+static void delta_close(struct strbuf *out, const char *finish)
+{
+    SB_LIT(out, ",\"finish_reason\":");
+    sb_json_str(out, finish);
+    SB_LIT(out, "}]}\n\n");
+}
+
+/* A chunk whose delta is {key: text}; the text also goes to ctx->text. */
+static void emit_text(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
+                      const char *key, struct json_object *t)
+{
+    const char *s = json_object_get_string(t);
+    size_t n = (size_t)json_object_get_string_len(t);
+
+    if (!n)
+        return;
+    delta_open(ctx, st, out);
+    sb_printf(out, "{\"%s\":", key);
+    sb_json_strn(out, s, n);
+    sb_putc(out, '}');
+    delta_close(out, NULL);
+    sb_putn(&ctx->text, s, n);
+}
+
+/* A tool-call arguments fragment for OpenAI tool index k. */
+static void emit_args(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out, int k,
+                      const char *s, size_t n)
+{
+    delta_open(ctx, st, out);
+    sb_printf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
+    sb_json_strn(out, s, n);
+    SB_LIT(out, "}}]}");
+    delta_close(out, NULL);
+    sb_putn(&ctx->text, s, n);
+}
+
+/* Records a usage report. has_usage waits for message_delta (is_final): message_start's
+ * output count is a placeholder, and a stream cut before the end is better billed by the
+ * core's count of the text than by that 1. */
+static void stream_usage(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *u,
+                         int is_final)
+{
+    /* Each field replaces the last report of the same field: Anthropic's counts are
+     * cumulative, and summing message_start's output with message_delta's over-counts. */
+    if (jget(u, "input_tokens"))
+        st->input_tokens = jint(u, "input_tokens");
+    if (jget(u, "cache_creation_input_tokens"))
+        st->cache_write_tokens = jint(u, "cache_creation_input_tokens");
+    if (jget(u, "cache_read_input_tokens"))
+        st->cache_read_tokens = jint(u, "cache_read_input_tokens");
+    if (jget(u, "output_tokens"))
+        st->output_tokens = jint(u, "output_tokens");
+    usage_fill(ctx, st->input_tokens, st->cache_write_tokens, st->cache_read_tokens,
+               st->output_tokens);
+    ctx->usage.has_usage = is_final || st->has_final_usage;
+    st->has_final_usage = ctx->usage.has_usage;
+}
+
+static void on_message_start(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
+                             struct strbuf *out)
+{
+    struct json_object *m = jget(ev, "message"), *u = jget(m, "usage");
+    const char *id = jstr(m, "id");
+
+    if (id && *id)
+        st->id = arena_printf(ctx->a, "chatcmpl-%s", id);
+    st->model = answer_model(ctx, jstr(m, "model"));
+    if (json_object_is_type(u, json_type_object))
+        stream_usage(ctx, st, u, 0);
+    delta_open(ctx, st, out);
+    SB_LIT(out, "{\"role\":\"assistant\",\"content\":\"\"}");
+    delta_close(out, NULL);
+}
+
+static void on_block_start(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
+                           struct strbuf *out)
+{
+    struct json_object *cb = jget(ev, "content_block"), *t;
+    struct claude_block *blk = stream_block(ctx, st, jint(ev, "index"));
+    const char *type = jstr(cb, "type"), *id = jstr(cb, "id"), *name = jstr(cb, "name");
+
+    if (!type)
+        return;
+    if (!strcmp(type, "text") && json_object_is_type(t = jget(cb, "text"), json_type_string)) {
+        emit_text(ctx, st, out, "content", t);
+    } else if (!strcmp(type, "thinking") &&
+               json_object_is_type(t = jget(cb, "thinking"), json_type_string)) {
+        emit_text(ctx, st, out, "reasoning_content", t);
+    } else if (!strcmp(type, "tool_use") && blk) {
+        blk->tool = st->n_tools++;
+        blk->has_args = 0;
+        /* id, type and name only on the first fragment; index on every one (spec 12.3). */
+        delta_open(ctx, st, out);
+        sb_printf(out, "{\"tool_calls\":[{\"index\":%d,\"id\":", blk->tool);
+        sb_json_str(out, id ? id : "");
+        SB_LIT(out, ",\"type\":\"function\",\"function\":{\"name\":");
+        sb_json_str(out, name ? name : "");
+        SB_LIT(out, ",\"arguments\":\"\"}}]}");
+        delta_close(out, NULL);
+    }
+}
+
+static void on_block_delta(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
+                           struct strbuf *out)
+{
+    struct json_object *d = jget(ev, "delta"), *t;
+    struct claude_block *blk = stream_block(ctx, st, jint(ev, "index"));
+    const char *type = jstr(d, "type");
+
+    if (!type)
+        return;
+    if (!strcmp(type, "text_delta") && json_object_is_type(t = jget(d, "text"), json_type_string)) {
+        emit_text(ctx, st, out, "content", t);
+    } else if (!strcmp(type, "thinking_delta") &&
+               json_object_is_type(t = jget(d, "thinking"), json_type_string)) {
+        emit_text(ctx, st, out, "reasoning_content", t);
+    } else if (!strcmp(type, "input_json_delta") && blk && blk->tool >= 0 &&
+               json_object_is_type(t = jget(d, "partial_json"), json_type_string) &&
+               json_object_get_string_len(t)) {
+        blk->has_args = 1;
+        emit_args(ctx, st, out, blk->tool, json_object_get_string(t),
+                  (size_t)json_object_get_string_len(t));
+    }
+}
+
+static void on_block_stop(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
+                          struct strbuf *out)
+{
+    struct claude_block *blk = stream_block(ctx, st, jint(ev, "index"));
+
+    /* A call without arguments would leave the client with "", which no JSON parser
+     * accepts; OpenAI sends "{}" for such calls. */
+    if (blk && blk->tool >= 0 && !blk->has_args) {
+        blk->has_args = 1;
+        emit_args(ctx, st, out, blk->tool, "{}", 2);
+    }
+}
+
+static void emit_finish(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
+                        const char *stop_reason)
+{
+    delta_open(ctx, st, out);
+    SB_LIT(out, "{}");
+    delta_close(out, map_finish(stop_reason));
+    st->is_finish_sent = 1;
+}
+
+static void on_message_delta(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
+                             struct strbuf *out)
+{
+    struct json_object *u = jget(ev, "usage");
+    const char *stop_reason = jstr(jget(ev, "delta"), "stop_reason");
+
+    if (json_object_is_type(u, json_type_object))
+        stream_usage(ctx, st, u, 1);
+    if (stop_reason && !st->is_finish_sent)
+        emit_finish(ctx, st, out, stop_reason);
+}
+
+static void on_message_stop(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out)
+{
+    /* Clients wait for a finish_reason; give one even if message_delta named none. */
+    if (!st->is_finish_sent)
+        emit_finish(ctx, st, out, NULL);
+    if (ctx->include_usage) {
+        chunk_head(ctx, st, out);
+        SB_LIT(out, ",\"choices\":[],\"usage\":");
+        put_usage(out, ctx, st->cache_read_tokens);
+        SB_LIT(out, "}\n\n");
+    }
+    ctx->finished = 1;
+}
+
+static int claude_parse_event(struct prov_ctx *ctx, const char *event, const char *data, size_t n,
+                              struct strbuf *out, struct prov_error *err)
+{
+    struct claude_stream *st = stream_state(ctx);
+    struct json_object *ev;
+    const char *type;
+
+    if (!data || is_blank(data, n))
+        return 0;
+    if (n == 6 && !memcmp(data, "[DONE]", 6)) {
+        /* Not Anthropic's, but some relays in front of it add one. */
+        ctx->finished = 1;
+        return 0;
+    }
+    ev = parse_json(data, n);
+    if (!json_object_is_type(ev, json_type_object)) {
+        json_object_put(ev);
+        return bad_upstream_json(err);
+    }
+    /* The data's type is authoritative; the event: line only repeats it. */
+    type = jstr(ev, "type");
+    if (!type)
+        type = event ? event : "";
+    if (!strcmp(type, "message_start")) {
+        on_message_start(ctx, st, ev, out);
+    } else if (!strcmp(type, "content_block_start")) {
+        on_block_start(ctx, st, ev, out);
+    } else if (!strcmp(type, "content_block_delta")) {
+        on_block_delta(ctx, st, ev, out);
+    } else if (!strcmp(type, "content_block_stop")) {
+        on_block_stop(ctx, st, ev, out);
+    } else if (!strcmp(type, "message_delta")) {
+        on_message_delta(ctx, st, ev, out);
+    } else if (!strcmp(type, "message_stop")) {
+        on_message_stop(ctx, st, out);
+    } else if (!strcmp(type, "error")) {
+        if (error_from_json(ctx, ev, status_of_type(jstr(jget(ev, "error"), "type")), err) != 0)
+            set_err(err, 500, "the upstream stream failed", "upstream_error", NULL, NULL);
+        json_object_put(ev);
+        return -1;
+    }
+    /* ping and event types newer than this adaptor carry nothing for the client. */
+    json_object_put(ev);
+    return 0;
+}
+
+const struct provider provider_claude = {
+    .name = "anthropic",
+    .build_request = claude_build_request,
+    .parse_response = claude_parse_response,
+    .parse_event = claude_parse_event,
+    .parse_error = claude_parse_error,
+};

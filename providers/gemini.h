@@ -1,0 +1,34 @@
+/* Google Gemini adaptor (channel type 24): OpenAI chat and embeddings over Gemini's native API. */
+#ifndef OA_PROVIDERS_GEMINI_H
+#define OA_PROVIDERS_GEMINI_H
+
+#include "providers/provider.h"
+
+/*
+ * The Gemini adaptor (providers-intl section 6). Serves RELAY_CHAT (generateContent, or
+ * streamGenerateContent?alt=sse when ctx->is_stream) and RELAY_EMBEDDINGS (batchEmbedContents);
+ * any other mode is refused with a 400. The key goes in the `x-goog-api-key` header.
+ *
+ * Settings, read from the channel only (the adaptor never reads the environment):
+ *   - URL version: ch->api_version (config `api_version`, else the legacy `other` column) when
+ *     set; else `v1beta` for models whose name contains `gemini-1.5` or `gemini-2.0`; else the
+ *     channel config key `gemini_version`; else `v1`. One API's process-wide GEMINI_VERSION
+ *     belongs in the third step; prov_ctx has no field for it, so until it gets one the core
+ *     can only supply it through the config key.
+ *   - Safety threshold for the five harm categories: channel config key
+ *     `gemini_safety_setting`, else `BLOCK_NONE` (One API's GEMINI_SAFETY_SETTING default; the
+ *     process-wide value has no field in prov_ctx either).
+ *
+ * Conventions beyond provider.h:
+ *   - parse_event with data == NULL means the upstream closed the stream (EOF). Gemini sends no
+ *     terminator, so this is where unfinished choices get a finish_reason and, when
+ *     ctx->include_usage, the usage chunk is sent if a finishReason has not already done so.
+ *   - Gemini reports no token counts for embeddings: the embedding body's usage echoes
+ *     ctx->usage.prompt_tokens, so the core should put its local estimate there before calling
+ *     parse_response; has_usage stays 0 so the core bills its own count.
+ *   - Chunk and completion ids are "chatcmpl-" + ctx->request_id; tool-call ids are
+ *     "call_" + 32 random hex digits (Gemini has none).
+ */
+extern const struct provider provider_gemini;
+
+#endif

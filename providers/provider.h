@@ -1,0 +1,113 @@
+/* The provider vtable: one adaptor per upstream wire format. The relay core (handlers/relay*)
+ * owns retries, balancing, billing and the client connection; adaptors only translate.
+ * Adaptors never touch the database or the client connection (DESIGN.md). */
+#ifndef OA_PROVIDER_H
+#define OA_PROVIDER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fcgi/strbuf.h"
+
+struct arena;
+struct json_object;
+
+/* What the client asked for (from the path). */
+enum relay_mode {
+    RELAY_CHAT,          /* /v1/chat/completions */
+    RELAY_COMPLETIONS,   /* /v1/completions */
+    RELAY_EMBEDDINGS,    /* /v1/embeddings */
+    RELAY_MODERATIONS,   /* /v1/moderations */
+    RELAY_IMAGES,        /* /v1/images/generations */
+    RELAY_SPEECH,        /* /v1/audio/speech */
+    RELAY_TRANSCRIPTION, /* /v1/audio/transcriptions */
+    RELAY_TRANSLATION,   /* /v1/audio/translations */
+    RELAY_MODE__MAX
+};
+
+/* The channel as an adaptor sees it. Strings are never NULL ("" when unset). */
+struct prov_channel {
+    int64_t id;
+    int type;               /* One API channel type id (spec 9.1) */
+    const char *key;        /* upstream credential */
+    const char *base_url;   /* the channel's base URL, else the type's default; no trailing '/' */
+    const char *api_version; /* config.api_version, else the legacy `other` column */
+    const char *config;     /* the channel's config JSON text */
+};
+
+/* Token usage as the upstream reported it. */
+struct prov_usage {
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int has_usage;          /* the upstream reported usage (else the core counts tokens) */
+};
+
+/* One attempt against one channel. The core fills the inputs; the adaptor fills the outputs. */
+struct prov_ctx {
+    struct arena *a;               /* request arena: all allocations of the adaptor go here */
+    enum relay_mode mode;
+    const struct prov_channel *ch;
+    const char *model;             /* the model sent upstream (after the channel's mapping) */
+    const char *origin_model;      /* the model the client asked for */
+    struct json_object *req;       /* the client's OpenAI request (mapping applied); read-only;
+                                    * NULL for multipart requests (audio transcription) */
+    const char *body;              /* the OpenAI-format body the core prepared (the client's
+                                    * bytes when nothing had to change), for pass-through */
+    size_t body_len;
+    const char *content_type;      /* the client's Content-Type */
+    int is_stream;                 /* the client asked for a stream */
+    int include_usage;             /* the client asked for stream_options.include_usage */
+    const char *request_id;        /* for chunk ids where the upstream gives none */
+    int64_t created;               /* Unix time of the request, for "created" */
+
+    /* Outputs. */
+    struct prov_usage usage;       /* usage seen so far (the last report wins, never summed) */
+    struct strbuf text;            /* completion text produced, for counting when no usage */
+    int finished;                  /* the upstream signalled the end of the stream */
+    void *state;                   /* the adaptor's own stream state, in the arena */
+};
+
+/* The upstream request an adaptor builds. */
+struct prov_request {
+    const char *url;               /* absolute URL */
+    const char *headers[16];       /* "Name: value" lines, in the arena */
+    int n_headers;
+    const char *body;              /* in the arena */
+    size_t body_len;
+};
+
+/* An error to show the client, normalised to OpenAI's shape (spec 10.1). */
+struct prov_error {
+    int status;                    /* HTTP status for the client */
+    const char *message;
+    const char *type;              /* e.g. "upstream_error", "invalid_request_error" */
+    const char *param;             /* NULL omits it */
+    const char *code;              /* a JSON string value, or NULL */
+};
+
+struct provider {
+    const char *name;
+    /* Builds URL, headers and body for ctx. Returns 0, or -1 with err filled
+     * (status 500, code "convert_request_failed", or 400 for a request it cannot serve). */
+    int (*build_request)(struct prov_ctx *ctx, struct prov_request *out, struct prov_error *err);
+    /* Converts a successful (2xx) non-stream upstream body into the OpenAI response body
+     * appended to out, and fills ctx->usage when the upstream reported it. -1 with err. */
+    int (*parse_response)(struct prov_ctx *ctx, const char *body, size_t n, struct strbuf *out,
+                          struct prov_error *err);
+    /* Converts one upstream stream event into zero or more complete OpenAI SSE events
+     * ("data: {chunk}\n\n") appended to out. event is the SSE event name ("" when none;
+     * NULL for NDJSON lines); data is the event's data (or the NDJSON line). Sets
+     * ctx->finished when the upstream says the stream is over, updates ctx->usage and appends
+     * generated text to ctx->text. Never writes "data: [DONE]": the core does, once.
+     * A mid-stream upstream error returns -1 with err filled. */
+    int (*parse_event)(struct prov_ctx *ctx, const char *event, const char *data, size_t n,
+                       struct strbuf *out, struct prov_error *err);
+    /* Normalises a non-2xx upstream answer (status, body) into err. NULL: the core's generic
+     * normalisation of spec 10.1 / providers-intl 1.2 is used. */
+    void (*parse_error)(struct prov_ctx *ctx, int status, const char *body, size_t n,
+                        struct prov_error *err);
+};
+
+/* Finish reasons the client may see: a known upstream value maps to one of OpenAI's
+ * ("stop", "length", "tool_calls", "content_filter"); anything else maps to "stop". */
+
+#endif

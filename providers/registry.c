@@ -1,0 +1,83 @@
+/* registry: the channel type table of spec 9.1. */
+#include "config.h"
+#include "providers/registry.h"
+
+#include <stddef.h>
+
+#define OPENAI(id, name, base) {id, name, base, &provider_openai, URL_APPEND, NULL}
+
+static const struct channel_type types[] = {
+    OPENAI(0, "Unknown", "https://api.openai.com"),
+    OPENAI(1, "OpenAI", "https://api.openai.com"),
+    OPENAI(2, "API2D", "https://oa.api2d.net"),
+    {3, "Azure", "", &provider_openai, URL_AZURE, NULL},
+    OPENAI(4, "CloseAI", "https://api.closeai-proxy.xyz"),
+    OPENAI(5, "OpenAI-SB", "https://api.openai-sb.com"),
+    OPENAI(6, "OpenAI Max", "https://api.openaimax.com"),
+    OPENAI(7, "OhMyGPT", "https://api.ohmygpt.com"),
+    OPENAI(8, "Custom", ""),
+    OPENAI(9, "AI.LS", "https://api.caipacity.com"),
+    OPENAI(10, "AI Proxy", "https://api.aiproxy.io"),
+    {11, "PaLM2", "https://generativelanguage.googleapis.com", NULL, URL_APPEND, NULL},
+    OPENAI(12, "API2GPT", "https://api.api2gpt.com"),
+    OPENAI(13, "AIGC2D", "https://api.aigc2d.com"),
+    {14, "Anthropic", "https://api.anthropic.com", &provider_claude, URL_APPEND, NULL},
+    {15, "Baidu", "https://aip.baidubce.com", NULL, URL_APPEND, NULL},
+    {16, "Zhipu", "https://open.bigmodel.cn", NULL, URL_APPEND, NULL},
+    {17, "Ali", "https://dashscope.aliyuncs.com", NULL, URL_APPEND, NULL},
+    {18, "Xunfei", "", NULL, URL_APPEND, NULL},
+    OPENAI(19, "360", "https://ai.360.cn"),
+    {20, "OpenRouter", "https://openrouter.ai/api", &provider_openai, URL_APPEND,
+     "HTTP-Referer: https://github.com/songquanpeng/one-api\nX-Title: One API\n"},
+    {21, "AI Proxy Library", "https://api.aiproxy.io", NULL, URL_APPEND, NULL},
+    OPENAI(22, "FastGPT", "https://fastgpt.run/api/openapi"),
+    {23, "Tencent", "https://hunyuan.tencentcloudapi.com", NULL, URL_APPEND, NULL},
+    {24, "Gemini", "https://generativelanguage.googleapis.com", &provider_gemini, URL_APPEND,
+     NULL},
+    OPENAI(25, "Moonshot", "https://api.moonshot.cn"),
+    OPENAI(26, "Baichuan", "https://api.baichuan-ai.com"),
+    {27, "MiniMax", "https://api.minimax.chat", NULL, URL_APPEND, NULL},
+    OPENAI(28, "Mistral", "https://api.mistral.ai"),
+    OPENAI(29, "Groq", "https://api.groq.com/openai"),
+    {30, "Ollama", "http://localhost:11434", NULL, URL_APPEND, NULL},
+    OPENAI(31, "01.AI", "https://api.lingyiwanwu.com"),
+    OPENAI(32, "StepFun", "https://api.stepfun.com"),
+    {33, "AWS Claude", "", NULL, URL_APPEND, NULL},
+    {34, "Coze", "https://api.coze.com", NULL, URL_APPEND, NULL},
+    {35, "Cohere", "https://api.cohere.ai", NULL, URL_APPEND, NULL},
+    OPENAI(36, "DeepSeek", "https://api.deepseek.com"),
+    {37, "Cloudflare", "https://api.cloudflare.com", NULL, URL_APPEND, NULL},
+    {38, "DeepL", "https://api-free.deepl.com", NULL, URL_APPEND, NULL},
+    OPENAI(39, "together.ai", "https://api.together.xyz"),
+    {40, "Doubao", "https://ark.cn-beijing.volces.com", NULL, URL_APPEND, NULL},
+    {41, "Novita", "https://api.novita.ai/v3/openai", &provider_openai, URL_CHAT_ONLY, NULL},
+    {42, "VertexAI", "", NULL, URL_APPEND, NULL},
+    {43, "Proxy", "", NULL, URL_APPEND, NULL},
+    OPENAI(44, "SiliconFlow", "https://api.siliconflow.cn"),
+    OPENAI(45, "xAI", "https://api.x.ai"),
+    {46, "Replicate", "https://api.replicate.com/v1/models/", NULL, URL_APPEND, NULL},
+    {47, "Baidu V2", "https://qianfan.baidubce.com", NULL, URL_APPEND, NULL},
+    OPENAI(48, "Xunfei V2", "https://spark-api-open.xf-yun.com"),
+    {49, "Ali Bailian", "https://dashscope.aliyuncs.com", NULL, URL_APPEND, NULL},
+    {50, "OpenAI Compatible", "", &provider_openai, URL_STRIP_V1, NULL},
+    {51, "Gemini (OpenAI)", "https://generativelanguage.googleapis.com/v1beta/openai",
+     &provider_openai, URL_STRIP_V1, NULL},
+};
+
+const struct channel_type *channel_type_get(int id)
+{
+    /* Rows are indexed by id (checked by the registry unit test). */
+    if (id < 0 || (size_t)id >= sizeof types / sizeof *types)
+        return NULL;
+    return &types[id];
+}
+
+int channel_type_count(void)
+{
+    return (int)(sizeof types / sizeof *types);
+}
+
+const struct channel_type *channel_type_at(int i)
+{
+    return i >= 0 && i < channel_type_count() ? &types[i] : NULL;
+}

@@ -1,0 +1,35 @@
+/* Channel types (spec 9.1): id, name, default base URL and the adaptor that serves them.
+ * OpenAI-compatible providers are rows here, not code. */
+#ifndef OA_REGISTRY_H
+#define OA_REGISTRY_H
+
+#include "providers/provider.h"
+
+/* How an OpenAI-family type turns the client's path into the upstream URL (providers-intl 2.2). */
+enum url_rule {
+    URL_APPEND,       /* base + client path ("/v1/chat/completions") */
+    URL_STRIP_V1,     /* base + client path without its leading "/v1" (types 50, 51) */
+    URL_CHAT_ONLY,    /* base + "/chat/completions"; other modes unsupported (Novita) */
+    URL_AZURE,        /* base + /openai/deployments/{model without dots}/{task}?api-version= */
+};
+
+struct channel_type {
+    int id;                      /* One API's type id, stored in channels.type */
+    const char *name;            /* English label */
+    const char *default_base;    /* "" when the channel must give base_url */
+    const struct provider *prov; /* adaptor, NULL when this build has none yet */
+    enum url_rule url_rule;      /* for the OpenAI family */
+    const char *extra_headers;   /* "Name: value\n..." sent with every request, or NULL */
+};
+
+/* The row for type id, or NULL for an unknown id. */
+const struct channel_type *channel_type_get(int id);
+/* Number of rows and the row at i, for listings and the registry self-test. */
+int channel_type_count(void);
+const struct channel_type *channel_type_at(int i);
+
+extern const struct provider provider_openai;
+extern const struct provider provider_claude;
+extern const struct provider provider_gemini;
+
+#endif
