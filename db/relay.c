@@ -64,7 +64,7 @@ int db_relay_channel(struct db_conn *c, struct arena *a, int64_t id, struct rela
 {
     struct db_stmt *st =
         db_prepare(c, "SELECT id, type, status, priority, weight, name, \"key\", base_url, other, "
-                      "model_mapping, config, system_prompt FROM channels WHERE id = ?");
+                      "model_mapping, config, system_prompt, models FROM channels WHERE id = ?");
     if (!st)
         return DB_ERR;
     db_bind_int64(st, 1, id);
@@ -82,6 +82,7 @@ int db_relay_channel(struct db_conn *c, struct arena *a, int64_t id, struct rela
         out->model_mapping = col(st, a, 9);
         out->config = col(st, a, 10);
         out->system_prompt = col(st, a, 11);
+        out->models = col(st, a, 12);
     }
     db_done(st);
     return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;

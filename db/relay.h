@@ -24,6 +24,7 @@ struct relay_user {
 struct relay_channel {
     int64_t id, type, status, priority, weight;
     const char *name, *key, *base_url, *other, *model_mapping, *config, *system_prompt;
+    const char *models; /* comma list of served models */
 };
 
 /* One enabled channel able to serve (group, model). */

@@ -84,6 +84,11 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                                 0, 0, NULL, 0,
                                 "Directory with cl100k_base.tiktoken and o200k_base.tiktoken "
                                 "(contrib/fetch-tiktoken); empty = the installed data dir"},
+    [CFG_TEST_PROMPT] = {"test-prompt", "TEST_PROMPT", NULL, CFG_T_STR,
+                         "Output only your specific model name with no additional text.", 0, 0,
+                         NULL, 0, "Prompt of channel tests"},
+    [CFG_POLLING_INTERVAL] = {"polling-interval", "POLLING_INTERVAL", NULL, CFG_T_INT, "0", 0,
+                              3600, NULL, 0, "Seconds between channels in a batch test"},
 };
 
 static int parse_bool(const char *s, long long *out)

@@ -28,6 +28,7 @@ struct app {
     int cookie_secure;             /* add Secure to the session cookie */
     int is_cgi;                    /* one request per process */
     struct router router;          /* the route table and its hooks */
+    _Atomic int batch_test_running; /* a batch channel test runs (one per process, spec 5.7) */
 };
 
 /* Per worker thread (or the CGI process). */

@@ -10,14 +10,14 @@
  * any other mode is refused with a 400. The key goes in the `x-goog-api-key` header.
  *
  * Settings, read from the channel only (the adaptor never reads the environment):
- *   - URL version: ch->api_version (config `api_version`, else the legacy `other` column) when
- *     set; else `v1beta` for models whose name contains `gemini-1.5` or `gemini-2.0`; else the
- *     channel config key `gemini_version`; else `v1`. One API's process-wide GEMINI_VERSION
- *     belongs in the third step; prov_ctx has no field for it, so until it gets one the core
- *     can only supply it through the config key.
+ *   - URL version: the channel config's `api_version` when set; else `v1beta` for models whose
+ *     name contains `gemini-1.5` or `gemini-2.0`; else ch->api_version (the legacy `other`
+ *     column, or GEMINI_VERSION, which the core passes there when the channel has neither);
+ *     else `v1`. Because the core folds GEMINI_VERSION into api_version, a legacy `other`
+ *     value loses to the model rule; a separate field for the process default would fix that.
  *   - Safety threshold for the five harm categories: channel config key
- *     `gemini_safety_setting`, else `BLOCK_NONE` (One API's GEMINI_SAFETY_SETTING default; the
- *     process-wide value has no field in prov_ctx either).
+ *     `gemini_safety_setting`, else `BLOCK_NONE` (One API's GEMINI_SAFETY_SETTING default;
+ *     prov_ctx has no field for the process-wide value).
  *
  * Conventions beyond provider.h:
  *   - parse_event with data == NULL means the upstream closed the stream (EOF). Gemini sends no

@@ -726,3 +726,138 @@ _oa_cleanup() {
 trap _oa_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# --- relay tests: the mock upstream and a database prepared before start -----
+# (used by tests/integration/t03*.sh)
+
+MOCK_PID=""      # the mock upstream (tests/mock/mock_upstream.c)
+MOCK_PORT=""
+MOCK_URL=""      # http://127.0.0.1:$MOCK_PORT
+MOCK_BODY=""     # body of the last mock_ctl answer
+
+# mock_build: print the path of a mock_upstream binary: $MOCK_BIN, or one built
+# from tests/mock/mock_upstream.c into the test's temporary directory.
+mock_build() {
+    if [[ -n ${MOCK_BIN:-} ]]; then echo "$MOCK_BIN"; return 0; fi
+    local bin="$OA_TMP/mock_upstream"
+    if [[ ! -x $bin ]]; then
+        # shellcheck disable=SC2046
+        "${CC:-cc}" -std=c17 -D_GNU_SOURCE -O2 -o "$bin" "$top_srcdir/tests/mock/mock_upstream.c" \
+            $(pkg-config --cflags --libs json-c) >"$OA_TMP/mock-build.log" 2>&1 || return 1
+    fi
+    echo "$bin"
+}
+
+# mock_start: start the mock upstream on a free port; sets MOCK_PID, MOCK_PORT,
+# MOCK_URL. Bails out when it cannot be built or does not come up.
+mock_start() {
+    local bin i
+    bin=$(mock_build) || bail_out "cannot build tests/mock/mock_upstream.c: $(cat "$OA_TMP/mock-build.log")"
+    "$bin" --port 0 --log-size "${MOCK_LOG_SIZE:-2048}" >"$OA_TMP/mock.out" 2>"$OA_TMP/mock.err" &
+    MOCK_PID=$!
+    _oa_pids+=("$MOCK_PID")
+    _oa_logs+=("$OA_TMP/mock.err")
+    MOCK_PORT=""
+    for i in $(seq 100); do
+        MOCK_PORT=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$OA_TMP/mock.out")
+        [[ -n $MOCK_PORT ]] && break
+        pid_alive "$MOCK_PID" || break
+        sleep 0.05
+    done
+    [[ -n $MOCK_PORT ]] || bail_out "the mock upstream did not start: $(cat "$OA_TMP/mock.err")"
+    MOCK_URL="http://127.0.0.1:$MOCK_PORT"
+}
+
+# mock_ctl METHOD PATH [BODY]: a control call (/_mock/...); sets MOCK_BODY.
+mock_ctl() {
+    local a=(-sS --max-time 10 -X "$1" "$MOCK_URL$2")
+    [[ $# -ge 3 ]] && a+=(-H 'Content-Type: application/json' --data-binary "$3")
+    MOCK_BODY=$(curl "${a[@]}" 2>/dev/null) || MOCK_BODY=""
+}
+
+# mock_reset: forget the mock's recorded requests, scripts and counters.
+mock_reset() { mock_ctl POST /_mock/reset; }
+
+# oa_db_init [NAME=VALUE...]: a fresh database (oa_db_new), migrated and with
+# root bootstrapped by one CGI run of one-api (environment: the database, OA_ENV
+# and NAME=VALUE). The test may then insert rows (options, users...) before
+# starting one-api on it with OA_KEEP_DB=1 oa_start.
+oa_db_init() {
+    oa_db_new
+    mkdir -p "$OA_TMP/dbinit"
+    env "${OA_DB_ENV[@]}" "${OA_ENV[@]}" "$@" \
+        GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 SERVER_NAME=127.0.0.1 \
+        SERVER_PORT=80 REMOTE_ADDR=127.0.0.1 REQUEST_METHOD=GET REQUEST_URI=/api/status \
+        QUERY_STRING= SCRIPT_NAME=/one-api.cgi PATH_INFO=/api/status \
+        timeout 30 "$ONEAPI_BIN" --log-dir "$OA_TMP/dbinit" </dev/null \
+        >"$OA_TMP/dbinit/cgi.out" 2>"$OA_TMP/dbinit/cgi.err" ||
+        bail_out "one-api could not initialise the database: $(cat "$OA_TMP/dbinit/cgi.err")"
+}
+
+# oa_set_option KEY VALUE: write one row of the options table (read by one-api
+# at start: call it between oa_db_init and oa_start).
+oa_set_option() {
+    local k=${1//\'/\'\'} v=${2//\'/\'\'}
+    oa_db_query "DELETE FROM options WHERE \"key\" = '$k'" >/dev/null &&
+        oa_db_query "INSERT INTO options (\"key\", value) VALUES ('$k', '$v')" >/dev/null
+}
+
+# relay_env: adds to OA_ENV root's access token ROOT_AT, an unlimited relay key
+# ROOT_KEY for root (INITIAL_ROOT_TOKEN: 48 hex chars) and a session secret.
+relay_env() {
+    ROOT_AT="oa-test-$(rand_name)$(rand_name)"
+    ROOT_KEY=$("$OA_PY" -c 'import secrets; print(secrets.token_hex(24))')
+    OA_ENV+=("INITIAL_ROOT_ACCESS_TOKEN=$ROOT_AT" "INITIAL_ROOT_TOKEN=$ROOT_KEY"
+        "SESSION_SECRET=oa-test-secret-$(rand_name)")
+}
+
+# oa_admin METHOD PATH [BODY]: a management request with root's access token.
+oa_admin() {
+    if [[ $# -ge 3 ]]; then
+        oa_req "$1" "$2" -H "Authorization: Bearer $ROOT_AT" -H 'Content-Type: application/json' \
+            --data-binary "$3"
+    else
+        oa_req "$1" "$2" -H "Authorization: Bearer $ROOT_AT"
+    fi
+}
+
+# oa_add_channel JSON: create a channel through POST /api/channel/; sets CH_ID to
+# its id (0 when the creation failed, after a failed test point).
+oa_add_channel() {
+    oa_admin POST /api/channel/ "$1"
+    CH_ID=0
+    if [[ $OA_STATUS != 200 || $(json_get success) != true ]]; then
+        fail "$OA_WS: create channel $1"; diag "$OA_STATUS $OA_BODY"; return 1
+    fi
+    CH_ID=$(oa_db_query "SELECT MAX(id) FROM channels")
+}
+
+# oa_add_token JSON [ACCESS_TOKEN]: create a relay key through POST /api/token/
+# (as root, or as the user owning ACCESS_TOKEN); sets TOK_KEY and TOK_ID.
+oa_add_token() {
+    oa_req POST /api/token/ -H "Authorization: Bearer ${2:-$ROOT_AT}" \
+        -H 'Content-Type: application/json' --data-binary "$1"
+    TOK_KEY=$(json_get data.key) || TOK_KEY=""
+    TOK_ID=$(json_get data.id) || TOK_ID=""
+    if [[ -z $TOK_KEY ]]; then fail "$OA_WS: create token $1"; diag "$OA_STATUS $OA_BODY"; return 1; fi
+}
+
+# oa_relay PATH KEY BODY [CURL ARGS...]: POST a JSON body to the relay with
+# "Authorization: Bearer sk-KEY".
+oa_relay() {
+    local path=$1 key=$2 body=$3; shift 3
+    oa_req POST "$path" -H "Authorization: Bearer sk-$key" -H 'Content-Type: application/json' \
+        --data-binary "$body" "$@"
+}
+
+# oa_wait_logs N [SECONDS]: wait (default 10 s) until the logs table holds at
+# least N consume rows (type 2): the writer commits settlements asynchronously.
+oa_wait_logs() {
+    local n=$1 deadline=$((SECONDS + ${2:-10})) c
+    while :; do
+        c=$(oa_db_query "SELECT COUNT(*) FROM logs WHERE type = 2" 2>/dev/null) || c=0
+        [[ ${c:-0} -ge $n ]] && return 0
+        [[ $SECONDS -ge $deadline ]] && return 1
+        sleep 0.05
+    done
+}

@@ -413,19 +413,23 @@ static void test_vector_stream(const char *dir)
 static void test_versions(const char *dir)
 {
     static const struct {
-        const char *model, *api_version, *config, *base, *want;
+        const char *model, *api_version, *config, *want;
     } cases[] = {
-        {"gemini-2.0-flash", "", "", "", "/v1beta/models/gemini-2.0-flash:"},
-        {"gemini-1.5-pro-latest", "", "", "", "/v1beta/models/gemini-1.5-pro-latest:"},
-        {"gemini-pro", "", "", "", "/v1/models/gemini-pro:"},
-        {"gemini-2.5-flash", "", "", "", "/v1/models/gemini-2.5-flash:"},
-        {"gemini-2.0-flash", "v1alpha", "", "", "/v1alpha/models/gemini-2.0-flash:"},
-        {"gemini-pro", "", "{\"gemini_version\":\"v1beta\"}", "", "/v1beta/models/gemini-pro:"},
-        {"gemini-1.5-pro", "", "{\"gemini_version\":\"v1\"}", "", "/v1beta/models/gemini-1.5-pro:"},
-        {"gemini-pro", "v1", "{\"gemini_version\":\"v1beta\"}", "", "/v1/models/gemini-pro:"},
-        {"models/gemini-pro", "", "", "", "/v1/models/gemini-pro:"},
-        {"gemini-pro", "", "{not json", "", "/v1/models/gemini-pro:"},
-        {"gemini/../x?y", "", "", "", "/v1/models/gemini%2F..%2Fx%3Fy:"},
+        {"gemini-2.0-flash", "", "", "/v1beta/models/gemini-2.0-flash:"},
+        {"gemini-1.5-pro-latest", "", "", "/v1beta/models/gemini-1.5-pro-latest:"},
+        {"gemini-pro", "", "", "/v1/models/gemini-pro:"},
+        {"gemini-2.5-flash", "", "", "/v1/models/gemini-2.5-flash:"},
+        /* api_version is GEMINI_VERSION (or `other`): the model rule comes first */
+        {"gemini-2.0-flash", "v1", "", "/v1beta/models/gemini-2.0-flash:"},
+        {"gemini-pro", "v1beta", "", "/v1beta/models/gemini-pro:"},
+        /* the channel config pins the version over everything */
+        {"gemini-2.0-flash", "v1alpha", "{\"api_version\":\"v1alpha\"}",
+         "/v1alpha/models/gemini-2.0-flash:"},
+        {"gemini-1.5-pro", "v1", "{\"api_version\":\"v1\"}", "/v1/models/gemini-1.5-pro:"},
+        {"gemini-pro", "", "{\"api_version\":\"\"}", "/v1/models/gemini-pro:"},
+        {"models/gemini-pro", "", "", "/v1/models/gemini-pro:"},
+        {"gemini-pro", "", "{not json", "/v1/models/gemini-pro:"},
+        {"gemini/../x?y", "", "", "/v1/models/gemini%2F..%2Fx%3Fy:"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -1,0 +1,535 @@
+/* relay_misc: the relay's local answers (/v1/models, the billing compatibility routes) and
+ * channel tests (spec 3.11, 3.12, 5.5, 5.7). */
+#include "config.h"
+#include "handlers/app.h"
+#include "handlers/models.h"
+#include "handlers/options.h"
+#include "handlers/relay.h"
+#include "handlers/respond.h"
+#include "handlers/upstream.h"
+#include "db/abilities.h"
+#include "db/db.h"
+#include "db/relay.h"
+#include "db/writer.h"
+#include "fcgi/arena.h"
+#include "fcgi/cfg.h"
+#include "fcgi/error.h"
+#include "fcgi/log.h"
+#include "providers/provider.h"
+#include "providers/registry.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- /v1/models */
+
+/* The models the key may use: its allowlist, else its group's enabled abilities. */
+static int available_models(struct req *r, const char ***names, size_t *n)
+{
+    struct relay_auth *au = r->auth;
+    if (*au->tok.models) {
+        size_t cap = 8;
+        *names = arena_alloc(r->a, cap * sizeof **names);
+        *n = 0;
+        for (const char *p = au->tok.models; *p;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            const char *s = p;
+            while (len && isspace((unsigned char)*s))
+                s++, len--;
+            while (len && isspace((unsigned char)s[len - 1]))
+                len--;
+            if (len) {
+                if (*n == cap) {
+                    *names = arena_realloc(r->a, *names, cap * sizeof **names,
+                                           2 * cap * sizeof **names);
+                    cap *= 2;
+                }
+                (*names)[(*n)++] = arena_strndup(r->a, s, len);
+            }
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        return 0;
+    }
+    return db_abilities_group_models(req_db(r), r->a, au->user.group, names, n);
+}
+
+/* Is id in the NULL-terminated list? */
+static int in_list(const char *const *names, const char *id)
+{
+    for (; names && *names; names++)
+        if (!strcmp(*names, id))
+            return 1;
+    return 0;
+}
+
+int h_v1_models(struct req *r)
+{
+    const char **names;
+    size_t n;
+    if (available_models(r, &names, &n) < 0)
+        return OA_ERR_DB;
+    char *listed = arena_calloc(r->a, n ? n : 1, 1);
+    json_object *data = json_object_new_array();
+    size_t nf;
+    const struct models_family *fam = models_catalogue(&nf);
+    /* Built-in models first, in catalogue order, each id once. */
+    for (size_t f = 0; f < nf; f++) {
+        for (const char *const *m = fam[f].names; m && *m; m++) {
+            for (size_t i = 0; i < n; i++) {
+                if (!listed[i] && !strcmp(names[i], *m)) {
+                    listed[i] = 1;
+                    json_object_array_add(data, models_object_json(*m, fam[f].owned_by));
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (listed[i])
+            continue;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(names[i]));
+        json_object_object_add(o, "object", json_object_new_string("model"));
+        json_object_object_add(o, "created", json_object_new_int64(MODELS_CREATED));
+        json_object_object_add(o, "owned_by", json_object_new_string("custom"));
+        json_object_object_add(o, "permission", NULL);
+        json_object_object_add(o, "root", json_object_new_string(names[i]));
+        json_object_object_add(o, "parent", NULL);
+        json_object_array_add(data, o);
+    }
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "object", json_object_new_string("list"));
+    json_object_object_add(j, "data", data);
+    resp_json_obj(r, 200, j);
+    json_object_put(j);
+    return 0;
+}
+
+int h_v1_model(struct req *r)
+{
+    const char *id = req_path_param(r, 0);
+    size_t nf;
+    const struct models_family *fam = models_catalogue(&nf);
+    const char *owner = NULL;
+    /* A by-id map keeps the last occurrence (spec 3.11). */
+    for (size_t f = 0; f < nf; f++)
+        if (in_list(fam[f].names, id))
+            owner = fam[f].owned_by;
+    if (!owner) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(
+            e, "message",
+            json_object_new_string(arena_printf(r->a, "The model '%s' does not exist", id)));
+        json_object_object_add(e, "type", json_object_new_string("invalid_request_error"));
+        json_object_object_add(e, "param", json_object_new_string("model"));
+        json_object_object_add(e, "code", json_object_new_string("model_not_found"));
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "error", e);
+        resp_json_obj(r, 200, j);
+        json_object_put(j);
+        return 0;
+    }
+    json_object *o = models_object_json(id, owner);
+    resp_json_obj(r, 200, o);
+    json_object_put(o);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- billing compatibility */
+
+static void billing_figures(struct req *r, double *limit, int64_t *access_until, double *used)
+{
+    struct app *app = req_app(r);
+    struct relay_auth *au = r->auth;
+    double per_unit = options_double(app->opts, "QuotaPerUnit");
+    if (per_unit <= 0)
+        per_unit = 500000;
+    double amount, spent;
+    *access_until = 0;
+    if (options_bool(app->opts, "DisplayTokenStatEnabled")) {
+        amount = au->tok.unlimited_quota ? 100000000.0
+                                         : (double)(au->tok.remain_quota + au->tok.used_quota);
+        spent = (double)au->tok.used_quota;
+        *access_until = au->tok.expired_time > 0 ? au->tok.expired_time : 0;
+    } else {
+        /* One API shows the remaining quota only (spec 14, quirk 16): add what was used. */
+        struct relay_user *u = &au->user;
+        int64_t used_quota = 0;
+        struct db_stmt *st = db_prepare(req_db(r), "SELECT used_quota FROM users WHERE id = ?");
+        if (st) {
+            db_bind_int64(st, 1, u->id);
+            if (db_step(st) == DB_ROW)
+                used_quota = db_col_int64(st, 0);
+            db_done(st);
+        }
+        amount = (double)(u->quota + used_quota);
+        spent = (double)used_quota;
+    }
+    if (options_bool(app->opts, "DisplayInCurrencyEnabled")) {
+        amount /= per_unit;
+        spent /= per_unit;
+    }
+    *limit = amount;
+    *used = spent * 100;
+}
+
+int h_billing_subscription(struct req *r)
+{
+    double limit, used;
+    int64_t until;
+    billing_figures(r, &limit, &until, &used);
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "object", json_object_new_string("billing_subscription"));
+    json_object_object_add(j, "has_payment_method", json_object_new_boolean(1));
+    json_object_object_add(j, "soft_limit_usd", json_object_new_double(limit));
+    json_object_object_add(j, "hard_limit_usd", json_object_new_double(limit));
+    json_object_object_add(j, "system_hard_limit_usd", json_object_new_double(limit));
+    json_object_object_add(j, "access_until", json_object_new_int64(until));
+    resp_json_obj(r, 200, j);
+    json_object_put(j);
+    return 0;
+}
+
+int h_billing_usage(struct req *r)
+{
+    double limit, used;
+    int64_t until;
+    billing_figures(r, &limit, &until, &used);
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "object", json_object_new_string("list"));
+    json_object_object_add(j, "total_usage", json_object_new_double(used));
+    resp_json_obj(r, 200, j);
+    json_object_put(j);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- channel tests */
+
+/* Result of one channel test. */
+struct test_result {
+    int ok;
+    double seconds;
+    const char *message; /* the reply text, or the failure */
+    struct prov_error err;
+};
+
+/* Spec 5.7: M = the asked model if the channel's models string contains it, else the first
+ * of the channel's models. */
+static const char *test_model(struct arena *a, const char *asked, const char *models)
+{
+    if (asked && *asked && strstr(models, asked))
+        return asked;
+    size_t n = strcspn(models, ",");
+    while (n && isspace((unsigned char)*models))
+        models++, n--;
+    while (n && isspace((unsigned char)models[n - 1]))
+        n--;
+    return n ? arena_strndup(a, models, n) : (asked && *asked ? asked : "gpt-3.5-turbo");
+}
+
+struct test_xfer {
+    struct strbuf body;
+    long status;
+};
+
+static void t_head(void *ud, long status, const char *ctype)
+{
+    (void)ctype;
+    ((struct test_xfer *)ud)->status = status;
+}
+
+static int t_body(void *ud, const char *p, size_t n)
+{
+    struct test_xfer *x = ud;
+    if (x->body.len + n > (16u << 20))
+        return -1;
+    sb_putn(&x->body, p, n);
+    return 0;
+}
+
+static const char *map_model(struct arena *a, const char *mapping, const char *model)
+{
+    if (!mapping || !*mapping)
+        return model;
+    json_object *j = json_tokener_parse(mapping), *v;
+    const char *out = model;
+    if (j && json_object_object_get_ex(j, model, &v) && json_object_is_type(v, json_type_string) &&
+        json_object_get_string_len(v))
+        out = arena_strdup(a, json_object_get_string(v));
+    json_object_put(j);
+    return out;
+}
+
+/* Runs the test request of spec 5.7 against ch on the given curl handle. */
+static void run_test(struct app *app, struct arena *a, void *curl, const struct relay_channel *ch,
+                     const char *asked, struct test_result *res)
+{
+    memset(res, 0, sizeof *res);
+    const struct channel_type *ct = channel_type_get((int)ch->type);
+    if (!ct || !ct->prov) {
+        res->message = "this build has no adaptor for the channel's type";
+        return;
+    }
+    const char *model = test_model(a, asked, ch->models);
+    const char *prompt = cfg_str(app->cfg, CFG_TEST_PROMPT);
+    json_object *req = json_object_new_object(), *msgs = json_object_new_array(),
+                *m = json_object_new_object();
+    json_object_object_add(m, "role", json_object_new_string("user"));
+    json_object_object_add(m, "content", json_object_new_string(prompt));
+    json_object_array_add(msgs, m);
+    json_object_object_add(req, "model", json_object_new_string(map_model(a, ch->model_mapping,
+                                                                          model)));
+    json_object_object_add(req, "messages", msgs);
+    size_t bl;
+    const char *body = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &bl);
+
+    struct prov_channel pch = {.id = ch->id,
+                               .type = (int)ch->type,
+                               .key = ch->key,
+                               .base_url = *ch->base_url ? ch->base_url : ct->default_base,
+                               .api_version = *ch->other ? ch->other : "",
+                               .config = ch->config};
+    size_t ul = strlen(pch.base_url);
+    if (ul && pch.base_url[ul - 1] == '/')
+        pch.base_url = arena_strndup(a, pch.base_url, ul - 1);
+    struct prov_ctx ctx = {.a = a,
+                           .mode = RELAY_CHAT,
+                           .ch = &pch,
+                           .model = map_model(a, ch->model_mapping, model),
+                           .origin_model = model,
+                           .req = req,
+                           .body = arena_strndup(a, body, bl),
+                           .body_len = bl,
+                           .content_type = "application/json",
+                           .request_id = "channel-test",
+                           .created = (int64_t)time(NULL)};
+    sb_init(&ctx.text, a);
+    struct prov_request rq = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (ct->prov->build_request(&ctx, &rq, &res->err) < 0) {
+        res->message = res->err.message ? res->err.message : "convert_request_failed";
+        json_object_put(req);
+        return;
+    }
+    struct test_xfer x = {.status = 0};
+    sb_init(&x.body, a);
+    struct upstream_cb cb = {t_head, t_body, NULL, &x};
+    char errbuf[256] = "";
+    long timeout = cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
+    int rc = upstream_perform(curl, &rq, timeout > 0 ? timeout : 60,
+                              cfg_str(app->cfg, CFG_RELAY_PROXY), &cb, errbuf, sizeof errbuf);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (rc != UPSTREAM_OK) {
+        res->message = arena_strdup(a, errbuf);
+        json_object_put(req);
+        return;
+    }
+    if (x.status != 200) {
+        json_object *e = json_tokener_parse(x.body.p), *eo, *em;
+        const char *um = "";
+        if (e && json_object_object_get_ex(e, "error", &eo) &&
+            json_object_object_get_ex(eo, "message", &em))
+            um = json_object_get_string(em);
+        res->err.status = (int)x.status;
+        res->err.message = arena_strdup(a, um);
+        res->message = arena_printf(a, "http status code: %ld, error message: %s", x.status, um);
+        json_object_put(e);
+        json_object_put(req);
+        return;
+    }
+    struct strbuf out;
+    sb_init(&out, a);
+    if (ct->prov->parse_response(&ctx, x.body.p, x.body.len, &out, &res->err) < 0) {
+        res->message = res->err.message ? res->err.message : "unmarshal_response_body_failed";
+        json_object_put(req);
+        return;
+    }
+    json_object_put(req);
+    json_object *resp = json_tokener_parse(out.p), *choices, *msg, *content;
+    if (!ctx.usage.has_usage) {
+        res->message = "usage is nil";
+    } else if (!resp || !json_object_object_get_ex(resp, "choices", &choices) ||
+               json_object_array_length(choices) < 1) {
+        res->message = "response has no choices";
+    } else if (!json_object_object_get_ex(json_object_array_get_idx(choices, 0), "message",
+                                          &msg) ||
+               !json_object_object_get_ex(msg, "content", &content) ||
+               !json_object_is_type(content, json_type_string)) {
+        res->message = "response content is not string";
+    } else {
+        res->ok = 1;
+        res->message = arena_strdup(a, json_object_get_string(content));
+    }
+    json_object_put(resp);
+}
+
+/* Writes the type-5 log row and the channel's test time; no quota moves. */
+static void record_test(struct app *app, struct db_conn *c, const struct relay_channel *ch,
+                        const char *model, const struct test_result *res)
+{
+    int64_t now = (int64_t)time(NULL), ms = (int64_t)(res->seconds * 1000);
+    db_relay_channel_tested(c, ch->id, now, res->ok ? ms : 0);
+    struct ledger_entry e = {0};
+    e.has_log = 1;
+    e.log.created_at = now;
+    e.log.type = 5;
+    e.log.channel_id = ch->id;
+    e.log.elapsed_time = ms;
+    snprintf(e.log.model_name, sizeof e.log.model_name, "%s", model);
+    snprintf(e.log.content, sizeof e.log.content, res->ok ? "渠道 %s 测试成功，响应：%s"
+                                                          : "渠道 %s 测试失败，错误：%s",
+             ch->name, res->message ? res->message : "");
+    if (app->writer)
+        writer_submit(app->writer, &e);
+    else
+        writer_commit_one(c, &e);
+}
+
+/* Spec 5.5: only a channel the gateway disabled (3) comes back by itself (quirk 12). */
+static void maybe_enable(struct app *app, struct db_conn *c, const struct relay_channel *ch,
+                         const struct test_result *res)
+{
+    if (res->ok && ch->status == 3 && options_bool(app->opts, "AutomaticEnableChannelEnabled") &&
+        db_relay_channel_status(c, ch->id, 1, 3) > 0)
+        LOG_WARN("channel %s (#%lld) enabled again after a passing test", ch->name,
+                 (long long)ch->id);
+}
+
+int h_channel_test(struct req *r)
+{
+    struct app *app = req_app(r);
+    char *end;
+    long long id = strtoll(req_path_param(r, 0), &end, 10);
+    if (*end || id <= 0) {
+        api_fail(r, 200, msg_invalid_parameter(r));
+        return 0;
+    }
+    struct relay_channel ch;
+    int found = db_relay_channel(req_db(r), r->a, id, &ch);
+    if (found < 0)
+        return OA_ERR_DB;
+    if (found == 0) {
+        api_fail(r, 200, "渠道不存在");
+        return 0;
+    }
+    const char *asked = req_query(r, "model");
+    struct worker_ctx *w = r->worker;
+    if (!w->curl)
+        w->curl = upstream_handle_new();
+    struct test_result res;
+    run_test(app, r->a, w->curl, &ch, asked, &res);
+    record_test(app, req_db(r), &ch, test_model(r->a, asked, ch.models), &res);
+    maybe_enable(app, req_db(r), &ch, &res);
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "success", json_object_new_boolean(res.ok));
+    json_object_object_add(j, "message", json_object_new_string(res.message ? res.message : ""));
+    json_object_object_add(j, "time", json_object_new_double(res.ok ? res.seconds : 0));
+    json_object_object_add(j, "modelName", json_object_new_string(asked ? asked : ""));
+    resp_json_obj(r, 200, j);
+    json_object_put(j);
+    return 0;
+}
+
+/* The batch test runs on a thread of its own; one at a time per process. */
+struct batch {
+    struct app *app;
+    int only_disabled;
+};
+
+static void *batch_main(void *arg)
+{
+    struct batch *b = arg;
+    struct app *app = b->app;
+    struct db_conn *c = db_acquire(app->db);
+    struct arena *a = arena_new(64 * 1024);
+    void *curl = upstream_handle_new();
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    struct db_stmt *st = db_prepare(c, "SELECT id FROM channels ORDER BY id");
+    while (st && db_step(st) == DB_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *grown = realloc(ids, cap * sizeof *ids);
+            if (!grown)
+                abort();
+            ids = grown;
+        }
+        ids[n++] = db_col_int64(st, 0);
+    }
+    if (st)
+        db_done(st);
+    double threshold = options_double(app->opts, "ChannelDisableThreshold");
+    int tested = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct relay_channel ch;
+        if (db_relay_channel(c, a, ids[i], &ch) <= 0)
+            continue;
+        if (b->only_disabled && ch.status != 2 && ch.status != 3)
+            continue;
+        struct test_result res;
+        run_test(app, a, curl, &ch, "gpt-3.5-turbo", &res);
+        tested++;
+        if (ch.status == 1 && threshold > 0 && res.seconds > threshold && res.ok) {
+            res.ok = 0;
+            res.message = arena_printf(a, "响应时间 %.2fs 超过阈值 %.2fs", res.seconds, threshold);
+            if (options_bool(app->opts, "AutomaticDisableChannelEnabled") &&
+                db_relay_channel_status(c, ch.id, 3, 1) > 0)
+                LOG_WARN("channel %s (#%lld) disabled: %s", ch.name, (long long)ch.id,
+                         res.message);
+        }
+        record_test(app, c, &ch, test_model(a, "gpt-3.5-turbo", ch.models), &res);
+        maybe_enable(app, c, &ch, &res);
+        arena_reset(a);
+        long long pause = cfg_int(app->cfg, CFG_POLLING_INTERVAL);
+        if (pause > 0)
+            sleep((unsigned)pause);
+    }
+    LOG_INFO("channel test finished: %d channels tested", tested);
+    free(ids);
+    upstream_handle_free(curl);
+    arena_free(a);
+    db_release(c);
+    free(b);
+    atomic_store(&app->batch_test_running, 0);
+    return NULL;
+}
+
+int h_channel_test_all(struct req *r)
+{
+    struct app *app = req_app(r);
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&app->batch_test_running, &expected, 1)) {
+        api_fail(r, 200, "测试已在运行中");
+        return 0;
+    }
+    const char *scope = req_query(r, "scope");
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b)
+        abort();
+    b->app = app;
+    b->only_disabled = scope && !strcmp(scope, "disabled");
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, batch_main, b) != 0) {
+        free(b);
+        atomic_store(&app->batch_test_running, 0);
+        pthread_attr_destroy(&attr);
+        return OA_ERR_INTERNAL;
+    }
+    pthread_attr_destroy(&attr);
+    api_ok(r, NULL);
+    return 0;
+}
