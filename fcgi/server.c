@@ -25,7 +25,7 @@
 #else
 #define WORKER_STACK (256 * 1024) /* measured ample: notes/fastcgi-spike.md section 1.1 */
 #endif
-#define ARENA_BLOCK (64 * 1024)
+#define ARENA_BLOCK (16 * 1024)
 
 /* Shared by the workers and main for one run; lives on main's stack. */
 struct server {

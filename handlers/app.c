@@ -33,6 +33,15 @@ struct db_conn *req_db(struct req *r)
     return w->conn;
 }
 
+void req_db_release(struct req *r)
+{
+    struct worker_ctx *w = r->worker;
+    if (w->conn) {
+        db_release(w->conn);
+        w->conn = NULL;
+    }
+}
+
 /* Spec 13.6: the first start creates root / 123456 (and INITIAL_ROOT_TOKEN's key). */
 static int bootstrap_root(struct app *app, struct db_conn *c)
 {

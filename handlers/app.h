@@ -45,6 +45,9 @@ static inline struct app *req_app(struct req *r)
 }
 /* The request's database connection, acquired on first use, released by the worker loop. */
 struct db_conn *req_db(struct req *r);
+/* Gives the connection back early, before a long wait (an upstream call, a stream), so
+ * connections are held only while queries run; req_db takes one again if needed. */
+void req_db_release(struct req *r);
 
 /* Auth hook for the router (handlers/session.c). */
 int app_auth(struct req *r, unsigned level);

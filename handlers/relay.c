@@ -675,6 +675,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     struct worker_ctx *w = r->worker;
     if (!w->curl)
         w->curl = upstream_handle_new();
+    req_db_release(r); /* a stream may last minutes: hold no connection meanwhile */
     struct upstream_cb cb = {on_head, on_body, on_tick, &at};
     char errbuf[256] = "";
     int rc = upstream_perform(w->curl, &rq, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
