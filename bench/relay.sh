@@ -148,6 +148,7 @@ echo "$streams concurrent streams (10 events, 200 ms apart, 1 s ramp)"
 printf '%-22s ' "mock direct"
 "$py" "$tmp/streams.py" 127.0.0.1 "$mock_port" /v1/chat/completions "$streams" "$key"
 printf '%-22s ' "nginx->one-api->mock"
+( sleep 2.5; awk '/VmRSS/ {print $2}' "/proc/$app_pid/status" >"$tmp/rss_streams" ) &
 "$py" "$tmp/streams.py" 127.0.0.1 "$http_port" /v1/chat/completions "$streams" "$key"
 wait $! 2>/dev/null || true
 echo
