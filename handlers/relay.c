@@ -686,6 +686,12 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
          * what the client received. */
         if (!at.client_gone && rc == UPSTREAM_OK && !at.midstream_error) {
             sse_finish(&at.sse, on_event, &at);
+            if (!at.client_gone && !at.midstream_error && !at.ctx.finished) {
+                if (at.prov->parse_event(&at.ctx, "", NULL, 0, &at.out, &at.err) < 0)
+                    at.midstream_error = 1;
+                else
+                    flush_out(&at);
+            }
         }
         if (!at.client_gone && (rc == UPSTREAM_TRANSPORT || at.midstream_error)) {
             if (!at.midstream_error)
@@ -755,6 +761,8 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     }
     struct strbuf out;
     sb_init(&out, r->a);
+    /* Adaptors whose upstream reports no counts (Gemini embeddings) echo the estimate. */
+    ctx->usage.prompt_tokens = price.prompt_tokens;
     if (ct->prov->parse_response(ctx, at.body.p, at.body.len, &out, &rl->err) < 0) {
         if (!rl->err.status)
             rl->err.status = 500;

@@ -1247,15 +1247,19 @@ static int gm_chat_response(struct prov_ctx *ctx, json_object *root, struct strb
     json_object_object_add(resp, "choices", choices);
     n = json_object_array_length(cands);
     for (size_t i = 0; i < n; i++) {
-        json_object *cand = json_object_array_get_idx(cands, i), *idx = jget(cand, "index");
-        json_object *choice = json_object_new_object(), *msg = json_object_new_object();
+        json_object *cand = json_object_array_get_idx(cands, i), *choice, *msg;
+        int64_t idx = jint(cand, "index");
         struct gm_cand c;
 
+        if (!json_object_is_type(cand, json_type_object))
+            continue;
+        choice = json_object_new_object();
+        msg = json_object_new_object();
         gm_cand_read(ctx, cand, 0, 0, &c);
-        json_object_object_add(choice, "index",
-                               json_object_is_type(idx, json_type_int)
-                                   ? json_object_new_int64(json_object_get_int64(idx))
-                                   : json_object_new_int64((int64_t)i));
+        /* Gemini omits a zero index (proto3 default); position stands in for a missing one. */
+        json_object_object_add(
+            choice, "index",
+            json_object_new_int64(jget(cand, "index") && idx >= 0 ? idx : (int64_t)i));
         json_object_object_add(msg, "role", json_object_new_string("assistant"));
         /* OpenAI gives null content beside tool calls, and "" for an empty answer. */
         json_object_object_add(msg, "content",
@@ -1471,6 +1475,8 @@ static int gm_stream_cand(struct prov_ctx *ctx, struct gm_stream *st, json_objec
     struct gm_cand c;
     int rc = 0;
 
+    if (!json_object_is_type(cand, json_type_object))
+        return 0;
     if (i < 0 || i >= GM_MAX_CAND)
         return gm_malformed(err);
     if (st->is_done[i])

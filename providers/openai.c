@@ -229,6 +229,8 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
 {
     (void)event;
     (void)err;
+    if (!data)
+        return 0; /* end of the upstream: OpenAI streams need no closing */
     if (n == 6 && !memcmp(data, "[DONE]", 6)) {
         ctx->finished = 1;
         return 0;

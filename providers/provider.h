@@ -98,7 +98,9 @@ struct provider {
      * NULL for NDJSON lines); data is the event's data (or the NDJSON line). Sets
      * ctx->finished when the upstream says the stream is over, updates ctx->usage and appends
      * generated text to ctx->text. Never writes "data: [DONE]": the core does, once.
-     * A mid-stream upstream error returns -1 with err filled. */
+     * A mid-stream upstream error returns -1 with err filled.
+     * When the upstream closes without the adaptor having set ctx->finished, the core calls
+     * it once more with data NULL and n 0, so it can close open choices and emit usage. */
     int (*parse_event)(struct prov_ctx *ctx, const char *event, const char *data, size_t n,
                        struct strbuf *out, struct prov_error *err);
     /* Normalises a non-2xx upstream answer (status, body) into err. NULL: the core's generic

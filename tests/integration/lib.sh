@@ -826,7 +826,7 @@ oa_admin() {
 oa_add_channel() {
     oa_admin POST /api/channel/ "$1"
     CH_ID=0
-    if [[ $OA_STATUS != 200 || $(json_get success) != true ]]; then
+    if [[ $OA_STATUS != 200 || $OA_BODY != *'"success":true'* ]]; then
         fail "$OA_WS: create channel $1"; diag "$OA_STATUS $OA_BODY"; return 1
     fi
     CH_ID=$(oa_db_query "SELECT MAX(id) FROM channels")
@@ -837,9 +837,10 @@ oa_add_channel() {
 oa_add_token() {
     oa_req POST /api/token/ -H "Authorization: Bearer ${2:-$ROOT_AT}" \
         -H 'Content-Type: application/json' --data-binary "$1"
-    TOK_KEY=$(json_get data.key) || TOK_KEY=""
-    TOK_ID=$(json_get data.id) || TOK_ID=""
-    if [[ -z $TOK_KEY ]]; then fail "$OA_WS: create token $1"; diag "$OA_STATUS $OA_BODY"; return 1; fi
+    local f
+    f=$(json_fields data.key data.id)
+    TOK_KEY=${f%%|*} TOK_ID=${f#*|}
+    if [[ $TOK_KEY == "<none>" || $TOK_KEY == "<invalid>" ]]; then fail "$OA_WS: create token $1"; diag "$OA_STATUS $OA_BODY"; return 1; fi
 }
 
 # oa_relay PATH KEY BODY [CURL ARGS...]: POST a JSON body to the relay with
@@ -861,3 +862,36 @@ oa_wait_logs() {
         sleep 0.05
     done
 }
+
+# json_fields PATH... : several fields of $OA_BODY (JSON_DOC if set) with one
+# python start, joined by "|"; each printed as json_get does, "<none>" when
+# missing, the whole output "<invalid>" when the document is not JSON.
+json_fields() {
+    "$OA_PY" -c '
+import json, sys
+try:
+    doc = json.loads(sys.stdin.read())
+except ValueError:
+    print("<invalid>"); sys.exit(0)
+out = []
+for path in sys.argv[1:]:
+    v, ok = doc, True
+    for k in path.split(".") if path else []:
+        if isinstance(v, list) and k.isdigit() and int(k) < len(v):
+            v = v[int(k)]
+        elif isinstance(v, dict) and k in v:
+            v = v[k]
+        else:
+            ok = False; break
+    if not ok:
+        out.append("<none>")
+    elif isinstance(v, str):
+        out.append(v)
+    else:
+        out.append(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+sys.stdout.write("|".join(out))
+' "$@" <<<"${JSON_DOC-$OA_BODY}"
+}
+
+# hex_key [N]: N (default 48) random hex characters, without starting python.
+hex_key() { head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n' | cut -c1-"${1:-48}"; }
