@@ -278,8 +278,17 @@ int server_run(const struct config *cfg)
     }
 
     s.app = server_app.init(cfg, mode_cgi);
-    if (!s.app)
+    if (!s.app) {
+        if (mode_cgi) {
+            /* The web server shows our answer, not "End of script output before headers". */
+            static const char msg[] =
+                "Status: 500 Internal Server Error\r\nContent-Type: application/json\r\n\r\n"
+                "{\"success\":false,\"message\":\"one-api could not start: see its log\"}";
+            fwrite(msg, 1, sizeof msg - 1, stdout);
+            fflush(stdout);
+        }
         return 1;
+    }
     int rc = mode_cgi ? run_cgi(&s) : run_fastcgi(&s, &sigs);
     server_app.fini(s.app);
     return rc;

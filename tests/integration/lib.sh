@@ -895,3 +895,119 @@ sys.stdout.write("|".join(out))
 
 # hex_key [N]: N (default 48) random hex characters, without starting python.
 hex_key() { head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n' | cut -c1-"${1:-48}"; }
+
+# sse_summary [TEXT]: one line describing an SSE body (default $OA_BODY) in the OpenAI
+# chat/completions chunk format, fields joined by "|":
+#   done_last  1 when the last event is "data: [DONE]" (and it occurs once), else 0
+#   content    the concatenated choices[].delta.content (or choices[].text)
+#   tool       the tool_calls function names seen, comma-joined
+#   args       the concatenated tool_calls function arguments
+#   finish     the last non-null finish_reason
+#   usage      "P/C" from the last chunk with a usage object, "none" without one
+#   bare       chunks with an empty choices array and no usage object
+#   errors     events whose JSON has an "error" member
+#   events     data events before [DONE]
+#   other      lines that are neither "data: ..." nor blank (comments, event: ...)
+sse_summary() {
+    "$OA_PY" -c '
+import json, sys
+text = sys.stdin.read()
+datas, other = [], 0
+for line in text.replace("\r\n", "\n").split("\n"):
+    if line.startswith("data: "):
+        datas.append(line[6:])
+    elif line.startswith("data:"):
+        datas.append(line[5:])
+    elif line.strip():
+        other += 1
+done_last = 1 if datas and datas[-1] == "[DONE]" and datas.count("[DONE]") == 1 else 0
+content, tools, args, finish, usage, bare, errors, events = "", [], "", "", "none", 0, 0, 0
+for d in datas:
+    if d == "[DONE]":
+        continue
+    events += 1
+    try:
+        j = json.loads(d)
+    except ValueError:
+        continue
+    if not isinstance(j, dict):
+        continue
+    if "error" in j:
+        errors += 1
+    u = j.get("usage")
+    if isinstance(u, dict):
+        usage = "%s/%s" % (u.get("prompt_tokens"), u.get("completion_tokens"))
+    ch = j.get("choices")
+    if isinstance(ch, list) and not ch and not isinstance(u, dict):
+        bare += 1
+    for c in ch if isinstance(ch, list) else []:
+        dl = c.get("delta") or {}
+        if isinstance(dl.get("content"), str):
+            content += dl["content"]
+        if isinstance(c.get("text"), str):
+            content += c["text"]
+        for tc in dl.get("tool_calls") or []:
+            f = tc.get("function") or {}
+            if f.get("name"):
+                tools.append(f["name"])
+            if isinstance(f.get("arguments"), str):
+                args += f["arguments"]
+        if c.get("finish_reason"):
+            finish = c["finish_reason"]
+print("|".join(str(x) for x in (done_last, content, ",".join(tools), args, finish, usage, bare, errors, events, other)))
+' <<<"${1-$OA_BODY}"
+}
+
+# relay_bill DESC MODEL_RATIO COMPLETION_RATIO [FIXED_QUOTA]: the request just made added
+# one consume log row (type 2) whose quota follows spec 6.3 step 12 from its own token
+# counts (group ratio 1), or is FIXED_QUOTA ("tokens": the row's token count, for
+# transcripts whose count depends on the tokenizer files); root's users.quota dropped by
+# exactly that quota. Two test points. State: N_LOGS (consume rows so far) and UQ (root's
+# users.quota after the last billed request), set by relay_bill_start after oa_start;
+# LOG_P, LOG_C, LOG_MODEL, LOG_STREAM, LOG_CONTENT get the new row's prompt and completion
+# tokens, model_name, is_stream (1/0) and content.
+N_LOGS=0
+UQ=0
+LOG_P="" LOG_C="" LOG_MODEL="" LOG_STREAM="" LOG_CONTENT=""
+relay_bill() {
+    local desc=$1 mr=$2 cr=$3 fixed=${4:-} row q want uq
+    N_LOGS=$((N_LOGS + 1))
+    if ! oa_wait_logs "$N_LOGS" 5; then
+        fail "$desc: one consume log row"
+        N_LOGS=$(oa_db_query "SELECT COUNT(*) FROM logs WHERE type = 2")
+        return 1
+    fi
+    row=$(oa_db_query "SELECT quota, prompt_tokens, completion_tokens, model_name, CASE WHEN is_stream THEN 1 ELSE 0 END, content FROM logs WHERE type = 2 ORDER BY id DESC LIMIT 1")
+    IFS='|' read -r q LOG_P LOG_C LOG_MODEL LOG_STREAM LOG_CONTENT <<<"$row"
+    if [[ $fixed == tokens ]]; then
+        want=$((LOG_P + LOG_C)) # spec 6.6: a transcript costs its token count, no ratio
+    elif [[ -n $fixed ]]; then
+        want=$fixed
+    else
+        want=$(awk -v p="$LOG_P" -v c="$LOG_C" -v mr="$mr" -v cr="$cr" 'BEGIN {
+            x = (p + c * cr) * mr; y = int(x); if (x > y) y++
+            if (mr != 0 && y <= 0) y = 1; if (p + c == 0) y = 0; printf "%d", y }')
+    fi
+    if [[ -n $fixed ]]; then
+        is "$q" "$want" "$desc: billed $want (prompt $LOG_P, completion $LOG_C)"
+    else
+        is "$q" "$want" "$desc: billed ceil(($LOG_P + $LOG_C x $cr) x $mr) = $want"
+    fi
+    uq=$(oa_db_query "SELECT quota FROM users WHERE id = 1")
+    is "$((UQ - uq))" "$q" "$desc: users.quota dropped by exactly the logged quota"
+    UQ=$uq
+}
+
+# relay_bill_start: reset the relay_bill state for a fresh one-api run (root is user 1).
+relay_bill_start() {
+    N_LOGS=$(oa_db_query "SELECT COUNT(*) FROM logs WHERE type = 2")
+    UQ=$(oa_db_query "SELECT quota FROM users WHERE id = 1")
+}
+
+# mock_last FIELD...: fields of the last request the mock received (json_fields paths).
+mock_last() {
+    mock_ctl GET '/_mock/requests?limit=1'
+    local f a=()
+    for f; do a+=("0.$f"); done
+    JSON_DOC=$MOCK_BODY json_fields "${a[@]}"
+}
