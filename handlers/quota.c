@@ -123,12 +123,3 @@ void quota_committed(void *ud, const struct ledger_entry *e)
         get(qs, -e->token_id)->pending -= e->user_quota_delta;
     pthread_mutex_unlock(&qs->mu);
 }
-
-int64_t quota_outstanding(struct quota_store *qs, int64_t uid)
-{
-    pthread_mutex_lock(&qs->mu);
-    struct slot *u = get(qs, uid);
-    int64_t n = u->reserved + u->pending;
-    pthread_mutex_unlock(&qs->mu);
-    return n;
-}

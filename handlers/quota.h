@@ -25,7 +25,5 @@ void quota_settle(struct quota_store *qs, int64_t uid, int64_t tid, int64_t rese
                   int64_t charge);
 /* Writer hook: e's charge is now in the database (or failed and was logged). */
 void quota_committed(void *qs, const struct ledger_entry *e);
-/* Quota of uid not yet visible in the database (reserved + pending). */
-int64_t quota_outstanding(struct quota_store *qs, int64_t uid);
 
 #endif

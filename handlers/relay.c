@@ -647,9 +647,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
         if (q != QUOTA_OK) {
             json_object_put(edited);
             rl->responded = 1;
-            if (q == QUOTA_USER_SHORT && au->user.quota - quota_outstanding(app->quota,
-                                                                           au->user.id) <
-                                             reserved)
+            if (q == QUOTA_USER_SHORT)
                 relay_fail_code(r, 403, "user quota is not enough", "insufficient_user_quota");
             else
                 relay_fail_code(r, 403, "令牌额度不足", "pre_consume_token_quota_failed");
