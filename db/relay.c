@@ -91,11 +91,11 @@ int db_relay_channel(struct db_conn *c, struct arena *a, int64_t id, struct rela
 int db_relay_candidates(struct db_conn *c, struct arena *a, const char *group, const char *model,
                         struct relay_candidate **out, int *n)
 {
-    struct db_stmt *st = db_prepare(
-        c, "SELECT a.channel_id, COALESCE(a.priority, 0), COALESCE(ch.weight, 0) "
-           "FROM abilities a JOIN channels ch ON ch.id = a.channel_id "
-           "WHERE a.\"group\" = ? AND a.model = ? AND a.enabled = ? AND ch.status = 1 "
-           "ORDER BY a.priority DESC, a.channel_id");
+    struct db_stmt *st =
+        db_prepare(c, "SELECT a.channel_id, COALESCE(a.priority, 0), COALESCE(ch.weight, 0) "
+                      "FROM abilities a JOIN channels ch ON ch.id = a.channel_id "
+                      "WHERE a.\"group\" = ? AND a.model = ? AND a.enabled = ? AND ch.status = 1 "
+                      "ORDER BY a.priority DESC, a.channel_id");
     if (!st)
         return DB_ERR;
     db_bind_text(st, 1, group);
@@ -106,8 +106,8 @@ int db_relay_candidates(struct db_conn *c, struct arena *a, const char *group, c
     *out = arena_alloc(a, (size_t)cap * sizeof **out);
     while ((rc = db_step(st)) == DB_ROW) {
         if (*n == cap) {
-            *out = arena_realloc(a, *out, (size_t)cap * sizeof **out,
-                                 (size_t)cap * 2 * sizeof **out);
+            *out =
+                arena_realloc(a, *out, (size_t)cap * sizeof **out, (size_t)cap * 2 * sizeof **out);
             cap *= 2;
         }
         (*out)[*n].channel_id = db_col_int64(st, 0);
@@ -131,8 +131,8 @@ int db_relay_channel_status(struct db_conn *c, int64_t id, int64_t status, int64
         return DB_ERR;
     int64_t n;
     if (only_if_status >= 0)
-        n = db_execf(c, "UPDATE channels SET status = ? WHERE id = ? AND status = ?", "iii",
-                     status, id, only_if_status);
+        n = db_execf(c, "UPDATE channels SET status = ? WHERE id = ? AND status = ?", "iii", status,
+                     id, only_if_status);
     else
         n = db_execf(c, "UPDATE channels SET status = ? WHERE id = ?", "ii", status, id);
     if (n > 0 && db_execf(c, "UPDATE abilities SET enabled = ? WHERE channel_id = ?", "bi",

@@ -9,9 +9,9 @@
 #include <string.h>
 
 struct net {
-    int family;              /* AF_INET or AF_INET6 */
-    unsigned char addr[16];  /* network byte order */
-    int bits;                /* prefix length */
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order */
+    int bits;               /* prefix length */
 };
 
 /* Parses one entry of n bytes; 0 or -1. */

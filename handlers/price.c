@@ -22,7 +22,7 @@ struct pricing {
     pthread_mutex_t tok_mu;      /* guards the one-time tokenizer load */
     int tok_tried;               /* the load ran (found files or not) */
     struct tiktoken *cl100k, *o200k;
-    char *dir;                   /* TIKTOKEN_CACHE_DIR, or NULL */
+    char *dir; /* TIKTOKEN_CACHE_DIR, or NULL */
 };
 
 struct pricing *pricing_new(const char *tiktoken_dir)
@@ -83,8 +83,7 @@ static const struct tiktoken *encoder(struct pricing *p, const char *model)
         p->tok_tried = 1;
         p->cl100k = tiktoken_load(TIKTOKEN_CL100K, p->dir, err, sizeof err);
         if (!p->cl100k)
-            LOG_WARN("tokenizer: %s; counting tokens as bytes/4 (run contrib/fetch-tiktoken)",
-                     err);
+            LOG_WARN("tokenizer: %s; counting tokens as bytes/4 (run contrib/fetch-tiktoken)", err);
         p->o200k = tiktoken_load(TIKTOKEN_O200K, p->dir, err, sizeof err);
         if (!p->o200k && p->cl100k)
             LOG_WARN("tokenizer: %s; using cl100k_base for every model", err);
@@ -100,15 +99,15 @@ static json_object *field(json_object *o, const char *k)
 }
 
 int price_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
-                  int channel_type, const char *group, struct json_object *req,
-                  int64_t max_tokens, struct price *out, const char **code, const char **msg)
+                  int channel_type, const char *group, struct json_object *req, int64_t max_tokens,
+                  struct price *out, const char **code, const char **msg)
 {
     memset(out, 0, sizeof *out);
     out->fixed_quota = -1;
     struct count_opts copts = {.is_approximate = options_bool(o, "ApproximateTokenEnabled")};
     /* Transcriptions are priced as whisper-1 whatever the form says (spec 6.6). */
-    const char *billed = mode == RELAY_TRANSCRIPTION || mode == RELAY_TRANSLATION ? "whisper-1"
-                                                                                  : model;
+    const char *billed =
+        mode == RELAY_TRANSCRIPTION || mode == RELAY_TRANSLATION ? "whisper-1" : model;
     bool fb = false, missing = false;
     pthread_rwlock_rdlock(&p->lock);
     out->model_ratio = ratio_model(p->tables, billed, channel_type, &fb);
@@ -170,8 +169,7 @@ int price_request(struct pricing *p, struct options *o, enum relay_mode mode, co
         out->completion_ratio = 1;
         out->is_media = 1;
         return 0;
-    default:
-        break;
+    default: break;
     }
     struct billing_pre bp =
         billing_pre_consume(pre_consumed, out->prompt_tokens, max_tokens, out->ratio, INT64_MAX);

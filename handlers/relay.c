@@ -32,8 +32,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define MAX_TRIED 64            /* channels one request may try */
-#define KEEPALIVE_SECONDS 15    /* SSE comment while the upstream is silent (DESIGN.md) */
+#define MAX_TRIED 64                  /* channels one request may try */
+#define KEEPALIVE_SECONDS 15          /* SSE comment while the upstream is silent (DESIGN.md) */
 #define MAX_UPSTREAM_BODY (64u << 20) /* a non-stream answer larger than this is refused */
 
 /* ---------------------------------------------------------------- key authentication */
@@ -68,8 +68,8 @@ int relay_auth(struct req *r)
         return auth_fail(r, 401, "无效的令牌");
     struct relay_token *t = &au->tok;
     if (t->status == 4)
-        return auth_fail(r, 401,
-                         arena_printf(r->a, "令牌 %s（#%lld）额度已用尽", t->name, (long long)t->id));
+        return auth_fail(
+            r, 401, arena_printf(r->a, "令牌 %s（#%lld）额度已用尽", t->name, (long long)t->id));
     if (t->status == 3)
         return auth_fail(r, 401, "该令牌已过期");
     if (t->status != 1)
@@ -114,17 +114,17 @@ struct relay {
     struct app *app;
     struct relay_auth *au;
     enum relay_mode mode;
-    json_object *body;         /* the client's JSON request (NULL for multipart) */
-    const char *model;         /* the model the client asked for */
+    json_object *body; /* the client's JSON request (NULL for multipart) */
+    const char *model; /* the model the client asked for */
     int is_stream;
-    int client_usage;          /* stream_options.include_usage from the client */
+    int client_usage; /* stream_options.include_usage from the client */
     int64_t max_tokens;
     struct relay_candidate *cands; /* channels able to serve (group, model) */
     int n_cands;
     int64_t tried[MAX_TRIED];
     int n_tried;
-    struct prov_error err;     /* the last attempt's failure */
-    int responded;             /* the client has (part of) an answer: no more retries */
+    struct prov_error err; /* the last attempt's failure */
+    int responded;         /* the client has (part of) an answer: no more retries */
 };
 
 static const char *mode_default_model(enum relay_mode m)
@@ -265,11 +265,17 @@ static int64_t pick_channel(struct relay *rl)
 /* Spec 5.4: errors that mean the channel itself is unusable (not a passing overload). */
 static int should_disable(const struct prov_error *e)
 {
-    static const char *const words[] = {
-        "your access was terminated", "violation of our policies",
-        "your credit balance is too low", "organization has been disabled", "credit", "balance",
-        "permission denied", "organization has been restricted", "api key not valid",
-        "api key expired", "已欠费"};
+    static const char *const words[] = {"your access was terminated",
+                                        "violation of our policies",
+                                        "your credit balance is too low",
+                                        "organization has been disabled",
+                                        "credit",
+                                        "balance",
+                                        "permission denied",
+                                        "organization has been restricted",
+                                        "api key not valid",
+                                        "api key expired",
+                                        "已欠费"};
     if (e->status == 401)
         return 1;
     const char *t = e->type ? e->type : "", *c = e->code ? e->code : "";
@@ -363,13 +369,13 @@ struct attempt {
     const struct provider *prov;
     long status;
     char ctype[128];
-    int streaming;             /* upstream answered a stream: events go to the client */
+    int streaming; /* upstream answered a stream: events go to the client */
     struct sse_parser sse;
-    struct strbuf body;        /* non-stream body, or an error body */
-    struct strbuf out;         /* converted events waiting to be written */
-    size_t sent_text;          /* ctx.text bytes the client has received */
+    struct strbuf body; /* non-stream body, or an error body */
+    struct strbuf out;  /* converted events waiting to be written */
+    size_t sent_text;   /* ctx.text bytes the client has received */
     int client_gone;
-    int midstream_error;       /* the adaptor reported an upstream error inside the stream */
+    int midstream_error; /* the adaptor reported an upstream error inside the stream */
     struct prov_error err;
     time_t last_write;
     int too_big;
@@ -537,10 +543,9 @@ static void settle(struct relay *rl, const struct relay_channel *ch, struct prov
     struct req *r = rl->r;
     struct relay_auth *au = rl->au;
     int64_t prompt = ctx->usage.has_usage ? ctx->usage.prompt_tokens : price->prompt_tokens;
-    int64_t completion = ctx->usage.has_usage
-                             ? ctx->usage.completion_tokens
-                             : price_count_text(app->pricing, ctx->model, ctx->text.p,
-                                                  ctx->text.len);
+    int64_t completion = ctx->usage.has_usage ? ctx->usage.completion_tokens
+                                              : price_count_text(app->pricing, ctx->model,
+                                                                 ctx->text.p, ctx->text.len);
     int64_t quota = price_settle_quota(price, prompt, completion);
     struct ledger_entry e = {0};
     e.user_id = au->user.id;
@@ -608,7 +613,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
         pch.base_url = arena_strndup(r->a, pch.base_url, bl - 1);
     pch.api_version = config_str(r->a, ch->config, "api_version");
     if (!*pch.api_version)
-        pch.api_version = *ch->other ? ch->other
+        pch.api_version = *ch->other       ? ch->other
                           : ch->type == 24 ? cfg_str(app->cfg, CFG_GEMINI_VERSION)
                                            : "";
 
@@ -633,8 +638,8 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     /* Price and reserve (spec 6.3 steps 6-7). */
     struct price price;
     const char *pcode = NULL, *pmsg = NULL;
-    if (price_request(app->pricing, app->opts, rl->mode, ctx->model, (int)ch->type,
-                      au->user.group, rl->body, rl->max_tokens, &price, &pcode, &pmsg) < 0) {
+    if (price_request(app->pricing, app->opts, rl->mode, ctx->model, (int)ch->type, au->user.group,
+                      rl->body, rl->max_tokens, &price, &pcode, &pmsg) < 0) {
         json_object_put(edited);
         rl->responded = 1;
         relay_fail_code(r, 400, pmsg, pcode);
@@ -693,16 +698,16 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
         }
         if (!at.client_gone && (rc == UPSTREAM_TRANSPORT || at.midstream_error)) {
             if (!at.midstream_error)
-                at.err = (struct prov_error){502, arena_printf(r->a, "upstream stream broke: %s",
-                                                               errbuf),
-                                             "upstream_error", "", "stream_interrupted"};
+                at.err = (struct prov_error){
+                    502, arena_printf(r->a, "upstream stream broke: %s", errbuf), "upstream_error",
+                    "", "stream_interrupted"};
             json_object *e = json_object_new_object(), *o = json_object_new_object();
             json_object_object_add(o, "message",
                                    json_object_new_string(at.err.message ? at.err.message : ""));
-            json_object_object_add(o, "type", json_object_new_string(at.err.type ? at.err.type
-                                                                                  : "upstream_error"));
-            json_object_object_add(o, "code", at.err.code ? json_object_new_string(at.err.code)
-                                                          : NULL);
+            json_object_object_add(
+                o, "type", json_object_new_string(at.err.type ? at.err.type : "upstream_error"));
+            json_object_object_add(o, "code",
+                                   at.err.code ? json_object_new_string(at.err.code) : NULL);
             json_object_object_add(e, "error", o);
             SB_LIT(&at.out, "data: ");
             sb_puts(&at.out, json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
@@ -721,8 +726,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
             at.ctx.text.p[at.sent_text] = '\0';
             if (!at.ctx.finished)
                 at.ctx.usage.has_usage = 0;
-            LOG_INFO("request %s: client gone mid-stream; billing what it received",
-                     r->request_id);
+            LOG_INFO("request %s: client gone mid-stream; billing what it received", r->request_id);
         }
         settle(rl, ch, ctx, &price, reserved, system_reset);
         json_object_put(edited);
@@ -771,8 +775,8 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     }
     rl->responded = 1;
     resp_status(r, 200);
-    resp_header(r, "Content-Type", *at.ctype && rl->mode >= RELAY_SPEECH ? at.ctype
-                                                                         : "application/json");
+    resp_header(r, "Content-Type",
+                *at.ctype && rl->mode >= RELAY_SPEECH ? at.ctype : "application/json");
     resp_write(r, out.p, out.len);
     settle(rl, ch, ctx, &price, reserved, system_reset);
     json_object_put(edited);
@@ -904,8 +908,8 @@ int h_relay(struct req *r)
             }
             if (attempt(&rl, &ch) == 0)
                 goto out;
-            LOG_INFO("request %s: channel #%lld failed with %d: %s", r->request_id,
-                     (long long)id, rl.err.status, rl.err.message ? rl.err.message : "");
+            LOG_INFO("request %s: channel #%lld failed with %d: %s", r->request_id, (long long)id,
+                     rl.err.status, rl.err.message ? rl.err.message : "");
             if (!retryable(rl.err.status))
                 break;
         }
@@ -925,8 +929,8 @@ int h_relay(struct req *r)
         if (rl.err.param || rl.err.code) {
             json_object_object_add(e, "param",
                                    rl.err.param ? json_object_new_string(rl.err.param) : NULL);
-            json_object_object_add(e, "code", rl.err.code ? json_object_new_string(rl.err.code)
-                                                          : NULL);
+            json_object_object_add(e, "code",
+                                   rl.err.code ? json_object_new_string(rl.err.code) : NULL);
         }
         json_object *j = json_object_new_object();
         json_object_object_add(j, "error", e);

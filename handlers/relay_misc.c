@@ -48,8 +48,8 @@ static int available_models(struct req *r, const char ***names, size_t *n)
                 len--;
             if (len) {
                 if (*n == cap) {
-                    *names = arena_realloc(r->a, *names, cap * sizeof **names,
-                                           2 * cap * sizeof **names);
+                    *names =
+                        arena_realloc(r->a, *names, cap * sizeof **names, 2 * cap * sizeof **names);
                     cap *= 2;
                 }
                 (*names)[(*n)++] = arena_strndup(r->a, s, len);
@@ -286,8 +286,8 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
     json_object_object_add(m, "role", json_object_new_string("user"));
     json_object_object_add(m, "content", json_object_new_string(prompt));
     json_object_array_add(msgs, m);
-    json_object_object_add(req, "model", json_object_new_string(map_model(a, ch->model_mapping,
-                                                                          model)));
+    json_object_object_add(req, "model",
+                           json_object_new_string(map_model(a, ch->model_mapping, model)));
     json_object_object_add(req, "messages", msgs);
     size_t bl;
     const char *body = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &bl);
@@ -362,8 +362,7 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
     } else if (!resp || !json_object_object_get_ex(resp, "choices", &choices) ||
                json_object_array_length(choices) < 1) {
         res->message = "response has no choices";
-    } else if (!json_object_object_get_ex(json_object_array_get_idx(choices, 0), "message",
-                                          &msg) ||
+    } else if (!json_object_object_get_ex(json_object_array_get_idx(choices, 0), "message", &msg) ||
                !json_object_object_get_ex(msg, "content", &content) ||
                !json_object_is_type(content, json_type_string)) {
         res->message = "response content is not string";
@@ -387,9 +386,9 @@ static void record_test(struct app *app, struct db_conn *c, const struct relay_c
     e.log.channel_id = ch->id;
     e.log.elapsed_time = ms;
     snprintf(e.log.model_name, sizeof e.log.model_name, "%s", model);
-    snprintf(e.log.content, sizeof e.log.content, res->ok ? "渠道 %s 测试成功，响应：%s"
-                                                          : "渠道 %s 测试失败，错误：%s",
-             ch->name, res->message ? res->message : "");
+    snprintf(e.log.content, sizeof e.log.content,
+             res->ok ? "渠道 %s 测试成功，响应：%s" : "渠道 %s 测试失败，错误：%s", ch->name,
+             res->message ? res->message : "");
     if (app->writer)
         writer_submit(app->writer, &e);
     else
@@ -485,8 +484,7 @@ static void *batch_main(void *arg)
             res.message = arena_printf(a, "响应时间 %.2fs 超过阈值 %.2fs", res.seconds, threshold);
             if (options_bool(app->opts, "AutomaticDisableChannelEnabled") &&
                 db_relay_channel_status(c, ch.id, 3, 1) > 0)
-                LOG_WARN("channel %s (#%lld) disabled: %s", ch.name, (long long)ch.id,
-                         res.message);
+                LOG_WARN("channel %s (#%lld) disabled: %s", ch.name, (long long)ch.id, res.message);
         }
         record_test(app, c, &ch, test_model(a, "gpt-3.5-turbo", ch.models), &res);
         maybe_enable(app, c, &ch, &res);

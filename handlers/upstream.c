@@ -11,9 +11,9 @@
 struct xfer {
     const struct upstream_cb *cb;
     CURL *curl;
-    int head_sent;    /* on_head was called */
-    int aborted;      /* a callback asked to stop */
-    char ctype[128];  /* Content-Type of the final response */
+    int head_sent;   /* on_head was called */
+    int aborted;     /* a callback asked to stop */
+    char ctype[128]; /* Content-Type of the final response */
 };
 
 static void send_head(struct xfer *x)

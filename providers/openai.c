@@ -72,16 +72,13 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
         }
         out->url = arena_printf(ctx->a, "%s%s", base, task);
         break;
-    case URL_STRIP_V1:
-        out->url = arena_printf(ctx->a, "%s%s", base, task);
-        break;
+    case URL_STRIP_V1: out->url = arena_printf(ctx->a, "%s%s", base, task); break;
     case URL_APPEND:
     default:
         /* Cloudflare AI Gateway's OpenAI endpoint takes the path without "/v1". */
-        out->url = arena_printf(ctx->a, "%s%s%s", base,
-                                !strncmp(base, "https://gateway.ai.cloudflare.com", 32) ? ""
-                                                                                         : "/v1",
-                                task);
+        out->url = arena_printf(
+            ctx->a, "%s%s%s", base,
+            !strncmp(base, "https://gateway.ai.cloudflare.com", 32) ? "" : "/v1", task);
         break;
     }
     if (rule != URL_AZURE)
@@ -250,8 +247,8 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
     int empty_choices = json_object_object_get_ex(j, "choices", &choices) &&
                         json_object_is_type(choices, json_type_array) &&
                         json_object_array_length(choices) == 0;
-    int has_usage = json_object_object_get_ex(j, "usage", &u) &&
-                    json_object_is_type(u, json_type_object);
+    int has_usage =
+        json_object_object_get_ex(j, "usage", &u) && json_object_is_type(u, json_type_object);
     take_usage(ctx, j);
     take_text(ctx, j, "delta");
     json_object_put(j);

@@ -4,7 +4,10 @@
 
 #include <stddef.h>
 
-#define OPENAI(id, name, base) {id, name, base, &provider_openai, URL_APPEND, NULL}
+#define OPENAI(id, name, base)                                                                     \
+    {                                                                                              \
+        id, name, base, &provider_openai, URL_APPEND, NULL                                         \
+    }
 
 static const struct channel_type types[] = {
     OPENAI(0, "Unknown", "https://api.openai.com"),
@@ -32,8 +35,7 @@ static const struct channel_type types[] = {
     {21, "AI Proxy Library", "https://api.aiproxy.io", NULL, URL_APPEND, NULL},
     OPENAI(22, "FastGPT", "https://fastgpt.run/api/openapi"),
     {23, "Tencent", "https://hunyuan.tencentcloudapi.com", NULL, URL_APPEND, NULL},
-    {24, "Gemini", "https://generativelanguage.googleapis.com", &provider_gemini, URL_APPEND,
-     NULL},
+    {24, "Gemini", "https://generativelanguage.googleapis.com", &provider_gemini, URL_APPEND, NULL},
     OPENAI(25, "Moonshot", "https://api.moonshot.cn"),
     OPENAI(26, "Baichuan", "https://api.baichuan-ai.com"),
     {27, "MiniMax", "https://api.minimax.chat", NULL, URL_APPEND, NULL},
