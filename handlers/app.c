@@ -19,6 +19,7 @@
 #include "fcgi/xmalloc.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,10 +94,75 @@ static int bootstrap_root(struct app *app, struct db_conn *c)
     return 0;
 }
 
+/* The option re-reader of MEMORY_CACHE_ENABLED (spec 11.3): other nodes' changes arrive
+ * within SYNC_FREQUENCY seconds. */
+struct syncer {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int is_stopping;
+    struct app *app;
+};
+
+static void *syncer_main(void *arg)
+{
+    struct syncer *sy = arg;
+    struct app *app = sy->app;
+    long long every = cfg_int(app->cfg, CFG_SYNC_FREQUENCY);
+    pthread_mutex_lock(&sy->mu);
+    while (!sy->is_stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += every;
+        while (!sy->is_stopping && pthread_cond_timedwait(&sy->cv, &sy->mu, &until) == 0)
+            ;
+        if (sy->is_stopping)
+            break;
+        pthread_mutex_unlock(&sy->mu);
+        struct db_conn *c = db_acquire(app->db);
+        if (options_load(app->opts, c) < 0)
+            LOG_WARN("options re-read failed: %s", db_errmsg(c));
+        else
+            pricing_reload(app->pricing, app->opts);
+        db_release(c);
+        pthread_mutex_lock(&sy->mu);
+    }
+    pthread_mutex_unlock(&sy->mu);
+    return NULL;
+}
+
+static struct syncer *syncer_start(struct app *app)
+{
+    struct syncer *sy = xcalloc(1, sizeof *sy);
+    sy->app = app;
+    pthread_mutex_init(&sy->mu, NULL);
+    pthread_cond_init(&sy->cv, NULL);
+    if (pthread_create(&sy->th, NULL, syncer_main, sy) != 0) {
+        free(sy);
+        return NULL;
+    }
+    return sy;
+}
+
+static void syncer_stop(struct syncer *sy)
+{
+    if (!sy)
+        return;
+    pthread_mutex_lock(&sy->mu);
+    sy->is_stopping = 1;
+    pthread_cond_signal(&sy->cv);
+    pthread_mutex_unlock(&sy->mu);
+    pthread_join(sy->th, NULL);
+    pthread_mutex_destroy(&sy->mu);
+    pthread_cond_destroy(&sy->cv);
+    free(sy);
+}
+
 static void app_free(struct app *app)
 {
     if (!app)
         return;
+    syncer_stop(app->syncer);
     writer_stop(app->writer);
     db_close(app->db);
     options_free(app->opts);
@@ -162,6 +228,8 @@ static void *app_init(const struct config *cfg, int is_cgi)
             rc = -1;
         else
             writer_set_done_hook(app->writer, quota_committed, app->quota);
+        if (cfg_int(cfg, CFG_MEMORY_CACHE_ENABLED))
+            app->syncer = syncer_start(app);
     }
     if (rc < 0) {
         app_free(app);

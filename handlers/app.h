@@ -13,6 +13,7 @@ struct options;
 struct pricing;
 struct quota_store;
 struct req;
+struct syncer;
 struct writer;
 
 /* Built at start-up, read-only afterwards except the caches, which lock themselves. */
@@ -29,6 +30,7 @@ struct app {
     int is_cgi;                    /* one request per process */
     struct router router;          /* the route table and its hooks */
     _Atomic int batch_test_running; /* a batch channel test runs (one per process, spec 5.7) */
+    struct syncer *syncer;          /* re-reads options every SYNC_FREQUENCY s, or NULL */
 };
 
 /* Per worker thread (or the CGI process). */
