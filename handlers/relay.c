@@ -523,7 +523,7 @@ static const char *config_str(struct arena *a, const char *config, const char *k
     return out;
 }
 
-static const char *map_model(struct arena *a, const char *mapping, const char *model)
+const char *relay_map_model(struct arena *a, const char *mapping, const char *model)
 {
     if (!mapping || !*mapping || !strcmp(mapping, "{}"))
         return model;
@@ -587,6 +587,26 @@ static void settle(struct relay *rl, const struct relay_channel *ch, struct prov
     }
 }
 
+void relay_prov_channel(struct arena *a, const struct app *app, const struct relay_channel *ch,
+                        const struct channel_type *ct, struct prov_channel *out)
+{
+    *out = (struct prov_channel){
+        .id = ch->id,
+        .type = (int)ch->type,
+        .key = ch->key,
+        .base_url = *ch->base_url ? ch->base_url : ct->default_base,
+        .config = ch->config,
+    };
+    size_t bl = strlen(out->base_url);
+    if (bl && out->base_url[bl - 1] == '/')
+        out->base_url = arena_strndup(a, out->base_url, bl - 1);
+    out->api_version = config_str(a, ch->config, "api_version");
+    if (!*out->api_version)
+        out->api_version = *ch->other       ? ch->other
+                           : ch->type == 24 ? cfg_str(app->cfg, CFG_GEMINI_VERSION)
+                                            : "";
+}
+
 /* Runs one attempt on channel ch. 0: the client has its answer (success, or an error after
  * the stream began). 1: failed before answering, rl->err says why. */
 static int attempt(struct relay *rl, const struct relay_channel *ch)
@@ -601,21 +621,8 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
                                       "one_api_error", "", "invalid_api_type"};
         return 1;
     }
-    struct prov_channel pch = {
-        .id = ch->id,
-        .type = (int)ch->type,
-        .key = ch->key,
-        .base_url = *ch->base_url ? ch->base_url : ct->default_base,
-        .config = ch->config,
-    };
-    size_t bl = strlen(pch.base_url);
-    if (bl && pch.base_url[bl - 1] == '/')
-        pch.base_url = arena_strndup(r->a, pch.base_url, bl - 1);
-    pch.api_version = config_str(r->a, ch->config, "api_version");
-    if (!*pch.api_version)
-        pch.api_version = *ch->other       ? ch->other
-                          : ch->type == 24 ? cfg_str(app->cfg, CFG_GEMINI_VERSION)
-                                           : "";
+    struct prov_channel pch;
+    relay_prov_channel(r->a, app, ch, ct, &pch);
 
     struct attempt at = {.rl = rl, .prov = ct->prov};
     struct prov_ctx *ctx = &at.ctx;
@@ -623,7 +630,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     ctx->mode = rl->mode;
     ctx->ch = &pch;
     ctx->origin_model = rl->model;
-    ctx->model = map_model(r->a, ch->model_mapping, rl->model);
+    ctx->model = relay_map_model(r->a, ch->model_mapping, rl->model);
     ctx->req = rl->body;
     ctx->is_stream = rl->is_stream;
     ctx->include_usage = rl->client_usage;

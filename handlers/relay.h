@@ -6,6 +6,7 @@
 
 #include "db/relay.h"
 
+struct arena;
 struct req;
 
 /* What relay key authentication found; r->auth points to it after relay_auth succeeds. */
@@ -18,6 +19,19 @@ struct relay_auth {
 /* The router's auth hook for AUTH_RELAY_TOKEN routes (spec 2.3 checks 1-9): 0, or
  * OA_ERR_DESCRIBED with r->err_status and r->err_msg set. */
 int relay_auth(struct req *r);
+
+/* The model a channel's mapping (a JSON object text) turns model into: single level, an
+ * empty target means no mapping (spec 7.6). The result is model itself or an arena copy. */
+const char *relay_map_model(struct arena *a, const char *mapping, const char *model);
+
+/* What an adaptor sees of channel ch (of type row ct): the base URL (the type's default when
+ * the channel has none, without a trailing '/'), the api-version (config, legacy `other`,
+ * GEMINI_VERSION for Gemini). Strings point into ch or the arena. */
+struct app;
+struct channel_type;
+struct prov_channel;
+void relay_prov_channel(struct arena *a, const struct app *app, const struct relay_channel *ch,
+                        const struct channel_type *ct, struct prov_channel *out);
 
 /* Route handlers. */
 int h_relay(struct req *r);             /* chat, completions, embeddings, moderations, images,

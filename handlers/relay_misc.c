@@ -256,19 +256,6 @@ static int t_body(void *ud, const char *p, size_t n)
     return 0;
 }
 
-static const char *map_model(struct arena *a, const char *mapping, const char *model)
-{
-    if (!mapping || !*mapping)
-        return model;
-    json_object *j = json_tokener_parse(mapping), *v;
-    const char *out = model;
-    if (j && json_object_object_get_ex(j, model, &v) && json_object_is_type(v, json_type_string) &&
-        json_object_get_string_len(v))
-        out = arena_strdup(a, json_object_get_string(v));
-    json_object_put(j);
-    return out;
-}
-
 /* Runs the test request of spec 5.7 against ch on the given curl handle. */
 static void run_test(struct app *app, struct arena *a, void *curl, const struct relay_channel *ch,
                      const char *asked, struct test_result *res)
@@ -287,24 +274,17 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
     json_object_object_add(m, "content", json_object_new_string(prompt));
     json_object_array_add(msgs, m);
     json_object_object_add(req, "model",
-                           json_object_new_string(map_model(a, ch->model_mapping, model)));
+                           json_object_new_string(relay_map_model(a, ch->model_mapping, model)));
     json_object_object_add(req, "messages", msgs);
     size_t bl;
     const char *body = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &bl);
 
-    struct prov_channel pch = {.id = ch->id,
-                               .type = (int)ch->type,
-                               .key = ch->key,
-                               .base_url = *ch->base_url ? ch->base_url : ct->default_base,
-                               .api_version = *ch->other ? ch->other : "",
-                               .config = ch->config};
-    size_t ul = strlen(pch.base_url);
-    if (ul && pch.base_url[ul - 1] == '/')
-        pch.base_url = arena_strndup(a, pch.base_url, ul - 1);
+    struct prov_channel pch;
+    relay_prov_channel(a, app, ch, ct, &pch);
     struct prov_ctx ctx = {.a = a,
                            .mode = RELAY_CHAT,
                            .ch = &pch,
-                           .model = map_model(a, ch->model_mapping, model),
+                           .model = relay_map_model(a, ch->model_mapping, model),
                            .origin_model = model,
                            .req = req,
                            .body = arena_strndup(a, body, bl),
