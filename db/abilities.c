@@ -50,12 +50,6 @@ int64_t db_abilities_delete_channel(struct db_conn *c, int64_t channel_id)
     return db_execf(c, "DELETE FROM abilities WHERE channel_id = ?", "i", channel_id);
 }
 
-int64_t db_abilities_set_enabled(struct db_conn *c, int64_t channel_id, int is_enabled)
-{
-    return db_execf(c, "UPDATE abilities SET enabled = ? WHERE channel_id = ?", "bi",
-                    is_enabled, channel_id);
-}
-
 int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id,
                          const char *groups, const char *models, int is_enabled,
                          int64_t priority)

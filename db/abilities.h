@@ -21,9 +21,6 @@ int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id,
                          int64_t priority);
 /* Deletes every ability row of channel_id. Rows deleted, or < 0. */
 int64_t db_abilities_delete_channel(struct db_conn *c, int64_t channel_id);
-/* Sets enabled on every ability row of channel_id (automatic disable/enable keeps the rows).
- * Rows changed, or < 0. */
-int64_t db_abilities_set_enabled(struct db_conn *c, int64_t channel_id, int is_enabled);
 /* The distinct models with an enabled ability in group, sorted bytewise ascending (as Go's
  * sort.Strings, the same on SQLite and PostgreSQL). Array and strings in a; count in *n.
  * Returns 0, or < 0 on a database error. */

@@ -231,18 +231,6 @@ int db_channels_update(struct db_conn *c, struct arena *a, const struct channel 
     return db_commit(c) < 0 ? rollback_with(c, DB_ERR) : 1;
 }
 
-int db_channels_set_status(struct db_conn *c, int64_t id, int64_t status)
-{
-    if (db_begin(c) < 0)
-        return DB_ERR;
-    int64_t n = db_execf(c, "UPDATE channels SET status = ? WHERE id = ?", "ii", status, id);
-    if (n < 0 || db_abilities_set_enabled(c, id, status == 1) < 0)
-        return rollback_with(c, (int)n);
-    if (db_commit(c) < 0)
-        return rollback_with(c, DB_ERR);
-    return n > 0;
-}
-
 int64_t db_channels_delete(struct db_conn *c, int64_t id)
 {
     if (db_begin(c) < 0)

@@ -61,9 +61,6 @@ int db_channels_insert(struct db_conn *c, struct arena *a, const struct channel 
  * 0 when there is no such channel, < 0 on a database error. */
 int db_channels_update(struct db_conn *c, struct arena *a, const struct channel *ch,
                        unsigned fields);
-/* Sets a channel's status and its abilities' enabled flag together (automatic disable and
- * enable, spec 5.4). Returns 1, 0 (no such channel) or < 0. */
-int db_channels_set_status(struct db_conn *c, int64_t id, int64_t status);
 /* Deletes channel id and its abilities in one transaction. Rows deleted (0 or 1), or < 0. */
 int64_t db_channels_delete(struct db_conn *c, int64_t id);
 /* Deletes every channel with status 2 or 3 and their abilities (One API leaves those behind,

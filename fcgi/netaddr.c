@@ -72,7 +72,11 @@ int cidr_list_valid(const char *list, char *err, size_t errlen)
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         struct net net;
-        if (parse_net(p, n, &net) < 0) {
+        if (!memchr(p, '/', n) || parse_net(p, n, &net) < 0) {
+            while (n && isspace((unsigned char)*p))
+                p++, n--;
+            while (n && isspace((unsigned char)p[n - 1]))
+                n--;
             snprintf(err, errlen, "invalid CIDR address: %.*s", (int)(n > 64 ? 64 : n), p);
             return 0;
         }

@@ -8,9 +8,9 @@
 #include "fcgi/arena.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
+#include "fcgi/netaddr.h"
 #include "fcgi/request.h"
 
-#include <arpa/inet.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,61 +95,16 @@ static int read_input(json_object *body, struct in_val in[TF__MAX])
     return 0;
 }
 
-/* Is s one CIDR block, IPv4 or IPv6, as Go's net.ParseCIDR accepts it? */
-static int is_cidr(const char *s, size_t len)
-{
-    const char *slash = memchr(s, '/', len);
-    char addr[64];
-    if (!slash || (size_t)(slash - s) >= sizeof addr)
-        return 0;
-    memcpy(addr, s, (size_t)(slash - s));
-    addr[slash - s] = '\0';
-    unsigned char buf[16];
-    int bits;
-    if (inet_pton(AF_INET, addr, buf) == 1)
-        bits = 32;
-    else if (inet_pton(AF_INET6, addr, buf) == 1)
-        bits = 128;
-    else
-        return 0;
-    const char *p = slash + 1, *end = s + len;
-    if (p == end)
-        return 0;
-    int n = 0;
-    for (; p < end; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        n = n * 10 + (*p - '0');
-        if (n > bits)
-            return 0;
-    }
-    return 1;
-}
-
 /* The validation message for name and subnet (spec 3.6), or NULL when both are fine. */
 static const char *validate(struct req *r, const struct in_val in[TF__MAX])
 {
     if (in[TF_NAME].is_set && strlen(in[TF_NAME].s) > TOKEN_NAME_MAX)
         return "参数错误：令牌名称过长";
     const char *s = in[TF_SUBNET].is_set ? in[TF_SUBNET].s : "";
-    if (!*s)
-        return NULL;
-    for (;;) {
-        size_t len = strcspn(s, ",");
-        const char *b = s, *e = s + len;
-        while (b < e && strchr(" \t\r\n\v\f", *b))
-            b++;
-        while (e > b && strchr(" \t\r\n\v\f", e[-1]))
-            e--;
-        if (!is_cidr(b, (size_t)(e - b)))
-            return arena_printf(r->a,
-                                "参数错误：无效的网段：failed to parse subnet: invalid CIDR "
-                                "address: %.*s",
-                                (int)(e - b), b);
-        if (!s[len])
-            return NULL;
-        s += len + 1;
-    }
+    char err[160];
+    if (*s && !cidr_list_valid(s, err, sizeof err))
+        return arena_printf(r->a, "参数错误：无效的网段：failed to parse subnet: %s", err);
+    return NULL;
 }
 
 /* The token object of spec 3.14, key included: the caller owns it. */

@@ -7,7 +7,10 @@ int main(void)
 {
     char err[128];
     ok(cidr_list_valid("10.0.0.0/8, 192.168.0.0/16", err, sizeof err), "IPv4 list is valid");
-    ok(cidr_list_valid("2001:db8::/32,127.0.0.1", err, sizeof err), "IPv6 and plain addresses");
+    ok(cidr_list_valid("2001:db8::/32, 127.0.0.1/32", err, sizeof err), "IPv6 and a /32");
+    ok(!cidr_list_valid("10.0.0.0/8, 127.0.0.1", err, sizeof err),
+       "a plain address is not a CIDR block (as Go's ParseCIDR)");
+    is_str(err, "invalid CIDR address: 127.0.0.1", "the message names the entry");
     ok(!cidr_list_valid("10.0.0.0/33", err, sizeof err), "prefix too long: %s", err);
     ok(!cidr_list_valid("10.0.0.0/8,,1.2.3.4", err, sizeof err), "empty entry refused");
     ok(!cidr_list_valid("example.com", err, sizeof err), "a name is refused: %s", err);
