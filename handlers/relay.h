@@ -43,5 +43,6 @@ int h_billing_subscription(struct req *r);
 int h_billing_usage(struct req *r);
 int h_channel_test(struct req *r);      /* GET /api/channel/test/:id */
 int h_channel_test_all(struct req *r);  /* GET /api/channel/test */
+int h_channel_update_balance(struct req *r); /* GET /api/channel/update_balance/:id */
 
 #endif

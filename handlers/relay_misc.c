@@ -511,3 +511,183 @@ int h_channel_test_all(struct req *r)
     api_ok(r, NULL);
     return 0;
 }
+
+/* ---------------------------------------------------------------- balances (spec 5.8) */
+
+/* GETs url with the channel's key as a Bearer token; the parsed JSON answer or NULL with a
+ * reason in *why. */
+static json_object *balance_get(struct req *r, void *curl, const char *url, const char *key,
+                                const char **why)
+{
+    struct prov_request rq = {.url = url};
+    rq.headers[rq.n_headers++] = arena_printf(r->a, "Authorization: Bearer %s", key);
+    struct test_xfer x = {.status = 0};
+    sb_init(&x.body, r->a);
+    struct upstream_cb cb = {t_head, t_body, NULL, &x};
+    char errbuf[256] = "";
+    struct app *app = req_app(r);
+    if (upstream_perform(curl, &rq, 30, cfg_str(app->cfg, CFG_RELAY_PROXY), &cb, errbuf,
+                         sizeof errbuf) != UPSTREAM_OK) {
+        *why = arena_strdup(r->a, errbuf);
+        return NULL;
+    }
+    if (x.status != 200) {
+        *why = arena_printf(r->a, "status code: %ld", x.status);
+        return NULL;
+    }
+    json_object *j = json_tokener_parse(x.body.p);
+    if (!j)
+        *why = "invalid JSON from the upstream";
+    return j;
+}
+
+/* A JSON number, or a number written as a string (DeepSeek, SiliconFlow). */
+static double num(json_object *o, const char *k, int *ok)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, k, &v)) {
+        *ok = 0;
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_string)) {
+        char *end;
+        double d = strtod(json_object_get_string(v), &end);
+        if (*end)
+            *ok = 0;
+        return d;
+    }
+    return json_object_get_double(v);
+}
+
+/* The balance of channel ch in US$ (CNY for DeepSeek), 0 with *why NULL, or -1 with *why. */
+static int fetch_balance(struct req *r, void *curl, const struct relay_channel *ch,
+                         const char *base, double *out, const char **why)
+{
+    int ok = 1;
+    json_object *j = NULL, *d;
+    switch (ch->type) {
+    case 1:
+    case 8: {
+        j = balance_get(r, curl, arena_printf(r->a, "%s/v1/dashboard/billing/subscription", base),
+                        ch->key, why);
+        if (!j)
+            return -1;
+        double limit = num(j, "hard_limit_usd", &ok);
+        json_object *hp;
+        int has_payment = json_object_object_get_ex(j, "has_payment_method", &hp) &&
+                          json_object_get_boolean(hp);
+        json_object_put(j);
+        time_t now = time(NULL), start = now - 100 * 86400;
+        struct tm tm;
+        char from[16], to[16];
+        gmtime_r(&now, &tm);
+        strftime(to, sizeof to, "%Y-%m-%d", &tm);
+        if (has_payment) {
+            tm.tm_mday = 1;
+            strftime(from, sizeof from, "%Y-%m-%d", &tm);
+        } else {
+            gmtime_r(&start, &tm);
+            strftime(from, sizeof from, "%Y-%m-%d", &tm);
+        }
+        j = balance_get(r, curl,
+                        arena_printf(r->a, "%s/v1/dashboard/billing/usage?start_date=%s&end_date=%s",
+                                     base, from, to),
+                        ch->key, why);
+        if (!j)
+            return -1;
+        *out = limit - num(j, "total_usage", &ok) / 100;
+        break;
+    }
+    case 36: { /* DeepSeek: the CNY entry of balance_infos */
+        j = balance_get(r, curl, arena_printf(r->a, "%s/user/balance", base), ch->key, why);
+        if (!j)
+            return -1;
+        json_object *infos;
+        ok = 0;
+        if (json_object_object_get_ex(j, "balance_infos", &infos) &&
+            json_object_is_type(infos, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(infos); i++) {
+                json_object *e = json_object_array_get_idx(infos, i), *cur;
+                if (json_object_object_get_ex(e, "currency", &cur) &&
+                    !strcmp(json_object_get_string(cur), "CNY")) {
+                    ok = 1;
+                    *out = num(e, "total_balance", &ok);
+                }
+            }
+        }
+        break;
+    }
+    case 20: /* OpenRouter */
+        j = balance_get(r, curl, arena_printf(r->a, "%s/v1/credits", base), ch->key, why);
+        if (!j)
+            return -1;
+        if (json_object_object_get_ex(j, "data", &d))
+            *out = num(d, "total_credits", &ok) - num(d, "total_usage", &ok);
+        else
+            ok = 0;
+        break;
+    case 44: { /* SiliconFlow */
+        j = balance_get(r, curl, arena_printf(r->a, "%s/v1/user/info", base), ch->key, why);
+        if (!j)
+            return -1;
+        json_object *code;
+        if (!json_object_object_get_ex(j, "code", &code) || json_object_get_int(code) != 20000 ||
+            !json_object_object_get_ex(j, "data", &d))
+            ok = 0;
+        else
+            *out = num(d, "totalBalance", &ok);
+        break;
+    }
+    default:
+        *why = "尚未实现";
+        return -1;
+    }
+    json_object_put(j);
+    if (!ok) {
+        *why = "unexpected answer from the upstream";
+        return -1;
+    }
+    return 0;
+}
+
+int h_channel_update_balance(struct req *r)
+{
+    char *end;
+    long long id = strtoll(req_path_param(r, 0), &end, 10);
+    if (*end || id <= 0) {
+        api_fail(r, 200, msg_invalid_parameter(r));
+        return 0;
+    }
+    struct relay_channel ch;
+    int found = db_relay_channel(req_db(r), r->a, id, &ch);
+    if (found < 0)
+        return OA_ERR_DB;
+    if (found == 0) {
+        api_fail(r, 200, "record not found");
+        return 0;
+    }
+    const struct channel_type *ct = channel_type_get((int)ch.type);
+    struct prov_channel pch = {.base_url = ""};
+    if (ct)
+        relay_prov_channel(r->a, req_app(r), &ch, ct, &pch);
+    struct worker_ctx *w = r->worker;
+    if (!w->curl)
+        w->curl = upstream_handle_new();
+    req_db_release(r);
+    double balance = 0;
+    const char *why = NULL;
+    if (!*pch.base_url || fetch_balance(r, w->curl, &ch, pch.base_url, &balance, &why) < 0) {
+        api_fail(r, 200, why ? why : "尚未实现");
+        return 0;
+    }
+    if (db_execf(req_db(r), "UPDATE channels SET balance = ?, balance_updated_time = ? WHERE id = ?",
+                 "dii", balance, (int64_t)time(NULL), (int64_t)ch.id) < 0)
+        return OA_ERR_DB;
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "success", json_object_new_boolean(1));
+    json_object_object_add(j, "message", json_object_new_string(""));
+    json_object_object_add(j, "balance", json_object_new_double(balance));
+    resp_json_obj(r, 200, j);
+    json_object_put(j);
+    return 0;
+}

@@ -28,6 +28,7 @@ const struct route app_routes[] = {
     {"DELETE", "/api/channel/disabled", h_channel_delete_disabled, AUTH_ADMIN},
     {"GET", "/api/channel/test", h_channel_test_all, AUTH_ADMIN},
     {"GET", "/api/channel/test/:id", h_channel_test, AUTH_ADMIN},
+    {"GET", "/api/channel/update_balance/:id", h_channel_update_balance, AUTH_ADMIN},
     {"GET", "/api/channel/:id", h_channel_get, AUTH_ADMIN},
     {"POST", "/api/channel", h_channel_create, AUTH_ADMIN | BODY_JSON},
     {"PUT", "/api/channel", h_channel_update, AUTH_ADMIN | BODY_JSON},
