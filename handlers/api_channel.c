@@ -7,6 +7,7 @@
 #include "db/db.h"
 #include "fcgi/arena.h"
 #include "fcgi/error.h"
+#include "fcgi/jsonin.h"
 #include "fcgi/request.h"
 
 #include <json-c/json.h>
@@ -36,77 +37,48 @@ enum ch_in {
     CF__MAX
 };
 
-enum in_kind { K_INT, K_UINT, K_STR };
-
-static const struct {
-    const char *name;
-    enum in_kind kind;
-    unsigned field; /* enum channel_field it writes; 0 for the id */
-} ch_fields[CF__MAX] = {
-    [CF_ID] = {"id", K_INT, 0},
-    [CF_TYPE] = {"type", K_INT, CH_TYPE},
-    [CF_KEY] = {"key", K_STR, CH_KEY},
-    [CF_STATUS] = {"status", K_INT, CH_STATUS},
-    [CF_NAME] = {"name", K_STR, CH_NAME},
-    [CF_WEIGHT] = {"weight", K_UINT, CH_WEIGHT},
-    [CF_BASE_URL] = {"base_url", K_STR, CH_BASE_URL},
-    [CF_OTHER] = {"other", K_STR, CH_OTHER},
-    [CF_MODELS] = {"models", K_STR, CH_MODELS},
-    [CF_GROUP] = {"group", K_STR, CH_GROUP},
-    [CF_MODEL_MAPPING] = {"model_mapping", K_STR, CH_MODEL_MAPPING},
-    [CF_PRIORITY] = {"priority", K_INT, CH_PRIORITY},
-    [CF_CONFIG] = {"config", K_STR, CH_CONFIG},
-    [CF_SYSTEM_PROMPT] = {"system_prompt", K_STR, CH_SYSTEM_PROMPT},
+static const struct jin_field ch_fields[CF__MAX] = {
+    [CF_ID] = {"id", JIN_INT},
+    [CF_TYPE] = {"type", JIN_INT},
+    [CF_KEY] = {"key", JIN_STR},
+    [CF_STATUS] = {"status", JIN_INT},
+    [CF_NAME] = {"name", JIN_STR},
+    [CF_WEIGHT] = {"weight", JIN_UINT},
+    [CF_BASE_URL] = {"base_url", JIN_STR},
+    [CF_OTHER] = {"other", JIN_STR},
+    [CF_MODELS] = {"models", JIN_STR},
+    [CF_GROUP] = {"group", JIN_STR},
+    [CF_MODEL_MAPPING] = {"model_mapping", JIN_STR},
+    [CF_PRIORITY] = {"priority", JIN_INT},
+    [CF_CONFIG] = {"config", JIN_STR},
+    [CF_SYSTEM_PROMPT] = {"system_prompt", JIN_STR},
 };
 
-/* A typed input value; is_set is 0 for an absent or null member. */
-struct in_val {
-    int is_set;
-    int64_t i;     /* K_INT, K_UINT */
-    const char *s; /* K_STR: borrowed from the request's JSON */
+/* The enum channel_field each input writes; 0 for the id. */
+static const unsigned ch_writes[CF__MAX] = {
+    [CF_TYPE] = CH_TYPE,
+    [CF_KEY] = CH_KEY,
+    [CF_STATUS] = CH_STATUS,
+    [CF_NAME] = CH_NAME,
+    [CF_WEIGHT] = CH_WEIGHT,
+    [CF_BASE_URL] = CH_BASE_URL,
+    [CF_OTHER] = CH_OTHER,
+    [CF_MODELS] = CH_MODELS,
+    [CF_GROUP] = CH_GROUP,
+    [CF_MODEL_MAPPING] = CH_MODEL_MAPPING,
+    [CF_PRIORITY] = CH_PRIORITY,
+    [CF_CONFIG] = CH_CONFIG,
+    [CF_SYSTEM_PROMPT] = CH_SYSTEM_PROMPT,
 };
-
-/* Reads the declared fields from the body object. -1 when the body is not an object or a
- * member has the wrong type (Go's binding fails there too), else 0. */
-static int read_input(json_object *body, struct in_val in[CF__MAX])
-{
-    memset(in, 0, CF__MAX * sizeof *in);
-    if (!body || !json_object_is_type(body, json_type_object))
-        return -1;
-    for (int f = 0; f < CF__MAX; f++) {
-        json_object *v;
-        if (!json_object_object_get_ex(body, ch_fields[f].name, &v) || !v)
-            continue;
-        enum json_type t = json_object_get_type(v);
-        if (ch_fields[f].kind == K_STR) {
-            if (t != json_type_string)
-                return -1;
-            in[f].s = json_object_get_string(v);
-        } else {
-            if (t == json_type_double) {
-                double d = json_object_get_double(v);
-                if (d != (double)(int64_t)d)
-                    return -1;
-            } else if (t != json_type_int) {
-                return -1;
-            }
-            in[f].i = json_object_get_int64(v);
-            if (ch_fields[f].kind == K_UINT && in[f].i < 0)
-                return -1;
-        }
-        in[f].is_set = 1;
-    }
-    return 0;
-}
 
 /* Copies the set inputs into ch; returns the mask of enum channel_field written. */
-static unsigned apply_input(struct channel *ch, const struct in_val in[CF__MAX])
+static unsigned apply_input(struct channel *ch, const struct jin_val in[CF__MAX])
 {
     unsigned mask = 0;
     for (int f = 1; f < CF__MAX; f++) {
         if (!in[f].is_set)
             continue;
-        mask |= ch_fields[f].field;
+        mask |= ch_writes[f];
         switch (f) {
         case CF_TYPE: ch->type = in[f].i; break;
         case CF_KEY: ch->key = in[f].s; break;
@@ -262,8 +234,8 @@ static const char **key_lines(struct arena *a, const char *s, size_t *n)
 
 int h_channel_create(struct req *r)
 {
-    struct in_val in[CF__MAX];
-    if (read_input(r->json, in) < 0) {
+    struct jin_val in[CF__MAX];
+    if (jin_read(r->json, ch_fields, CF__MAX, in) < 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
@@ -289,8 +261,8 @@ int h_channel_create(struct req *r)
 
 int h_channel_update(struct req *r)
 {
-    struct in_val in[CF__MAX];
-    if (read_input(r->json, in) < 0 || !in[CF_ID].is_set || in[CF_ID].i <= 0) {
+    struct jin_val in[CF__MAX];
+    if (jin_read(r->json, ch_fields, CF__MAX, in) < 0 || !in[CF_ID].is_set || in[CF_ID].i <= 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }

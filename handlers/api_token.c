@@ -8,6 +8,7 @@
 #include "fcgi/arena.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
+#include "fcgi/jsonin.h"
 #include "fcgi/netaddr.h"
 #include "fcgi/request.h"
 
@@ -33,70 +34,19 @@ enum tok_field {
     TF__MAX
 };
 
-enum in_kind { K_INT, K_BOOL, K_STR };
-
-static const struct {
-    const char *name;
-    enum in_kind kind;
-} tok_fields[TF__MAX] = {
-    [TF_ID] = {"id", K_INT},
-    [TF_NAME] = {"name", K_STR},
-    [TF_STATUS] = {"status", K_INT},
-    [TF_EXPIRED_TIME] = {"expired_time", K_INT},
-    [TF_REMAIN_QUOTA] = {"remain_quota", K_INT},
-    [TF_UNLIMITED_QUOTA] = {"unlimited_quota", K_BOOL},
-    [TF_MODELS] = {"models", K_STR},
-    [TF_SUBNET] = {"subnet", K_STR},
+static const struct jin_field tok_fields[TF__MAX] = {
+    [TF_ID] = {"id", JIN_INT},
+    [TF_NAME] = {"name", JIN_STR},
+    [TF_STATUS] = {"status", JIN_INT},
+    [TF_EXPIRED_TIME] = {"expired_time", JIN_INT},
+    [TF_REMAIN_QUOTA] = {"remain_quota", JIN_INT},
+    [TF_UNLIMITED_QUOTA] = {"unlimited_quota", JIN_BOOL},
+    [TF_MODELS] = {"models", JIN_STR},
+    [TF_SUBNET] = {"subnet", JIN_STR},
 };
-
-/* A typed input value; is_set is 0 for an absent or null member. */
-struct in_val {
-    int is_set;
-    int64_t i;     /* K_INT, K_BOOL */
-    const char *s; /* K_STR: borrowed from the request's JSON */
-};
-
-/* Reads the declared fields from the body object. -1 when the body is not an object or a
- * member has the wrong type (Go's binding fails there too), else 0. */
-static int read_input(json_object *body, struct in_val in[TF__MAX])
-{
-    memset(in, 0, TF__MAX * sizeof *in);
-    if (!body || !json_object_is_type(body, json_type_object))
-        return -1;
-    for (int f = 0; f < TF__MAX; f++) {
-        json_object *v;
-        if (!json_object_object_get_ex(body, tok_fields[f].name, &v) || !v)
-            continue;
-        enum json_type t = json_object_get_type(v);
-        switch (tok_fields[f].kind) {
-        case K_INT:
-            if (t == json_type_double) {
-                double d = json_object_get_double(v);
-                if (d != (double)(int64_t)d)
-                    return -1;
-            } else if (t != json_type_int) {
-                return -1;
-            }
-            in[f].i = json_object_get_int64(v);
-            break;
-        case K_BOOL:
-            if (t != json_type_boolean)
-                return -1;
-            in[f].i = json_object_get_boolean(v);
-            break;
-        case K_STR:
-            if (t != json_type_string)
-                return -1;
-            in[f].s = json_object_get_string(v);
-            break;
-        }
-        in[f].is_set = 1;
-    }
-    return 0;
-}
 
 /* The validation message for name and subnet (spec 3.6), or NULL when both are fine. */
-static const char *validate(struct req *r, const struct in_val in[TF__MAX])
+static const char *validate(struct req *r, const struct jin_val in[TF__MAX])
 {
     if (in[TF_NAME].is_set && strlen(in[TF_NAME].s) > TOKEN_NAME_MAX)
         return "参数错误：令牌名称过长";
@@ -218,8 +168,8 @@ int h_token_get(struct req *r)
 
 int h_token_create(struct req *r)
 {
-    struct in_val in[TF__MAX];
-    if (read_input(r->json, in) < 0) {
+    struct jin_val in[TF__MAX];
+    if (jin_read(r->json, tok_fields, TF__MAX, in) < 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
@@ -256,8 +206,8 @@ int h_token_create(struct req *r)
 
 int h_token_update(struct req *r)
 {
-    struct in_val in[TF__MAX];
-    if (read_input(r->json, in) < 0) {
+    struct jin_val in[TF__MAX];
+    if (jin_read(r->json, tok_fields, TF__MAX, in) < 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
