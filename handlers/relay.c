@@ -468,7 +468,10 @@ static void prepare_body(struct relay *rl, const struct relay_channel *ch,
     int want_usage = rl->is_stream && ct->prov == &provider_openai && ch->type != 28 &&
                      (rl->mode == RELAY_CHAT || rl->mode == RELAY_COMPLETIONS);
     int need_system = *ch->system_prompt && rl->mode == RELAY_CHAT;
-    int mapped_differs = strcmp(mapped, rl->model) != 0;
+    /* A model taken from the path or a default (engines embeddings, moderations) must reach
+     * the upstream too. */
+    const char *sent = jstr(rl->body, "model");
+    int mapped_differs = strcmp(mapped, sent ? sent : "") != 0;
     if (!want_usage && !need_system && !mapped_differs)
         return;
     json_object *copy = NULL;

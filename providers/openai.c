@@ -205,12 +205,18 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
     /* A 200 that still carries error.type is an error (spec 7.4). */
     if (json_object_object_get_ex(j, "error", &e) && json_object_is_type(e, json_type_object) &&
         json_object_object_get_ex(e, "type", &et) && json_object_get_string_len(et) > 0) {
-        json_object *m;
-        err->status = 500;
+        json_object *m, *c, *p;
+        /* Spec 10.1: the client sees the upstream's status (200) and its error object. */
+        err->status = 200;
         err->message = arena_strdup(
             ctx->a, json_object_object_get_ex(e, "message", &m) ? json_object_get_string(m) : "");
         err->type = arena_strdup(ctx->a, json_object_get_string(et));
-        err->code = NULL;
+        err->code = json_object_object_get_ex(e, "code", &c) && c
+                        ? arena_strdup(ctx->a, json_object_get_string(c))
+                        : NULL;
+        err->param = json_object_object_get_ex(e, "param", &p) && p
+                         ? arena_strdup(ctx->a, json_object_get_string(p))
+                         : NULL;
         json_object_put(j);
         return -1;
     }
