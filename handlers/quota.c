@@ -17,6 +17,7 @@ struct quota_store {
     pthread_mutex_t mu;
     struct slot *v;
     size_t cap, used; /* cap is a power of two */
+    uint64_t epoch;   /* bumped by every quota_committed */
 };
 
 struct quota_store *quota_store_new(void)
@@ -73,10 +74,22 @@ static struct slot *get(struct quota_store *qs, int64_t id)
     return &qs->v[j];
 }
 
-int quota_reserve(struct quota_store *qs, int64_t uid, int64_t user_quota, int64_t tid,
-                  int64_t token_remain, int64_t amount)
+uint64_t quota_epoch(struct quota_store *qs)
 {
     pthread_mutex_lock(&qs->mu);
+    uint64_t e = qs->epoch;
+    pthread_mutex_unlock(&qs->mu);
+    return e;
+}
+
+int quota_reserve(struct quota_store *qs, uint64_t epoch, int64_t uid, int64_t user_quota,
+                  int64_t tid, int64_t token_remain, int64_t amount)
+{
+    pthread_mutex_lock(&qs->mu);
+    if (qs->epoch != epoch) {
+        pthread_mutex_unlock(&qs->mu);
+        return QUOTA_STALE;
+    }
     struct slot *u = get(qs, uid);
     struct slot *t = tid ? get(qs, -tid) : NULL;
     int rc = QUOTA_OK;
@@ -117,6 +130,7 @@ void quota_committed(void *ud, const struct ledger_entry *e)
 {
     struct quota_store *qs = ud;
     pthread_mutex_lock(&qs->mu);
+    qs->epoch++;
     if (e->user_id)
         get(qs, e->user_id)->pending -= e->user_quota_delta;
     if (e->token_id)

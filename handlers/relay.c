@@ -61,6 +61,9 @@ int relay_auth(struct req *r)
         return auth_fail(r, 401, "未提供令牌");
 
     struct relay_auth *au = arena_calloc(r->a, 1, sizeof *au);
+    struct app *app = req_app(r);
+    if (app->quota)
+        au->quota_epoch = quota_epoch(app->quota);
     int rc = db_relay_token(req_db(r), r->a, key, &au->tok);
     if (rc < 0)
         return auth_fail(r, 401, "令牌验证失败");
@@ -657,8 +660,24 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     }
     int64_t reserved = price.reserve;
     if (app->writer) {
-        int q = quota_reserve(app->quota, au->user.id, au->user.quota, au->tok.id,
-                              au->tok.unlimited_quota ? -1 : au->tok.remain_quota, reserved);
+        int q;
+        while ((q = quota_reserve(app->quota, au->quota_epoch, au->user.id, au->user.quota,
+                                  au->tok.id, au->tok.unlimited_quota ? -1 : au->tok.remain_quota,
+                                  reserved)) == QUOTA_STALE) {
+            /* A charge reached the database after the quotas were read: read them again. */
+            struct relay_token t;
+            struct relay_user u;
+            au->quota_epoch = quota_epoch(app->quota);
+            if (db_relay_token(req_db(r), r->a, au->tok.key, &t) <= 0 ||
+                db_relay_user(req_db(r), r->a, au->user.id, &u) <= 0) {
+                json_object_put(edited);
+                rl->responded = 1;
+                relay_fail_code(r, 500, "get_user_quota_failed", "get_user_quota_failed");
+                return 0;
+            }
+            au->tok.remain_quota = t.remain_quota;
+            au->user.quota = u.quota;
+        }
         if (q != QUOTA_OK) {
             json_object_put(edited);
             rl->responded = 1;

@@ -14,6 +14,7 @@ struct relay_auth {
     struct relay_token tok;
     struct relay_user user;
     int64_t pinned_channel; /* from sk-KEY-ID (admins only), 0 = none */
+    uint64_t quota_epoch;   /* the quota store's epoch before tok and user were read */
 };
 
 /* The router's auth hook for AUTH_RELAY_TOKEN routes (spec 2.3 checks 1-9): 0, or

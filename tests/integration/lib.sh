@@ -742,7 +742,7 @@ mock_build() {
     local bin="$OA_TMP/mock_upstream"
     if [[ ! -x $bin ]]; then
         # shellcheck disable=SC2046
-        "${CC:-cc}" -std=c17 -D_GNU_SOURCE -O2 -o "$bin" "$top_srcdir/tests/mock/mock_upstream.c" \
+        "${CC:-cc}" -std=c17 -D_GNU_SOURCE -O1 -o "$bin" "$top_srcdir/tests/mock/mock_upstream.c" \
             $(pkg-config --cflags --libs json-c) >"$OA_TMP/mock-build.log" 2>&1 || return 1
     fi
     echo "$bin"
@@ -970,15 +970,26 @@ N_LOGS=0
 UQ=0
 LOG_P="" LOG_C="" LOG_MODEL="" LOG_STREAM="" LOG_CONTENT=""
 relay_bill() {
-    local desc=$1 mr=$2 cr=$3 fixed=${4:-} row q want uq
+    local desc=$1 mr=$2 cr=$3 fixed=${4:-} row n q want uq deadline=$((SECONDS + 5))
     N_LOGS=$((N_LOGS + 1))
-    if ! oa_wait_logs "$N_LOGS" 5; then
+    # One query: the row count, the newest row and root's quota (the row and the quota
+    # are committed together by the writer).
+    while :; do
+        row=$(oa_db_query "SELECT (SELECT COUNT(*) FROM logs WHERE type = 2), quota, prompt_tokens, completion_tokens, model_name, CASE WHEN is_stream THEN 1 ELSE 0 END, (SELECT quota FROM users WHERE id = 1), content FROM logs WHERE type = 2 ORDER BY id DESC LIMIT 1")
+        n=${row%%|*}
+        [[ ${n:-0} -ge $N_LOGS || $SECONDS -ge $deadline ]] && break
+        sleep 0.03
+    done
+    if [[ ${n:-0} -lt $N_LOGS ]]; then
         fail "$desc: one consume log row"
-        N_LOGS=$(oa_db_query "SELECT COUNT(*) FROM logs WHERE type = 2")
+        N_LOGS=${n:-0}
         return 1
     fi
-    row=$(oa_db_query "SELECT quota, prompt_tokens, completion_tokens, model_name, CASE WHEN is_stream THEN 1 ELSE 0 END, content FROM logs WHERE type = 2 ORDER BY id DESC LIMIT 1")
-    IFS='|' read -r q LOG_P LOG_C LOG_MODEL LOG_STREAM LOG_CONTENT <<<"$row"
+    IFS='|' read -r n q LOG_P LOG_C LOG_MODEL LOG_STREAM uq LOG_CONTENT <<<"$row"
+    if [[ $n -gt $N_LOGS ]]; then
+        fail "$desc: exactly one consume log row (got $((n - N_LOGS + 1)))"
+        N_LOGS=$n
+    fi
     if [[ $fixed == tokens ]]; then
         want=$((LOG_P + LOG_C)) # spec 6.6: a transcript costs its token count, no ratio
     elif [[ -n $fixed ]]; then
@@ -993,7 +1004,6 @@ relay_bill() {
     else
         is "$q" "$want" "$desc: billed ceil(($LOG_P + $LOG_C x $cr) x $mr) = $want"
     fi
-    uq=$(oa_db_query "SELECT quota FROM users WHERE id = 1")
     is "$((UQ - uq))" "$q" "$desc: users.quota dropped by exactly the logged quota"
     UQ=$uq
 }

@@ -128,6 +128,10 @@ for ws in $(oa_webservers); do
     like "$OA_STATUS|$(json_fields error.message)" '^400\|common\.UnmarshalBodyReusable failed: ' \
         "$ws: /v1/completions with a body that is not JSON: 400"
 
+    # --- body validation after the key checks (spec 6.3 step 2) --------------------
+    oa_relay /v1/chat/completions "$ROOT_KEY" '{"model":"gpt-4o-mini","max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}'
+    err_code_is "$ws: max_tokens < 0: 400 max_tokens is invalid" 400 "max_tokens is invalid" invalid_text_request
+
     # --- 11: model allowlist ---------------------------------------------------
     oa_add_token '{"name":"m","unlimited_quota":true,"models":"gpt-3.5-turbo,gpt-4"}'
     m_key=$TOK_KEY

@@ -17,6 +17,8 @@ for ws in $(oa_webservers); do
     models="gpt-4o-mini,gpt-3.5-turbo,gpt-3.5-turbo-instruct,text-embedding-3-small,dall-e-3,tts-1,whisper-1,text-moderation-stable,my-alias"
     oa_add_channel "{\"type\":1,\"name\":\"openai\",\"key\":\"k-openai\",\"base_url\":\"$MOCK_URL\",\"models\":\"$models\",\"group\":\"default\",\"model_mapping\":\"{\\\"my-alias\\\":\\\"gpt-4o-mini\\\"}\"}"
     oa_add_channel "{\"type\":3,\"name\":\"azure\",\"key\":\"k-azure\",\"base_url\":\"$MOCK_URL\",\"other\":\"2024-06-01\",\"models\":\"gpt-3.5-turbo-16k\",\"group\":\"default\"}"
+    oa_add_channel "{\"type\":1,\"name\":\"sys\",\"key\":\"k-sys\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-4o\",\"group\":\"default\",\"system_prompt\":\"You are a pirate.\"}"
+    ch_sys=$CH_ID
     relay_bill_start
     mock_reset
 
@@ -144,15 +146,17 @@ for ws in $(oa_webservers); do
     ok_if "$ws: transcription: the form arrives whole (file, model, language)" \
         grep -q 'RIFF-mock-audio-WAVE' <<<"$up"
     ok_if "$ws: transcription: ... the language field too" grep -q 'name="language"' <<<"$up"
-    # Spec 6.6: quota = the tokens of the transcript, no ratio; logged as prompt_tokens.
+    # Spec 6.6 bills a transcript its token count with no ratio (quirk 9); we apply the
+    # model and group ratio like every other call (whisper-1's ratio 15 then prices about
+    # US$0.006 a minute) and log the transcript's tokens as completion tokens.
     # (3 tokens with cl100k_base, 4 with the bytes/4 fallback: the row's own count.)
-    relay_bill "$ws: transcription" 15 1 tokens
-    is "$LOG_P/$LOG_C|$LOG_CONTENT" "$((LOG_P + LOG_C))/0|倍率：15.00 × 1.00" \
-        "$ws: transcription: log prompt_tokens = quota, completion 0 (spec 6.6, 6.8)"
+    relay_bill "$ws: transcription" 15 1
+    is "$LOG_P|$LOG_CONTENT" "0|倍率：15.00 × 1.00" \
+        "$ws: transcription: logged as completion tokens, media ratios in the content"
     oa_req POST /v1/audio/transcriptions -H "Authorization: Bearer sk-$ROOT_KEY" \
         -F file=@"$OA_TMP/a.wav" -F model=whisper-1 -F response_format=text
     is "$OA_STATUS|$OA_BODY" '200|Hello from mock' "$ws: transcription as text"
-    relay_bill "$ws: transcription text" 15 1 tokens
+    relay_bill "$ws: transcription text" 15 1
 
     # --- moderations -------------------------------------------------------------------
     oa_relay /v1/moderations "$ROOT_KEY" '{"input":"some text to check [[mock flagged=1]]"}'
@@ -177,6 +181,24 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS|$(mock_last path)" "200|/openai/deployments/text-embedding-3-small/embeddings?api-version=2024-06-01" \
         "$ws: azure embeddings (pinned channel)"
     relay_bill "$ws: azure embeddings" 0.01 1
+
+    # --- a channel's forced system prompt (spec 6.3 step 5) ---------------------------
+    oa_relay /v1/chat/completions "$ROOT_KEY" '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+    is "$OA_STATUS|$(JSON_DOC=$(mock_last body) json_fields messages.0.role messages.0.content messages.1.content)" \
+        "200|system|You are a pirate.|hi" "$ws: system prompt: prepended when the request has none"
+    relay_bill "$ws: system prompt" 2.5 4
+    is "$(oa_db_query "SELECT CASE WHEN system_prompt_reset THEN 1 ELSE 0 END FROM logs WHERE type = 2 ORDER BY id DESC LIMIT 1")" 1 \
+        "$ws: system prompt: the log row says system_prompt_reset"
+    oa_relay /v1/chat/completions "$ROOT_KEY" '{"model":"gpt-4o","messages":[{"role":"system","content":"Be nice."},{"role":"user","content":"hi"}]}'
+    is "$OA_STATUS|$(JSON_DOC=$(mock_last body) json_fields messages.0.role messages.0.content messages.1.content messages.2)" \
+        "200|system|You are a pirate.|hi|<none>" "$ws: system prompt: replaces the client's system message"
+    relay_bill "$ws: system prompt replaced" 2.5 4
+
+    # --- upstream 401 with AutomaticDisableChannelEnabled off (the default) -----------------
+    oa_relay /v1/chat/completions "$ROOT_KEY-$ch_sys" '{"model":"gpt-4o","messages":[{"role":"user","content":"x [[mock status=401]]"}]}'
+    is "$OA_STATUS|$(json_fields error.code)" "401|invalid_api_key" "$ws: an upstream 401 reaches the client"
+    is "$(oa_db_query "SELECT status FROM channels WHERE id = $ch_sys")" 1 \
+        "$ws: ... the channel stays enabled while AutomaticDisableChannelEnabled is off"
 
     # --- the totals agree with the log --------------------------------------------------
     sleep 0.1

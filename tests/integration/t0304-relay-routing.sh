@@ -123,6 +123,20 @@ for ws in $(oa_webservers); do
     is "$(keys_seen)" "k-top" "$ws: ... and is not retried"
 
     mock_reset
+    script k-top '{"status":400,"body":"plain text failure","content_type":"text/plain"}'
+    ask gpt-4o
+    is "$OA_STATUS|$(json_fields error.message error.type error.code error.param)" \
+        "400|bad response status code 400 (request id: $(header X-Oneapi-Request-Id))|upstream_error|bad_response_status_code|400" \
+        "$ws: an upstream error that is not JSON: upstream_error, bad_response_status_code, param '400' (spec 7.5)"
+
+    mock_reset
+    script k-top '{"status":200,"body":{"error":{"message":"error in a 200","type":"odd_error","code":"odd"}}}'
+    ask gpt-4o
+    is "$OA_STATUS|$(json_fields error.message error.type error.code)|$(keys_seen)" \
+        "200|error in a 200 (request id: $(header X-Oneapi-Request-Id))|odd_error|odd|k-top" \
+        "$ws: an error inside a 200 answer keeps status 200 and is not retried (spec 7.4, 10.1, 5.3)"
+
+    mock_reset
     script k-top '{"status":500}'
     ask gpt-4o "$ROOT_KEY-$top"
     is "$OA_STATUS|$(keys_seen)" "500|k-top" "$ws: a pinned channel is not retried"
