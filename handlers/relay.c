@@ -266,7 +266,7 @@ static int64_t pick_channel(struct relay *rl)
 /* ---------------------------------------------------------------- channel health */
 
 /* Spec 5.4: errors that mean the channel itself is unusable (not a passing overload). */
-static int should_disable(const struct prov_error *e)
+int relay_should_disable(const struct prov_error *e)
 {
     static const char *const words[] = {"your access was terminated",
                                         "violation of our policies",
@@ -301,7 +301,7 @@ static void channel_disable(struct relay *rl, const struct relay_channel *ch,
                             const struct prov_error *e)
 {
     struct app *app = rl->app;
-    if (!options_bool(app->opts, "AutomaticDisableChannelEnabled") || !should_disable(e))
+    if (!options_bool(app->opts, "AutomaticDisableChannelEnabled") || !relay_should_disable(e))
         return;
     /* Only an enabled channel moves to "automatically disabled" (3). */
     int n = db_relay_channel_status(req_db(rl->r), ch->id, 3, 1);
@@ -314,7 +314,7 @@ static void channel_disable(struct relay *rl, const struct relay_channel *ch,
 
 /* Spec 10.1 and providers-intl 1.2: an OpenAI-shaped error is taken as it is; otherwise the
  * first message-like field, type upstream_error, code bad_response_status_code. */
-static void generic_error(struct arena *a, int status, const char *body, size_t n,
+void relay_upstream_error(struct arena *a, int status, const char *body, size_t n,
                           struct prov_error *err)
 {
     err->status = status;
@@ -781,7 +781,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
         if (ct->prov->parse_error)
             ct->prov->parse_error(ctx, st, at.body.p, at.body.len, &rl->err);
         else
-            generic_error(r->a, st, at.body.p, at.body.len, &rl->err);
+            relay_upstream_error(r->a, st, at.body.p, at.body.len, &rl->err);
         if (!rl->err.status)
             rl->err.status = st;
         if (app->writer)

@@ -2,6 +2,7 @@
  * through the adaptor, retries, settlement). */
 #ifndef OA_RELAY_H
 #define OA_RELAY_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db/relay.h"
@@ -33,6 +34,15 @@ struct channel_type;
 struct prov_channel;
 void relay_prov_channel(struct arena *a, const struct app *app, const struct relay_channel *ch,
                         const struct channel_type *ct, struct prov_channel *out);
+
+/* Spec 5.4: does error e mean the channel itself is unusable (auth, billing, a banned
+ * account) rather than a passing failure? */
+struct prov_error;
+int relay_should_disable(const struct prov_error *e);
+/* Normalises a non-2xx upstream answer to OpenAI's error shape (spec 10.1, providers-intl
+ * 1.2): an OpenAI-shaped error is kept, else the first message-like field; strings in a. */
+void relay_upstream_error(struct arena *a, int status, const char *body, size_t n,
+                          struct prov_error *err);
 
 /* Route handlers. */
 int h_relay(struct req *r);             /* chat, completions, embeddings, moderations, images,

@@ -316,15 +316,12 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
         return;
     }
     if (x.status != 200) {
-        json_object *e = json_tokener_parse(x.body.p), *eo, *em;
-        const char *um = "";
-        if (e && json_object_object_get_ex(e, "error", &eo) &&
-            json_object_object_get_ex(eo, "message", &em))
-            um = json_object_get_string(em);
-        res->err.status = (int)x.status;
-        res->err.message = arena_strdup(a, um);
-        res->message = arena_printf(a, "http status code: %ld, error message: %s", x.status, um);
-        json_object_put(e);
+        if (ct->prov->parse_error)
+            ct->prov->parse_error(&ctx, (int)x.status, x.body.p, x.body.len, &res->err);
+        else
+            relay_upstream_error(a, (int)x.status, x.body.p, x.body.len, &res->err);
+        res->message = arena_printf(a, "http status code: %ld, error message: %s", x.status,
+                                    res->err.message ? res->err.message : "");
         json_object_put(req);
         return;
     }
@@ -466,6 +463,15 @@ static void *batch_main(void *arg)
                 db_relay_channel_status(c, ch.id, 3, 1) > 0)
                 LOG_WARN("channel %s (#%lld) disabled: %s", ch.name, (long long)ch.id, res.message);
         }
+        /* Spec 5.7: a batch test disables on the type, code and message rules only (the
+         * status is not considered: it is -1 there). */
+        struct prov_error judged = res.err;
+        judged.status = -1;
+        if (ch.status == 1 && !res.ok && res.err.message &&
+            options_bool(app->opts, "AutomaticDisableChannelEnabled") &&
+            relay_should_disable(&judged) && db_relay_channel_status(c, ch.id, 3, 1) > 0)
+            LOG_WARN("channel %s (#%lld) disabled by the batch test: %s", ch.name,
+                     (long long)ch.id, res.message);
         record_test(app, c, &ch, test_model(a, "gpt-3.5-turbo", ch.models), &res);
         maybe_enable(app, c, &ch, &res);
         arena_reset(a);
