@@ -72,6 +72,36 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
         }
         out->url = arena_printf(ctx->a, "%s%s", base, task);
         break;
+    case URL_CLOUDFLARE: {
+        if (ctx->mode != RELAY_CHAT && ctx->mode != RELAY_EMBEDDINGS) {
+            err->status = 400;
+            err->message = "unsupported relay mode for Cloudflare Workers AI";
+            err->type = "one_api_error";
+            err->code = "convert_request_failed";
+            return -1;
+        }
+        size_t bl = strlen(base);
+        /* Through AI Gateway (providers-intl 8.2) the account is in the base already. */
+        if (!strncmp(base, "https://gateway.ai.cloudflare.com", 32) && bl >= 11 &&
+            !strcmp(base + bl - 11, "/workers-ai")) {
+            out->url = arena_printf(ctx->a, "%s/v1%s", base, task);
+            break;
+        }
+        json_object *cfg = json_tokener_parse(ctx->ch->config), *acct;
+        const char *id = cfg && json_object_object_get_ex(cfg, "user_id", &acct)
+                             ? arena_strdup(ctx->a, json_object_get_string(acct))
+                             : "";
+        json_object_put(cfg);
+        if (!*id) {
+            err->status = 500;
+            err->message = "the Cloudflare channel needs its account id in config.user_id";
+            err->type = "one_api_error";
+            err->code = "convert_request_failed";
+            return -1;
+        }
+        out->url = arena_printf(ctx->a, "%s/client/v4/accounts/%s/ai/v1%s", base, id, task);
+        break;
+    }
     case URL_STRIP_V1: out->url = arena_printf(ctx->a, "%s%s", base, task); break;
     case URL_APPEND:
     default:

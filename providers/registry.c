@@ -48,7 +48,7 @@ static const struct channel_type types[] = {
     {34, "Coze", "https://api.coze.com", NULL, URL_APPEND, NULL},
     {35, "Cohere", "https://api.cohere.ai", NULL, URL_APPEND, NULL},
     OPENAI(36, "DeepSeek", "https://api.deepseek.com"),
-    {37, "Cloudflare", "https://api.cloudflare.com", NULL, URL_APPEND, NULL},
+    {37, "Cloudflare", "https://api.cloudflare.com", &provider_openai, URL_CLOUDFLARE, NULL},
     {38, "DeepL", "https://api-free.deepl.com", NULL, URL_APPEND, NULL},
     OPENAI(39, "together.ai", "https://api.together.xyz"),
     {40, "Doubao", "https://ark.cn-beijing.volces.com", NULL, URL_APPEND, NULL},

@@ -62,6 +62,19 @@ int main(void)
     provider_openai.build_request(&ctx, &rq, &err);
     is_str(rq.url, "https://host/api/v3/chat/completions", "type 50 strips /v1");
     is_str(rq.headers[0], "Authorization: Bearer az", "Bearer key otherwise");
+    ch.type = 37;
+    ch.base_url = "https://api.cloudflare.com";
+    ch.config = "{\"user_id\":\"acct42\"}";
+    memset(&rq, 0, sizeof rq);
+    is_int(provider_openai.build_request(&ctx, &rq, &err), 0, "Cloudflare Workers AI builds");
+    is_str(rq.url, "https://api.cloudflare.com/client/v4/accounts/acct42/ai/v1/chat/completions",
+           "Workers AI: the OpenAI endpoint of the account in config.user_id");
+    ch.base_url = "https://gateway.ai.cloudflare.com/v1/a/g/workers-ai";
+    memset(&rq, 0, sizeof rq);
+    provider_openai.build_request(&ctx, &rq, &err);
+    is_str(rq.url, "https://gateway.ai.cloudflare.com/v1/a/g/workers-ai/v1/chat/completions",
+           "Workers AI through AI Gateway");
+    ch.config = "";
     ch.type = 1;
     ch.base_url = "https://api.openai.com";
     memset(&rq, 0, sizeof rq);
