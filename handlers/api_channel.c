@@ -255,6 +255,7 @@ int h_channel_create(struct req *r)
     }
     if (db_channels_insert(req_db(r), r->a, chs, n, NULL) < 0)
         return OA_ERR_DB;
+    app_channels_changed(req_app(r));
     api_ok(r, NULL);
     return 0;
 }
@@ -277,6 +278,7 @@ int h_channel_update(struct req *r)
     int rc = db_channels_update(req_db(r), r->a, &ch, mask);
     if (rc < 0)
         return OA_ERR_DB;
+    app_channels_changed(req_app(r));
     if (rc == 0) {
         api_fail(r, 200, "record not found");
         return 0;
@@ -300,6 +302,7 @@ int h_channel_delete(struct req *r)
         id = 0; /* as One API: nothing to delete, still a success */
     if (db_channels_delete(req_db(r), id) < 0)
         return OA_ERR_DB;
+    app_channels_changed(req_app(r));
     api_ok(r, NULL);
     return 0;
 }
@@ -309,6 +312,7 @@ int h_channel_delete_disabled(struct req *r)
     int64_t n = db_channels_delete_disabled(req_db(r));
     if (n < 0)
         return OA_ERR_DB;
+    app_channels_changed(req_app(r));
     api_ok(r, json_object_new_int64(n));
     return 0;
 }

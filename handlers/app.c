@@ -2,6 +2,7 @@
  * glue the server calls. */
 #include "config.h"
 #include "handlers/app.h"
+#include "handlers/chcache.h"
 #include "handlers/options.h"
 #include "handlers/price.h"
 #include "handlers/quota.h"
@@ -32,6 +33,12 @@ struct db_conn *req_db(struct req *r)
     if (!w->conn)
         w->conn = db_acquire(w->app->db);
     return w->conn;
+}
+
+void app_channels_changed(struct app *app)
+{
+    if (app->chcache)
+        chcache_clear(app->chcache);
 }
 
 void req_db_release(struct req *r)
@@ -124,6 +131,7 @@ static void *syncer_main(void *arg)
             LOG_WARN("options re-read failed: %s", db_errmsg(c));
         else
             pricing_reload(app->pricing, app->opts);
+        app_channels_changed(app); /* other nodes may have changed channels */
         db_release(c);
         pthread_mutex_lock(&sy->mu);
     }
@@ -163,6 +171,7 @@ static void app_free(struct app *app)
     if (!app)
         return;
     syncer_stop(app->syncer);
+    chcache_free(app->chcache);
     writer_stop(app->writer);
     db_close(app->db);
     options_free(app->opts);
@@ -228,8 +237,10 @@ static void *app_init(const struct config *cfg, int is_cgi)
             rc = -1;
         else
             writer_set_done_hook(app->writer, quota_committed, app->quota);
-        if (cfg_int(cfg, CFG_MEMORY_CACHE_ENABLED))
+        if (cfg_int(cfg, CFG_MEMORY_CACHE_ENABLED)) {
+            app->chcache = chcache_new();
             app->syncer = syncer_start(app);
+        }
     }
     if (rc < 0) {
         app_free(app);

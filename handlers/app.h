@@ -12,6 +12,7 @@ struct db_conn;
 struct options;
 struct pricing;
 struct quota_store;
+struct chcache;
 struct req;
 struct syncer;
 struct writer;
@@ -31,6 +32,7 @@ struct app {
     struct router router;          /* the route table and its hooks */
     _Atomic int batch_test_running; /* a batch channel test runs (one per process, spec 5.7) */
     struct syncer *syncer;          /* re-reads options every SYNC_FREQUENCY s, or NULL */
+    struct chcache *chcache;        /* MEMORY_CACHE_ENABLED channel cache, or NULL */
 };
 
 /* Per worker thread (or the CGI process). */
@@ -50,6 +52,9 @@ struct db_conn *req_db(struct req *r);
 /* Gives the connection back early, before a long wait (an upstream call, a stream), so
  * connections are held only while queries run; req_db takes one again if needed. */
 void req_db_release(struct req *r);
+
+/* A channel or its abilities changed in this process: drop cached routing. */
+void app_channels_changed(struct app *app);
 
 /* Auth hook for the router (handlers/session.c). */
 int app_auth(struct req *r, unsigned level);

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "handlers/relay.h"
 #include "handlers/app.h"
+#include "handlers/chcache.h"
 #include "handlers/price.h"
 #include "handlers/options.h"
 #include "handlers/quota.h"
@@ -217,6 +218,33 @@ static int relay_fail_code(struct req *r, int status, const char *msg, const cha
 
 /* ---------------------------------------------------------------- channel choice */
 
+int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out)
+{
+    struct chcache *cc = req_app(r)->chcache;
+    if (cc && chcache_channel(cc, r->a, id, out))
+        return 1;
+    uint64_t gen = cc ? chcache_gen(cc) : 0;
+    int rc = db_relay_channel(req_db(r), r->a, id, out);
+    if (rc == 1 && cc)
+        chcache_put_channel(cc, gen, out);
+    return rc;
+}
+
+/* Routing candidates of (group, model), from the cache when there is one. */
+static int load_candidates(struct req *r, const char *group, const char *model,
+                           struct relay_candidate **out, int *n)
+{
+    struct chcache *cc = req_app(r)->chcache;
+    if (cc && chcache_candidates(cc, r->a, group, model, out, n))
+        return 0;
+    uint64_t gen = cc ? chcache_gen(cc) : 0;
+    int rc = db_relay_candidates(req_db(r), r->a, group, model, out, n);
+    if (rc == 0 && cc)
+        chcache_put_candidates(cc, gen, group, model, *out, *n);
+    return rc;
+}
+
+
 static int was_tried(const struct relay *rl, int64_t id)
 {
     for (int i = 0; i < rl->n_tried; i++)
@@ -305,6 +333,8 @@ static void channel_disable(struct relay *rl, const struct relay_channel *ch,
         return;
     /* Only an enabled channel moves to "automatically disabled" (3). */
     int n = db_relay_channel_status(req_db(rl->r), ch->id, 3, 1);
+    if (n > 0)
+        app_channels_changed(app);
     if (n > 0)
         LOG_WARN("channel %s (#%lld) disabled automatically: %s", ch->name, (long long)ch->id,
                  e->message ? e->message : "");
@@ -893,7 +923,7 @@ int h_relay(struct req *r)
     int retries = (int)options_double(app->opts, "RetryTimes");
     if (rl.au->pinned_channel) {
         struct relay_channel ch;
-        int found = db_relay_channel(req_db(r), r->a, rl.au->pinned_channel, &ch);
+        int found = relay_load_channel(r, rl.au->pinned_channel, &ch);
         if (found < 0) {
             rc = OA_ERR_DB;
             goto out;
@@ -910,8 +940,7 @@ int h_relay(struct req *r)
             goto out;
         retries = 0; /* a pinned channel is never swapped for another */
     } else {
-        if (db_relay_candidates(req_db(r), r->a, rl.au->user.group, rl.model, &rl.cands,
-                                &rl.n_cands) < 0) {
+        if (load_candidates(r, rl.au->user.group, rl.model, &rl.cands, &rl.n_cands) < 0) {
             rc = OA_ERR_DB;
             goto out;
         }
@@ -929,7 +958,7 @@ int h_relay(struct req *r)
             if (rl.n_tried < MAX_TRIED)
                 rl.tried[rl.n_tried++] = id;
             struct relay_channel ch;
-            int found = db_relay_channel(req_db(r), r->a, id, &ch);
+            int found = relay_load_channel(r, id, &ch);
             if (found <= 0) {
                 rl.err = (struct prov_error){503, "数据库一致性已被破坏，请联系管理员",
                                              "one_api_error", NULL, NULL};

@@ -44,6 +44,9 @@ int relay_should_disable(const struct prov_error *e);
 void relay_upstream_error(struct arena *a, int status, const char *body, size_t n,
                           struct prov_error *err);
 
+/* Channel id as the relay reads it (the memory cache when enabled): 1, 0 (none), < 0. */
+int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out);
+
 /* Route handlers. */
 int h_relay(struct req *r);             /* chat, completions, embeddings, moderations, images,
                                          * audio */

@@ -377,9 +377,11 @@ static void maybe_enable(struct app *app, struct db_conn *c, const struct relay_
                          const struct test_result *res)
 {
     if (res->ok && ch->status == 3 && options_bool(app->opts, "AutomaticEnableChannelEnabled") &&
-        db_relay_channel_status(c, ch->id, 1, 3) > 0)
+        db_relay_channel_status(c, ch->id, 1, 3) > 0) {
+        app_channels_changed(app);
         LOG_WARN("channel %s (#%lld) enabled again after a passing test", ch->name,
                  (long long)ch->id);
+    }
 }
 
 int h_channel_test(struct req *r)
@@ -460,8 +462,11 @@ static void *batch_main(void *arg)
             res.ok = 0;
             res.message = arena_printf(a, "响应时间 %.2fs 超过阈值 %.2fs", res.seconds, threshold);
             if (options_bool(app->opts, "AutomaticDisableChannelEnabled") &&
-                db_relay_channel_status(c, ch.id, 3, 1) > 0)
-                LOG_WARN("channel %s (#%lld) disabled: %s", ch.name, (long long)ch.id, res.message);
+                db_relay_channel_status(c, ch.id, 3, 1) > 0) {
+                app_channels_changed(app);
+                LOG_WARN("channel %s (#%lld) disabled: %s", ch.name, (long long)ch.id,
+                         res.message);
+            }
         }
         /* Spec 5.7: a batch test disables on the type, code and message rules only (the
          * status is not considered: it is -1 there). */
@@ -469,9 +474,11 @@ static void *batch_main(void *arg)
         judged.status = -1;
         if (ch.status == 1 && !res.ok && res.err.message &&
             options_bool(app->opts, "AutomaticDisableChannelEnabled") &&
-            relay_should_disable(&judged) && db_relay_channel_status(c, ch.id, 3, 1) > 0)
+            relay_should_disable(&judged) && db_relay_channel_status(c, ch.id, 3, 1) > 0) {
+            app_channels_changed(app);
             LOG_WARN("channel %s (#%lld) disabled by the batch test: %s", ch.name,
                      (long long)ch.id, res.message);
+        }
         record_test(app, c, &ch, test_model(a, "gpt-3.5-turbo", ch.models), &res);
         maybe_enable(app, c, &ch, &res);
         arena_reset(a);
