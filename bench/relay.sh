@@ -109,12 +109,12 @@ for c in $levels; do
         "$(awk -v a="${P99[nginx->one-api->mock$c]}" -v b="${P99[mock direct$c]}" 'BEGIN{print a-b}')"
 done
 
-# Streams: open N at once (1 s ramp), each 10 events 200 ms apart; time to first event.
+# Streams: open N at once (1 s ramp), each 10 events 500 ms apart (the spike's figures, notes/fastcgi-spike.md 1.1); time to first event.
 cat >"$tmp/streams.py" <<'PY'
 import asyncio, sys, time, json
 host, port, path, n, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 body = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [
-    {"role": "user", "content": "[[mock chunks=10 delay_ms=200]] hi"}]}).encode()
+    {"role": "user", "content": "[[mock chunks=10 delay_ms=500]] hi"}]}).encode()
 req = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
        f"Authorization: Bearer sk-{key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
        ).encode() + body
@@ -144,7 +144,7 @@ q = lambda p: ttfb[min(len(ttfb) - 1, int(len(ttfb) * p))] if ttfb else float("n
 print(f"{ok:6d} ok {fail:5d} failed   first event p50 {q(0.5):8.2f} ms  p99 {q(0.99):8.2f} ms")
 PY
 echo
-echo "$streams concurrent streams (10 events, 200 ms apart, 1 s ramp)"
+echo "$streams concurrent streams (10 events, 500 ms apart, 1 s ramp)"
 printf '%-22s ' "mock direct"
 "$py" "$tmp/streams.py" 127.0.0.1 "$mock_port" /v1/chat/completions "$streams" "$key"
 printf '%-22s ' "nginx->one-api->mock"
