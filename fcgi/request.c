@@ -5,6 +5,7 @@
 #include "fcgi/error.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,24 @@ const char *req_cookie(struct req *r, const char *name)
 const char *req_path_param(struct req *r, int i)
 {
     return i >= 0 && i < r->n_params ? r->params[i] : NULL;
+}
+
+int parse_decimal(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int req_path_id(struct req *r, int i, int64_t *id)
+{
+    return parse_decimal(req_path_param(r, i), id);
 }
 
 void make_request_id(char *buf, size_t n)

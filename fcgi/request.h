@@ -77,6 +77,11 @@ const char *req_query(struct req *r, const char *name);
 const char *req_cookie(struct req *r, const char *name);
 /* Path parameter by position. */
 const char *req_path_param(struct req *r, int i);
+/* s as a decimal integer, as Go's strconv.Atoi reads it: 0 with *out set, or -1 when s is
+ * NULL, empty or not a number. */
+int parse_decimal(const char *s, int64_t *out);
+/* Path parameter i through parse_decimal. */
+int req_path_id(struct req *r, int i, int64_t *id);
 
 /* Response building. Headers must be added before the first stream write. */
 void resp_status(struct req *r, int status);

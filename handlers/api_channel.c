@@ -145,23 +145,10 @@ static json_object *channels_json(const struct channel *v, size_t n)
     return arr;
 }
 
-/* Parses a decimal id as Go's strconv.Atoi does; 0 or -1. */
-static int parse_id(const char *s, int64_t *id)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    long long v = strtoll(s, &end, 10);
-    if (*end)
-        return -1;
-    *id = v;
-    return 0;
-}
-
 int h_channel_list(struct req *r)
 {
     int64_t page = 0;
-    if (parse_id(req_query(r, "p"), &page) < 0 || page < 0)
+    if (parse_decimal(req_query(r, "p"), &page) < 0 || page < 0)
         page = 0;
     if (page > MAX_PAGE)
         page = MAX_PAGE;
@@ -177,7 +164,7 @@ int h_channel_search(struct req *r)
 {
     const char *kw = req_query(r, "keyword");
     int64_t id = 0;
-    if (parse_id(kw, &id) < 0)
+    if (parse_decimal(kw, &id) < 0)
         id = 0; /* no channel has id 0, so only the name prefix matches */
     struct channel *v;
     size_t n;
@@ -191,7 +178,7 @@ int h_channel_get(struct req *r)
 {
     const char *s = req_path_param(r, 0);
     int64_t id;
-    if (parse_id(s, &id) < 0) {
+    if (req_path_id(r, 0, &id) < 0) {
         api_fail(r, 200, arena_printf(r->a, "strconv.Atoi: parsing \"%s\": invalid syntax", s));
         return 0;
     }
@@ -298,7 +285,7 @@ int h_channel_update(struct req *r)
 int h_channel_delete(struct req *r)
 {
     int64_t id = 0;
-    if (parse_id(req_path_param(r, 0), &id) < 0)
+    if (req_path_id(r, 0, &id) < 0)
         id = 0; /* as One API: nothing to delete, still a success */
     if (db_channels_delete(req_db(r), id) < 0)
         return OA_ERR_DB;

@@ -85,19 +85,6 @@ static json_object *tokens_json(const struct token *v, size_t n)
     return arr;
 }
 
-/* Parses a decimal id as Go's strconv.Atoi does; 0 or -1. */
-static int parse_id(const char *s, int64_t *id)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    long long v = strtoll(s, &end, 10);
-    if (*end)
-        return -1;
-    *id = v;
-    return 0;
-}
-
 /* Reads token id of the caller and answers One API's errors itself when there is none.
  * 1 found, 0 answered, < 0 oa_err. */
 static int load_token(struct req *r, int64_t id, struct token *t)
@@ -120,7 +107,7 @@ int h_token_list(struct req *r)
 {
     const char *p = req_query(r, "p");
     int64_t page = 0;
-    if (parse_id(p, &page) < 0 || page < 0)
+    if (parse_decimal(p, &page) < 0 || page < 0)
         page = 0;
     if (page > MAX_PAGE)
         page = MAX_PAGE;
@@ -154,7 +141,7 @@ int h_token_get(struct req *r)
 {
     const char *s = req_path_param(r, 0);
     int64_t id;
-    if (parse_id(s, &id) < 0) {
+    if (req_path_id(r, 0, &id) < 0) {
         api_fail(r, 200, arena_printf(r->a, "strconv.Atoi: parsing \"%s\": invalid syntax", s));
         return 0;
     }
@@ -261,7 +248,7 @@ int h_token_update(struct req *r)
 int h_token_delete(struct req *r)
 {
     int64_t id = 0;
-    if (parse_id(req_path_param(r, 0), &id) < 0)
+    if (req_path_id(r, 0, &id) < 0)
         id = 0; /* Go ignores the parse error and reports the empty id */
     if (id == 0) {
         api_fail(r, 200, "id 或 userId 为空！");

@@ -387,9 +387,8 @@ static void maybe_enable(struct app *app, struct db_conn *c, const struct relay_
 int h_channel_test(struct req *r)
 {
     struct app *app = req_app(r);
-    char *end;
-    long long id = strtoll(req_path_param(r, 0), &end, 10);
-    if (*end || id <= 0) {
+    int64_t id;
+    if (req_path_id(r, 0, &id) < 0 || id <= 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
@@ -665,9 +664,8 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
 
 int h_channel_update_balance(struct req *r)
 {
-    char *end;
-    long long id = strtoll(req_path_param(r, 0), &end, 10);
-    if (*end || id <= 0) {
+    int64_t id;
+    if (req_path_id(r, 0, &id) < 0 || id <= 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
