@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char empty_str[1]; /* p of a buffer that has not allocated yet; never written */
+/* p of a buffer that has not allocated yet: read-only, so a stray write faults at once. */
+static const char empty_str[1];
 
 void sb_init(struct strbuf *sb, struct arena *a)
 {
-    sb->p = empty_str;
+    sb->p = (char *)empty_str;
     sb->len = 0;
     sb->cap = 0;
     sb->a = a;
