@@ -713,18 +713,12 @@ static void run_text(struct tk_run *run, const unsigned char *s, size_t len)
 {
     const struct tiktoken *tk = run->tk;
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    /* A JIT stack of our own: PCRE2's default takes 32 KB of the machine stack, and each of
-     * a thousand worker threads would keep those pages resident after its first count. */
-    pcre2_match_context *mc = tk->has_jit ? pcre2_match_context_create(NULL) : NULL;
-    pcre2_jit_stack *js = mc ? pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL) : NULL;
     size_t at = 0;
 
     if (!md)
         abort();
-    if (js)
-        pcre2_jit_stack_assign(mc, NULL, js);
     while (at < len) {
-        int rc = pcre2_match(tk->re, s, len, at, PCRE2_NO_UTF_CHECK, md, js ? mc : NULL);
+        int rc = pcre2_match(tk->re, s, len, at, PCRE2_NO_UTF_CHECK, md, NULL);
         PCRE2_SIZE *ov;
 
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
@@ -750,8 +744,6 @@ static void run_text(struct tk_run *run, const unsigned char *s, size_t len)
         at = ov[1];
     }
     pcre2_match_data_free(md);
-    pcre2_jit_stack_free(js);
-    pcre2_match_context_free(mc);
 }
 
 static void run_input(struct tk_run *run, const char *text, size_t len)
