@@ -153,18 +153,26 @@ int h_token_get(struct req *r)
     return 0;
 }
 
-int h_token_create(struct req *r)
+/* Reads and validates the token fields of the body; -1 after answering the failure. */
+static int read_token_body(struct req *r, struct jin_val in[TF__MAX])
 {
-    struct jin_val in[TF__MAX];
     if (jin_read(r->json, tok_fields, TF__MAX, in) < 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
-        return 0;
+        return -1;
     }
     const char *msg = validate(r, in);
     if (msg) {
         api_fail(r, 200, msg);
-        return 0;
+        return -1;
     }
+    return 0;
+}
+
+int h_token_create(struct req *r)
+{
+    struct jin_val in[TF__MAX];
+    if (read_token_body(r, in) < 0)
+        return 0;
     char key[49];
     relay_key(key);
     int64_t now = (int64_t)time(NULL), id = 0;
@@ -194,15 +202,8 @@ int h_token_create(struct req *r)
 int h_token_update(struct req *r)
 {
     struct jin_val in[TF__MAX];
-    if (jin_read(r->json, tok_fields, TF__MAX, in) < 0) {
-        api_fail(r, 200, msg_invalid_parameter(r));
+    if (read_token_body(r, in) < 0)
         return 0;
-    }
-    const char *msg = validate(r, in);
-    if (msg) {
-        api_fail(r, 200, msg);
-        return 0;
-    }
     struct token t;
     int rc = load_token(r, in[TF_ID].i, &t);
     if (rc <= 0)

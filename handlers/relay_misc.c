@@ -384,22 +384,30 @@ static void maybe_enable(struct app *app, struct db_conn *c, const struct relay_
     }
 }
 
-int h_channel_test(struct req *r)
+/* The channel named by the path's :id, read fresh from the database. 1 when found; 0 when an
+ * answer was written (bad id, or no such channel: missing_msg); < 0 (oa_err) on a DB error. */
+static int channel_of_path(struct req *r, struct relay_channel *ch, const char *missing_msg)
 {
-    struct app *app = req_app(r);
     int64_t id;
     if (req_path_id(r, 0, &id) < 0 || id <= 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
-    struct relay_channel ch;
-    int found = db_relay_channel(req_db(r), r->a, id, &ch);
+    int found = db_relay_channel(req_db(r), r->a, id, ch);
     if (found < 0)
         return OA_ERR_DB;
-    if (found == 0) {
-        api_fail(r, 200, "渠道不存在");
-        return 0;
-    }
+    if (found == 0)
+        api_fail(r, 200, missing_msg);
+    return found;
+}
+
+int h_channel_test(struct req *r)
+{
+    struct app *app = req_app(r);
+    struct relay_channel ch;
+    int found = channel_of_path(r, &ch, "渠道不存在");
+    if (found <= 0)
+        return found;
     const char *asked = req_query(r, "model");
     struct worker_ctx *w = r->worker;
     if (!w->curl)
@@ -664,19 +672,10 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
 
 int h_channel_update_balance(struct req *r)
 {
-    int64_t id;
-    if (req_path_id(r, 0, &id) < 0 || id <= 0) {
-        api_fail(r, 200, msg_invalid_parameter(r));
-        return 0;
-    }
     struct relay_channel ch;
-    int found = db_relay_channel(req_db(r), r->a, id, &ch);
-    if (found < 0)
-        return OA_ERR_DB;
-    if (found == 0) {
-        api_fail(r, 200, "record not found");
-        return 0;
-    }
+    int found = channel_of_path(r, &ch, "record not found");
+    if (found <= 0)
+        return found;
     const struct channel_type *ct = channel_type_get((int)ch.type);
     struct prov_channel pch = {.base_url = ""};
     if (ct)
