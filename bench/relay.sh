@@ -28,6 +28,13 @@ free_port() { "$py" -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Count tokens as a deployment does: the rank files contrib/test or contrib/fetch-tiktoken put
+# in place, when there are any (the prompt estimate then runs the BPE on every request).
+if [[ -z ${TIKTOKEN_CACHE_DIR:-} && -s $top/_build/tiktoken/cl100k_base.tiktoken ]]; then
+    export TIKTOKEN_CACHE_DIR=$top/_build/tiktoken
+fi
+tokenizer="off (no rank files: set TIKTOKEN_CACHE_DIR)"
+[[ -s ${TIKTOKEN_CACHE_DIR:-/nonexistent}/o200k_base.tiktoken ]] && tokenizer="on"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oa-bench-relay.XXXXXX")
 chmod 755 "$tmp"
 pids=()
@@ -99,7 +106,7 @@ run() { # run NAME URL C
     P50[$1$3]=$p50 P99[$1$3]=$p99
     printf '%-22s %5s %10.0f %9s %9s %s\n' "$1" "$3" "$rps" "$p50" "$p99" "${errs:+errors: $errs}"
 }
-echo "non-stream chat, ${secs} s per row, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "non-stream chat, ${secs} s per row, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), tokenizer $tokenizer"
 printf '%-22s %5s %10s %9s %9s\n' target conc rps "p50 ms" "p99 ms"
 for c in $levels; do
     run "mock direct" "http://127.0.0.1:$mock_port/v1/chat/completions" "$c"
@@ -109,49 +116,27 @@ for c in $levels; do
         "$(awk -v a="${P99[nginx->one-api->mock$c]}" -v b="${P99[mock direct$c]}" 'BEGIN{print a-b}')"
 done
 
-# Streams: open N at once (1 s ramp), each 10 events 500 ms apart (the spike's figures, notes/fastcgi-spike.md 1.1); time to first event.
-cat >"$tmp/streams.py" <<'PY'
-import asyncio, sys, time, json
-host, port, path, n, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
-body = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [
-    {"role": "user", "content": "[[mock chunks=10 delay_ms=500]] hi"}]}).encode()
-req = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-       f"Authorization: Bearer sk-{key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-       ).encode() + body
-ttfb, ok, fail = [], 0, 0
-async def one(i):
-    global ok, fail
-    await asyncio.sleep(i / n)   # 1 s ramp
-    try:
-        r, w = await asyncio.open_connection(host, port)
-        t0 = time.monotonic(); w.write(req); await w.drain()
-        first = None; data = b""
-        while True:
-            chunk = await asyncio.wait_for(r.read(65536), 60)
-            if not chunk: break
-            if first is None and b"data:" in chunk: first = time.monotonic() - t0
-            data += chunk
-        w.close()
-        if first is not None and b"[DONE]" in data: ok += 1; ttfb.append(first * 1000)
-        else: fail += 1
-    except Exception:
-        fail += 1
-async def main():
-    await asyncio.gather(*(one(i) for i in range(n)))
-asyncio.run(main())
-ttfb.sort()
-q = lambda p: ttfb[min(len(ttfb) - 1, int(len(ttfb) * p))] if ttfb else float("nan")
-print(f"{ok:6d} ok {fail:5d} failed   first event p50 {q(0.5):8.2f} ms  p99 {q(0.99):8.2f} ms")
-PY
+# Streams: N (1 s ramp), each 10 events 500 ms apart (the spike's figures,
+# notes/fastcgi-spike.md 1.1); time to first event, from a C epoll client (bench/sseload.c).
+gcc -std=c17 -O2 -o "$tmp/sseload" "$top/bench/sseload.c" || die "cannot build bench/sseload.c"
+printf '%s' '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"[[mock chunks=10 delay_ms=500]] hi"}]}' >"$tmp/stream.json"
 echo
 echo "$streams concurrent streams (10 events, 500 ms apart, 1 s ramp)"
 printf '%-22s ' "mock direct"
-"$py" "$tmp/streams.py" 127.0.0.1 "$mock_port" /v1/chat/completions "$streams" "$key"
-printf '%-22s ' "nginx->one-api->mock"
-( sleep 2.5; awk '/VmRSS/ {print $2}' "/proc/$app_pid/status" >"$tmp/rss_streams" ) &
-"$py" "$tmp/streams.py" 127.0.0.1 "$http_port" /v1/chat/completions "$streams" "$key"
-wait $! 2>/dev/null || true
+"$tmp/sseload" 127.0.0.1 "$mock_port" /v1/chat/completions "$streams" 1000 "$key" "$tmp/stream.json"
+# Twice through the gateway: the first round also pays for creating the worker threads, their
+# heaps and 2,000 upstream connections; the second is a gateway that has run a while.
+rss_at() { ( sleep 2.5; awk '/VmRSS/ {print $2}' "/proc/$app_pid/status" >"$tmp/rss_$1" ) & rss_pid=$!; }
+printf '%-22s ' "gateway, first round"
+rss_at cold
+"$tmp/sseload" 127.0.0.1 "$http_port" /v1/chat/completions "$streams" 1000 "$key" "$tmp/stream.json"
+wait "$rss_pid" 2>/dev/null || true
+printf '%-22s ' "gateway, second round"
+rss_at warm
+"$tmp/sseload" 127.0.0.1 "$http_port" /v1/chat/completions "$streams" 1000 "$key" "$tmp/stream.json"
+wait "$rss_pid" 2>/dev/null || true
+mb() { echo $(( $(cat "$tmp/rss_$1" 2>/dev/null || echo 0) / 1024 )); }
 echo
-echo "one-api RSS: idle $((rss_idle / 1024)) MB ($threads threads), with $streams streams open $(( $(cat "$tmp/rss_streams" 2>/dev/null || echo 0) / 1024 )) MB"
+echo "one-api RSS: idle $((rss_idle / 1024)) MB (up to $threads threads), with $streams streams open $(mb cold) MB (first round), $(mb warm) MB (second)"
 sleep 0.5
 echo "logs rows written: $(sqlite3 "$tmp/one-api.db" 'select count(*) from logs' 2>/dev/null || echo '?')"

@@ -36,9 +36,13 @@ struct sq_db {
     struct db base;
     char *path;               /* SQLITE_PATH */
     int busy_ms;              /* SQLITE_BUSY_TIMEOUT, applied to every connection */
-    pthread_mutex_t mu;       /* guards free and n_out */
+    pthread_mutex_t mu;       /* guards free, n_out and n_open */
+    pthread_cond_t cv;        /* a connection was released */
     struct sq_conn *free;     /* released connections, ready for any thread */
     int n_out;                /* acquired and not yet released, to catch leaks at close */
+    int n_open;               /* connections in existence (pooled or out) */
+    int pool_size;            /* most open at once: each costs its page cache and parsed schema,
+                               * and 2,000 streams opening one each took 200 MB */
 };
 
 static const struct db_driver sq_driver;
@@ -103,7 +107,9 @@ struct db *db_sqlite_open(const struct db_opts *o, char *err, size_t errlen)
     d->base.kind = DB_SQLITE;
     d->path = xstrdup(o->sqlite_path && *o->sqlite_path ? o->sqlite_path : SQ_DEFAULT_PATH);
     d->busy_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : SQ_DEFAULT_BUSY_MS;
+    d->pool_size = o->pool_size > 0 ? o->pool_size : 16;
     pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
     struct sq_conn *c = sq_conn_new(d, err, errlen);
     if (!c->h) {
         sq_conn_free(c);
@@ -113,6 +119,7 @@ struct db *db_sqlite_open(const struct db_opts *o, char *err, size_t errlen)
         return NULL;
     }
     d->free = c;
+    d->n_open = 1;
     LOG_INFO("db: SQLite database %s (WAL, busy timeout %d ms)", d->path, d->busy_ms);
     return &d->base;
 }
@@ -129,6 +136,7 @@ static void sq_close(struct db *db)
         c = next;
     }
     pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
     free(d->path);
     free(d);
 }
@@ -137,9 +145,13 @@ static struct db_conn *sq_acquire(struct db *db)
 {
     struct sq_db *d = (struct sq_db *)db;
     pthread_mutex_lock(&d->mu);
+    while (!d->free && d->n_open >= d->pool_size)
+        pthread_cond_wait(&d->cv, &d->mu);
     struct sq_conn *c = d->free;
     if (c)
         d->free = c->next_free;
+    else
+        d->n_open++; /* reserve the slot, open outside the lock */
     d->n_out++;
     pthread_mutex_unlock(&d->mu);
     if (!c) {
@@ -173,6 +185,10 @@ static void sq_release(struct db_conn *conn)
     struct sq_db *d = (struct sq_db *)conn->db;
     pthread_mutex_lock(&d->mu);
     d->n_out--;
+    if (!c->h) {
+        d->n_open--;
+        pthread_cond_signal(&d->cv);
+    }
     pthread_mutex_unlock(&d->mu);
     if (!c->h) {
         sq_conn_free(c); /* the next acquire tries a fresh open */
@@ -186,6 +202,7 @@ static void sq_release(struct db_conn *conn)
     pthread_mutex_lock(&d->mu);
     c->next_free = d->free;
     d->free = c;
+    pthread_cond_signal(&d->cv);
     pthread_mutex_unlock(&d->mu);
 }
 

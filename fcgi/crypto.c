@@ -149,6 +149,23 @@ void random_bytes(void *buf, size_t n)
     }
 }
 
+/* splitmix64 per thread, seeded from the kernel on first use. Request ids and the weighted
+ * channel draw need spread, not secrecy, and a getrandom per request was a syscall on the hot
+ * path. Thread-local, so no lock and no state shared between workers. */
+uint64_t fast_random(void)
+{
+    static _Thread_local uint64_t state;
+    static _Thread_local int seeded;
+    if (!seeded) {
+        random_bytes(&state, sizeof state);
+        seeded = 1;
+    }
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 void random_alnum(char *out, size_t n)
 {
     static const char set[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";

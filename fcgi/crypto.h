@@ -28,6 +28,9 @@ long b64url_decode(const char *in, size_t len, unsigned char *out);
 
 /* n cryptographically random bytes; aborts if the kernel cannot supply them. */
 void random_bytes(void *buf, size_t n);
+/* A fast, uniformly spread, NOT unpredictable 64-bit number (per-thread generator): for
+ * request ids and load balancing, never for keys, tokens or salts. */
+uint64_t fast_random(void);
 /* n random characters of [0-9a-zA-Z] plus NUL into out (n+1 bytes). */
 void random_alnum(char *out, size_t n);
 /* 32 lowercase hex chars of a fresh UUIDv4 (dashes removed) plus NUL into out[33]. */

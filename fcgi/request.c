@@ -2,6 +2,7 @@
 #include "config.h"
 #include "fcgi/request.h"
 #include "fcgi/arena.h"
+#include "fcgi/crypto.h"
 #include "fcgi/error.h"
 
 #include <ctype.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 const char *req_param(struct req *r, const char *name)
@@ -130,9 +130,7 @@ void make_request_id(char *buf, size_t n)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    uint32_t rnd = 0;
-    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
-        rnd = (uint32_t)ts.tv_nsec * 2654435761u;
+    uint32_t rnd = (uint32_t)(fast_random() >> 32);
     snprintf(buf, n, "%04d%02d%02d%02d%02d%02d%ld%08u", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec,
              (unsigned)(rnd % 100000000u));
@@ -206,18 +204,22 @@ int req_read_body(struct req *r, size_t max)
         return OA_ERR_TOO_LARGE;
     struct strbuf sb;
     sb_init(&sb, r->a);
-    if (want > 0)
-        sb_grow(&sb, (size_t)want);
-    char buf[16384];
+    /* Straight into the arena buffer: a stack bounce buffer cost every worker 16 KB of
+     * resident stack. */
+    sb_grow(&sb, want > 0 ? (size_t)want : want == 0 ? 1 : 4096);
     for (;;) {
-        long n = r->io->read(r->io->ctx, buf, sizeof buf);
+        if (sb.cap - sb.len < 2)
+            sb_grow(&sb, sb.cap); /* unknown length: double */
+        size_t room = sb.cap - sb.len - 1;
+        long n = r->io->read(r->io->ctx, sb.p + sb.len, room);
         if (n < 0)
             return OA_ERR_BAD_REQUEST;
         if (n == 0)
             break;
         if (sb.len + (size_t)n > max)
             return OA_ERR_TOO_LARGE;
-        sb_putn(&sb, buf, (size_t)n);
+        sb.len += (size_t)n;
+        sb.p[sb.len] = '\0';
         if (want >= 0 && sb.len >= (size_t)want)
             break;
     }

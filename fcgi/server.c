@@ -1,4 +1,5 @@
-/* server: FastCGI workers on libfcgi (one request per thread), CGI mode, signals, drain. */
+/* server: FastCGI (a poller accepting and parking kept connections, worker threads serving
+ * one request at a time), CGI mode, signals, drain. */
 #include "config.h"
 #include "fcgi/server.h"
 #include "fcgi/arena.h"
@@ -7,16 +8,23 @@
 #include "fcgi/request.h"
 #include "fcgi/xmalloc.h"
 
+#include "fcgi/fastcgi.h"
+
 #include <errno.h>
-#include <fcgiapp.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,52 +34,158 @@
 #define WORKER_STACK (256 * 1024) /* measured ample: notes/fastcgi-spike.md section 1.1 */
 #endif
 #define ARENA_BLOCK (16 * 1024)
+#define INITIAL_WORKERS 16 /* more start as concurrency needs them, up to THREADS */
 
-/* Shared by the workers and main for one run; lives on main's stack. */
+/* Ready connections wait here for a worker. Idle workers wait last-in first-out, so the
+ * next request goes to the thread that ran the previous one (its stack and caches are warm,
+ * and at low concurrency most threads never touch their stacks). */
+struct worker {
+    sem_t wake; /* posted once fd is set: a semaphore, not a condition variable, so the
+                 * woken worker does not then block on the dispatcher's mutex */
+    int fd;     /* handed over by the dispatcher; -1: stop */
+    struct worker *next_idle;
+    struct server *s;
+};
+
+/* Shared by the workers, the poller and main for one run; lives on main's stack. */
 struct server {
     const struct config *cfg;
     void *app;
     int listen_fd;
+    int epfd;            /* the listener and connections kept between requests */
+    int wake_fd;         /* eventfd: main tells the poller to stop */
     int n_threads;
     int reserve;         /* workers kept for fast 503s */
     atomic_int busy;     /* requests being served */
-    atomic_int stopping; /* set once by main on SIGTERM/SIGINT */
     atomic_int live;     /* worker threads still running */
+    pthread_t *tids;     /* n_threads slots; started of them run (written by one thread at a
+                          * time: main before the poller starts, then the poller) */
+    struct worker *workers; /* n_threads slots, alive until the workers are joined */
+    int started;
+    pthread_attr_t attr;
+
+    pthread_mutex_t mu;  /* guards everything below */
+    int draining;        /* SIGTERM/SIGINT: kept connections are closed, not parked */
+    int stopping;        /* then: workers leave once the queue is empty */
+    struct worker *idle; /* stack of waiting workers */
+    int *queue;          /* ring of ready connections */
+    size_t q_head, q_len, q_cap;
+    unsigned char *parked; /* parked[fd]: fd waits in epoll for its next request */
+    size_t parked_cap;
 };
 
-static const char *fcgi_param(void *ctx, const char *name)
-{
-    FCGX_Request *fr = ctx;
-    return FCGX_GetParam(name, fr->envp);
-}
+static void *worker_main(void *arg);
 
-static long fcgi_read(void *ctx, char *buf, size_t n)
+/* Starts one more worker; 0 or -1. */
+static int spawn_worker(struct server *s)
 {
-    FCGX_Request *fr = ctx;
-    int got = FCGX_GetStr(buf, (int)(n > 1 << 30 ? 1 << 30 : n), fr->in);
-    if (got == 0 && FCGX_GetError(fr->in))
+    if (s->started >= s->n_threads)
         return -1;
-    return got;
-}
-
-static int fcgi_write(void *ctx, const char *buf, size_t n)
-{
-    FCGX_Request *fr = ctx;
-    while (n) {
-        int chunk = n > 1 << 30 ? 1 << 30 : (int)n;
-        if (FCGX_PutStr(buf, chunk, fr->out) != chunk)
-            return -1;
-        buf += chunk;
-        n -= (size_t)chunk;
+    struct worker *w = &s->workers[s->started];
+    sem_init(&w->wake, 0, 0);
+    w->fd = -1;
+    atomic_fetch_add(&s->live, 1);
+    int rc = pthread_create(&s->tids[s->started], &s->attr, worker_main, w);
+    if (rc != 0) {
+        sem_destroy(&w->wake);
+        atomic_fetch_sub(&s->live, 1);
+        LOG_ERR("cannot start worker thread %d of %d: %s", s->started + 1, s->n_threads,
+                strerror(rc));
+        return -1;
     }
+    s->started++;
     return 0;
 }
 
-static int fcgi_flush(void *ctx)
+/* Gives fd to a waiting worker, or queues it and starts a worker if the limit allows:
+ * threads exist only as far as concurrency has needed them (each costs stack pages). */
+static void dispatch(struct server *s, int fd)
 {
-    FCGX_Request *fr = ctx;
-    return FCGX_FFlush(fr->out) < 0 ? -1 : 0;
+    pthread_mutex_lock(&s->mu);
+    struct worker *w = s->idle;
+    int spawn = 0;
+    if (w) {
+        s->idle = w->next_idle;
+        w->fd = fd;
+    } else {
+        if (s->q_len == s->q_cap) {
+            size_t ncap = s->q_cap ? s->q_cap * 2 : 256;
+            int *nq = xcalloc(ncap, sizeof *nq);
+            for (size_t i = 0; i < s->q_len; i++)
+                nq[i] = s->queue[(s->q_head + i) % s->q_cap];
+            free(s->queue);
+            s->queue = nq;
+            s->q_head = 0;
+            s->q_cap = ncap;
+        }
+        s->queue[(s->q_head + s->q_len++) % s->q_cap] = fd;
+        spawn = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (w)
+        sem_post(&w->wake);
+    else if (spawn)
+        spawn_worker(s);
 }
+
+/* The next connection to serve, or -1 when stopping and nothing is left. */
+static int take_conn(struct server *s, struct worker *w)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->q_len) {
+        int fd = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
+        pthread_mutex_unlock(&s->mu);
+        return fd;
+    }
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    w->next_idle = s->idle;
+    s->idle = w;
+    pthread_mutex_unlock(&s->mu);
+    while (sem_wait(&w->wake) < 0 && errno == EINTR)
+        ;
+    return w->fd;
+}
+
+/* After a request on a kept connection: epoll watches it for the next one. */
+static void park(struct server *s, int fd)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->draining) {
+        pthread_mutex_unlock(&s->mu);
+        close(fd);
+        return;
+    }
+    if ((size_t)fd >= s->parked_cap) {
+        size_t ncap = s->parked_cap ? s->parked_cap : 1024;
+        while (ncap <= (size_t)fd)
+            ncap *= 2;
+        unsigned char *np = xcalloc(ncap, 1);
+        if (s->parked_cap)
+            memcpy(np, s->parked, s->parked_cap);
+        free(s->parked);
+        s->parked = np;
+        s->parked_cap = ncap;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = fd};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 &&
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        pthread_mutex_unlock(&s->mu);
+        close(fd);
+        return;
+    }
+    s->parked[fd] = 1;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static const char *conn_param(void *ctx, const char *name) { return fcgi_param(ctx, name); }
+static long conn_read(void *ctx, char *buf, size_t n) { return fcgi_read(ctx, buf, n); }
+static int conn_write(void *ctx, const char *buf, size_t n) { return fcgi_write(ctx, buf, n); }
+static int conn_flush(void *ctx) { return fcgi_flush(ctx); }
 
 static void serve_one(struct server *s, struct req *r)
 {
@@ -83,45 +197,206 @@ static void serve_one(struct server *s, struct req *r)
     resp_finish(r);
 }
 
-static void *worker_main(void *arg)
+/* Serves requests on fd until the web server is done with it; returns 1 when fd is kept. */
+static int serve_conn(struct server *s, struct fcgi_conn *c, struct arena *a, void *w)
 {
-    struct server *s = arg;
-    void *w = server_app.worker_init(s->app);
-    struct arena *a = arena_new(ARENA_BLOCK);
-    FCGX_Request fr;
-    FCGX_InitRequest(&fr, s->listen_fd, 0);
-    struct req_io io = {fcgi_param, fcgi_read, fcgi_write, fcgi_flush, &fr};
-    while (!atomic_load(&s->stopping)) {
-        if (FCGX_Accept_r(&fr) < 0)
-            break;
+    struct req_io io = {conn_param, conn_read, conn_write, conn_flush, c};
+    int keep;
+    do {
+        if (fcgi_begin(c, a) < 0) {
+            arena_reset(a);
+            return 0;
+        }
         atomic_fetch_add(&s->busy, 1);
         struct req r;
         req_init(&r, a, &io, s->app, w);
         serve_one(s, &r);
-        FCGX_Finish_r(&fr);
+        keep = fcgi_end(c);
         server_app.request_done(&r);
         arena_reset(a);
         atomic_fetch_sub(&s->busy, 1);
+    } while (keep && fcgi_has_pending(c));
+    return keep;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *me = arg;
+    struct server *s = me->s;
+    void *w = server_app.worker_init(s->app);
+    struct arena *a = arena_new(ARENA_BLOCK);
+    struct fcgi_conn *c = NULL; /* 16 KB of buffers, only for workers that ever serve */
+    int fd;
+    while ((fd = take_conn(s, me)) >= 0) {
+        if (!c)
+            c = xmalloc(sizeof *c);
+        fcgi_conn_init(c, fd);
+        if (serve_conn(s, c, a, w))
+            park(s, fd);
+        else
+            fcgi_close(c);
     }
-    FCGX_Free(&fr, 1);
+    free(c);
     arena_free(a);
     server_app.worker_fini(s->app, w);
     atomic_fetch_sub(&s->live, 1);
     return NULL;
 }
 
+/* The poller: accepts every connection the web server opens (they are not left in the
+ * backlog when workers are busy) and wakes on kept connections' next requests. */
+static void *poller_main(void *arg)
+{
+    struct server *s = arg;
+    struct epoll_event evs[64];
+    for (;;) {
+        int n = epoll_wait(s->epfd, evs, 64, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            LOG_ERR("epoll_wait: %s", strerror(errno));
+            break;
+        }
+        int stop = 0;
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == s->wake_fd) {
+                stop = 1;
+            } else if (fd == s->listen_fd) {
+                for (;;) {
+                    int cfd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                    if (cfd >= 0) {
+                        dispatch(s, cfd);
+                        continue;
+                    }
+                    if (errno == EINTR || errno == ECONNABORTED)
+                        continue;
+                    if (errno == EMFILE || errno == ENFILE) {
+                        LOG_WARN("accept: %s (raise the open file limit)", strerror(errno));
+                        usleep(10000); /* the limit frees up as requests end */
+                    }
+                    break;
+                }
+            } else {
+                pthread_mutex_lock(&s->mu);
+                if ((size_t)fd < s->parked_cap)
+                    s->parked[fd] = 0;
+                pthread_mutex_unlock(&s->mu);
+                dispatch(s, fd);
+            }
+        }
+        if (stop)
+            break;
+    }
+    /* Draining: refuse new connections; a kept connection whose next request is already
+     * here is served, the others are closed (the web server opens new ones elsewhere). */
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+    shutdown(s->listen_fd, SHUT_RDWR);
+    pthread_mutex_lock(&s->mu);
+    s->draining = 1;
+    int *ready = xcalloc(s->parked_cap + 1, sizeof *ready);
+    size_t n_ready = 0;
+    for (size_t fd = 0; fd < s->parked_cap; fd++) {
+        if (!s->parked[fd])
+            continue;
+        s->parked[fd] = 0;
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, (int)fd, NULL);
+        char b;
+        if (recv((int)fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+            ready[n_ready++] = (int)fd;
+        else
+            close((int)fd);
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n_ready; i++)
+        dispatch(s, ready[i]);
+    free(ready);
+    /* Only now may idle workers leave: everything accepted is queued. */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    struct worker *idle = s->idle;
+    s->idle = NULL;
+    pthread_mutex_unlock(&s->mu);
+    for (struct worker *w = idle, *next; w; w = next) {
+        next = w->next_idle; /* read before the post: the worker may leave at once */
+        w->fd = -1;
+        sem_post(&w->wake);
+    }
+    return NULL;
+}
+
+/* "unix:/path", "/path", "host:port", ":port", "[v6]:port". */
 static int open_listener(const char *addr)
 {
-    char buf[512];
-    if (!strncmp(addr, "unix:", 5))
-        addr += 5;
-    snprintf(buf, sizeof buf, "%s", addr);
-    int fd = FCGX_OpenSocket(buf, 4096);
-    if (fd < 0)
+    int fd;
+    if (!strncmp(addr, "unix:", 5) || strchr(addr, '/')) {
+        const char *path = !strncmp(addr, "unix:", 5) ? addr + 5 : addr;
+        struct sockaddr_un un = {.sun_family = AF_UNIX};
+        size_t plen = strlen(path);
+        if (plen >= sizeof un.sun_path) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(un.sun_path, path, plen + 1);
+        unlink(path); /* a socket left by an earlier run */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        if (bind(fd, (struct sockaddr *)&un, sizeof un) < 0 || listen(fd, 4096) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        chmod(path, 0660); /* the web server's group must be able to connect */
+        return fd;
+    }
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof host) {
+        errno = EINVAL;
         return -1;
-    if (strchr(buf, '/'))
-        chmod(buf, 0660); /* the web server's group must be able to connect */
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    char *h = host;
+    if (*h == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
+    int gai = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &res);
+    if (gai) {
+        LOG_ERR("cannot resolve %s: %s", addr, gai_strerror(gai));
+        errno = EINVAL;
+        return -1;
+    }
+    fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0)
+            break;
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
+    freeaddrinfo(res);
     return fd;
+}
+
+/* A web server that spawns us (lighttpd bin-path, spawn-fcgi) hands over its listening
+ * socket as fd 0: a socket that has no peer. */
+static int inherited_listener(void)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    return getpeername(0, (struct sockaddr *)&ss, &len) < 0 && errno == ENOTCONN;
 }
 
 static double now_s(void)
@@ -133,36 +408,42 @@ static double now_s(void)
 
 static int run_fastcgi(struct server *s, sigset_t *sigs)
 {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, WORKER_STACK);
-    pthread_t *tids = xcalloc((size_t)s->n_threads, sizeof *tids);
-    int started = 0;
-    for (; started < s->n_threads; started++) {
-        atomic_fetch_add(&s->live, 1);
-        if (pthread_create(&tids[started], &attr, worker_main, s) != 0) {
-            atomic_fetch_sub(&s->live, 1);
-            LOG_ERR("could only start %d of %d worker threads: %s", started, s->n_threads,
-                    strerror(errno));
-            break;
-        }
-    }
-    pthread_attr_destroy(&attr);
-    if (started == 0) {
-        free(tids);
+    int fl = fcntl(s->listen_fd, F_GETFL);
+    fcntl(s->listen_fd, F_SETFL, fl | O_NONBLOCK); /* the poller accepts until EAGAIN */
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->wake_fd = eventfd(0, EFD_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN, .data.fd = s->listen_fd};
+    struct epoll_event wev = {.events = EPOLLIN, .data.fd = s->wake_fd};
+    if (s->epfd < 0 || s->wake_fd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &lev) < 0 ||
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake_fd, &wev) < 0) {
+        LOG_ERR("epoll: %s", strerror(errno));
         return 1;
     }
-    LOG_INFO("serving FastCGI with %d worker threads", started);
+    pthread_attr_init(&s->attr);
+    pthread_attr_setstacksize(&s->attr, WORKER_STACK);
+    s->tids = xcalloc((size_t)s->n_threads, sizeof *s->tids);
+    s->workers = xcalloc((size_t)s->n_threads, sizeof *s->workers);
+    for (int i = 0; i < s->n_threads; i++)
+        s->workers[i].s = s;
+    int initial = s->n_threads < INITIAL_WORKERS ? s->n_threads : INITIAL_WORKERS;
+    while (s->started < initial && spawn_worker(s) == 0)
+        ;
+    pthread_t poller;
+    if (s->started == 0 || pthread_create(&poller, &s->attr, poller_main, s) != 0) {
+        LOG_ERR("cannot start the FastCGI threads");
+        _exit(1); /* workers may be waiting on the app: do not unwind under them */
+    }
+    LOG_INFO("serving FastCGI with up to %d worker threads", s->n_threads);
 
     int sig = 0;
     while (sigwait(sigs, &sig) == 0 && sig != SIGTERM && sig != SIGINT)
         LOG_INFO("signal %d ignored", sig);
     LOG_INFO("signal %d: no new requests; draining %d in flight (up to %llds)", sig,
              atomic_load(&s->busy), cfg_int(s->cfg, CFG_DRAIN_TIMEOUT));
-    atomic_store(&s->stopping, 1);
-    FCGX_ShutdownPending();
-    /* Wakes every thread blocked in accept() (EINVAL on Linux) and frees the port. */
-    shutdown(s->listen_fd, SHUT_RDWR);
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof one) < 0)
+        LOG_ERR("cannot wake the poller: %s", strerror(errno));
+    pthread_join(poller, NULL);
 
     double deadline = now_s() + (double)cfg_int(s->cfg, CFG_DRAIN_TIMEOUT);
     while (atomic_load(&s->live) > 0 && now_s() < deadline)
@@ -174,9 +455,17 @@ static int run_fastcgi(struct server *s, sigset_t *sigs)
         log_fini();
         _exit(0); /* workers still hold the app: do not unwind under them */
     }
-    for (int i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
-    free(tids);
+    for (int i = 0; i < s->started; i++) {
+        pthread_join(s->tids[i], NULL);
+        sem_destroy(&s->workers[i].wake);
+    }
+    free(s->tids);
+    free(s->workers);
+    pthread_attr_destroy(&s->attr);
+    free(s->queue);
+    free(s->parked);
+    close(s->epfd);
+    close(s->wake_fd);
     LOG_INFO("drained; exiting");
     return 0;
 }
@@ -226,7 +515,8 @@ static int run_cgi(struct server *s)
 
 int server_run(const struct config *cfg)
 {
-    struct server s = {.cfg = cfg, .listen_fd = -1};
+    struct server s = {.cfg = cfg, .listen_fd = -1, .epfd = -1, .wake_fd = -1,
+                       .mu = PTHREAD_MUTEX_INITIALIZER};
     s.n_threads = (int)cfg_int(cfg, CFG_THREADS);
     long long reserve = cfg_int(cfg, CFG_BUSY_RESERVE);
     if (reserve < 0)
@@ -246,10 +536,6 @@ int server_run(const struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (FCGX_Init() != 0) {
-        LOG_ERR("FCGX_Init failed");
-        return 1;
-    }
     const char *listen = cfg_str(cfg, CFG_LISTEN);
     int mode_cgi = 0;
     char deflisten[64];
@@ -260,7 +546,7 @@ int server_run(const struct config *cfg)
             return 1;
         }
         LOG_INFO("FastCGI listening on %s", listen);
-    } else if (!FCGX_IsCGI()) {
+    } else if (inherited_listener()) {
         s.listen_fd = 0; /* spawned: the web server handed us the listening socket */
         LOG_INFO("FastCGI on the socket inherited as fd 0");
     } else if (getenv("GATEWAY_INTERFACE")) {

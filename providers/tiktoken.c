@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,6 +67,19 @@ struct tiktoken {
     uint32_t byte_rank[256]; /* rank of each single byte, all present by construction */
     pcre2_code *re;          /* compiled split pattern, JIT-compiled when possible */
     bool has_jit;            /* pcre2_jit_compile() succeeded */
+    pthread_mutex_t pool_mu; /* guards pool */
+    struct tk_matcher *pool; /* matchers not in use */
+};
+
+/* What one count needs to match: the match data and, for JIT, a heap JIT stack. Without an
+ * assigned stack PCRE2 puts 32 KB on the caller's machine stack, and with a thread per
+ * stream that stayed resident in every worker (64 MB at 2,000). Pooled: there are only ever
+ * as many as counts running at once, and none is created per count. */
+struct tk_matcher {
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit;
+    struct tk_matcher *next;
 };
 
 __attribute__((format(printf, 3, 4))) static void tk_err(char *err, size_t errlen, const char *fmt,
@@ -373,6 +387,7 @@ struct tiktoken *tiktoken_load(enum tiktoken_enc enc, const char *dir, char *err
     }
     tk = xcalloc(1, sizeof(*tk));
     tk->enc = enc;
+    pthread_mutex_init(&tk->pool_mu, NULL);
     good = parse_ranks(tk, path, buf, len, err, errlen) && compile_pattern(tk, err, errlen);
     free(buf);
     free(path);
@@ -387,6 +402,15 @@ void tiktoken_free(struct tiktoken *tk)
 {
     if (!tk)
         return;
+    while (tk->pool) {
+        struct tk_matcher *m = tk->pool;
+        tk->pool = m->next;
+        pcre2_match_data_free(m->md);
+        pcre2_match_context_free(m->mctx);
+        pcre2_jit_stack_free(m->jit);
+        free(m);
+    }
+    pthread_mutex_destroy(&tk->pool_mu);
     pcre2_code_free(tk->re);
     free(tk->slots);
     free(tk->tokens);
@@ -708,21 +732,51 @@ static size_t utf8_char_len(const unsigned char *p, size_t n)
     return k < n ? k : n;
 }
 
+static struct tk_matcher *matcher_take(struct tiktoken *tk)
+{
+    pthread_mutex_lock(&tk->pool_mu);
+    struct tk_matcher *m = tk->pool;
+    if (m)
+        tk->pool = m->next;
+    pthread_mutex_unlock(&tk->pool_mu);
+    if (m)
+        return m;
+    m = xcalloc(1, sizeof(*m));
+    m->md = pcre2_match_data_create(1, NULL);
+    m->mctx = pcre2_match_context_create(NULL);
+    if (!m->md || !m->mctx)
+        abort();
+    if (tk->has_jit) {
+        /* 32 KB is PCRE2's own default; it may grow to 1 MB on long inputs */
+        m->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+        if (m->jit)
+            pcre2_jit_stack_assign(m->mctx, NULL, m->jit);
+    }
+    return m;
+}
+
+static void matcher_give_back(struct tiktoken *tk, struct tk_matcher *m)
+{
+    pthread_mutex_lock(&tk->pool_mu);
+    m->next = tk->pool;
+    tk->pool = m;
+    pthread_mutex_unlock(&tk->pool_mu);
+}
+
 /* Splits valid UTF-8 text with the encoding's regex and merges every piece. */
 static void run_text(struct tk_run *run, const unsigned char *s, size_t len)
 {
-    const struct tiktoken *tk = run->tk;
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    struct tiktoken *tk = (struct tiktoken *)run->tk; /* only its matcher pool changes */
+    struct tk_matcher *mt = matcher_take(tk);
+    pcre2_match_data *md = mt->md;
     size_t at = 0;
 
-    if (!md)
-        abort();
     while (at < len) {
-        int rc = pcre2_match(tk->re, s, len, at, PCRE2_NO_UTF_CHECK, md, NULL);
+        int rc = pcre2_match(tk->re, s, len, at, PCRE2_NO_UTF_CHECK, md, mt->mctx);
         PCRE2_SIZE *ov;
 
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-            rc = pcre2_match(tk->re, s, len, at, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, NULL);
+            rc = pcre2_match(tk->re, s, len, at, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, mt->mctx);
         if (rc == PCRE2_ERROR_NOMATCH)
             break; /* like tiktoken's find_iter, unmatched text yields no tokens */
         if (rc < 0) {
@@ -743,7 +797,7 @@ static void run_text(struct tk_run *run, const unsigned char *s, size_t len)
         bpe_piece(run, s + ov[0], ov[1] - ov[0]);
         at = ov[1];
     }
-    pcre2_match_data_free(md);
+    matcher_give_back(tk, mt);
 }
 
 static void run_input(struct tk_run *run, const char *text, size_t len)

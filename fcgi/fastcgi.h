@@ -1,0 +1,61 @@
+/* FastCGI 1.0 responder role over one connection, with blocking I/O on the serving thread.
+ *
+ * Why not libfcgi: it serves a kept-alive connection (FCGI_KEEP_CONN) by blocking its thread
+ * on it, so idle connections pin threads and can stall requests (notes/fastcgi-spike.md
+ * 1.3). Here the server parks idle connections in epoll and any worker picks up the next
+ * request; a kept connection saves the web server a connect, and us an accept, a shutdown, a
+ * poll and a close, per request. Output is coalesced: a buffered response, its end-of-stream
+ * record and END_REQUEST leave in one write. */
+#ifndef OA_FASTCGI_H
+#define OA_FASTCGI_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+#define FCGI_INBUF 2048  /* read-ahead; records larger than this are read in pieces */
+#define FCGI_OUTBUF 4096 /* output coalescing: a small response leaves in one write */
+
+/* One request's view of a connection. Lives on the worker's stack; the connection (fd)
+ * outlives it when the web server asked to keep it. */
+struct fcgi_conn {
+    int fd;
+    uint16_t id;    /* request id of the current request */
+    int keep_conn;  /* the web server keeps the connection for more requests */
+    int stdin_done; /* the empty STDIN record was read */
+    int failed;     /* protocol error, EOF or write error: close the connection */
+    int aborted;    /* FCGI_ABORT_REQUEST for the current request */
+    size_t stdin_left; /* content bytes left in the current STDIN record */
+    size_t pad_left;   /* then padding bytes to skip */
+    const char **params; /* name, value, name, value, ... in the arena */
+    size_t n_params;
+    size_t in_off, in_len;
+    size_t out_len;
+    unsigned char in[FCGI_INBUF];
+    unsigned char out[FCGI_OUTBUF];
+};
+
+/* Starts serving fd. */
+void fcgi_conn_init(struct fcgi_conn *c, int fd);
+/* Reads records up to the end of the next request's parameters (answering management
+ * records and refusing other roles on the way); params go into a. 0 when a request is ready;
+ * -1 at EOF or on a protocol or I/O error (close fd). */
+int fcgi_begin(struct fcgi_conn *c, struct arena *a);
+/* Parameter value, or NULL. */
+const char *fcgi_param(const struct fcgi_conn *c, const char *name);
+/* Reads up to n bytes of the request body: bytes read, 0 at its end, -1 on error. */
+long fcgi_read(struct fcgi_conn *c, char *buf, size_t n);
+/* Appends n bytes of response (headers then body); -1 once the connection failed. */
+int fcgi_write(struct fcgi_conn *c, const char *buf, size_t n);
+/* Sends what was appended; -1 once the connection failed. */
+int fcgi_flush(struct fcgi_conn *c);
+/* Ends the request (end of STDOUT, END_REQUEST). Returns 1 when the connection can carry
+ * another request (kept, intact, body read to its end), 0 when it must be closed. */
+int fcgi_end(struct fcgi_conn *c);
+/* Closes a connection that is not kept; if the body may be unread, after a lingering wait
+ * (up to 2 s) for the web server to close first. */
+void fcgi_close(struct fcgi_conn *c);
+/* Bytes of a next request already read ahead: serve it before waiting on the socket. */
+static inline int fcgi_has_pending(const struct fcgi_conn *c) { return c->in_off < c->in_len; }
+
+#endif
