@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +41,8 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                                  "3000", 0, 600000, NULL, 0, "SQLite busy timeout in ms"},
     [CFG_SQL_MAX_OPEN_CONNS] = {"sql-max-open-conns", "SQL_MAX_OPEN_CONNS", NULL, CFG_T_INT, "16",
                                 1, 1000, NULL, 0,
-                                "PostgreSQL connections shared by the workers (the writer has "
-                                "its own)"},
+                                "Database connections shared by the workers, PostgreSQL or "
+                                "SQLite (the writer has its own)"},
     [CFG_SESSION_SECRET] = {"session-secret", "SESSION_SECRET", NULL, CFG_T_STR, NULL, 0, 0, NULL,
                             1,
                             "Secret that signs session cookies; unset = random per start (sessions "
@@ -60,6 +61,11 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                                   "SYNC_FREQUENCY s"},
     [CFG_SYNC_FREQUENCY] = {"sync-frequency", "SYNC_FREQUENCY", NULL, CFG_T_INT, "600", 1, 86400,
                             NULL, 0, "Seconds between cache re-reads"},
+    [CFG_QUOTA_STORE] = {"quota-store", "QUOTA_STORE", NULL, CFG_T_STR, "memory", 0, 0,
+                         "memory|sql", 0,
+                         "Where reservations live: memory (exact for one FastCGI process) or sql "
+                         "(conditional UPDATEs: set it on every process when several processes or "
+                         "nodes share the database); plain CGI always uses sql"},
     [CFG_DEBUG] = {"debug", "DEBUG", NULL, CFG_T_BOOL, "false", 0, 1, NULL, 0,
                    "Write DEBUG log lines"},
     [CFG_ONLY_ONE_LOG_FILE] = {"only-one-log-file", "ONLY_ONE_LOG_FILE", NULL, CFG_T_BOOL, "false",
@@ -89,6 +95,10 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                          NULL, 0, "Prompt of channel tests"},
     [CFG_POLLING_INTERVAL] = {"polling-interval", "POLLING_INTERVAL", NULL, CFG_T_INT, "0", 0,
                               3600, NULL, 0, "Seconds between channels in a batch test"},
+    [CFG_CHANNEL_TEST_FREQUENCY] = {"channel-test-frequency", "CHANNEL_TEST_FREQUENCY", NULL,
+                                    CFG_T_NUM, NULL, 0, 525600, NULL, 0,
+                                    "Minutes between automatic tests of all channels (fractions "
+                                    "allowed, e.g. 0.5); empty or 0 = never; master nodes only"},
 };
 
 static int parse_bool(const char *s, long long *out)
@@ -126,6 +136,7 @@ static int set_value(struct config *c, enum cfg_key k, const char *s, int src, c
     const struct cfg_def *d = &cfg_defs[k];
     const char *label = d->env ? d->env : d->name;
     long long iv = 0;
+    double dv = 0;
     if (d->type == CFG_T_INT) {
         char *end;
         errno = 0;
@@ -140,6 +151,23 @@ static int set_value(struct config *c, enum cfg_key k, const char *s, int src, c
                      d->name, d->min, d->max);
             return -1;
         }
+    } else if (d->type == CFG_T_NUM) {
+        char *end = NULL;
+        if (*s) { /* empty = unset, as One API reads it */
+            errno = 0;
+            dv = strtod(s, &end);
+        }
+        if ((end && (*end || errno)) || !isfinite(dv)) {
+            snprintf(err, errlen, "invalid value '%s' for %s (--%s): not a number", s, label,
+                     d->name);
+            return -1;
+        }
+        if (dv < (double)d->min || dv > (double)d->max) {
+            snprintf(err, errlen, "invalid value '%s' for %s (--%s): must be %lld..%lld", s, label,
+                     d->name, d->min, d->max);
+            return -1;
+        }
+        iv = (long long)dv;
     } else if (d->type == CFG_T_BOOL) {
         if (parse_bool(s, &iv) < 0) {
             snprintf(err, errlen, "invalid value '%s' for %s (--%s): expected true or false", s,
@@ -154,6 +182,7 @@ static int set_value(struct config *c, enum cfg_key k, const char *s, int src, c
     free(c->v[k].s);
     c->v[k].s = xstrdup(s);
     c->v[k].i = iv;
+    c->v[k].d = d->type == CFG_T_NUM ? dv : (double)iv;
     c->v[k].source = src;
     return 0;
 }
@@ -317,6 +346,11 @@ const char *cfg_str(const struct config *c, enum cfg_key k)
 long long cfg_int(const struct config *c, enum cfg_key k)
 {
     return c->v[k].i;
+}
+
+double cfg_double(const struct config *c, enum cfg_key k)
+{
+    return c->v[k].d;
 }
 
 void config_print_help(FILE *fp)

@@ -23,6 +23,7 @@ enum cfg_key {
     CFG_NODE_TYPE,
     CFG_MEMORY_CACHE_ENABLED,
     CFG_SYNC_FREQUENCY,
+    CFG_QUOTA_STORE,
     CFG_DEBUG,
     CFG_ONLY_ONE_LOG_FILE,
     CFG_THEME,
@@ -35,10 +36,12 @@ enum cfg_key {
     CFG_TIKTOKEN_CACHE_DIR,
     CFG_TEST_PROMPT,
     CFG_POLLING_INTERVAL,
+    CFG_CHANNEL_TEST_FREQUENCY,
     CFG__MAX
 };
 
-enum cfg_type { CFG_T_STR, CFG_T_INT, CFG_T_BOOL };
+/* CFG_T_NUM is a decimal number (fractions allowed) checked against min..max. */
+enum cfg_type { CFG_T_STR, CFG_T_INT, CFG_T_BOOL, CFG_T_NUM };
 
 struct cfg_def {
     const char *name;    /* canonical name, shown in messages */
@@ -46,7 +49,7 @@ struct cfg_def {
     const char *flag;    /* long option without "--", or NULL */
     enum cfg_type type;  /* how the value is parsed and validated */
     const char *def;     /* default, as text; NULL = unset */
-    long long min, max;  /* inclusive range for CFG_T_INT */
+    long long min, max;  /* inclusive range for CFG_T_INT and CFG_T_NUM */
     const char *choices; /* "a|b|c" allowed values for strings, or NULL */
     int is_secret;       /* never printed (--print-config) */
     const char *doc;     /* one line for --help and the README */
@@ -54,7 +57,8 @@ struct cfg_def {
 
 struct cfg_val {
     char *s;     /* text value (heap), NULL when unset */
-    long long i; /* parsed integer or boolean */
+    long long i; /* parsed integer or boolean (CFG_T_NUM: truncated) */
+    double d;    /* parsed number (CFG_T_INT, CFG_T_BOOL: the same as i) */
     int source;  /* 0 default, 1 .env, 2 environment, 3 flag */
 };
 
@@ -74,6 +78,7 @@ int config_load(struct config *c, int argc, const char *const *argv, const char 
 void config_free(struct config *c);
 const char *cfg_str(const struct config *c, enum cfg_key k); /* "" when unset */
 long long cfg_int(const struct config *c, enum cfg_key k);
+double cfg_double(const struct config *c, enum cfg_key k); /* 0 when unset */
 /* --help text generated from the table. */
 void config_print_help(FILE *fp);
 /* The README's table of settings, generated from the table (Markdown). */

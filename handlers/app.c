@@ -20,10 +20,14 @@
 #include "fcgi/xmalloc.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ROOT_QUOTA 500000000000000LL /* spec 13.6: US$1,000,000,000 */
 
@@ -101,76 +105,123 @@ static int bootstrap_root(struct app *app, struct db_conn *c)
     return 0;
 }
 
-/* The option re-reader of MEMORY_CACHE_ENABLED (spec 11.3): other nodes' changes arrive
- * within SYNC_FREQUENCY seconds. */
-struct syncer {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int is_stopping;
-    struct app *app;
+/* A background job run every period, on a thread of its own that stops at once when asked
+ * (a job under way is asked through app->is_stopping). */
+struct ticker {
+    pthread_t th;                 /* the job's thread */
+    pthread_mutex_t mu;           /* guards is_stopping */
+    pthread_cond_t cv;            /* signalled by ticker_stop */
+    int is_stopping;              /* ticker_stop was called */
+    struct app *app;              /* passed to job */
+    double period_s;              /* seconds from the end of one run to the next */
+    void (*job)(struct app *app); /* the work */
 };
 
-static void *syncer_main(void *arg)
+static void *ticker_main(void *arg)
 {
-    struct syncer *sy = arg;
-    struct app *app = sy->app;
-    long long every = cfg_int(app->cfg, CFG_SYNC_FREQUENCY);
-    pthread_mutex_lock(&sy->mu);
-    while (!sy->is_stopping) {
+    struct ticker *tk = arg;
+    long long period_ns = (long long)(tk->period_s * 1e9);
+    pthread_mutex_lock(&tk->mu);
+    while (!tk->is_stopping) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += every;
-        while (!sy->is_stopping && pthread_cond_timedwait(&sy->cv, &sy->mu, &until) == 0)
+        long long ns = until.tv_nsec + period_ns % 1000000000LL;
+        until.tv_sec += (time_t)(period_ns / 1000000000LL + ns / 1000000000LL);
+        until.tv_nsec = (long)(ns % 1000000000LL);
+        while (!tk->is_stopping && pthread_cond_timedwait(&tk->cv, &tk->mu, &until) == 0)
             ;
-        if (sy->is_stopping)
+        if (tk->is_stopping)
             break;
-        pthread_mutex_unlock(&sy->mu);
-        struct db_conn *c = db_acquire(app->db);
-        if (options_load(app->opts, c) < 0)
-            LOG_WARN("options re-read failed: %s", db_errmsg(c));
-        else
-            pricing_reload(app->pricing, app->opts);
-        app_channels_changed(app); /* other nodes may have changed channels */
-        db_release(c);
-        pthread_mutex_lock(&sy->mu);
+        pthread_mutex_unlock(&tk->mu);
+        tk->job(tk->app);
+        pthread_mutex_lock(&tk->mu);
     }
-    pthread_mutex_unlock(&sy->mu);
+    pthread_mutex_unlock(&tk->mu);
     return NULL;
 }
 
-static struct syncer *syncer_start(struct app *app)
+static struct ticker *ticker_start(struct app *app, double period_s, void (*job)(struct app *))
 {
-    struct syncer *sy = xcalloc(1, sizeof *sy);
-    sy->app = app;
-    pthread_mutex_init(&sy->mu, NULL);
-    pthread_cond_init(&sy->cv, NULL);
-    if (pthread_create(&sy->th, NULL, syncer_main, sy) != 0) {
-        free(sy);
+    struct ticker *tk = xcalloc(1, sizeof *tk);
+    tk->app = app;
+    tk->period_s = period_s;
+    tk->job = job;
+    pthread_mutex_init(&tk->mu, NULL);
+    pthread_cond_init(&tk->cv, NULL);
+    if (pthread_create(&tk->th, NULL, ticker_main, tk) != 0) {
+        pthread_mutex_destroy(&tk->mu);
+        pthread_cond_destroy(&tk->cv);
+        free(tk);
         return NULL;
     }
-    return sy;
+    return tk;
 }
 
-static void syncer_stop(struct syncer *sy)
+static void ticker_stop(struct ticker *tk)
 {
-    if (!sy)
+    if (!tk)
         return;
-    pthread_mutex_lock(&sy->mu);
-    sy->is_stopping = 1;
-    pthread_cond_signal(&sy->cv);
-    pthread_mutex_unlock(&sy->mu);
-    pthread_join(sy->th, NULL);
-    pthread_mutex_destroy(&sy->mu);
-    pthread_cond_destroy(&sy->cv);
-    free(sy);
+    pthread_mutex_lock(&tk->mu);
+    tk->is_stopping = 1;
+    pthread_cond_signal(&tk->cv);
+    pthread_mutex_unlock(&tk->mu);
+    pthread_join(tk->th, NULL);
+    pthread_mutex_destroy(&tk->mu);
+    pthread_cond_destroy(&tk->cv);
+    free(tk);
+}
+
+/* The option re-reader of MEMORY_CACHE_ENABLED (spec 11.3): other nodes' changes arrive
+ * within SYNC_FREQUENCY seconds. */
+static void sync_job(struct app *app)
+{
+    struct db_conn *c = db_acquire(app->db);
+    if (options_load(app->opts, c) < 0)
+        LOG_WARN("options re-read failed: %s", db_errmsg(c));
+    else
+        pricing_reload(app->pricing, app->opts);
+    app_channels_changed(app); /* other nodes may have changed channels */
+    db_release(c);
+}
+
+/* Spec 13.8: the batch test of all channels every CHANNEL_TEST_FREQUENCY minutes. */
+static void test_job(struct app *app)
+{
+    LOG_INFO("testing all channels");
+    if (app_test_all_channels(app) > 0)
+        LOG_INFO("a channel test is already running: this round is skipped");
+}
+
+/* Waits (at most ms) for a batch channel test started by the HTTP route, which runs on a
+ * detached thread, to see app->is_stopping and end: it uses the database and the writer. */
+static void wait_batch_test(struct app *app, int ms)
+{
+    for (; ms > 0 && atomic_load(&app->batch_test_running); ms -= 20)
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    if (atomic_load(&app->batch_test_running))
+        LOG_WARN("a channel test is still running at exit");
 }
 
 static void app_free(struct app *app)
 {
     if (!app)
         return;
-    syncer_stop(app->syncer);
+    atomic_store(&app->is_stopping, 1);
+    ticker_stop(app->tester);
+    wait_batch_test(app, 10000);
+    ticker_stop(app->syncer);
+    if (app->is_cgi && notify_pending(app->notify)) {
+        /* The answer is complete: give the web server its end of file now, so that the
+         * client does not wait for the mail server too. */
+        fflush(stdout);
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
+    }
+    notify_free(app->notify);
+    app->notify = NULL;
     chcache_free(app->chcache);
     writer_stop(app->writer);
     db_close(app->db);
@@ -231,6 +282,8 @@ static void *app_init(const struct config *cfg, int is_cgi)
     db_release(c);
     if (rc == 0 && pricing_reload(app->pricing, app->opts) < 0)
         LOG_WARN("the ratio options are invalid; using the built-in ratios");
+    if (rc == 0)
+        app->notify = notify_new(app, !is_cgi);
     if (rc == 0 && !is_cgi) {
         app->quota = quota_store_new();
         if (!(app->writer = writer_start(app->db, 20, 512, 4096)))
@@ -239,8 +292,13 @@ static void *app_init(const struct config *cfg, int is_cgi)
             writer_set_done_hook(app->writer, quota_committed, app->quota);
         if (cfg_int(cfg, CFG_MEMORY_CACHE_ENABLED)) {
             app->chcache = chcache_new();
-            app->syncer = syncer_start(app);
+            app->syncer = ticker_start(app, (double)cfg_int(cfg, CFG_SYNC_FREQUENCY), sync_job);
         }
+        /* Only the master tests on a schedule: every node testing the same channels would
+         * multiply the upstream calls and the notifications. */
+        double every_min = cfg_double(cfg, CFG_CHANNEL_TEST_FREQUENCY);
+        if (every_min > 0 && strcmp(cfg_str(cfg, CFG_NODE_TYPE), "slave") != 0)
+            app->tester = ticker_start(app, every_min * 60, test_job);
     }
     if (rc < 0) {
         app_free(app);

@@ -5,6 +5,7 @@
 
 #include "fcgi/request.h"
 #include "fcgi/router.h"
+#include "handlers/notify.h" /* the app owns the notifier; its users reach it through app */
 
 struct config;
 struct db;
@@ -14,7 +15,7 @@ struct pricing;
 struct quota_store;
 struct chcache;
 struct req;
-struct syncer;
+struct ticker;
 struct writer;
 
 /* Built at start-up, read-only afterwards except the caches, which lock themselves. */
@@ -31,7 +32,10 @@ struct app {
     int is_cgi;                    /* one request per process */
     struct router router;          /* the route table and its hooks */
     _Atomic int batch_test_running; /* a batch channel test runs (one per process, spec 5.7) */
-    struct syncer *syncer;          /* re-reads options every SYNC_FREQUENCY s, or NULL */
+    _Atomic int is_stopping;        /* shutting down: long background work ends early */
+    struct ticker *syncer;          /* re-reads options every SYNC_FREQUENCY s, or NULL */
+    struct ticker *tester;          /* tests all channels every CHANNEL_TEST_FREQUENCY min */
+    struct notify *notify;          /* alerts to root (spec 13.9) */
     struct chcache *chcache;        /* MEMORY_CACHE_ENABLED channel cache, or NULL */
 };
 
@@ -55,6 +59,11 @@ void req_db_release(struct req *r);
 
 /* A channel or its abilities changed in this process: drop cached routing. */
 void app_channels_changed(struct app *app);
+
+/* Spec 5.7: tests every channel now, in the calling thread, unless a batch test already runs
+ * in this process (then returns 1 at once); 0 when done. Ends early once app->is_stopping is
+ * set. (handlers/relay_misc.c) */
+int app_test_all_channels(struct app *app);
 
 /* Auth hook for the router (handlers/session.c). */
 int app_auth(struct req *r, unsigned level);

@@ -15,18 +15,19 @@
 #include "fcgi/cfg.h"
 #include "fcgi/error.h"
 #include "fcgi/log.h"
+#include "fcgi/xmalloc.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /* ---------------------------------------------------------------- /v1/models */
 
@@ -239,6 +240,7 @@ static const char *test_model(struct arena *a, const char *asked, const char *mo
 struct test_xfer {
     struct strbuf body;
     long status;
+    const struct app *app; /* when set, the transfer stops once the app is stopping */
 };
 
 static void t_head(void *ud, long status, const char *ctype)
@@ -254,6 +256,77 @@ static int t_body(void *ud, const char *p, size_t n)
         return -1;
     sb_putn(&x->body, p, n);
     return 0;
+}
+
+/* A test can wait a minute on a silent upstream: shutdown should not. */
+static int t_tick(void *ud)
+{
+    const struct test_xfer *x = ud;
+    return x->app && atomic_load(&x->app->is_stopping) ? -1 : 0;
+}
+
+/* d as Go's encoding/json writes a float64, which One API's clients see: the shortest digits
+ * that read back as d, plain from 1e-6 to 1e21, else with an exponent (1e-7, 1e+21). */
+static void go_float(char *out, size_t n, double d)
+{
+    if (d == 0 || !isfinite(d)) {
+        snprintf(out, n, "0");
+        return;
+    }
+    char e[40];
+    for (int prec = 0; prec <= 16; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec, d);
+        if (strtod(e, NULL) == d)
+            break;
+    }
+    /* e is "[-]d[.ddd]e[+-]XX": take its digits (17 at most) and its exponent. */
+    char digits[24];
+    int nd = 0;
+    const char *p = e + (d < 0);
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    int x = atoi(p + 1);
+    char buf[64]; /* the longest form, 0.00000ddddddddddddddddd, needs 25 */
+    int o = 0;
+    if (d < 0)
+        buf[o++] = '-';
+    if (fabs(d) < 1e-6 || fabs(d) >= 1e21) {
+        buf[o++] = digits[0];
+        if (nd > 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, digits + 1, (size_t)nd - 1);
+            o += nd - 1;
+        }
+        snprintf(buf + o, sizeof buf - (size_t)o, x < 0 ? "e-%d" : "e+%02d", x < 0 ? -x : x);
+    } else {
+        if (x < 0) {
+            buf[o++] = '0';
+            buf[o++] = '.';
+            for (int i = -1; i > x; i--)
+                buf[o++] = '0';
+            memcpy(buf + o, digits, (size_t)nd);
+            o += nd;
+        } else {
+            for (int i = 0; i <= x; i++)
+                buf[o++] = i < nd ? digits[i] : '0';
+            if (nd > x + 1) {
+                buf[o++] = '.';
+                memcpy(buf + o, digits + x + 1, (size_t)(nd - x - 1));
+                o += nd - x - 1;
+            }
+        }
+        buf[o] = '\0';
+    }
+    snprintf(out, n, "%s", buf);
+}
+
+/* A JSON number written as go_float writes it. */
+static json_object *go_double(double d)
+{
+    char text[64];
+    go_float(text, sizeof text, d);
+    return json_object_new_double_s(d, text);
 }
 
 /* Runs the test request of spec 5.7 against ch on the given curl handle. */
@@ -301,9 +374,9 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
         json_object_put(req);
         return;
     }
-    struct test_xfer x = {.status = 0};
+    struct test_xfer x = {.status = 0, .app = app};
     sb_init(&x.body, a);
-    struct upstream_cb cb = {t_head, t_body, NULL, &x};
+    struct upstream_cb cb = {t_head, t_body, t_tick, &x};
     char errbuf[256] = "";
     long timeout = cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
     int rc = upstream_perform(curl, &rq, timeout > 0 ? timeout : 60,
@@ -381,6 +454,7 @@ static void maybe_enable(struct app *app, struct db_conn *c, const struct relay_
         app_channels_changed(app);
         LOG_WARN("channel %s (#%lld) enabled again after a passing test", ch->name,
                  (long long)ch->id);
+        notify_channel_enabled(app, ch->id, ch->name);
     }
 }
 
@@ -419,102 +493,149 @@ int h_channel_test(struct req *r)
     json_object *j = json_object_new_object();
     json_object_object_add(j, "success", json_object_new_boolean(res.ok));
     json_object_object_add(j, "message", json_object_new_string(res.message ? res.message : ""));
-    json_object_object_add(j, "time", json_object_new_double(res.ok ? res.seconds : 0));
+    json_object_object_add(j, "time", go_double(res.ok ? res.seconds : 0));
     json_object_object_add(j, "modelName", json_object_new_string(asked ? asked : ""));
     resp_json_obj(r, 200, j);
     json_object_put(j);
     return 0;
 }
 
-/* The batch test runs on a thread of its own; one at a time per process. */
-struct batch {
-    struct app *app;
-    int only_disabled;
-};
-
-static void *batch_main(void *arg)
+/* Spec 5.4 in a batch test: ch moves to "automatically disabled" (3) if it is still enabled;
+ * the log and root hear why. */
+static void batch_disable(struct app *app, struct db_conn *c, const struct relay_channel *ch,
+                          const char *why)
 {
-    struct batch *b = arg;
-    struct app *app = b->app;
-    struct db_conn *c = db_acquire(app->db);
+    if (db_relay_channel_status(c, ch->id, 3, 1) <= 0)
+        return;
+    app_channels_changed(app);
+    LOG_WARN("channel %s (#%lld) disabled by the batch test: %s", ch->name, (long long)ch->id, why);
+    notify_channel_disabled(app, ch->id, ch->name, why);
+}
+
+/* Sleeps for seconds, or less when the app is stopping. */
+static void pause_unless_stopping(const struct app *app, long long seconds)
+{
+    for (long long ms = seconds * 1000; ms > 0 && !atomic_load(&app->is_stopping); ms -= 100)
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+}
+
+/* Spec 5.7: tests every channel (the disabled ones only with only_disabled) one after the
+ * other, disabling, enabling and notifying as the results say, until done or the app stops.
+ * The caller has set app->batch_test_running; it is cleared here. is_manual: an admin asked,
+ * so root hears when it is over (spec 14, quirk 13). */
+static void batch_run(struct app *app, int only_disabled, int is_manual)
+{
     struct arena *a = arena_new(64 * 1024);
     void *curl = upstream_handle_new();
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
+    struct db_conn *c = db_acquire(app->db);
     struct db_stmt *st = db_prepare(c, "SELECT id FROM channels ORDER BY id");
     while (st && db_step(st) == DB_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
-            int64_t *grown = realloc(ids, cap * sizeof *ids);
-            if (!grown)
-                abort();
-            ids = grown;
+            ids = xrealloc(ids, cap * sizeof *ids);
         }
         ids[n++] = db_col_int64(st, 0);
     }
     if (st)
         db_done(st);
+    db_release(c);
     double threshold = options_double(app->opts, "ChannelDisableThreshold");
+    long long pause = cfg_int(app->cfg, CFG_POLLING_INTERVAL);
     int tested = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !atomic_load(&app->is_stopping); i++) {
         struct relay_channel ch;
-        if (db_relay_channel(c, a, ids[i], &ch) <= 0)
+        arena_reset(a);
+        /* The connection is held only while queries run, not during the upstream call. */
+        c = db_acquire(app->db);
+        int found = db_relay_channel(c, a, ids[i], &ch);
+        db_release(c);
+        if (found <= 0 || (only_disabled && ch.status != 2 && ch.status != 3))
             continue;
-        if (b->only_disabled && ch.status != 2 && ch.status != 3)
-            continue;
+        if (tested++ && pause > 0)
+            pause_unless_stopping(app, pause);
+        if (atomic_load(&app->is_stopping))
+            break;
         struct test_result res;
         run_test(app, a, curl, &ch, "gpt-3.5-turbo", &res);
-        tested++;
+        if (atomic_load(&app->is_stopping))
+            break; /* a test cut short says nothing about the channel */
+        c = db_acquire(app->db);
+        int auto_disable = options_bool(app->opts, "AutomaticDisableChannelEnabled");
         if (ch.status == 1 && threshold > 0 && res.seconds > threshold && res.ok) {
             res.ok = 0;
             res.message = arena_printf(a, "响应时间 %.2fs 超过阈值 %.2fs", res.seconds, threshold);
-            if (options_bool(app->opts, "AutomaticDisableChannelEnabled") &&
-                db_relay_channel_status(c, ch.id, 3, 1) > 0) {
-                app_channels_changed(app);
-                LOG_WARN("channel %s (#%lld) disabled: %s", ch.name, (long long)ch.id,
-                         res.message);
-            }
+            if (auto_disable)
+                batch_disable(app, c, &ch, res.message);
+            else
+                notify_root_text(
+                    app, arena_printf(a, "渠道 %s （%lld）测试超时", ch.name, (long long)ch.id),
+                    res.message);
         }
         /* Spec 5.7: a batch test disables on the type, code and message rules only (the
          * status is not considered: it is -1 there). */
         struct prov_error judged = res.err;
         judged.status = -1;
-        if (ch.status == 1 && !res.ok && res.err.message &&
-            options_bool(app->opts, "AutomaticDisableChannelEnabled") &&
-            relay_should_disable(&judged) && db_relay_channel_status(c, ch.id, 3, 1) > 0) {
-            app_channels_changed(app);
-            LOG_WARN("channel %s (#%lld) disabled by the batch test: %s", ch.name,
-                     (long long)ch.id, res.message);
-        }
+        if (ch.status == 1 && !res.ok && res.err.message && auto_disable &&
+            relay_should_disable(&judged))
+            batch_disable(app, c, &ch, res.message);
         record_test(app, c, &ch, test_model(a, "gpt-3.5-turbo", ch.models), &res);
         maybe_enable(app, c, &ch, &res);
-        arena_reset(a);
-        long long pause = cfg_int(app->cfg, CFG_POLLING_INTERVAL);
-        if (pause > 0)
-            sleep((unsigned)pause);
+        db_release(c);
     }
-    LOG_INFO("channel test finished: %d channels tested", tested);
+    if (atomic_load(&app->is_stopping)) {
+        LOG_INFO("channel test stopped: shutting down after %d channels", tested);
+    } else {
+        LOG_INFO("channel test finished: %d channels tested", tested);
+        if (is_manual)
+            notify_root_text(app, "渠道测试完成",
+                             "渠道测试完成，如果没有收到禁用通知，说明所有渠道都正常");
+    }
     free(ids);
     upstream_handle_free(curl);
     arena_free(a);
-    db_release(c);
-    free(b);
     atomic_store(&app->batch_test_running, 0);
+}
+
+/* Takes this process's batch-test slot: 1, or 0 when a batch test already runs. */
+static int batch_claim(struct app *app)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong(&app->batch_test_running, &expected, 1);
+}
+
+int app_test_all_channels(struct app *app)
+{
+    if (!batch_claim(app))
+        return 1;
+    batch_run(app, 0, 0);
+    return 0;
+}
+
+/* A batch test the route started, on a detached thread of its own. */
+struct batch {
+    struct app *app;   /* whose channels */
+    int only_disabled; /* scope=disabled */
+};
+
+static void *batch_main(void *arg)
+{
+    struct batch b = *(struct batch *)arg;
+    free(arg);
+    batch_run(b.app, b.only_disabled, 1);
     return NULL;
 }
 
 int h_channel_test_all(struct req *r)
 {
     struct app *app = req_app(r);
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&app->batch_test_running, &expected, 1)) {
+    if (!batch_claim(app)) {
         api_fail(r, 200, "测试已在运行中");
         return 0;
     }
     const char *scope = req_query(r, "scope");
-    struct batch *b = calloc(1, sizeof *b);
-    if (!b)
-        abort();
+    struct batch *b = xcalloc(1, sizeof *b);
     b->app = app;
     b->only_disabled = scope && !strcmp(scope, "disabled");
     pthread_t th;
@@ -534,13 +655,13 @@ int h_channel_test_all(struct req *r)
 
 /* ---------------------------------------------------------------- balances (spec 5.8) */
 
-/* GETs url with the channel's key as a Bearer token; the parsed JSON answer or NULL with a
- * reason in *why. */
-static json_object *balance_get(struct req *r, void *curl, const char *url, const char *key,
+/* GETs url with the channel's key in the header line auth ("Name: value"); the parsed JSON
+ * answer or NULL with a reason in *why. */
+static json_object *balance_get(struct req *r, void *curl, const char *url, const char *auth,
                                 const char **why)
 {
     struct prov_request rq = {.url = url};
-    rq.headers[rq.n_headers++] = arena_printf(r->a, "Authorization: Bearer %s", key);
+    rq.headers[rq.n_headers++] = auth;
     struct test_xfer x = {.status = 0};
     sb_init(&x.body, r->a);
     struct upstream_cb cb = {t_head, t_body, NULL, &x};
@@ -579,17 +700,28 @@ static double num(json_object *o, const char *k, int *ok)
     return json_object_get_double(v);
 }
 
+/* Where a balance query goes when the provider's billing host is not its API host: the
+ * channel's own base URL when it has one (a proxy in front, a test double), else host. */
+static const char *billing_base(struct arena *a, const struct relay_channel *ch, const char *host)
+{
+    size_t n = strlen(ch->base_url);
+    while (n && ch->base_url[n - 1] == '/')
+        n--;
+    return n ? arena_strndup(a, ch->base_url, n) : host;
+}
+
 /* The balance of channel ch in US$ (CNY for DeepSeek), 0 with *why NULL, or -1 with *why. */
 static int fetch_balance(struct req *r, void *curl, const struct relay_channel *ch,
                          const char *base, double *out, const char **why)
 {
     int ok = 1;
     json_object *j = NULL, *d;
+    const char *bearer = arena_printf(r->a, "Authorization: Bearer %s", ch->key);
     switch (ch->type) {
     case 1:
     case 8: {
         j = balance_get(r, curl, arena_printf(r->a, "%s/v1/dashboard/billing/subscription", base),
-                        ch->key, why);
+                        bearer, why);
         if (!j)
             return -1;
         double limit = num(j, "hard_limit_usd", &ok);
@@ -612,14 +744,14 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
         j = balance_get(r, curl,
                         arena_printf(r->a, "%s/v1/dashboard/billing/usage?start_date=%s&end_date=%s",
                                      base, from, to),
-                        ch->key, why);
+                        bearer, why);
         if (!j)
             return -1;
         *out = limit - num(j, "total_usage", &ok) / 100;
         break;
     }
     case 36: { /* DeepSeek: the CNY entry of balance_infos */
-        j = balance_get(r, curl, arena_printf(r->a, "%s/user/balance", base), ch->key, why);
+        j = balance_get(r, curl, arena_printf(r->a, "%s/user/balance", base), bearer, why);
         if (!j)
             return -1;
         json_object *infos;
@@ -638,7 +770,7 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
         break;
     }
     case 20: /* OpenRouter */
-        j = balance_get(r, curl, arena_printf(r->a, "%s/v1/credits", base), ch->key, why);
+        j = balance_get(r, curl, arena_printf(r->a, "%s/v1/credits", base), bearer, why);
         if (!j)
             return -1;
         if (json_object_object_get_ex(j, "data", &d))
@@ -647,7 +779,7 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
             ok = 0;
         break;
     case 44: { /* SiliconFlow */
-        j = balance_get(r, curl, arena_printf(r->a, "%s/v1/user/info", base), ch->key, why);
+        j = balance_get(r, curl, arena_printf(r->a, "%s/v1/user/info", base), bearer, why);
         if (!j)
             return -1;
         json_object *code;
@@ -656,6 +788,57 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
             ok = 0;
         else
             *out = num(d, "totalBalance", &ok);
+        break;
+    }
+    case 4:    /* CloseAI: its API host */
+    case 12:   /* API2GPT */
+    case 13: { /* AIGC2D */
+        const char *b = ch->type == 4    ? base
+                        : ch->type == 12 ? billing_base(r->a, ch, "https://api.api2gpt.com")
+                                         : billing_base(r->a, ch, "https://api.aigc2d.com");
+        j = balance_get(r, curl, arena_printf(r->a, "%s/dashboard/billing/credit_grants", b),
+                        bearer, why);
+        if (!j)
+            return -1;
+        *out = num(j, ch->type == 12 ? "total_remaining" : "total_available", &ok);
+        break;
+    }
+    case 5: { /* OpenAI-SB: the key also goes in the query */
+        struct strbuf url;
+        sb_init(&url, r->a);
+        sb_printf(&url, "%s/sb-api/user/status?api_key=",
+                  billing_base(r->a, ch, "https://api.openai-sb.com"));
+        sb_url(&url, ch->key);
+        j = balance_get(r, curl, url.p, bearer, why);
+        if (!j)
+            return -1;
+        if (json_object_object_get_ex(j, "data", &d))
+            *out = num(d, "credit", &ok);
+        else
+            ok = 0;
+        break;
+    }
+    case 10: { /* AIProxy: the key in Api-Key, and a success flag */
+        j = balance_get(r, curl,
+                        arena_printf(r->a, "%s/api/report/getUserOverview",
+                                     billing_base(r->a, ch, "https://aiproxy.io")),
+                        arena_printf(r->a, "Api-Key: %s", ch->key), why);
+        if (!j)
+            return -1;
+        json_object *v;
+        if (!json_object_object_get_ex(j, "success", &v) || !json_object_get_boolean(v)) {
+            json_object *code = NULL, *msg = NULL;
+            json_object_object_get_ex(j, "errorCode", &code);
+            json_object_object_get_ex(j, "message", &msg);
+            *why = arena_printf(r->a, "code: %d, message: %s", json_object_get_int(code),
+                                msg ? json_object_get_string(msg) : "");
+            json_object_put(j);
+            return -1;
+        }
+        if (json_object_object_get_ex(j, "data", &d))
+            *out = num(d, "totalPoints", &ok);
+        else
+            ok = 0;
         break;
     }
     default:
@@ -696,7 +879,7 @@ int h_channel_update_balance(struct req *r)
     json_object *j = json_object_new_object();
     json_object_object_add(j, "success", json_object_new_boolean(1));
     json_object_object_add(j, "message", json_object_new_string(""));
-    json_object_object_add(j, "balance", json_object_new_double(balance));
+    json_object_object_add(j, "balance", go_double(balance));
     resp_json_obj(r, 200, j);
     json_object_put(j);
     return 0;

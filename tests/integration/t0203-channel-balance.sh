@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # t0203: GET /api/channel/update_balance/:id asks the upstream for the balance (spec 5.8) and
 # stores it: OpenAI (subscription, then usage), DeepSeek, OpenRouter and SiliconFlow shapes,
-# answered by the mock upstream's scripted replies; a type without a balance API says so.
+# answered by the mock upstream's scripted replies; CloseAI, OpenAI-SB, AIProxy, API2GPT and
+# AIGC2D, answered by the mock's balance endpoints (at the channel's base URL), each read from
+# its own field and asked with its own credentials; a type without a balance API says so.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
@@ -45,6 +47,30 @@ for ws in $(oa_webservers); do
     script k-sf '{"object":"x"}'
     oa_admin GET "/api/channel/update_balance/$CH_ID"
     is "$(json_fields success)" "false" "$ws: an unexpected answer is an error, not a zero balance"
+    # The mock's credit_grants carries total_available 87.5 and total_remaining 66.25.
+    oa_add_channel "{\"type\":4,\"name\":\"closeai\",\"key\":\"k-close\",\"base_url\":\"$MOCK_URL\",\"models\":\"m\"}"
+    balance_is "$ws: CloseAI: total_available" "$CH_ID" "87.5"
+    is "$(mock_last path headers.authorization)" "/dashboard/billing/credit_grants|Bearer k-close" \
+        "$ws: CloseAI: <base>/dashboard/billing/credit_grants with the key as Bearer"
+    like "$OA_BODY" '"balance":87.5[,}]' "$ws: the balance is written as Go writes a float64"
+    oa_add_channel "{\"type\":12,\"name\":\"a2g\",\"key\":\"k-a2g\",\"base_url\":\"$MOCK_URL\",\"models\":\"m\"}"
+    balance_is "$ws: API2GPT: total_remaining" "$CH_ID" "66.25"
+    is "$(mock_last path key)" "/dashboard/billing/credit_grants|k-a2g" "$ws: API2GPT: credit_grants, Bearer key"
+    oa_add_channel "{\"type\":13,\"name\":\"aigc\",\"key\":\"k-aigc\",\"base_url\":\"$MOCK_URL\",\"models\":\"m\"}"
+    balance_is "$ws: AIGC2D: total_available" "$CH_ID" "87.5"
+    is "$(mock_last path key)" "/dashboard/billing/credit_grants|k-aigc" "$ws: AIGC2D: credit_grants, Bearer key"
+    oa_add_channel "{\"type\":5,\"name\":\"sb\",\"key\":\"k-sb\",\"base_url\":\"$MOCK_URL/\",\"models\":\"m\"}"
+    balance_is "$ws: OpenAI-SB: data.credit, a string" "$CH_ID" "12.34"
+    is "$(mock_last path)" "/sb-api/user/status?api_key=k-sb" "$ws: OpenAI-SB: the key in the query"
+    oa_add_channel "{\"type\":10,\"name\":\"aip\",\"key\":\"k-aip\",\"base_url\":\"$MOCK_URL\",\"models\":\"m\"}"
+    aip=$CH_ID
+    balance_is "$ws: AIProxy: data.totalPoints" "$aip" "56.78"
+    is "$(mock_last path headers.api-key headers.authorization)" "/api/report/getUserOverview|k-aip|<none>" \
+        "$ws: AIProxy: the key in Api-Key, no Bearer"
+    script k-aip '{"success":false,"errorCode":1001,"message":"invalid key","data":{"totalPoints":0}}'
+    oa_admin GET "/api/channel/update_balance/$aip"
+    is "$(json_fields success message)" "false|code: 1001, message: invalid key" \
+        "$ws: AIProxy: success false is an error, with its code and message"
     oa_add_channel "{\"type\":14,\"name\":\"c\",\"key\":\"k-c\",\"base_url\":\"$MOCK_URL\",\"models\":\"m\"}"
     oa_admin GET "/api/channel/update_balance/$CH_ID"
     is "$(json_fields success message)" "false|尚未实现" "$ws: Anthropic has no balance API: 尚未实现"

@@ -3,13 +3,29 @@
 # answers {success, message, time, modelName}, records test_time/response_time and a type-5
 # log; a passing batch test (GET /api/channel/test) brings back a channel the gateway
 # disabled (status 3) when AutomaticEnableChannelEnabled is on, never one an admin disabled
-# (status 2, spec 14 quirk 12); a failing test of an enabled channel disables it.
+# (status 2, spec 14 quirk 12); a failing test of an enabled channel disables it. "time" is
+# written as Go writes a float64 (the shortest digits that read back, no exponent from 1e-6
+# on), 0 on failure.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
 relay_env
 mock_start
 if [[ ${OA_TEST_DB:-sqlite} == postgres ]]; then T=true; else T=1; fi
+# go_float TEXT: TEXT is how Go's encoding/json writes the float64 it denotes (one of a test's
+# durations: 0, or plain digits from 1e-6 on): the shortest digits that read back as it.
+go_float() {
+    "$OA_PY" -c 'import sys
+from decimal import Decimal
+t = sys.argv[1]
+x = float(t)
+want = "0" if x == 0 else format(Decimal(repr(x)).normalize(), "f")
+sys.exit(0 if t == want else 1)' "$1"
+}
+# raw_time: the "time" member of $OA_BODY as written.
+raw_time() { [[ $OA_BODY =~ \"time\":([^,}]*) ]] && echo "${BASH_REMATCH[1]}"; }
+n_test_logs() { oa_db_query "SELECT COUNT(*) FROM logs WHERE type = 5"; }
+_ge() { local n=$1; shift; [[ $("$@") -ge $n ]]; }
 state() { echo "$(oa_db_query "SELECT status FROM channels WHERE id = $1")/$(oa_db_query "SELECT COUNT(*) FROM abilities WHERE channel_id = $1 AND enabled = $T")"; }
 
 for ws in $(oa_webservers); do
@@ -24,6 +40,8 @@ for ws in $(oa_webservers); do
     is "$(json_fields success message modelName)" "true|Hello from mock|gpt-4o-mini" \
         "$ws: a single test answers success, the reply and the model"
     like "$(json_fields time)" '^[0-9.]+(e-[0-9]+)?$' "$ws: ... and the time in seconds"
+    t=$(raw_time)
+    ok_if "$ws: ... written as Go writes a float64 ('$t')" go_float "$t"
     like "$(oa_db_query "SELECT test_time > 0, response_time >= 0 FROM channels WHERE id = $good")" '^(1|t)\|(1|t)$' \
         "$ws: test_time and response_time are stored"
     sleep 0.3
@@ -46,11 +64,14 @@ for ws in $(oa_webservers); do
     r401='{"status":401,"body":"{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}","content_type":"application/json"}'
     mock_ctl POST /_mock/script "{\"key\":\"k-broken\",\"responses\":[$r401,$r401,$r401]}"
 
+    oa_admin GET "/api/channel/test/$broken"
+    is "$(json_fields success)|$(raw_time)" "false|0" "$ws: a failing single test answers time 0"
+
     oa_admin GET /api/channel/test
     is "$(json_fields success)" true "$ws: the batch test starts"
     oa_admin GET /api/channel/test
     like "$(json_fields success message)" '^(false\|测试已在运行中|true\|)$' "$ws: a second start while one runs is refused (or the first was done)"
-    wait_for 15 test "$(oa_db_query "SELECT COUNT(*) FROM logs WHERE type = 5")" -ge 5 ||
+    wait_for 15 _ge 6 n_test_logs ||
         diag "the batch test did not log every channel"
     is "$(state "$auto")" "1/1" "$ws: a passing test brings back a channel the gateway disabled"
     is "$(state "$admin")" "2/0" "$ws: ... but never one an admin disabled"

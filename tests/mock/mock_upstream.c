@@ -419,6 +419,8 @@ enum op {
 	OP_EMBED,         /* Gemini embedContent */
 	OP_BATCH_EMBED,   /* Gemini batchEmbedContents */
 	OP_GCOUNT,        /* Gemini countTokens */
+	OP_PUSH,          /* Message Pusher: POST /push/{user} */
+	OP_BALANCE,       /* a provider's balance query (credit_grants, sb-api, AIProxy) */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -3077,6 +3079,44 @@ static bool script_apply(struct req *r, json_object *e)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Administrator alerts and balances */
+
+/* Message Pusher (github.com/songquanpeng/message-pusher): POST /push/{user} with
+ * {"title","description","content","url","channel","token"}. Recorded like any request, so
+ * tests read the message back from /_mock/requests. A missing title or the token "bad-token"
+ * gets {"success":false}, as the real server answers a bad message. */
+static void h_push(struct req *r)
+{
+	const char *title = jstr(r->json, "title");
+	const char *token = jstr(r->json, "token");
+	struct buf *b = body_reset(r->srv);
+	if (!title || !*title)
+		buf_lit(b, "{\"success\":false,\"message\":\"mock: the title is empty\"}");
+	else if (token && !strcmp(token, "bad-token"))
+		buf_lit(b, "{\"success\":false,\"message\":\"mock: invalid token\"}");
+	else
+		buf_lit(b, "{\"success\":true,\"message\":\"ok\"}");
+	send_body(r, 200, "application/json", NULL);
+}
+
+/* Balance queries (GET) in each provider's shape, with figures that tell the fields apart:
+ * credit_grants has total_available 87.5 (CloseAI, AIGC2D) and total_remaining 66.25
+ * (API2GPT); OpenAI-SB's sb-api/user/status has the string credit "12.34"; AIProxy's
+ * api/report/getUserOverview has totalPoints 56.78 under success true. */
+static void h_balance(struct req *r)
+{
+	struct buf *b = body_reset(r->srv);
+	if (has_suffix(r->path, "/dashboard/billing/credit_grants"))
+		buf_lit(b, "{\"object\":\"credit_summary\",\"total_granted\":100,\"total_used\":12.5,"
+			   "\"total_available\":87.5,\"total_remaining\":66.25}");
+	else if (has_suffix(r->path, "/sb-api/user/status"))
+		buf_lit(b, "{\"status\":\"ok\",\"data\":{\"credit\":\"12.34\"}}");
+	else
+		buf_lit(b, "{\"success\":true,\"message\":\"\",\"errorCode\":0,\"data\":{\"totalPoints\":56.78}}");
+	send_body(r, 200, "application/json", NULL);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Control API: /_mock/... */
 
 static void ctl_json(struct req *r, int status, json_object *o)
@@ -3349,6 +3389,15 @@ static void route(struct req *r)
 	const char *p = r->path;
 	r->prov = P_OPENAI;
 	r->op = OP_NONE;
+	if (has_prefix(p, "/push/") || !strcmp(p, "/push")) {
+		r->op = OP_PUSH;
+		return;
+	}
+	if (has_suffix(p, "/dashboard/billing/credit_grants") || has_suffix(p, "/sb-api/user/status") ||
+	    has_suffix(p, "/api/report/getUserOverview")) {
+		r->op = OP_BALANCE;
+		return;
+	}
 	if (has_prefix(p, "/openai/deployments/")) {
 		const char *dep = p + strlen("/openai/deployments/");
 		const char *slash = strchr(dep, '/');
@@ -3486,7 +3535,8 @@ static void directive_text(struct req *r, struct buf *t)
 
 static bool op_needs_json(enum op op)
 {
-	return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE;
+	return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
+	       op != OP_BALANCE;
 }
 
 static void dispatch(struct server *srv, struct req *r)
@@ -3562,7 +3612,7 @@ static void dispatch(struct server *srv, struct req *r)
 		reply_error(r, 404, msg, true);
 		goto out;
 	}
-	bool want_get = r->op == OP_MODELS || r->op == OP_MODEL;
+	bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE;
 	if (strcmp(r->method, want_get ? "GET" : "POST")) {
 		reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
 		goto out;
@@ -3604,6 +3654,8 @@ static void dispatch(struct server *srv, struct req *r)
 	case OP_GCOUNT: h_gm_generate(r); break;
 	case OP_EMBED:
 	case OP_BATCH_EMBED: h_gm_embed(r); break;
+	case OP_PUSH: h_push(r); break;
+	case OP_BALANCE: h_balance(r); break;
 	case OP_NONE: break;
 	}
 out:
