@@ -119,6 +119,48 @@ int db_relay_candidates(struct db_conn *c, struct arena *a, const char *group, c
     return rc < 0 ? rc : 0;
 }
 
+int db_relay_reserve(struct db_conn *c, int64_t uid, int64_t token_id, int64_t amount)
+{
+    if (db_begin(c) < 0)
+        return DB_ERR;
+    /* Users before tokens: the writer's transactions lock rows in that order too, so a
+     * reservation never deadlocks with a settlement on PostgreSQL. */
+    int64_t n = db_execf(c, "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?",
+                         "iii", amount, uid, amount);
+    int rc = DB_RESERVED;
+    if (n == 0)
+        rc = DB_RESERVE_USER_SHORT;
+    else if (n > 0 && token_id > 0) {
+        n = db_execf(c,
+                     "UPDATE tokens SET remain_quota = remain_quota - ? "
+                     "WHERE id = ? AND remain_quota >= ?",
+                     "iii", amount, token_id, amount);
+        if (n == 0)
+            rc = DB_RESERVE_TOKEN_SHORT;
+    }
+    if (n < 0 || rc != DB_RESERVED) {
+        db_rollback(c);
+        if (n < 0)
+            return (int)n;
+        if (rc == DB_RESERVE_USER_SHORT && token_id > 0) {
+            /* Only to choose the message: the key's shortfall is the one One API reports. */
+            struct db_stmt *st = db_prepare(c, "SELECT remain_quota FROM tokens WHERE id = ?");
+            if (st) {
+                db_bind_int64(st, 1, token_id);
+                if (db_step(st) == DB_ROW && db_col_int64(st, 0) < amount)
+                    rc = DB_RESERVE_TOKEN_SHORT;
+                db_done(st);
+            }
+        }
+        return rc;
+    }
+    if (db_commit(c) < 0) {
+        db_rollback(c);
+        return DB_ERR;
+    }
+    return DB_RESERVED;
+}
+
 int db_relay_token_status(struct db_conn *c, int64_t id, int64_t status)
 {
     int64_t n = db_execf(c, "UPDATE tokens SET status = ? WHERE id = ?", "ii", status, id);

@@ -40,6 +40,15 @@ int db_relay_channel(struct db_conn *c, struct arena *a, int64_t id, struct rela
  * *out is an arena array of *n rows. 0 or < 0. */
 int db_relay_candidates(struct db_conn *c, struct arena *a, const char *group, const char *model,
                         struct relay_candidate **out, int *n);
+/* What db_relay_reserve found. */
+enum { DB_RESERVED = 0, DB_RESERVE_USER_SHORT = 1, DB_RESERVE_TOKEN_SHORT = 2 };
+/* Takes amount from users.quota of uid and, when token_id > 0 (a limited key), from
+ * tokens.remain_quota of token_id, in one transaction and only where the value stays >= 0
+ * (conditional UPDATEs: safe across processes and nodes). Either both are taken or neither.
+ * DB_RESERVED, DB_RESERVE_TOKEN_SHORT (reported first when both are short, as One API checks
+ * the key first), DB_RESERVE_USER_SHORT, or < 0 on a database error (nothing taken). Must
+ * not be called inside a transaction. */
+int db_relay_reserve(struct db_conn *c, int64_t uid, int64_t token_id, int64_t amount);
 /* Sets a token's status (3 expired, 4 exhausted). 0 or < 0. */
 int db_relay_token_status(struct db_conn *c, int64_t id, int64_t status);
 /* Sets a channel's status and its abilities' enabled flag in one transaction. When

@@ -174,14 +174,16 @@ static size_t write_batch(struct writer *w, size_t n, uint64_t *n_txn)
             continue;
         }
         failed++;
-        /* The charge is lost from the database (the in-memory quota already has it): name
-         * it precisely so it can be reconciled by hand. */
+        /* The charge is lost from the database (the in-memory quota already has it; an SQL
+         * reservation stays taken): name it precisely so it can be reconciled by hand. */
         LOG_ERR("db: writer: ledger entry lost: user %lld quota -%lld used +%lld, token %lld "
-                "remain -%lld, channel %lld +%lld, log %s request %.64s: %s",
+                "remain -%lld, channel %lld +%lld, reservation %lld still taken, log %s "
+                "request %.64s: %s",
                 (long long)e->user_id, (long long)e->user_quota_delta,
                 (long long)e->user_used_delta, (long long)e->token_id,
                 (long long)e->token_remain_delta, (long long)e->channel_id,
-                (long long)e->channel_used_delta, e->has_log ? "yes" : "no",
+                (long long)e->channel_used_delta,
+                (long long)(e->is_net_of_reserve ? e->reserved : 0), e->has_log ? "yes" : "no",
                 e->has_log ? e->log.request_id : "-", db_errmsg(w->conn));
     }
     return failed;

@@ -10,6 +10,11 @@ struct writer;
 /* One request's settlement. Every field is copied by writer_submit. Zero deltas and zero ids
  * are skipped (no UPDATE is issued for them). */
 struct ledger_entry {
+    /* The SQL quota store took `reserved` from users.quota (and the limited key's
+     * remain_quota) before the call: the quota deltas below are net of it, and the in-memory
+     * store has nothing pending for the entry. With the in-memory store both are 0. */
+    int is_net_of_reserve;
+    int64_t reserved;
     int64_t user_id;             /* users row to charge; 0 = none */
     int64_t user_quota_delta;    /* subtracted from users.quota (negative refunds) */
     int64_t user_used_delta;     /* added to users.used_quota */

@@ -173,9 +173,9 @@ int price_request(struct pricing *p, struct options *o, enum relay_mode mode, co
     }
     struct billing_pre bp =
         billing_pre_consume(pre_consumed, out->prompt_tokens, max_tokens, out->ratio, INT64_MAX);
-    /* Always reserve the estimate: the reservation is in memory here, so One API's trust
-     * rule (reserve nothing for rich users) saves nothing and would let a limited key go
-     * negative (spec 14, quirk 6). */
+    /* Always reserve the estimate: One API's trust rule (reserve nothing for rich users)
+     * would let a limited key go negative (spec 14, quirk 6), and a reservation costs us
+     * little (in memory, or one conditional UPDATE with QUOTA_STORE=sql). */
     out->reserve = bp.estimate;
     return 0;
 }

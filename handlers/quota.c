@@ -1,11 +1,21 @@
-/* quota: in-process reservation counters behind one mutex (an open-addressing map by id). */
+/* quota: in-process reservation counters behind one mutex (an open-addressing map by id),
+ * and the sql store's conditional UPDATEs. */
 #include "config.h"
 #include "handlers/quota.h"
+#include "db/db.h"
+#include "db/relay.h"
 #include "db/writer.h"
+#include "fcgi/log.h"
 #include "fcgi/xmalloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+int quota_use_sql(int is_cgi, const char *quota_store)
+{
+    return is_cgi || (quota_store && !strcmp(quota_store, "sql"));
+}
 
 struct slot {
     int64_t id;       /* user id (positive) or -token id; 0 = empty */
@@ -129,6 +139,8 @@ void quota_settle(struct quota_store *qs, int64_t uid, int64_t tid, int64_t rese
 void quota_committed(void *ud, const struct ledger_entry *e)
 {
     struct quota_store *qs = ud;
+    if (e->is_net_of_reserve)
+        return;
     pthread_mutex_lock(&qs->mu);
     qs->epoch++;
     if (e->user_id)
@@ -136,4 +148,51 @@ void quota_committed(void *ud, const struct ledger_entry *e)
     if (e->token_id)
         get(qs, -e->token_id)->pending -= e->user_quota_delta;
     pthread_mutex_unlock(&qs->mu);
+}
+
+/* ---------------------------------------------------------------- the sql store */
+
+int quota_sql_reserve(struct db_conn *c, int64_t uid, int64_t tid, int is_limited,
+                      int64_t amount)
+{
+    int rc = db_relay_reserve(c, uid, is_limited ? tid : 0, amount);
+    switch (rc) {
+    case DB_RESERVED: return QUOTA_OK;
+    case DB_RESERVE_TOKEN_SHORT: return QUOTA_TOKEN_SHORT;
+    case DB_RESERVE_USER_SHORT: return QUOTA_USER_SHORT;
+    default:
+        LOG_ERR("quota: reserving %lld for user %lld failed: %s", (long long)amount,
+                (long long)uid, db_errmsg(c));
+        return QUOTA_DB_ERROR;
+    }
+}
+
+int quota_sql_release(struct db_conn *c, int64_t uid, int64_t tid, int is_limited,
+                      int64_t amount)
+{
+    if (!amount)
+        return 0;
+    struct ledger_entry e = {
+        .is_net_of_reserve = 1,
+        .reserved = amount,
+        .user_id = uid,
+        .user_quota_delta = -amount,
+        .token_id = is_limited ? tid : 0,
+        .token_remain_delta = is_limited ? -amount : 0,
+    };
+    if (writer_commit_one(c, &e) < 0) {
+        LOG_ERR("quota: releasing %lld for user %lld (key %lld) failed, it stays taken: %s",
+                (long long)amount, (long long)uid, (long long)tid, db_errmsg(c));
+        return -1;
+    }
+    return 0;
+}
+
+void quota_sql_settle(struct ledger_entry *e, int64_t reserved, int is_limited)
+{
+    e->is_net_of_reserve = 1;
+    e->reserved = reserved;
+    e->user_quota_delta -= reserved;
+    if (is_limited)
+        e->token_remain_delta -= reserved;
 }

@@ -46,6 +46,14 @@ static int auth_fail(struct req *r, int status, const char *msg)
     return OA_ERR_DESCRIBED;
 }
 
+/* The sql quota store serves this process: plain CGI, QUOTA_STORE=sql, or no in-memory
+ * store to use. */
+static int uses_sql_quota(const struct app *app)
+{
+    return quota_use_sql(app->is_cgi, cfg_str(app->cfg, CFG_QUOTA_STORE)) || !app->quota ||
+           !app->writer;
+}
+
 int relay_auth(struct req *r)
 {
     const char *h = req_header(r, "Authorization");
@@ -63,7 +71,8 @@ int relay_auth(struct req *r)
 
     struct relay_auth *au = arena_calloc(r->a, 1, sizeof *au);
     struct app *app = req_app(r);
-    if (app->quota)
+    int sql_quota = uses_sql_quota(app);
+    if (!sql_quota)
         au->quota_epoch = quota_epoch(app->quota);
     int rc = db_relay_token(req_db(r), r->a, key, &au->tok);
     if (rc < 0)
@@ -83,7 +92,10 @@ int relay_auth(struct req *r)
         return auth_fail(r, 401, "该令牌已过期");
     }
     if (!t->unlimited_quota && t->remain_quota <= 0) {
-        db_relay_token_status(req_db(r), t->id, 4);
+        /* With the sql store remain_quota has reservations in flight taken out, so 0 may be
+         * passing: refuse, but leave the status (a release would find the key disabled). */
+        if (!sql_quota)
+            db_relay_token_status(req_db(r), t->id, 4);
         return auth_fail(r, 401, "该令牌额度已用尽");
     }
     if (*t->subnet && !ip_in_cidr_list(r->client_ip, t->subnet))
@@ -129,6 +141,7 @@ struct relay {
     int n_tried;
     struct prov_error err; /* the last attempt's failure */
     int responded;         /* the client has (part of) an answer: no more retries */
+    int sql_quota;         /* reservations go through the sql store (handlers/quota.h) */
 };
 
 static const char *mode_default_model(enum relay_mode m)
@@ -276,9 +289,7 @@ static int64_t pick_channel(struct relay *rl)
         if (c->priority == top && !was_tried(rl, c->channel_id))
             total += c->weight > 0 ? (uint64_t)c->weight : 1;
     }
-    uint64_t x;
-    random_bytes(&x, sizeof x);
-    x %= total;
+    uint64_t x = fast_random() % total;
     for (int i = 0; i < rl->n_cands; i++) {
         const struct relay_candidate *c = &rl->cands[i];
         if (c->priority != top || was_tried(rl, c->channel_id))
@@ -335,9 +346,11 @@ static void channel_disable(struct relay *rl, const struct relay_channel *ch,
     int n = db_relay_channel_status(req_db(rl->r), ch->id, 3, 1);
     if (n > 0)
         app_channels_changed(app);
-    if (n > 0)
+    if (n > 0) {
         LOG_WARN("channel %s (#%lld) disabled automatically: %s", ch->name, (long long)ch->id,
                  e->message ? e->message : "");
+        notify_channel_disabled(app, ch->id, ch->name, e->message ? e->message : "");
+    }
 }
 
 /* ---------------------------------------------------------------- upstream errors */
@@ -615,12 +628,28 @@ static void settle(struct relay *rl, const struct relay_channel *ch, struct prov
         snprintf(e.log.model_name, sizeof e.log.model_name, "%s", ctx->model);
         snprintf(e.log.request_id, sizeof e.log.request_id, "%s", r->request_id);
     }
-    if (app->writer) {
+    if (rl->sql_quota)
+        quota_sql_settle(&e, reserved, !au->tok.unlimited_quota);
+    else
         quota_settle(app->quota, au->user.id, au->tok.id, reserved, quota);
+    if (app->writer)
         writer_submit(app->writer, &e);
-    } else if (writer_commit_one(req_db(r), &e) < 0) {
-        LOG_ERR("settlement of request %s failed: %s", r->request_id, db_errmsg(req_db(r)));
-    }
+    else if (writer_commit_one(req_db(r), &e) < 0)
+        LOG_ERR("settlement of request %s failed (charge %lld lost, reservation %lld of user "
+                "%lld still taken): %s",
+                r->request_id, (long long)quota, (long long)reserved, (long long)au->user.id,
+                db_errmsg(req_db(r)));
+}
+
+/* Gives back a reservation that will not be charged (spec 14, quirk 23: on every failure). */
+static void release(struct relay *rl, int64_t reserved)
+{
+    struct relay_auth *au = rl->au;
+    if (rl->sql_quota)
+        quota_sql_release(req_db(rl->r), au->user.id, au->tok.id, !au->tok.unlimited_quota,
+                          reserved);
+    else
+        quota_release(rl->app->quota, au->user.id, au->tok.id, reserved);
 }
 
 void relay_prov_channel(struct arena *a, const struct app *app, const struct relay_channel *ch,
@@ -689,8 +718,11 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
         return 0;
     }
     int64_t reserved = price.reserve;
-    if (app->writer) {
-        int q;
+    int q;
+    if (rl->sql_quota) {
+        q = quota_sql_reserve(req_db(r), au->user.id, au->tok.id, !au->tok.unlimited_quota,
+                              reserved);
+    } else {
         while ((q = quota_reserve(app->quota, au->quota_epoch, au->user.id, au->user.quota,
                                   au->tok.id, au->tok.unlimited_quota ? -1 : au->tok.remain_quota,
                                   reserved)) == QUOTA_STALE) {
@@ -708,26 +740,22 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
             au->tok.remain_quota = t.remain_quota;
             au->user.quota = u.quota;
         }
-        if (q != QUOTA_OK) {
-            json_object_put(edited);
-            rl->responded = 1;
-            if (q == QUOTA_USER_SHORT)
-                relay_fail_code(r, 403, "user quota is not enough", "insufficient_user_quota");
-            else
-                relay_fail_code(r, 403, "令牌额度不足", "pre_consume_token_quota_failed");
-            return 0;
-        }
-    } else if (au->user.quota < reserved) {
+    }
+    if (q != QUOTA_OK) {
         json_object_put(edited);
         rl->responded = 1;
-        relay_fail_code(r, 403, "user quota is not enough", "insufficient_user_quota");
+        if (q == QUOTA_USER_SHORT)
+            relay_fail_code(r, 403, "user quota is not enough", "insufficient_user_quota");
+        else if (q == QUOTA_TOKEN_SHORT)
+            relay_fail_code(r, 403, "令牌额度不足", "pre_consume_token_quota_failed");
+        else
+            relay_fail_code(r, 500, "decrease_user_quota_failed", "decrease_user_quota_failed");
         return 0;
     }
 
     struct prov_request rq = {0};
     if (ct->prov->build_request(ctx, &rq, &rl->err) < 0) {
-        if (app->writer)
-            quota_release(app->quota, au->user.id, au->tok.id, reserved);
+        release(rl, reserved);
         json_object_put(edited);
         return 1;
     }
@@ -793,8 +821,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     }
 
     if (rc != UPSTREAM_OK || at.too_big) {
-        if (app->writer)
-            quota_release(app->quota, au->user.id, au->tok.id, reserved);
+        release(rl, reserved);
         json_object_put(edited);
         if (at.client_gone || rc == UPSTREAM_ABORTED) {
             rl->responded = 1;
@@ -814,8 +841,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
             relay_upstream_error(r->a, st, at.body.p, at.body.len, &rl->err);
         if (!rl->err.status)
             rl->err.status = st;
-        if (app->writer)
-            quota_release(app->quota, au->user.id, au->tok.id, reserved);
+        release(rl, reserved);
         json_object_put(edited);
         channel_disable(rl, ch, &rl->err);
         return 1;
@@ -827,8 +853,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     if (ct->prov->parse_response(ctx, at.body.p, at.body.len, &out, &rl->err) < 0) {
         if (!rl->err.status)
             rl->err.status = 500;
-        if (app->writer)
-            quota_release(app->quota, au->user.id, au->tok.id, reserved);
+        release(rl, reserved);
         json_object_put(edited);
         return 1;
     }
@@ -847,7 +872,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
 int h_relay(struct req *r)
 {
     struct app *app = req_app(r);
-    struct relay rl = {.r = r, .app = app, .au = r->auth};
+    struct relay rl = {.r = r, .app = app, .au = r->auth, .sql_quota = uses_sql_quota(app)};
     if (!rl.au)
         return OA_ERR_INTERNAL;
     if (mode_of_path(r->path, &rl.mode) < 0)
