@@ -83,6 +83,11 @@ curl -sf -H 'Authorization: benchadmin' -H 'Content-Type: application/json' \
     -d "{\"type\":1,\"name\":\"mock\",\"key\":\"mk\",\"base_url\":\"http://127.0.0.1:$mock_port\",\"models\":\"gpt-4o-mini\",\"group\":\"default\"}" \
     "$gw/api/channel/" >/dev/null || die "cannot create the channel"
 rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$app_pid/status")
+# One request first: it loads the tokenizer's rank files (lazily, on first use), which is
+# start-up work, not per-request latency.
+curl -s -o /dev/null -H 'Content-Type: application/json' -H "Authorization: Bearer sk-$key" \
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"warm up"}]}' \
+    "$gw/v1/chat/completions" || true
 
 body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
 cat >"$tmp/post.lua" <<LUA
