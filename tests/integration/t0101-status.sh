@@ -28,6 +28,22 @@ for ws in $servers; do
     first=$(header X-Oneapi-Request-Id)
     oa_req GET /api/status
     isnt "$(header X-Oneapi-Request-Id)" "$first" "$ws: request ids differ between requests"
+
+    # nginx keeps its FastCGI connections (fastcgi_keep_conn): after the requests above they
+    # are still open, idle, and a burst of sequential requests reuses them.
+    if [[ $ws == nginx ]] && command -v ss >/dev/null; then
+        port=${OA_FCGI_ADDR##*:}
+        kept() { ss -Htn state established "( dport = :$port )" | wc -l; }
+        before=$(kept)
+        for _ in $(seq 20); do oa_req GET /api/status; done
+        after=$(kept)
+        ok_if "$ws: FastCGI connections stay open between requests ($before kept)" \
+            test "$before" -ge 1
+        # Without reuse there would be about 20 (one per request); each nginx worker keeps
+        # its own, so a few more may appear.
+        ok_if "$ws: 20 sequential requests reuse them ($before before, $after after)" \
+            test "$after" -lt 10
+    fi
     oa_stop
 done
 
