@@ -66,8 +66,10 @@ struct db_conn *db_acquire(struct db *db)
 
 void db_release(struct db_conn *c)
 {
-    if (c)
-        c->db->drv->release(c);
+    if (!c)
+        return;
+    db_snapshot_end(c);
+    c->db->drv->release(c);
 }
 
 struct db_conn *db_connect_dedicated(struct db *db, char *err, size_t errlen)
@@ -231,6 +233,23 @@ int db_commit(struct db_conn *c)
 int db_rollback(struct db_conn *c)
 {
     return db_exec(c, "ROLLBACK");
+}
+
+void db_snapshot_begin(struct db_conn *c)
+{
+    if (c->db->kind != DB_SQLITE || c->in_snapshot)
+        return;
+    if (db_exec(c, "BEGIN") == 0)
+        c->in_snapshot = 1;
+}
+
+void db_snapshot_end(struct db_conn *c)
+{
+    if (!c->in_snapshot)
+        return;
+    c->in_snapshot = 0;
+    if (db_exec(c, "COMMIT") < 0)
+        db_exec(c, "ROLLBACK");
 }
 
 int64_t db_execf(struct db_conn *c, const char *sql, const char *types, ...)

@@ -72,6 +72,13 @@ int db_exec(struct db_conn *c, const char *sql);
 int db_begin(struct db_conn *c);  /* BEGIN IMMEDIATE on SQLite, BEGIN on PostgreSQL */
 int db_commit(struct db_conn *c);
 int db_rollback(struct db_conn *c);
+/* SQLite: the SELECTs up to db_snapshot_end share one read transaction (a deferred BEGIN):
+ * one snapshot, and the WAL read lock taken once instead of once per statement (each is a
+ * pair of fcntl calls). No-op on PostgreSQL, where a BEGIN is one more round trip. End it
+ * before writing on c: a write inside an old snapshot fails with SQLITE_BUSY_SNAPSHOT.
+ * db_release ends an open one. */
+void db_snapshot_begin(struct db_conn *c);
+void db_snapshot_end(struct db_conn *c);
 
 /* Convenience for one-shot statements: prepare, bind "i" (int64), "t" (text), "d" (double),
  * "b" (bool), "n" (null) from varargs in order, step once, done. Returns rows changed or < 0. */

@@ -42,8 +42,9 @@ struct db {
 
 /* The head of every driver's connection struct. */
 struct db_conn {
-    struct db *db;  /* owning database */
-    char err[512];  /* last error text of this connection, "" when none */
+    struct db *db;   /* owning database */
+    char err[512];   /* last error text of this connection, "" when none */
+    int in_snapshot; /* db_snapshot_begin'd (SQLite read transaction open) */
 };
 
 /* The head of every driver's statement struct. */

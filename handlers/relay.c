@@ -74,6 +74,9 @@ int relay_auth(struct req *r)
     int sql_quota = uses_sql_quota(app);
     if (!sql_quota)
         au->quota_epoch = quota_epoch(app->quota);
+    /* The key, its user and the routing reads share one SQLite read transaction; it ends
+     * before the reservation, which must see the latest commits. */
+    db_snapshot_begin(req_db(r));
     int rc = db_relay_token(req_db(r), r->a, key, &au->tok);
     if (rc < 0)
         return auth_fail(r, 401, "令牌验证失败");
@@ -88,14 +91,17 @@ int relay_auth(struct req *r)
     if (t->status != 1)
         return auth_fail(r, 401, "该令牌状态不可用");
     if (t->expired_time != -1 && t->expired_time < (int64_t)time(NULL)) {
+        db_snapshot_end(req_db(r));
         db_relay_token_status(req_db(r), t->id, 3);
         return auth_fail(r, 401, "该令牌已过期");
     }
     if (!t->unlimited_quota && t->remain_quota <= 0) {
         /* With the sql store remain_quota has reservations in flight taken out, so 0 may be
          * passing: refuse, but leave the status (a release would find the key disabled). */
-        if (!sql_quota)
+        if (!sql_quota) {
+            db_snapshot_end(req_db(r));
             db_relay_token_status(req_db(r), t->id, 4);
+        }
         return auth_fail(r, 401, "该令牌额度已用尽");
     }
     if (*t->subnet && !ip_in_cidr_list(r->client_ip, t->subnet))
@@ -718,6 +724,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
         return 0;
     }
     int64_t reserved = price.reserve;
+    db_snapshot_end(req_db(r));
     int q;
     if (rl->sql_quota) {
         q = quota_sql_reserve(req_db(r), au->user.id, au->tok.id, !au->tok.unlimited_quota,
