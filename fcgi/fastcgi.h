@@ -14,7 +14,7 @@
 struct arena;
 
 #define FCGI_INBUF 2048  /* read-ahead; records larger than this are read in pieces */
-#define FCGI_OUTBUF 4096 /* output coalescing: a small response leaves in one write */
+#define FCGI_OUTBUF 2048 /* output coalescing: a usual answer leaves in one write */
 
 /* One request's view of a connection. Lives on the worker's stack; the connection (fd)
  * outlives it when the web server asked to keep it. */
