@@ -417,8 +417,14 @@ static void pg_bind_int64(struct db_stmt *st, int idx, int64_t v)
 static void pg_bind_double(struct db_stmt *st, int idx, double v)
 {
     char buf[32];
-    /* 17 significant digits round-trip every double. */
-    int n = snprintf(buf, sizeof buf, "%.17g", v);
+    /* The shortest text that reads back as v: a NUMERIC column (GORM makes float64 fields
+     * "decimal") keeps every digit sent, so 56.78 must not go as 56.780000000000001. */
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
     pg_bind_textn(st, idx, buf, (size_t)n);
 }
 

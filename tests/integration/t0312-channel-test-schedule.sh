@@ -48,9 +48,10 @@ like "$(cat "$OA_RUN"/logs/* "$OA_RUN/one-api.out" 2>/dev/null)" 'testing all ch
     "master: the log says when a scheduled test starts"
 
 # A channel whose upstream does not answer for a minute: shutdown must not wait for it.
+# The script first: a round may test the channel as soon as it exists.
+mock_ctl POST /_mock/script "{\"key\":\"k-slow\",\"responses\":[$SLOW,$SLOW,$SLOW]}"
 oa_add_channel "{\"type\":1,\"name\":\"slow\",\"key\":\"k-slow\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-3.5-turbo\"}"
 slow=$CH_ID
-mock_ctl POST /_mock/script "{\"key\":\"k-slow\",\"responses\":[$SLOW,$SLOW,$SLOW]}"
 ok_if "master: the slow channel's test has started" wait_for 15 mock_saw k-slow
 t0=$(date +%s%N)
 kill -TERM "$OA_APP_PID"
