@@ -16,9 +16,21 @@
  * kept; plain CGI (one short request per process) is not re-executed. */
 static void reexec_without_tcache(char **argv)
 {
-#if !defined(__SANITIZE_ADDRESS__) && defined(__GLIBC__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OA_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define OA_ASAN 1
+#endif
+#if !defined(OA_ASAN) && defined(__GLIBC__)
     const char *t = getenv("GLIBC_TUNABLES");
+    const char *pre = getenv("LD_PRELOAD");
     if (getenv("GATEWAY_INTERFACE") || (t && strstr(t, "glibc.malloc.tcache_count")))
+        return;
+    /* Under valgrind /proc/self/exe is valgrind's tool, and its malloc replaces glibc's. */
+    if (pre && strstr(pre, "vgpreload"))
         return;
     char val[1024];
     int n = snprintf(val, sizeof val, "%s%sglibc.malloc.tcache_count=0", t ? t : "",
