@@ -185,6 +185,11 @@ static int read_len(const unsigned char **p, const unsigned char *end, size_t *o
  * least two bytes) makes room for the two NULs, so the output never overtakes the input. */
 static int decode_params(struct fcgi_conn *c, struct arena *a, unsigned char *p, size_t n)
 {
+    if (!n) { /* no params at all (p may be NULL) */
+        c->params = NULL;
+        c->n_params = 0;
+        return 0;
+    }
     const unsigned char *in = p, *end = p + n;
     unsigned char *out = p;
     size_t count = 0;
