@@ -239,7 +239,8 @@ void db_snapshot_begin(struct db_conn *c)
 {
     if (c->db->kind != DB_SQLITE || c->in_snapshot)
         return;
-    if (db_exec(c, "BEGIN") == 0)
+    /* db_execf, not db_exec: the statement is compiled once per connection and cached. */
+    if (db_execf(c, "BEGIN", "") >= 0)
         c->in_snapshot = 1;
 }
 
@@ -248,7 +249,7 @@ void db_snapshot_end(struct db_conn *c)
     if (!c->in_snapshot)
         return;
     c->in_snapshot = 0;
-    if (db_exec(c, "COMMIT") < 0)
+    if (db_execf(c, "COMMIT", "") < 0)
         db_exec(c, "ROLLBACK");
 }
 
