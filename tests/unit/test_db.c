@@ -4,8 +4,8 @@
 #include "db/writer.h"
 #include "fcgi/strbuf.h"
 #include "tap.h"
+#include "tests/unit/tmpdir.h"
 
-#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -839,31 +839,10 @@ static void test_open_errors(void)
     ok(db_open(&q, err, sizeof err) == NULL, "SQLite in a missing directory refused");
 }
 
-static void rm_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/oa-test-db-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (tmpdir_make(tmpdir, sizeof tmpdir, "oa-test-db") < 0)
         return 1;
-    }
     test_open_errors();
     sqlite_suite();
     const char *dsn = getenv("OA_TEST_PG_DSN");
@@ -871,6 +850,6 @@ int main(void)
         pg_suite(dsn);
     else
         note("OA_TEST_PG_DSN not set: PostgreSQL tests skipped");
-    rm_tmpdir();
+    tmpdir_remove(tmpdir);
     return done_testing();
 }

@@ -6,8 +6,8 @@
 #include "db/writer.h"
 #include "fcgi/strbuf.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/tmpdir.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,23 +193,6 @@ static void pg_sql_suite(const char *dsn)
     db_close(admin);
 }
 
-static void rm_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
     is_int(quota_use_sql(1, "memory"), 1, "plain CGI always uses the sql store");
@@ -258,18 +241,14 @@ int main(void)
     quota_store_free(qs);
     quota_store_free(NULL);
 
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/oa-test-quota-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (tmpdir_make(tmpdir, sizeof tmpdir, "oa-test-quota") < 0)
         return 1;
-    }
     sqlite_sql_suite();
     const char *dsn = getenv("OA_TEST_PG_DSN");
     if (dsn && *dsn)
         pg_sql_suite(dsn);
     else
         note("OA_TEST_PG_DSN not set: PostgreSQL tests skipped");
-    rm_tmpdir();
+    tmpdir_remove(tmpdir);
     return done_testing();
 }
