@@ -96,12 +96,13 @@ int main(int argc, char **argv)
             int one = 1;
             setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->t0 = now_ms();
-            if (c->fd < 0 || (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 &&
-                              errno != EINPROGRESS)) {
+            if (c->fd < 0 ||
+                (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)) {
                 c->done = 1;
                 finished++;
             } else {
-                struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u32 = (uint32_t)opened};
+                struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN,
+                                         .data.u32 = (uint32_t)opened};
                 epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
             }
             opened++;
@@ -130,7 +131,8 @@ int main(int argc, char **argv)
                             c->first = now_ms() - c->t0;
                         if (seen(c, buf, (size_t)r, "[DONE]"))
                             c->ok = 1;
-                        size_t keep = (size_t)r < sizeof c->tail - 1 ? (size_t)r : sizeof c->tail - 1;
+                        size_t keep =
+                            (size_t)r < sizeof c->tail - 1 ? (size_t)r : sizeof c->tail - 1;
                         memcpy(c->tail, buf + r - keep, keep);
                         c->tail[keep] = '\0';
                         continue;

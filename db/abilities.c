@@ -50,9 +50,8 @@ int64_t db_abilities_delete_channel(struct db_conn *c, int64_t channel_id)
     return db_execf(c, "DELETE FROM abilities WHERE channel_id = ?", "i", channel_id);
 }
 
-int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id,
-                         const char *groups, const char *models, int is_enabled,
-                         int64_t priority)
+int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id, const char *groups,
+                         const char *models, int is_enabled, int64_t priority)
 {
     if (db_abilities_delete_channel(c, channel_id) < 0)
         return DB_ERR;

@@ -16,9 +16,8 @@ const char **abilities_split(struct arena *a, const char *s, size_t *n);
  * groups and models (split as abilities_split does), with enabled and priority copied from
  * the channel. Must run inside the caller's transaction, so that a failure leaves the old
  * rows. Scratch memory from a. Returns 0, or < 0 on a database error. */
-int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id,
-                         const char *groups, const char *models, int is_enabled,
-                         int64_t priority);
+int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id, const char *groups,
+                         const char *models, int is_enabled, int64_t priority);
 /* Deletes every ability row of channel_id. Rows deleted, or < 0. */
 int64_t db_abilities_delete_channel(struct db_conn *c, int64_t channel_id);
 /* The distinct models with an enabled ability in group, sorted bytewise ascending (as Go's

@@ -11,8 +11,8 @@
 /* Columns in struct channel order; CH_COLS_NOKEY never reads the secret at all. */
 #define CH_COLS_HEAD "id, type, "
 #define CH_COLS_TAIL                                                                               \
-    ", status, name, weight, created_time, test_time, response_time, base_url, other, "           \
-    "balance, balance_updated_time, models, \"group\", used_quota, model_mapping, priority, "     \
+    ", status, name, weight, created_time, test_time, response_time, base_url, other, "            \
+    "balance, balance_updated_time, models, \"group\", used_quota, model_mapping, priority, "      \
     "config, system_prompt"
 #define CH_COLS CH_COLS_HEAD "\"key\"" CH_COLS_TAIL
 #define CH_COLS_NOKEY CH_COLS_HEAD "'' AS \"key\"" CH_COLS_TAIL
@@ -178,7 +178,10 @@ static void bind_field(struct db_stmt *st, const struct channel *ch, unsigned fi
     case CH_PRIORITY: db_bind_int64(st, 1, ch->priority); break;
     case CH_CONFIG: db_bind_text(st, 1, or_empty(ch->config)); break;
     case CH_SYSTEM_PROMPT: db_bind_text(st, 1, ch->system_prompt); break;
-    default: LOG_BUG("unknown channel field %#x", field); db_bind_null(st, 1); break;
+    default:
+        LOG_BUG("unknown channel field %#x", field);
+        db_bind_null(st, 1);
+        break;
     }
 }
 
@@ -262,9 +265,9 @@ int64_t db_channels_delete_disabled(struct db_conn *c)
 int db_channels_get(struct db_conn *c, struct arena *a, int64_t id, int with_key,
                     struct channel *out)
 {
-    struct db_stmt *st =
-        with_key ? db_prepare(c, "SELECT " CH_COLS " FROM channels WHERE id = ?")
-                 : db_prepare(c, "SELECT " CH_COLS_NOKEY " FROM channels WHERE id = ?");
+    struct db_stmt *st = with_key
+                             ? db_prepare(c, "SELECT " CH_COLS " FROM channels WHERE id = ?")
+                             : db_prepare(c, "SELECT " CH_COLS_NOKEY " FROM channels WHERE id = ?");
     if (!st)
         return DB_ERR;
     db_bind_int64(st, 1, id);

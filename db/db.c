@@ -263,21 +263,11 @@ int64_t db_execf(struct db_conn *c, const char *sql, const char *types, ...)
     int idx = 1;
     for (const char *t = types ? types : ""; *t; t++, idx++) {
         switch (*t) {
-        case 'i':
-            db_bind_int64(st, idx, va_arg(ap, int64_t));
-            break;
-        case 't':
-            db_bind_text(st, idx, va_arg(ap, const char *));
-            break;
-        case 'd':
-            db_bind_double(st, idx, va_arg(ap, double));
-            break;
-        case 'b':
-            db_bind_bool(st, idx, va_arg(ap, int));
-            break;
-        case 'n':
-            db_bind_null(st, idx);
-            break;
+        case 'i': db_bind_int64(st, idx, va_arg(ap, int64_t)); break;
+        case 't': db_bind_text(st, idx, va_arg(ap, const char *)); break;
+        case 'd': db_bind_double(st, idx, va_arg(ap, double)); break;
+        case 'b': db_bind_bool(st, idx, va_arg(ap, int)); break;
+        case 'n': db_bind_null(st, idx); break;
         default:
             /* The varargs cannot be walked past an unknown type: give up on the call. */
             va_end(ap);
@@ -308,12 +298,12 @@ static size_t pg_rewrite(const char *sql, char *out)
     unsigned n = 0;
     const char *p = sql;
 /* ch is evaluated exactly once (it is often *p++), also when only counting. */
-#define PUT(ch)                                                                                \
-    do {                                                                                       \
-        char put_ = (ch);                                                                      \
-        if (out)                                                                               \
-            out[o] = put_;                                                                     \
-        o++;                                                                                   \
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        char put_ = (ch);                                                                          \
+        if (out)                                                                                   \
+            out[o] = put_;                                                                         \
+        o++;                                                                                       \
     } while (0)
     while (*p) {
         char ch = *p;

@@ -69,7 +69,7 @@ const char *db_errmsg(struct db_conn *c);
 
 /* Runs sql without parameters or rows (DDL, BEGIN, COMMIT). 0 or -1. */
 int db_exec(struct db_conn *c, const char *sql);
-int db_begin(struct db_conn *c);  /* BEGIN IMMEDIATE on SQLite, BEGIN on PostgreSQL */
+int db_begin(struct db_conn *c); /* BEGIN IMMEDIATE on SQLite, BEGIN on PostgreSQL */
 int db_commit(struct db_conn *c);
 int db_rollback(struct db_conn *c);
 /* SQLite: the SELECTs up to db_snapshot_end share one read transaction (a deferred BEGIN):

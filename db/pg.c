@@ -11,9 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define PG_BUCKETS 64          /* statement cache hash buckets per connection */
-#define PG_DEFAULT_POOL 8      /* DESIGN.md: 8-16 connections shared by the workers */
-#define PG_SMALL 32            /* parameter values up to this size live inside the statement */
+#define PG_BUCKETS 64     /* statement cache hash buckets per connection */
+#define PG_DEFAULT_POOL 8 /* DESIGN.md: 8-16 connections shared by the workers */
+#define PG_SMALL 32       /* parameter values up to this size live inside the statement */
 
 /* One bound parameter in text format; val NULL means SQL NULL. */
 struct pg_param {
@@ -44,26 +44,26 @@ struct pg_stmt {
 
 struct pg_conn {
     struct db_conn base;
-    PGconn *pg;                         /* may be CONNECTION_BAD; reconnected on next use */
-    struct pg_stmt *cache[PG_BUCKETS];  /* statements by SQL text; kept across reconnects and
-                                         * prepared again on the new session when next run */
-    unsigned n_prepared;                /* names the next statement */
-    unsigned gen;                       /* bumped by every (re)connect */
-    PGTransactionStatusType last_txn;   /* transaction state after the last command */
-    int is_txn_lost;                    /* the session died inside a transaction: everything
-                                         * fails until the caller's ROLLBACK */
-    int is_pooled;                      /* counted in the pool (not a dedicated connection) */
+    PGconn *pg;                        /* may be CONNECTION_BAD; reconnected on next use */
+    struct pg_stmt *cache[PG_BUCKETS]; /* statements by SQL text; kept across reconnects and
+                                        * prepared again on the new session when next run */
+    unsigned n_prepared;               /* names the next statement */
+    unsigned gen;                      /* bumped by every (re)connect */
+    PGTransactionStatusType last_txn;  /* transaction state after the last command */
+    int is_txn_lost;                   /* the session died inside a transaction: everything
+                                        * fails until the caller's ROLLBACK */
+    int is_pooled;                     /* counted in the pool (not a dedicated connection) */
 };
 
 struct pg_db {
     struct db base;
-    char *conninfo;         /* secret: holds the password; never logged */
-    int pool_size;          /* most connections open at once */
-    pthread_mutex_t mu;     /* guards free, n_free, n_open */
-    pthread_cond_t cv;      /* signalled when a connection is released */
-    struct pg_conn **free;  /* released connections, pool_size slots */
-    int n_free;             /* entries used in free */
-    int n_open;             /* connections created (free or in use) */
+    char *conninfo;        /* secret: holds the password; never logged */
+    int pool_size;         /* most connections open at once */
+    pthread_mutex_t mu;    /* guards free, n_free, n_open */
+    pthread_cond_t cv;     /* signalled when a connection is released */
+    struct pg_conn **free; /* released connections, pool_size slots */
+    int n_free;            /* entries used in free */
+    int n_open;            /* connections created (free or in use) */
 };
 
 static const struct db_driver pg_driver;
@@ -209,8 +209,7 @@ static void pg_close(struct db *db)
 {
     struct pg_db *d = (struct pg_db *)db;
     if (d->n_free != d->n_open)
-        LOG_BUG("db: closing with %d PostgreSQL connections still acquired",
-                d->n_open - d->n_free);
+        LOG_BUG("db: closing with %d PostgreSQL connections still acquired", d->n_open - d->n_free);
     for (int i = 0; i < d->n_free; i++)
         pg_conn_free(d->free[i]);
     pthread_cond_destroy(&d->cv);
@@ -261,8 +260,7 @@ static void pg_tidy(struct pg_conn *c)
         LOG_BUG("db: connection released without rolling back its lost transaction");
         c->is_txn_lost = 0;
     }
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK &&
-        PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         LOG_BUG("db: connection released inside a transaction; rolling back");
         PQclear(PQexec(c->pg, "ROLLBACK"));
         pg_note_txn(c);

@@ -125,8 +125,8 @@ int db_relay_reserve(struct db_conn *c, int64_t uid, int64_t token_id, int64_t a
         return DB_ERR;
     /* Users before tokens: the writer's transactions lock rows in that order too, so a
      * reservation never deadlocks with a settlement on PostgreSQL. */
-    int64_t n = db_execf(c, "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?",
-                         "iii", amount, uid, amount);
+    int64_t n = db_execf(c, "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?", "iii",
+                         amount, uid, amount);
     int rc = DB_RESERVED;
     if (n == 0)
         rc = DB_RESERVE_USER_SHORT;

@@ -22,22 +22,37 @@ struct col {
 
 struct table {
     const char *name;
-    const char *pk;          /* PRIMARY KEY column list, already quoted */
-    const struct col *cols;  /* ends with a NULL name */
+    const char *pk;         /* PRIMARY KEY column list, already quoted */
+    const struct col *cols; /* ends with a NULL name */
 };
 
 struct index {
-    const char *name;  /* GORM's name: idx_<table>_<column> unless the model names it */
+    const char *name; /* GORM's name: idx_<table>_<column> unless the model names it */
     const char *table;
-    const char *cols;  /* column list, already quoted */
+    const char *cols; /* column list, already quoted */
     int is_unique;
 };
 
-#define INT_COL(n) {n, "integer", "bigint", NULL}
-#define INT_DEF(n, d) {n, "integer DEFAULT " d, "bigint DEFAULT " d, NULL}
-#define TEXT_COL(n) {n, "text", "text", NULL}
-#define ID_COL {"id", "integer", "bigserial", NULL}
-#define END_COL {NULL, NULL, NULL, NULL}
+#define INT_COL(n)                                                                                 \
+    {                                                                                              \
+        n, "integer", "bigint", NULL                                                               \
+    }
+#define INT_DEF(n, d)                                                                              \
+    {                                                                                              \
+        n, "integer DEFAULT " d, "bigint DEFAULT " d, NULL                                         \
+    }
+#define TEXT_COL(n)                                                                                \
+    {                                                                                              \
+        n, "text", "text", NULL                                                                    \
+    }
+#define ID_COL                                                                                     \
+    {                                                                                              \
+        "id", "integer", "bigserial", NULL                                                         \
+    }
+#define END_COL                                                                                    \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL                                                                     \
+    }
 
 static const struct col users_cols[] = {
     ID_COL,
@@ -103,12 +118,8 @@ static const struct col channels_cols[] = {
 };
 
 static const struct col abilities_cols[] = {
-    {"group", "varchar(32)", "varchar(32)", NULL},
-    TEXT_COL("model"),
-    INT_COL("channel_id"),
-    {"enabled", "numeric", "boolean", NULL},
-    INT_DEF("priority", "0"),
-    END_COL,
+    {"group", "varchar(32)", "varchar(32)", NULL}, TEXT_COL("model"),        INT_COL("channel_id"),
+    {"enabled", "numeric", "boolean", NULL},       INT_DEF("priority", "0"), END_COL,
 };
 
 static const struct col options_cols[] = {

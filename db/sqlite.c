@@ -10,39 +10,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SQ_BUCKETS 64          /* statement cache hash buckets per connection */
+#define SQ_BUCKETS 64                /* statement cache hash buckets per connection */
 #define SQ_DEFAULT_PATH "one-api.db" /* One API's SQLITE_PATH default */
 #define SQ_DEFAULT_BUSY_MS 3000      /* One API's SQLITE_BUSY_TIMEOUT default */
 
 struct sq_stmt {
     struct db_stmt base;
-    sqlite3_stmt *s;       /* prepared once with SQLITE_PREPARE_PERSISTENT */
-    char *sql;             /* owned copy; base.sql points here */
-    uint32_t hash;         /* db_hash_sql(sql) */
-    int last_rc;           /* DB_ROW while rows remain; the final code once finished */
-    int is_finished;       /* stepped to the end or failed: stepping again must not re-run it */
-    struct sq_stmt *next;  /* hash chain */
+    sqlite3_stmt *s;      /* prepared once with SQLITE_PREPARE_PERSISTENT */
+    char *sql;            /* owned copy; base.sql points here */
+    uint32_t hash;        /* db_hash_sql(sql) */
+    int last_rc;          /* DB_ROW while rows remain; the final code once finished */
+    int is_finished;      /* stepped to the end or failed: stepping again must not re-run it */
+    struct sq_stmt *next; /* hash chain */
 };
 
 struct sq_conn {
     struct db_conn base;
-    sqlite3 *h;                         /* NULL when the open failed: every call then fails */
-    struct sq_stmt *cache[SQ_BUCKETS];  /* statements by SQL text; never evicted, the SQL of
-                                         * this program is a fixed set of literals */
-    struct sq_conn *next_free;          /* free-list link while pooled */
+    sqlite3 *h;                        /* NULL when the open failed: every call then fails */
+    struct sq_stmt *cache[SQ_BUCKETS]; /* statements by SQL text; never evicted, the SQL of
+                                        * this program is a fixed set of literals */
+    struct sq_conn *next_free;         /* free-list link while pooled */
 };
 
 struct sq_db {
     struct db base;
-    char *path;               /* SQLITE_PATH */
-    int busy_ms;              /* SQLITE_BUSY_TIMEOUT, applied to every connection */
-    pthread_mutex_t mu;       /* guards free, n_out and n_open */
-    pthread_cond_t cv;        /* a connection was released */
-    struct sq_conn *free;     /* released connections, ready for any thread */
-    int n_out;                /* acquired and not yet released, to catch leaks at close */
-    int n_open;               /* connections in existence (pooled or out) */
-    int pool_size;            /* most open at once: each costs its page cache and parsed schema,
-                               * and 2,000 streams opening one each took 200 MB */
+    char *path;           /* SQLITE_PATH */
+    int busy_ms;          /* SQLITE_BUSY_TIMEOUT, applied to every connection */
+    pthread_mutex_t mu;   /* guards free, n_out and n_open */
+    pthread_cond_t cv;    /* a connection was released */
+    struct sq_conn *free; /* released connections, ready for any thread */
+    int n_out;            /* acquired and not yet released, to catch leaks at close */
+    int n_open;           /* connections in existence (pooled or out) */
+    int pool_size;        /* most open at once: each costs its page cache and parsed schema,
+                           * and 2,000 streams opening one each took 200 MB */
 };
 
 static const struct db_driver sq_driver;
@@ -51,8 +51,7 @@ static struct sq_conn *sq_conn_new(struct sq_db *d, char *err, size_t errlen)
 {
     struct sq_conn *c = xcalloc(1, sizeof *c);
     c->base.db = &d->base;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
-                SQLITE_OPEN_NOMUTEX;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(d->path, &c->h, flags, NULL);
     if (rc != SQLITE_OK) {
         db_set_err(&c->base, "cannot open SQLite database %s: %s", d->path,

@@ -5,7 +5,7 @@
 #include "fcgi/arena.h"
 
 #define TOKEN_COLS                                                                                 \
-    "id, user_id, \"key\", status, name, created_time, accessed_time, expired_time, "             \
+    "id, user_id, \"key\", status, name, created_time, accessed_time, expired_time, "              \
     "remain_quota, unlimited_quota, used_quota, models, subnet"
 
 int db_tokens_insert(struct db_conn *c, const struct token *t, int64_t *id)
@@ -100,9 +100,8 @@ int db_tokens_get(struct db_conn *c, struct arena *a, int64_t id, int64_t user_i
     return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
 }
 
-int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id,
-                   enum db_tokens_order order, int64_t offset, int64_t limit,
-                   struct token **out, size_t *n)
+int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id, enum db_tokens_order order,
+                   int64_t offset, int64_t limit, struct token **out, size_t *n)
 {
     *out = NULL;
     *n = 0;

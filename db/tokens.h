@@ -36,9 +36,8 @@ int db_tokens_insert(struct db_conn *c, const struct token *t, int64_t *id);
 int db_tokens_get(struct db_conn *c, struct arena *a, int64_t id, int64_t user_id,
                   struct token *out);
 /* A page of user_id's tokens in the given order (ties by id DESC). Array in a. 0 or < 0. */
-int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id,
-                   enum db_tokens_order order, int64_t offset, int64_t limit,
-                   struct token **out, size_t *n);
+int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id, enum db_tokens_order order,
+                   int64_t offset, int64_t limit, struct token **out, size_t *n);
 /* user_id's tokens whose name starts with keyword (LIKE 'kw%'), id DESC. 0 or < 0. */
 int db_tokens_search(struct db_conn *c, struct arena *a, int64_t user_id, const char *keyword,
                      struct token **out, size_t *n);

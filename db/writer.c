@@ -12,37 +12,36 @@
 #include <string.h>
 #include <time.h>
 
-#define W_DEFAULT_DELAY_MS 20  /* DESIGN.md: at most ~20 ms ... */
-#define W_DEFAULT_BATCH 512    /* ... or 512 items per transaction */
-#define W_DEFAULT_QUEUE 8192   /* entries queued before submitters block */
-#define W_BROKEN_RETRIES 5     /* batch retries while the connection is down, before giving up */
+#define W_DEFAULT_DELAY_MS 20 /* DESIGN.md: at most ~20 ms ... */
+#define W_DEFAULT_BATCH 512   /* ... or 512 items per transaction */
+#define W_DEFAULT_QUEUE 8192  /* entries queued before submitters block */
+#define W_BROKEN_RETRIES 5    /* batch retries while the connection is down, before giving up */
 
 struct writer {
-    struct db_conn *conn;        /* the writer thread's own connection */
-    pthread_t th;                /* runs writer_main */
-    pthread_mutex_t mu;          /* guards everything below */
-    pthread_cond_t cv_work;      /* to the thread: entries, a flush or stop (monotonic clock) */
-    pthread_cond_t cv_space;     /* to submitters: the queue has room */
-    pthread_cond_t cv_done;      /* to flushers: n_done moved */
-    struct ledger_entry *ring;   /* queue of cap entries, len of them from head */
-    size_t cap, head, len;       /* ring size, oldest entry, entries queued */
-    uint64_t n_submitted;        /* sequence number of the last submitted entry */
-    uint64_t n_done;             /* entries committed or failed, in submission order */
-    int n_flushers;              /* threads in writer_flush: commit now, do not wait */
-    int is_stopping;             /* writer_stop: drain, then end the thread */
-    int max_delay_ms;            /* group-commit window */
-    size_t max_batch;            /* entries per transaction at most */
-    struct writer_stats st;      /* counters for writer_get_stats */
-    struct ledger_entry *batch;  /* the thread's private copy of the batch being written */
+    struct db_conn *conn;       /* the writer thread's own connection */
+    pthread_t th;               /* runs writer_main */
+    pthread_mutex_t mu;         /* guards everything below */
+    pthread_cond_t cv_work;     /* to the thread: entries, a flush or stop (monotonic clock) */
+    pthread_cond_t cv_space;    /* to submitters: the queue has room */
+    pthread_cond_t cv_done;     /* to flushers: n_done moved */
+    struct ledger_entry *ring;  /* queue of cap entries, len of them from head */
+    size_t cap, head, len;      /* ring size, oldest entry, entries queued */
+    uint64_t n_submitted;       /* sequence number of the last submitted entry */
+    uint64_t n_done;            /* entries committed or failed, in submission order */
+    int n_flushers;             /* threads in writer_flush: commit now, do not wait */
+    int is_stopping;            /* writer_stop: drain, then end the thread */
+    int max_delay_ms;           /* group-commit window */
+    size_t max_batch;           /* entries per transaction at most */
+    struct writer_stats st;     /* counters for writer_get_stats */
+    struct ledger_entry *batch; /* the thread's private copy of the batch being written */
     /* Called by the writer thread for each entry once its batch is written (committed, or
      * failed and logged); lets an in-memory quota store drop the entry from "pending". */
     void (*done_hook)(void *ud, const struct ledger_entry *e);
     void *done_ud;
 };
 
-static const char SQL_USER[] =
-    "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, "
-    "request_count = request_count + ? WHERE id = ?";
+static const char SQL_USER[] = "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, "
+                               "request_count = request_count + ? WHERE id = ?";
 /* The casts fix the parameter's type for PostgreSQL, which would otherwise infer integer
  * (32 bits) from the comparison with 0. */
 static const char SQL_TOKEN[] =
@@ -176,15 +175,14 @@ static size_t write_batch(struct writer *w, size_t n, uint64_t *n_txn)
         failed++;
         /* The charge is lost from the database (the in-memory quota already has it; an SQL
          * reservation stays taken): name it precisely so it can be reconciled by hand. */
-        LOG_ERR("db: writer: ledger entry lost: user %lld quota -%lld used +%lld, token %lld "
-                "remain -%lld, channel %lld +%lld, reservation %lld still taken, log %s "
-                "request %.64s: %s",
-                (long long)e->user_id, (long long)e->user_quota_delta,
-                (long long)e->user_used_delta, (long long)e->token_id,
-                (long long)e->token_remain_delta, (long long)e->channel_id,
-                (long long)e->channel_used_delta,
-                (long long)(e->is_net_of_reserve ? e->reserved : 0), e->has_log ? "yes" : "no",
-                e->has_log ? e->log.request_id : "-", db_errmsg(w->conn));
+        LOG_ERR(
+            "db: writer: ledger entry lost: user %lld quota -%lld used +%lld, token %lld "
+            "remain -%lld, channel %lld +%lld, reservation %lld still taken, log %s "
+            "request %.64s: %s",
+            (long long)e->user_id, (long long)e->user_quota_delta, (long long)e->user_used_delta,
+            (long long)e->token_id, (long long)e->token_remain_delta, (long long)e->channel_id,
+            (long long)e->channel_used_delta, (long long)(e->is_net_of_reserve ? e->reserved : 0),
+            e->has_log ? "yes" : "no", e->has_log ? e->log.request_id : "-", db_errmsg(w->conn));
     }
     return failed;
 }

@@ -93,8 +93,8 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
     [CFG_TEST_PROMPT] = {"test-prompt", "TEST_PROMPT", NULL, CFG_T_STR,
                          "Output only your specific model name with no additional text.", 0, 0,
                          NULL, 0, "Prompt of channel tests"},
-    [CFG_POLLING_INTERVAL] = {"polling-interval", "POLLING_INTERVAL", NULL, CFG_T_INT, "0", 0,
-                              3600, NULL, 0, "Seconds between channels in a batch test"},
+    [CFG_POLLING_INTERVAL] = {"polling-interval", "POLLING_INTERVAL", NULL, CFG_T_INT, "0", 0, 3600,
+                              NULL, 0, "Seconds between channels in a batch test"},
     [CFG_CHANNEL_TEST_FREQUENCY] = {"channel-test-frequency", "CHANNEL_TEST_FREQUENCY", NULL,
                                     CFG_T_NUM, NULL, 0, 525600, NULL, 0,
                                     "Minutes between automatic tests of all channels (fractions "

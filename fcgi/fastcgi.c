@@ -195,8 +195,8 @@ static int decode_params(struct fcgi_conn *c, struct arena *a, unsigned char *p,
     size_t count = 0;
     for (const unsigned char *q = in; q < end; count++) { /* count and validate first */
         size_t nl, vl;
-        if (read_len(&q, end, &nl) < 0 || read_len(&q, end, &vl) < 0 ||
-            (size_t)(end - q) < nl || (size_t)(end - q) - nl < vl)
+        if (read_len(&q, end, &nl) < 0 || read_len(&q, end, &vl) < 0 || (size_t)(end - q) < nl ||
+            (size_t)(end - q) - nl < vl)
             return -1;
         q += nl + vl;
     }
@@ -231,8 +231,7 @@ static int answer_get_values(struct fcgi_conn *c, const unsigned char *p, size_t
     const unsigned char *end = p + n;
     while (p < end) {
         size_t nl, vl;
-        if (read_len(&p, end, &nl) < 0 || read_len(&p, end, &vl) < 0 ||
-            (size_t)(end - p) < nl + vl)
+        if (read_len(&p, end, &nl) < 0 || read_len(&p, end, &vl) < 0 || (size_t)(end - p) < nl + vl)
             break;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
             size_t kl = strlen(known[i].name), vv = strlen(known[i].value);
@@ -372,7 +371,7 @@ long fcgi_read(struct fcgi_conn *c, char *buf, size_t n)
             size_t have = c->in_len - c->in_off;
             if (have == 0) {
                 if (got)
-                    break; /* return what we have rather than block */
+                    break;               /* return what we have rather than block */
                 if (k >= sizeof c->in) { /* large body: straight into the caller's buffer */
                     ssize_t r = read(c->fd, buf, k);
                     if (r < 0 && errno == EINTR)
@@ -506,7 +505,7 @@ void fcgi_close(struct fcgi_conn *c)
         for (;;) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             long ms = 2000 - (long)((now.tv_sec - t0.tv_sec) * 1000 +
-                                   (now.tv_nsec - t0.tv_nsec) / 1000000);
+                                    (now.tv_nsec - t0.tv_nsec) / 1000000);
             struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
             if (ms <= 0 || poll(&pfd, 1, (int)ms) <= 0)
                 break;

@@ -20,13 +20,13 @@ struct arena;
  * outlives it when the web server asked to keep it. */
 struct fcgi_conn {
     int fd;
-    uint16_t id;    /* request id of the current request */
-    int keep_conn;  /* the web server keeps the connection for more requests */
-    int stdin_done; /* the empty STDIN record was read */
-    int failed;     /* protocol error, EOF or write error: close the connection */
-    int aborted;    /* FCGI_ABORT_REQUEST for the current request */
-    size_t stdin_left; /* content bytes left in the current STDIN record */
-    size_t pad_left;   /* then padding bytes to skip */
+    uint16_t id;         /* request id of the current request */
+    int keep_conn;       /* the web server keeps the connection for more requests */
+    int stdin_done;      /* the empty STDIN record was read */
+    int failed;          /* protocol error, EOF or write error: close the connection */
+    int aborted;         /* FCGI_ABORT_REQUEST for the current request */
+    size_t stdin_left;   /* content bytes left in the current STDIN record */
+    size_t pad_left;     /* then padding bytes to skip */
     const char **params; /* name, value, name, value, ... in the arena */
     size_t n_params;
     size_t in_off, in_len;
@@ -56,6 +56,9 @@ int fcgi_end(struct fcgi_conn *c);
  * (up to 2 s) for the web server to close first. */
 void fcgi_close(struct fcgi_conn *c);
 /* Bytes of a next request already read ahead: serve it before waiting on the socket. */
-static inline int fcgi_has_pending(const struct fcgi_conn *c) { return c->in_off < c->in_len; }
+static inline int fcgi_has_pending(const struct fcgi_conn *c)
+{
+    return c->in_off < c->in_len;
+}
 
 #endif

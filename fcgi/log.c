@@ -19,13 +19,13 @@
  * request rates. The mutex only guards opening the next day's file. */
 static struct {
     pthread_mutex_t mu;
-    char dir[4096];  /* log directory, "" for stderr only */
-    int only_one;    /* one oneapi.log instead of daily files */
-    int debug;       /* write DEBUG lines */
-    atomic_int fd;   /* open log file or -1 */
-    int old_fd;      /* the previous day's, closed at the next roll-over (a writer may still
-                      * hold its number for a moment) */
-    atomic_int day;  /* yyyymmdd of fd, to roll over at midnight */
+    char dir[4096]; /* log directory, "" for stderr only */
+    int only_one;   /* one oneapi.log instead of daily files */
+    int debug;      /* write DEBUG lines */
+    atomic_int fd;  /* open log file or -1 */
+    int old_fd;     /* the previous day's, closed at the next roll-over (a writer may still
+                     * hold its number for a moment) */
+    atomic_int day; /* yyyymmdd of fd, to roll over at midnight */
 } lg = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .old_fd = -1};
 
 int log_init(const char *dir, int only_one, int debug)

@@ -53,7 +53,7 @@ struct req {
     int64_t user_id;
     int role;
     const char *username;
-    void *auth;               /* more of what the auth hook found (the relay key), or NULL */
+    void *auth; /* more of what the auth hook found (the relay key), or NULL */
 
     /* An error a hook or handler describes itself (returned as OA_ERR_DESCRIBED). */
     int err_status;

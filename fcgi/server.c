@@ -54,14 +54,14 @@ struct server {
     const struct config *cfg;
     void *app;
     int listen_fd;
-    int epfd;            /* the listener and connections kept between requests */
-    int wake_fd;         /* eventfd: main tells the poller to stop */
+    int epfd;    /* the listener and connections kept between requests */
+    int wake_fd; /* eventfd: main tells the poller to stop */
     int n_threads;
-    int reserve;         /* workers kept for fast 503s */
-    atomic_int busy;     /* requests being served */
-    atomic_int live;     /* worker threads still running */
-    pthread_t *tids;     /* n_threads slots; started of them run (written by one thread at a
-                          * time: main before the poller starts, then the poller) */
+    int reserve;            /* workers kept for fast 503s */
+    atomic_int busy;        /* requests being served */
+    atomic_int live;        /* worker threads still running */
+    pthread_t *tids;        /* n_threads slots; started of them run (written by one thread at a
+                             * time: main before the poller starts, then the poller) */
     struct worker *workers; /* n_threads slots, alive until the workers are joined */
     int started;
     pthread_attr_t attr;
@@ -184,10 +184,22 @@ static void park(struct server *s, int fd)
     pthread_mutex_unlock(&s->mu);
 }
 
-static const char *conn_param(void *ctx, const char *name) { return fcgi_param(ctx, name); }
-static long conn_read(void *ctx, char *buf, size_t n) { return fcgi_read(ctx, buf, n); }
-static int conn_write(void *ctx, const char *buf, size_t n) { return fcgi_write(ctx, buf, n); }
-static int conn_flush(void *ctx) { return fcgi_flush(ctx); }
+static const char *conn_param(void *ctx, const char *name)
+{
+    return fcgi_param(ctx, name);
+}
+static long conn_read(void *ctx, char *buf, size_t n)
+{
+    return fcgi_read(ctx, buf, n);
+}
+static int conn_write(void *ctx, const char *buf, size_t n)
+{
+    return fcgi_write(ctx, buf, n);
+}
+static int conn_flush(void *ctx)
+{
+    return fcgi_flush(ctx);
+}
 
 static void serve_one(struct server *s, struct req *r)
 {
@@ -380,8 +392,10 @@ static int open_listener(const char *addr)
         h[strlen(h) - 1] = '\0';
         h++;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res;
     int gai = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &res);
     if (gai) {
         LOG_ERR("cannot resolve %s: %s", addr, gai_strerror(gai));
@@ -430,7 +444,8 @@ static int run_fastcgi(struct server *s, sigset_t *sigs)
     s->wake_fd = eventfd(0, EFD_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN, .data.fd = s->listen_fd};
     struct epoll_event wev = {.events = EPOLLIN, .data.fd = s->wake_fd};
-    if (s->epfd < 0 || s->wake_fd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &lev) < 0 ||
+    if (s->epfd < 0 || s->wake_fd < 0 ||
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &lev) < 0 ||
         epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake_fd, &wev) < 0) {
         LOG_ERR("epoll: %s", strerror(errno));
         return 1;
@@ -531,8 +546,8 @@ static int run_cgi(struct server *s)
 
 int server_run(const struct config *cfg)
 {
-    struct server s = {.cfg = cfg, .listen_fd = -1, .epfd = -1, .wake_fd = -1,
-                       .mu = PTHREAD_MUTEX_INITIALIZER};
+    struct server s = {
+        .cfg = cfg, .listen_fd = -1, .epfd = -1, .wake_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
     s.n_threads = (int)cfg_int(cfg, CFG_THREADS);
     long long reserve = cfg_int(cfg, CFG_BUSY_RESERVE);
     if (reserve < 0)

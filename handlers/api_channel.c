@@ -112,8 +112,7 @@ static json_object *channel_json(const struct channel *ch, int with_key)
     json_object_object_add(j, "key", json_object_new_string(with_key ? ch->key : ""));
     json_object_object_add(j, "status", json_object_new_int64(ch->status));
     json_object_object_add(j, "name", json_object_new_string(ch->name));
-    json_object_object_add(j, "weight",
-                           ch->has_weight ? json_object_new_int64(ch->weight) : NULL);
+    json_object_object_add(j, "weight", ch->has_weight ? json_object_new_int64(ch->weight) : NULL);
     json_object_object_add(j, "created_time", json_object_new_int64(ch->created_time));
     json_object_object_add(j, "test_time", json_object_new_int64(ch->test_time));
     json_object_object_add(j, "response_time", json_object_new_int64(ch->response_time));

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#define ITEMS_PER_PAGE 10      /* One API's fixed page size */
-#define TOKEN_NAME_MAX 30      /* bytes */
+#define ITEMS_PER_PAGE 10       /* One API's fixed page size */
+#define TOKEN_NAME_MAX 30       /* bytes */
 #define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
 
 /* The fields a token body may carry (spec 3.6), declared once. */

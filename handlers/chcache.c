@@ -17,7 +17,7 @@ struct entry {
     char *key;                 /* "c\1group\1model" or "#<id>" */
     struct relay_candidate *v; /* candidates, or NULL */
     int n;
-    struct relay_channel ch;   /* channel row (strings are heap copies) */
+    struct relay_channel ch; /* channel row (strings are heap copies) */
     int is_channel;
 };
 
@@ -47,9 +47,9 @@ static void entry_free(struct entry *e)
     free(e->key);
     free(e->v);
     if (e->is_channel) {
-        const char **s[] = {&e->ch.name, &e->ch.key, &e->ch.base_url, &e->ch.other,
-                            &e->ch.model_mapping, &e->ch.config, &e->ch.system_prompt,
-                            &e->ch.models};
+        const char **s[] = {&e->ch.name,          &e->ch.key,           &e->ch.base_url,
+                            &e->ch.other,         &e->ch.model_mapping, &e->ch.config,
+                            &e->ch.system_prompt, &e->ch.models};
         for (size_t i = 0; i < sizeof s / sizeof *s; i++)
             free((char *)*s[i]);
     }
@@ -139,8 +139,8 @@ int chcache_candidates(struct chcache *c, struct arena *a, const char *group, co
     return e != NULL;
 }
 
-void chcache_put_candidates(struct chcache *c, uint64_t gen, const char *group,
-                            const char *model, const struct relay_candidate *v, int n)
+void chcache_put_candidates(struct chcache *c, uint64_t gen, const char *group, const char *model,
+                            const struct relay_candidate *v, int n)
 {
     struct entry *e = xcalloc(1, sizeof *e);
     size_t kl = strlen(group) + strlen(model) + 3;
@@ -162,9 +162,8 @@ int chcache_channel(struct chcache *c, struct arena *a, int64_t id, struct relay
     struct entry *e = find(c, key);
     if (e) {
         *out = e->ch;
-        const char **s[] = {&out->name, &out->key, &out->base_url, &out->other,
-                            &out->model_mapping, &out->config, &out->system_prompt,
-                            &out->models};
+        const char **s[] = {&out->name,          &out->key,    &out->base_url,      &out->other,
+                            &out->model_mapping, &out->config, &out->system_prompt, &out->models};
         for (size_t i = 0; i < sizeof s / sizeof *s; i++)
             *s[i] = arena_strdup(a, *s[i]);
     }
@@ -180,9 +179,8 @@ void chcache_put_channel(struct chcache *c, uint64_t gen, const struct relay_cha
     e->key = xstrdup(key);
     e->is_channel = 1;
     e->ch = *ch;
-    const char **s[] = {&e->ch.name, &e->ch.key, &e->ch.base_url, &e->ch.other,
-                        &e->ch.model_mapping, &e->ch.config, &e->ch.system_prompt,
-                        &e->ch.models};
+    const char **s[] = {&e->ch.name,          &e->ch.key,    &e->ch.base_url,      &e->ch.other,
+                        &e->ch.model_mapping, &e->ch.config, &e->ch.system_prompt, &e->ch.models};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++)
         *s[i] = xstrdup(*s[i] ? *s[i] : "");
     insert(c, gen, e);

@@ -20,8 +20,8 @@ void chcache_clear(struct chcache *c);
 /* Candidates of (group, model): 1 and an arena copy in *out, *n on a hit; 0 on a miss. */
 int chcache_candidates(struct chcache *c, struct arena *a, const char *group, const char *model,
                        struct relay_candidate **out, int *n);
-void chcache_put_candidates(struct chcache *c, uint64_t gen, const char *group,
-                            const char *model, const struct relay_candidate *v, int n);
+void chcache_put_candidates(struct chcache *c, uint64_t gen, const char *group, const char *model,
+                            const struct relay_candidate *v, int n);
 /* Channel row id: 1 and a copy (strings in the arena) on a hit; 0 on a miss. */
 int chcache_channel(struct chcache *c, struct arena *a, int64_t id, struct relay_channel *out);
 void chcache_put_channel(struct chcache *c, uint64_t gen, const struct relay_channel *ch);

@@ -51,8 +51,7 @@ void app_render_error(struct req *r, int code)
     case OA_ERR_BANNED: api_fail(r, 200, "用户已被封禁"); return;
     case OA_ERR_DESCRIBED:
         if (relay)
-            openai_error(r, r->err_status, r->err_msg ? r->err_msg : "", "one_api_error", NULL,
-                         1);
+            openai_error(r, r->err_status, r->err_msg ? r->err_msg : "", "one_api_error", NULL, 1);
         else
             api_fail(r, r->err_status, r->err_msg ? r->err_msg : "");
         return;

@@ -12,6 +12,8 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
+/* The lists keep several names a line, as One API's source has them. */
+/* clang-format off */
 static const char *const m_openai[] = {
     "gpt-3.5-turbo", "gpt-3.5-turbo-0301", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106",
     "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-16k-0613", "gpt-3.5-turbo-instruct",
@@ -395,59 +397,23 @@ static const char *const m_alibailian[] = {
     "qwen-mt-turbo", "qwq-32b-preview", "deepseek-r1", "deepseek-v3",
     NULL,
 };
+/* clang-format on */
 
 /* Channel type id -> built-in list (NULL: Proxy and unknown types). */
 static const char *const *const by_type[MODELS_N_TYPES] = {
-    [1] = m_openai,
-    [2] = m_openai,
-    [3] = m_openai,
-    [4] = m_openai,
-    [5] = m_openai,
-    [6] = m_openai,
-    [7] = m_openai,
-    [8] = m_openai,
-    [9] = m_openai,
-    [10] = m_openai,
-    [11] = m_palm,
-    [12] = m_openai,
-    [13] = m_openai,
-    [14] = m_anthropic,
-    [15] = m_baidu,
-    [16] = m_zhipu,
-    [17] = m_ali,
-    [18] = m_xunfei,
-    [19] = m_ai360,
-    [20] = m_openrouter,
-    [21] = m_openai,
-    [22] = m_openai,
-    [23] = m_tencent,
-    [24] = m_gemini,
-    [25] = m_moonshot,
-    [26] = m_baichuan,
-    [27] = m_minimax,
-    [28] = m_mistral,
-    [29] = m_groq,
-    [30] = m_ollama,
-    [31] = m_lingyiwanwu,
-    [32] = m_stepfun,
-    [33] = m_aws,
-    [34] = m_coze,
-    [35] = m_cohere,
-    [36] = m_deepseek,
-    [37] = m_cloudflare,
-    [38] = m_deepl,
-    [39] = m_together,
-    [40] = m_doubao,
-    [41] = m_novita,
-    [42] = m_vertexai,
-    [44] = m_siliconflow,
-    [45] = m_xai,
-    [46] = m_replicate,
-    [47] = m_baiduv2,
-    [48] = m_xunfeiv2,
-    [49] = m_alibailian,
-    [50] = m_openai,
-    [51] = m_gemini,
+    [1] = m_openai,      [2] = m_openai,     [3] = m_openai,       [4] = m_openai,
+    [5] = m_openai,      [6] = m_openai,     [7] = m_openai,       [8] = m_openai,
+    [9] = m_openai,      [10] = m_openai,    [11] = m_palm,        [12] = m_openai,
+    [13] = m_openai,     [14] = m_anthropic, [15] = m_baidu,       [16] = m_zhipu,
+    [17] = m_ali,        [18] = m_xunfei,    [19] = m_ai360,       [20] = m_openrouter,
+    [21] = m_openai,     [22] = m_openai,    [23] = m_tencent,     [24] = m_gemini,
+    [25] = m_moonshot,   [26] = m_baichuan,  [27] = m_minimax,     [28] = m_mistral,
+    [29] = m_groq,       [30] = m_ollama,    [31] = m_lingyiwanwu, [32] = m_stepfun,
+    [33] = m_aws,        [34] = m_coze,      [35] = m_cohere,      [36] = m_deepseek,
+    [37] = m_cloudflare, [38] = m_deepl,     [39] = m_together,    [40] = m_doubao,
+    [41] = m_novita,     [42] = m_vertexai,  [44] = m_siliconflow, [45] = m_xai,
+    [46] = m_replicate,  [47] = m_baiduv2,   [48] = m_xunfeiv2,    [49] = m_alibailian,
+    [50] = m_openai,     [51] = m_gemini,
 };
 
 /* Adaptor families in API-type order (AIProxyLibrary skipped, Proxy has no list), then the

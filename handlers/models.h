@@ -6,13 +6,13 @@
 
 struct json_object;
 
-#define MODELS_N_TYPES 52     /* channel type ids 0..51 (spec 9.1) */
+#define MODELS_N_TYPES 52         /* channel type ids 0..51 (spec 9.1) */
 #define MODELS_CREATED 1626777600 /* the fixed "created" of every model object */
 
 /* One adaptor family of the catalogue: its owner name and its models. */
 struct models_family {
-    const char *owned_by;      /* "openai", "anthropic", ... */
-    const char *const *names;  /* NULL-terminated, static */
+    const char *owned_by;     /* "openai", "anthropic", ... */
+    const char *const *names; /* NULL-terminated, static */
 };
 
 /* The built-in list of channel type t (NULL-terminated, static), or NULL when the type has

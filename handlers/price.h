@@ -15,11 +15,11 @@ struct pricing;
 /* What a request costs, decided before the upstream call. */
 struct price {
     double model_ratio, group_ratio, completion_ratio; /* as priced */
-    double ratio;           /* model_ratio * group_ratio */
-    int64_t prompt_tokens;  /* the local estimate */
-    int64_t reserve;        /* quota reserved before the call */
-    int64_t fixed_quota;    /* images and speech: the whole charge, known up front; else -1 */
-    int is_media;           /* log content of images and audio: two ratios */
+    double ratio;                                      /* model_ratio * group_ratio */
+    int64_t prompt_tokens;                             /* the local estimate */
+    int64_t reserve;                                   /* quota reserved before the call */
+    int64_t fixed_quota; /* images and speech: the whole charge, known up front; else -1 */
+    int is_media;        /* log content of images and audio: two ratios */
 };
 
 /* Heap-owned; the tokenizer's rank files load on first use from tiktoken_dir (or
@@ -33,8 +33,8 @@ int pricing_reload(struct pricing *p, struct options *o);
  * 0, or -1 for a request the rules refuse (image size, speech length...) with a 400 error's
  * code and message (static strings). */
 int price_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
-                  int channel_type, const char *group, struct json_object *req,
-                  int64_t max_tokens, struct price *out, const char **code, const char **msg);
+                  int channel_type, const char *group, struct json_object *req, int64_t max_tokens,
+                  struct price *out, const char **code, const char **msg);
 /* Tokens of generated text (for usage an upstream did not report). */
 int64_t price_count_text(struct pricing *p, const char *model, const char *text, size_t n);
 /* The final quota for the usage seen (spec 6.3 step 12). */

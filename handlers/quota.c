@@ -152,8 +152,7 @@ void quota_committed(void *ud, const struct ledger_entry *e)
 
 /* ---------------------------------------------------------------- the sql store */
 
-int quota_sql_reserve(struct db_conn *c, int64_t uid, int64_t tid, int is_limited,
-                      int64_t amount)
+int quota_sql_reserve(struct db_conn *c, int64_t uid, int64_t tid, int is_limited, int64_t amount)
 {
     int rc = db_relay_reserve(c, uid, is_limited ? tid : 0, amount);
     switch (rc) {
@@ -161,14 +160,13 @@ int quota_sql_reserve(struct db_conn *c, int64_t uid, int64_t tid, int is_limite
     case DB_RESERVE_TOKEN_SHORT: return QUOTA_TOKEN_SHORT;
     case DB_RESERVE_USER_SHORT: return QUOTA_USER_SHORT;
     default:
-        LOG_ERR("quota: reserving %lld for user %lld failed: %s", (long long)amount,
-                (long long)uid, db_errmsg(c));
+        LOG_ERR("quota: reserving %lld for user %lld failed: %s", (long long)amount, (long long)uid,
+                db_errmsg(c));
         return QUOTA_DB_ERROR;
     }
 }
 
-int quota_sql_release(struct db_conn *c, int64_t uid, int64_t tid, int is_limited,
-                      int64_t amount)
+int quota_sql_release(struct db_conn *c, int64_t uid, int64_t tid, int is_limited, int64_t amount)
 {
     if (!amount)
         return 0;

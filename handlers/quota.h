@@ -52,12 +52,10 @@ void quota_committed(void *qs, const struct ledger_entry *e);
 /* The sql store. Reserves amount on c for user uid and, when is_limited, key tid, both or
  * neither; checks the key first, as One API does. QUOTA_OK, QUOTA_TOKEN_SHORT,
  * QUOTA_USER_SHORT or QUOTA_DB_ERROR (logged). */
-int quota_sql_reserve(struct db_conn *c, int64_t uid, int64_t tid, int is_limited,
-                      int64_t amount);
+int quota_sql_reserve(struct db_conn *c, int64_t uid, int64_t tid, int is_limited, int64_t amount);
 /* Gives a whole reservation back, committed on c at once (a retry on another channel
  * reserves again right after). 0, or < 0 when it failed (logged: the amount stays taken). */
-int quota_sql_release(struct db_conn *c, int64_t uid, int64_t tid, int is_limited,
-                      int64_t amount);
+int quota_sql_release(struct db_conn *c, int64_t uid, int64_t tid, int is_limited, int64_t amount);
 /* Turns settlement e, built with the whole charge in user_quota_delta (and, for a limited
  * key, token_remain_delta), into the difference charge - reserved (negative refunds), since
  * the reservation already left the database. Committed with its log row, it moves the

@@ -263,7 +263,6 @@ static int load_candidates(struct req *r, const char *group, const char *model,
     return rc;
 }
 
-
 static int was_tried(const struct relay *rl, int64_t id)
 {
     for (int i = 0; i < rl->n_tried; i++)

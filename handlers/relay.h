@@ -48,15 +48,15 @@ void relay_upstream_error(struct arena *a, int status, const char *body, size_t 
 int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out);
 
 /* Route handlers. */
-int h_relay(struct req *r);             /* chat, completions, embeddings, moderations, images,
-                                         * audio */
+int h_relay(struct req *r);                 /* chat, completions, embeddings, moderations, images,
+                                             * audio */
 int h_relay_not_implemented(struct req *r); /* 501 routes of spec 3.11 */
 int h_v1_models(struct req *r);
 int h_v1_model(struct req *r);
 int h_billing_subscription(struct req *r);
 int h_billing_usage(struct req *r);
-int h_channel_test(struct req *r);      /* GET /api/channel/test/:id */
-int h_channel_test_all(struct req *r);  /* GET /api/channel/test */
+int h_channel_test(struct req *r);           /* GET /api/channel/test/:id */
+int h_channel_test_all(struct req *r);       /* GET /api/channel/test */
 int h_channel_update_balance(struct req *r); /* GET /api/channel/update_balance/:id */
 
 #endif

@@ -726,8 +726,8 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
             return -1;
         double limit = num(j, "hard_limit_usd", &ok);
         json_object *hp;
-        int has_payment = json_object_object_get_ex(j, "has_payment_method", &hp) &&
-                          json_object_get_boolean(hp);
+        int has_payment =
+            json_object_object_get_ex(j, "has_payment_method", &hp) && json_object_get_boolean(hp);
         json_object_put(j);
         time_t now = time(NULL), start = now - 100 * 86400;
         struct tm tm;
@@ -742,7 +742,8 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
             strftime(from, sizeof from, "%Y-%m-%d", &tm);
         }
         j = balance_get(r, curl,
-                        arena_printf(r->a, "%s/v1/dashboard/billing/usage?start_date=%s&end_date=%s",
+                        arena_printf(r->a,
+                                     "%s/v1/dashboard/billing/usage?start_date=%s&end_date=%s",
                                      base, from, to),
                         bearer, why);
         if (!j)
@@ -841,9 +842,7 @@ static int fetch_balance(struct req *r, void *curl, const struct relay_channel *
             ok = 0;
         break;
     }
-    default:
-        *why = "尚未实现";
-        return -1;
+    default: *why = "尚未实现"; return -1;
     }
     json_object_put(j);
     if (!ok) {
@@ -873,8 +872,9 @@ int h_channel_update_balance(struct req *r)
         api_fail(r, 200, why ? why : "尚未实现");
         return 0;
     }
-    if (db_execf(req_db(r), "UPDATE channels SET balance = ?, balance_updated_time = ? WHERE id = ?",
-                 "dii", balance, (int64_t)time(NULL), (int64_t)ch.id) < 0)
+    if (db_execf(req_db(r),
+                 "UPDATE channels SET balance = ?, balance_updated_time = ? WHERE id = ?", "dii",
+                 balance, (int64_t)time(NULL), (int64_t)ch.id) < 0)
         return OA_ERR_DB;
     json_object *j = json_object_new_object();
     json_object_object_add(j, "success", json_object_new_boolean(1));

@@ -27,61 +27,61 @@ enum relay_mode {
 /* The channel as an adaptor sees it. Strings are never NULL ("" when unset). */
 struct prov_channel {
     int64_t id;
-    int type;               /* One API channel type id (spec 9.1) */
-    const char *key;        /* upstream credential */
-    const char *base_url;   /* the channel's base URL, else the type's default; no trailing '/' */
+    int type;                /* One API channel type id (spec 9.1) */
+    const char *key;         /* upstream credential */
+    const char *base_url;    /* the channel's base URL, else the type's default; no trailing '/' */
     const char *api_version; /* config.api_version, else the legacy `other` column */
-    const char *config;     /* the channel's config JSON text */
+    const char *config;      /* the channel's config JSON text */
 };
 
 /* Token usage as the upstream reported it. */
 struct prov_usage {
     int64_t prompt_tokens;
     int64_t completion_tokens;
-    int has_usage;          /* the upstream reported usage (else the core counts tokens) */
+    int has_usage; /* the upstream reported usage (else the core counts tokens) */
 };
 
 /* One attempt against one channel. The core fills the inputs; the adaptor fills the outputs. */
 struct prov_ctx {
-    struct arena *a;               /* request arena: all allocations of the adaptor go here */
+    struct arena *a; /* request arena: all allocations of the adaptor go here */
     enum relay_mode mode;
     const struct prov_channel *ch;
-    const char *model;             /* the model sent upstream (after the channel's mapping) */
-    const char *origin_model;      /* the model the client asked for */
-    struct json_object *req;       /* the client's OpenAI request (mapping applied); read-only;
-                                    * NULL for multipart requests (audio transcription) */
-    const char *body;              /* the OpenAI-format body the core prepared (the client's
-                                    * bytes when nothing had to change), for pass-through */
+    const char *model;        /* the model sent upstream (after the channel's mapping) */
+    const char *origin_model; /* the model the client asked for */
+    struct json_object *req;  /* the client's OpenAI request (mapping applied); read-only;
+                               * NULL for multipart requests (audio transcription) */
+    const char *body;         /* the OpenAI-format body the core prepared (the client's
+                               * bytes when nothing had to change), for pass-through */
     size_t body_len;
-    const char *content_type;      /* the client's Content-Type */
-    int is_stream;                 /* the client asked for a stream */
-    int include_usage;             /* the client asked for stream_options.include_usage */
-    const char *request_id;        /* for chunk ids where the upstream gives none */
-    int64_t created;               /* Unix time of the request, for "created" */
+    const char *content_type; /* the client's Content-Type */
+    int is_stream;            /* the client asked for a stream */
+    int include_usage;        /* the client asked for stream_options.include_usage */
+    const char *request_id;   /* for chunk ids where the upstream gives none */
+    int64_t created;          /* Unix time of the request, for "created" */
 
     /* Outputs. */
-    struct prov_usage usage;       /* usage seen so far (the last report wins, never summed) */
-    struct strbuf text;            /* completion text produced, for counting when no usage */
-    int finished;                  /* the upstream signalled the end of the stream */
-    void *state;                   /* the adaptor's own stream state, in the arena */
+    struct prov_usage usage; /* usage seen so far (the last report wins, never summed) */
+    struct strbuf text;      /* completion text produced, for counting when no usage */
+    int finished;            /* the upstream signalled the end of the stream */
+    void *state;             /* the adaptor's own stream state, in the arena */
 };
 
 /* The upstream request an adaptor builds. */
 struct prov_request {
-    const char *url;               /* absolute URL */
-    const char *headers[16];       /* "Name: value" lines, in the arena */
+    const char *url;         /* absolute URL */
+    const char *headers[16]; /* "Name: value" lines, in the arena */
     int n_headers;
-    const char *body;              /* in the arena */
+    const char *body; /* in the arena */
     size_t body_len;
 };
 
 /* An error to show the client, normalised to OpenAI's shape (spec 10.1). */
 struct prov_error {
-    int status;                    /* HTTP status for the client */
+    int status; /* HTTP status for the client */
     const char *message;
-    const char *type;              /* e.g. "upstream_error", "invalid_request_error" */
-    const char *param;             /* NULL omits it */
-    const char *code;              /* a JSON string value, or NULL */
+    const char *type;  /* e.g. "upstream_error", "invalid_request_error" */
+    const char *param; /* NULL omits it */
+    const char *code;  /* a JSON string value, or NULL */
 };
 
 struct provider {

@@ -7,12 +7,12 @@
 
 /* How an OpenAI-family type turns the client's path into the upstream URL (providers-intl 2.2). */
 enum url_rule {
-    URL_APPEND,       /* base + client path ("/v1/chat/completions") */
-    URL_STRIP_V1,     /* base + client path without its leading "/v1" (types 50, 51) */
-    URL_CHAT_ONLY,    /* base + "/chat/completions"; other modes unsupported (Novita) */
-    URL_AZURE,        /* base + /openai/deployments/{model without dots}/{task}?api-version= */
-    URL_CLOUDFLARE,   /* Workers AI's OpenAI endpoints: base + /client/v4/accounts/{config
-                       * user_id}/ai/v1/{task}; chat and embeddings only */
+    URL_APPEND,     /* base + client path ("/v1/chat/completions") */
+    URL_STRIP_V1,   /* base + client path without its leading "/v1" (types 50, 51) */
+    URL_CHAT_ONLY,  /* base + "/chat/completions"; other modes unsupported (Novita) */
+    URL_AZURE,      /* base + /openai/deployments/{model without dots}/{task}?api-version= */
+    URL_CLOUDFLARE, /* Workers AI's OpenAI endpoints: base + /client/v4/accounts/{config
+                     * user_id}/ai/v1/{task}; chat and embeddings only */
 };
 
 struct channel_type {

@@ -26,11 +26,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct arena *a = arena_new(16384);
     json_object *req = json_tokener_parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
                                           "\"content\":\"hi\"}],\"stream\":true}");
-    struct prov_channel ch = {.id = 1, .type = 1, .key = "k", .base_url = "http://x",
-                              .api_version = "", .config = ""};
-    struct prov_ctx ctx = {.a = a, .mode = mode, .ch = &ch, .model = "m", .origin_model = "m",
-                           .req = req, .is_stream = as_event, .include_usage = 1,
-                           .request_id = "fuzz", .created = 1};
+    struct prov_channel ch = {
+        .id = 1, .type = 1, .key = "k", .base_url = "http://x", .api_version = "", .config = ""};
+    struct prov_ctx ctx = {.a = a,
+                           .mode = mode,
+                           .ch = &ch,
+                           .model = "m",
+                           .origin_model = "m",
+                           .req = req,
+                           .is_stream = as_event,
+                           .include_usage = 1,
+                           .request_id = "fuzz",
+                           .created = 1};
     sb_init(&ctx.text, a);
     struct strbuf out;
     sb_init(&out, a);

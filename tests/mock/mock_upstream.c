@@ -1,4 +1,5 @@
-/* mock_upstream: single-threaded epoll HTTP/1.1 server speaking the OpenAI, Azure, Anthropic and Gemini wire formats for gateway tests and benchmarks. */
+/* mock_upstream: single-threaded epoll HTTP/1.1 server speaking the OpenAI, Azure, Anthropic and
+ * Gemini wire formats for gateway tests and benchmarks. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,10 +26,10 @@
 #include <json-c/json.h>
 
 /* Limits: generous for tests, small enough that a runaway client cannot exhaust memory. */
-#define MAX_HEADER_BYTES (64u * 1024)      /* request line plus headers */
+#define MAX_HEADER_BYTES (64u * 1024)       /* request line plus headers */
 #define MAX_HEADERS 100                     /* header lines per request */
-#define MAX_BODY_BYTES (64u * 1024 * 1024) /* request body, either framing */
-#define OUT_HIGH_WATER (4u * 1024 * 1024)  /* unsent output that pauses pipelined requests */
+#define MAX_BODY_BYTES (64u * 1024 * 1024)  /* request body, either framing */
+#define OUT_HIGH_WATER (4u * 1024 * 1024)   /* unsent output that pauses pipelined requests */
 #define BUF_KEEP (256u * 1024)              /* connection buffers above this are freed once empty */
 #define LOG_BODY_MAX (256u * 1024)          /* recorded prefix of each request body */
 #define DEFAULT_LOG_SIZE 256                /* requests kept for GET /_mock/requests */
@@ -43,48 +44,48 @@
 /* Growable byte buffer */
 
 struct buf {
-	char *p;    /* NUL-terminated once anything was reserved */
-	size_t len; /* bytes used, not counting the NUL */
-	size_t cap; /* bytes allocated */
+    char *p;    /* NUL-terminated once anything was reserved */
+    size_t len; /* bytes used, not counting the NUL */
+    size_t cap; /* bytes allocated */
 };
 
 static void *xrealloc(void *p, size_t n)
 {
-	void *q = realloc(p, n ? n : 1);
-	if (!q) {
-		fputs("mock_upstream: out of memory\n", stderr);
-		abort();
-	}
-	return q;
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fputs("mock_upstream: out of memory\n", stderr);
+        abort();
+    }
+    return q;
 }
 
 static char *xstrndup(const char *s, size_t n)
 {
-	char *d = xrealloc(NULL, n + 1);
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
+    char *d = xrealloc(NULL, n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
 }
 
 /* Makes room for extra bytes plus the terminating NUL. */
 static void buf_reserve(struct buf *b, size_t extra)
 {
-	if (b->cap > b->len && b->cap - b->len > extra)
-		return;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->len <= extra)
-		cap *= 2;
-	b->p = xrealloc(b->p, cap);
-	b->cap = cap;
+    if (b->cap > b->len && b->cap - b->len > extra)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len <= extra)
+        cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
 }
 
 static void buf_put(struct buf *b, const void *s, size_t n)
 {
-	buf_reserve(b, n);
-	if (n)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
 }
 
 /* Appends a string literal without a strlen at run time. */
@@ -92,103 +93,103 @@ static void buf_put(struct buf *b, const void *s, size_t n)
 
 static void buf_puts(struct buf *b, const char *s)
 {
-	buf_put(b, s, strlen(s));
+    buf_put(b, s, strlen(s));
 }
 
 static void buf_putc(struct buf *b, char ch)
 {
-	buf_put(b, &ch, 1);
+    buf_put(b, &ch, 1);
 }
 
 static void buf_clear(struct buf *b)
 {
-	buf_reserve(b, 0);
-	b->len = 0;
-	b->p[0] = '\0';
+    buf_reserve(b, 0);
+    b->len = 0;
+    b->p[0] = '\0';
 }
 
 static void buf_free(struct buf *b)
 {
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
 }
 
 __attribute__((format(printf, 2, 3))) static void buf_fmt(struct buf *b, const char *fmt, ...)
 {
-	va_list ap, ap2;
-	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	buf_reserve(b, 64);
-	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	if ((size_t)n >= b->cap - b->len) {
-		buf_reserve(b, (size_t)n);
-		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap2);
-	}
-	va_end(ap2);
-	b->len += (size_t)n;
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    buf_reserve(b, 64);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    if ((size_t)n >= b->cap - b->len) {
+        buf_reserve(b, (size_t)n);
+        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap2);
+    }
+    va_end(ap2);
+    b->len += (size_t)n;
 }
 
 /* Appends s as a quoted JSON string; bytes >= 0x80 pass through so UTF-8 survives. */
 static void buf_jstr(struct buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
-	buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		buf_put(b, s + run, i - run);
-		run = i + 1;
-		switch (ch) {
-		case '"': buf_lit(b, "\\\""); break;
-		case '\\': buf_lit(b, "\\\\"); break;
-		case '\n': buf_lit(b, "\\n"); break;
-		case '\r': buf_lit(b, "\\r"); break;
-		case '\t': buf_lit(b, "\\t"); break;
-		default: {
-			char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-			buf_put(b, u, sizeof u);
-		}
-		}
-	}
-	buf_put(b, s + run, n - run);
-	buf_putc(b, '"');
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        buf_put(b, s + run, i - run);
+        run = i + 1;
+        switch (ch) {
+        case '"': buf_lit(b, "\\\""); break;
+        case '\\': buf_lit(b, "\\\\"); break;
+        case '\n': buf_lit(b, "\\n"); break;
+        case '\r': buf_lit(b, "\\r"); break;
+        case '\t': buf_lit(b, "\\t"); break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            buf_put(b, u, sizeof u);
+        }
+        }
+    }
+    buf_put(b, s + run, n - run);
+    buf_putc(b, '"');
 }
 
 static void buf_jstrz(struct buf *b, const char *s)
 {
-	buf_jstr(b, s, strlen(s));
+    buf_jstr(b, s, strlen(s));
 }
 
 static void buf_b64(struct buf *b, const unsigned char *s, size_t n)
 {
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	buf_reserve(b, (n + 2) / 3 * 4);
-	char *o = b->p + b->len;
-	size_t i = 0;
-	for (; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = tab[v >> 6 & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)s[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)s[i + 1] << 8;
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		*o++ = '=';
-	}
-	b->len = (size_t)(o - b->p);
-	b->p[b->len] = '\0';
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    buf_reserve(b, (n + 2) / 3 * 4);
+    char *o = b->p + b->len;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = tab[v >> 6 & 63];
+        *o++ = tab[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)s[i + 1] << 8;
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *o++ = '=';
+    }
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
 }
 
 /* ------------------------------------------------------------------------- */
@@ -196,120 +197,120 @@ static void buf_b64(struct buf *b, const unsigned char *s, size_t n)
 
 static bool has_prefix(const char *s, const char *pre)
 {
-	return strncmp(s, pre, strlen(pre)) == 0;
+    return strncmp(s, pre, strlen(pre)) == 0;
 }
 
 static bool has_suffix(const char *s, const char *suf)
 {
-	size_t n = strlen(s), m = strlen(suf);
-	return n >= m && memcmp(s + n - m, suf, m) == 0;
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && memcmp(s + n - m, suf, m) == 0;
 }
 
 static bool mem_ieq(const char *a, size_t n, const char *z)
 {
-	return strlen(z) == n && strncasecmp(a, z, n) == 0;
+    return strlen(z) == n && strncasecmp(a, z, n) == 0;
 }
 
 /* True when token z appears in the comma/space separated header value. */
 static bool mem_icontains(const char *a, size_t n, const char *z)
 {
-	size_t m = strlen(z);
-	for (size_t i = 0; i + m <= n; i++)
-		if (strncasecmp(a + i, z, m) == 0)
-			return true;
-	return false;
+    size_t m = strlen(z);
+    for (size_t i = 0; i + m <= n; i++)
+        if (strncasecmp(a + i, z, m) == 0)
+            return true;
+    return false;
 }
 
 static void copy_str(char *dst, size_t cap, const char *s, size_t n)
 {
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
 }
 
 static int count_words(const char *s, size_t n)
 {
-	int words = 0;
-	bool in_word = false;
-	for (size_t i = 0; i < n; i++) {
-		bool space = s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r');
-		if (!space && !in_word)
-			words++;
-		in_word = !space;
-	}
-	return words;
+    int words = 0;
+    bool in_word = false;
+    for (size_t i = 0; i < n; i++) {
+        bool space = s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r');
+        if (!space && !in_word)
+            words++;
+        in_word = !space;
+    }
+    return words;
 }
 
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t k;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			k = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			k = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			k = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		/* overlong forms and surrogates are not UTF-8, and JSON parsers refuse them */
-		if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += k + 1;
-	}
-	return true;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            k = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            k = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            k = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i <= k)
+            return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + j] & 0x3f);
+        }
+        /* overlong forms and surrogates are not UTF-8, and JSON parsers refuse them */
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += k + 1;
+    }
+    return true;
 }
 
 static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 {
-	const unsigned char *s = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 1099511628211ull;
-	return h;
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return h;
 }
 
 static uint64_t mix64(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
 }
 
 static uint64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static double wall_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -317,41 +318,41 @@ static double wall_now(void)
 
 static json_object *jget(json_object *o, const char *k)
 {
-	json_object *v = NULL;
-	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, k, &v))
-		return v;
-	return NULL;
+    json_object *v = NULL;
+    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, k, &v))
+        return v;
+    return NULL;
 }
 
 static const char *jstr(json_object *o, const char *k)
 {
-	json_object *v = jget(o, k);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+    json_object *v = jget(o, k);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 static json_object *jarr(json_object *o, const char *k)
 {
-	json_object *v = jget(o, k);
-	return v && json_object_is_type(v, json_type_array) ? v : NULL;
+    json_object *v = jget(o, k);
+    return v && json_object_is_type(v, json_type_array) ? v : NULL;
 }
 
 static size_t jlen(json_object *a)
 {
-	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
 
 static bool jbool(json_object *o, const char *k)
 {
-	json_object *v = jget(o, k);
-	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+    json_object *v = jget(o, k);
+    return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
 static int64_t jint(json_object *o, const char *k, int64_t def)
 {
-	json_object *v = jget(o, k);
-	if (v && (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
-		return json_object_get_int64(v);
-	return def;
+    json_object *v = jget(o, k);
+    if (v && (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+        return json_object_get_int64(v);
+    return def;
 }
 
 /*
@@ -361,31 +362,30 @@ static int64_t jint(json_object *o, const char *k, int64_t def)
  */
 static void jtext(json_object *v, struct buf *out, int depth)
 {
-	if (!v || depth > 16)
-		return;
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		if (out->len && out->p[out->len - 1] != ' ')
-			buf_putc(out, ' ');
-		buf_put(out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-		break;
-	case json_type_array:
-		for (size_t i = 0; i < json_object_array_length(v); i++)
-			jtext(json_object_array_get_idx(v, i), out, depth + 1);
-		break;
-	case json_type_object: {
-		json_object *t = jget(v, "text");
-		if (t && json_object_is_type(t, json_type_string))
-			jtext(t, out, depth + 1);
-		else if ((t = jget(v, "content")) != NULL)
-			jtext(t, out, depth + 1);
-		else if ((t = jget(v, "parts")) != NULL)
-			jtext(t, out, depth + 1);
-		break;
-	}
-	default:
-		break;
-	}
+    if (!v || depth > 16)
+        return;
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        if (out->len && out->p[out->len - 1] != ' ')
+            buf_putc(out, ' ');
+        buf_put(out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        break;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            jtext(json_object_array_get_idx(v, i), out, depth + 1);
+        break;
+    case json_type_object: {
+        json_object *t = jget(v, "text");
+        if (t && json_object_is_type(t, json_type_string))
+            jtext(t, out, depth + 1);
+        else if ((t = jget(v, "content")) != NULL)
+            jtext(t, out, depth + 1);
+        else if ((t = jget(v, "parts")) != NULL)
+            jtext(t, out, depth + 1);
+        break;
+    }
+    default: break;
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -394,228 +394,228 @@ static void jtext(json_object *v, struct buf *out, int depth)
 enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P__MAX };
 
 static const char *const prov_names[P__MAX] = {
-	"openai",    /* P_OPENAI */
-	"azure",     /* P_AZURE */
-	"anthropic", /* P_ANTHROPIC */
-	"gemini",    /* P_GEMINI */
+    "openai",    /* P_OPENAI */
+    "azure",     /* P_AZURE */
+    "anthropic", /* P_ANTHROPIC */
+    "gemini",    /* P_GEMINI */
 };
 
 enum op {
-	OP_NONE,          /* no route */
-	OP_CHAT,          /* OpenAI/Azure chat completions */
-	OP_COMPLETIONS,   /* legacy completions */
-	OP_EMBEDDINGS,    /* OpenAI/Azure embeddings */
-	OP_MODERATIONS,   /* moderations */
-	OP_IMAGES,        /* image generation */
-	OP_TRANSCRIBE,    /* audio transcription (multipart) */
-	OP_TRANSLATE,     /* audio translation (multipart) */
-	OP_SPEECH,        /* text to speech */
-	OP_MODELS,        /* model list, shape by provider */
-	OP_MODEL,         /* one model */
-	OP_MESSAGES,      /* Anthropic messages */
-	OP_COUNT_TOKENS,  /* Anthropic count_tokens */
-	OP_GENERATE,      /* Gemini generateContent */
-	OP_STREAM,        /* Gemini streamGenerateContent */
-	OP_EMBED,         /* Gemini embedContent */
-	OP_BATCH_EMBED,   /* Gemini batchEmbedContents */
-	OP_GCOUNT,        /* Gemini countTokens */
-	OP_PUSH,          /* Message Pusher: POST /push/{user} */
-	OP_BALANCE,       /* a provider's balance query (credit_grants, sb-api, AIProxy) */
+    OP_NONE,         /* no route */
+    OP_CHAT,         /* OpenAI/Azure chat completions */
+    OP_COMPLETIONS,  /* legacy completions */
+    OP_EMBEDDINGS,   /* OpenAI/Azure embeddings */
+    OP_MODERATIONS,  /* moderations */
+    OP_IMAGES,       /* image generation */
+    OP_TRANSCRIBE,   /* audio transcription (multipart) */
+    OP_TRANSLATE,    /* audio translation (multipart) */
+    OP_SPEECH,       /* text to speech */
+    OP_MODELS,       /* model list, shape by provider */
+    OP_MODEL,        /* one model */
+    OP_MESSAGES,     /* Anthropic messages */
+    OP_COUNT_TOKENS, /* Anthropic count_tokens */
+    OP_GENERATE,     /* Gemini generateContent */
+    OP_STREAM,       /* Gemini streamGenerateContent */
+    OP_EMBED,        /* Gemini embedContent */
+    OP_BATCH_EMBED,  /* Gemini batchEmbedContents */
+    OP_GCOUNT,       /* Gemini countTokens */
+    OP_PUSH,         /* Message Pusher: POST /push/{user} */
+    OP_BALANCE,      /* a provider's balance query (credit_grants, sb-api, AIProxy) */
 };
 
 /* Counters for GET /_mock/stats. */
 struct stats {
-	uint64_t connections_total;  /* accepted */
-	uint64_t connections_active; /* open now */
-	uint64_t requests_total;     /* provider requests (control API excluded) */
-	uint64_t requests_control;   /* /_mock/ requests */
-	uint64_t requests[P__MAX];   /* per provider */
-	uint64_t streams_total;      /* streamed replies started */
-	uint64_t streams_active;     /* streamed replies in flight */
-	uint64_t streams_completed;  /* finished with their normal terminator */
-	uint64_t streams_cut;        /* cut by fail_after */
-	uint64_t client_disconnects; /* peers gone while a reply was pending */
-	uint64_t injected_errors;    /* status= directives answered */
-	uint64_t scripted;           /* scripted responses consumed */
-	uint64_t dropped;            /* close= directives (no answer) */
-	uint64_t bad_http;           /* malformed HTTP requests */
-	uint64_t bytes_in;           /* received */
-	uint64_t bytes_out;          /* sent */
+    uint64_t connections_total;  /* accepted */
+    uint64_t connections_active; /* open now */
+    uint64_t requests_total;     /* provider requests (control API excluded) */
+    uint64_t requests_control;   /* /_mock/ requests */
+    uint64_t requests[P__MAX];   /* per provider */
+    uint64_t streams_total;      /* streamed replies started */
+    uint64_t streams_active;     /* streamed replies in flight */
+    uint64_t streams_completed;  /* finished with their normal terminator */
+    uint64_t streams_cut;        /* cut by fail_after */
+    uint64_t client_disconnects; /* peers gone while a reply was pending */
+    uint64_t injected_errors;    /* status= directives answered */
+    uint64_t scripted;           /* scripted responses consumed */
+    uint64_t dropped;            /* close= directives (no answer) */
+    uint64_t bad_http;           /* malformed HTTP requests */
+    uint64_t bytes_in;           /* received */
+    uint64_t bytes_out;          /* sent */
 };
 
 /* One recorded request. Strings are heap copies owned by the record. */
 struct rec {
-	uint64_t seq;          /* request number, from 1 */
-	double when;           /* wall-clock seconds */
-	char *method;          /* request method */
-	char *target;          /* path and query */
-	char *hdrs;            /* "name\0value\0" pairs, names lower-cased */
-	size_t hdrs_len;       /* bytes in hdrs */
-	char *body;            /* recorded prefix of the body */
-	size_t body_len;       /* bytes in body */
-	size_t body_total;     /* full body length */
-	char *key;             /* API key found in the request, or NULL */
-	char *model;           /* model named by body, path or deployment, or NULL */
-	char *deployment;      /* Azure deployment, or NULL */
-	const char *provider;  /* prov_names entry */
-	int status;            /* HTTP status answered, 0 if dropped */
-	int prompt_tokens;     /* usage the mock computed (see README) */
-	int completion_tokens; /* idem */
-	bool has_tokens;       /* the tokens above apply to this request */
-	bool stream;           /* answered as a stream */
-	bool scripted;         /* a scripted response was consumed */
-	bool usage_sent;       /* usage numbers were put on the wire */
+    uint64_t seq;          /* request number, from 1 */
+    double when;           /* wall-clock seconds */
+    char *method;          /* request method */
+    char *target;          /* path and query */
+    char *hdrs;            /* "name\0value\0" pairs, names lower-cased */
+    size_t hdrs_len;       /* bytes in hdrs */
+    char *body;            /* recorded prefix of the body */
+    size_t body_len;       /* bytes in body */
+    size_t body_total;     /* full body length */
+    char *key;             /* API key found in the request, or NULL */
+    char *model;           /* model named by body, path or deployment, or NULL */
+    char *deployment;      /* Azure deployment, or NULL */
+    const char *provider;  /* prov_names entry */
+    int status;            /* HTTP status answered, 0 if dropped */
+    int prompt_tokens;     /* usage the mock computed (see README) */
+    int completion_tokens; /* idem */
+    bool has_tokens;       /* the tokens above apply to this request */
+    bool stream;           /* answered as a stream */
+    bool scripted;         /* a scripted response was consumed */
+    bool usage_sent;       /* usage numbers were put on the wire */
 };
 
 /* A queue of scripted responses for one API key ("" = any key). */
 struct script_q {
-	struct script_q *next; /* list link */
-	char *key;             /* key to match */
-	json_object **items;   /* responses; owned references */
-	size_t head, len, cap; /* items[head..len) are pending */
+    struct script_q *next; /* list link */
+    char *key;             /* key to match */
+    json_object **items;   /* responses; owned references */
+    size_t head, len, cap; /* items[head..len) are pending */
 };
 
 /* A reply split in timed segments: segment i is sent delay_ms after segment i-1. */
 struct seg {
-	size_t start; /* offset in data */
-	int delay_ms; /* wait before sending it */
+    size_t start; /* offset in data */
+    int delay_ms; /* wait before sending it */
 };
 
 struct reply {
-	struct buf data;   /* wire bytes, already framed */
-	struct seg *segs;  /* segment table */
-	size_t n, cap;     /* segments used and allocated */
-	size_t next;       /* first unsent segment (when scheduled) */
-	bool chunked;      /* events get HTTP/1.1 chunk framing */
-	bool cut;          /* close the connection after the last segment */
-	bool is_stream;    /* counts in the stream statistics */
-	bool has_head;     /* a status line was written */
+    struct buf data;  /* wire bytes, already framed */
+    struct seg *segs; /* segment table */
+    size_t n, cap;    /* segments used and allocated */
+    size_t next;      /* first unsent segment (when scheduled) */
+    bool chunked;     /* events get HTTP/1.1 chunk framing */
+    bool cut;         /* close the connection after the last segment */
+    bool is_stream;   /* counts in the stream statistics */
+    bool has_head;    /* a status line was written */
 };
 
 struct conn {
-	struct conn *prev, *next; /* list of open connections, for shutdown */
-	int fd;                   /* socket */
-	struct buf in;            /* received bytes */
-	size_t in_off;            /* consumed prefix of in */
-	struct buf out;           /* bytes to send */
-	size_t out_off;           /* sent prefix of out */
-	struct reply *sched;      /* timed reply in progress, or NULL */
-	size_t heap_idx;          /* position in the timer heap or NO_HEAP */
-	uint64_t due_ms;          /* when the timer fires */
-	bool close_after;         /* close once the output is flushed */
-	bool read_eof;            /* peer shut its sending side */
-	bool sent_continue;       /* 100 Continue already sent for the current request */
+    struct conn *prev, *next; /* list of open connections, for shutdown */
+    int fd;                   /* socket */
+    struct buf in;            /* received bytes */
+    size_t in_off;            /* consumed prefix of in */
+    struct buf out;           /* bytes to send */
+    size_t out_off;           /* sent prefix of out */
+    struct reply *sched;      /* timed reply in progress, or NULL */
+    size_t heap_idx;          /* position in the timer heap or NO_HEAP */
+    uint64_t due_ms;          /* when the timer fires */
+    bool close_after;         /* close once the output is flushed */
+    bool read_eof;            /* peer shut its sending side */
+    bool sent_continue;       /* 100 Continue already sent for the current request */
 };
 
 struct server {
-	int lfd;                  /* listening socket */
-	int epfd;                 /* epoll instance */
-	int sfd;                  /* signalfd for SIGINT/SIGTERM */
-	bool listen_paused;       /* out of descriptors: accept paused */
-	bool stopping;            /* a signal asked us to exit */
-	struct conn *conns;       /* open connections */
-	struct conn **heap;       /* timer min-heap on due_ms */
-	size_t heap_len, heap_cap;
-	struct rec *log;          /* ring of recorded requests */
-	size_t log_cap, log_start, log_count;
-	struct script_q *scripts; /* scripted responses */
-	struct stats st;          /* counters */
-	uint64_t seq;             /* last request number */
-	uint64_t now_ms;          /* monotonic clock at the last wake-up */
-	time_t started;           /* wall clock at start */
-	json_tokener *tok;        /* reused parser */
-	struct reply rep;         /* reply being built for the current request */
-	struct buf body;          /* scratch: response body */
-	struct buf ev;            /* scratch: one stream event */
-	struct buf text;          /* scratch: extracted request text */
-	struct buf piece;         /* scratch: generated text */
-	struct buf dechunked;     /* scratch: decoded chunked request body */
-	struct buf path;          /* scratch: copy of the target split at '?' */
-	char rbuf[65536];         /* recv() landing area, copied into conn.in */
+    int lfd;            /* listening socket */
+    int epfd;           /* epoll instance */
+    int sfd;            /* signalfd for SIGINT/SIGTERM */
+    bool listen_paused; /* out of descriptors: accept paused */
+    bool stopping;      /* a signal asked us to exit */
+    struct conn *conns; /* open connections */
+    struct conn **heap; /* timer min-heap on due_ms */
+    size_t heap_len, heap_cap;
+    struct rec *log; /* ring of recorded requests */
+    size_t log_cap, log_start, log_count;
+    struct script_q *scripts; /* scripted responses */
+    struct stats st;          /* counters */
+    uint64_t seq;             /* last request number */
+    uint64_t now_ms;          /* monotonic clock at the last wake-up */
+    time_t started;           /* wall clock at start */
+    json_tokener *tok;        /* reused parser */
+    struct reply rep;         /* reply being built for the current request */
+    struct buf body;          /* scratch: response body */
+    struct buf ev;            /* scratch: one stream event */
+    struct buf text;          /* scratch: extracted request text */
+    struct buf piece;         /* scratch: generated text */
+    struct buf dechunked;     /* scratch: decoded chunked request body */
+    struct buf path;          /* scratch: copy of the target split at '?' */
+    char rbuf[65536];         /* recv() landing area, copied into conn.in */
 };
 
 /* Behaviour knobs parsed from [[mock ...]] and from scripted responses. */
 struct directives {
-	int chunks;       /* content chunks (default 3) */
-	int delay_ms;     /* delay before each stream event, or before a whole reply */
-	int status;       /* answer with this HTTP error */
-	int fail_after;   /* fail a stream after N content events (-1 = never) */
-	int eol;          /* SSE line ends: 0 provider default, 1 LF, 2 CRLF */
-	bool chunks_set;  /* chunks= was given */
-	bool fail_error;  /* fail with an error event instead of cutting */
-	bool usage;       /* report usage (usage=0 clears it) */
-	bool close;       /* drop the connection without answering */
-	bool flagged;     /* moderation result flagged */
-	bool strict;      /* validate provider request rules (strict=0 clears it) */
-	char text[256];   /* word repeated as content */
-	char tool[128];   /* answer with a call to this tool */
-	char args[1024];  /* tool-call arguments, a JSON object */
-	char finish[64];  /* finish reason: stop|length|filter|tool or a raw value */
-	char err_type[64];/* error type override */
-	char err_code[64];/* error code override */
-	char msg[512];    /* error message override */
-	char block[64];   /* Gemini promptFeedback.blockReason */
+    int chunks;        /* content chunks (default 3) */
+    int delay_ms;      /* delay before each stream event, or before a whole reply */
+    int status;        /* answer with this HTTP error */
+    int fail_after;    /* fail a stream after N content events (-1 = never) */
+    int eol;           /* SSE line ends: 0 provider default, 1 LF, 2 CRLF */
+    bool chunks_set;   /* chunks= was given */
+    bool fail_error;   /* fail with an error event instead of cutting */
+    bool usage;        /* report usage (usage=0 clears it) */
+    bool close;        /* drop the connection without answering */
+    bool flagged;      /* moderation result flagged */
+    bool strict;       /* validate provider request rules (strict=0 clears it) */
+    char text[256];    /* word repeated as content */
+    char tool[128];    /* answer with a call to this tool */
+    char args[1024];   /* tool-call arguments, a JSON object */
+    char finish[64];   /* finish reason: stop|length|filter|tool or a raw value */
+    char err_type[64]; /* error type override */
+    char err_code[64]; /* error code override */
+    char msg[512];     /* error message override */
+    char block[64];    /* Gemini promptFeedback.blockReason */
 };
 
 struct hdr {
-	const char *name; /* not NUL-terminated while parsing */
-	size_t name_len;
-	const char *val;
-	size_t val_len;
+    const char *name; /* not NUL-terminated while parsing */
+    size_t name_len;
+    const char *val;
+    size_t val_len;
 };
 
 /* One parsed request; lives on the stack while it is answered. */
 struct req {
-	struct server *srv;
-	struct conn *c;
-	char *method;           /* NUL-terminated in the input buffer */
-	char *target;           /* idem */
-	const char *path;       /* in srv->path */
-	const char *query;      /* in srv->path, "" when absent */
-	struct hdr h[MAX_HEADERS];
-	size_t n_h;
-	const char *body;       /* not NUL-terminated */
-	size_t body_len;
-	bool http10;            /* HTTP/1.0 request */
-	bool keep_alive;        /* connection survives this reply */
-	bool crlf;              /* SSE events end in CRLF CRLF */
-	uint64_t seq;           /* request number */
-	time_t now;             /* "created" stamp */
-	struct rec *rec;        /* its record, or NULL for control requests */
-	enum prov prov;
-	enum op op;
-	char deployment[256];   /* Azure deployment */
-	char pmodel[512];       /* model taken from the path */
-	char key[512];          /* API key */
-	json_object *json;      /* parsed body or NULL */
-	bool bad_json;          /* body present but not JSON */
-	struct directives d;
-	/* multipart fields for audio */
-	char mp_model[128], mp_format[32];
-	const char *mp_prompt;
-	size_t mp_prompt_len, mp_file_len;
-	bool mp_has_file;
+    struct server *srv;
+    struct conn *c;
+    char *method;      /* NUL-terminated in the input buffer */
+    char *target;      /* idem */
+    const char *path;  /* in srv->path */
+    const char *query; /* in srv->path, "" when absent */
+    struct hdr h[MAX_HEADERS];
+    size_t n_h;
+    const char *body; /* not NUL-terminated */
+    size_t body_len;
+    bool http10;     /* HTTP/1.0 request */
+    bool keep_alive; /* connection survives this reply */
+    bool crlf;       /* SSE events end in CRLF CRLF */
+    uint64_t seq;    /* request number */
+    time_t now;      /* "created" stamp */
+    struct rec *rec; /* its record, or NULL for control requests */
+    enum prov prov;
+    enum op op;
+    char deployment[256]; /* Azure deployment */
+    char pmodel[512];     /* model taken from the path */
+    char key[512];        /* API key */
+    json_object *json;    /* parsed body or NULL */
+    bool bad_json;        /* body present but not JSON */
+    struct directives d;
+    /* multipart fields for audio */
+    char mp_model[128], mp_format[32];
+    const char *mp_prompt;
+    size_t mp_prompt_len, mp_file_len;
+    bool mp_has_file;
 };
 
 /* A normalised chat request. */
 struct chat {
-	const char *model;
-	bool stream;
-	bool include_usage; /* OpenAI stream_options.include_usage */
-	bool completion;    /* legacy /completions */
-	bool sse;           /* Gemini alt=sse (else a JSON array stream) */
-	int prompt;         /* prompt tokens */
+    const char *model;
+    bool stream;
+    bool include_usage; /* OpenAI stream_options.include_usage */
+    bool completion;    /* legacy /completions */
+    bool sse;           /* Gemini alt=sse (else a JSON array stream) */
+    int prompt;         /* prompt tokens */
 };
 
 /* What the answer contains. */
 struct plan {
-	int n_text;        /* text chunks */
-	int n_args;        /* argument fragments (0 without a tool call) */
-	bool tool;         /* answer with a tool call */
-	const char *args;  /* argument JSON */
-	size_t args_len;
-	int completion;    /* completion tokens reported */
-	int fail_at;       /* content event index where the stream fails, -1 = never */
+    int n_text;       /* text chunks */
+    int n_args;       /* argument fragments (0 without a tool call) */
+    bool tool;        /* answer with a tool call */
+    const char *args; /* argument JSON */
+    size_t args_len;
+    int completion; /* completion tokens reported */
+    int fail_at;    /* content event index where the stream fails, -1 = never */
 };
 
 /* ------------------------------------------------------------------------- */
@@ -623,65 +623,65 @@ struct plan {
 
 static void heap_swap(struct server *srv, size_t i, size_t j)
 {
-	struct conn *t = srv->heap[i];
-	srv->heap[i] = srv->heap[j];
-	srv->heap[j] = t;
-	srv->heap[i]->heap_idx = i;
-	srv->heap[j]->heap_idx = j;
+    struct conn *t = srv->heap[i];
+    srv->heap[i] = srv->heap[j];
+    srv->heap[j] = t;
+    srv->heap[i]->heap_idx = i;
+    srv->heap[j]->heap_idx = j;
 }
 
 static void heap_up(struct server *srv, size_t i)
 {
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (srv->heap[parent]->due_ms <= srv->heap[i]->due_ms)
-			break;
-		heap_swap(srv, i, parent);
-		i = parent;
-	}
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (srv->heap[parent]->due_ms <= srv->heap[i]->due_ms)
+            break;
+        heap_swap(srv, i, parent);
+        i = parent;
+    }
 }
 
 static void heap_down(struct server *srv, size_t i)
 {
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < srv->heap_len && srv->heap[l]->due_ms < srv->heap[m]->due_ms)
-			m = l;
-		if (r < srv->heap_len && srv->heap[r]->due_ms < srv->heap[m]->due_ms)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(srv, i, m);
-		i = m;
-	}
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < srv->heap_len && srv->heap[l]->due_ms < srv->heap[m]->due_ms)
+            m = l;
+        if (r < srv->heap_len && srv->heap[r]->due_ms < srv->heap[m]->due_ms)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(srv, i, m);
+        i = m;
+    }
 }
 
 static void timer_del(struct server *srv, struct conn *c)
 {
-	size_t i = c->heap_idx;
-	if (i == NO_HEAP)
-		return;
-	c->heap_idx = NO_HEAP;
-	size_t last = --srv->heap_len;
-	if (i != last) {
-		srv->heap[i] = srv->heap[last];
-		srv->heap[i]->heap_idx = i;
-		heap_down(srv, i);
-		heap_up(srv, i);
-	}
+    size_t i = c->heap_idx;
+    if (i == NO_HEAP)
+        return;
+    c->heap_idx = NO_HEAP;
+    size_t last = --srv->heap_len;
+    if (i != last) {
+        srv->heap[i] = srv->heap[last];
+        srv->heap[i]->heap_idx = i;
+        heap_down(srv, i);
+        heap_up(srv, i);
+    }
 }
 
 static void timer_set(struct server *srv, struct conn *c, uint64_t due)
 {
-	timer_del(srv, c);
-	if (srv->heap_len == srv->heap_cap) {
-		srv->heap_cap = srv->heap_cap ? srv->heap_cap * 2 : 64;
-		srv->heap = xrealloc(srv->heap, srv->heap_cap * sizeof *srv->heap);
-	}
-	c->due_ms = due;
-	c->heap_idx = srv->heap_len;
-	srv->heap[srv->heap_len++] = c;
-	heap_up(srv, c->heap_idx);
+    timer_del(srv, c);
+    if (srv->heap_len == srv->heap_cap) {
+        srv->heap_cap = srv->heap_cap ? srv->heap_cap * 2 : 64;
+        srv->heap = xrealloc(srv->heap, srv->heap_cap * sizeof *srv->heap);
+    }
+    c->due_ms = due;
+    c->heap_idx = srv->heap_len;
+    srv->heap[srv->heap_len++] = c;
+    heap_up(srv, c->heap_idx);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -689,175 +689,176 @@ static void timer_set(struct server *srv, struct conn *c, uint64_t due)
 
 static void rep_init(struct reply *p)
 {
-	memset(p, 0, sizeof *p);
+    memset(p, 0, sizeof *p);
 }
 
 static void rep_free(struct reply *p)
 {
-	buf_free(&p->data);
-	free(p->segs);
-	rep_init(p);
+    buf_free(&p->data);
+    free(p->segs);
+    rep_init(p);
 }
 
 /* Empties the reply but keeps its memory, leaving one segment sent without delay. */
 static void rep_reset(struct reply *p)
 {
-	buf_clear(&p->data);
-	if (!p->cap) {
-		p->cap = 16;
-		p->segs = xrealloc(NULL, p->cap * sizeof *p->segs);
-	}
-	p->n = 1;
-	p->segs[0].start = 0;
-	p->segs[0].delay_ms = 0;
-	p->next = 0;
-	p->chunked = p->cut = p->is_stream = p->has_head = false;
+    buf_clear(&p->data);
+    if (!p->cap) {
+        p->cap = 16;
+        p->segs = xrealloc(NULL, p->cap * sizeof *p->segs);
+    }
+    p->n = 1;
+    p->segs[0].start = 0;
+    p->segs[0].delay_ms = 0;
+    p->next = 0;
+    p->chunked = p->cut = p->is_stream = p->has_head = false;
 }
 
 /* Starts a new segment sent delay_ms after the previous one; no-op without a delay. */
 static void rep_seg(struct reply *p, int delay_ms)
 {
-	if (delay_ms <= 0)
-		return;
-	if (p->n == p->cap) {
-		p->cap *= 2;
-		p->segs = xrealloc(p->segs, p->cap * sizeof *p->segs);
-	}
-	p->segs[p->n].start = p->data.len;
-	p->segs[p->n].delay_ms = delay_ms;
-	p->n++;
+    if (delay_ms <= 0)
+        return;
+    if (p->n == p->cap) {
+        p->cap *= 2;
+        p->segs = xrealloc(p->segs, p->cap * sizeof *p->segs);
+    }
+    p->segs[p->n].start = p->data.len;
+    p->segs[p->n].delay_ms = delay_ms;
+    p->n++;
 }
 
 static const char *reason_phrase(int status)
 {
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 529: return "Overloaded";
-	default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
-	}
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 529: return "Overloaded";
+    default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    }
 }
 
 /*
  * Writes the status line and headers. body_len < 0 starts a stream: chunked for HTTP/1.1,
  * close-delimited for HTTP/1.0 (which has no chunked coding).
  */
-static void rep_head(struct req *r, int status, const char *ctype, long long body_len, const char *extra)
+static void rep_head(struct req *r, int status, const char *ctype, long long body_len,
+                     const char *extra)
 {
-	struct reply *p = &r->srv->rep;
-	struct buf *b = &p->data;
-	if (body_len < 0 && r->http10)
-		r->keep_alive = false;
-	buf_fmt(b, "HTTP/1.1 %d %s\r\nServer: mock-upstream\r\nContent-Type: %s\r\n", status,
-		reason_phrase(status), ctype);
-	if (body_len >= 0) {
-		buf_fmt(b, "Content-Length: %lld\r\n", body_len);
-	} else {
-		buf_lit(b, "Cache-Control: no-cache\r\n");
-		if (!r->http10) {
-			buf_lit(b, "Transfer-Encoding: chunked\r\n");
-			p->chunked = true;
-		}
-	}
-	if (!r->keep_alive)
-		buf_lit(b, "Connection: close\r\n");
-	else if (r->http10)
-		buf_lit(b, "Connection: keep-alive\r\n");
-	if (extra)
-		buf_puts(b, extra);
-	buf_fmt(b, "x-request-id: mock-%" PRIu64 "\r\n\r\n", r->seq);
-	p->has_head = true;
-	if (r->rec)
-		r->rec->status = status;
+    struct reply *p = &r->srv->rep;
+    struct buf *b = &p->data;
+    if (body_len < 0 && r->http10)
+        r->keep_alive = false;
+    buf_fmt(b, "HTTP/1.1 %d %s\r\nServer: mock-upstream\r\nContent-Type: %s\r\n", status,
+            reason_phrase(status), ctype);
+    if (body_len >= 0) {
+        buf_fmt(b, "Content-Length: %lld\r\n", body_len);
+    } else {
+        buf_lit(b, "Cache-Control: no-cache\r\n");
+        if (!r->http10) {
+            buf_lit(b, "Transfer-Encoding: chunked\r\n");
+            p->chunked = true;
+        }
+    }
+    if (!r->keep_alive)
+        buf_lit(b, "Connection: close\r\n");
+    else if (r->http10)
+        buf_lit(b, "Connection: keep-alive\r\n");
+    if (extra)
+        buf_puts(b, extra);
+    buf_fmt(b, "x-request-id: mock-%" PRIu64 "\r\n\r\n", r->seq);
+    p->has_head = true;
+    if (r->rec)
+        r->rec->status = status;
 }
 
 /* Sends srv->body as the whole reply, after the request's delay_ms. */
 static void send_body(struct req *r, int status, const char *ctype, const char *extra)
 {
-	struct server *srv = r->srv;
-	srv->rep.segs[0].delay_ms = r->d.delay_ms;
-	rep_head(r, status, ctype, (long long)srv->body.len, extra);
-	buf_put(&srv->rep.data, srv->body.p, srv->body.len);
+    struct server *srv = r->srv;
+    srv->rep.segs[0].delay_ms = r->d.delay_ms;
+    rep_head(r, status, ctype, (long long)srv->body.len, extra);
+    buf_put(&srv->rep.data, srv->body.p, srv->body.len);
 }
 
 static struct buf *body_reset(struct server *srv)
 {
-	buf_clear(&srv->body);
-	return &srv->body;
+    buf_clear(&srv->body);
+    return &srv->body;
 }
 
 static void stream_head(struct req *r, int status, const char *ctype, const char *extra)
 {
-	rep_head(r, status, ctype, -1, extra);
-	r->srv->rep.is_stream = true;
-	r->srv->st.streams_total++;
-	r->srv->st.streams_active++;
-	if (r->rec)
-		r->rec->stream = true;
+    rep_head(r, status, ctype, -1, extra);
+    r->srv->rep.is_stream = true;
+    r->srv->st.streams_total++;
+    r->srv->st.streams_active++;
+    if (r->rec)
+        r->rec->stream = true;
 }
 
 /* Appends srv->ev to the reply as one event (one HTTP chunk when chunked). */
 static void rep_event(struct req *r)
 {
-	struct server *srv = r->srv;
-	struct reply *p = &srv->rep;
-	if (!srv->ev.len)
-		return;
-	if (p->chunked)
-		buf_fmt(&p->data, "%zx\r\n", srv->ev.len);
-	buf_put(&p->data, srv->ev.p, srv->ev.len);
-	if (p->chunked)
-		buf_lit(&p->data, "\r\n");
+    struct server *srv = r->srv;
+    struct reply *p = &srv->rep;
+    if (!srv->ev.len)
+        return;
+    if (p->chunked)
+        buf_fmt(&p->data, "%zx\r\n", srv->ev.len);
+    buf_put(&p->data, srv->ev.p, srv->ev.len);
+    if (p->chunked)
+        buf_lit(&p->data, "\r\n");
 }
 
 static void rep_finish(struct req *r)
 {
-	struct reply *p = &r->srv->rep;
-	if (p->chunked)
-		buf_lit(&p->data, "0\r\n\r\n");
+    struct reply *p = &r->srv->rep;
+    if (p->chunked)
+        buf_lit(&p->data, "0\r\n\r\n");
 }
 
 static struct buf *sse_data(struct req *r)
 {
-	buf_clear(&r->srv->ev);
-	buf_lit(&r->srv->ev, "data: ");
-	return &r->srv->ev;
+    buf_clear(&r->srv->ev);
+    buf_lit(&r->srv->ev, "data: ");
+    return &r->srv->ev;
 }
 
 static struct buf *sse_named(struct req *r, const char *name)
 {
-	struct buf *b = &r->srv->ev;
-	buf_clear(b);
-	buf_lit(b, "event: ");
-	buf_puts(b, name);
-	buf_puts(b, r->crlf ? "\r\ndata: " : "\ndata: ");
-	return b;
+    struct buf *b = &r->srv->ev;
+    buf_clear(b);
+    buf_lit(b, "event: ");
+    buf_puts(b, name);
+    buf_puts(b, r->crlf ? "\r\ndata: " : "\ndata: ");
+    return b;
 }
 
 static void sse_end(struct req *r)
 {
-	buf_puts(&r->srv->ev, r->crlf ? "\r\n\r\n" : "\n\n");
-	rep_event(r);
+    buf_puts(&r->srv->ev, r->crlf ? "\r\n\r\n" : "\n\n");
+    rep_event(r);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -865,114 +866,114 @@ static void sse_end(struct req *r)
 
 static void conn_close(struct server *srv, struct conn *c)
 {
-	if (c->sched) {
-		if (c->sched->is_stream)
-			srv->st.streams_active--;
-		if (!srv->stopping)
-			srv->st.client_disconnects++;
-		rep_free(c->sched);
-		free(c->sched);
-	}
-	timer_del(srv, c);
-	close(c->fd);
-	buf_free(&c->in);
-	buf_free(&c->out);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c);
-	srv->st.connections_active--;
-	if (srv->listen_paused) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->lfd};
-		if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->lfd, &ev) == 0)
-			srv->listen_paused = false;
-	}
+    if (c->sched) {
+        if (c->sched->is_stream)
+            srv->st.streams_active--;
+        if (!srv->stopping)
+            srv->st.client_disconnects++;
+        rep_free(c->sched);
+        free(c->sched);
+    }
+    timer_del(srv, c);
+    close(c->fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    srv->st.connections_active--;
+    if (srv->listen_paused) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->lfd};
+        if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->lfd, &ev) == 0)
+            srv->listen_paused = false;
+    }
 }
 
 /* Sends what it can. Returns -1 when the peer is gone (the connection is then freed). */
 static int conn_write(struct server *srv, struct conn *c)
 {
-	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-		if (n > 0) {
-			c->out_off += (size_t)n;
-			srv->st.bytes_out += (uint64_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		conn_close(srv, c);
-		return -1;
-	}
-	c->out.len = c->out_off = 0;
-	if (c->out.cap > BUF_KEEP)
-		buf_free(&c->out);
-	return 0;
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            srv->st.bytes_out += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        conn_close(srv, c);
+        return -1;
+    }
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > BUF_KEEP)
+        buf_free(&c->out);
+    return 0;
 }
 
 /* Emits due segments of the scheduled reply; fired = the timer for the next one expired. */
 static void sched_run(struct server *srv, struct conn *c, bool fired)
 {
-	struct reply *s = c->sched;
-	while (s->next < s->n) {
-		struct seg *g = &s->segs[s->next];
-		if (g->delay_ms > 0 && !fired) {
-			timer_set(srv, c, srv->now_ms + (uint64_t)g->delay_ms);
-			return;
-		}
-		fired = false;
-		size_t end = s->next + 1 < s->n ? s->segs[s->next + 1].start : s->data.len;
-		buf_put(&c->out, s->data.p + g->start, end - g->start);
-		s->next++;
-	}
-	if (s->is_stream) {
-		srv->st.streams_active--;
-		if (s->cut)
-			srv->st.streams_cut++;
-		else
-			srv->st.streams_completed++;
-	}
-	if (s->cut)
-		c->close_after = true;
-	rep_free(s);
-	free(s);
-	c->sched = NULL;
+    struct reply *s = c->sched;
+    while (s->next < s->n) {
+        struct seg *g = &s->segs[s->next];
+        if (g->delay_ms > 0 && !fired) {
+            timer_set(srv, c, srv->now_ms + (uint64_t)g->delay_ms);
+            return;
+        }
+        fired = false;
+        size_t end = s->next + 1 < s->n ? s->segs[s->next + 1].start : s->data.len;
+        buf_put(&c->out, s->data.p + g->start, end - g->start);
+        s->next++;
+    }
+    if (s->is_stream) {
+        srv->st.streams_active--;
+        if (s->cut)
+            srv->st.streams_cut++;
+        else
+            srv->st.streams_completed++;
+    }
+    if (s->cut)
+        c->close_after = true;
+    rep_free(s);
+    free(s);
+    c->sched = NULL;
 }
 
 /* Hands the reply built in srv->rep to the connection. */
 static void commit(struct server *srv, struct conn *c)
 {
-	struct reply *p = &srv->rep;
-	if (p->n == 1 && p->segs[0].delay_ms == 0 && !p->cut) {
-		/* fast path: everything goes out now, no allocation */
-		buf_put(&c->out, p->data.p, p->data.len);
-		if (p->is_stream) {
-			srv->st.streams_active--;
-			srv->st.streams_completed++;
-		}
-		return;
-	}
-	struct reply *s = xrealloc(NULL, sizeof *s);
-	*s = *p;
-	rep_init(p);
-	rep_reset(p);
-	c->sched = s;
-	sched_run(srv, c, false);
+    struct reply *p = &srv->rep;
+    if (p->n == 1 && p->segs[0].delay_ms == 0 && !p->cut) {
+        /* fast path: everything goes out now, no allocation */
+        buf_put(&c->out, p->data.p, p->data.len);
+        if (p->is_stream) {
+            srv->st.streams_active--;
+            srv->st.streams_completed++;
+        }
+        return;
+    }
+    struct reply *s = xrealloc(NULL, sizeof *s);
+    *s = *p;
+    rep_init(p);
+    rep_reset(p);
+    c->sched = s;
+    sched_run(srv, c, false);
 }
 
 static void http_fail(struct server *srv, struct conn *c, int status, const char *msg)
 {
-	buf_fmt(&c->out,
-		"HTTP/1.1 %d %s\r\nServer: mock-upstream\r\nContent-Type: application/json\r\n"
-		"Content-Length: %zu\r\nConnection: close\r\n\r\n{\"error\":\"%s\"}",
-		status, reason_phrase(status), strlen(msg) + 12, msg);
-	c->close_after = true;
-	srv->st.bad_http++;
+    buf_fmt(&c->out,
+            "HTTP/1.1 %d %s\r\nServer: mock-upstream\r\nContent-Type: application/json\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n{\"error\":\"%s\"}",
+            status, reason_phrase(status), strlen(msg) + 12, msg);
+    c->close_after = true;
+    srv->st.bad_http++;
 }
 
 static void dispatch(struct server *srv, struct req *r);
@@ -983,310 +984,315 @@ static void dispatch(struct server *srv, struct req *r);
  */
 static int dechunk(const char *p, size_t n, struct buf *out, size_t *wire)
 {
-	size_t i = 0;
-	buf_clear(out);
-	for (;;) {
-		const char *le = memchr(p + i, '\n', n - i);
-		if (!le)
-			return n - i > 1024 ? -1 : 0;
-		size_t size = 0;
-		size_t j = i;
-		int digits = 0;
-		for (; p + j < le; j++, digits++) {
-			char ch = p[j];
-			int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-			if (v < 0)
-				break;
-			if (size > MAX_BODY_BYTES)
-				return -1;
-			size = size * 16 + (size_t)v;
-		}
-		if (!digits)
-			return -1;
-		i = (size_t)(le - p) + 1;
-		if (size == 0) {
-			/* trailer section: lines until an empty one */
-			for (;;) {
-				const char *te = memchr(p + i, '\n', n - i);
-				if (!te)
-					return 0;
-				size_t len = (size_t)(te - (p + i));
-				i = (size_t)(te - p) + 1;
-				if (len == 0 || (len == 1 && p[i - 2] == '\r')) {
-					*wire = i;
-					return 1;
-				}
-			}
-		}
-		if (out->len + size > MAX_BODY_BYTES)
-			return -1;
-		if (n - i < size + 2)
-			return 0;
-		buf_put(out, p + i, size);
-		i += size;
-		if (p[i] == '\r')
-			i++;
-		if (i >= n)
-			return 0;
-		if (p[i] != '\n')
-			return -1;
-		i++;
-	}
+    size_t i = 0;
+    buf_clear(out);
+    for (;;) {
+        const char *le = memchr(p + i, '\n', n - i);
+        if (!le)
+            return n - i > 1024 ? -1 : 0;
+        size_t size = 0;
+        size_t j = i;
+        int digits = 0;
+        for (; p + j < le; j++, digits++) {
+            char ch = p[j];
+            int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                             : -1;
+            if (v < 0)
+                break;
+            if (size > MAX_BODY_BYTES)
+                return -1;
+            size = size * 16 + (size_t)v;
+        }
+        if (!digits)
+            return -1;
+        i = (size_t)(le - p) + 1;
+        if (size == 0) {
+            /* trailer section: lines until an empty one */
+            for (;;) {
+                const char *te = memchr(p + i, '\n', n - i);
+                if (!te)
+                    return 0;
+                size_t len = (size_t)(te - (p + i));
+                i = (size_t)(te - p) + 1;
+                if (len == 0 || (len == 1 && p[i - 2] == '\r')) {
+                    *wire = i;
+                    return 1;
+                }
+            }
+        }
+        if (out->len + size > MAX_BODY_BYTES)
+            return -1;
+        if (n - i < size + 2)
+            return 0;
+        buf_put(out, p + i, size);
+        i += size;
+        if (p[i] == '\r')
+            i++;
+        if (i >= n)
+            return 0;
+        if (p[i] != '\n')
+            return -1;
+        i++;
+    }
 }
 
 static const struct hdr *hfind(const struct req *r, const char *name)
 {
-	for (size_t i = 0; i < r->n_h; i++)
-		if (mem_ieq(r->h[i].name, r->h[i].name_len, name))
-			return &r->h[i];
-	return NULL;
+    for (size_t i = 0; i < r->n_h; i++)
+        if (mem_ieq(r->h[i].name, r->h[i].name_len, name))
+            return &r->h[i];
+    return NULL;
 }
 
 /* Parses and answers one request. Returns 0 when more input is needed, 1 otherwise. */
 static int handle_next_request(struct server *srv, struct conn *c)
 {
-	if (c->in_off == c->in.len)
-		return 0; /* also covers in.p == NULL, where even p + 0 is undefined */
-	char *buf = c->in.p + c->in_off;
-	size_t avail = c->in.len - c->in_off;
-	/* RFC 9112 lets clients send stray CRLFs between requests */
-	while (avail > 0 && (buf[0] == '\r' || buf[0] == '\n')) {
-		buf++;
-		avail--;
-		c->in_off++;
-	}
-	if (avail == 0)
-		return 0;
-	char *hend = memmem(buf, avail, "\r\n\r\n", 4);
-	if (!hend) {
-		if (avail > MAX_HEADER_BYTES)
-			http_fail(srv, c, 431, "request header too large");
-		return avail > MAX_HEADER_BYTES;
-	}
-	size_t hlen = (size_t)(hend - buf) + 4;
-	if (hlen > MAX_HEADER_BYTES) {
-		http_fail(srv, c, 431, "request header too large");
-		return 1;
-	}
+    if (c->in_off == c->in.len)
+        return 0; /* also covers in.p == NULL, where even p + 0 is undefined */
+    char *buf = c->in.p + c->in_off;
+    size_t avail = c->in.len - c->in_off;
+    /* RFC 9112 lets clients send stray CRLFs between requests */
+    while (avail > 0 && (buf[0] == '\r' || buf[0] == '\n')) {
+        buf++;
+        avail--;
+        c->in_off++;
+    }
+    if (avail == 0)
+        return 0;
+    char *hend = memmem(buf, avail, "\r\n\r\n", 4);
+    if (!hend) {
+        if (avail > MAX_HEADER_BYTES)
+            http_fail(srv, c, 431, "request header too large");
+        return avail > MAX_HEADER_BYTES;
+    }
+    size_t hlen = (size_t)(hend - buf) + 4;
+    if (hlen > MAX_HEADER_BYTES) {
+        http_fail(srv, c, 431, "request header too large");
+        return 1;
+    }
 
-	struct req *r = xrealloc(NULL, sizeof *r);
-	memset(r, 0, sizeof *r);
-	r->srv = srv;
-	r->c = c;
+    struct req *r = xrealloc(NULL, sizeof *r);
+    memset(r, 0, sizeof *r);
+    r->srv = srv;
+    r->c = c;
 
-	char *eol = memchr(buf, '\r', hlen);
-	char *sp1 = memchr(buf, ' ', (size_t)(eol - buf));
-	char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-	if (!sp1 || !sp2 || sp1 == buf || sp2 == sp1 + 1 || eol - sp2 - 1 != 8 ||
-	    memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1') || sp1[1] != '/') {
-		http_fail(srv, c, 400, "malformed request line");
-		free(r);
-		return 1;
-	}
-	r->http10 = sp2[8] == '0';
+    char *eol = memchr(buf, '\r', hlen);
+    char *sp1 = memchr(buf, ' ', (size_t)(eol - buf));
+    char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+    if (!sp1 || !sp2 || sp1 == buf || sp2 == sp1 + 1 || eol - sp2 - 1 != 8 ||
+        memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1') || sp1[1] != '/') {
+        http_fail(srv, c, 400, "malformed request line");
+        free(r);
+        return 1;
+    }
+    r->http10 = sp2[8] == '0';
 
-	for (char *line = eol + 2; line < hend;) {
-		char *le = memchr(line, '\r', (size_t)(hend - line) + 1);
-		char *colon = memchr(line, ':', (size_t)(le - line));
-		if (le[1] != '\n' || !colon || colon == line) {
-			http_fail(srv, c, 400, "malformed header");
-			free(r);
-			return 1;
-		}
-		if (r->n_h == MAX_HEADERS) {
-			http_fail(srv, c, 431, "too many headers");
-			free(r);
-			return 1;
-		}
-		char *v = colon + 1, *ve = le;
-		while (v < ve && (*v == ' ' || *v == '\t'))
-			v++;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
-		r->h[r->n_h++] = (struct hdr){line, (size_t)(colon - line), v, (size_t)(ve - v)};
-		line = le + 2;
-	}
+    for (char *line = eol + 2; line < hend;) {
+        char *le = memchr(line, '\r', (size_t)(hend - line) + 1);
+        char *colon = memchr(line, ':', (size_t)(le - line));
+        if (le[1] != '\n' || !colon || colon == line) {
+            http_fail(srv, c, 400, "malformed header");
+            free(r);
+            return 1;
+        }
+        if (r->n_h == MAX_HEADERS) {
+            http_fail(srv, c, 431, "too many headers");
+            free(r);
+            return 1;
+        }
+        char *v = colon + 1, *ve = le;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        r->h[r->n_h++] = (struct hdr){line, (size_t)(colon - line), v, (size_t)(ve - v)};
+        line = le + 2;
+    }
 
-	const struct hdr *te = hfind(r, "transfer-encoding");
-	const struct hdr *cl = hfind(r, "content-length");
-	const struct hdr *ex = hfind(r, "expect");
-	size_t wire = 0;
-	int need_more = 0;
-	if (te && mem_icontains(te->val, te->val_len, "chunked")) {
-		int k = dechunk(hend + 4, avail - hlen, &srv->dechunked, &wire);
-		if (k < 0) {
-			http_fail(srv, c, srv->dechunked.len >= MAX_BODY_BYTES ? 413 : 400, "bad chunked body");
-			free(r);
-			return 1;
-		}
-		need_more = k == 0;
-		r->body = srv->dechunked.p;
-		r->body_len = srv->dechunked.len;
-	} else if (cl) {
-		size_t len = 0;
-		for (size_t i = 0; i < cl->val_len; i++) {
-			if (cl->val[i] < '0' || cl->val[i] > '9' || len > MAX_BODY_BYTES) {
-				http_fail(srv, c, 400, "bad content-length");
-				free(r);
-				return 1;
-			}
-			len = len * 10 + (size_t)(cl->val[i] - '0');
-		}
-		if (len > MAX_BODY_BYTES) {
-			http_fail(srv, c, 413, "body too large");
-			free(r);
-			return 1;
-		}
-		need_more = avail - hlen < len;
-		wire = len;
-		r->body = hend + 4;
-		r->body_len = len;
-	}
-	if (need_more) {
-		/* curl waits up to a second for this before sending a large body */
-		if (ex && mem_ieq(ex->val, ex->val_len, "100-continue") && !c->sent_continue && !r->http10) {
-			buf_lit(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-			c->sent_continue = true;
-		}
-		free(r);
-		return 0;
-	}
+    const struct hdr *te = hfind(r, "transfer-encoding");
+    const struct hdr *cl = hfind(r, "content-length");
+    const struct hdr *ex = hfind(r, "expect");
+    size_t wire = 0;
+    int need_more = 0;
+    if (te && mem_icontains(te->val, te->val_len, "chunked")) {
+        int k = dechunk(hend + 4, avail - hlen, &srv->dechunked, &wire);
+        if (k < 0) {
+            http_fail(srv, c, srv->dechunked.len >= MAX_BODY_BYTES ? 413 : 400, "bad chunked body");
+            free(r);
+            return 1;
+        }
+        need_more = k == 0;
+        r->body = srv->dechunked.p;
+        r->body_len = srv->dechunked.len;
+    } else if (cl) {
+        size_t len = 0;
+        for (size_t i = 0; i < cl->val_len; i++) {
+            if (cl->val[i] < '0' || cl->val[i] > '9' || len > MAX_BODY_BYTES) {
+                http_fail(srv, c, 400, "bad content-length");
+                free(r);
+                return 1;
+            }
+            len = len * 10 + (size_t)(cl->val[i] - '0');
+        }
+        if (len > MAX_BODY_BYTES) {
+            http_fail(srv, c, 413, "body too large");
+            free(r);
+            return 1;
+        }
+        need_more = avail - hlen < len;
+        wire = len;
+        r->body = hend + 4;
+        r->body_len = len;
+    }
+    if (need_more) {
+        /* curl waits up to a second for this before sending a large body */
+        if (ex && mem_ieq(ex->val, ex->val_len, "100-continue") && !c->sent_continue &&
+            !r->http10) {
+            buf_lit(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            c->sent_continue = true;
+        }
+        free(r);
+        return 0;
+    }
 
-	/* the request is complete: NUL-terminate its pieces in place */
-	*sp1 = '\0';
-	*sp2 = '\0';
-	r->method = buf;
-	r->target = sp1 + 1;
-	const struct hdr *conn_h = hfind(r, "connection");
-	if (r->http10)
-		r->keep_alive = conn_h && mem_icontains(conn_h->val, conn_h->val_len, "keep-alive");
-	else
-		r->keep_alive = !(conn_h && mem_icontains(conn_h->val, conn_h->val_len, "close"));
+    /* the request is complete: NUL-terminate its pieces in place */
+    *sp1 = '\0';
+    *sp2 = '\0';
+    r->method = buf;
+    r->target = sp1 + 1;
+    const struct hdr *conn_h = hfind(r, "connection");
+    if (r->http10)
+        r->keep_alive = conn_h && mem_icontains(conn_h->val, conn_h->val_len, "keep-alive");
+    else
+        r->keep_alive = !(conn_h && mem_icontains(conn_h->val, conn_h->val_len, "close"));
 
-	rep_reset(&srv->rep);
-	dispatch(srv, r);
-	if (!srv->rep.has_head && !srv->rep.cut) {
-		buf_clear(&srv->body);
-		buf_lit(&srv->body, "{\"error\":\"mock: no reply produced\"}");
-		send_body(r, 500, "application/json", NULL);
-	}
-	if (!r->keep_alive)
-		c->close_after = true;
-	c->in_off += hlen + wire;
-	c->sent_continue = false;
-	free(r);
-	commit(srv, c);
-	return 1;
+    rep_reset(&srv->rep);
+    dispatch(srv, r);
+    if (!srv->rep.has_head && !srv->rep.cut) {
+        buf_clear(&srv->body);
+        buf_lit(&srv->body, "{\"error\":\"mock: no reply produced\"}");
+        send_body(r, 500, "application/json", NULL);
+    }
+    if (!r->keep_alive)
+        c->close_after = true;
+    c->in_off += hlen + wire;
+    c->sent_continue = false;
+    free(r);
+    commit(srv, c);
+    return 1;
 }
 
 /* Answers whatever is complete in the input, then flushes; may free c. */
 static void conn_progress(struct server *srv, struct conn *c)
 {
-	for (;;) {
-		bool starved = false;
-		while (!c->sched && !c->close_after && c->out.len - c->out_off < OUT_HIGH_WATER) {
-			if (handle_next_request(srv, c) == 0) {
-				starved = true;
-				break;
-			}
-		}
-		if (c->in_off == c->in.len) {
-			c->in_off = c->in.len = 0;
-			if (c->in.cap > BUF_KEEP)
-				buf_free(&c->in);
-		}
-		if (conn_write(srv, c) < 0)
-			return;
-		if (c->out.len > c->out_off || c->sched)
-			return; /* EPOLLOUT or the timer brings us back */
-		if (c->close_after || (starved && c->read_eof)) {
-			conn_close(srv, c);
-			return;
-		}
-		if (starved)
-			return;
-		/* stopped at the high-water mark but the output drained: go on */
-	}
+    for (;;) {
+        bool starved = false;
+        while (!c->sched && !c->close_after && c->out.len - c->out_off < OUT_HIGH_WATER) {
+            if (handle_next_request(srv, c) == 0) {
+                starved = true;
+                break;
+            }
+        }
+        if (c->in_off == c->in.len) {
+            c->in_off = c->in.len = 0;
+            if (c->in.cap > BUF_KEEP)
+                buf_free(&c->in);
+        }
+        if (conn_write(srv, c) < 0)
+            return;
+        if (c->out.len > c->out_off || c->sched)
+            return; /* EPOLLOUT or the timer brings us back */
+        if (c->close_after || (starved && c->read_eof)) {
+            conn_close(srv, c);
+            return;
+        }
+        if (starved)
+            return;
+        /* stopped at the high-water mark but the output drained: go on */
+    }
 }
 
 /* Reads everything available. Returns -1 when the connection was closed. */
 static int conn_read(struct server *srv, struct conn *c)
 {
-	if (c->in_off > 0 && c->in_off == c->in.len) {
-		c->in_off = c->in.len = 0;
-	} else if (c->in_off > 65536) {
-		memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
-		c->in.len -= c->in_off;
-		c->in_off = 0;
-	}
-	for (;;) {
-		ssize_t n = recv(c->fd, srv->rbuf, sizeof srv->rbuf, 0);
-		if (n > 0) {
-			buf_put(&c->in, srv->rbuf, (size_t)n);
-			srv->st.bytes_in += (uint64_t)n;
-			if (c->in.len - c->in_off > MAX_BODY_BYTES + 2 * MAX_HEADER_BYTES) {
-				conn_close(srv, c);
-				return -1;
-			}
-			/* a short read drained the socket; edge-triggered epoll reports new data */
-			if ((size_t)n < sizeof srv->rbuf)
-				break;
-			continue;
-		}
-		if (n == 0) {
-			c->read_eof = true;
-			break;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			break;
-		conn_close(srv, c);
-		return -1;
-	}
-	if (c->read_eof && c->sched) {
-		/* a streaming client went away */
-		conn_close(srv, c);
-		return -1;
-	}
-	return 0;
+    if (c->in_off > 0 && c->in_off == c->in.len) {
+        c->in_off = c->in.len = 0;
+    } else if (c->in_off > 65536) {
+        memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
+    for (;;) {
+        ssize_t n = recv(c->fd, srv->rbuf, sizeof srv->rbuf, 0);
+        if (n > 0) {
+            buf_put(&c->in, srv->rbuf, (size_t)n);
+            srv->st.bytes_in += (uint64_t)n;
+            if (c->in.len - c->in_off > MAX_BODY_BYTES + 2 * MAX_HEADER_BYTES) {
+                conn_close(srv, c);
+                return -1;
+            }
+            /* a short read drained the socket; edge-triggered epoll reports new data */
+            if ((size_t)n < sizeof srv->rbuf)
+                break;
+            continue;
+        }
+        if (n == 0) {
+            c->read_eof = true;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        conn_close(srv, c);
+        return -1;
+    }
+    if (c->read_eof && c->sched) {
+        /* a streaming client went away */
+        conn_close(srv, c);
+        return -1;
+    }
+    return 0;
 }
 
 static void accept_all(struct server *srv)
 {
-	for (;;) {
-		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* level-triggered listen socket would spin; resume when a connection closes */
-				struct epoll_event ev = {.events = 0, .data.ptr = &srv->lfd};
-				if (srv->st.connections_active > 0 &&
-				    epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->lfd, &ev) == 0)
-					srv->listen_paused = true;
-			}
-			return;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		struct conn *c = xrealloc(NULL, sizeof *c);
-		memset(c, 0, sizeof *c);
-		c->fd = fd;
-		c->heap_idx = NO_HEAP;
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = srv->conns;
-		if (srv->conns)
-			srv->conns->prev = c;
-		srv->conns = c;
-		srv->st.connections_total++;
-		srv->st.connections_active++;
-	}
+    for (;;) {
+        int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* level-triggered listen socket would spin; resume when a connection closes */
+                struct epoll_event ev = {.events = 0, .data.ptr = &srv->lfd};
+                if (srv->st.connections_active > 0 &&
+                    epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->lfd, &ev) == 0)
+                    srv->listen_paused = true;
+            }
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct conn *c = xrealloc(NULL, sizeof *c);
+        memset(c, 0, sizeof *c);
+        c->fd = fd;
+        c->heap_idx = NO_HEAP;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                 .data.ptr = c};
+        if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = c;
+        srv->conns = c;
+        srv->st.connections_total++;
+        srv->st.connections_active++;
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1294,80 +1300,80 @@ static void accept_all(struct server *srv)
 
 static void rec_clear(struct rec *e)
 {
-	free(e->method);
-	free(e->target);
-	free(e->hdrs);
-	free(e->body);
-	free(e->key);
-	free(e->model);
-	free(e->deployment);
-	memset(e, 0, sizeof *e);
+    free(e->method);
+    free(e->target);
+    free(e->hdrs);
+    free(e->body);
+    free(e->key);
+    free(e->model);
+    free(e->deployment);
+    memset(e, 0, sizeof *e);
 }
 
 static void log_clear(struct server *srv)
 {
-	for (size_t i = 0; i < srv->log_cap; i++)
-		rec_clear(&srv->log[i]);
-	srv->log_start = srv->log_count = 0;
+    for (size_t i = 0; i < srv->log_cap; i++)
+        rec_clear(&srv->log[i]);
+    srv->log_start = srv->log_count = 0;
 }
 
 static struct rec *rec_new(struct server *srv, const struct req *r)
 {
-	struct rec *e;
-	if (srv->log_count < srv->log_cap) {
-		e = &srv->log[(srv->log_start + srv->log_count++) % srv->log_cap];
-	} else {
-		e = &srv->log[srv->log_start];
-		srv->log_start = (srv->log_start + 1) % srv->log_cap;
-	}
-	rec_clear(e);
-	e->seq = r->seq;
-	e->when = wall_now();
-	e->method = xstrndup(r->method, strlen(r->method));
-	e->target = xstrndup(r->target, strlen(r->target));
-	size_t n = 0;
-	for (size_t i = 0; i < r->n_h; i++)
-		n += r->h[i].name_len + r->h[i].val_len + 2;
-	e->hdrs = xrealloc(NULL, n ? n : 1);
-	e->hdrs_len = n;
-	char *o = e->hdrs;
-	for (size_t i = 0; i < r->n_h; i++) {
-		for (size_t j = 0; j < r->h[i].name_len; j++) {
-			char ch = r->h[i].name[j];
-			*o++ = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-		}
-		*o++ = '\0';
-		memcpy(o, r->h[i].val, r->h[i].val_len);
-		o += r->h[i].val_len;
-		*o++ = '\0';
-	}
-	e->body_total = r->body_len;
-	e->body_len = r->body_len > LOG_BODY_MAX ? LOG_BODY_MAX : r->body_len;
-	e->body = xstrndup(r->body ? r->body : "", e->body_len);
-	e->provider = prov_names[r->prov];
-	if (r->key[0])
-		e->key = xstrndup(r->key, strlen(r->key));
-	if (r->deployment[0])
-		e->deployment = xstrndup(r->deployment, strlen(r->deployment));
-	return e;
+    struct rec *e;
+    if (srv->log_count < srv->log_cap) {
+        e = &srv->log[(srv->log_start + srv->log_count++) % srv->log_cap];
+    } else {
+        e = &srv->log[srv->log_start];
+        srv->log_start = (srv->log_start + 1) % srv->log_cap;
+    }
+    rec_clear(e);
+    e->seq = r->seq;
+    e->when = wall_now();
+    e->method = xstrndup(r->method, strlen(r->method));
+    e->target = xstrndup(r->target, strlen(r->target));
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_h; i++)
+        n += r->h[i].name_len + r->h[i].val_len + 2;
+    e->hdrs = xrealloc(NULL, n ? n : 1);
+    e->hdrs_len = n;
+    char *o = e->hdrs;
+    for (size_t i = 0; i < r->n_h; i++) {
+        for (size_t j = 0; j < r->h[i].name_len; j++) {
+            char ch = r->h[i].name[j];
+            *o++ = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+        }
+        *o++ = '\0';
+        memcpy(o, r->h[i].val, r->h[i].val_len);
+        o += r->h[i].val_len;
+        *o++ = '\0';
+    }
+    e->body_total = r->body_len;
+    e->body_len = r->body_len > LOG_BODY_MAX ? LOG_BODY_MAX : r->body_len;
+    e->body = xstrndup(r->body ? r->body : "", e->body_len);
+    e->provider = prov_names[r->prov];
+    if (r->key[0])
+        e->key = xstrndup(r->key, strlen(r->key));
+    if (r->deployment[0])
+        e->deployment = xstrndup(r->deployment, strlen(r->deployment));
+    return e;
 }
 
 static void rec_model(struct req *r, const char *model)
 {
-	if (!r->rec || !model)
-		return;
-	free(r->rec->model);
-	r->rec->model = xstrndup(model, strlen(model));
+    if (!r->rec || !model)
+        return;
+    free(r->rec->model);
+    r->rec->model = xstrndup(model, strlen(model));
 }
 
 static void rec_tokens(struct req *r, int prompt, int completion, bool sent)
 {
-	if (!r->rec)
-		return;
-	r->rec->has_tokens = true;
-	r->rec->prompt_tokens = prompt;
-	r->rec->completion_tokens = completion;
-	r->rec->usage_sent = sent;
+    if (!r->rec)
+        return;
+    r->rec->has_tokens = true;
+    r->rec->prompt_tokens = prompt;
+    r->rec->completion_tokens = completion;
+    r->rec->usage_sent = sent;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1375,130 +1381,131 @@ static void rec_tokens(struct req *r, int prompt, int completion, bool sent)
 
 static bool parse_num(const char *s, size_t n, long lo, long hi, int *out)
 {
-	long v = 0;
-	if (n == 0 || n > 9)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v < lo || v > hi)
-		return false;
-	*out = (int)v;
-	return true;
+    long v = 0;
+    if (n == 0 || n > 9)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
 }
 
 static void dir_defaults(struct directives *d)
 {
-	memset(d, 0, sizeof *d);
-	d->chunks = 3;
-	d->fail_after = -1;
-	d->usage = true;
-	d->strict = true;
+    memset(d, 0, sizeof *d);
+    d->chunks = 3;
+    d->fail_after = -1;
+    d->usage = true;
+    d->strict = true;
 }
 
 static void dir_set(struct directives *d, const char *k, size_t kn, const char *v, size_t vn)
 {
-	int num;
-	bool yes = vn == 1 && v[0] == '1';
+    int num;
+    bool yes = vn == 1 && v[0] == '1';
 #define KEY(name) (kn == sizeof(name) - 1 && memcmp(k, name, kn) == 0)
-	if (KEY("chunks") && parse_num(v, vn, 1, MAX_CHUNKS, &num)) {
-		d->chunks = num;
-		d->chunks_set = true;
-	} else if ((KEY("delay_ms") || KEY("delay")) && parse_num(v, vn, 0, MAX_DELAY_MS, &num)) {
-		d->delay_ms = num;
-	} else if (KEY("status") && parse_num(v, vn, 100, 599, &num)) {
-		d->status = num >= 400 ? num : 0;
-	} else if (KEY("fail_after") && parse_num(v, vn, 0, MAX_CHUNKS, &num)) {
-		d->fail_after = num;
-	} else if (KEY("fail")) {
-		d->fail_error = vn == 5 && memcmp(v, "error", 5) == 0;
-	} else if (KEY("usage")) {
-		d->usage = yes;
-	} else if (KEY("close")) {
-		d->close = yes;
-	} else if (KEY("flagged")) {
-		d->flagged = yes;
-	} else if (KEY("strict")) {
-		d->strict = yes;
-	} else if (KEY("eol")) {
-		d->eol = vn == 4 && memcmp(v, "crlf", 4) == 0 ? 2 : 1;
-	} else if (KEY("text")) {
-		copy_str(d->text, sizeof d->text, v, vn);
-	} else if (KEY("tool")) {
-		copy_str(d->tool, sizeof d->tool, v, vn);
-	} else if (KEY("args")) {
-		copy_str(d->args, sizeof d->args, v, vn);
-	} else if (KEY("finish")) {
-		copy_str(d->finish, sizeof d->finish, v, vn);
-	} else if (KEY("err_type")) {
-		copy_str(d->err_type, sizeof d->err_type, v, vn);
-	} else if (KEY("err_code")) {
-		copy_str(d->err_code, sizeof d->err_code, v, vn);
-	} else if (KEY("msg")) {
-		copy_str(d->msg, sizeof d->msg, v, vn);
-	} else if (KEY("block")) {
-		copy_str(d->block, sizeof d->block, v, vn);
-	}
+    if (KEY("chunks") && parse_num(v, vn, 1, MAX_CHUNKS, &num)) {
+        d->chunks = num;
+        d->chunks_set = true;
+    } else if ((KEY("delay_ms") || KEY("delay")) && parse_num(v, vn, 0, MAX_DELAY_MS, &num)) {
+        d->delay_ms = num;
+    } else if (KEY("status") && parse_num(v, vn, 100, 599, &num)) {
+        d->status = num >= 400 ? num : 0;
+    } else if (KEY("fail_after") && parse_num(v, vn, 0, MAX_CHUNKS, &num)) {
+        d->fail_after = num;
+    } else if (KEY("fail")) {
+        d->fail_error = vn == 5 && memcmp(v, "error", 5) == 0;
+    } else if (KEY("usage")) {
+        d->usage = yes;
+    } else if (KEY("close")) {
+        d->close = yes;
+    } else if (KEY("flagged")) {
+        d->flagged = yes;
+    } else if (KEY("strict")) {
+        d->strict = yes;
+    } else if (KEY("eol")) {
+        d->eol = vn == 4 && memcmp(v, "crlf", 4) == 0 ? 2 : 1;
+    } else if (KEY("text")) {
+        copy_str(d->text, sizeof d->text, v, vn);
+    } else if (KEY("tool")) {
+        copy_str(d->tool, sizeof d->tool, v, vn);
+    } else if (KEY("args")) {
+        copy_str(d->args, sizeof d->args, v, vn);
+    } else if (KEY("finish")) {
+        copy_str(d->finish, sizeof d->finish, v, vn);
+    } else if (KEY("err_type")) {
+        copy_str(d->err_type, sizeof d->err_type, v, vn);
+    } else if (KEY("err_code")) {
+        copy_str(d->err_code, sizeof d->err_code, v, vn);
+    } else if (KEY("msg")) {
+        copy_str(d->msg, sizeof d->msg, v, vn);
+    } else if (KEY("block")) {
+        copy_str(d->block, sizeof d->block, v, vn);
+    }
 #undef KEY
 }
 
 /* Parses "key=value key=\"quoted value\" ..." from s[0..n). */
 static void dir_parse(struct directives *d, const char *s, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
-			i++;
-		size_t k = i;
-		while (i < n && s[i] != '=' && s[i] != ' ' && !(s[i] >= '\t' && s[i] <= '\r'))
-			i++;
-		size_t kn = i - k;
-		if (i >= n || s[i] != '=') {
-			continue;
-		}
-		i++;
-		size_t v, vn;
-		if (i < n && s[i] == '"') {
-			v = ++i;
-			while (i < n && s[i] != '"')
-				i++;
-			vn = i - v;
-			if (i < n)
-				i++;
-		} else {
-			v = i;
-			while (i < n && s[i] != ' ' && !(s[i] >= '\t' && s[i] <= '\r'))
-				i++;
-			vn = i - v;
-		}
-		if (kn)
-			dir_set(d, s + k, kn, s + v, vn);
-	}
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
+            i++;
+        size_t k = i;
+        while (i < n && s[i] != '=' && s[i] != ' ' && !(s[i] >= '\t' && s[i] <= '\r'))
+            i++;
+        size_t kn = i - k;
+        if (i >= n || s[i] != '=') {
+            continue;
+        }
+        i++;
+        size_t v, vn;
+        if (i < n && s[i] == '"') {
+            v = ++i;
+            while (i < n && s[i] != '"')
+                i++;
+            vn = i - v;
+            if (i < n)
+                i++;
+        } else {
+            v = i;
+            while (i < n && s[i] != ' ' && !(s[i] >= '\t' && s[i] <= '\r'))
+                i++;
+            vn = i - v;
+        }
+        if (kn)
+            dir_set(d, s + k, kn, s + v, vn);
+    }
 }
 
 /* Applies the last [[mock ...]] found in s[0..n). */
 static bool dir_scan(struct directives *d, const char *s, size_t n)
 {
-	const char *last = NULL;
-	for (const char *p = s; p && (size_t)(p - s) < n;) {
-		const char *hit = memmem(p, n - (size_t)(p - s), "[[mock", 6);
-		if (!hit)
-			break;
-		size_t after = (size_t)(hit - s) + 6;
-		if (after < n && (s[after] == ' ' || s[after] == ']' || (s[after] >= '\t' && s[after] <= '\r')))
-			last = hit;
-		p = hit + 6;
-	}
-	if (!last)
-		return false;
-	const char *start = last + 6;
-	const char *end = memmem(start, n - (size_t)(start - s), "]]", 2);
-	if (!end)
-		return false;
-	dir_parse(d, start, (size_t)(end - start));
-	return true;
+    const char *last = NULL;
+    for (const char *p = s; p && (size_t)(p - s) < n;) {
+        const char *hit = memmem(p, n - (size_t)(p - s), "[[mock", 6);
+        if (!hit)
+            break;
+        size_t after = (size_t)(hit - s) + 6;
+        if (after < n &&
+            (s[after] == ' ' || s[after] == ']' || (s[after] >= '\t' && s[after] <= '\r')))
+            last = hit;
+        p = hit + 6;
+    }
+    if (!last)
+        return false;
+    const char *start = last + 6;
+    const char *end = memmem(start, n - (size_t)(start - s), "]]", 2);
+    if (!end)
+        return false;
+    dir_parse(d, start, (size_t)(end - start));
+    return true;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1506,68 +1513,68 @@ static bool dir_scan(struct directives *d, const char *s, size_t n)
 
 static void plan_make(struct plan *p, const struct directives *d)
 {
-	memset(p, 0, sizeof *p);
-	p->tool = d->tool[0] != '\0';
-	p->n_text = p->tool && !d->text[0] ? 0 : d->chunks;
-	p->args = d->args[0] ? d->args : DEFAULT_ARGS;
-	p->args_len = strlen(p->args);
-	if (p->tool)
-		p->n_args = d->chunks < (int)p->args_len ? d->chunks : (int)p->args_len;
-	p->completion = p->n_text + (p->tool ? d->chunks : 0);
-	p->fail_at = d->fail_after;
+    memset(p, 0, sizeof *p);
+    p->tool = d->tool[0] != '\0';
+    p->n_text = p->tool && !d->text[0] ? 0 : d->chunks;
+    p->args = d->args[0] ? d->args : DEFAULT_ARGS;
+    p->args_len = strlen(p->args);
+    if (p->tool)
+        p->n_args = d->chunks < (int)p->args_len ? d->chunks : (int)p->args_len;
+    p->completion = p->n_text + (p->tool ? d->chunks : 0);
+    p->fail_at = d->fail_after;
 }
 
 /* Appends text chunk i: "Hello", " from", " mock", " Hello"... or the text= word. */
 static void piece_append(const struct directives *d, int i, struct buf *out)
 {
-	static const char *const words[] = {"Hello", "from", "mock"};
-	if (i > 0)
-		buf_putc(out, ' ');
-	buf_puts(out, d->text[0] ? d->text : words[i % 3]);
+    static const char *const words[] = {"Hello", "from", "mock"};
+    if (i > 0)
+        buf_putc(out, ' ');
+    buf_puts(out, d->text[0] ? d->text : words[i % 3]);
 }
 
 static struct buf *piece(struct req *r, int i)
 {
-	buf_clear(&r->srv->piece);
-	piece_append(&r->d, i, &r->srv->piece);
-	return &r->srv->piece;
+    buf_clear(&r->srv->piece);
+    piece_append(&r->d, i, &r->srv->piece);
+    return &r->srv->piece;
 }
 
 static struct buf *all_text(struct req *r, int n)
 {
-	buf_clear(&r->srv->piece);
-	for (int i = 0; i < n; i++)
-		piece_append(&r->d, i, &r->srv->piece);
-	return &r->srv->piece;
+    buf_clear(&r->srv->piece);
+    for (int i = 0; i < n; i++)
+        piece_append(&r->d, i, &r->srv->piece);
+    return &r->srv->piece;
 }
 
 static void arg_frag(const struct plan *p, int k, const char **s, size_t *n)
 {
-	size_t from = (size_t)k * p->args_len / (size_t)p->n_args;
-	size_t to = (size_t)(k + 1) * p->args_len / (size_t)p->n_args;
-	*s = p->args + from;
-	*n = to - from;
+    size_t from = (size_t)k * p->args_len / (size_t)p->n_args;
+    size_t to = (size_t)(k + 1) * p->args_len / (size_t)p->n_args;
+    *s = p->args + from;
+    *n = to - from;
 }
 
 /* Provider spelling of a finish reason; canonical names are stop, length, filter, tool. */
 static const char *finish_for(enum prov pv, const struct directives *d, bool tool)
 {
-	static const char *const names[P__MAX][4] = {
-		{"stop", "length", "content_filter", "tool_calls"}, /* P_OPENAI */
-		{"stop", "length", "content_filter", "tool_calls"}, /* P_AZURE */
-		{"end_turn", "max_tokens", "refusal", "tool_use"},  /* P_ANTHROPIC */
-		{"STOP", "MAX_TOKENS", "SAFETY", "STOP"},           /* P_GEMINI */
-	};
-	const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
-	if (!strcmp(f, "stop"))
-		return names[pv][0];
-	if (!strcmp(f, "length"))
-		return names[pv][1];
-	if (!strcmp(f, "filter"))
-		return names[pv][2];
-	if (!strcmp(f, "tool"))
-		return names[pv][3];
-	return f;
+    static const char *const names[P__MAX][4] = {
+        {"stop", "length", "content_filter", "tool_calls"}, /* P_OPENAI */
+        {"stop", "length", "content_filter", "tool_calls"}, /* P_AZURE */
+        {"end_turn", "max_tokens", "refusal", "tool_use"},  /* P_ANTHROPIC */
+        {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},           /* P_GEMINI */
+    };
+    const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
+    if (!strcmp(f, "stop"))
+        return names[pv][0];
+    if (!strcmp(f, "length"))
+        return names[pv][1];
+    if (!strcmp(f, "filter"))
+        return names[pv][2];
+    if (!strcmp(f, "tool"))
+        return names[pv][3];
+    return f;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1575,897 +1582,948 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
 
 static const char *openai_type(int status)
 {
-	switch (status) {
-	case 401: return "invalid_request_error";
-	case 403: return "permission_error";
-	case 429: return "requests";
-	default: return status >= 500 ? "server_error" : "invalid_request_error";
-	}
+    switch (status) {
+    case 401: return "invalid_request_error";
+    case 403: return "permission_error";
+    case 429: return "requests";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
 }
 
 static const char *openai_code(int status)
 {
-	switch (status) {
-	case 401: return "invalid_api_key";
-	case 404: return "model_not_found";
-	case 429: return "rate_limit_exceeded";
-	default: return NULL;
-	}
+    switch (status) {
+    case 401: return "invalid_api_key";
+    case 404: return "model_not_found";
+    case 429: return "rate_limit_exceeded";
+    default: return NULL;
+    }
 }
 
 static const char *azure_code(int status)
 {
-	switch (status) {
-	case 400: return "BadRequest";
-	case 401: return "401";
-	case 404: return "DeploymentNotFound";
-	case 429: return "429";
-	case 503: return "ServiceUnavailable";
-	default: return status >= 500 ? "InternalServerError" : "BadRequest";
-	}
+    switch (status) {
+    case 400: return "BadRequest";
+    case 401: return "401";
+    case 404: return "DeploymentNotFound";
+    case 429: return "429";
+    case 503: return "ServiceUnavailable";
+    default: return status >= 500 ? "InternalServerError" : "BadRequest";
+    }
 }
 
 static const char *anthropic_type(int status)
 {
-	switch (status) {
-	case 401: return "authentication_error";
-	case 402: return "billing_error";
-	case 403: return "permission_error";
-	case 404: return "not_found_error";
-	case 413: return "request_too_large";
-	case 429: return "rate_limit_error";
-	case 503:
-	case 529: return "overloaded_error";
-	default: return status >= 500 ? "api_error" : "invalid_request_error";
-	}
+    switch (status) {
+    case 401: return "authentication_error";
+    case 402: return "billing_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503:
+    case 529: return "overloaded_error";
+    default: return status >= 500 ? "api_error" : "invalid_request_error";
+    }
 }
 
 static const char *google_status(int status)
 {
-	switch (status) {
-	case 400: return "INVALID_ARGUMENT";
-	case 401: return "UNAUTHENTICATED";
-	case 403: return "PERMISSION_DENIED";
-	case 404: return "NOT_FOUND";
-	case 409: return "ABORTED";
-	case 429: return "RESOURCE_EXHAUSTED";
-	case 499: return "CANCELLED";
-	case 501: return "UNIMPLEMENTED";
-	case 503: return "UNAVAILABLE";
-	case 504: return "DEADLINE_EXCEEDED";
-	default: return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
-	}
+    switch (status) {
+    case 400: return "INVALID_ARGUMENT";
+    case 401: return "UNAUTHENTICATED";
+    case 403: return "PERMISSION_DENIED";
+    case 404: return "NOT_FOUND";
+    case 409: return "ABORTED";
+    case 429: return "RESOURCE_EXHAUSTED";
+    case 499: return "CANCELLED";
+    case 501: return "UNIMPLEMENTED";
+    case 503: return "UNAVAILABLE";
+    case 504: return "DEADLINE_EXCEEDED";
+    default: return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
+    }
 }
 
 /* Writes the provider's error object; overrides come from the directives when injected. */
-static void error_obj(struct buf *b, enum prov pv, int status, const char *msg, const struct directives *d)
+static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
+                      const struct directives *d)
 {
-	const char *type = d && d->err_type[0] ? d->err_type : NULL;
-	const char *code = d && d->err_code[0] ? d->err_code : NULL;
-	if (d && d->msg[0])
-		msg = d->msg;
-	switch (pv) {
-	case P_ANTHROPIC:
-		buf_lit(b, "{\"type\":\"error\",\"error\":{\"type\":");
-		buf_jstrz(b, type ? type : anthropic_type(status));
-		buf_lit(b, ",\"message\":");
-		buf_jstrz(b, msg);
-		buf_lit(b, "}}");
-		break;
-	case P_GEMINI:
-		buf_fmt(b, "{\"error\":{\"code\":%d,\"message\":", status);
-		buf_jstrz(b, msg);
-		buf_lit(b, ",\"status\":");
-		buf_jstrz(b, code ? code : type ? type : google_status(status));
-		buf_lit(b, "}}");
-		break;
-	case P_AZURE:
-		buf_lit(b, "{\"error\":{\"code\":");
-		buf_jstrz(b, code ? code : azure_code(status));
-		buf_lit(b, ",\"message\":");
-		buf_jstrz(b, msg);
-		if (type) {
-			buf_lit(b, ",\"type\":");
-			buf_jstrz(b, type);
-		}
-		buf_lit(b, "}}");
-		break;
-	default:
-		buf_lit(b, "{\"error\":{\"message\":");
-		buf_jstrz(b, msg);
-		buf_lit(b, ",\"type\":");
-		buf_jstrz(b, type ? type : openai_type(status));
-		buf_lit(b, ",\"param\":null,\"code\":");
-		if (!code)
-			code = openai_code(status);
-		if (code)
-			buf_jstrz(b, code);
-		else
-			buf_lit(b, "null");
-		buf_lit(b, "}}");
-		break;
-	}
+    const char *type = d && d->err_type[0] ? d->err_type : NULL;
+    const char *code = d && d->err_code[0] ? d->err_code : NULL;
+    if (d && d->msg[0])
+        msg = d->msg;
+    switch (pv) {
+    case P_ANTHROPIC:
+        buf_lit(b, "{\"type\":\"error\",\"error\":{\"type\":");
+        buf_jstrz(b, type ? type : anthropic_type(status));
+        buf_lit(b, ",\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "}}");
+        break;
+    case P_GEMINI:
+        buf_fmt(b, "{\"error\":{\"code\":%d,\"message\":", status);
+        buf_jstrz(b, msg);
+        buf_lit(b, ",\"status\":");
+        buf_jstrz(b, code ? code : type ? type : google_status(status));
+        buf_lit(b, "}}");
+        break;
+    case P_AZURE:
+        buf_lit(b, "{\"error\":{\"code\":");
+        buf_jstrz(b, code ? code : azure_code(status));
+        buf_lit(b, ",\"message\":");
+        buf_jstrz(b, msg);
+        if (type) {
+            buf_lit(b, ",\"type\":");
+            buf_jstrz(b, type);
+        }
+        buf_lit(b, "}}");
+        break;
+    default:
+        buf_lit(b, "{\"error\":{\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, ",\"type\":");
+        buf_jstrz(b, type ? type : openai_type(status));
+        buf_lit(b, ",\"param\":null,\"code\":");
+        if (!code)
+            code = openai_code(status);
+        if (code)
+            buf_jstrz(b, code);
+        else
+            buf_lit(b, "null");
+        buf_lit(b, "}}");
+        break;
+    }
 }
 
 /* Answers an error. injected = caused by a directive, so err_type/err_code/msg apply. */
 static void reply_error(struct req *r, int status, const char *msg, bool injected)
 {
-	char dflt[96];
-	if (!msg) {
-		snprintf(dflt, sizeof dflt, "mock upstream error (HTTP %d)", status);
-		msg = dflt;
-	}
-	struct buf *b = body_reset(r->srv);
-	error_obj(b, r->prov, status, msg, injected ? &r->d : NULL);
-	send_body(r, status, r->prov == P_GEMINI ? "application/json; charset=UTF-8" : "application/json", NULL);
+    char dflt[96];
+    if (!msg) {
+        snprintf(dflt, sizeof dflt, "mock upstream error (HTTP %d)", status);
+        msg = dflt;
+    }
+    struct buf *b = body_reset(r->srv);
+    error_obj(b, r->prov, status, msg, injected ? &r->d : NULL);
+    send_body(r, status,
+              r->prov == P_GEMINI ? "application/json; charset=UTF-8" : "application/json", NULL);
 }
 
-__attribute__((format(printf, 3, 4))) static void reply_errorf(struct req *r, int status, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void reply_errorf(struct req *r, int status,
+                                                               const char *fmt, ...)
 {
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	reply_error(r, status, msg, false);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    reply_error(r, status, msg, false);
 }
 
 /* Mid-stream failure at the next event slot: cut the connection or send an error event. */
 static void stream_fail(struct req *r)
 {
-	struct server *srv = r->srv;
-	rep_seg(&srv->rep, r->d.delay_ms);
-	if (!r->d.fail_error) {
-		srv->rep.cut = true;
-		return;
-	}
-	struct buf *b;
-	switch (r->prov) {
-	case P_ANTHROPIC:
-		b = sse_named(r, "error");
-		if (!r->d.msg[0] && !r->d.err_type[0]) {
-			buf_lit(b, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}");
-		} else {
-			error_obj(b, P_ANTHROPIC, 529, "Overloaded", &r->d);
-		}
-		sse_end(r);
-		break;
-	case P_GEMINI:
-		b = sse_data(r);
-		error_obj(b, P_GEMINI, 500, "mock: stream failed", &r->d);
-		sse_end(r);
-		break;
-	default:
-		b = sse_data(r);
-		error_obj(b, r->prov, 500, "mock: stream failed", &r->d);
-		sse_end(r);
-		break;
-	}
-	rep_finish(r);
+    struct server *srv = r->srv;
+    rep_seg(&srv->rep, r->d.delay_ms);
+    if (!r->d.fail_error) {
+        srv->rep.cut = true;
+        return;
+    }
+    struct buf *b;
+    switch (r->prov) {
+    case P_ANTHROPIC:
+        b = sse_named(r, "error");
+        if (!r->d.msg[0] && !r->d.err_type[0]) {
+            buf_lit(b, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+                       "\"Overloaded\"}}");
+        } else {
+            error_obj(b, P_ANTHROPIC, 529, "Overloaded", &r->d);
+        }
+        sse_end(r);
+        break;
+    case P_GEMINI:
+        b = sse_data(r);
+        error_obj(b, P_GEMINI, 500, "mock: stream failed", &r->d);
+        sse_end(r);
+        break;
+    default:
+        b = sse_data(r);
+        error_obj(b, r->prov, 500, "mock: stream failed", &r->d);
+        sse_end(r);
+        break;
+    }
+    rep_finish(r);
 }
 
 /* ------------------------------------------------------------------------- */
 /* OpenAI and Azure */
 
-#define AZ_FILTERS                                                                               \
-	"{\"hate\":{\"filtered\":false,\"severity\":\"safe\"},\"self_harm\":{\"filtered\":false,"  \
-	"\"severity\":\"safe\"},\"sexual\":{\"filtered\":false,\"severity\":\"safe\"},"            \
-	"\"violence\":{\"filtered\":false,\"severity\":\"safe\"}}"
+#define AZ_FILTERS                                                                                 \
+    "{\"hate\":{\"filtered\":false,\"severity\":\"safe\"},\"self_harm\":{\"filtered\":false,"      \
+    "\"severity\":\"safe\"},\"sexual\":{\"filtered\":false,\"severity\":\"safe\"},"                \
+    "\"violence\":{\"filtered\":false,\"severity\":\"safe\"}}"
 
 static void oa_usage(struct buf *b, int prompt, int completion)
 {
-	buf_fmt(b,
-		"{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d,"
-		"\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
-		"\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
-		"\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
-		prompt, completion, prompt + completion);
+    buf_fmt(b,
+            "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d,"
+            "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+            "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
+            "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
+            prompt, completion, prompt + completion);
 }
 
 static struct buf *oa_chunk_begin(struct req *r, const struct chat *ch)
 {
-	struct buf *b = sse_data(r);
-	if (ch->completion)
-		buf_fmt(b, "{\"id\":\"cmpl-mock%" PRIu64 "\",\"object\":\"text_completion\",\"created\":%lld,\"model\":",
-			r->seq, (long long)r->now);
-	else
-		buf_fmt(b, "{\"id\":\"chatcmpl-mock%" PRIu64 "\",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
-			r->seq, (long long)r->now);
-	buf_jstrz(b, ch->model);
-	buf_lit(b, ",\"system_fingerprint\":\"fp_mock\",\"choices\":[");
-	return b;
+    struct buf *b = sse_data(r);
+    if (ch->completion)
+        buf_fmt(b,
+                "{\"id\":\"cmpl-mock%" PRIu64
+                "\",\"object\":\"text_completion\",\"created\":%lld,\"model\":",
+                r->seq, (long long)r->now);
+    else
+        buf_fmt(b,
+                "{\"id\":\"chatcmpl-mock%" PRIu64
+                "\",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
+                r->seq, (long long)r->now);
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"system_fingerprint\":\"fp_mock\",\"choices\":[");
+    return b;
 }
 
 static void oa_chunk_end(struct req *r, const struct chat *ch)
 {
-	struct buf *b = &r->srv->ev;
-	buf_putc(b, ']');
-	if (ch->include_usage)
-		buf_lit(b, ",\"usage\":null");
-	buf_putc(b, '}');
-	sse_end(r);
+    struct buf *b = &r->srv->ev;
+    buf_putc(b, ']');
+    if (ch->include_usage)
+        buf_lit(b, ",\"usage\":null");
+    buf_putc(b, '}');
+    sse_end(r);
 }
 
 /* One streamed choice carrying delta JSON (chat) or text (completions). */
-static void oa_choice(struct req *r, const struct chat *ch, const char *delta, size_t n, const char *finish)
+static void oa_choice(struct req *r, const struct chat *ch, const char *delta, size_t n,
+                      const char *finish)
 {
-	struct buf *b = oa_chunk_begin(r, ch);
-	if (ch->completion) {
-		buf_lit(b, "{\"text\":");
-		buf_jstr(b, delta, n);
-		buf_lit(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":");
-	} else {
-		buf_lit(b, "{\"index\":0,\"delta\":");
-		buf_put(b, delta, n);
-		buf_lit(b, ",\"logprobs\":null,\"finish_reason\":");
-	}
-	if (finish)
-		buf_jstrz(b, finish);
-	else
-		buf_lit(b, "null");
-	buf_putc(b, '}');
-	oa_chunk_end(r, ch);
+    struct buf *b = oa_chunk_begin(r, ch);
+    if (ch->completion) {
+        buf_lit(b, "{\"text\":");
+        buf_jstr(b, delta, n);
+        buf_lit(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":");
+    } else {
+        buf_lit(b, "{\"index\":0,\"delta\":");
+        buf_put(b, delta, n);
+        buf_lit(b, ",\"logprobs\":null,\"finish_reason\":");
+    }
+    if (finish)
+        buf_jstrz(b, finish);
+    else
+        buf_lit(b, "null");
+    buf_putc(b, '}');
+    oa_chunk_end(r, ch);
 }
 
 static void oa_tool_head(struct buf *b, struct req *r, bool with_role)
 {
-	if (with_role)
-		buf_lit(b, "{\"role\":\"assistant\",\"content\":null,");
-	else
-		buf_putc(b, '{');
-	buf_fmt(b, "\"tool_calls\":[{\"index\":0,\"id\":\"call_mock%" PRIu64 "_0\",\"type\":\"function\",\"function\":{\"name\":", r->seq);
-	buf_jstrz(b, r->d.tool);
-	buf_lit(b, ",\"arguments\":\"\"}}]}");
+    if (with_role)
+        buf_lit(b, "{\"role\":\"assistant\",\"content\":null,");
+    else
+        buf_putc(b, '{');
+    buf_fmt(b,
+            "\"tool_calls\":[{\"index\":0,\"id\":\"call_mock%" PRIu64
+            "_0\",\"type\":\"function\",\"function\":{\"name\":",
+            r->seq);
+    buf_jstrz(b, r->d.tool);
+    buf_lit(b, ",\"arguments\":\"\"}}]}");
 }
 
 static void oa_stream(struct req *r, const struct chat *ch, const struct plan *p)
 {
-	struct server *srv = r->srv;
-	struct buf *t = &srv->text; /* delta JSON; srv->ev holds the event around it */
-	const struct directives *d = &r->d;
-	stream_head(r, 200, "text/event-stream", NULL);
-	if (r->prov == P_AZURE && !ch->completion) {
-		/* Azure sends the prompt filter verdict first, in a chunk with no choices */
-		struct buf *b = sse_data(r);
-		buf_lit(b, "{\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
-			   "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":" AZ_FILTERS "}]}");
-		sse_end(r);
-	}
-	if (!ch->completion) {
-		buf_clear(t);
-		if (p->n_text == 0 && p->tool)
-			oa_tool_head(t, r, true);
-		else
-			buf_lit(t, "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}");
-		oa_choice(r, ch, t->p, t->len, NULL);
-	}
-	int ev = 0;
-	for (int i = 0; i < p->n_text; i++, ev++) {
-		if (ev == p->fail_at) {
-			stream_fail(r);
-			return;
-		}
-		rep_seg(&srv->rep, d->delay_ms);
-		struct buf *pc = piece(r, i);
-		if (ch->completion) {
-			oa_choice(r, ch, pc->p, pc->len, NULL);
-		} else {
-			buf_clear(t);
-			buf_lit(t, "{\"content\":");
-			buf_jstr(t, pc->p, pc->len);
-			buf_putc(t, '}');
-			oa_choice(r, ch, t->p, t->len, NULL);
-		}
-	}
-	for (int k = 0; k < p->n_args && !ch->completion; k++, ev++) {
-		if (ev == p->fail_at) {
-			stream_fail(r);
-			return;
-		}
-		rep_seg(&srv->rep, d->delay_ms);
-		if (k == 0 && p->n_text > 0) {
-			buf_clear(t);
-			oa_tool_head(t, r, false);
-			oa_choice(r, ch, t->p, t->len, NULL);
-		}
-		const char *s;
-		size_t n;
-		arg_frag(p, k, &s, &n);
-		buf_clear(t);
-		buf_lit(t, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":");
-		buf_jstr(t, s, n);
-		buf_lit(t, "}}]}");
-		oa_choice(r, ch, t->p, t->len, NULL);
-	}
-	if (ch->completion)
-		oa_choice(r, ch, "", 0, finish_for(r->prov, d, false));
-	else
-		oa_choice(r, ch, "{}", 2, finish_for(r->prov, d, p->tool));
-	if (ch->include_usage && d->usage) {
-		struct buf *b = oa_chunk_begin(r, ch);
-		buf_lit(b, "],\"usage\":");
-		if (ch->completion)
-			buf_fmt(b, "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
-				ch->prompt, p->completion, ch->prompt + p->completion);
-		else
-			oa_usage(b, ch->prompt, p->completion);
-		buf_putc(b, '}');
-		sse_end(r);
-	}
-	sse_data(r);
-	buf_lit(&srv->ev, "[DONE]");
-	sse_end(r);
-	rep_finish(r);
+    struct server *srv = r->srv;
+    struct buf *t = &srv->text; /* delta JSON; srv->ev holds the event around it */
+    const struct directives *d = &r->d;
+    stream_head(r, 200, "text/event-stream", NULL);
+    if (r->prov == P_AZURE && !ch->completion) {
+        /* Azure sends the prompt filter verdict first, in a chunk with no choices */
+        struct buf *b = sse_data(r);
+        buf_lit(
+            b,
+            "{\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
+            "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":" AZ_FILTERS
+            "}]}");
+        sse_end(r);
+    }
+    if (!ch->completion) {
+        buf_clear(t);
+        if (p->n_text == 0 && p->tool)
+            oa_tool_head(t, r, true);
+        else
+            buf_lit(t, "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}");
+        oa_choice(r, ch, t->p, t->len, NULL);
+    }
+    int ev = 0;
+    for (int i = 0; i < p->n_text; i++, ev++) {
+        if (ev == p->fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, d->delay_ms);
+        struct buf *pc = piece(r, i);
+        if (ch->completion) {
+            oa_choice(r, ch, pc->p, pc->len, NULL);
+        } else {
+            buf_clear(t);
+            buf_lit(t, "{\"content\":");
+            buf_jstr(t, pc->p, pc->len);
+            buf_putc(t, '}');
+            oa_choice(r, ch, t->p, t->len, NULL);
+        }
+    }
+    for (int k = 0; k < p->n_args && !ch->completion; k++, ev++) {
+        if (ev == p->fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, d->delay_ms);
+        if (k == 0 && p->n_text > 0) {
+            buf_clear(t);
+            oa_tool_head(t, r, false);
+            oa_choice(r, ch, t->p, t->len, NULL);
+        }
+        const char *s;
+        size_t n;
+        arg_frag(p, k, &s, &n);
+        buf_clear(t);
+        buf_lit(t, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":");
+        buf_jstr(t, s, n);
+        buf_lit(t, "}}]}");
+        oa_choice(r, ch, t->p, t->len, NULL);
+    }
+    if (ch->completion)
+        oa_choice(r, ch, "", 0, finish_for(r->prov, d, false));
+    else
+        oa_choice(r, ch, "{}", 2, finish_for(r->prov, d, p->tool));
+    if (ch->include_usage && d->usage) {
+        struct buf *b = oa_chunk_begin(r, ch);
+        buf_lit(b, "],\"usage\":");
+        if (ch->completion)
+            buf_fmt(b, "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                    ch->prompt, p->completion, ch->prompt + p->completion);
+        else
+            oa_usage(b, ch->prompt, p->completion);
+        buf_putc(b, '}');
+        sse_end(r);
+    }
+    sse_data(r);
+    buf_lit(&srv->ev, "[DONE]");
+    sse_end(r);
+    rep_finish(r);
 }
 
 static void oa_chat_json(struct req *r, const struct chat *ch, const struct plan *p)
 {
-	struct buf *b = body_reset(r->srv);
-	bool az = r->prov == P_AZURE;
-	buf_fmt(b, "{\"id\":\"chatcmpl-mock%" PRIu64 "\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
-		r->seq, (long long)r->now);
-	buf_jstrz(b, ch->model);
-	if (az)
-		buf_lit(b, ",\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":" AZ_FILTERS "}]");
-	buf_lit(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-	if (p->n_text) {
-		struct buf *t = all_text(r, p->n_text);
-		buf_jstr(b, t->p, t->len);
-	} else {
-		buf_lit(b, "null");
-	}
-	if (p->tool) {
-		buf_fmt(b, ",\"tool_calls\":[{\"id\":\"call_mock%" PRIu64 "_0\",\"type\":\"function\",\"function\":{\"name\":", r->seq);
-		buf_jstrz(b, r->d.tool);
-		buf_lit(b, ",\"arguments\":");
-		buf_jstr(b, p->args, p->args_len);
-		buf_lit(b, "}}]");
-	}
-	buf_lit(b, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
-	buf_jstrz(b, finish_for(r->prov, &r->d, p->tool));
-	if (az)
-		buf_lit(b, ",\"content_filter_results\":" AZ_FILTERS);
-	buf_lit(b, "}]");
-	if (r->d.usage) {
-		buf_lit(b, ",\"usage\":");
-		oa_usage(b, ch->prompt, p->completion);
-	}
-	buf_lit(b, ",\"system_fingerprint\":\"fp_mock\"}");
-	send_body(r, 200, "application/json", NULL);
+    struct buf *b = body_reset(r->srv);
+    bool az = r->prov == P_AZURE;
+    buf_fmt(b,
+            "{\"id\":\"chatcmpl-mock%" PRIu64
+            "\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
+            r->seq, (long long)r->now);
+    buf_jstrz(b, ch->model);
+    if (az)
+        buf_lit(
+            b,
+            ",\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":" AZ_FILTERS
+            "}]");
+    buf_lit(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+    if (p->n_text) {
+        struct buf *t = all_text(r, p->n_text);
+        buf_jstr(b, t->p, t->len);
+    } else {
+        buf_lit(b, "null");
+    }
+    if (p->tool) {
+        buf_fmt(b,
+                ",\"tool_calls\":[{\"id\":\"call_mock%" PRIu64
+                "_0\",\"type\":\"function\",\"function\":{\"name\":",
+                r->seq);
+        buf_jstrz(b, r->d.tool);
+        buf_lit(b, ",\"arguments\":");
+        buf_jstr(b, p->args, p->args_len);
+        buf_lit(b, "}}]");
+    }
+    buf_lit(b, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
+    buf_jstrz(b, finish_for(r->prov, &r->d, p->tool));
+    if (az)
+        buf_lit(b, ",\"content_filter_results\":" AZ_FILTERS);
+    buf_lit(b, "}]");
+    if (r->d.usage) {
+        buf_lit(b, ",\"usage\":");
+        oa_usage(b, ch->prompt, p->completion);
+    }
+    buf_lit(b, ",\"system_fingerprint\":\"fp_mock\"}");
+    send_body(r, 200, "application/json", NULL);
 }
 
 static void oa_completion_json(struct req *r, const struct chat *ch, const struct plan *p)
 {
-	struct buf *b = body_reset(r->srv);
-	buf_fmt(b, "{\"id\":\"cmpl-mock%" PRIu64 "\",\"object\":\"text_completion\",\"created\":%lld,\"model\":",
-		r->seq, (long long)r->now);
-	buf_jstrz(b, ch->model);
-	buf_lit(b, ",\"choices\":[{\"text\":");
-	struct buf *t = all_text(r, p->n_text);
-	buf_jstr(b, t->p, t->len);
-	buf_lit(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":");
-	buf_jstrz(b, finish_for(r->prov, &r->d, false));
-	buf_lit(b, "}]");
-	if (r->d.usage) {
-		buf_fmt(b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
-			ch->prompt, p->completion, ch->prompt + p->completion);
-	}
-	buf_lit(b, "}");
-	send_body(r, 200, "application/json", NULL);
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"id\":\"cmpl-mock%" PRIu64
+            "\",\"object\":\"text_completion\",\"created\":%lld,\"model\":",
+            r->seq, (long long)r->now);
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"choices\":[{\"text\":");
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_lit(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":");
+    buf_jstrz(b, finish_for(r->prov, &r->d, false));
+    buf_lit(b, "}]");
+    if (r->d.usage) {
+        buf_fmt(b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                ch->prompt, p->completion, ch->prompt + p->completion);
+    }
+    buf_lit(b, "}");
+    send_body(r, 200, "application/json", NULL);
 }
 
 /* Non-stream requests with fail_after get no answer at all: the connection just closes. */
 static bool drop_if_failing(struct req *r, bool stream)
 {
-	if (stream || r->d.fail_after < 0)
-		return false;
-	r->srv->rep.segs[0].delay_ms = r->d.delay_ms;
-	r->srv->rep.cut = true;
-	if (r->rec)
-		r->rec->status = 0;
-	return true;
+    if (stream || r->d.fail_after < 0)
+        return false;
+    r->srv->rep.segs[0].delay_ms = r->d.delay_ms;
+    r->srv->rep.cut = true;
+    if (r->rec)
+        r->rec->status = 0;
+    return true;
 }
 
 static void h_oa_chat(struct req *r)
 {
-	json_object *j = r->json, *msgs = jarr(j, "messages");
-	const char *model = jstr(j, "model");
-	if (!model && r->prov == P_AZURE)
-		model = r->deployment;
-	if (!model) {
-		reply_error(r, 400, "you must provide a model parameter", false);
-		return;
-	}
-	if (!jlen(msgs)) {
-		reply_error(r, 400, "'messages' must be a non-empty array", false);
-		return;
-	}
-	struct chat ch = {.model = model, .stream = jbool(j, "stream")};
-	json_object *so = jget(j, "stream_options");
-	if (so && json_object_is_type(so, json_type_null))
-		so = NULL;
-	if (so && !ch.stream && r->d.strict) {
-		reply_error(r, 400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", false);
-		return;
-	}
-	ch.include_usage = jbool(so, "include_usage");
-	for (size_t i = 0; i < jlen(msgs); i++) {
-		buf_clear(&r->srv->text);
-		jtext(jget(json_object_array_get_idx(msgs, i), "content"), &r->srv->text, 0);
-		ch.prompt += count_words(r->srv->text.p, r->srv->text.len) + 3;
-	}
-	if (r->d.tool[0] && !jlen(jarr(j, "tools")) && !jlen(jarr(j, "functions"))) {
-		reply_errorf(r, 400, "mock: directive tool=%s but the request declares no tools", r->d.tool);
-		return;
-	}
-	struct plan p;
-	plan_make(&p, &r->d);
-	rec_model(r, model);
-	rec_tokens(r, ch.prompt, p.completion, ch.stream ? ch.include_usage && r->d.usage : r->d.usage);
-	if (drop_if_failing(r, ch.stream))
-		return;
-	if (ch.stream)
-		oa_stream(r, &ch, &p);
-	else
-		oa_chat_json(r, &ch, &p);
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    const char *model = jstr(j, "model");
+    if (!model && r->prov == P_AZURE)
+        model = r->deployment;
+    if (!model) {
+        reply_error(r, 400, "you must provide a model parameter", false);
+        return;
+    }
+    if (!jlen(msgs)) {
+        reply_error(r, 400, "'messages' must be a non-empty array", false);
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "stream")};
+    json_object *so = jget(j, "stream_options");
+    if (so && json_object_is_type(so, json_type_null))
+        so = NULL;
+    if (so && !ch.stream && r->d.strict) {
+        reply_error(r, 400,
+                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                    false);
+        return;
+    }
+    ch.include_usage = jbool(so, "include_usage");
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        buf_clear(&r->srv->text);
+        jtext(jget(json_object_array_get_idx(msgs, i), "content"), &r->srv->text, 0);
+        ch.prompt += count_words(r->srv->text.p, r->srv->text.len) + 3;
+    }
+    if (r->d.tool[0] && !jlen(jarr(j, "tools")) && !jlen(jarr(j, "functions"))) {
+        reply_errorf(r, 400, "mock: directive tool=%s but the request declares no tools",
+                     r->d.tool);
+        return;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, ch.stream ? ch.include_usage && r->d.usage : r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (ch.stream)
+        oa_stream(r, &ch, &p);
+    else
+        oa_chat_json(r, &ch, &p);
 }
 
 static void h_oa_completions(struct req *r)
 {
-	json_object *j = r->json;
-	const char *model = jstr(j, "model");
-	if (!model && r->prov == P_AZURE)
-		model = r->deployment;
-	if (!model) {
-		reply_error(r, 400, "you must provide a model parameter", false);
-		return;
-	}
-	json_object *prompt = jget(j, "prompt");
-	if (!prompt) {
-		reply_error(r, 400, "'prompt' is a required property", false);
-		return;
-	}
-	struct chat ch = {.model = model, .stream = jbool(j, "stream"), .completion = true};
-	ch.include_usage = jbool(jget(j, "stream_options"), "include_usage");
-	buf_clear(&r->srv->text);
-	jtext(prompt, &r->srv->text, 0);
-	ch.prompt = count_words(r->srv->text.p, r->srv->text.len);
-	struct directives d2 = r->d;
-	d2.tool[0] = '\0'; /* legacy completions have no tools */
-	struct plan p;
-	plan_make(&p, &d2);
-	rec_model(r, model);
-	rec_tokens(r, ch.prompt, p.completion, ch.stream ? ch.include_usage && r->d.usage : r->d.usage);
-	if (drop_if_failing(r, ch.stream))
-		return;
-	if (ch.stream)
-		oa_stream(r, &ch, &p);
-	else
-		oa_completion_json(r, &ch, &p);
+    json_object *j = r->json;
+    const char *model = jstr(j, "model");
+    if (!model && r->prov == P_AZURE)
+        model = r->deployment;
+    if (!model) {
+        reply_error(r, 400, "you must provide a model parameter", false);
+        return;
+    }
+    json_object *prompt = jget(j, "prompt");
+    if (!prompt) {
+        reply_error(r, 400, "'prompt' is a required property", false);
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "stream"), .completion = true};
+    ch.include_usage = jbool(jget(j, "stream_options"), "include_usage");
+    buf_clear(&r->srv->text);
+    jtext(prompt, &r->srv->text, 0);
+    ch.prompt = count_words(r->srv->text.p, r->srv->text.len);
+    struct directives d2 = r->d;
+    d2.tool[0] = '\0'; /* legacy completions have no tools */
+    struct plan p;
+    plan_make(&p, &d2);
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, ch.stream ? ch.include_usage && r->d.usage : r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (ch.stream)
+        oa_stream(r, &ch, &p);
+    else
+        oa_completion_json(r, &ch, &p);
 }
 
 /* Deterministic embedding values: multiples of 1/1024, exact in float32 and in decimal. */
 static float emb_value(uint64_t h, int i)
 {
-	uint64_t x = mix64(h ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull));
-	return (float)((int)(x % 2049) - 1024) / 1024.0f;
+    uint64_t x = mix64(h ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull));
+    return (float)((int)(x % 2049) - 1024) / 1024.0f;
 }
 
 static void emb_vector(struct server *srv, struct buf *b, uint64_t h, int dims, bool b64)
 {
-	if (!b64) {
-		buf_putc(b, '[');
-		for (int i = 0; i < dims; i++)
-			buf_fmt(b, i ? ",%.10g" : "%.10g", (double)emb_value(h, i));
-		buf_putc(b, ']');
-		return;
-	}
-	struct buf *raw = &srv->piece;
-	buf_clear(raw);
-	for (int i = 0; i < dims; i++) {
-		float f = emb_value(h, i);
-		uint32_t u;
-		memcpy(&u, &f, sizeof u);
-		unsigned char le[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
-				       (unsigned char)(u >> 24)};
-		buf_put(raw, le, 4);
-	}
-	buf_putc(b, '"');
-	buf_b64(b, (const unsigned char *)raw->p, raw->len);
-	buf_putc(b, '"');
+    if (!b64) {
+        buf_putc(b, '[');
+        for (int i = 0; i < dims; i++)
+            buf_fmt(b, i ? ",%.10g" : "%.10g", (double)emb_value(h, i));
+        buf_putc(b, ']');
+        return;
+    }
+    struct buf *raw = &srv->piece;
+    buf_clear(raw);
+    for (int i = 0; i < dims; i++) {
+        float f = emb_value(h, i);
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        unsigned char le[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
+                               (unsigned char)(u >> 24)};
+        buf_put(raw, le, 4);
+    }
+    buf_putc(b, '"');
+    buf_b64(b, (const unsigned char *)raw->p, raw->len);
+    buf_putc(b, '"');
 }
 
 /* Hash of one embedding input, a string or an array of token ids; *tokens gets its size. */
 static uint64_t emb_input(struct server *srv, json_object *v, int *tokens)
 {
-	if (json_object_is_type(v, json_type_string)) {
-		buf_clear(&srv->text);
-		jtext(v, &srv->text, 0);
-		*tokens = count_words(srv->text.p, srv->text.len);
-		return fnv1a(srv->text.p, srv->text.len, 1469598103934665603ull);
-	}
-	uint64_t h = 1469598103934665603ull;
-	size_t n = jlen(v);
-	for (size_t i = 0; i < n; i++) {
-		int64_t t = json_object_get_int64(json_object_array_get_idx(v, i));
-		h = fnv1a(&t, sizeof t, h);
-	}
-	*tokens = (int)n;
-	return h;
+    if (json_object_is_type(v, json_type_string)) {
+        buf_clear(&srv->text);
+        jtext(v, &srv->text, 0);
+        *tokens = count_words(srv->text.p, srv->text.len);
+        return fnv1a(srv->text.p, srv->text.len, 1469598103934665603ull);
+    }
+    uint64_t h = 1469598103934665603ull;
+    size_t n = jlen(v);
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = json_object_get_int64(json_object_array_get_idx(v, i));
+        h = fnv1a(&t, sizeof t, h);
+    }
+    *tokens = (int)n;
+    return h;
 }
 
 static void h_oa_embeddings(struct req *r)
 {
-	struct server *srv = r->srv;
-	json_object *j = r->json, *input = jget(j, "input");
-	const char *model = jstr(j, "model");
-	if (!model)
-		model = r->prov == P_AZURE ? r->deployment : r->pmodel[0] ? r->pmodel : NULL;
-	if (!model) {
-		reply_error(r, 400, "you must provide a model parameter", false);
-		return;
-	}
-	if (!input || (json_object_is_type(input, json_type_array) && !jlen(input)) ||
-	    !(json_object_is_type(input, json_type_string) || json_object_is_type(input, json_type_array))) {
-		reply_error(r, 400, "'input' must be a string or a non-empty array", false);
-		return;
-	}
-	int dims = (int)jint(j, "dimensions", DEFAULT_DIMS);
-	if (dims < 1 || dims > MAX_DIMS) {
-		reply_errorf(r, 400, "'dimensions' must be between 1 and %d", MAX_DIMS);
-		return;
-	}
-	const char *fmt = jstr(j, "encoding_format");
-	bool b64 = fmt && !strcmp(fmt, "base64");
-	/* items: a string, an array of strings, one token array, or an array of token arrays */
-	json_object *one = NULL;
-	size_t n = 1;
-	json_object *first = json_object_is_type(input, json_type_array) ? json_object_array_get_idx(input, 0) : NULL;
-	if (!first || (!json_object_is_type(first, json_type_string) && !json_object_is_type(first, json_type_array)))
-		one = input;
-	else
-		n = jlen(input);
-	struct buf *b = body_reset(srv);
-	buf_lit(b, "{\"object\":\"list\",\"data\":[");
-	int prompt = 0;
-	for (size_t i = 0; i < n; i++) {
-		int toks = 0;
-		uint64_t h = emb_input(srv, one ? one : json_object_array_get_idx(input, i), &toks);
-		prompt += toks;
-		buf_fmt(b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i ? "," : "", i);
-		emb_vector(srv, b, h, dims, b64);
-		buf_putc(b, '}');
-	}
-	buf_lit(b, "],\"model\":");
-	buf_jstrz(b, model);
-	if (r->d.usage)
-		buf_fmt(b, ",\"usage\":{\"prompt_tokens\":%d,\"total_tokens\":%d}", prompt, prompt);
-	buf_putc(b, '}');
-	rec_model(r, model);
-	rec_tokens(r, prompt, 0, r->d.usage);
-	send_body(r, 200, "application/json", NULL);
+    struct server *srv = r->srv;
+    json_object *j = r->json, *input = jget(j, "input");
+    const char *model = jstr(j, "model");
+    if (!model)
+        model = r->prov == P_AZURE ? r->deployment : r->pmodel[0] ? r->pmodel : NULL;
+    if (!model) {
+        reply_error(r, 400, "you must provide a model parameter", false);
+        return;
+    }
+    if (!input || (json_object_is_type(input, json_type_array) && !jlen(input)) ||
+        !(json_object_is_type(input, json_type_string) ||
+          json_object_is_type(input, json_type_array))) {
+        reply_error(r, 400, "'input' must be a string or a non-empty array", false);
+        return;
+    }
+    int dims = (int)jint(j, "dimensions", DEFAULT_DIMS);
+    if (dims < 1 || dims > MAX_DIMS) {
+        reply_errorf(r, 400, "'dimensions' must be between 1 and %d", MAX_DIMS);
+        return;
+    }
+    const char *fmt = jstr(j, "encoding_format");
+    bool b64 = fmt && !strcmp(fmt, "base64");
+    /* items: a string, an array of strings, one token array, or an array of token arrays */
+    json_object *one = NULL;
+    size_t n = 1;
+    json_object *first =
+        json_object_is_type(input, json_type_array) ? json_object_array_get_idx(input, 0) : NULL;
+    if (!first || (!json_object_is_type(first, json_type_string) &&
+                   !json_object_is_type(first, json_type_array)))
+        one = input;
+    else
+        n = jlen(input);
+    struct buf *b = body_reset(srv);
+    buf_lit(b, "{\"object\":\"list\",\"data\":[");
+    int prompt = 0;
+    for (size_t i = 0; i < n; i++) {
+        int toks = 0;
+        uint64_t h = emb_input(srv, one ? one : json_object_array_get_idx(input, i), &toks);
+        prompt += toks;
+        buf_fmt(b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i ? "," : "", i);
+        emb_vector(srv, b, h, dims, b64);
+        buf_putc(b, '}');
+    }
+    buf_lit(b, "],\"model\":");
+    buf_jstrz(b, model);
+    if (r->d.usage)
+        buf_fmt(b, ",\"usage\":{\"prompt_tokens\":%d,\"total_tokens\":%d}", prompt, prompt);
+    buf_putc(b, '}');
+    rec_model(r, model);
+    rec_tokens(r, prompt, 0, r->d.usage);
+    send_body(r, 200, "application/json", NULL);
 }
 
 static void h_oa_moderations(struct req *r)
 {
-	static const char *const cats[] = {"harassment", "harassment/threatening", "hate", "hate/threatening",
-					   "illicit", "illicit/violent", "self-harm", "self-harm/intent",
-					   "self-harm/instructions", "sexual", "sexual/minors", "violence",
-					   "violence/graphic"};
-	json_object *input = jget(r->json, "input");
-	if (!input) {
-		reply_error(r, 400, "'input' is a required property", false);
-		return;
-	}
-	const char *model = jstr(r->json, "model");
-	if (!model)
-		model = "omni-moderation-latest";
-	size_t n = json_object_is_type(input, json_type_array) ? jlen(input) : 1;
-	if (json_object_is_type(input, json_type_array) && n > 0 &&
-	    json_object_is_type(json_object_array_get_idx(input, 0), json_type_object))
-		n = 1; /* multi-modal parts form one input */
-	struct buf *b = body_reset(r->srv);
-	buf_fmt(b, "{\"id\":\"modr-mock%" PRIu64 "\",\"model\":", r->seq);
-	buf_jstrz(b, model);
-	buf_lit(b, ",\"results\":[");
-	for (size_t i = 0; i < n; i++) {
-		buf_fmt(b, "%s{\"flagged\":%s,\"categories\":{", i ? "," : "", r->d.flagged ? "true" : "false");
-		for (size_t k = 0; k < sizeof cats / sizeof *cats; k++)
-			buf_fmt(b, "%s\"%s\":%s", k ? "," : "", cats[k], r->d.flagged && k == 0 ? "true" : "false");
-		buf_lit(b, "},\"category_scores\":{");
-		for (size_t k = 0; k < sizeof cats / sizeof *cats; k++)
-			buf_fmt(b, "%s\"%s\":%s", k ? "," : "", cats[k], r->d.flagged && k == 0 ? "0.97" : "0.0001");
-		buf_lit(b, "}}");
-	}
-	buf_lit(b, "]}");
-	rec_model(r, model);
-	send_body(r, 200, "application/json", NULL);
+    static const char *const cats[] = {"harassment",
+                                       "harassment/threatening",
+                                       "hate",
+                                       "hate/threatening",
+                                       "illicit",
+                                       "illicit/violent",
+                                       "self-harm",
+                                       "self-harm/intent",
+                                       "self-harm/instructions",
+                                       "sexual",
+                                       "sexual/minors",
+                                       "violence",
+                                       "violence/graphic"};
+    json_object *input = jget(r->json, "input");
+    if (!input) {
+        reply_error(r, 400, "'input' is a required property", false);
+        return;
+    }
+    const char *model = jstr(r->json, "model");
+    if (!model)
+        model = "omni-moderation-latest";
+    size_t n = json_object_is_type(input, json_type_array) ? jlen(input) : 1;
+    if (json_object_is_type(input, json_type_array) && n > 0 &&
+        json_object_is_type(json_object_array_get_idx(input, 0), json_type_object))
+        n = 1; /* multi-modal parts form one input */
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"id\":\"modr-mock%" PRIu64 "\",\"model\":", r->seq);
+    buf_jstrz(b, model);
+    buf_lit(b, ",\"results\":[");
+    for (size_t i = 0; i < n; i++) {
+        buf_fmt(b, "%s{\"flagged\":%s,\"categories\":{", i ? "," : "",
+                r->d.flagged ? "true" : "false");
+        for (size_t k = 0; k < sizeof cats / sizeof *cats; k++)
+            buf_fmt(b, "%s\"%s\":%s", k ? "," : "", cats[k],
+                    r->d.flagged && k == 0 ? "true" : "false");
+        buf_lit(b, "},\"category_scores\":{");
+        for (size_t k = 0; k < sizeof cats / sizeof *cats; k++)
+            buf_fmt(b, "%s\"%s\":%s", k ? "," : "", cats[k],
+                    r->d.flagged && k == 0 ? "0.97" : "0.0001");
+        buf_lit(b, "}}");
+    }
+    buf_lit(b, "]}");
+    rec_model(r, model);
+    send_body(r, 200, "application/json", NULL);
 }
 
 /* A valid 1x1 transparent PNG for b64_json answers. */
 static const unsigned char tiny_png[] = {
-	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-	0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
-	0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
-	0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+    0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+    0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
+    0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 };
 
 static void h_oa_images(struct req *r)
 {
-	const char *prompt = jstr(r->json, "prompt");
-	if (!prompt) {
-		reply_error(r, 400, "'prompt' is a required property", false);
-		return;
-	}
-	int64_t n = jint(r->json, "n", 1);
-	if (n < 1 || n > 10) {
-		reply_error(r, 400, "'n' must be between 1 and 10", false);
-		return;
-	}
-	const char *rf = jstr(r->json, "response_format");
-	bool b64 = rf && !strcmp(rf, "b64_json");
-	struct buf *b = body_reset(r->srv);
-	buf_fmt(b, "{\"created\":%lld,\"data\":[", (long long)r->now);
-	for (int64_t i = 0; i < n; i++) {
-		buf_puts(b, i ? ",{" : "{");
-		if (b64) {
-			buf_lit(b, "\"b64_json\":\"");
-			buf_b64(b, tiny_png, sizeof tiny_png);
-			buf_putc(b, '"');
-		} else {
-			buf_fmt(b, "\"url\":\"https://mock.invalid/images/mock%" PRIu64 "-%" PRId64 ".png\"", r->seq, i);
-		}
-		buf_lit(b, ",\"revised_prompt\":");
-		buf_jstrz(b, prompt);
-		buf_putc(b, '}');
-	}
-	buf_lit(b, "]}");
-	rec_model(r, jstr(r->json, "model"));
-	send_body(r, 200, "application/json", NULL);
+    const char *prompt = jstr(r->json, "prompt");
+    if (!prompt) {
+        reply_error(r, 400, "'prompt' is a required property", false);
+        return;
+    }
+    int64_t n = jint(r->json, "n", 1);
+    if (n < 1 || n > 10) {
+        reply_error(r, 400, "'n' must be between 1 and 10", false);
+        return;
+    }
+    const char *rf = jstr(r->json, "response_format");
+    bool b64 = rf && !strcmp(rf, "b64_json");
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"created\":%lld,\"data\":[", (long long)r->now);
+    for (int64_t i = 0; i < n; i++) {
+        buf_puts(b, i ? ",{" : "{");
+        if (b64) {
+            buf_lit(b, "\"b64_json\":\"");
+            buf_b64(b, tiny_png, sizeof tiny_png);
+            buf_putc(b, '"');
+        } else {
+            buf_fmt(b, "\"url\":\"https://mock.invalid/images/mock%" PRIu64 "-%" PRId64 ".png\"",
+                    r->seq, i);
+        }
+        buf_lit(b, ",\"revised_prompt\":");
+        buf_jstrz(b, prompt);
+        buf_putc(b, '}');
+    }
+    buf_lit(b, "]}");
+    rec_model(r, jstr(r->json, "model"));
+    send_body(r, 200, "application/json", NULL);
 }
 
 /* Picks the fields the mock needs out of a multipart/form-data body. */
 static bool multipart_parse(struct req *r)
 {
-	const struct hdr *ct = hfind(r, "content-type");
-	if (!r->body_len || !ct || !mem_icontains(ct->val, ct->val_len, "multipart/form-data"))
-		return false;
-	const char *bp = NULL;
-	for (size_t i = 0; i + 9 <= ct->val_len; i++)
-		if (strncasecmp(ct->val + i, "boundary=", 9) == 0) {
-			bp = ct->val + i + 9;
-			break;
-		}
-	if (!bp)
-		return false;
-	size_t bn = (size_t)(ct->val + ct->val_len - bp);
-	if (bn && *bp == '"') {
-		bp++;
-		const char *q = memchr(bp, '"', --bn);
-		if (!q)
-			return false;
-		bn = (size_t)(q - bp);
-	} else {
-		const char *semi = memchr(bp, ';', bn);
-		if (semi)
-			bn = (size_t)(semi - bp);
-	}
-	char delim[256];
-	if (bn == 0 || bn + 4 >= sizeof delim)
-		return false;
-	delim[0] = '\r';
-	delim[1] = '\n';
-	delim[2] = delim[3] = '-';
-	memcpy(delim + 4, bp, bn);
-	size_t dn = bn + 4;
-	const char *s = r->body, *end = r->body + r->body_len;
-	/* the first delimiter may lack the leading CRLF */
-	const char *p = r->body_len >= dn - 2 && memcmp(s, delim + 2, dn - 2) == 0 ? s + dn - 2 : NULL;
-	if (!p) {
-		p = memmem(s, r->body_len, delim, dn);
-		if (!p)
-			return false;
-		p += dn;
-	}
-	for (;;) {
-		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-			return true;
-		const char *hs = memmem(p, (size_t)(end - p), "\r\n", 2);
-		if (!hs)
-			return false;
-		hs += 2;
-		const char *he = memmem(hs, (size_t)(end - hs), "\r\n\r\n", 4);
-		if (!he)
-			return false;
-		const char *data = he + 4;
-		const char *next = memmem(data, (size_t)(end - data), delim, dn);
-		if (!next)
-			return false;
-		size_t len = (size_t)(next - data);
-		const char *name = memmem(hs, (size_t)(he - hs), "name=\"", 6);
-		const char *file = memmem(hs, (size_t)(he - hs), "filename=", 9);
-		if (name && (name == hs || name[-1] != 'e')) { /* skip the "name" inside "filename" */
-			name += 6;
-			const char *q = memchr(name, '"', (size_t)(he - name));
-			size_t nn = q ? (size_t)(q - name) : 0;
-			if (file || (nn == 4 && !memcmp(name, "file", 4))) {
-				r->mp_has_file = true;
-				r->mp_file_len = len;
-			} else if (nn == 5 && !memcmp(name, "model", 5)) {
-				copy_str(r->mp_model, sizeof r->mp_model, data, len);
-			} else if (nn == 15 && !memcmp(name, "response_format", 15)) {
-				copy_str(r->mp_format, sizeof r->mp_format, data, len);
-			} else if (nn == 6 && !memcmp(name, "prompt", 6)) {
-				r->mp_prompt = data;
-				r->mp_prompt_len = len;
-			}
-		}
-		p = next + dn;
-	}
+    const struct hdr *ct = hfind(r, "content-type");
+    if (!r->body_len || !ct || !mem_icontains(ct->val, ct->val_len, "multipart/form-data"))
+        return false;
+    const char *bp = NULL;
+    for (size_t i = 0; i + 9 <= ct->val_len; i++)
+        if (strncasecmp(ct->val + i, "boundary=", 9) == 0) {
+            bp = ct->val + i + 9;
+            break;
+        }
+    if (!bp)
+        return false;
+    size_t bn = (size_t)(ct->val + ct->val_len - bp);
+    if (bn && *bp == '"') {
+        bp++;
+        const char *q = memchr(bp, '"', --bn);
+        if (!q)
+            return false;
+        bn = (size_t)(q - bp);
+    } else {
+        const char *semi = memchr(bp, ';', bn);
+        if (semi)
+            bn = (size_t)(semi - bp);
+    }
+    char delim[256];
+    if (bn == 0 || bn + 4 >= sizeof delim)
+        return false;
+    delim[0] = '\r';
+    delim[1] = '\n';
+    delim[2] = delim[3] = '-';
+    memcpy(delim + 4, bp, bn);
+    size_t dn = bn + 4;
+    const char *s = r->body, *end = r->body + r->body_len;
+    /* the first delimiter may lack the leading CRLF */
+    const char *p = r->body_len >= dn - 2 && memcmp(s, delim + 2, dn - 2) == 0 ? s + dn - 2 : NULL;
+    if (!p) {
+        p = memmem(s, r->body_len, delim, dn);
+        if (!p)
+            return false;
+        p += dn;
+    }
+    for (;;) {
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            return true;
+        const char *hs = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (!hs)
+            return false;
+        hs += 2;
+        const char *he = memmem(hs, (size_t)(end - hs), "\r\n\r\n", 4);
+        if (!he)
+            return false;
+        const char *data = he + 4;
+        const char *next = memmem(data, (size_t)(end - data), delim, dn);
+        if (!next)
+            return false;
+        size_t len = (size_t)(next - data);
+        const char *name = memmem(hs, (size_t)(he - hs), "name=\"", 6);
+        const char *file = memmem(hs, (size_t)(he - hs), "filename=", 9);
+        if (name && (name == hs || name[-1] != 'e')) { /* skip the "name" inside "filename" */
+            name += 6;
+            const char *q = memchr(name, '"', (size_t)(he - name));
+            size_t nn = q ? (size_t)(q - name) : 0;
+            if (file || (nn == 4 && !memcmp(name, "file", 4))) {
+                r->mp_has_file = true;
+                r->mp_file_len = len;
+            } else if (nn == 5 && !memcmp(name, "model", 5)) {
+                copy_str(r->mp_model, sizeof r->mp_model, data, len);
+            } else if (nn == 15 && !memcmp(name, "response_format", 15)) {
+                copy_str(r->mp_format, sizeof r->mp_format, data, len);
+            } else if (nn == 6 && !memcmp(name, "prompt", 6)) {
+                r->mp_prompt = data;
+                r->mp_prompt_len = len;
+            }
+        }
+        p = next + dn;
+    }
 }
 
 static void h_oa_audio_text(struct req *r)
 {
-	if (!r->mp_has_file) {
-		reply_error(r, 400, "mock: multipart/form-data with a 'file' part is required", false);
-		return;
-	}
-	const char *fmt = r->mp_format[0] ? r->mp_format : "json";
-	struct buf *t = all_text(r, r->d.chunks);
-	struct buf *b = body_reset(r->srv);
-	const char *ctype = "application/json";
-	if (!strcmp(fmt, "text")) {
-		buf_put(b, t->p, t->len);
-		buf_putc(b, '\n');
-		ctype = "text/plain; charset=utf-8";
-	} else if (!strcmp(fmt, "srt")) {
-		buf_lit(b, "1\n00:00:00,000 --> 00:00:01,000\n");
-		buf_put(b, t->p, t->len);
-		buf_lit(b, "\n\n");
-		ctype = "text/plain; charset=utf-8";
-	} else if (!strcmp(fmt, "vtt")) {
-		buf_lit(b, "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n");
-		buf_put(b, t->p, t->len);
-		buf_lit(b, "\n\n");
-		ctype = "text/vtt; charset=utf-8";
-	} else if (!strcmp(fmt, "verbose_json")) {
-		buf_fmt(b, "{\"task\":\"%s\",\"language\":\"english\",\"duration\":1.0,\"text\":",
-			r->op == OP_TRANSLATE ? "translate" : "transcribe");
-		buf_jstr(b, t->p, t->len);
-		buf_lit(b, ",\"segments\":[{\"id\":0,\"seek\":0,\"start\":0.0,\"end\":1.0,\"text\":");
-		buf_jstr(b, t->p, t->len);
-		buf_lit(b, "}]}");
-	} else {
-		buf_lit(b, "{\"text\":");
-		buf_jstr(b, t->p, t->len);
-		buf_putc(b, '}');
-	}
-	rec_model(r, r->mp_model[0] ? r->mp_model : NULL);
-	send_body(r, 200, ctype, NULL);
+    if (!r->mp_has_file) {
+        reply_error(r, 400, "mock: multipart/form-data with a 'file' part is required", false);
+        return;
+    }
+    const char *fmt = r->mp_format[0] ? r->mp_format : "json";
+    struct buf *t = all_text(r, r->d.chunks);
+    struct buf *b = body_reset(r->srv);
+    const char *ctype = "application/json";
+    if (!strcmp(fmt, "text")) {
+        buf_put(b, t->p, t->len);
+        buf_putc(b, '\n');
+        ctype = "text/plain; charset=utf-8";
+    } else if (!strcmp(fmt, "srt")) {
+        buf_lit(b, "1\n00:00:00,000 --> 00:00:01,000\n");
+        buf_put(b, t->p, t->len);
+        buf_lit(b, "\n\n");
+        ctype = "text/plain; charset=utf-8";
+    } else if (!strcmp(fmt, "vtt")) {
+        buf_lit(b, "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n");
+        buf_put(b, t->p, t->len);
+        buf_lit(b, "\n\n");
+        ctype = "text/vtt; charset=utf-8";
+    } else if (!strcmp(fmt, "verbose_json")) {
+        buf_fmt(b, "{\"task\":\"%s\",\"language\":\"english\",\"duration\":1.0,\"text\":",
+                r->op == OP_TRANSLATE ? "translate" : "transcribe");
+        buf_jstr(b, t->p, t->len);
+        buf_lit(b, ",\"segments\":[{\"id\":0,\"seek\":0,\"start\":0.0,\"end\":1.0,\"text\":");
+        buf_jstr(b, t->p, t->len);
+        buf_lit(b, "}]}");
+    } else {
+        buf_lit(b, "{\"text\":");
+        buf_jstr(b, t->p, t->len);
+        buf_putc(b, '}');
+    }
+    rec_model(r, r->mp_model[0] ? r->mp_model : NULL);
+    send_body(r, 200, ctype, NULL);
 }
 
 static void h_oa_speech(struct req *r)
 {
-	struct server *srv = r->srv;
-	const char *input = jstr(r->json, "input");
-	if (!input) {
-		reply_error(r, 400, "'input' is a required property", false);
-		return;
-	}
-	const char *fmt = jstr(r->json, "response_format");
-	if (!fmt)
-		fmt = "mp3";
-	const char *ctype = "audio/mpeg";
-	const char *magic = "ID3\x04";
-	if (!strcmp(fmt, "opus")) {
-		ctype = "audio/opus";
-		magic = "OggS";
-	} else if (!strcmp(fmt, "aac")) {
-		ctype = "audio/aac";
-		magic = "\xff\xf1\x50\x80";
-	} else if (!strcmp(fmt, "flac")) {
-		ctype = "audio/flac";
-		magic = "fLaC";
-	} else if (!strcmp(fmt, "wav")) {
-		ctype = "audio/wav";
-		magic = "RIFF";
-	} else if (!strcmp(fmt, "pcm")) {
-		ctype = "audio/pcm";
-		magic = "\0\0\0\0";
-	}
-	/* 1024 bytes plus one per input character; the content is a fixed pattern */
-	size_t size = 1024 + strlen(input);
-	struct buf *b = body_reset(srv);
-	buf_put(b, magic, 4);
-	for (size_t i = 4; i < size; i++)
-		buf_putc(b, (char)(unsigned char)(i * 31 + 7));
-	rec_model(r, jstr(r->json, "model"));
-	if (!r->d.chunks_set) {
-		send_body(r, 200, ctype, NULL);
-		return;
-	}
-	/* chunks=N streams the audio in N pieces, delay_ms apart */
-	stream_head(r, 200, ctype, NULL);
-	size_t n = (size_t)r->d.chunks;
-	for (size_t k = 0; k < n; k++) {
-		size_t from = k * size / n, to = (k + 1) * size / n;
-		if (k)
-			rep_seg(&srv->rep, r->d.delay_ms);
-		buf_clear(&srv->ev);
-		buf_put(&srv->ev, srv->body.p + from, to - from);
-		rep_event(r);
-	}
-	rep_finish(r);
+    struct server *srv = r->srv;
+    const char *input = jstr(r->json, "input");
+    if (!input) {
+        reply_error(r, 400, "'input' is a required property", false);
+        return;
+    }
+    const char *fmt = jstr(r->json, "response_format");
+    if (!fmt)
+        fmt = "mp3";
+    const char *ctype = "audio/mpeg";
+    const char *magic = "ID3\x04";
+    if (!strcmp(fmt, "opus")) {
+        ctype = "audio/opus";
+        magic = "OggS";
+    } else if (!strcmp(fmt, "aac")) {
+        ctype = "audio/aac";
+        magic = "\xff\xf1\x50\x80";
+    } else if (!strcmp(fmt, "flac")) {
+        ctype = "audio/flac";
+        magic = "fLaC";
+    } else if (!strcmp(fmt, "wav")) {
+        ctype = "audio/wav";
+        magic = "RIFF";
+    } else if (!strcmp(fmt, "pcm")) {
+        ctype = "audio/pcm";
+        magic = "\0\0\0\0";
+    }
+    /* 1024 bytes plus one per input character; the content is a fixed pattern */
+    size_t size = 1024 + strlen(input);
+    struct buf *b = body_reset(srv);
+    buf_put(b, magic, 4);
+    for (size_t i = 4; i < size; i++)
+        buf_putc(b, (char)(unsigned char)(i * 31 + 7));
+    rec_model(r, jstr(r->json, "model"));
+    if (!r->d.chunks_set) {
+        send_body(r, 200, ctype, NULL);
+        return;
+    }
+    /* chunks=N streams the audio in N pieces, delay_ms apart */
+    stream_head(r, 200, ctype, NULL);
+    size_t n = (size_t)r->d.chunks;
+    for (size_t k = 0; k < n; k++) {
+        size_t from = k * size / n, to = (k + 1) * size / n;
+        if (k)
+            rep_seg(&srv->rep, r->d.delay_ms);
+        buf_clear(&srv->ev);
+        buf_put(&srv->ev, srv->body.p + from, to - from);
+        rep_event(r);
+    }
+    rep_finish(r);
 }
 
 static void h_models(struct req *r)
 {
-	static const char *const oa[] = {"gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo", "text-embedding-3-small",
-					 "dall-e-3", "whisper-1", "tts-1", "omni-moderation-latest"};
-	static const char *const an[] = {"claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022"};
-	static const char *const gm[] = {"gemini-2.0-flash", "gemini-1.5-pro", "text-embedding-004"};
-	struct buf *b = body_reset(r->srv);
-	const char *id = r->pmodel;
-	if (r->op == OP_MODEL && has_prefix(id, "missing")) {
-		if (r->prov == P_OPENAI)
-			reply_errorf(r, 404, "The model '%s' does not exist", id);
-		else
-			reply_errorf(r, 404, "model not found: %s", id);
-		return;
-	}
-	switch (r->prov) {
-	case P_ANTHROPIC:
-		if (r->op == OP_MODEL) {
-			buf_lit(b, "{\"type\":\"model\",\"id\":");
-			buf_jstrz(b, id);
-			buf_lit(b, ",\"display_name\":");
-			buf_jstrz(b, id);
-			buf_lit(b, ",\"created_at\":\"2024-10-22T00:00:00Z\"}");
-			break;
-		}
-		buf_lit(b, "{\"data\":[");
-		for (size_t i = 0; i < sizeof an / sizeof *an; i++)
-			buf_fmt(b, "%s{\"type\":\"model\",\"id\":\"%s\",\"display_name\":\"%s\",\"created_at\":\"2024-10-22T00:00:00Z\"}",
-				i ? "," : "", an[i], an[i]);
-		buf_fmt(b, "],\"has_more\":false,\"first_id\":\"%s\",\"last_id\":\"%s\"}", an[0], an[1]);
-		break;
-	case P_GEMINI:
-		if (r->op == OP_MODEL) {
-			struct buf *t = &r->srv->text;
-			buf_clear(t);
-			buf_lit(t, "models/");
-			buf_puts(t, id);
-			buf_lit(b, "{\"name\":");
-			buf_jstr(b, t->p, t->len);
-			buf_lit(b, ",\"displayName\":");
-			buf_jstrz(b, id);
-			buf_lit(b, ",\"inputTokenLimit\":1048576,\"outputTokenLimit\":8192,"
-				   "\"supportedGenerationMethods\":[\"generateContent\",\"countTokens\"]}");
-			break;
-		}
-		buf_lit(b, "{\"models\":[");
-		for (size_t i = 0; i < sizeof gm / sizeof *gm; i++)
-			buf_fmt(b, "%s{\"name\":\"models/%s\",\"displayName\":\"%s\",\"inputTokenLimit\":1048576,"
-				   "\"outputTokenLimit\":8192,\"supportedGenerationMethods\":[\"%s\"]}",
-				i ? "," : "", gm[i], gm[i], has_prefix(gm[i], "text-") ? "embedContent" : "generateContent");
-		buf_lit(b, "]}");
-		break;
-	default:
-		if (r->op == OP_MODEL) {
-			buf_lit(b, "{\"id\":");
-			buf_jstrz(b, id);
-			buf_lit(b, ",\"object\":\"model\",\"created\":1686935002,\"owned_by\":\"mock\"}");
-			break;
-		}
-		buf_lit(b, "{\"object\":\"list\",\"data\":[");
-		for (size_t i = 0; i < sizeof oa / sizeof *oa; i++)
-			buf_fmt(b, "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":1686935002,\"owned_by\":\"mock\"}",
-				i ? "," : "", oa[i]);
-		buf_lit(b, "]}");
-		break;
-	}
-	send_body(r, 200, "application/json", NULL);
+    static const char *const oa[] = {
+        "gpt-4o-mini", "gpt-4o",    "gpt-3.5-turbo", "text-embedding-3-small",
+        "dall-e-3",    "whisper-1", "tts-1",         "omni-moderation-latest"};
+    static const char *const an[] = {"claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022"};
+    static const char *const gm[] = {"gemini-2.0-flash", "gemini-1.5-pro", "text-embedding-004"};
+    struct buf *b = body_reset(r->srv);
+    const char *id = r->pmodel;
+    if (r->op == OP_MODEL && has_prefix(id, "missing")) {
+        if (r->prov == P_OPENAI)
+            reply_errorf(r, 404, "The model '%s' does not exist", id);
+        else
+            reply_errorf(r, 404, "model not found: %s", id);
+        return;
+    }
+    switch (r->prov) {
+    case P_ANTHROPIC:
+        if (r->op == OP_MODEL) {
+            buf_lit(b, "{\"type\":\"model\",\"id\":");
+            buf_jstrz(b, id);
+            buf_lit(b, ",\"display_name\":");
+            buf_jstrz(b, id);
+            buf_lit(b, ",\"created_at\":\"2024-10-22T00:00:00Z\"}");
+            break;
+        }
+        buf_lit(b, "{\"data\":[");
+        for (size_t i = 0; i < sizeof an / sizeof *an; i++)
+            buf_fmt(b,
+                    "%s{\"type\":\"model\",\"id\":\"%s\",\"display_name\":\"%s\",\"created_at\":"
+                    "\"2024-10-22T00:00:00Z\"}",
+                    i ? "," : "", an[i], an[i]);
+        buf_fmt(b, "],\"has_more\":false,\"first_id\":\"%s\",\"last_id\":\"%s\"}", an[0], an[1]);
+        break;
+    case P_GEMINI:
+        if (r->op == OP_MODEL) {
+            struct buf *t = &r->srv->text;
+            buf_clear(t);
+            buf_lit(t, "models/");
+            buf_puts(t, id);
+            buf_lit(b, "{\"name\":");
+            buf_jstr(b, t->p, t->len);
+            buf_lit(b, ",\"displayName\":");
+            buf_jstrz(b, id);
+            buf_lit(b, ",\"inputTokenLimit\":1048576,\"outputTokenLimit\":8192,"
+                       "\"supportedGenerationMethods\":[\"generateContent\",\"countTokens\"]}");
+            break;
+        }
+        buf_lit(b, "{\"models\":[");
+        for (size_t i = 0; i < sizeof gm / sizeof *gm; i++)
+            buf_fmt(b,
+                    "%s{\"name\":\"models/%s\",\"displayName\":\"%s\",\"inputTokenLimit\":1048576,"
+                    "\"outputTokenLimit\":8192,\"supportedGenerationMethods\":[\"%s\"]}",
+                    i ? "," : "", gm[i], gm[i],
+                    has_prefix(gm[i], "text-") ? "embedContent" : "generateContent");
+        buf_lit(b, "]}");
+        break;
+    default:
+        if (r->op == OP_MODEL) {
+            buf_lit(b, "{\"id\":");
+            buf_jstrz(b, id);
+            buf_lit(b, ",\"object\":\"model\",\"created\":1686935002,\"owned_by\":\"mock\"}");
+            break;
+        }
+        buf_lit(b, "{\"object\":\"list\",\"data\":[");
+        for (size_t i = 0; i < sizeof oa / sizeof *oa; i++)
+            buf_fmt(b,
+                    "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":1686935002,\"owned_by\":"
+                    "\"mock\"}",
+                    i ? "," : "", oa[i]);
+        buf_lit(b, "]}");
+        break;
+    }
+    send_body(r, 200, "application/json", NULL);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -2473,228 +2531,251 @@ static void h_models(struct req *r)
 
 static void an_message_json(struct req *r, const struct chat *ch, const struct plan *p)
 {
-	struct buf *b = body_reset(r->srv);
-	buf_fmt(b, "{\"id\":\"msg_mock%" PRIu64 "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":", r->seq);
-	buf_jstrz(b, ch->model);
-	buf_lit(b, ",\"content\":[");
-	if (p->n_text) {
-		struct buf *t = all_text(r, p->n_text);
-		buf_lit(b, "{\"type\":\"text\",\"text\":");
-		buf_jstr(b, t->p, t->len);
-		buf_putc(b, '}');
-	}
-	if (p->tool) {
-		buf_fmt(b, "%s{\"type\":\"tool_use\",\"id\":\"toolu_mock%" PRIu64 "_0\",\"name\":", p->n_text ? "," : "", r->seq);
-		buf_jstrz(b, r->d.tool);
-		buf_lit(b, ",\"input\":");
-		buf_put(b, p->args, p->args_len);
-		buf_putc(b, '}');
-	}
-	buf_lit(b, "],\"stop_reason\":");
-	buf_jstrz(b, finish_for(P_ANTHROPIC, &r->d, p->tool));
-	buf_lit(b, ",\"stop_sequence\":null");
-	if (r->d.usage)
-		buf_fmt(b, ",\"usage\":{\"input_tokens\":%d,\"output_tokens\":%d,\"cache_creation_input_tokens\":0,"
-			   "\"cache_read_input_tokens\":0}", ch->prompt, p->completion);
-	buf_putc(b, '}');
-	send_body(r, 200, "application/json", NULL);
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(
+        b, "{\"id\":\"msg_mock%" PRIu64 "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
+        r->seq);
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"content\":[");
+    if (p->n_text) {
+        struct buf *t = all_text(r, p->n_text);
+        buf_lit(b, "{\"type\":\"text\",\"text\":");
+        buf_jstr(b, t->p, t->len);
+        buf_putc(b, '}');
+    }
+    if (p->tool) {
+        buf_fmt(b, "%s{\"type\":\"tool_use\",\"id\":\"toolu_mock%" PRIu64 "_0\",\"name\":",
+                p->n_text ? "," : "", r->seq);
+        buf_jstrz(b, r->d.tool);
+        buf_lit(b, ",\"input\":");
+        buf_put(b, p->args, p->args_len);
+        buf_putc(b, '}');
+    }
+    buf_lit(b, "],\"stop_reason\":");
+    buf_jstrz(b, finish_for(P_ANTHROPIC, &r->d, p->tool));
+    buf_lit(b, ",\"stop_sequence\":null");
+    if (r->d.usage)
+        buf_fmt(b,
+                ",\"usage\":{\"input_tokens\":%d,\"output_tokens\":%d,\"cache_creation_input_"
+                "tokens\":0,"
+                "\"cache_read_input_tokens\":0}",
+                ch->prompt, p->completion);
+    buf_putc(b, '}');
+    send_body(r, 200, "application/json", NULL);
 }
 
 static void an_block_start_tool(struct req *r, int idx)
 {
-	struct buf *b = sse_named(r, "content_block_start");
-	buf_fmt(b, "{\"type\":\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":\"tool_use\","
-		   "\"id\":\"toolu_mock%" PRIu64 "_0\",\"name\":", idx, r->seq);
-	buf_jstrz(b, r->d.tool);
-	buf_lit(b, ",\"input\":{}}}");
-	sse_end(r);
+    struct buf *b = sse_named(r, "content_block_start");
+    buf_fmt(
+        b,
+        "{\"type\":\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":\"tool_use\","
+        "\"id\":\"toolu_mock%" PRIu64 "_0\",\"name\":",
+        idx, r->seq);
+    buf_jstrz(b, r->d.tool);
+    buf_lit(b, ",\"input\":{}}}");
+    sse_end(r);
 }
 
 static void an_json_delta(struct req *r, int idx, const char *s, size_t n)
 {
-	struct buf *b = sse_named(r, "content_block_delta");
-	buf_fmt(b, "{\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":", idx);
-	buf_jstr(b, s, n);
-	buf_lit(b, "}}");
-	sse_end(r);
+    struct buf *b = sse_named(r, "content_block_delta");
+    buf_fmt(b,
+            "{\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"input_json_"
+            "delta\",\"partial_json\":",
+            idx);
+    buf_jstr(b, s, n);
+    buf_lit(b, "}}");
+    sse_end(r);
 }
 
 static void an_ping(struct req *r)
 {
-	buf_lit(sse_named(r, "ping"), "{\"type\":\"ping\"}");
-	sse_end(r);
+    buf_lit(sse_named(r, "ping"), "{\"type\":\"ping\"}");
+    sse_end(r);
 }
 
 static void an_stream(struct req *r, const struct chat *ch, const struct plan *p)
 {
-	struct server *srv = r->srv;
-	const struct directives *d = &r->d;
-	stream_head(r, 200, "text/event-stream; charset=utf-8", NULL);
-	struct buf *b = sse_named(r, "message_start");
-	buf_fmt(b, "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock%" PRIu64 "\",\"type\":\"message\","
-		   "\"role\":\"assistant\",\"model\":", r->seq);
-	buf_jstrz(b, ch->model);
-	buf_lit(b, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null");
-	/* like the real API: output_tokens starts at 1 and message_delta carries the final count */
-	if (d->usage)
-		buf_fmt(b, ",\"usage\":{\"input_tokens\":%d,\"output_tokens\":1}", ch->prompt);
-	buf_lit(b, "}}");
-	sse_end(r);
-	if (p->n_text) {
-		buf_lit(sse_named(r, "content_block_start"),
-			"{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}");
-		sse_end(r);
-		an_ping(r);
-	} else {
-		an_block_start_tool(r, 0);
-		an_ping(r);
-		an_json_delta(r, 0, "", 0);
-	}
-	int ev = 0;
-	for (int i = 0; i < p->n_text; i++, ev++) {
-		if (ev == p->fail_at) {
-			stream_fail(r);
-			return;
-		}
-		rep_seg(&srv->rep, d->delay_ms);
-		struct buf *pc = piece(r, i);
-		b = sse_named(r, "content_block_delta");
-		buf_lit(b, "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":");
-		buf_jstr(b, pc->p, pc->len);
-		buf_lit(b, "}}");
-		sse_end(r);
-	}
-	int tool_idx = p->n_text ? 1 : 0;
-	for (int k = 0; k < p->n_args; k++, ev++) {
-		if (ev == p->fail_at) {
-			stream_fail(r);
-			return;
-		}
-		rep_seg(&srv->rep, d->delay_ms);
-		if (k == 0 && p->n_text) {
-			buf_lit(sse_named(r, "content_block_stop"), "{\"type\":\"content_block_stop\",\"index\":0}");
-			sse_end(r);
-			an_block_start_tool(r, 1);
-			an_json_delta(r, 1, "", 0);
-		}
-		const char *s;
-		size_t n;
-		arg_frag(p, k, &s, &n);
-		an_json_delta(r, tool_idx, s, n);
-	}
-	b = sse_named(r, "content_block_stop");
-	buf_fmt(b, "{\"type\":\"content_block_stop\",\"index\":%d}", p->tool ? tool_idx : 0);
-	sse_end(r);
-	b = sse_named(r, "message_delta");
-	buf_lit(b, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
-	buf_jstrz(b, finish_for(P_ANTHROPIC, d, p->tool));
-	buf_lit(b, ",\"stop_sequence\":null}");
-	if (d->usage)
-		buf_fmt(b, ",\"usage\":{\"output_tokens\":%d}", p->completion);
-	buf_putc(b, '}');
-	sse_end(r);
-	buf_lit(sse_named(r, "message_stop"), "{\"type\":\"message_stop\"}");
-	sse_end(r);
-	rep_finish(r);
+    struct server *srv = r->srv;
+    const struct directives *d = &r->d;
+    stream_head(r, 200, "text/event-stream; charset=utf-8", NULL);
+    struct buf *b = sse_named(r, "message_start");
+    buf_fmt(b,
+            "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock%" PRIu64
+            "\",\"type\":\"message\","
+            "\"role\":\"assistant\",\"model\":",
+            r->seq);
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null");
+    /* like the real API: output_tokens starts at 1 and message_delta carries the final count */
+    if (d->usage)
+        buf_fmt(b, ",\"usage\":{\"input_tokens\":%d,\"output_tokens\":1}", ch->prompt);
+    buf_lit(b, "}}");
+    sse_end(r);
+    if (p->n_text) {
+        buf_lit(sse_named(r, "content_block_start"),
+                "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
+                "\"text\",\"text\":\"\"}}");
+        sse_end(r);
+        an_ping(r);
+    } else {
+        an_block_start_tool(r, 0);
+        an_ping(r);
+        an_json_delta(r, 0, "", 0);
+    }
+    int ev = 0;
+    for (int i = 0; i < p->n_text; i++, ev++) {
+        if (ev == p->fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, d->delay_ms);
+        struct buf *pc = piece(r, i);
+        b = sse_named(r, "content_block_delta");
+        buf_lit(b, "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_"
+                   "delta\",\"text\":");
+        buf_jstr(b, pc->p, pc->len);
+        buf_lit(b, "}}");
+        sse_end(r);
+    }
+    int tool_idx = p->n_text ? 1 : 0;
+    for (int k = 0; k < p->n_args; k++, ev++) {
+        if (ev == p->fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, d->delay_ms);
+        if (k == 0 && p->n_text) {
+            buf_lit(sse_named(r, "content_block_stop"),
+                    "{\"type\":\"content_block_stop\",\"index\":0}");
+            sse_end(r);
+            an_block_start_tool(r, 1);
+            an_json_delta(r, 1, "", 0);
+        }
+        const char *s;
+        size_t n;
+        arg_frag(p, k, &s, &n);
+        an_json_delta(r, tool_idx, s, n);
+    }
+    b = sse_named(r, "content_block_stop");
+    buf_fmt(b, "{\"type\":\"content_block_stop\",\"index\":%d}", p->tool ? tool_idx : 0);
+    sse_end(r);
+    b = sse_named(r, "message_delta");
+    buf_lit(b, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+    buf_jstrz(b, finish_for(P_ANTHROPIC, d, p->tool));
+    buf_lit(b, ",\"stop_sequence\":null}");
+    if (d->usage)
+        buf_fmt(b, ",\"usage\":{\"output_tokens\":%d}", p->completion);
+    buf_putc(b, '}');
+    sse_end(r);
+    buf_lit(sse_named(r, "message_stop"), "{\"type\":\"message_stop\"}");
+    sse_end(r);
+    rep_finish(r);
 }
 
 /* Sums words + 3 per message over the system prompt and messages. */
 static int an_prompt_tokens(struct req *r)
 {
-	struct buf *t = &r->srv->text;
-	int total = 0;
-	json_object *sys = jget(r->json, "system");
-	if (sys) {
-		buf_clear(t);
-		jtext(sys, t, 0);
-		if (t->len)
-			total += count_words(t->p, t->len) + 3;
-	}
-	json_object *msgs = jarr(r->json, "messages");
-	for (size_t i = 0; i < jlen(msgs); i++) {
-		buf_clear(t);
-		jtext(jget(json_object_array_get_idx(msgs, i), "content"), t, 0);
-		total += count_words(t->p, t->len) + 3;
-	}
-	return total;
+    struct buf *t = &r->srv->text;
+    int total = 0;
+    json_object *sys = jget(r->json, "system");
+    if (sys) {
+        buf_clear(t);
+        jtext(sys, t, 0);
+        if (t->len)
+            total += count_words(t->p, t->len) + 3;
+    }
+    json_object *msgs = jarr(r->json, "messages");
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        buf_clear(t);
+        jtext(jget(json_object_array_get_idx(msgs, i), "content"), t, 0);
+        total += count_words(t->p, t->len) + 3;
+    }
+    return total;
 }
 
 /* A few of the rules the real Messages API enforces, the ones gateways tend to break. */
 static bool an_validate(struct req *r)
 {
-	json_object *j = r->json, *msgs = jarr(j, "messages");
-	if (!jstr(j, "model")) {
-		reply_error(r, 400, "model: Field required", false);
-		return false;
-	}
-	if (r->op == OP_MESSAGES && !jget(j, "max_tokens")) {
-		reply_error(r, 400, "max_tokens: Field required", false);
-		return false;
-	}
-	if (!msgs) {
-		reply_error(r, 400, "messages: Field required", false);
-		return false;
-	}
-	if (!r->d.strict)
-		return true;
-	size_t n = jlen(msgs);
-	for (size_t i = 0; i < n; i++) {
-		json_object *m = json_object_array_get_idx(msgs, i);
-		const char *role = jstr(m, "role");
-		if (!role || (strcmp(role, "user") && strcmp(role, "assistant"))) {
-			reply_errorf(r, 400, "messages.%zu.role: Input should be 'user' or 'assistant'", i);
-			return false;
-		}
-		json_object *content = jget(m, "content");
-		bool final_assistant = i + 1 == n && !strcmp(role, "assistant");
-		bool empty = !content || (json_object_is_type(content, json_type_string) &&
-					  json_object_get_string_len(content) == 0) ||
-			     (json_object_is_type(content, json_type_array) && jlen(content) == 0);
-		if (empty && !final_assistant) {
-			reply_errorf(r, 400, "messages.%zu: all messages must have non-empty content except for the optional final assistant message", i);
-			return false;
-		}
-		for (size_t k = 0; k < jlen(content); k++) {
-			json_object *blk = json_object_array_get_idx(content, k);
-			const char *type = jstr(blk, "type");
-			const char *text = jstr(blk, "text");
-			if (type && !strcmp(type, "text") && (!text || !text[0])) {
-				reply_error(r, 400, "messages: text content blocks must be non-empty", false);
-				return false;
-			}
-		}
-	}
-	return true;
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    if (!jstr(j, "model")) {
+        reply_error(r, 400, "model: Field required", false);
+        return false;
+    }
+    if (r->op == OP_MESSAGES && !jget(j, "max_tokens")) {
+        reply_error(r, 400, "max_tokens: Field required", false);
+        return false;
+    }
+    if (!msgs) {
+        reply_error(r, 400, "messages: Field required", false);
+        return false;
+    }
+    if (!r->d.strict)
+        return true;
+    size_t n = jlen(msgs);
+    for (size_t i = 0; i < n; i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        const char *role = jstr(m, "role");
+        if (!role || (strcmp(role, "user") && strcmp(role, "assistant"))) {
+            reply_errorf(r, 400, "messages.%zu.role: Input should be 'user' or 'assistant'", i);
+            return false;
+        }
+        json_object *content = jget(m, "content");
+        bool final_assistant = i + 1 == n && !strcmp(role, "assistant");
+        bool empty = !content ||
+                     (json_object_is_type(content, json_type_string) &&
+                      json_object_get_string_len(content) == 0) ||
+                     (json_object_is_type(content, json_type_array) && jlen(content) == 0);
+        if (empty && !final_assistant) {
+            reply_errorf(r, 400,
+                         "messages.%zu: all messages must have non-empty content except for the "
+                         "optional final assistant message",
+                         i);
+            return false;
+        }
+        for (size_t k = 0; k < jlen(content); k++) {
+            json_object *blk = json_object_array_get_idx(content, k);
+            const char *type = jstr(blk, "type");
+            const char *text = jstr(blk, "text");
+            if (type && !strcmp(type, "text") && (!text || !text[0])) {
+                reply_error(r, 400, "messages: text content blocks must be non-empty", false);
+                return false;
+            }
+        }
+    }
+    return true;
 }
 
 static void h_an_messages(struct req *r)
 {
-	if (!an_validate(r))
-		return;
-	json_object *j = r->json;
-	struct chat ch = {.model = jstr(j, "model"), .stream = jbool(j, "stream")};
-	ch.prompt = an_prompt_tokens(r);
-	rec_model(r, ch.model);
-	if (r->op == OP_COUNT_TOKENS) {
-		struct buf *b = body_reset(r->srv);
-		buf_fmt(b, "{\"input_tokens\":%d}", ch.prompt);
-		rec_tokens(r, ch.prompt, 0, true);
-		send_body(r, 200, "application/json", NULL);
-		return;
-	}
-	if (r->d.tool[0] && !jlen(jarr(j, "tools"))) {
-		reply_errorf(r, 400, "mock: directive tool=%s but the request declares no tools", r->d.tool);
-		return;
-	}
-	struct plan p;
-	plan_make(&p, &r->d);
-	rec_tokens(r, ch.prompt, p.completion, r->d.usage);
-	if (drop_if_failing(r, ch.stream))
-		return;
-	if (ch.stream)
-		an_stream(r, &ch, &p);
-	else
-		an_message_json(r, &ch, &p);
+    if (!an_validate(r))
+        return;
+    json_object *j = r->json;
+    struct chat ch = {.model = jstr(j, "model"), .stream = jbool(j, "stream")};
+    ch.prompt = an_prompt_tokens(r);
+    rec_model(r, ch.model);
+    if (r->op == OP_COUNT_TOKENS) {
+        struct buf *b = body_reset(r->srv);
+        buf_fmt(b, "{\"input_tokens\":%d}", ch.prompt);
+        rec_tokens(r, ch.prompt, 0, true);
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    if (r->d.tool[0] && !jlen(jarr(j, "tools"))) {
+        reply_errorf(r, 400, "mock: directive tool=%s but the request declares no tools",
+                     r->d.tool);
+        return;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (ch.stream)
+        an_stream(r, &ch, &p);
+    else
+        an_message_json(r, &ch, &p);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -2702,261 +2783,273 @@ static void h_an_messages(struct req *r)
 
 /* One GenerateContentResponse. text may be NULL; tool adds the functionCall part. */
 static void gm_response(struct buf *b, struct req *r, const struct chat *ch, const struct plan *p,
-			const struct buf *text, bool tool, const char *finish, int ctoks)
+                        const struct buf *text, bool tool, const char *finish, int ctoks)
 {
-	buf_lit(b, "{\"candidates\":[{\"content\":{\"parts\":[");
-	if (text) {
-		buf_lit(b, "{\"text\":");
-		buf_jstr(b, text->p, text->len);
-		buf_putc(b, '}');
-	}
-	if (tool) {
-		buf_puts(b, text ? ",{\"functionCall\":{\"name\":" : "{\"functionCall\":{\"name\":");
-		buf_jstrz(b, r->d.tool);
-		buf_lit(b, ",\"args\":");
-		buf_put(b, p->args, p->args_len);
-		buf_lit(b, "}}");
-	}
-	buf_lit(b, "],\"role\":\"model\"}");
-	if (finish) {
-		buf_lit(b, ",\"finishReason\":");
-		buf_jstrz(b, finish);
-	}
-	buf_lit(b, ",\"index\":0}]");
-	if (r->d.usage)
-		buf_fmt(b, ",\"usageMetadata\":{\"promptTokenCount\":%d,\"candidatesTokenCount\":%d,\"totalTokenCount\":%d}",
-			ch->prompt, ctoks, ch->prompt + ctoks);
-	buf_lit(b, ",\"modelVersion\":");
-	buf_jstrz(b, ch->model);
-	buf_fmt(b, ",\"responseId\":\"mock%" PRIu64 "\"}", r->seq);
+    buf_lit(b, "{\"candidates\":[{\"content\":{\"parts\":[");
+    if (text) {
+        buf_lit(b, "{\"text\":");
+        buf_jstr(b, text->p, text->len);
+        buf_putc(b, '}');
+    }
+    if (tool) {
+        buf_puts(b, text ? ",{\"functionCall\":{\"name\":" : "{\"functionCall\":{\"name\":");
+        buf_jstrz(b, r->d.tool);
+        buf_lit(b, ",\"args\":");
+        buf_put(b, p->args, p->args_len);
+        buf_lit(b, "}}");
+    }
+    buf_lit(b, "],\"role\":\"model\"}");
+    if (finish) {
+        buf_lit(b, ",\"finishReason\":");
+        buf_jstrz(b, finish);
+    }
+    buf_lit(b, ",\"index\":0}]");
+    if (r->d.usage)
+        buf_fmt(b,
+                ",\"usageMetadata\":{\"promptTokenCount\":%d,\"candidatesTokenCount\":%d,"
+                "\"totalTokenCount\":%d}",
+                ch->prompt, ctoks, ch->prompt + ctoks);
+    buf_lit(b, ",\"modelVersion\":");
+    buf_jstrz(b, ch->model);
+    buf_fmt(b, ",\"responseId\":\"mock%" PRIu64 "\"}", r->seq);
 }
 
 static void gm_blocked(struct buf *b, struct req *r, const struct chat *ch)
 {
-	buf_lit(b, "{\"promptFeedback\":{\"blockReason\":");
-	buf_jstrz(b, r->d.block);
-	buf_lit(b, ",\"safetyRatings\":[{\"category\":\"HARM_CATEGORY_DANGEROUS_CONTENT\",\"probability\":\"HIGH\"}]}");
-	if (r->d.usage)
-		buf_fmt(b, ",\"usageMetadata\":{\"promptTokenCount\":%d,\"totalTokenCount\":%d}", ch->prompt, ch->prompt);
-	buf_lit(b, ",\"modelVersion\":");
-	buf_jstrz(b, ch->model);
-	buf_putc(b, '}');
+    buf_lit(b, "{\"promptFeedback\":{\"blockReason\":");
+    buf_jstrz(b, r->d.block);
+    buf_lit(b, ",\"safetyRatings\":[{\"category\":\"HARM_CATEGORY_DANGEROUS_CONTENT\","
+               "\"probability\":\"HIGH\"}]}");
+    if (r->d.usage)
+        buf_fmt(b, ",\"usageMetadata\":{\"promptTokenCount\":%d,\"totalTokenCount\":%d}",
+                ch->prompt, ch->prompt);
+    buf_lit(b, ",\"modelVersion\":");
+    buf_jstrz(b, ch->model);
+    buf_putc(b, '}');
 }
 
 /* Frames one streamed response: SSE "data:" or an element of the JSON array stream. */
 static void gm_event_begin(struct req *r, const struct chat *ch, int idx)
 {
-	if (ch->sse) {
-		sse_data(r);
-	} else {
-		buf_clear(&r->srv->ev);
-		buf_puts(&r->srv->ev, idx ? ",\r\n" : "[");
-	}
+    if (ch->sse) {
+        sse_data(r);
+    } else {
+        buf_clear(&r->srv->ev);
+        buf_puts(&r->srv->ev, idx ? ",\r\n" : "[");
+    }
 }
 
 static void gm_event_end(struct req *r, const struct chat *ch)
 {
-	if (ch->sse)
-		sse_end(r);
-	else
-		rep_event(r);
+    if (ch->sse)
+        sse_end(r);
+    else
+        rep_event(r);
 }
 
 static void gm_stream(struct req *r, const struct chat *ch, const struct plan *p)
 {
-	struct server *srv = r->srv;
-	const struct directives *d = &r->d;
-	stream_head(r, 200, ch->sse ? "text/event-stream" : "application/json; charset=UTF-8", NULL);
-	int n_events = p->n_text + (p->tool ? 1 : 0);
-	const char *finish = finish_for(P_GEMINI, d, p->tool);
-	if (d->block[0]) {
-		rep_seg(&srv->rep, d->delay_ms);
-		gm_event_begin(r, ch, 0);
-		gm_blocked(&srv->ev, r, ch);
-		gm_event_end(r, ch);
-		n_events = 0;
-	}
-	for (int i = 0; i < n_events; i++) {
-		if (i == p->fail_at) {
-			if (!ch->sse && !d->fail_error) {
-				rep_seg(&srv->rep, d->delay_ms);
-				srv->rep.cut = true;
-				return;
-			}
-			stream_fail(r);
-			return;
-		}
-		rep_seg(&srv->rep, d->delay_ms);
-		bool last = i + 1 == n_events;
-		gm_event_begin(r, ch, i);
-		if (i < p->n_text)
-			gm_response(&srv->ev, r, ch, p, piece(r, i), false, last ? finish : NULL,
-				    last ? p->completion : i + 1);
-		else
-			gm_response(&srv->ev, r, ch, p, NULL, true, finish, p->completion);
-		gm_event_end(r, ch);
-	}
-	if (!ch->sse) {
-		buf_clear(&srv->ev);
-		buf_puts(&srv->ev, n_events || d->block[0] ? "]" : "[]");
-		rep_event(r);
-	}
-	rep_finish(r);
+    struct server *srv = r->srv;
+    const struct directives *d = &r->d;
+    stream_head(r, 200, ch->sse ? "text/event-stream" : "application/json; charset=UTF-8", NULL);
+    int n_events = p->n_text + (p->tool ? 1 : 0);
+    const char *finish = finish_for(P_GEMINI, d, p->tool);
+    if (d->block[0]) {
+        rep_seg(&srv->rep, d->delay_ms);
+        gm_event_begin(r, ch, 0);
+        gm_blocked(&srv->ev, r, ch);
+        gm_event_end(r, ch);
+        n_events = 0;
+    }
+    for (int i = 0; i < n_events; i++) {
+        if (i == p->fail_at) {
+            if (!ch->sse && !d->fail_error) {
+                rep_seg(&srv->rep, d->delay_ms);
+                srv->rep.cut = true;
+                return;
+            }
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, d->delay_ms);
+        bool last = i + 1 == n_events;
+        gm_event_begin(r, ch, i);
+        if (i < p->n_text)
+            gm_response(&srv->ev, r, ch, p, piece(r, i), false, last ? finish : NULL,
+                        last ? p->completion : i + 1);
+        else
+            gm_response(&srv->ev, r, ch, p, NULL, true, finish, p->completion);
+        gm_event_end(r, ch);
+    }
+    if (!ch->sse) {
+        buf_clear(&srv->ev);
+        buf_puts(&srv->ev, n_events || d->block[0] ? "]" : "[]");
+        rep_event(r);
+    }
+    rep_finish(r);
 }
 
 static int gm_prompt_tokens(struct req *r)
 {
-	struct buf *t = &r->srv->text;
-	int total = 0;
-	json_object *sys = jget(r->json, "systemInstruction");
-	if (!sys)
-		sys = jget(r->json, "system_instruction");
-	if (sys) {
-		buf_clear(t);
-		jtext(sys, t, 0);
-		total += count_words(t->p, t->len) + 3;
-	}
-	json_object *contents = jarr(r->json, "contents");
-	for (size_t i = 0; i < jlen(contents); i++) {
-		buf_clear(t);
-		jtext(jget(json_object_array_get_idx(contents, i), "parts"), t, 0);
-		total += count_words(t->p, t->len) + 3;
-	}
-	return total;
+    struct buf *t = &r->srv->text;
+    int total = 0;
+    json_object *sys = jget(r->json, "systemInstruction");
+    if (!sys)
+        sys = jget(r->json, "system_instruction");
+    if (sys) {
+        buf_clear(t);
+        jtext(sys, t, 0);
+        total += count_words(t->p, t->len) + 3;
+    }
+    json_object *contents = jarr(r->json, "contents");
+    for (size_t i = 0; i < jlen(contents); i++) {
+        buf_clear(t);
+        jtext(jget(json_object_array_get_idx(contents, i), "parts"), t, 0);
+        total += count_words(t->p, t->len) + 3;
+    }
+    return total;
 }
 
 static bool gm_has_tools(json_object *j)
 {
-	json_object *tools = jarr(j, "tools");
-	for (size_t i = 0; i < jlen(tools); i++) {
-		json_object *t = json_object_array_get_idx(tools, i);
-		if (jlen(jarr(t, "functionDeclarations")) || jlen(jarr(t, "function_declarations")))
-			return true;
-	}
-	return false;
+    json_object *tools = jarr(j, "tools");
+    for (size_t i = 0; i < jlen(tools); i++) {
+        json_object *t = json_object_array_get_idx(tools, i);
+        if (jlen(jarr(t, "functionDeclarations")) || jlen(jarr(t, "function_declarations")))
+            return true;
+    }
+    return false;
 }
 
 static bool gm_validate(struct req *r)
 {
-	json_object *contents = jarr(r->json, "contents");
-	if (!jlen(contents)) {
-		reply_error(r, 400, "* GenerateContentRequest.contents: contents is not specified", false);
-		return false;
-	}
-	if (!r->d.strict)
-		return true;
-	for (size_t i = 0; i < jlen(contents); i++) {
-		json_object *c = json_object_array_get_idx(contents, i);
-		const char *role = jstr(c, "role");
-		if (role && strcmp(role, "user") && strcmp(role, "model")) {
-			reply_error(r, 400, "Please use a valid role: user, model.", false);
-			return false;
-		}
-		if (!jlen(jarr(c, "parts"))) {
-			reply_errorf(r, 400, "* GenerateContentRequest.contents[%zu].parts: contents.parts must not be empty.", i);
-			return false;
-		}
-	}
-	return true;
+    json_object *contents = jarr(r->json, "contents");
+    if (!jlen(contents)) {
+        reply_error(r, 400, "* GenerateContentRequest.contents: contents is not specified", false);
+        return false;
+    }
+    if (!r->d.strict)
+        return true;
+    for (size_t i = 0; i < jlen(contents); i++) {
+        json_object *c = json_object_array_get_idx(contents, i);
+        const char *role = jstr(c, "role");
+        if (role && strcmp(role, "user") && strcmp(role, "model")) {
+            reply_error(r, 400, "Please use a valid role: user, model.", false);
+            return false;
+        }
+        if (!jlen(jarr(c, "parts"))) {
+            reply_errorf(
+                r, 400,
+                "* GenerateContentRequest.contents[%zu].parts: contents.parts must not be empty.",
+                i);
+            return false;
+        }
+    }
+    return true;
 }
 
 static void h_gm_generate(struct req *r)
 {
-	if (!gm_validate(r))
-		return;
-	struct chat ch = {.model = r->pmodel, .stream = r->op == OP_STREAM};
-	const char *alt = strstr(r->query, "alt=sse");
-	ch.sse = alt && (alt == r->query || alt[-1] == '&') && (alt[7] == '\0' || alt[7] == '&');
-	ch.prompt = gm_prompt_tokens(r);
-	rec_model(r, ch.model);
-	if (r->op == OP_GCOUNT) {
-		struct buf *b = body_reset(r->srv);
-		buf_fmt(b, "{\"totalTokens\":%d}", ch.prompt);
-		rec_tokens(r, ch.prompt, 0, true);
-		send_body(r, 200, "application/json; charset=UTF-8", NULL);
-		return;
-	}
-	if (r->d.tool[0] && !gm_has_tools(r->json)) {
-		reply_errorf(r, 400, "mock: directive tool=%s but the request declares no functionDeclarations", r->d.tool);
-		return;
-	}
-	struct plan p;
-	plan_make(&p, &r->d);
-	if (r->d.block[0])
-		p.completion = 0;
-	rec_tokens(r, ch.prompt, p.completion, r->d.usage);
-	if (drop_if_failing(r, ch.stream))
-		return;
-	if (ch.stream) {
-		gm_stream(r, &ch, &p);
-		return;
-	}
-	struct buf *b = body_reset(r->srv);
-	if (r->d.block[0])
-		gm_blocked(b, r, &ch);
-	else
-		gm_response(b, r, &ch, &p, p.n_text ? all_text(r, p.n_text) : NULL, p.tool,
-			    finish_for(P_GEMINI, &r->d, p.tool), p.completion);
-	send_body(r, 200, "application/json; charset=UTF-8", NULL);
+    if (!gm_validate(r))
+        return;
+    struct chat ch = {.model = r->pmodel, .stream = r->op == OP_STREAM};
+    const char *alt = strstr(r->query, "alt=sse");
+    ch.sse = alt && (alt == r->query || alt[-1] == '&') && (alt[7] == '\0' || alt[7] == '&');
+    ch.prompt = gm_prompt_tokens(r);
+    rec_model(r, ch.model);
+    if (r->op == OP_GCOUNT) {
+        struct buf *b = body_reset(r->srv);
+        buf_fmt(b, "{\"totalTokens\":%d}", ch.prompt);
+        rec_tokens(r, ch.prompt, 0, true);
+        send_body(r, 200, "application/json; charset=UTF-8", NULL);
+        return;
+    }
+    if (r->d.tool[0] && !gm_has_tools(r->json)) {
+        reply_errorf(r, 400,
+                     "mock: directive tool=%s but the request declares no functionDeclarations",
+                     r->d.tool);
+        return;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    if (r->d.block[0])
+        p.completion = 0;
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (ch.stream) {
+        gm_stream(r, &ch, &p);
+        return;
+    }
+    struct buf *b = body_reset(r->srv);
+    if (r->d.block[0])
+        gm_blocked(b, r, &ch);
+    else
+        gm_response(b, r, &ch, &p, p.n_text ? all_text(r, p.n_text) : NULL, p.tool,
+                    finish_for(P_GEMINI, &r->d, p.tool), p.completion);
+    send_body(r, 200, "application/json; charset=UTF-8", NULL);
 }
 
 /* Appends {"values":[...]} for one EmbedContentRequest; returns false after replying an error. */
 static bool gm_embed_one(struct req *r, json_object *q, struct buf *b)
 {
-	struct server *srv = r->srv;
-	int dims = (int)jint(q, "outputDimensionality", jint(q, "output_dimensionality", DEFAULT_DIMS));
-	if (dims < 1 || dims > MAX_DIMS) {
-		reply_errorf(r, 400, "outputDimensionality must be between 1 and %d", MAX_DIMS);
-		return false;
-	}
-	json_object *content = jget(q, "content");
-	if (!content || !jlen(jarr(content, "parts"))) {
-		reply_error(r, 400, "* EmbedContentRequest.content: contents is not specified", false);
-		return false;
-	}
-	buf_clear(&srv->text);
-	jtext(content, &srv->text, 0);
-	uint64_t h = fnv1a(srv->text.p, srv->text.len, 1469598103934665603ull);
-	buf_lit(b, "{\"values\":");
-	emb_vector(srv, b, h, dims, false);
-	buf_putc(b, '}');
-	return true;
+    struct server *srv = r->srv;
+    int dims = (int)jint(q, "outputDimensionality", jint(q, "output_dimensionality", DEFAULT_DIMS));
+    if (dims < 1 || dims > MAX_DIMS) {
+        reply_errorf(r, 400, "outputDimensionality must be between 1 and %d", MAX_DIMS);
+        return false;
+    }
+    json_object *content = jget(q, "content");
+    if (!content || !jlen(jarr(content, "parts"))) {
+        reply_error(r, 400, "* EmbedContentRequest.content: contents is not specified", false);
+        return false;
+    }
+    buf_clear(&srv->text);
+    jtext(content, &srv->text, 0);
+    uint64_t h = fnv1a(srv->text.p, srv->text.len, 1469598103934665603ull);
+    buf_lit(b, "{\"values\":");
+    emb_vector(srv, b, h, dims, false);
+    buf_putc(b, '}');
+    return true;
 }
 
 static void h_gm_embed(struct req *r)
 {
-	struct buf *b = body_reset(r->srv);
-	rec_model(r, r->pmodel);
-	if (r->op == OP_EMBED) {
-		buf_lit(b, "{\"embedding\":");
-		if (!gm_embed_one(r, r->json, b))
-			return;
-		buf_putc(b, '}');
-		send_body(r, 200, "application/json; charset=UTF-8", NULL);
-		return;
-	}
-	json_object *reqs = jarr(r->json, "requests");
-	if (!jlen(reqs)) {
-		reply_error(r, 400, "* BatchEmbedContentsRequest.requests: requests is not specified", false);
-		return;
-	}
-	char want[600];
-	snprintf(want, sizeof want, "models/%s", r->pmodel);
-	buf_lit(b, "{\"embeddings\":[");
-	for (size_t i = 0; i < jlen(reqs); i++) {
-		json_object *q = json_object_array_get_idx(reqs, i);
-		const char *m = jstr(q, "model");
-		if (r->d.strict && (!m || strcmp(m, want))) {
-			reply_errorf(r, 400, "* BatchEmbedContentsRequest.requests[%zu].model: model must be \"%s\"", i, want);
-			return;
-		}
-		if (i)
-			buf_putc(b, ',');
-		if (!gm_embed_one(r, q, b))
-			return;
-	}
-	buf_lit(b, "]}");
-	send_body(r, 200, "application/json; charset=UTF-8", NULL);
+    struct buf *b = body_reset(r->srv);
+    rec_model(r, r->pmodel);
+    if (r->op == OP_EMBED) {
+        buf_lit(b, "{\"embedding\":");
+        if (!gm_embed_one(r, r->json, b))
+            return;
+        buf_putc(b, '}');
+        send_body(r, 200, "application/json; charset=UTF-8", NULL);
+        return;
+    }
+    json_object *reqs = jarr(r->json, "requests");
+    if (!jlen(reqs)) {
+        reply_error(r, 400, "* BatchEmbedContentsRequest.requests: requests is not specified",
+                    false);
+        return;
+    }
+    char want[600];
+    snprintf(want, sizeof want, "models/%s", r->pmodel);
+    buf_lit(b, "{\"embeddings\":[");
+    for (size_t i = 0; i < jlen(reqs); i++) {
+        json_object *q = json_object_array_get_idx(reqs, i);
+        const char *m = jstr(q, "model");
+        if (r->d.strict && (!m || strcmp(m, want))) {
+            reply_errorf(r, 400,
+                         "* BatchEmbedContentsRequest.requests[%zu].model: model must be \"%s\"", i,
+                         want);
+            return;
+        }
+        if (i)
+            buf_putc(b, ',');
+        if (!gm_embed_one(r, q, b))
+            return;
+    }
+    buf_lit(b, "]}");
+    send_body(r, 200, "application/json; charset=UTF-8", NULL);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -2964,118 +3057,121 @@ static void h_gm_embed(struct req *r)
 
 static struct script_q *script_queue(struct server *srv, const char *key, bool create)
 {
-	for (struct script_q *q = srv->scripts; q; q = q->next)
-		if (!strcmp(q->key, key))
-			return q;
-	if (!create)
-		return NULL;
-	struct script_q *q = xrealloc(NULL, sizeof *q);
-	memset(q, 0, sizeof *q);
-	q->key = xstrndup(key, strlen(key));
-	q->next = srv->scripts;
-	srv->scripts = q;
-	return q;
+    for (struct script_q *q = srv->scripts; q; q = q->next)
+        if (!strcmp(q->key, key))
+            return q;
+    if (!create)
+        return NULL;
+    struct script_q *q = xrealloc(NULL, sizeof *q);
+    memset(q, 0, sizeof *q);
+    q->key = xstrndup(key, strlen(key));
+    q->next = srv->scripts;
+    srv->scripts = q;
+    return q;
 }
 
 static void script_clear(struct server *srv)
 {
-	while (srv->scripts) {
-		struct script_q *q = srv->scripts;
-		srv->scripts = q->next;
-		for (size_t i = q->head; i < q->len; i++)
-			json_object_put(q->items[i]);
-		free(q->items);
-		free(q->key);
-		free(q);
-	}
+    while (srv->scripts) {
+        struct script_q *q = srv->scripts;
+        srv->scripts = q->next;
+        for (size_t i = q->head; i < q->len; i++)
+            json_object_put(q->items[i]);
+        free(q->items);
+        free(q->key);
+        free(q);
+    }
 }
 
 /* Takes the next scripted response for this key (or for any key); caller owns it. */
 static json_object *script_pop(struct server *srv, const char *key)
 {
-	struct script_q *q = key[0] ? script_queue(srv, key, false) : NULL;
-	if (!q || q->head == q->len)
-		q = script_queue(srv, "", false);
-	if (!q || q->head == q->len)
-		return NULL;
-	json_object *e = q->items[q->head++];
-	if (q->head == q->len)
-		q->head = q->len = 0;
-	return e;
+    struct script_q *q = key[0] ? script_queue(srv, key, false) : NULL;
+    if (!q || q->head == q->len)
+        q = script_queue(srv, "", false);
+    if (!q || q->head == q->len)
+        return NULL;
+    json_object *e = q->items[q->head++];
+    if (q->head == q->len)
+        q->head = q->len = 0;
+    return e;
 }
 
 /* Copies "Name: value\r\n" lines from a JSON object, skipping anything with CR or LF. */
 static void script_headers(struct buf *out, json_object *h)
 {
-	if (!h || !json_object_is_type(h, json_type_object))
-		return;
-	json_object_object_foreach(h, name, val)
-	{
-		const char *v = json_object_is_type(val, json_type_string) ? json_object_get_string(val)
-									    : json_object_to_json_string(val);
-		if (strpbrk(name, "\r\n:") || strpbrk(v, "\r\n"))
-			continue;
-		buf_fmt(out, "%s: %s\r\n", name, v);
-	}
+    if (!h || !json_object_is_type(h, json_type_object))
+        return;
+    json_object_object_foreach(h, name, val)
+    {
+        const char *v = json_object_is_type(val, json_type_string)
+                            ? json_object_get_string(val)
+                            : json_object_to_json_string(val);
+        if (strpbrk(name, "\r\n:") || strpbrk(v, "\r\n"))
+            continue;
+        buf_fmt(out, "%s: %s\r\n", name, v);
+    }
 }
 
 /* Returns true when the entry produced the reply; otherwise it adjusted r->d. */
 static bool script_apply(struct req *r, json_object *e)
 {
-	struct server *srv = r->srv;
-	int status = (int)jint(e, "status", 0);
-	int delay = (int)jint(e, "delay_ms", 0);
-	if (delay < 0 || delay > MAX_DELAY_MS)
-		delay = 0;
-	if (status && (status < 100 || status > 599))
-		status = 500;
-	if (jbool(e, "close")) {
-		r->d.close = true;
-		r->d.delay_ms = delay;
-		return false;
-	}
-	json_object *body = jget(e, "body"), *events = jarr(e, "events");
-	if (!body && !events) {
-		if (status >= 400)
-			r->d.status = status;
-		if (delay)
-			r->d.delay_ms = delay;
-		const char *m = jstr(e, "mock");
-		if (m && !dir_scan(&r->d, m, strlen(m)))
-			dir_parse(&r->d, m, strlen(m));
-		return false;
-	}
-	struct buf extra = {0};
-	buf_clear(&extra);
-	script_headers(&extra, jget(e, "headers"));
-	const char *ctype = jstr(e, "content_type");
-	if (events) {
-		stream_head(r, status ? status : 200, ctype ? ctype : "text/event-stream", extra.p);
-		for (size_t i = 0; i < jlen(events); i++) {
-			json_object *ev = json_object_array_get_idx(events, i);
-			rep_seg(&srv->rep, delay);
-			buf_clear(&srv->ev);
-			if (json_object_is_type(ev, json_type_string))
-				buf_put(&srv->ev, json_object_get_string(ev), (size_t)json_object_get_string_len(ev));
-			else
-				buf_puts(&srv->ev, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
-			rep_event(r);
-		}
-		if (jbool(e, "cut"))
-			srv->rep.cut = true;
-		else
-			rep_finish(r);
-	} else {
-		struct buf *b = body_reset(srv);
-		if (json_object_is_type(body, json_type_string))
-			buf_put(b, json_object_get_string(body), (size_t)json_object_get_string_len(body));
-		else
-			buf_puts(b, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		r->d.delay_ms = delay;
-		send_body(r, status ? status : 200, ctype ? ctype : "application/json", extra.p);
-	}
-	buf_free(&extra);
-	return true;
+    struct server *srv = r->srv;
+    int status = (int)jint(e, "status", 0);
+    int delay = (int)jint(e, "delay_ms", 0);
+    if (delay < 0 || delay > MAX_DELAY_MS)
+        delay = 0;
+    if (status && (status < 100 || status > 599))
+        status = 500;
+    if (jbool(e, "close")) {
+        r->d.close = true;
+        r->d.delay_ms = delay;
+        return false;
+    }
+    json_object *body = jget(e, "body"), *events = jarr(e, "events");
+    if (!body && !events) {
+        if (status >= 400)
+            r->d.status = status;
+        if (delay)
+            r->d.delay_ms = delay;
+        const char *m = jstr(e, "mock");
+        if (m && !dir_scan(&r->d, m, strlen(m)))
+            dir_parse(&r->d, m, strlen(m));
+        return false;
+    }
+    struct buf extra = {0};
+    buf_clear(&extra);
+    script_headers(&extra, jget(e, "headers"));
+    const char *ctype = jstr(e, "content_type");
+    if (events) {
+        stream_head(r, status ? status : 200, ctype ? ctype : "text/event-stream", extra.p);
+        for (size_t i = 0; i < jlen(events); i++) {
+            json_object *ev = json_object_array_get_idx(events, i);
+            rep_seg(&srv->rep, delay);
+            buf_clear(&srv->ev);
+            if (json_object_is_type(ev, json_type_string))
+                buf_put(&srv->ev, json_object_get_string(ev),
+                        (size_t)json_object_get_string_len(ev));
+            else
+                buf_puts(&srv->ev, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+            rep_event(r);
+        }
+        if (jbool(e, "cut"))
+            srv->rep.cut = true;
+        else
+            rep_finish(r);
+    } else {
+        struct buf *b = body_reset(srv);
+        if (json_object_is_type(body, json_type_string))
+            buf_put(b, json_object_get_string(body), (size_t)json_object_get_string_len(body));
+        else
+            buf_puts(b, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+        r->d.delay_ms = delay;
+        send_body(r, status ? status : 200, ctype ? ctype : "application/json", extra.p);
+    }
+    buf_free(&extra);
+    return true;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -3087,16 +3183,16 @@ static bool script_apply(struct req *r, json_object *e)
  * gets {"success":false}, as the real server answers a bad message. */
 static void h_push(struct req *r)
 {
-	const char *title = jstr(r->json, "title");
-	const char *token = jstr(r->json, "token");
-	struct buf *b = body_reset(r->srv);
-	if (!title || !*title)
-		buf_lit(b, "{\"success\":false,\"message\":\"mock: the title is empty\"}");
-	else if (token && !strcmp(token, "bad-token"))
-		buf_lit(b, "{\"success\":false,\"message\":\"mock: invalid token\"}");
-	else
-		buf_lit(b, "{\"success\":true,\"message\":\"ok\"}");
-	send_body(r, 200, "application/json", NULL);
+    const char *title = jstr(r->json, "title");
+    const char *token = jstr(r->json, "token");
+    struct buf *b = body_reset(r->srv);
+    if (!title || !*title)
+        buf_lit(b, "{\"success\":false,\"message\":\"mock: the title is empty\"}");
+    else if (token && !strcmp(token, "bad-token"))
+        buf_lit(b, "{\"success\":false,\"message\":\"mock: invalid token\"}");
+    else
+        buf_lit(b, "{\"success\":true,\"message\":\"ok\"}");
+    send_body(r, 200, "application/json", NULL);
 }
 
 /* Balance queries (GET) in each provider's shape, with figures that tell the fields apart:
@@ -3105,15 +3201,17 @@ static void h_push(struct req *r)
  * api/report/getUserOverview has totalPoints 56.78 under success true. */
 static void h_balance(struct req *r)
 {
-	struct buf *b = body_reset(r->srv);
-	if (has_suffix(r->path, "/dashboard/billing/credit_grants"))
-		buf_lit(b, "{\"object\":\"credit_summary\",\"total_granted\":100,\"total_used\":12.5,"
-			   "\"total_available\":87.5,\"total_remaining\":66.25}");
-	else if (has_suffix(r->path, "/sb-api/user/status"))
-		buf_lit(b, "{\"status\":\"ok\",\"data\":{\"credit\":\"12.34\"}}");
-	else
-		buf_lit(b, "{\"success\":true,\"message\":\"\",\"errorCode\":0,\"data\":{\"totalPoints\":56.78}}");
-	send_body(r, 200, "application/json", NULL);
+    struct buf *b = body_reset(r->srv);
+    if (has_suffix(r->path, "/dashboard/billing/credit_grants"))
+        buf_lit(b, "{\"object\":\"credit_summary\",\"total_granted\":100,\"total_used\":12.5,"
+                   "\"total_available\":87.5,\"total_remaining\":66.25}");
+    else if (has_suffix(r->path, "/sb-api/user/status"))
+        buf_lit(b, "{\"status\":\"ok\",\"data\":{\"credit\":\"12.34\"}}");
+    else
+        buf_lit(
+            b,
+            "{\"success\":true,\"message\":\"\",\"errorCode\":0,\"data\":{\"totalPoints\":56.78}}");
+    send_body(r, 200, "application/json", NULL);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -3121,246 +3219,255 @@ static void h_balance(struct req *r)
 
 static void ctl_json(struct req *r, int status, json_object *o)
 {
-	struct buf *b = body_reset(r->srv);
-	buf_puts(b, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	send_body(r, status, "application/json", NULL);
+    struct buf *b = body_reset(r->srv);
+    buf_puts(b, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    send_body(r, status, "application/json", NULL);
 }
 
 static void ctl_msg(struct req *r, int status, const char *msg)
 {
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, status < 400 ? "ok" : "error", json_object_new_string(msg));
-	ctl_json(r, status, o);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, status < 400 ? "ok" : "error", json_object_new_string(msg));
+    ctl_json(r, status, o);
 }
 
 /* Value of a query parameter (no percent-decoding), copied into out. */
 static bool query_param(const char *q, const char *name, char *out, size_t cap)
 {
-	size_t nl = strlen(name);
-	for (const char *p = q; p && *p;) {
-		if (!strncmp(p, name, nl) && p[nl] == '=') {
-			const char *v = p + nl + 1, *amp = strchr(v, '&');
-			copy_str(out, cap, v, amp ? (size_t)(amp - v) : strlen(v));
-			return true;
-		}
-		p = strchr(p, '&');
-		if (p)
-			p++;
-	}
-	return false;
+    size_t nl = strlen(name);
+    for (const char *p = q; p && *p;) {
+        if (!strncmp(p, name, nl) && p[nl] == '=') {
+            const char *v = p + nl + 1, *amp = strchr(v, '&');
+            copy_str(out, cap, v, amp ? (size_t)(amp - v) : strlen(v));
+            return true;
+        }
+        p = strchr(p, '&');
+        if (p)
+            p++;
+    }
+    return false;
 }
 
 static json_object *rec_json(const struct rec *e)
 {
-	json_object *o = json_object_new_object();
-	char tbuf[32];
-	snprintf(tbuf, sizeof tbuf, "%.3f", e->when);
-	json_object_object_add(o, "seq", json_object_new_int64((int64_t)e->seq));
-	json_object_object_add(o, "time", json_object_new_double_s(e->when, tbuf));
-	json_object_object_add(o, "method", json_object_new_string(e->method));
-	json_object_object_add(o, "path", json_object_new_string(e->target));
-	json_object *h = json_object_new_object();
-	for (const char *p = e->hdrs; p < e->hdrs + e->hdrs_len;) {
-		const char *v = p + strlen(p) + 1;
-		json_object_object_add(h, p, json_object_new_string(v));
-		p = v + strlen(v) + 1;
-	}
-	json_object_object_add(o, "headers", h);
-	if (utf8_valid((const unsigned char *)e->body, e->body_len) && !memchr(e->body, '\0', e->body_len)) {
-		json_object_object_add(o, "body", json_object_new_string_len(e->body, (int)e->body_len));
-	} else {
-		struct buf b64 = {0};
-		buf_clear(&b64);
-		buf_b64(&b64, (const unsigned char *)e->body, e->body_len);
-		json_object_object_add(o, "body_base64", json_object_new_string_len(b64.p, (int)b64.len));
-		buf_free(&b64);
-	}
-	json_object_object_add(o, "body_len", json_object_new_int64((int64_t)e->body_total));
-	if (e->body_total > e->body_len)
-		json_object_object_add(o, "body_truncated", json_object_new_boolean(1));
-	json_object_object_add(o, "provider", json_object_new_string(e->provider));
-	json_object_object_add(o, "key", e->key ? json_object_new_string(e->key) : NULL);
-	json_object_object_add(o, "model", e->model ? json_object_new_string(e->model) : NULL);
-	if (e->deployment)
-		json_object_object_add(o, "deployment", json_object_new_string(e->deployment));
-	json_object_object_add(o, "status", json_object_new_int(e->status));
-	json_object_object_add(o, "stream", json_object_new_boolean(e->stream));
-	json_object_object_add(o, "scripted", json_object_new_boolean(e->scripted));
-	if (e->has_tokens) {
-		json_object_object_add(o, "prompt_tokens", json_object_new_int(e->prompt_tokens));
-		json_object_object_add(o, "completion_tokens", json_object_new_int(e->completion_tokens));
-		json_object_object_add(o, "usage_sent", json_object_new_boolean(e->usage_sent));
-	}
-	return o;
+    json_object *o = json_object_new_object();
+    char tbuf[32];
+    snprintf(tbuf, sizeof tbuf, "%.3f", e->when);
+    json_object_object_add(o, "seq", json_object_new_int64((int64_t)e->seq));
+    json_object_object_add(o, "time", json_object_new_double_s(e->when, tbuf));
+    json_object_object_add(o, "method", json_object_new_string(e->method));
+    json_object_object_add(o, "path", json_object_new_string(e->target));
+    json_object *h = json_object_new_object();
+    for (const char *p = e->hdrs; p < e->hdrs + e->hdrs_len;) {
+        const char *v = p + strlen(p) + 1;
+        json_object_object_add(h, p, json_object_new_string(v));
+        p = v + strlen(v) + 1;
+    }
+    json_object_object_add(o, "headers", h);
+    if (utf8_valid((const unsigned char *)e->body, e->body_len) &&
+        !memchr(e->body, '\0', e->body_len)) {
+        json_object_object_add(o, "body", json_object_new_string_len(e->body, (int)e->body_len));
+    } else {
+        struct buf b64 = {0};
+        buf_clear(&b64);
+        buf_b64(&b64, (const unsigned char *)e->body, e->body_len);
+        json_object_object_add(o, "body_base64", json_object_new_string_len(b64.p, (int)b64.len));
+        buf_free(&b64);
+    }
+    json_object_object_add(o, "body_len", json_object_new_int64((int64_t)e->body_total));
+    if (e->body_total > e->body_len)
+        json_object_object_add(o, "body_truncated", json_object_new_boolean(1));
+    json_object_object_add(o, "provider", json_object_new_string(e->provider));
+    json_object_object_add(o, "key", e->key ? json_object_new_string(e->key) : NULL);
+    json_object_object_add(o, "model", e->model ? json_object_new_string(e->model) : NULL);
+    if (e->deployment)
+        json_object_object_add(o, "deployment", json_object_new_string(e->deployment));
+    json_object_object_add(o, "status", json_object_new_int(e->status));
+    json_object_object_add(o, "stream", json_object_new_boolean(e->stream));
+    json_object_object_add(o, "scripted", json_object_new_boolean(e->scripted));
+    if (e->has_tokens) {
+        json_object_object_add(o, "prompt_tokens", json_object_new_int(e->prompt_tokens));
+        json_object_object_add(o, "completion_tokens", json_object_new_int(e->completion_tokens));
+        json_object_object_add(o, "usage_sent", json_object_new_boolean(e->usage_sent));
+    }
+    return o;
 }
 
 static void ctl_requests(struct req *r)
 {
-	struct server *srv = r->srv;
-	char v[512];
-	size_t limit = srv->log_cap;
-	uint64_t since = 0;
-	const char *key = NULL;
-	if (query_param(r->query, "limit", v, sizeof v))
-		limit = (size_t)strtoull(v, NULL, 10);
-	if (query_param(r->query, "since", v, sizeof v))
-		since = strtoull(v, NULL, 10);
-	char keybuf[512];
-	if (query_param(r->query, "key", keybuf, sizeof keybuf))
-		key = keybuf;
-	/* walk newest to oldest to apply the limit, then reverse into chronological order */
-	size_t *pick = xrealloc(NULL, (srv->log_count + 1) * sizeof *pick);
-	size_t n = 0;
-	for (size_t i = srv->log_count; i-- > 0 && n < limit;) {
-		const struct rec *e = &srv->log[(srv->log_start + i) % srv->log_cap];
-		if (e->seq <= since)
-			break;
-		if (key && (!e->key || strcmp(e->key, key)))
-			continue;
-		pick[n++] = (srv->log_start + i) % srv->log_cap;
-	}
-	json_object *a = json_object_new_array();
-	while (n-- > 0)
-		json_object_array_add(a, rec_json(&srv->log[pick[n]]));
-	free(pick);
-	ctl_json(r, 200, a);
+    struct server *srv = r->srv;
+    char v[512];
+    size_t limit = srv->log_cap;
+    uint64_t since = 0;
+    const char *key = NULL;
+    if (query_param(r->query, "limit", v, sizeof v))
+        limit = (size_t)strtoull(v, NULL, 10);
+    if (query_param(r->query, "since", v, sizeof v))
+        since = strtoull(v, NULL, 10);
+    char keybuf[512];
+    if (query_param(r->query, "key", keybuf, sizeof keybuf))
+        key = keybuf;
+    /* walk newest to oldest to apply the limit, then reverse into chronological order */
+    size_t *pick = xrealloc(NULL, (srv->log_count + 1) * sizeof *pick);
+    size_t n = 0;
+    for (size_t i = srv->log_count; i-- > 0 && n < limit;) {
+        const struct rec *e = &srv->log[(srv->log_start + i) % srv->log_cap];
+        if (e->seq <= since)
+            break;
+        if (key && (!e->key || strcmp(e->key, key)))
+            continue;
+        pick[n++] = (srv->log_start + i) % srv->log_cap;
+    }
+    json_object *a = json_object_new_array();
+    while (n-- > 0)
+        json_object_array_add(a, rec_json(&srv->log[pick[n]]));
+    free(pick);
+    ctl_json(r, 200, a);
 }
 
 static void ctl_stats(struct req *r)
 {
-	const struct stats *s = &r->srv->st;
-	struct buf *b = body_reset(r->srv);
-	buf_fmt(b,
-		"{\"uptime_s\":%lld,\"last_seq\":%" PRIu64 ",\"requests_total\":%" PRIu64 ",\"requests_control\":%" PRIu64
-		",\"requests_by_provider\":{\"openai\":%" PRIu64 ",\"azure\":%" PRIu64 ",\"anthropic\":%" PRIu64
-		",\"gemini\":%" PRIu64 "},\"connections_total\":%" PRIu64 ",\"connections_active\":%" PRIu64
-		",\"streams_total\":%" PRIu64 ",\"streams_active\":%" PRIu64 ",\"streams_completed\":%" PRIu64
-		",\"streams_cut\":%" PRIu64 ",\"client_disconnects\":%" PRIu64 ",\"injected_errors\":%" PRIu64
-		",\"scripted\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"bad_http\":%" PRIu64 ",\"bytes_in\":%" PRIu64
-		",\"bytes_out\":%" PRIu64 ",\"timers_pending\":%zu}",
-		(long long)(time(NULL) - r->srv->started), r->srv->seq, s->requests_total, s->requests_control,
-		s->requests[P_OPENAI], s->requests[P_AZURE], s->requests[P_ANTHROPIC], s->requests[P_GEMINI],
-		s->connections_total, s->connections_active, s->streams_total, s->streams_active,
-		s->streams_completed, s->streams_cut, s->client_disconnects, s->injected_errors, s->scripted,
-		s->dropped, s->bad_http, s->bytes_in, s->bytes_out, r->srv->heap_len);
-	send_body(r, 200, "application/json", NULL);
+    const struct stats *s = &r->srv->st;
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"uptime_s\":%lld,\"last_seq\":%" PRIu64 ",\"requests_total\":%" PRIu64
+            ",\"requests_control\":%" PRIu64 ",\"requests_by_provider\":{\"openai\":%" PRIu64
+            ",\"azure\":%" PRIu64 ",\"anthropic\":%" PRIu64 ",\"gemini\":%" PRIu64
+            "},\"connections_total\":%" PRIu64 ",\"connections_active\":%" PRIu64
+            ",\"streams_total\":%" PRIu64 ",\"streams_active\":%" PRIu64
+            ",\"streams_completed\":%" PRIu64 ",\"streams_cut\":%" PRIu64
+            ",\"client_disconnects\":%" PRIu64 ",\"injected_errors\":%" PRIu64
+            ",\"scripted\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"bad_http\":%" PRIu64
+            ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"timers_pending\":%zu}",
+            (long long)(time(NULL) - r->srv->started), r->srv->seq, s->requests_total,
+            s->requests_control, s->requests[P_OPENAI], s->requests[P_AZURE],
+            s->requests[P_ANTHROPIC], s->requests[P_GEMINI], s->connections_total,
+            s->connections_active, s->streams_total, s->streams_active, s->streams_completed,
+            s->streams_cut, s->client_disconnects, s->injected_errors, s->scripted, s->dropped,
+            s->bad_http, s->bytes_in, s->bytes_out, r->srv->heap_len);
+    send_body(r, 200, "application/json", NULL);
 }
 
 static void ctl_reset_stats(struct server *srv)
 {
-	/* keep the gauges: they describe what is open right now */
-	uint64_t conns = srv->st.connections_active, streams = srv->st.streams_active;
-	memset(&srv->st, 0, sizeof srv->st);
-	srv->st.connections_active = conns;
-	srv->st.streams_active = streams;
+    /* keep the gauges: they describe what is open right now */
+    uint64_t conns = srv->st.connections_active, streams = srv->st.streams_active;
+    memset(&srv->st, 0, sizeof srv->st);
+    srv->st.connections_active = conns;
+    srv->st.streams_active = streams;
 }
 
 /* Adds one {"key":..., "responses":[...]} object; returns the count or -1. */
 static int ctl_script_one(struct server *srv, json_object *o)
 {
-	json_object *resp = jarr(o, "responses");
-	json_object *k = jget(o, "key");
-	if (!resp || (k && !json_object_is_type(k, json_type_string) && !json_object_is_type(k, json_type_null)))
-		return -1;
-	for (size_t i = 0; i < jlen(resp); i++)
-		if (!json_object_is_type(json_object_array_get_idx(resp, i), json_type_object))
-			return -1;
-	const char *key = jstr(o, "key");
-	struct script_q *q = script_queue(srv, key ? key : "", true);
-	for (size_t i = 0; i < jlen(resp); i++) {
-		if (q->len == q->cap) {
-			q->cap = q->cap ? q->cap * 2 : 8;
-			q->items = xrealloc(q->items, q->cap * sizeof *q->items);
-		}
-		q->items[q->len++] = json_object_get(json_object_array_get_idx(resp, i));
-	}
-	return (int)jlen(resp);
+    json_object *resp = jarr(o, "responses");
+    json_object *k = jget(o, "key");
+    if (!resp ||
+        (k && !json_object_is_type(k, json_type_string) && !json_object_is_type(k, json_type_null)))
+        return -1;
+    for (size_t i = 0; i < jlen(resp); i++)
+        if (!json_object_is_type(json_object_array_get_idx(resp, i), json_type_object))
+            return -1;
+    const char *key = jstr(o, "key");
+    struct script_q *q = script_queue(srv, key ? key : "", true);
+    for (size_t i = 0; i < jlen(resp); i++) {
+        if (q->len == q->cap) {
+            q->cap = q->cap ? q->cap * 2 : 8;
+            q->items = xrealloc(q->items, q->cap * sizeof *q->items);
+        }
+        q->items[q->len++] = json_object_get(json_object_array_get_idx(resp, i));
+    }
+    return (int)jlen(resp);
 }
 
 static void ctl_script(struct req *r)
 {
-	struct server *srv = r->srv;
-	if (!strcmp(r->method, "DELETE")) {
-		script_clear(srv);
-		ctl_msg(r, 200, "scripts cleared");
-		return;
-	}
-	if (!strcmp(r->method, "GET")) {
-		json_object *a = json_object_new_array();
-		for (struct script_q *q = srv->scripts; q; q = q->next) {
-			json_object *o = json_object_new_object();
-			json_object_object_add(o, "key", json_object_new_string(q->key));
-			json_object_object_add(o, "pending", json_object_new_int64((int64_t)(q->len - q->head)));
-			json_object_array_add(a, o);
-		}
-		ctl_json(r, 200, a);
-		return;
-	}
-	if (strcmp(r->method, "POST")) {
-		ctl_msg(r, 405, "use GET, POST or DELETE");
-		return;
-	}
-	json_tokener_reset(srv->tok);
-	json_object *o = json_tokener_parse_ex(srv->tok, r->body ? r->body : "", (int)r->body_len);
-	if (!o) {
-		ctl_msg(r, 400, "body must be JSON: {\"key\":...,\"responses\":[...]} or an array of those");
-		return;
-	}
-	int total = 0, n = 0;
-	if (json_object_is_type(o, json_type_array)) {
-		for (size_t i = 0; i < jlen(o) && n >= 0; i++) {
-			n = ctl_script_one(srv, json_object_array_get_idx(o, i));
-			total += n;
-		}
-	} else {
-		n = total = ctl_script_one(srv, o);
-	}
-	json_object_put(o);
-	if (n < 0) {
-		ctl_msg(r, 400, "each script needs \"responses\": an array of objects, and \"key\" a string");
-		return;
-	}
-	json_object *res = json_object_new_object();
-	json_object_object_add(res, "queued", json_object_new_int(total));
-	ctl_json(r, 200, res);
+    struct server *srv = r->srv;
+    if (!strcmp(r->method, "DELETE")) {
+        script_clear(srv);
+        ctl_msg(r, 200, "scripts cleared");
+        return;
+    }
+    if (!strcmp(r->method, "GET")) {
+        json_object *a = json_object_new_array();
+        for (struct script_q *q = srv->scripts; q; q = q->next) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "key", json_object_new_string(q->key));
+            json_object_object_add(o, "pending",
+                                   json_object_new_int64((int64_t)(q->len - q->head)));
+            json_object_array_add(a, o);
+        }
+        ctl_json(r, 200, a);
+        return;
+    }
+    if (strcmp(r->method, "POST")) {
+        ctl_msg(r, 405, "use GET, POST or DELETE");
+        return;
+    }
+    json_tokener_reset(srv->tok);
+    json_object *o = json_tokener_parse_ex(srv->tok, r->body ? r->body : "", (int)r->body_len);
+    if (!o) {
+        ctl_msg(r, 400,
+                "body must be JSON: {\"key\":...,\"responses\":[...]} or an array of those");
+        return;
+    }
+    int total = 0, n = 0;
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < jlen(o) && n >= 0; i++) {
+            n = ctl_script_one(srv, json_object_array_get_idx(o, i));
+            total += n;
+        }
+    } else {
+        n = total = ctl_script_one(srv, o);
+    }
+    json_object_put(o);
+    if (n < 0) {
+        ctl_msg(r, 400,
+                "each script needs \"responses\": an array of objects, and \"key\" a string");
+        return;
+    }
+    json_object *res = json_object_new_object();
+    json_object_object_add(res, "queued", json_object_new_int(total));
+    ctl_json(r, 200, res);
 }
 
 static void control(struct req *r)
 {
-	struct server *srv = r->srv;
-	const char *what = r->path + strlen("/_mock/");
-	bool get = !strcmp(r->method, "GET"), del = !strcmp(r->method, "DELETE");
-	if (!strcmp(what, "requests")) {
-		if (get) {
-			ctl_requests(r);
-		} else if (del) {
-			log_clear(srv);
-			ctl_msg(r, 200, "requests cleared");
-		} else {
-			ctl_msg(r, 405, "use GET or DELETE");
-		}
-	} else if (!strcmp(what, "script")) {
-		ctl_script(r);
-	} else if (!strcmp(what, "stats")) {
-		if (get) {
-			ctl_stats(r);
-		} else if (del) {
-			ctl_reset_stats(srv);
-			ctl_msg(r, 200, "stats reset");
-		} else {
-			ctl_msg(r, 405, "use GET or DELETE");
-		}
-	} else if (!strcmp(what, "reset") && !strcmp(r->method, "POST")) {
-		log_clear(srv);
-		script_clear(srv);
-		ctl_reset_stats(srv);
-		ctl_msg(r, 200, "reset");
-	} else if (!strcmp(what, "health")) {
-		ctl_msg(r, 200, "ok");
-	} else {
-		ctl_msg(r, 404, "unknown control endpoint");
-	}
+    struct server *srv = r->srv;
+    const char *what = r->path + strlen("/_mock/");
+    bool get = !strcmp(r->method, "GET"), del = !strcmp(r->method, "DELETE");
+    if (!strcmp(what, "requests")) {
+        if (get) {
+            ctl_requests(r);
+        } else if (del) {
+            log_clear(srv);
+            ctl_msg(r, 200, "requests cleared");
+        } else {
+            ctl_msg(r, 405, "use GET or DELETE");
+        }
+    } else if (!strcmp(what, "script")) {
+        ctl_script(r);
+    } else if (!strcmp(what, "stats")) {
+        if (get) {
+            ctl_stats(r);
+        } else if (del) {
+            ctl_reset_stats(srv);
+            ctl_msg(r, 200, "stats reset");
+        } else {
+            ctl_msg(r, 405, "use GET or DELETE");
+        }
+    } else if (!strcmp(what, "reset") && !strcmp(r->method, "POST")) {
+        log_clear(srv);
+        script_clear(srv);
+        ctl_reset_stats(srv);
+        ctl_msg(r, 200, "reset");
+    } else if (!strcmp(what, "health")) {
+        ctl_msg(r, 200, "ok");
+    } else {
+        ctl_msg(r, 404, "unknown control endpoint");
+    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -3368,299 +3475,296 @@ static void control(struct req *r)
 
 static enum op openai_op(const char *tail)
 {
-	static const struct {
-		const char *suffix;
-		enum op op;
-	} tab[] = {
-		{"/chat/completions", OP_CHAT},          {"/completions", OP_COMPLETIONS},
-		{"/embeddings", OP_EMBEDDINGS},          {"/moderations", OP_MODERATIONS},
-		{"/images/generations", OP_IMAGES},      {"/audio/transcriptions", OP_TRANSCRIBE},
-		{"/audio/translations", OP_TRANSLATE},   {"/audio/speech", OP_SPEECH},
-	};
-	for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
-		if (has_suffix(tail, tab[i].suffix))
-			return tab[i].op;
-	return OP_NONE;
+    static const struct {
+        const char *suffix;
+        enum op op;
+    } tab[] = {
+        {"/chat/completions", OP_CHAT},        {"/completions", OP_COMPLETIONS},
+        {"/embeddings", OP_EMBEDDINGS},        {"/moderations", OP_MODERATIONS},
+        {"/images/generations", OP_IMAGES},    {"/audio/transcriptions", OP_TRANSCRIBE},
+        {"/audio/translations", OP_TRANSLATE}, {"/audio/speech", OP_SPEECH},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
+        if (has_suffix(tail, tab[i].suffix))
+            return tab[i].op;
+    return OP_NONE;
 }
 
 /* Decides provider and operation from the path (and, for model lists, from the auth headers). */
 static void route(struct req *r)
 {
-	const char *p = r->path;
-	r->prov = P_OPENAI;
-	r->op = OP_NONE;
-	if (has_prefix(p, "/push/") || !strcmp(p, "/push")) {
-		r->op = OP_PUSH;
-		return;
-	}
-	if (has_suffix(p, "/dashboard/billing/credit_grants") || has_suffix(p, "/sb-api/user/status") ||
-	    has_suffix(p, "/api/report/getUserOverview")) {
-		r->op = OP_BALANCE;
-		return;
-	}
-	if (has_prefix(p, "/openai/deployments/")) {
-		const char *dep = p + strlen("/openai/deployments/");
-		const char *slash = strchr(dep, '/');
-		r->prov = P_AZURE;
-		if (!slash)
-			return;
-		copy_str(r->deployment, sizeof r->deployment, dep, (size_t)(slash - dep));
-		r->op = openai_op(slash);
-		return;
-	}
-	const char *m = strstr(p, "/models/");
-	const char *colon = m ? strchr(m + 8, ':') : NULL;
-	if (colon) {
-		static const struct {
-			const char *name;
-			enum op op;
-		} gm[] = {
-			{"generateContent", OP_GENERATE}, {"streamGenerateContent", OP_STREAM},
-			{"embedContent", OP_EMBED},        {"batchEmbedContents", OP_BATCH_EMBED},
-			{"countTokens", OP_GCOUNT},
-		};
-		for (size_t i = 0; i < sizeof gm / sizeof *gm; i++)
-			if (!strcmp(colon + 1, gm[i].name)) {
-				r->prov = P_GEMINI;
-				r->op = gm[i].op;
-				copy_str(r->pmodel, sizeof r->pmodel, m + 8, (size_t)(colon - m - 8));
-				return;
-			}
-	}
-	if (has_suffix(p, "/messages") || has_suffix(p, "/messages/count_tokens")) {
-		r->prov = P_ANTHROPIC;
-		r->op = has_suffix(p, "/messages") ? OP_MESSAGES : OP_COUNT_TOKENS;
-		return;
-	}
-	if (has_suffix(p, "/models") || m) {
-		r->op = m ? OP_MODEL : OP_MODELS;
-		if (m)
-			copy_str(r->pmodel, sizeof r->pmodel, m + 8, strlen(m + 8));
-		if (strstr(p, "/v1beta/") || hfind(r, "x-goog-api-key") || strstr(r->query, "key="))
-			r->prov = P_GEMINI;
-		else if (hfind(r, "x-api-key") || hfind(r, "anthropic-version"))
-			r->prov = P_ANTHROPIC;
-		return;
-	}
-	r->op = openai_op(p);
-	/* legacy /v1/engines/{model}/embeddings names the model in the path */
-	const char *eng = strstr(p, "/engines/");
-	if (eng) {
-		const char *slash = strchr(eng + 9, '/');
-		copy_str(r->pmodel, sizeof r->pmodel, eng + 9, slash ? (size_t)(slash - eng - 9) : strlen(eng + 9));
-	}
+    const char *p = r->path;
+    r->prov = P_OPENAI;
+    r->op = OP_NONE;
+    if (has_prefix(p, "/push/") || !strcmp(p, "/push")) {
+        r->op = OP_PUSH;
+        return;
+    }
+    if (has_suffix(p, "/dashboard/billing/credit_grants") || has_suffix(p, "/sb-api/user/status") ||
+        has_suffix(p, "/api/report/getUserOverview")) {
+        r->op = OP_BALANCE;
+        return;
+    }
+    if (has_prefix(p, "/openai/deployments/")) {
+        const char *dep = p + strlen("/openai/deployments/");
+        const char *slash = strchr(dep, '/');
+        r->prov = P_AZURE;
+        if (!slash)
+            return;
+        copy_str(r->deployment, sizeof r->deployment, dep, (size_t)(slash - dep));
+        r->op = openai_op(slash);
+        return;
+    }
+    const char *m = strstr(p, "/models/");
+    const char *colon = m ? strchr(m + 8, ':') : NULL;
+    if (colon) {
+        static const struct {
+            const char *name;
+            enum op op;
+        } gm[] = {
+            {"generateContent", OP_GENERATE}, {"streamGenerateContent", OP_STREAM},
+            {"embedContent", OP_EMBED},       {"batchEmbedContents", OP_BATCH_EMBED},
+            {"countTokens", OP_GCOUNT},
+        };
+        for (size_t i = 0; i < sizeof gm / sizeof *gm; i++)
+            if (!strcmp(colon + 1, gm[i].name)) {
+                r->prov = P_GEMINI;
+                r->op = gm[i].op;
+                copy_str(r->pmodel, sizeof r->pmodel, m + 8, (size_t)(colon - m - 8));
+                return;
+            }
+    }
+    if (has_suffix(p, "/messages") || has_suffix(p, "/messages/count_tokens")) {
+        r->prov = P_ANTHROPIC;
+        r->op = has_suffix(p, "/messages") ? OP_MESSAGES : OP_COUNT_TOKENS;
+        return;
+    }
+    if (has_suffix(p, "/models") || m) {
+        r->op = m ? OP_MODEL : OP_MODELS;
+        if (m)
+            copy_str(r->pmodel, sizeof r->pmodel, m + 8, strlen(m + 8));
+        if (strstr(p, "/v1beta/") || hfind(r, "x-goog-api-key") || strstr(r->query, "key="))
+            r->prov = P_GEMINI;
+        else if (hfind(r, "x-api-key") || hfind(r, "anthropic-version"))
+            r->prov = P_ANTHROPIC;
+        return;
+    }
+    r->op = openai_op(p);
+    /* legacy /v1/engines/{model}/embeddings names the model in the path */
+    const char *eng = strstr(p, "/engines/");
+    if (eng) {
+        const char *slash = strchr(eng + 9, '/');
+        copy_str(r->pmodel, sizeof r->pmodel, eng + 9,
+                 slash ? (size_t)(slash - eng - 9) : strlen(eng + 9));
+    }
 }
 
 static void req_key(struct req *r)
 {
-	const struct hdr *h = hfind(r, "authorization");
-	if (h && h->val_len > 7 && !strncasecmp(h->val, "Bearer ", 7)) {
-		copy_str(r->key, sizeof r->key, h->val + 7, h->val_len - 7);
-		return;
-	}
-	static const char *const names[] = {"api-key", "x-api-key", "x-goog-api-key"};
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		if ((h = hfind(r, names[i])) != NULL) {
-			copy_str(r->key, sizeof r->key, h->val, h->val_len);
-			return;
-		}
-	query_param(r->query, "key", r->key, sizeof r->key);
+    const struct hdr *h = hfind(r, "authorization");
+    if (h && h->val_len > 7 && !strncasecmp(h->val, "Bearer ", 7)) {
+        copy_str(r->key, sizeof r->key, h->val + 7, h->val_len - 7);
+        return;
+    }
+    static const char *const names[] = {"api-key", "x-api-key", "x-goog-api-key"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if ((h = hfind(r, names[i])) != NULL) {
+            copy_str(r->key, sizeof r->key, h->val, h->val_len);
+            return;
+        }
+    query_param(r->query, "key", r->key, sizeof r->key);
 }
 
 /* The text that may hold [[mock ...]]: the last user message, or the field playing its role. */
 static void directive_text(struct req *r, struct buf *t)
 {
-	json_object *j = r->json;
-	buf_clear(t);
-	if (r->op == OP_TRANSCRIBE || r->op == OP_TRANSLATE) {
-		if (r->mp_prompt)
-			buf_put(t, r->mp_prompt, r->mp_prompt_len);
-		return;
-	}
-	if (!j) {
-		if (r->body)
-			buf_put(t, r->body, r->body_len);
-		return;
-	}
-	json_object *list = NULL, *v = NULL;
-	switch (r->op) {
-	case OP_CHAT:
-	case OP_MESSAGES:
-	case OP_COUNT_TOKENS:
-		list = jarr(j, "messages");
-		for (size_t i = jlen(list); i-- > 0;) {
-			json_object *m = json_object_array_get_idx(list, i);
-			const char *role = jstr(m, "role");
-			if (role && !strcmp(role, "user")) {
-				v = jget(m, "content");
-				break;
-			}
-		}
-		break;
-	case OP_GENERATE:
-	case OP_STREAM:
-	case OP_GCOUNT:
-		list = jarr(j, "contents");
-		for (size_t i = jlen(list); i-- > 0;) {
-			json_object *m = json_object_array_get_idx(list, i);
-			const char *role = jstr(m, "role");
-			if (!role || !strcmp(role, "user")) {
-				v = jget(m, "parts");
-				break;
-			}
-		}
-		break;
-	case OP_COMPLETIONS:
-	case OP_IMAGES:
-		v = jget(j, "prompt");
-		break;
-	case OP_EMBEDDINGS:
-	case OP_MODERATIONS:
-	case OP_SPEECH:
-		v = jget(j, "input");
-		break;
-	case OP_EMBED:
-		v = jget(j, "content");
-		break;
-	case OP_BATCH_EMBED:
-		list = jarr(j, "requests");
-		if (jlen(list))
-			v = jget(json_object_array_get_idx(list, jlen(list) - 1), "content");
-		break;
-	default:
-		break;
-	}
-	jtext(v, t, 0);
+    json_object *j = r->json;
+    buf_clear(t);
+    if (r->op == OP_TRANSCRIBE || r->op == OP_TRANSLATE) {
+        if (r->mp_prompt)
+            buf_put(t, r->mp_prompt, r->mp_prompt_len);
+        return;
+    }
+    if (!j) {
+        if (r->body)
+            buf_put(t, r->body, r->body_len);
+        return;
+    }
+    json_object *list = NULL, *v = NULL;
+    switch (r->op) {
+    case OP_CHAT:
+    case OP_MESSAGES:
+    case OP_COUNT_TOKENS:
+        list = jarr(j, "messages");
+        for (size_t i = jlen(list); i-- > 0;) {
+            json_object *m = json_object_array_get_idx(list, i);
+            const char *role = jstr(m, "role");
+            if (role && !strcmp(role, "user")) {
+                v = jget(m, "content");
+                break;
+            }
+        }
+        break;
+    case OP_GENERATE:
+    case OP_STREAM:
+    case OP_GCOUNT:
+        list = jarr(j, "contents");
+        for (size_t i = jlen(list); i-- > 0;) {
+            json_object *m = json_object_array_get_idx(list, i);
+            const char *role = jstr(m, "role");
+            if (!role || !strcmp(role, "user")) {
+                v = jget(m, "parts");
+                break;
+            }
+        }
+        break;
+    case OP_COMPLETIONS:
+    case OP_IMAGES: v = jget(j, "prompt"); break;
+    case OP_EMBEDDINGS:
+    case OP_MODERATIONS:
+    case OP_SPEECH: v = jget(j, "input"); break;
+    case OP_EMBED: v = jget(j, "content"); break;
+    case OP_BATCH_EMBED:
+        list = jarr(j, "requests");
+        if (jlen(list))
+            v = jget(json_object_array_get_idx(list, jlen(list) - 1), "content");
+        break;
+    default: break;
+    }
+    jtext(v, t, 0);
 }
 
 static bool op_needs_json(enum op op)
 {
-	return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
-	       op != OP_BALANCE;
+    return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
+           op != OP_BALANCE;
 }
 
 static void dispatch(struct server *srv, struct req *r)
 {
-	r->now = time(NULL);
-	buf_clear(&srv->path);
-	buf_puts(&srv->path, r->target);
-	char *q = strchr(srv->path.p, '?');
-	if (q)
-		*q++ = '\0';
-	r->path = srv->path.p;
-	r->query = q ? q : "";
-	dir_defaults(&r->d);
-	if (has_prefix(r->path, "/_mock/")) {
-		srv->st.requests_control++;
-		control(r);
-		return;
-	}
-	/* only provider requests are numbered, so ?since= sees no gaps from control calls */
-	r->seq = ++srv->seq;
-	srv->st.requests_total++;
-	route(r);
-	srv->st.requests[r->prov]++;
-	req_key(r);
-	r->rec = rec_new(srv, r);
-	r->crlf = r->prov == P_GEMINI;
+    r->now = time(NULL);
+    buf_clear(&srv->path);
+    buf_puts(&srv->path, r->target);
+    char *q = strchr(srv->path.p, '?');
+    if (q)
+        *q++ = '\0';
+    r->path = srv->path.p;
+    r->query = q ? q : "";
+    dir_defaults(&r->d);
+    if (has_prefix(r->path, "/_mock/")) {
+        srv->st.requests_control++;
+        control(r);
+        return;
+    }
+    /* only provider requests are numbered, so ?since= sees no gaps from control calls */
+    r->seq = ++srv->seq;
+    srv->st.requests_total++;
+    route(r);
+    srv->st.requests[r->prov]++;
+    req_key(r);
+    r->rec = rec_new(srv, r);
+    r->crlf = r->prov == P_GEMINI;
 
-	if (r->op == OP_TRANSCRIBE || r->op == OP_TRANSLATE) {
-		multipart_parse(r);
-	} else if (r->body_len) {
-		json_tokener_reset(srv->tok);
-		r->json = json_tokener_parse_ex(srv->tok, r->body, (int)r->body_len);
-		if (!r->json || json_tokener_get_parse_end(srv->tok) < r->body_len) {
-			json_object_put(r->json);
-			r->json = NULL;
-			r->bad_json = true;
-		}
-	}
-	if (r->json)
-		rec_model(r, jstr(r->json, "model"));
-	if (!r->rec->model && (r->pmodel[0] || r->deployment[0]))
-		rec_model(r, r->pmodel[0] ? r->pmodel : r->deployment);
+    if (r->op == OP_TRANSCRIBE || r->op == OP_TRANSLATE) {
+        multipart_parse(r);
+    } else if (r->body_len) {
+        json_tokener_reset(srv->tok);
+        r->json = json_tokener_parse_ex(srv->tok, r->body, (int)r->body_len);
+        if (!r->json || json_tokener_get_parse_end(srv->tok) < r->body_len) {
+            json_object_put(r->json);
+            r->json = NULL;
+            r->bad_json = true;
+        }
+    }
+    if (r->json)
+        rec_model(r, jstr(r->json, "model"));
+    if (!r->rec->model && (r->pmodel[0] || r->deployment[0]))
+        rec_model(r, r->pmodel[0] ? r->pmodel : r->deployment);
 
-	directive_text(r, &srv->text);
-	dir_scan(&r->d, srv->text.p, srv->text.len);
+    directive_text(r, &srv->text);
+    dir_scan(&r->d, srv->text.p, srv->text.len);
 
-	json_object *entry = script_pop(srv, r->key);
-	if (entry) {
-		srv->st.scripted++;
-		r->rec->scripted = true;
-		bool done = script_apply(r, entry);
-		json_object_put(entry);
-		if (done)
-			goto out;
-	}
-	if (r->d.eol)
-		r->crlf = r->d.eol == 2;
-	if (r->d.close) {
-		srv->st.dropped++;
-		srv->rep.segs[0].delay_ms = r->d.delay_ms;
-		srv->rep.cut = true;
-		goto out;
-	}
-	if (r->d.status) {
-		srv->st.injected_errors++;
-		reply_error(r, r->d.status, NULL, true);
-		goto out;
-	}
-	if (r->op == OP_NONE) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "mock: unknown endpoint %s %s", r->method, r->path);
-		copy_str(r->d.err_code, sizeof r->d.err_code, "unknown_url", 11);
-		reply_error(r, 404, msg, true);
-		goto out;
-	}
-	bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE;
-	if (strcmp(r->method, want_get ? "GET" : "POST")) {
-		reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
-		goto out;
-	}
-	if (op_needs_json(r->op) && !r->json) {
-		reply_error(r, 400, r->bad_json ? "mock: request body is not valid JSON" : "mock: request body is required", false);
-		goto out;
-	}
-	if (r->d.tool[0] && r->d.args[0]) {
-		json_object *a = json_tokener_parse(r->d.args);
-		bool ok = a && json_object_is_type(a, json_type_object);
-		json_object_put(a);
-		if (!ok) {
-			reply_error(r, 400, "mock: args= must be a JSON object", false);
-			goto out;
-		}
-	}
-	if (r->prov == P_AZURE && r->d.strict && !strstr(r->query, "api-version=")) {
-		struct buf *b = body_reset(srv);
-		buf_lit(b, "{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}");
-		send_body(r, 404, "application/json", NULL);
-		goto out;
-	}
-	switch (r->op) {
-	case OP_CHAT: h_oa_chat(r); break;
-	case OP_COMPLETIONS: h_oa_completions(r); break;
-	case OP_EMBEDDINGS: h_oa_embeddings(r); break;
-	case OP_MODERATIONS: h_oa_moderations(r); break;
-	case OP_IMAGES: h_oa_images(r); break;
-	case OP_TRANSCRIBE:
-	case OP_TRANSLATE: h_oa_audio_text(r); break;
-	case OP_SPEECH: h_oa_speech(r); break;
-	case OP_MODELS:
-	case OP_MODEL: h_models(r); break;
-	case OP_MESSAGES:
-	case OP_COUNT_TOKENS: h_an_messages(r); break;
-	case OP_GENERATE:
-	case OP_STREAM:
-	case OP_GCOUNT: h_gm_generate(r); break;
-	case OP_EMBED:
-	case OP_BATCH_EMBED: h_gm_embed(r); break;
-	case OP_PUSH: h_push(r); break;
-	case OP_BALANCE: h_balance(r); break;
-	case OP_NONE: break;
-	}
+    json_object *entry = script_pop(srv, r->key);
+    if (entry) {
+        srv->st.scripted++;
+        r->rec->scripted = true;
+        bool done = script_apply(r, entry);
+        json_object_put(entry);
+        if (done)
+            goto out;
+    }
+    if (r->d.eol)
+        r->crlf = r->d.eol == 2;
+    if (r->d.close) {
+        srv->st.dropped++;
+        srv->rep.segs[0].delay_ms = r->d.delay_ms;
+        srv->rep.cut = true;
+        goto out;
+    }
+    if (r->d.status) {
+        srv->st.injected_errors++;
+        reply_error(r, r->d.status, NULL, true);
+        goto out;
+    }
+    if (r->op == OP_NONE) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "mock: unknown endpoint %s %s", r->method, r->path);
+        copy_str(r->d.err_code, sizeof r->d.err_code, "unknown_url", 11);
+        reply_error(r, 404, msg, true);
+        goto out;
+    }
+    bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE;
+    if (strcmp(r->method, want_get ? "GET" : "POST")) {
+        reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
+        goto out;
+    }
+    if (op_needs_json(r->op) && !r->json) {
+        reply_error(r, 400,
+                    r->bad_json ? "mock: request body is not valid JSON"
+                                : "mock: request body is required",
+                    false);
+        goto out;
+    }
+    if (r->d.tool[0] && r->d.args[0]) {
+        json_object *a = json_tokener_parse(r->d.args);
+        bool ok = a && json_object_is_type(a, json_type_object);
+        json_object_put(a);
+        if (!ok) {
+            reply_error(r, 400, "mock: args= must be a JSON object", false);
+            goto out;
+        }
+    }
+    if (r->prov == P_AZURE && r->d.strict && !strstr(r->query, "api-version=")) {
+        struct buf *b = body_reset(srv);
+        buf_lit(b, "{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}");
+        send_body(r, 404, "application/json", NULL);
+        goto out;
+    }
+    switch (r->op) {
+    case OP_CHAT: h_oa_chat(r); break;
+    case OP_COMPLETIONS: h_oa_completions(r); break;
+    case OP_EMBEDDINGS: h_oa_embeddings(r); break;
+    case OP_MODERATIONS: h_oa_moderations(r); break;
+    case OP_IMAGES: h_oa_images(r); break;
+    case OP_TRANSCRIBE:
+    case OP_TRANSLATE: h_oa_audio_text(r); break;
+    case OP_SPEECH: h_oa_speech(r); break;
+    case OP_MODELS:
+    case OP_MODEL: h_models(r); break;
+    case OP_MESSAGES:
+    case OP_COUNT_TOKENS: h_an_messages(r); break;
+    case OP_GENERATE:
+    case OP_STREAM:
+    case OP_GCOUNT: h_gm_generate(r); break;
+    case OP_EMBED:
+    case OP_BATCH_EMBED: h_gm_embed(r); break;
+    case OP_PUSH: h_push(r); break;
+    case OP_BALANCE: h_balance(r); break;
+    case OP_NONE: break;
+    }
 out:
-	json_object_put(r->json);
-	r->json = NULL;
+    json_object_put(r->json);
+    r->json = NULL;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -3668,207 +3772,209 @@ out:
 
 static int listen_on(const char *host, int port)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	int rc = getaddrinfo(host, ps, &hints, &res);
-	if (rc) {
-		fprintf(stderr, "mock_upstream: %s: %s\n", host, gai_strerror(rc));
-		return -1;
-	}
-	int fd = -1;
-	for (struct addrinfo *a = res; a; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd < 0)
-			continue;
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 4096) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		fprintf(stderr, "mock_upstream: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
-	return fd;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int rc = getaddrinfo(host, ps, &hints, &res);
+    if (rc) {
+        fprintf(stderr, "mock_upstream: %s: %s\n", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 4096) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "mock_upstream: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
+    return fd;
 }
 
 static int bound_port(int fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 static void raise_nofile(void)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			fprintf(stderr, "mock_upstream: setrlimit(RLIMIT_NOFILE): %s\n", strerror(errno));
-	}
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            fprintf(stderr, "mock_upstream: setrlimit(RLIMIT_NOFILE): %s\n", strerror(errno));
+    }
 }
 
 static void conn_event(struct server *srv, struct conn *c, uint32_t events)
 {
-	if (events & EPOLLERR) {
-		conn_close(srv, c);
-		return;
-	}
-	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) && conn_read(srv, c) < 0)
-		return;
-	conn_progress(srv, c);
+    if (events & EPOLLERR) {
+        conn_close(srv, c);
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) && conn_read(srv, c) < 0)
+        return;
+    conn_progress(srv, c);
 }
 
 static void run(struct server *srv)
 {
-	struct epoll_event evs[256];
-	while (!srv->stopping) {
-		int timeout = -1;
-		if (srv->heap_len) {
-			uint64_t now = mono_ms(), due = srv->heap[0]->due_ms;
-			timeout = due <= now ? 0 : due - now > INT_MAX ? INT_MAX : (int)(due - now);
-		}
-		int n = epoll_wait(srv->epfd, evs, (int)(sizeof evs / sizeof *evs), timeout);
-		if (n < 0 && errno != EINTR) {
-			perror("mock_upstream: epoll_wait");
-			return;
-		}
-		srv->now_ms = mono_ms();
-		for (int i = 0; i < n; i++) {
-			void *ptr = evs[i].data.ptr;
-			if (ptr == &srv->lfd) {
-				accept_all(srv);
-			} else if (ptr == &srv->sfd) {
-				struct signalfd_siginfo si;
-				if (read(srv->sfd, &si, sizeof si) > 0)
-					srv->stopping = true;
-			} else {
-				conn_event(srv, ptr, evs[i].events);
-			}
-		}
-		srv->now_ms = mono_ms();
-		while (srv->heap_len && srv->heap[0]->due_ms <= srv->now_ms) {
-			struct conn *c = srv->heap[0];
-			timer_del(srv, c);
-			if (c->sched)
-				sched_run(srv, c, true);
-			conn_progress(srv, c);
-		}
-	}
+    struct epoll_event evs[256];
+    while (!srv->stopping) {
+        int timeout = -1;
+        if (srv->heap_len) {
+            uint64_t now = mono_ms(), due = srv->heap[0]->due_ms;
+            timeout = due <= now ? 0 : due - now > INT_MAX ? INT_MAX : (int)(due - now);
+        }
+        int n = epoll_wait(srv->epfd, evs, (int)(sizeof evs / sizeof *evs), timeout);
+        if (n < 0 && errno != EINTR) {
+            perror("mock_upstream: epoll_wait");
+            return;
+        }
+        srv->now_ms = mono_ms();
+        for (int i = 0; i < n; i++) {
+            void *ptr = evs[i].data.ptr;
+            if (ptr == &srv->lfd) {
+                accept_all(srv);
+            } else if (ptr == &srv->sfd) {
+                struct signalfd_siginfo si;
+                if (read(srv->sfd, &si, sizeof si) > 0)
+                    srv->stopping = true;
+            } else {
+                conn_event(srv, ptr, evs[i].events);
+            }
+        }
+        srv->now_ms = mono_ms();
+        while (srv->heap_len && srv->heap[0]->due_ms <= srv->now_ms) {
+            struct conn *c = srv->heap[0];
+            timer_del(srv, c);
+            if (c->sched)
+                sched_run(srv, c, true);
+            conn_progress(srv, c);
+        }
+    }
 }
 
 static void server_free(struct server *srv)
 {
-	while (srv->conns) {
-		conn_close(srv, srv->conns);
-	}
-	log_clear(srv);
-	free(srv->log);
-	script_clear(srv);
-	free(srv->heap);
-	rep_free(&srv->rep);
-	buf_free(&srv->body);
-	buf_free(&srv->ev);
-	buf_free(&srv->text);
-	buf_free(&srv->piece);
-	buf_free(&srv->dechunked);
-	buf_free(&srv->path);
-	if (srv->tok)
-		json_tokener_free(srv->tok);
-	if (srv->lfd >= 0)
-		close(srv->lfd);
-	if (srv->sfd >= 0)
-		close(srv->sfd);
-	if (srv->epfd >= 0)
-		close(srv->epfd);
-	free(srv);
+    while (srv->conns) {
+        conn_close(srv, srv->conns);
+    }
+    log_clear(srv);
+    free(srv->log);
+    script_clear(srv);
+    free(srv->heap);
+    rep_free(&srv->rep);
+    buf_free(&srv->body);
+    buf_free(&srv->ev);
+    buf_free(&srv->text);
+    buf_free(&srv->piece);
+    buf_free(&srv->dechunked);
+    buf_free(&srv->path);
+    if (srv->tok)
+        json_tokener_free(srv->tok);
+    if (srv->lfd >= 0)
+        close(srv->lfd);
+    if (srv->sfd >= 0)
+        close(srv->sfd);
+    if (srv->epfd >= 0)
+        close(srv->epfd);
+    free(srv);
 }
 
 static void usage(FILE *f)
 {
-	fputs("usage: mock_upstream --port N [--host 127.0.0.1] [--log-size 256]\n"
-	      "  --port 0 picks a free port; the first stdout line is always \"PORT <n>\".\n"
-	      "  See tests/mock/README.md for endpoints, [[mock ...]] directives and /_mock/ control.\n",
-	      f);
+    fputs(
+        "usage: mock_upstream --port N [--host 127.0.0.1] [--log-size 256]\n"
+        "  --port 0 picks a free port; the first stdout line is always \"PORT <n>\".\n"
+        "  See tests/mock/README.md for endpoints, [[mock ...]] directives and /_mock/ control.\n",
+        f);
 }
 
 int main(int argc, char **argv)
 {
-	const char *host = "127.0.0.1";
-	long port = -1, log_size = DEFAULT_LOG_SIZE;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end = NULL;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--port") && v) {
-			port = strtol(v, &end, 10);
-			i++;
-		} else if (!strcmp(a, "--host") && v) {
-			host = v;
-			i++;
-		} else if (!strcmp(a, "--log-size") && v) {
-			log_size = strtol(v, &end, 10);
-			i++;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-		if (end && *end) {
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (port < 0 || port > 65535 || log_size < 1 || log_size > 1000000) {
-		usage(stderr);
-		return 2;
-	}
+    const char *host = "127.0.0.1";
+    long port = -1, log_size = DEFAULT_LOG_SIZE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--port") && v) {
+            port = strtol(v, &end, 10);
+            i++;
+        } else if (!strcmp(a, "--host") && v) {
+            host = v;
+            i++;
+        } else if (!strcmp(a, "--log-size") && v) {
+            log_size = strtol(v, &end, 10);
+            i++;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+        if (end && *end) {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (port < 0 || port > 65535 || log_size < 1 || log_size > 1000000) {
+        usage(stderr);
+        return 2;
+    }
 
-	raise_nofile();
-	signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
 
-	struct server *srv = xrealloc(NULL, sizeof *srv);
-	memset(srv, 0, sizeof *srv);
-	srv->lfd = srv->sfd = srv->epfd = -1;
-	srv->log_cap = (size_t)log_size;
-	srv->log = xrealloc(NULL, srv->log_cap * sizeof *srv->log);
-	memset(srv->log, 0, srv->log_cap * sizeof *srv->log);
-	srv->tok = json_tokener_new_ex(128); /* tool schemas nest deeper than the default 32 */
-	srv->started = time(NULL);
-	rep_reset(&srv->rep);
+    struct server *srv = xrealloc(NULL, sizeof *srv);
+    memset(srv, 0, sizeof *srv);
+    srv->lfd = srv->sfd = srv->epfd = -1;
+    srv->log_cap = (size_t)log_size;
+    srv->log = xrealloc(NULL, srv->log_cap * sizeof *srv->log);
+    memset(srv->log, 0, srv->log_cap * sizeof *srv->log);
+    srv->tok = json_tokener_new_ex(128); /* tool schemas nest deeper than the default 32 */
+    srv->started = time(NULL);
+    rep_reset(&srv->rep);
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	srv->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	srv->lfd = listen_on(host, (int)port);
-	if (srv->lfd < 0 || srv->sfd < 0 || srv->epfd < 0 || !srv->tok) {
-		server_free(srv);
-		return 1;
-	}
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->lfd};
-	epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev);
-	ev.data.ptr = &srv->sfd;
-	epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->sfd, &ev);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    srv->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+    srv->lfd = listen_on(host, (int)port);
+    if (srv->lfd < 0 || srv->sfd < 0 || srv->epfd < 0 || !srv->tok) {
+        server_free(srv);
+        return 1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->lfd};
+    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev);
+    ev.data.ptr = &srv->sfd;
+    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->sfd, &ev);
 
-	printf("PORT %d\n", bound_port(srv->lfd));
-	fflush(stdout);
+    printf("PORT %d\n", bound_port(srv->lfd));
+    fflush(stdout);
 
-	run(srv);
-	server_free(srv);
-	return 0;
+    run(srv);
+    server_free(srv);
+    return 0;
 }

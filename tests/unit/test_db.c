@@ -19,33 +19,54 @@ static const struct {
     const char *table;
     const char *cols[24];
 } expected_cols[] = {
-    {"users", {"id", "username", "password", "display_name", "role", "status", "email",
-               "github_id", "wechat_id", "lark_id", "oidc_id", "access_token", "quota",
-               "used_quota", "request_count", "group", "aff_code", "inviter_id", NULL}},
-    {"tokens", {"id", "user_id", "key", "status", "name", "created_time", "accessed_time",
-                "expired_time", "remain_quota", "unlimited_quota", "used_quota", "models",
-                "subnet", NULL}},
-    {"channels", {"id", "type", "key", "status", "name", "weight", "created_time", "test_time",
-                  "response_time", "base_url", "other", "balance", "balance_updated_time",
-                  "models", "group", "used_quota", "model_mapping", "priority", "config",
-                  "system_prompt", NULL}},
+    {"users",
+     {"id", "username", "password", "display_name", "role", "status", "email", "github_id",
+      "wechat_id", "lark_id", "oidc_id", "access_token", "quota", "used_quota", "request_count",
+      "group", "aff_code", "inviter_id", NULL}},
+    {"tokens",
+     {"id", "user_id", "key", "status", "name", "created_time", "accessed_time", "expired_time",
+      "remain_quota", "unlimited_quota", "used_quota", "models", "subnet", NULL}},
+    {"channels",
+     {"id",
+      "type",
+      "key",
+      "status",
+      "name",
+      "weight",
+      "created_time",
+      "test_time",
+      "response_time",
+      "base_url",
+      "other",
+      "balance",
+      "balance_updated_time",
+      "models",
+      "group",
+      "used_quota",
+      "model_mapping",
+      "priority",
+      "config",
+      "system_prompt",
+      NULL}},
     {"abilities", {"group", "model", "channel_id", "enabled", "priority", NULL}},
     {"options", {"key", "value", NULL}},
-    {"redemptions", {"id", "user_id", "key", "status", "name", "quota", "created_time",
-                     "redeemed_time", NULL}},
-    {"logs", {"id", "user_id", "created_at", "type", "content", "username", "token_name",
-              "model_name", "quota", "prompt_tokens", "completion_tokens", "channel_id",
-              "request_id", "elapsed_time", "is_stream", "system_prompt_reset", NULL}},
+    {"redemptions",
+     {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time", NULL}},
+    {"logs",
+     {"id", "user_id", "created_at", "type", "content", "username", "token_name", "model_name",
+      "quota", "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time",
+      "is_stream", "system_prompt_reset", NULL}},
 };
 
 static const char *const expected_indexes[] = {
-    "idx_users_username", "idx_users_display_name", "idx_users_email", "idx_users_github_id",
-    "idx_users_wechat_id", "idx_users_lark_id", "idx_users_oidc_id", "idx_users_access_token",
-    "idx_users_aff_code", "idx_users_inviter_id", "idx_tokens_key", "idx_tokens_name",
-    "idx_tokens_user_id", "idx_channels_name", "idx_abilities_channel_id",
-    "idx_abilities_priority", "idx_redemptions_key", "idx_redemptions_name", "idx_logs_user_id",
-    "idx_created_at_type", "index_username_model_name", "idx_logs_token_name",
-    "idx_logs_model_name", "idx_logs_channel_id",
+    "idx_users_username",     "idx_users_display_name", "idx_users_email",
+    "idx_users_github_id",    "idx_users_wechat_id",    "idx_users_lark_id",
+    "idx_users_oidc_id",      "idx_users_access_token", "idx_users_aff_code",
+    "idx_users_inviter_id",   "idx_tokens_key",         "idx_tokens_name",
+    "idx_tokens_user_id",     "idx_channels_name",      "idx_abilities_channel_id",
+    "idx_abilities_priority", "idx_redemptions_key",    "idx_redemptions_name",
+    "idx_logs_user_id",       "idx_created_at_type",    "index_username_model_name",
+    "idx_logs_token_name",    "idx_logs_model_name",    "idx_logs_channel_id",
 };
 
 static char tmpdir[256];
@@ -220,9 +241,9 @@ static void test_basics(struct db *db, const char *tag)
     is_int(db_step(st), DB_DONE, "%s: update runs", tag);
     is_int(db_changes(st), 3, "%s: db_changes counts updated rows", tag);
     db_done(st);
-    is_int(db_execf(c, "UPDATE users SET quota = ? WHERE id = ?", "ii", (int64_t)1,
-                    (int64_t)999999),
-           0, "%s: no row matched", tag);
+    is_int(
+        db_execf(c, "UPDATE users SET quota = ? WHERE id = ?", "ii", (int64_t)1, (int64_t)999999),
+        0, "%s: no row matched", tag);
     is_int(db_execf(c, "UPDATE users SET quota = ? WHERE username = ?", "it",
                     (int64_t)9000000000000LL, "bob"),
            1, "%s: int64 beyond 32 bits", tag);
@@ -239,8 +260,9 @@ static void test_basics(struct db *db, const char *tag)
     db_bind_bool(st, 4, 1);
     is_int(db_step(st), DB_DONE, "%s: insert token with a bool", tag);
     db_done(st);
-    is_int(db_execf(c, "INSERT INTO tokens (user_id, \"key\", name, unlimited_quota) "
-                       "VALUES (?, ?, ?, ?)",
+    is_int(db_execf(c,
+                    "INSERT INTO tokens (user_id, \"key\", name, unlimited_quota) "
+                    "VALUES (?, ?, ?, ?)",
                     "ittb", uid, "k2", "two", 0),
            1, "%s: execf with a bool", tag);
     st = db_prepare(c, "SELECT unlimited_quota, expired_time, status, subnet, remain_quota "
@@ -296,12 +318,14 @@ static void test_basics(struct db *db, const char *tag)
            "%s: insert option", tag);
     is_int(db_execf(c, "INSERT INTO options (\"key\", value) VALUES (?, ?)", "tt", "A", "2"),
            DB_CONSTRAINT, "%s: duplicate option key is DB_CONSTRAINT", tag);
-    is_int(db_execf(c, "INSERT INTO abilities (\"group\", model, channel_id, enabled) "
-                       "VALUES (?, ?, ?, ?)",
+    is_int(db_execf(c,
+                    "INSERT INTO abilities (\"group\", model, channel_id, enabled) "
+                    "VALUES (?, ?, ?, ?)",
                     "ttib", "default", "gpt-4o", (int64_t)1, 1),
            1, "%s: insert ability", tag);
-    is_int(db_execf(c, "INSERT INTO abilities (\"group\", model, channel_id, enabled) "
-                       "VALUES (?, ?, ?, ?)",
+    is_int(db_execf(c,
+                    "INSERT INTO abilities (\"group\", model, channel_id, enabled) "
+                    "VALUES (?, ?, ?, ?)",
                     "ttib", "default", "gpt-4o", (int64_t)1, 0),
            DB_CONSTRAINT, "%s: duplicate ability is DB_CONSTRAINT (composite key)", tag);
 
@@ -436,11 +460,13 @@ static void test_writer(struct db *db, const char *tag)
         snprintf(name, sizeof name, "w%d", t);
         db_execf(c, "INSERT INTO users (username, password, quota) VALUES (?, ?, ?)", "tti", name,
                  "x", (int64_t)W_START_QUOTA);
-        db_execf(c, "INSERT INTO tokens (user_id, \"key\", name, remain_quota) "
-                    "VALUES (?, ?, ?, ?)",
+        db_execf(c,
+                 "INSERT INTO tokens (user_id, \"key\", name, remain_quota) "
+                 "VALUES (?, ?, ?, ?)",
                  "itti", id_of(c, "SELECT id FROM users WHERE username = ?", name), name, name,
                  (int64_t)W_START_QUOTA);
-        args[t] = (struct writer_arg){NULL, t,
+        args[t] = (struct writer_arg){NULL,
+                                      t,
                                       id_of(c, "SELECT id FROM users WHERE username = ?", name),
                                       id_of(c, "SELECT id FROM tokens WHERE name = ?", name),
                                       {ch[0], ch[1]}};
@@ -475,31 +501,29 @@ static void test_writer(struct db *db, const char *tag)
 
     is_int(query_int(c, "SELECT count(*) FROM logs WHERE username LIKE ?", "t", "w%", NULL), n,
            "%s: one log row per entry", tag);
-    int64_t removed = W_START_QUOTA * W_THREADS -
-                      query_int(c, "SELECT sum(quota) FROM users WHERE username LIKE ?", "t", "w%",
-                                NULL);
+    int64_t removed =
+        W_START_QUOTA * W_THREADS -
+        query_int(c, "SELECT sum(quota) FROM users WHERE username LIKE ?", "t", "w%", NULL);
     int64_t logged =
         query_int(c, "SELECT sum(quota) FROM logs WHERE username LIKE ?", "t", "w%", NULL);
     is_int(removed, total, "%s: users.quota went down by the sum of the deltas", tag);
     is_int(removed, logged, "%s: ledger: quota removed == sum of log quota", tag);
-    is_int(query_int(c, "SELECT sum(used_quota) FROM users WHERE username LIKE ?", "t", "w%",
-                     NULL),
+    is_int(query_int(c, "SELECT sum(used_quota) FROM users WHERE username LIKE ?", "t", "w%", NULL),
            total, "%s: users.used_quota", tag);
-    is_int(query_int(c, "SELECT sum(request_count) FROM users WHERE username LIKE ?", "t", "w%",
-                     NULL),
-           n, "%s: users.request_count", tag);
-    is_int(W_START_QUOTA * W_THREADS -
-               query_int(c, "SELECT sum(remain_quota) FROM tokens WHERE name LIKE ?", "t", "w%",
-                         NULL),
-           total, "%s: tokens.remain_quota", tag);
+    is_int(
+        query_int(c, "SELECT sum(request_count) FROM users WHERE username LIKE ?", "t", "w%", NULL),
+        n, "%s: users.request_count", tag);
+    is_int(
+        W_START_QUOTA * W_THREADS -
+            query_int(c, "SELECT sum(remain_quota) FROM tokens WHERE name LIKE ?", "t", "w%", NULL),
+        total, "%s: tokens.remain_quota", tag);
     is_int(query_int(c, "SELECT sum(used_quota) FROM tokens WHERE name LIKE ?", "t", "w%", NULL),
            total, "%s: tokens.used_quota", tag);
-    is_int(query_int(c, "SELECT max(accessed_time) FROM tokens WHERE name LIKE ?", "t", "w%",
-                     NULL),
+    is_int(query_int(c, "SELECT max(accessed_time) FROM tokens WHERE name LIKE ?", "t", "w%", NULL),
            1718000000 + W_PER_THREAD - 1, "%s: tokens.accessed_time set", tag);
-    is_int(query_int(c, "SELECT sum(used_quota) FROM channels WHERE name LIKE ?", "t", "wch%",
-                     NULL),
-           total, "%s: channels.used_quota", tag);
+    is_int(
+        query_int(c, "SELECT sum(used_quota) FROM channels WHERE name LIKE ?", "t", "wch%", NULL),
+        total, "%s: channels.used_quota", tag);
     struct db_stmt *st = db_prepare(c, "SELECT count(*) FROM logs WHERE is_stream = ? AND "
                                        "username LIKE ?");
     db_bind_bool(st, 1, 1);
@@ -626,8 +650,7 @@ static void test_fixture(struct db *db, const char *file, const char *tag)
                        "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.name = ?");
     db_bind_text(st, 1, "legacy-key");
     is_int(db_step(st), DB_ROW, "%s: legacy token is there", tag);
-    is_str(db_col_text(st, 0), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV", "%s: key",
-           tag);
+    is_str(db_col_text(st, 0), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV", "%s: key", tag);
     is_int(db_col_int64(st, 1), 1, "%s: unlimited_quota true", tag);
     is_int(db_col_int64(st, 2), -1, "%s: expired_time", tag);
     is_str(db_col_text(st, 3), "legacy", "%s: owner", tag);
@@ -636,8 +659,7 @@ static void test_fixture(struct db *db, const char *file, const char *tag)
                      "SystemName", "Legacy API"),
            1, "%s: option is there", tag);
     /* New rows get ids after the existing ones (SQLite rowid, PostgreSQL sequence). */
-    is_int(db_execf(c, "INSERT INTO users (username, password) VALUES (?, ?)", "tt", "newbie",
-                    "x"),
+    is_int(db_execf(c, "INSERT INTO users (username, password) VALUES (?, ?)", "tt", "newbie", "x"),
            1, "%s: insert a new user", tag);
     is_int(query_int(c, "SELECT id FROM users WHERE username = ?", "t", "newbie", NULL), 2,
            "%s: new user id follows", tag);
@@ -791,8 +813,7 @@ static void pg_main(struct db *db, const char *tag)
            "%s: reconnected: works again", tag);
     is_int(query_int(c, "SELECT quota FROM users WHERE username = ?", "t", "alice", NULL), q + 1,
            "%s: with the cached statement prepared on the new session", tag);
-    ok(query_int(c, "SELECT pg_backend_pid()", NULL, NULL, NULL) != pid, "%s: a new backend",
-       tag);
+    ok(query_int(c, "SELECT pg_backend_pid()", NULL, NULL, NULL) != pid, "%s: a new backend", tag);
     db_release(c);
     db_conn_close(killer);
 }

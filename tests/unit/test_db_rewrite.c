@@ -47,8 +47,7 @@ int main(void)
           "? in nested block comments");
     check("SELECT 'unterminated ?", "SELECT 'unterminated ?", 0, "unterminated string");
     check("INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-          "INSERT INTO t VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)", 12,
-          "two-digit numbers");
+          "INSERT INTO t VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)", 12, "two-digit numbers");
     check("SELECT '日本?', ?", "SELECT '日本?', $1", 1, "UTF-8 in a string");
 
     /* Many placeholders: the numbers grow to four digits and the bound still holds. */

@@ -28,8 +28,14 @@ static void put(struct bytes *b, const void *d, size_t n)
 
 static void rec(struct bytes *b, int type, unsigned id, const void *content, size_t len, int pad)
 {
-    unsigned char h[8] = {1, (unsigned char)type, (unsigned char)(id >> 8), (unsigned char)id,
-                          (unsigned char)(len >> 8), (unsigned char)len, (unsigned char)pad, 0};
+    unsigned char h[8] = {1,
+                          (unsigned char)type,
+                          (unsigned char)(id >> 8),
+                          (unsigned char)id,
+                          (unsigned char)(len >> 8),
+                          (unsigned char)len,
+                          (unsigned char)pad,
+                          0};
     put(b, h, 8);
     if (len)
         put(b, content, len);
@@ -40,8 +46,8 @@ static void rec(struct bytes *b, int type, unsigned id, const void *content, siz
 
 static void begin(struct bytes *b, unsigned id, int role, int keep)
 {
-    unsigned char body[8] = {(unsigned char)(role >> 8), (unsigned char)role,
-                             (unsigned char)keep, 0, 0, 0, 0, 0};
+    unsigned char body[8] = {
+        (unsigned char)(role >> 8), (unsigned char)role, (unsigned char)keep, 0, 0, 0, 0, 0};
     rec(b, 1, id, body, 8, 0);
 }
 

@@ -103,7 +103,8 @@ static void sql_suite(struct db *db, const char *tag)
     is_int((int)token_remain(c, 11), 0, "%s: ... the unlimited key's remain_quota untouched", tag);
     is_int(quota_sql_reserve(c, 1, 10, 1, 20), QUOTA_TOKEN_SHORT,
            "%s: user and key both short: the key is reported", tag);
-    is_int(quota_sql_reserve(c, 1, 11, 0, 0), QUOTA_OK, "%s: a reservation of 0 passes with 0 left", tag);
+    is_int(quota_sql_reserve(c, 1, 11, 0, 0), QUOTA_OK, "%s: a reservation of 0 passes with 0 left",
+           tag);
     is_int(quota_sql_release(c, 1, 11, 0, 60), 0, "%s: release 60", tag);
     is_int((int)user_quota(c, 1), 60, "%s: ... the user has it back", tag);
 
@@ -199,7 +200,8 @@ int main(void)
     is_int(quota_use_sql(0, "memory"), 0, "FastCGI uses memory by default");
     is_int(quota_use_sql(0, "sql"), 1, "... and sql when QUOTA_STORE=sql");
     qs = quota_store_new();
-    is_int(quota_reserve(qs, quota_epoch(qs), 1, 100, 10, 50, 40), QUOTA_OK, "40 of 100 (token 50) reserves");
+    is_int(quota_reserve(qs, quota_epoch(qs), 1, 100, 10, 50, 40), QUOTA_OK,
+           "40 of 100 (token 50) reserves");
     is_int(quota_reserve(qs, quota_epoch(qs), 1, 100, 10, 50, 20), QUOTA_TOKEN_SHORT,
            "another 20 exceeds the token's 50");
     is_int(quota_reserve(qs, quota_epoch(qs), 1, 100, 0, -1, 70), QUOTA_USER_SHORT,
@@ -215,17 +217,22 @@ int main(void)
     is_int(quota_reserve(qs, before, 1, 100, 0, -1, 1), QUOTA_STALE,
            "a quota read before a commit is refused as stale");
     /* The database now shows 75 left; reservations see only what is still in flight. */
-    is_int(quota_reserve(qs, quota_epoch(qs), 1, 75, 0, -1, 15), QUOTA_OK, "after commit the DB value counts");
-    is_int(quota_reserve(qs, quota_epoch(qs), 1, 75, 0, -1, 1), QUOTA_USER_SHORT, "and nothing was lost");
+    is_int(quota_reserve(qs, quota_epoch(qs), 1, 75, 0, -1, 15), QUOTA_OK,
+           "after commit the DB value counts");
+    is_int(quota_reserve(qs, quota_epoch(qs), 1, 75, 0, -1, 1), QUOTA_USER_SHORT,
+           "and nothing was lost");
     quota_release(qs, 1, 0, 15);
     quota_release(qs, 1, 11, 60);
-    is_int(quota_reserve(qs, quota_epoch(qs), 1, 75, 10, 25, 25), QUOTA_OK, "releases give everything back");
+    is_int(quota_reserve(qs, quota_epoch(qs), 1, 75, 10, 25, 25), QUOTA_OK,
+           "releases give everything back");
     quota_release(qs, 1, 10, 25);
 
     for (int64_t id = 100; id < 5000; id++)
         quota_reserve(qs, quota_epoch(qs), id, 10, 0, -1, 1);
-    is_int(quota_reserve(qs, quota_epoch(qs), 100, 10, 0, -1, 9), QUOTA_OK, "the map grows and keeps its counts");
-    is_int(quota_reserve(qs, quota_epoch(qs), 100, 10, 0, -1, 1), QUOTA_USER_SHORT, "(1 + 9 of 10 reserved)");
+    is_int(quota_reserve(qs, quota_epoch(qs), 100, 10, 0, -1, 9), QUOTA_OK,
+           "the map grows and keeps its counts");
+    is_int(quota_reserve(qs, quota_epoch(qs), 100, 10, 0, -1, 1), QUOTA_USER_SHORT,
+           "(1 + 9 of 10 reserved)");
 
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
