@@ -1,6 +1,7 @@
 /* config: the settings table, .env/env/flag loading with validation, generated help. */
 #include "config.h"
 #include "fcgi/cfg.h"
+#include "fcgi/netaddr.h"
 #include "fcgi/xmalloc.h"
 
 #include <ctype.h>
@@ -19,6 +20,26 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
     [CFG_LISTEN] =
         {"listen", "LISTEN", "listen", CFG_T_STR, NULL, 0, 0, NULL, 0,
          "FastCGI listen address: HOST:PORT, :PORT, or a unix socket path (contains '/')"},
+    [CFG_FCGI_WEB_SERVER_ADDRS] =
+        {"fcgi-web-server-addrs", "FCGI_WEB_SERVER_ADDRS", "fcgi-web-server-addrs", CFG_T_ADDRS,
+         NULL, 0, 0, NULL, 0,
+         "Addresses or CIDR blocks allowed to connect to a TCP FastCGI listener (libfcgi's "
+         "variable); others are closed at once. Empty = any"},
+    [CFG_FCGI_HEAD_TIMEOUT] =
+        {"fcgi-head-timeout", "FCGI_HEAD_TIMEOUT", "fcgi-head-timeout", CFG_T_INT, "5", 1, 3600,
+         NULL, 0,
+         "Seconds a FastCGI connection has, once it has sent a first byte, to send a whole "
+         "request head (records up to the last parameter); slower ones are closed"},
+    [CFG_FCGI_IO_TIMEOUT] =
+        {"fcgi-io-timeout", "FCGI_IO_TIMEOUT", "fcgi-io-timeout", CFG_T_INT, "60", 0, 86400, NULL,
+         0,
+         "Seconds a read of the request body or a write of a buffered answer may wait on the "
+         "web server; 0 = no limit. Streamed answers wait as long as their client reads"},
+    [CFG_TRUSTED_PROXIES] =
+        {"trusted-proxies", "TRUSTED_PROXIES", "trusted-proxies", CFG_T_ADDRS, NULL, 0, 0, NULL, 0,
+         "Addresses or CIDR blocks of proxies in front of the web server. Only a request whose "
+         "REMOTE_ADDR is one of them has its client taken from X-Forwarded-For (the right-most "
+         "address not in the list) or X-Real-IP. Empty = the client is REMOTE_ADDR"},
     [CFG_THREADS] = {"threads", "WORKER_THREADS", "threads", CFG_T_INT, "1024", 1, 65536, NULL, 0,
                      "Worker threads = requests (streams included) served at once"},
     [CFG_BUSY_RESERVE] = {"busy-reserve", "BUSY_RESERVE", "busy-reserve", CFG_T_INT, "-1", -1,
@@ -43,6 +64,10 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                                 1, 1000, NULL, 0,
                                 "Database connections shared by the workers, PostgreSQL or "
                                 "SQLite (the writer has its own)"},
+    [CFG_SQL_POOL_TIMEOUT] = {"sql-pool-timeout", "SQL_POOL_TIMEOUT", NULL, CFG_T_INT, "5", 1, 600,
+                              NULL, 0,
+                              "Seconds a request waits for a free database connection before it "
+                              "is answered 503"},
     [CFG_SESSION_SECRET] = {"session-secret", "SESSION_SECRET", NULL, CFG_T_STR, NULL, 0, 0, NULL,
                             1,
                             "Secret that signs session cookies; unset = random per start (sessions "
@@ -99,6 +124,11 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                                     CFG_T_NUM, NULL, 0, 525600, NULL, 0,
                                     "Minutes between automatic tests of all channels (fractions "
                                     "allowed, e.g. 0.5); empty or 0 = never; master nodes only"},
+    [CFG_SMTP_ALLOW_INSECURE] = {"smtp-allow-insecure", "SMTP_ALLOW_INSECURE", NULL, CFG_T_BOOL,
+                                 "false", 0, 1, NULL, 0,
+                                 "Let mail log in without TLS, or with a certificate that does "
+                                 "not verify, as One API does; by default SMTPAccount/SMTPToken "
+                                 "are only sent over verified TLS"},
 };
 
 static int parse_bool(const char *s, long long *out)
@@ -172,6 +202,12 @@ static int set_value(struct config *c, enum cfg_key k, const char *s, int src, c
         if (parse_bool(s, &iv) < 0) {
             snprintf(err, errlen, "invalid value '%s' for %s (--%s): expected true or false", s,
                      label, d->name);
+            return -1;
+        }
+    } else if (d->type == CFG_T_ADDRS) {
+        char why[128];
+        if (*s && !addr_list_valid(s, why, sizeof why)) {
+            snprintf(err, errlen, "invalid value '%s' for %s (--%s): %s", s, label, d->name, why);
             return -1;
         }
     } else if (d->choices && *s && !in_choices(d->choices, s)) {

@@ -8,6 +8,10 @@ enum cfg_key {
     CFG_PORT,
     CFG_LOG_DIR,
     CFG_LISTEN,
+    CFG_FCGI_WEB_SERVER_ADDRS,
+    CFG_FCGI_HEAD_TIMEOUT,
+    CFG_FCGI_IO_TIMEOUT,
+    CFG_TRUSTED_PROXIES,
     CFG_THREADS,
     CFG_BUSY_RESERVE,
     CFG_DRAIN_TIMEOUT,
@@ -17,6 +21,7 @@ enum cfg_key {
     CFG_SQLITE_PATH,
     CFG_SQLITE_BUSY_TIMEOUT,
     CFG_SQL_MAX_OPEN_CONNS,
+    CFG_SQL_POOL_TIMEOUT,
     CFG_SESSION_SECRET,
     CFG_INITIAL_ROOT_TOKEN,
     CFG_INITIAL_ROOT_ACCESS_TOKEN,
@@ -37,11 +42,13 @@ enum cfg_key {
     CFG_TEST_PROMPT,
     CFG_POLLING_INTERVAL,
     CFG_CHANNEL_TEST_FREQUENCY,
+    CFG_SMTP_ALLOW_INSECURE,
     CFG__MAX
 };
 
-/* CFG_T_NUM is a decimal number (fractions allowed) checked against min..max. */
-enum cfg_type { CFG_T_STR, CFG_T_INT, CFG_T_BOOL, CFG_T_NUM };
+/* CFG_T_NUM is a decimal number (fractions allowed) checked against min..max; CFG_T_ADDRS a
+ * comma list of IP addresses and CIDR blocks (empty = none). */
+enum cfg_type { CFG_T_STR, CFG_T_INT, CFG_T_BOOL, CFG_T_NUM, CFG_T_ADDRS };
 
 struct cfg_def {
     const char *name;    /* canonical name, shown in messages */

@@ -1,4 +1,4 @@
-/* Crypto helpers: bcrypt through libxcrypt, HMAC-SHA256, base64url, randomness. */
+/* Crypto helpers: bcrypt through libxcrypt, HMAC-SHA256, randomness, keys. */
 #ifndef OA_CRYPTO_H
 #define OA_CRYPTO_H
 #include <stddef.h>
@@ -20,11 +20,6 @@ void sha256(const void *msg, size_t n, unsigned char out[32]);
 int ct_equal(const void *a, const void *b, size_t n);
 /* Constant-time comparison of two NUL-terminated strings (length leaks, content does not). */
 int ct_streq(const char *a, const char *b);
-
-/* base64url without padding of n bytes into out (at least 4*ceil(n/3)+1 bytes). Returns length. */
-size_t b64url_encode(const void *in, size_t n, char *out);
-/* Decodes base64url (padding optional) into out (at least 3*len/4 bytes). Returns bytes or -1. */
-long b64url_decode(const char *in, size_t len, unsigned char *out);
 
 /* n cryptographically random bytes; aborts if the kernel cannot supply them. */
 void random_bytes(void *buf, size_t n);

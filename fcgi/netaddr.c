@@ -1,6 +1,7 @@
 /* netaddr: CIDR parsing and matching for IPv4 and IPv6 with inet_pton. */
 #include "config.h"
 #include "fcgi/netaddr.h"
+#include "fcgi/strlist.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -66,24 +67,30 @@ static int net_contains(const struct net *n, const struct net *ip)
     return 1;
 }
 
-int cidr_list_valid(const char *list, char *err, size_t errlen)
+/* Checks every entry of list: a CIDR block, or also a plain address when plain_ok. */
+static int list_valid(const char *list, int plain_ok, char *err, size_t errlen)
 {
-    for (const char *p = list;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    const char *item;
+    size_t n;
+    for (const char *c = list; strlist_next(&c, &item, &n);) {
         struct net net;
-        if (!memchr(p, '/', n) || parse_net(p, n, &net) < 0) {
-            while (n && isspace((unsigned char)*p))
-                p++, n--;
-            while (n && isspace((unsigned char)p[n - 1]))
-                n--;
-            snprintf(err, errlen, "invalid CIDR address: %.*s", (int)(n > 64 ? 64 : n), p);
+        if ((!plain_ok && !memchr(item, '/', n)) || parse_net(item, n, &net) < 0) {
+            snprintf(err, errlen, "invalid %s: %.*s", plain_ok ? "address" : "CIDR address",
+                     (int)(n > 64 ? 64 : n), item);
             return 0;
         }
-        if (!comma)
-            return 1;
-        p = comma + 1;
     }
+    return 1;
+}
+
+int cidr_list_valid(const char *list, char *err, size_t errlen)
+{
+    return list_valid(list, 0, err, errlen);
+}
+
+int addr_list_valid(const char *list, char *err, size_t errlen)
+{
+    return list_valid(list, 1, err, errlen);
 }
 
 int ip_in_cidr_list(const char *ip, const char *list)
@@ -94,14 +101,12 @@ int ip_in_cidr_list(const char *ip, const char *list)
         ip += 7;
     if (parse_net(ip, strlen(ip), &addr) < 0)
         return 0;
-    for (const char *p = list;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    const char *item;
+    size_t n;
+    for (const char *c = list; strlist_next(&c, &item, &n);) {
         struct net net;
-        if (parse_net(p, n, &net) == 0 && net_contains(&net, &addr))
+        if (parse_net(item, n, &net) == 0 && net_contains(&net, &addr))
             return 1;
-        if (!comma)
-            return 0;
-        p = comma + 1;
     }
+    return 0;
 }

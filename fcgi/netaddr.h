@@ -7,6 +7,9 @@
  * net.ParseCIDR takes it (a plain address is not)? Whitespace around entries is ignored;
  * empty entries are not allowed. 1, or 0 with "invalid CIDR address: <entry>" in err. */
 int cidr_list_valid(const char *list, char *err, size_t errlen);
+/* Is every entry of the comma list an IP address or a CIDR block? Empty entries are not
+ * allowed. 1, or 0 with "invalid address: <entry>" in err. */
+int addr_list_valid(const char *list, char *err, size_t errlen);
 /* Is ip inside any entry of the comma list? A plain address matches itself; invalid entries
  * never match. */
 int ip_in_cidr_list(const char *ip, const char *list);

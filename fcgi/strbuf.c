@@ -35,10 +35,11 @@ void sb_reset(struct strbuf *sb)
 
 void sb_grow(struct strbuf *sb, size_t n)
 {
+    /* Checked before the fast path: a wrapped len + n would look like room to spare. */
+    if (n >= (size_t)-1 - sb->len)
+        abort();
     if (sb->cap && sb->len + n < sb->cap)
         return;
-    if (sb->len + n + 1 < n)
-        abort();
     size_t cap = sb->cap ? sb->cap : 64;
     while (cap < sb->len + n + 1) {
         if (cap > (size_t)-1 / 2)

@@ -6,6 +6,7 @@
 #include "db/db.h"
 #include "db/users.h"
 #include "fcgi/arena.h"
+#include "fcgi/base64.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
 #include "fcgi/log.h"
@@ -51,7 +52,7 @@ int64_t session_cookie_uid(const char *cookie, int64_t now)
     if (!dot || dot - cookie > 150 || strlen(dot + 1) > 60)
         return 0;
     unsigned char payload[128];
-    long pn = b64url_decode(cookie, (size_t)(dot - cookie), payload);
+    long pn = b64_decode(cookie, (size_t)(dot - cookie), payload, sizeof payload - 1, 0);
     if (pn <= 0 || pn >= (long)sizeof payload)
         return 0;
     payload[pn] = '\0';
@@ -68,8 +69,8 @@ int session_cookie_check(const unsigned char key[32], const char *cookie, const 
     if (!dot || dot - cookie > 150 || strlen(dot + 1) > 60)
         return 0;
     unsigned char payload[128], mac[64], want[32];
-    long pn = b64url_decode(cookie, (size_t)(dot - cookie), payload);
-    long mn = b64url_decode(dot + 1, strlen(dot + 1), mac);
+    long pn = b64_decode(cookie, (size_t)(dot - cookie), payload, sizeof payload - 1, 0);
+    long mn = b64_decode(dot + 1, strlen(dot + 1), mac, sizeof mac, 0);
     if (pn <= 0 || pn >= (long)sizeof payload || mn != 32)
         return 0;
     payload[pn] = '\0';

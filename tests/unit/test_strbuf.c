@@ -4,7 +4,10 @@
 #include "fcgi/strbuf.h"
 #include "tests/unit/tap.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int main(void)
 {
@@ -49,5 +52,20 @@ int main(void)
     char *d = sb_detach(&as, &len);
     ok(len > 2000 && d[len] == '\0' && as.len == 0, "detach hands over the bytes");
     arena_free(a);
+
+    /* A length that wraps len + n must abort, even when the buffer has spare room: before
+     * the fix the fast path took the wrapped sum for room and a copy ran off the end. */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct strbuf w;
+        sb_init(&w, NULL);
+        sb_puts(&w, "0123456789");
+        sb_grow(&w, (size_t)-1 - 5);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "a wrapping growth aborts");
     return done_testing();
 }
