@@ -18,12 +18,20 @@ struct block {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
+/* A cleanup to run at the next reset (arena_defer); the record lives in the arena. */
+struct defer {
+    struct defer *next; /* registered before this one: runs after it */
+    void (*fn)(void *);
+    void *p;
+};
+
 struct arena {
-    struct block *head;  /* block being filled; older ones follow */
-    struct block *first; /* the warm block kept across resets */
-    size_t block_size;   /* default size of a new block */
-    size_t footprint;    /* heap bytes held */
-    void *last;          /* most recent allocation, for in-place realloc */
+    struct defer *defers; /* cleanups, last registered first */
+    struct block *head;   /* block being filled; older ones follow */
+    struct block *first;  /* the warm block kept across resets */
+    size_t block_size;    /* default size of a new block */
+    size_t footprint;     /* heap bytes held */
+    void *last;           /* most recent allocation, for in-place realloc */
 };
 
 static struct block *block_new(struct arena *a, size_t min)
@@ -47,10 +55,30 @@ struct arena *arena_new(size_t block_size)
     return a;
 }
 
+/* Runs and forgets the cleanups, newest first (a later object may refer to an earlier one). */
+static void run_defers(struct arena *a)
+{
+    while (a->defers) {
+        struct defer *d = a->defers;
+        a->defers = d->next;
+        d->fn(d->p);
+    }
+}
+
+void arena_defer(struct arena *a, void (*fn)(void *), void *p)
+{
+    struct defer *d = arena_alloc(a, sizeof *d);
+    d->fn = fn;
+    d->p = p;
+    d->next = a->defers;
+    a->defers = d;
+}
+
 void arena_free(struct arena *a)
 {
     if (!a)
         return;
+    run_defers(a);
     for (struct block *b = a->head, *n; b; b = n) {
         n = b->next;
         free(b);
@@ -149,6 +177,7 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 
 void arena_reset(struct arena *a)
 {
+    run_defers(a);
     for (struct block *b = a->head, *n; b; b = n) {
         n = b->next;
         if (b != a->first) {

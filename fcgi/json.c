@@ -131,6 +131,18 @@ struct json_object *jnew_arr(void)
     return o;
 }
 
+static void put_ref(void *o)
+{
+    json_object_put(o);
+}
+
+struct json_object *jown(struct arena *a, struct json_object *o)
+{
+    if (o)
+        arena_defer(a, put_ref, o);
+    return o;
+}
+
 void jput(struct strbuf *sb, struct json_object *o)
 {
     size_t n = 0;

@@ -41,6 +41,10 @@ struct json_object *jcopy(struct json_object *o);
 struct json_object *jnew_obj(void);
 struct json_object *jnew_arr(void);
 
+/* Hands o (a reference the caller owns; NULL is allowed) to the arena: it is put when a is
+ * reset, on every exit path of the request. Returns o. */
+struct json_object *jown(struct arena *a, struct json_object *o);
+
 /* Appends the compact text of o ("null" for NULL; no spaces; '/' not escaped) to sb. */
 void jput(struct strbuf *sb, struct json_object *o);
 /* The compact text of o as jput writes it, copied into a; its length in *len when not NULL. */

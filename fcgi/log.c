@@ -19,13 +19,14 @@
  * request rates. The mutex only guards opening the next day's file. */
 static struct {
     pthread_mutex_t mu;
-    char dir[4096]; /* log directory, "" for stderr only */
-    int only_one;   /* one oneapi.log instead of daily files */
-    int debug;      /* write DEBUG lines */
-    atomic_int fd;  /* open log file or -1 */
-    int old_fd;     /* the previous day's, closed at the next roll-over (a writer may still
-                     * hold its number for a moment) */
-    atomic_int day; /* yyyymmdd of fd, to roll over at midnight */
+    char dir[4096];      /* log directory: written by log_init, read under mu */
+    atomic_int has_file; /* a log file is wanted and openable; read without the lock */
+    int only_one;        /* one oneapi.log instead of daily files */
+    int debug;           /* write DEBUG lines */
+    atomic_int fd;       /* open log file or -1 */
+    int old_fd;          /* the previous day's, closed at the next roll-over (a writer may still
+                          * hold its number for a moment) */
+    atomic_int day;      /* yyyymmdd of fd, to roll over at midnight */
 } lg = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .old_fd = -1};
 
 int log_init(const char *dir, int only_one, int debug)
@@ -33,6 +34,7 @@ int log_init(const char *dir, int only_one, int debug)
     lg.only_one = only_one;
     lg.debug = debug;
     lg.dir[0] = '\0';
+    atomic_store(&lg.has_file, 0);
     if (!dir || !*dir)
         return 0;
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -41,6 +43,7 @@ int log_init(const char *dir, int only_one, int debug)
         return -1;
     }
     snprintf(lg.dir, sizeof lg.dir, "%s", dir);
+    atomic_store(&lg.has_file, 1);
     return 0;
 }
 
@@ -60,7 +63,7 @@ void log_fini(void)
 /* The file for the day of tm, opened when the day changes; -1 when there is none. */
 static int log_fd(const struct tm *tm)
 {
-    if (!lg.dir[0])
+    if (!atomic_load(&lg.has_file))
         return -1;
     int day = (tm->tm_year + 1900) * 10000 + (tm->tm_mon + 1) * 100 + tm->tm_mday;
     int fd = atomic_load(&lg.fd);
@@ -68,7 +71,7 @@ static int log_fd(const struct tm *tm)
         return fd;
     pthread_mutex_lock(&lg.mu);
     fd = atomic_load(&lg.fd);
-    if (lg.dir[0] && !(fd >= 0 && (lg.only_one || day == atomic_load(&lg.day)))) {
+    if (atomic_load(&lg.has_file) && !(fd >= 0 && (lg.only_one || day == atomic_load(&lg.day)))) {
         char path[4200];
         if (lg.only_one)
             snprintf(path, sizeof path, "%s/oneapi.log", lg.dir);
@@ -77,7 +80,7 @@ static int log_fd(const struct tm *tm)
         int nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (nfd < 0) {
             fprintf(stderr, "[WARN] cannot open %s: %s\n", path, strerror(errno));
-            lg.dir[0] = '\0';
+            atomic_store(&lg.has_file, 0); /* stderr only from now on */
         } else {
             if (lg.old_fd >= 0)
                 close(lg.old_fd);
@@ -115,7 +118,8 @@ static void emit(const char *line, size_t n)
         write_line(fd, line, n);
 }
 
-void log_write(enum log_level lv, const char *file, int line, const char *fmt, ...)
+static void log_vwrite(enum log_level lv, const char *file, int line, const char *err,
+                       const char *fmt, va_list ap)
 {
     static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERR"};
     if (lv == LOG_LEVEL_DEBUG && !lg.debug)
@@ -129,15 +133,35 @@ void log_write(enum log_level lv, const char *file, int line, const char *fmt, .
                      file, line);
     if (n < 0 || (size_t)n >= sizeof buf)
         n = 0;
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (err && len < sizeof buf - 2) {
+        m = snprintf(buf + len, sizeof buf - len - 1, ": %s", err);
+        len += m < 0 ? 0 : (size_t)m;
+    }
     if (len > sizeof buf - 2)
         len = sizeof buf - 2;
     buf[len++] = '\n';
     emit(buf, len);
+}
+
+void log_write(enum log_level lv, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(lv, file, line, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void log_perror(enum log_level lv, const char *file, int line, const char *fmt, ...)
+{
+    char err[128];
+    /* strerror_r is thread-safe; this is GNU's, which may return a static string. */
+    const char *text = strerror_r(errno, err, sizeof err);
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(lv, file, line, text, fmt, ap);
+    va_end(ap);
 }
 
 void log_access(const char *request_id, int status, double ms, const char *ip, const char *method,

@@ -12,7 +12,10 @@ int log_init(const char *dir, int only_one, int debug);
 void log_fini(void);
 /* Writes one line: "[LEVEL] YYYY/MM/DD - hh:mm:ss | file:line | message". Thread-safe. */
 void log_write(enum log_level lv, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5), cold));
+/* log_write with ": <strerror(errno)>" appended (errno as it was at the call). */
+void log_perror(enum log_level lv, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5), cold));
 /* Writes one access line: "[GIN] time | request id | status | latency | ip | method path". */
 void log_access(const char *request_id, int status, double ms, const char *ip, const char *method,
                 const char *path);
@@ -21,6 +24,9 @@ void log_access(const char *request_id, int status, double ms, const char *ip, c
 #define LOG_INFO(...) log_write(LOG_LEVEL_INFO, __FILE__, __LINE__, __VA_ARGS__)
 #define LOG_WARN(...) log_write(LOG_LEVEL_WARN, __FILE__, __LINE__, __VA_ARGS__)
 #define LOG_ERR(...) log_write(LOG_LEVEL_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+/* An error from a system call: the message, then ": " and errno's text. */
+#define LOG_PERR(...) log_perror(LOG_LEVEL_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define LOG_PWARN(...) log_perror(LOG_LEVEL_WARN, __FILE__, __LINE__, __VA_ARGS__)
 /* A broken invariant: logged at error level with the place, for a developer to fix. */
 #define LOG_BUG(...) log_write(LOG_LEVEL_ERROR, __FILE__, __LINE__, "BUG: " __VA_ARGS__)
 

@@ -6,6 +6,18 @@
 #include <stdint.h>
 #include <string.h>
 
+static char order[16];
+
+/* A cleanup that records that it ran. */
+static void note_run(void *p)
+{
+    size_t n = strlen(order);
+    if (n + 1 < sizeof order) {
+        order[n] = (char)(uintptr_t)p;
+        order[n + 1] = '\0';
+    }
+}
+
 int main(void)
 {
     struct arena *a = arena_new(4096);
@@ -48,8 +60,20 @@ int main(void)
     is_int(arena_footprint(a), warm, "reset keeps only the warm first block");
     char *again = arena_alloc(a, 16);
     ok(again != NULL, "the arena serves again after a reset");
+
+    /* Cleanups run at reset, newest first, once; and at free. */
+    order[0] = '\0';
+    arena_defer(a, note_run, (void *)(uintptr_t)'1');
+    arena_defer(a, note_run, (void *)(uintptr_t)'2');
+    for (int i = 0; i < 100; i++) /* records outlive block growth */
+        arena_alloc(a, 900);
+    arena_reset(a);
+    is_str(order, "21", "arena_reset runs the cleanups, newest first");
+    arena_reset(a);
+    is_str(order, "21", "and only once");
+    arena_defer(a, note_run, (void *)(uintptr_t)'3');
     arena_free(a);
-    arena_free(NULL);
-    ok(1, "arena_free accepts NULL");
+    is_str(order, "213", "arena_free runs them too");
+    arena_free(NULL); /* must not crash: valgrind and ASan runs check it */
     return done_testing();
 }
