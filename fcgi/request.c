@@ -4,6 +4,8 @@
 #include "fcgi/arena.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
+#include "fcgi/netaddr.h"
+#include "fcgi/strlist.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -136,13 +138,53 @@ void make_request_id(char *buf, size_t n)
              (unsigned)(rnd % 100000000u));
 }
 
-/* First address of a comma list, trimmed, into the arena. */
-static const char *first_hop(struct arena *a, const char *s)
+/* A header's claim of an address: trimmed, bounded, copied into the arena. It need not be a
+ * valid address; one that is not never matches a subnet restriction. */
+static const char *claimed_ip(struct arena *a, const char *s, size_t n)
 {
-    while (*s == ' ')
-        s++;
-    size_t n = strcspn(s, ", ");
-    return n ? arena_strndup(a, s, n) : NULL;
+    return arena_strndup(a, s, n > 64 ? 64 : n);
+}
+
+const char *req_client_ip(struct req *r, const char *trusted)
+{
+    const char *peer = req_param(r, "REMOTE_ADDR");
+    if (!peer)
+        peer = "";
+    if (!trusted || !*trusted || !ip_in_cidr_list(peer, trusted))
+        return peer;
+    /* Each proxy appends the address it got the request from, so the list reads left to right
+     * from the client: walk it from the right past our own proxies. What is left of the first
+     * address we do not trust was written by someone we cannot vouch for. */
+    const char *xff = req_param(r, "HTTP_X_FORWARDED_FOR");
+    if (xff && *xff) {
+        const char *items[64], *item;
+        size_t lens[64], n_items = 0, n;
+        for (const char *c = xff; strlist_next(&c, &item, &n);) {
+            if (n_items == 64) { /* keep the right-most 64 */
+                memmove(items, items + 1, 63 * sizeof *items);
+                memmove(lens, lens + 1, 63 * sizeof *lens);
+                n_items--;
+            }
+            items[n_items] = item;
+            lens[n_items++] = n;
+        }
+        for (size_t i = n_items; i-- > 0;) {
+            char hop[65];
+            snprintf(hop, sizeof hop, "%.*s", (int)(lens[i] > 64 ? 64 : lens[i]), items[i]);
+            if (i == 0 || !lens[i] || !ip_in_cidr_list(hop, trusted))
+                return claimed_ip(r->a, items[i], lens[i]);
+        }
+    }
+    const char *xri = req_param(r, "HTTP_X_REAL_IP");
+    if (xri && *xri) {
+        const char *item;
+        size_t n;
+        const char *c = xri;
+        strlist_next(&c, &item, &n);
+        if (n)
+            return claimed_ip(r->a, item, n);
+    }
+    return peer;
 }
 
 void req_init(struct req *r, struct arena *a, const struct req_io *io, void *app, void *worker)
@@ -185,13 +227,10 @@ void req_init(struct req *r, struct arena *a, const struct req_io *io, void *app
         path = arena_strdup(a, "/");
     r->path = path;
 
-    const char *xff = req_param(r, "HTTP_X_FORWARDED_FOR"), *xri = req_param(r, "HTTP_X_REAL_IP");
-    const char *ip = xff && *xff ? first_hop(a, xff) : NULL;
-    if (!ip && xri && *xri)
-        ip = first_hop(a, xri);
-    if (!ip)
-        ip = req_param(r, "REMOTE_ADDR");
-    r->client_ip = ip ? ip : "";
+    /* Headers that claim another address count only behind a trusted proxy: the application
+     * calls req_client_ip with its list. */
+    const char *peer = req_param(r, "REMOTE_ADDR");
+    r->client_ip = peer ? peer : "";
     r->body = arena_strdup(a, "");
     resp_header(r, "X-Oneapi-Request-Id", r->request_id);
 }

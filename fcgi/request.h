@@ -1,5 +1,5 @@
 /* The request and response seen by handlers: CGI params, headers, query, cookies, body,
- * buffered or streamed output. Handlers never touch libfcgi. */
+ * buffered or streamed output. Handlers never see the transport (FastCGI records or CGI). */
 #ifndef OA_REQUEST_H
 #define OA_REQUEST_H
 #include <stddef.h>
@@ -37,7 +37,7 @@ struct req {
     const char *path;       /* decoded path without query, trailing '/' removed (but "/") */
     const char *raw_path;   /* path as sent, without query */
     const char *query;      /* QUERY_STRING, "" when none */
-    const char *client_ip;  /* X-Forwarded-For first hop, X-Real-IP, else REMOTE_ADDR */
+    const char *client_ip;  /* REMOTE_ADDR, or what req_client_ip found behind a proxy */
     const char *request_id; /* One API's id: YYYYMMDDhhmmss + ns + 8 random digits */
     struct timespec start;  /* monotonic start, for latency */
 
@@ -75,6 +75,12 @@ const char *req_header(struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 /* Cookie value, or NULL. */
 const char *req_cookie(struct req *r, const char *name);
+/* The client's address: REMOTE_ADDR, unless REMOTE_ADDR is in the comma list trusted
+ * (addresses and CIDR blocks of our own proxies); then the right-most X-Forwarded-For address
+ * that is not in trusted (the left-most when all are), else X-Real-IP, else REMOTE_ADDR. A
+ * header's value is returned as claimed (trimmed, at most 64 bytes, in the arena), valid
+ * address or not. Never NULL. */
+const char *req_client_ip(struct req *r, const char *trusted);
 /* Path parameter by position. */
 const char *req_path_param(struct req *r, int i);
 /* s as a decimal integer, as Go's strconv.Atoi reads it: 0 with *out set, or -1 when s is

@@ -108,6 +108,7 @@ static int parse_json_body(struct req *r)
 
 static int dispatch(const struct router *rt, struct req *r)
 {
+    r->client_ip = req_client_ip(r, rt->trusted_proxies);
     int rc = router_match(rt, r);
     if (rc)
         return rc;

@@ -33,6 +33,8 @@ struct router {
     const struct route *routes;
     size_t n_routes;
     size_t max_body; /* bytes */
+    /* Addresses and CIDR blocks of our own proxies (TRUSTED_PROXIES), for req_client_ip. */
+    const char *trusted_proxies;
     /* Authenticates r for level (AUTH_USER...); fills r->user_id/role/username. 0 or oa_err. */
     int (*auth)(struct req *r, unsigned level);
     /* Writes the response for an error code (status and body in One API's shapes). */

@@ -250,6 +250,7 @@ static void *app_init(const struct config *cfg, int is_cgi)
     app->router = (struct router){.routes = app_routes,
                                   .n_routes = app_n_routes,
                                   .max_body = (size_t)cfg_int(cfg, CFG_MAX_BODY_MB) << 20,
+                                  .trusted_proxies = cfg_str(cfg, CFG_TRUSTED_PROXIES),
                                   .auth = app_auth,
                                   .render_error = app_render_error};
     app->opts = options_new(cfg_str(cfg, CFG_THEME));
@@ -345,6 +346,7 @@ static void app_handle(struct req *r)
 
 static void app_busy(struct req *r)
 {
+    r->client_ip = req_client_ip(r, req_app(r)->router.trusted_proxies);
     app_render_error(r, OA_ERR_BUSY);
     log_access(r->request_id, r->status, elapsed_ms(r), r->client_ip, r->method, r->raw_path);
 }

@@ -102,6 +102,11 @@ for ws in $(oa_webservers); do
     chat "$TOK_KEY"
     err_is "$ws: client outside the key's subnets: 403" 403 \
         "该令牌只能在指定网段使用：10.0.0.0/8,192.168.1.0/24，当前 ip：127.0.0.1"
+    # Headers that claim another address count only behind a trusted proxy (none here).
+    oa_relay /v1/chat/completions "$TOK_KEY" "$CHAT" -H 'X-Forwarded-For: 10.1.2.3' \
+        -H 'X-Real-IP: 10.1.2.3'
+    err_is "$ws: X-Forwarded-For and X-Real-IP do not move a client into the key's subnet" 403 \
+        "该令牌只能在指定网段使用：10.0.0.0/8,192.168.1.0/24，当前 ip：127.0.0.1"
     oa_add_token '{"name":"net2","unlimited_quota":true,"subnet":"10.0.0.0/8, 127.0.0.0/8"}'
     chat "$TOK_KEY"
     is "$OA_STATUS" 200 "$ws: client inside one of the key's subnets: 200"
