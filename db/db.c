@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* A PostgreSQL DSN: a postgres:// URI or a libpq keyword/value string ("host=... dbname=...").
  * Anything else (a MySQL "user:pass@tcp(...)/db" DSN, say) is not ours. */
@@ -56,12 +57,25 @@ enum db_kind db_kind(const struct db *db)
 
 enum db_kind db_conn_kind(const struct db_conn *c)
 {
-    return c->db->kind;
+    return c ? c->db->kind : DB_SQLITE; /* no connection: any dialect, nothing will run */
 }
 
 struct db_conn *db_acquire(struct db *db)
 {
-    return db->drv->acquire(db);
+    return db->drv->acquire(db, -1);
+}
+
+struct db_conn *db_acquire_wait(struct db *db, int timeout_ms)
+{
+    return db->drv->acquire(db, timeout_ms);
+}
+
+void db_deadline(struct timespec *ts, int timeout_ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    long long ns = ts->tv_nsec + (long long)(timeout_ms % 1000) * 1000000LL;
+    ts->tv_sec += timeout_ms / 1000 + (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
 }
 
 void db_release(struct db_conn *c)
@@ -117,6 +131,8 @@ uint32_t db_hash_sql(const char *sql)
 
 struct db_stmt *db_prepare(struct db_conn *c, const char *sql)
 {
+    if (!c)
+        return NULL;
     return c->db->drv->prepare(c, sql);
 }
 
@@ -210,16 +226,20 @@ void db_done(struct db_stmt *st)
 
 const char *db_errmsg(struct db_conn *c)
 {
-    return c->err;
+    return c ? c->err : "no database connection";
 }
 
 int db_exec(struct db_conn *c, const char *sql)
 {
+    if (!c)
+        return DB_ERR;
     return c->db->drv->exec(c, sql);
 }
 
 int db_begin(struct db_conn *c)
 {
+    if (!c)
+        return DB_ERR;
     /* IMMEDIATE takes SQLite's write lock up front, so a transaction never fails half-way
      * with SQLITE_BUSY on its first write (the busy timeout covers the wait instead). */
     return db_exec(c, c->db->kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN");
@@ -237,7 +257,7 @@ int db_rollback(struct db_conn *c)
 
 void db_snapshot_begin(struct db_conn *c)
 {
-    if (c->db->kind != DB_SQLITE || c->in_snapshot)
+    if (!c || c->db->kind != DB_SQLITE || c->in_snapshot)
         return;
     /* db_execf, not db_exec: the statement is compiled once per connection and cached. */
     if (db_execf(c, "BEGIN", "") >= 0)
@@ -246,7 +266,7 @@ void db_snapshot_begin(struct db_conn *c)
 
 void db_snapshot_end(struct db_conn *c)
 {
-    if (!c->in_snapshot)
+    if (!c || !c->in_snapshot)
         return;
     c->in_snapshot = 0;
     if (db_execf(c, "COMMIT", "") < 0)

@@ -33,6 +33,11 @@ enum db_kind db_conn_kind(const struct db_conn *c);
 /* Takes a connection for the calling thread; blocks while the pool is empty.
  * Reconnects a broken PostgreSQL connection. Never NULL. Give it back with db_release. */
 struct db_conn *db_acquire(struct db *db);
+/* db_acquire that waits at most timeout_ms (< 0: for ever) for a connection to be released;
+ * NULL when none came. Every function below taking a connection accepts that NULL and fails
+ * (DB_ERR, a NULL statement, or the message "no database connection"), so a request can run
+ * its queries and answer "busy" from a single check. */
+struct db_conn *db_acquire_wait(struct db *db, int timeout_ms);
 void db_release(struct db_conn *c);
 /* A connection of its own, outside the pool (the writer thread's). Free with db_conn_close. */
 struct db_conn *db_connect_dedicated(struct db *db, char *err, size_t errlen);

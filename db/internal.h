@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* One driver per database kind. db.c validates arguments and dispatches here; a driver may
  * assume st/c are its own and non-NULL. */
@@ -12,8 +13,9 @@ struct db_driver {
     const char *name; /* "sqlite" or "postgres", for logs */
     /* Frees the driver's db (every pooled connection included). */
     void (*close)(struct db *db);
-    /* A pooled connection for this thread; never NULL (a broken one fails every call). */
-    struct db_conn *(*acquire)(struct db *db);
+    /* A pooled connection for this thread (a broken one fails every call); waits for one to be
+     * released at most timeout_ms (< 0: for ever), then NULL. */
+    struct db_conn *(*acquire)(struct db *db, int timeout_ms);
     void (*release)(struct db_conn *c);
     /* A connection outside the pool, or NULL with a reason in err. */
     struct db_conn *(*connect)(struct db *db, char *err, size_t errlen);
@@ -64,6 +66,8 @@ void db_set_err(struct db_conn *c, const char *fmt, ...) __attribute__((format(p
 /* Nonzero when c has lost its server connection (PostgreSQL); SQLite never does. The writer
  * uses it to wait and retry a batch instead of splitting it into failures. */
 int db_conn_broken(struct db_conn *c);
+/* The absolute CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait. */
+void db_deadline(struct timespec *ts, int timeout_ms);
 /* FNV-1a of a NUL-terminated string: the statement caches' key hash. */
 uint32_t db_hash_sql(const char *sql);
 

@@ -5,6 +5,7 @@
 #include "fcgi/xmalloc.h"
 
 #include <libpq-fe.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,19 @@ static void pg_cache_free(struct pg_conn *c)
     }
 }
 
+/* Records a failed command's error in c->err: the primary message and the SQLSTATE, never the
+ * DETAIL, HINT or CONTEXT fields (they may quote a row's values). Without a result (the
+ * connection failed), libpq's connection message. */
+static void pg_result_err(struct pg_conn *c, const PGresult *r)
+{
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (msg)
+        db_set_err(&c->base, "%s (SQLSTATE %s)", msg, state ? state : "?");
+    else
+        db_set_err(&c->base, "%s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+}
+
 /* Copies libpq's message of the connection into c->err. */
 static void pg_conn_err(struct pg_conn *c, const char *what)
 {
@@ -141,6 +155,10 @@ static int pg_ensure(struct pg_conn *c)
             return -1;
         }
         PQsetNoticeReceiver(c->pg, pg_notice, NULL);
+        /* Only the primary message in errors: a DETAIL line quotes the row's values (a unique
+         * violation on tokens.key prints the key), and error texts reach the log. */
+        PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
+        PQsetErrorContextVisibility(c->pg, PQSHOW_CONTEXT_NEVER);
         if (was_open)
             LOG_WARN("db: reconnected to PostgreSQL");
     }
@@ -221,13 +239,23 @@ static void pg_close(struct db *db)
     free(d);
 }
 
-static struct db_conn *pg_acquire(struct db *db)
+static struct db_conn *pg_acquire(struct db *db, int timeout_ms)
 {
     struct pg_db *d = (struct pg_db *)db;
     struct pg_conn *c = NULL;
+    struct timespec until;
+    if (timeout_ms >= 0)
+        db_deadline(&until, timeout_ms);
     pthread_mutex_lock(&d->mu);
-    while (!d->n_free && d->n_open >= d->pool_size)
-        pthread_cond_wait(&d->cv, &d->mu);
+    while (!d->n_free && d->n_open >= d->pool_size) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&d->cv, &d->mu);
+        } else if (pthread_cond_timedwait(&d->cv, &d->mu, &until) == ETIMEDOUT && !d->n_free &&
+                   d->n_open >= d->pool_size) {
+            pthread_mutex_unlock(&d->mu);
+            return NULL;
+        }
+    }
     if (d->n_free)
         c = d->free[--d->n_free];
     else
@@ -311,7 +339,7 @@ static int pg_server_prepare(struct pg_conn *c, struct pg_stmt *s)
     PGresult *r = PQprepare(c->pg, s->name, s->pgsql, 0, NULL);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        db_set_err(&c->base, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+        pg_result_err(c, r);
         rc = -1;
     } else {
         s->gen = c->gen;
@@ -463,7 +491,7 @@ static int pg_run(struct pg_stmt *s)
         s->row = -1;
         return DB_ROW;
     }
-    db_set_err(st->conn, "%s", s->res ? PQresultErrorMessage(s->res) : PQerrorMessage(c->pg));
+    pg_result_err(c, s->res);
     if (s->res && pg_is_constraint(s->res))
         return DB_CONSTRAINT;
     LOG_ERR("db: %s; sql: %.200s", st->conn->err, s->sql);
@@ -561,7 +589,7 @@ static int pg_exec(struct db_conn *conn, const char *sql)
     ExecStatusType es = PQresultStatus(r);
     int rc = 0;
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK && es != PGRES_EMPTY_QUERY) {
-        db_set_err(conn, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+        pg_result_err(c, r);
         LOG_ERR("db: %s; sql: %.200s", conn->err, sql);
         rc = -1;
     }

@@ -4,6 +4,7 @@
 #include "fcgi/log.h"
 #include "fcgi/xmalloc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -143,12 +144,22 @@ static void sq_close(struct db *db)
     free(d);
 }
 
-static struct db_conn *sq_acquire(struct db *db)
+static struct db_conn *sq_acquire(struct db *db, int timeout_ms)
 {
     struct sq_db *d = (struct sq_db *)db;
+    struct timespec until;
+    if (timeout_ms >= 0)
+        db_deadline(&until, timeout_ms);
     pthread_mutex_lock(&d->mu);
-    while (!d->free && d->n_open >= d->pool_size)
-        pthread_cond_wait(&d->cv, &d->mu);
+    while (!d->free && d->n_open >= d->pool_size) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&d->cv, &d->mu);
+        } else if (pthread_cond_timedwait(&d->cv, &d->mu, &until) == ETIMEDOUT && !d->free &&
+                   d->n_open >= d->pool_size) {
+            pthread_mutex_unlock(&d->mu);
+            return NULL;
+        }
+    }
     struct sq_conn *c = d->free;
     if (c)
         d->free = c->next_free;

@@ -4,6 +4,7 @@
 #include "db/db.h"
 #include "db/internal.h"
 #include "fcgi/log.h"
+#include "fcgi/utf8.h"
 #include "fcgi/xmalloc.h"
 
 #include <errno.h>
@@ -54,8 +55,20 @@ static const char SQL_LOG[] =
     "quota, prompt_tokens, completion_tokens, channel_id, request_id, elapsed_time, is_stream, "
     "system_prompt_reset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-/* Binds a fixed-size char array that should hold a C string, without reading past it. */
-#define BIND_FIXED(st, idx, arr) db_bind_textn((st), (idx), (arr), strnlen((arr), sizeof(arr)))
+/* Binds a fixed-size char array that should hold a C string, without reading past it, as
+ * valid UTF-8: the fields are filled with snprintf, which cuts at a byte count, and may hold
+ * an upstream's error text. PostgreSQL refuses a row with invalid UTF-8, and the charge that
+ * commits with the row would be lost with it. */
+static void bind_fixed(struct db_stmt *st, int idx, const char *arr, size_t size)
+{
+    char buf[512];
+    size_t n = strnlen(arr, size);
+    if (n > sizeof buf)
+        n = sizeof buf;
+    memcpy(buf, arr, n);
+    db_bind_textn(st, idx, buf, utf8_clean(buf, n));
+}
+#define BIND_FIXED(st, idx, arr) bind_fixed((st), (idx), (arr), sizeof(arr))
 
 /* Runs one prepared statement to completion. */
 static int run(struct db_stmt *st)

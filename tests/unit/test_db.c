@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The columns spec section 4 lists, written out here independently of db/schema.c. */
@@ -288,6 +289,16 @@ static void test_basics(struct db *db, const char *tag)
     is_int(db_execf(c, "INSERT INTO tokens (user_id, \"key\", name) VALUES (?, ?, ?)", "itt", uid,
                     "k1", "dup"),
            DB_CONSTRAINT, "%s: duplicate token key is DB_CONSTRAINT", tag);
+    /* Error texts reach the log: they must not quote the row (PostgreSQL's DETAIL does). */
+    is_int(db_execf(c, "INSERT INTO tokens (user_id, \"key\", name) VALUES (?, ?, ?)", "itt", uid,
+                    "Sup3rSecretKey", "s1"),
+           1, "%s: insert a token with a secret key", tag);
+    is_int(db_execf(c, "INSERT INTO tokens (user_id, \"key\", name) VALUES (?, ?, ?)", "itt", uid,
+                    "Sup3rSecretKey", "s2"),
+           DB_CONSTRAINT, "%s: the same key again is DB_CONSTRAINT", tag);
+    ok(db_errmsg(c)[0] && !strstr(db_errmsg(c), "Sup3rSecretKey"),
+       "%s: and the error text does not quote the key: %s", tag, db_errmsg(c));
+    db_execf(c, "DELETE FROM tokens WHERE \"key\" = ?", "t", "Sup3rSecretKey");
 
     /* Doubles and text with odd bytes. */
     is_int(db_execf(c, "INSERT INTO channels (name, balance, models, \"key\") VALUES (?, ?, ?, ?)",
@@ -383,6 +394,63 @@ static void test_pool(struct db *db, const char *tag)
         bad += args[i].bad;
     }
     is_int(bad, 0, "%s: 6 threads x 100 acquire/query/release", tag);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+struct late_release {
+    struct db_conn *c;
+    int after_ms;
+};
+
+static void *release_later(void *p)
+{
+    struct late_release *l = p;
+    usleep((useconds_t)l->after_ms * 1000);
+    db_release(l->c);
+    return NULL;
+}
+
+/* A request must not wait for ever for a connection: with the pool of pool_size taken, a
+ * timed acquire gives up (NULL) after its timeout, and every call accepts that NULL. */
+static void test_pool_timeout(struct db *db, const char *tag, int pool_size)
+{
+    struct db_conn *held[64];
+    for (int i = 0; i < pool_size; i++)
+        held[i] = db_acquire(db);
+    double t0 = now_ms();
+    struct db_conn *none = db_acquire_wait(db, 150);
+    double waited = now_ms() - t0;
+    ok(none == NULL, "%s: a full pool answers NULL after the timeout", tag);
+    ok(waited >= 140 && waited < 2000, "%s: after about the timeout (%.0f ms)", tag, waited);
+    ok(db_prepare(none, "SELECT 1") == NULL, "%s: db_prepare on no connection is NULL", tag);
+    is_int(db_execf(none, "SELECT 1", ""), DB_ERR, "%s: db_execf on no connection fails", tag);
+    ok(db_begin(none) < 0 && db_exec(none, "SELECT 1") < 0, "%s: begin and exec fail too", tag);
+    db_snapshot_begin(none);
+    db_snapshot_end(none);
+    db_release(none);
+    ok(strstr(db_errmsg(none), "no database connection") != NULL, "%s: and say why: %s", tag,
+       db_errmsg(none));
+
+    struct late_release l = {held[pool_size - 1], 100};
+    pthread_t th;
+    pthread_create(&th, NULL, release_later, &l);
+    t0 = now_ms();
+    struct db_conn *got = db_acquire_wait(db, 5000);
+    waited = now_ms() - t0;
+    ok(got != NULL && waited < 4000, "%s: a connection released meanwhile is taken (%.0f ms)", tag,
+       waited);
+    pthread_join(th, NULL);
+    is_int(query_int(got, "SELECT count(*) FROM users WHERE username = ?", "t", "alice", NULL), 1,
+           "%s: and works", tag);
+    db_release(got);
+    for (int i = 0; i < pool_size - 1; i++)
+        db_release(held[i]);
 }
 
 /* ---- the writer and the ledger invariant ------------------------------------------------ */
@@ -569,6 +637,35 @@ static void test_writer(struct db *db, const char *tag)
            190, "%s: only the committed entries were charged", tag);
     is_int(query_int(c, "SELECT count(*) FROM logs WHERE username = ?", "t", "p0", NULL), 19,
            "%s: and logged", tag);
+
+    /* A content cut mid-character by its fixed size (an upstream's Chinese error text, say),
+     * and a byte that is no UTF-8 at all: the row and its charge still commit. */
+    struct ledger_entry e;
+    memset(&e, 0, sizeof e);
+    e.user_id = args[0].user_id;
+    e.user_quota_delta = 1;
+    e.has_log = 1;
+    e.log.user_id = e.user_id;
+    snprintf(e.log.username, sizeof e.log.username, "utf8");
+    struct strbuf long_text;
+    sb_init(&long_text, NULL);
+    sb_puts(&long_text, "x\xff");
+    for (int i = 0; i < 300; i++)
+        sb_puts(&long_text, "渠道");
+    snprintf(e.log.content, sizeof e.log.content, "%s", long_text.p);
+    sb_free(&long_text);
+    ok((unsigned char)e.log.content[sizeof e.log.content - 2] >= 0x80,
+       "%s: the content is cut inside a character", tag);
+    writer_submit(w, &e);
+    writer_flush(w);
+    writer_get_stats(w, &ws);
+    is_int(ws.failed, 1, "%s: a content cut mid-character does not fail its entry", tag);
+    st = db_prepare(c, "SELECT content FROM logs WHERE username = ?");
+    db_bind_text(st, 1, "utf8");
+    const char *stored = db_step(st) == DB_ROW ? db_col_text(st, 0) : NULL;
+    ok(stored && !strncmp(stored, "x?渠道", strlen("x?渠道")) && strlen(stored) == 509,
+       "%s: it is stored, the stray byte as '?', the cut character dropped", tag);
+    db_done(st);
     writer_stop(w);
     writer_stop(NULL);
     db_release(c);
@@ -734,6 +831,7 @@ static void sqlite_suite(void)
     db_release(c);
     test_basics(db, "sqlite");
     test_pool(db, "sqlite");
+    test_pool_timeout(db, "sqlite", 16);
     test_writer(db, "sqlite");
     db_close(db);
 
@@ -787,6 +885,7 @@ static void pg_main(struct db *db, const char *tag)
 {
     test_basics(db, tag);
     test_pool(db, tag);
+    test_pool_timeout(db, tag, 4);
     test_writer(db, tag);
 
     /* A session killed by the server: the failed call reports it, the next one reconnects,
