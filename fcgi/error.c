@@ -20,6 +20,10 @@ const char *oa_strerror(int code)
     case OA_ERR_DB: return "database error";
     case OA_ERR_CLIENT_GONE: return "client gone";
     case OA_ERR_DESCRIBED: return "error described by the handler";
+    case OA_ERR_CROSS_SITE: return "cross-site request refused";
+    case OA_ERR_MEDIA_TYPE: return "unsupported Content-Type";
+    case OA_ERR_RATE_LIMIT: return "too many requests";
+    case OA_ERR_DB_BUSY: return "database busy";
     default: return "unknown error";
     }
 }

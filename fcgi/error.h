@@ -18,7 +18,11 @@ enum oa_err {
     OA_ERR_DB = -12,          /* the database failed: 500 */
     OA_ERR_CLIENT_GONE = -13, /* the client disconnected; nothing more to send */
     OA_ERR_DESCRIBED = -14,   /* status and message are in r->err_status / r->err_msg */
-    OA_ERR__MIN = -15
+    OA_ERR_CROSS_SITE = -15,  /* a browser session's write sent from another site: 403 */
+    OA_ERR_MEDIA_TYPE = -16,  /* the body is not of the Content-Type the route takes: 415 */
+    OA_ERR_RATE_LIMIT = -17,  /* too many requests from this client: 429 */
+    OA_ERR_DB_BUSY = -18,     /* no database connection became free in time: 503 */
+    OA_ERR__MIN = -19
 };
 
 /* One line of text for code (never NULL). */

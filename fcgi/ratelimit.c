@@ -11,10 +11,10 @@
 #define KEY_MAX 256 /* longer keys are cut: they come from clients */
 
 struct bucket {
-    struct bucket *next_hash;         /* chain of its hash slot */
-    struct bucket *newer, *older;     /* LRU list */
-    double tokens;                    /* at time `at` */
-    double at;                        /* when tokens was computed */
+    struct bucket *next_hash;     /* chain of its hash slot */
+    struct bucket *newer, *older; /* LRU list */
+    double tokens;                /* at time `at` */
+    double at;                    /* when tokens was computed */
     char key[];
 };
 
@@ -133,8 +133,7 @@ static struct bucket *find(struct ratelimit *rl, const char *key, double now)
     return b;
 }
 
-static int check(struct ratelimit *rl, const char *key, double now, double *retry_after,
-                 int take)
+static int check(struct ratelimit *rl, const char *key, double now, double *retry_after, int take)
 {
     pthread_mutex_lock(&rl->mu);
     struct bucket *b = find(rl, key, now);

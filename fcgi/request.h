@@ -50,6 +50,11 @@ struct req {
     struct json_object *json; /* parsed body for BODY_JSON routes (put by the router) */
 
     /* Authenticated caller, filled by the auth hook. */
+    enum req_cred {
+        REQ_CRED_NONE,   /* no credential (a public route) */
+        REQ_CRED_COOKIE, /* the session cookie: a browser, which other sites can drive */
+        REQ_CRED_TOKEN,  /* an access token or relay key in Authorization: a script */
+    } cred;
     int64_t user_id;
     int role;
     const char *username;

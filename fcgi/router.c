@@ -6,8 +6,10 @@
 #include "fcgi/request.h"
 
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int route_pattern_match(struct req *r, const char *pat, const char *path)
 {
@@ -49,6 +51,59 @@ int route_pattern_match(struct req *r, const char *pat, const char *path)
         r->n_params = np;
     }
     return 1;
+}
+
+/* Does pattern a match every path pattern b matches? Segments compare as: a literal covers the
+ * same literal, ":x" covers any one segment, a final "*" covers the rest (even nothing). */
+static int pattern_covers(const char *a, const char *b)
+{
+    for (;;) {
+        if (!*a || !*b)
+            return !*a && !*b;
+        a++, b++; /* the '/' of each */
+        size_t al = strcspn(a, "/"), bl = strcspn(b, "/");
+        if (al == 1 && *a == '*' && !a[1])
+            return 1;
+        if (bl == 1 && *b == '*')
+            return 0; /* b takes any tail; a takes less */
+        if (*a == ':') {
+            if (*b != ':' && bl == 0)
+                return 0;
+        } else if (*b == ':' || al != bl || memcmp(a, b, al) != 0) {
+            return 0;
+        }
+        a += al, b += bl;
+    }
+}
+
+int router_check(const struct route *routes, size_t n, char *err, size_t errlen)
+{
+    for (size_t j = 0; j < n; j++) {
+        const struct route *b = &routes[j];
+        unsigned level = b->flags & AUTH_MASK;
+        if (!b->method || !b->pattern || !b->handler || b->pattern[0] != '/') {
+            snprintf(err, errlen, "route %zu: a method, an absolute pattern and a handler", j);
+            return -1;
+        }
+        if (b->flags & ~(unsigned)ROUTE__FLAGS || level > AUTH_RELAY_TOKEN) {
+            snprintf(err, errlen, "%s %s: flags 0x%x that the router does not enforce", b->method,
+                     b->pattern, b->flags);
+            return -1;
+        }
+        if ((b->flags & BODY_JSON) && (b->flags & BODY_FORM)) {
+            snprintf(err, errlen, "%s %s: both BODY_JSON and BODY_FORM", b->method, b->pattern);
+            return -1;
+        }
+        for (size_t i = 0; i < j; i++) {
+            const struct route *a = &routes[i];
+            if (!strcmp(a->method, b->method) && pattern_covers(a->pattern, b->pattern)) {
+                snprintf(err, errlen, "%s %s can never match: %s above it takes its paths",
+                         b->method, b->pattern, a->pattern);
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 static int method_ok(const char *row, const char *m)
@@ -106,6 +161,53 @@ static int parse_json_body(struct req *r)
     return 0;
 }
 
+/* A write the browser says another site sent: Sec-Fetch-Site when the browser sends it,
+ * else Origin compared with Host. A client that sends neither is not a browser (curl, a
+ * script holding the cookie), and a browser that sends neither is too old to matter. */
+static int is_cross_site(struct req *r)
+{
+    const char *site = req_header(r, "Sec-Fetch-Site");
+    if (site && *site)
+        return strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
+    const char *origin = req_header(r, "Origin");
+    if (!origin || !*origin)
+        return 0;
+    const char *host = req_header(r, "Host");
+    const char *sep = strstr(origin, "://");
+    if (!host || !*host || !sep) /* "Origin: null" comes from sandboxed or file pages */
+        return 1;
+    return strcasecmp(sep + 3, host) != 0;
+}
+
+/* Whether the Content-Type header names mime (parameters such as charset allowed). */
+static int content_type_is(struct req *r, const char *mime)
+{
+    const char *ct = req_header(r, "Content-Type");
+    size_t n = strlen(mime);
+    if (!ct || strncasecmp(ct, mime, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* The row's body rule: 0 or OA_ERR_MEDIA_TYPE. */
+static int check_body_type(const struct route *ro, struct req *r)
+{
+    if (!r->body_len)
+        return 0;
+    /* Scripts with an access token are trusted to send what they send; a browser is held to
+     * the type, since that is what keeps another site's forms out. */
+    if ((ro->flags & BODY_JSON) && r->cred != REQ_CRED_TOKEN &&
+        !content_type_is(r, "application/json"))
+        return OA_ERR_MEDIA_TYPE;
+    if ((ro->flags & BODY_FORM) && !content_type_is(r, "multipart/form-data") &&
+        !content_type_is(r, "application/x-www-form-urlencoded"))
+        return OA_ERR_MEDIA_TYPE;
+    return 0;
+}
+
 static int dispatch(const struct router *rt, struct req *r)
 {
     r->client_ip = req_client_ip(r, rt->trusted_proxies);
@@ -118,7 +220,12 @@ static int dispatch(const struct router *rt, struct req *r)
     unsigned level = r->route->flags & AUTH_MASK;
     if (level != AUTH_NONE && (rc = rt->auth(r, level)) != 0)
         return rc;
+    if (r->cred == REQ_CRED_COOKIE && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
+        strcmp(r->method, "OPTIONS") && is_cross_site(r))
+        return OA_ERR_CROSS_SITE;
     if ((rc = req_read_body(r, rt->max_body)) != 0)
+        return rc;
+    if ((rc = check_body_type(r->route, r)) != 0)
         return rc;
     if ((r->route->flags & BODY_JSON) && (rc = parse_json_body(r)) != 0)
         return rc;

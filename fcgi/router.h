@@ -14,10 +14,12 @@ enum route_flag {
     AUTH_ROOT = 3,        /* role >= 100 */
     AUTH_RELAY_TOKEN = 4, /* an sk- relay key */
     AUTH_MASK = 7,
-    ROUTE_CSRF = 1 << 3, /* console POST: CSRF token checked */
-    BODY_JSON = 1 << 4,  /* body must be JSON (or empty); parsed into r->json */
-    BODY_FORM = 1 << 5,  /* body is urlencoded or multipart; left raw */
-    STREAMS = 1 << 6,    /* may answer with a stream */
+    BODY_JSON = 1 << 4, /* body must be JSON (or empty); parsed into r->json. A browser
+                         * (a cookie, or no credential) must say Content-Type:
+                         * application/json, which a page on another site cannot send
+                         * without the browser asking first */
+    BODY_FORM = 1 << 5, /* body is multipart/form-data or urlencoded (or empty); left raw */
+    ROUTE__FLAGS = AUTH_MASK | BODY_JSON | BODY_FORM, /* every flag the router enforces */
 };
 
 typedef int (*route_handler)(struct req *r);
@@ -41,11 +43,18 @@ struct router {
     void (*render_error)(struct req *r, int code);
 };
 
+/* Checks the table before it serves: flags the router does not enforce, auth levels past
+ * AUTH_RELAY_TOKEN, patterns that are not absolute, rows listed twice, and rows that can never
+ * match because an earlier row of the same method matches every path they match (first
+ * match wins). 0, or -1 with the first problem in err. */
+int router_check(const struct route *routes, size_t n, char *err, size_t errlen);
 /* Finds the row for r->method and r->path and fills r->route and r->params. Returns 0,
  * OA_ERR_NOT_FOUND, or OA_ERR_METHOD (after adding an Allow header). */
 int router_match(const struct router *rt, struct req *r);
-/* Matches, checks body size, authenticates, reads and parses the body, runs the handler,
- * and renders any error it returns. Returns the final code (0 or oa_err). */
+/* Matches, checks body size, authenticates, refuses a browser session's write that another
+ * site sent (Sec-Fetch-Site, else Origin against Host; a client that sends neither is not a
+ * browser), reads the body, checks its Content-Type and parses it, runs the handler, and
+ * renders any error it returns. Returns the final code (0 or oa_err). */
 int router_dispatch(const struct router *rt, struct req *r);
 /* Does pattern match path? Fills params (arena-free: pointers into a copy the caller owns
  * are not made; params are arena strings of r). Exposed for tests. */

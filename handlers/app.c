@@ -253,6 +253,12 @@ static void *app_init(const struct config *cfg, int is_cgi)
                                   .trusted_proxies = cfg_str(cfg, CFG_TRUSTED_PROXIES),
                                   .auth = app_auth,
                                   .render_error = app_render_error};
+    char why[256];
+    if (router_check(app->router.routes, app->router.n_routes, why, sizeof why) < 0) {
+        LOG_BUG("the route table: %s", why);
+        app_free(app);
+        return NULL;
+    }
     app->opts = options_new(cfg_str(cfg, CFG_THEME));
     app->pricing = pricing_new(cfg_str(cfg, CFG_TIKTOKEN_CACHE_DIR));
     curl_global_init(CURL_GLOBAL_DEFAULT);

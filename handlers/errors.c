@@ -55,6 +55,36 @@ void app_render_error(struct req *r, int code)
         else
             api_fail(r, r->err_status, r->err_msg ? r->err_msg : "");
         return;
+    case OA_ERR_CROSS_SITE:
+        /* One API's forbidden answer: a browser shows it like any refused write. */
+        api_fail(r, 403, "无权进行此操作，请求来自其他站点 (cross-site request refused)");
+        return;
+    case OA_ERR_MEDIA_TYPE: {
+        const char *want = r->route && (r->route->flags & BODY_FORM)
+                               ? "multipart/form-data or application/x-www-form-urlencoded"
+                               : "application/json";
+        const char *msg = arena_printf(r->a, "Content-Type must be %s", want);
+        if (relay)
+            openai_error(r, 415, msg, "one_api_error", "invalid_request", 1);
+        else
+            api_fail(r, 415, msg);
+        return;
+    }
+    case OA_ERR_RATE_LIMIT: /* the limiter added Retry-After */
+        if (relay)
+            openai_error(r, 429, "too many requests, please retry later", "one_api_error",
+                         "rate_limited", 1);
+        else
+            api_fail(r, 429, "请求过于频繁，请稍后再试 (too many requests, please retry later)");
+        return;
+    case OA_ERR_DB_BUSY:
+        resp_header(r, "Retry-After", "1");
+        if (relay)
+            openai_error(r, 503, "database busy, please retry", "one_api_error", "database_busy",
+                         1);
+        else
+            api_fail(r, 503, "database busy, please retry");
+        return;
     case OA_ERR_BUSY:
         resp_header(r, "Retry-After", "1");
         if (relay)

@@ -122,6 +122,7 @@ int relay_auth(struct req *r)
             return auth_fail(r, 400, "无效的渠道 Id");
         au->pinned_channel = id;
     }
+    r->cred = REQ_CRED_TOKEN;
     r->user_id = au->user.id;
     r->role = (int)au->user.role;
     r->username = au->user.username;

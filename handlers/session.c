@@ -148,6 +148,7 @@ int app_auth(struct req *r, unsigned level)
     static const int min_role[] = {0, 1, 10, 100};
     if (u.role < min_role[level])
         return OA_ERR_FORBIDDEN;
+    r->cred = from_session ? REQ_CRED_COOKIE : REQ_CRED_TOKEN;
     r->user_id = u.id;
     r->role = (int)u.role;
     r->username = u.username;

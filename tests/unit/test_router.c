@@ -25,9 +25,65 @@ static const struct route table[] = {
 
 static const char *fake_param(void *ctx, const char *name)
 {
-    (void)ctx;
-    (void)name;
+    const char *const *p = ctx;
+    for (; p && *p; p += 2)
+        if (!strcmp(p[0], name))
+            return p[1];
     return NULL;
+}
+
+/* The body the fake transport serves, once. */
+static const char *body_left;
+
+static long fake_read(void *ctx, char *buf, size_t n)
+{
+    (void)ctx;
+    size_t k = strlen(body_left);
+    if (k > n)
+        k = n;
+    memcpy(buf, body_left, k);
+    body_left += k;
+    return (long)k;
+}
+
+static int h_ok_json(struct req *r)
+{
+    (void)r;
+    return 0;
+}
+
+/* The auth hook's part: the credential the request names in its X-Cred header. */
+static int fake_auth(struct req *r, unsigned level)
+{
+    (void)level;
+    const char *c = req_header(r, "X-Cred");
+    r->cred = !c || !strcmp(c, "none") ? REQ_CRED_NONE
+              : !strcmp(c, "cookie")   ? REQ_CRED_COOKIE
+                                       : REQ_CRED_TOKEN;
+    return 0;
+}
+
+static void fake_render(struct req *r, int code)
+{
+    (void)r;
+    (void)code;
+}
+
+/* Dispatches a request with CGI params p (NULL values skipped) and body; the final code. */
+static int dispatch_with(const struct router *rt, struct arena *a, const char *const *p,
+                         const char *body)
+{
+    const char *kept[32];
+    size_t k = 0;
+    for (; p[0]; p += 2)
+        if (p[1] && k + 2 < sizeof kept / sizeof *kept)
+            kept[k++] = p[0], kept[k++] = p[1];
+    kept[k] = NULL;
+    struct req_io io = {.param = fake_param, .read = fake_read, .ctx = kept};
+    struct req r;
+    body_left = body;
+    req_init(&r, a, &io, NULL, NULL);
+    return router_dispatch(rt, &r);
 }
 
 int main(void)
@@ -70,27 +126,135 @@ int main(void)
     r.path = "/api/nope";
     is_int(router_match(&rt, &r), OA_ERR_NOT_FOUND, "an unknown path is 404");
 
-    /* The real table: unique rows, sane patterns, admin areas guarded. */
-    int dup = 0, bad = 0, unguarded = 0;
+    /* The real table passes the check the app runs at start, and its admin areas are guarded
+     * by an admin level (a relay key is a different kind of credential, not a higher one). */
+    char why[256] = "";
+    is_int(router_check(app_routes, app_n_routes, why, sizeof why), 0, "the route table checks: %s",
+           why);
+    int unguarded = 0;
     for (unsigned i = 0; i < app_n_routes; i++) {
         const struct route *x = &app_routes[i];
-        if (!x->handler || x->pattern[0] != '/' || !x->method)
-            bad++;
-        for (unsigned j = i + 1; j < app_n_routes; j++)
-            if (!strcmp(x->method, app_routes[j].method) &&
-                !strcmp(x->pattern, app_routes[j].pattern))
-                dup++;
+        unsigned level = x->flags & AUTH_MASK;
         int admin_area = !strncmp(x->pattern, "/api/channel", 12) ||
                          !strncmp(x->pattern, "/api/option", 11) ||
                          !strncmp(x->pattern, "/api/redemption", 15);
-        if (admin_area && (x->flags & AUTH_MASK) < AUTH_ADMIN)
+        if (admin_area && level != AUTH_ADMIN && level != AUTH_ROOT)
             unguarded++;
-        if ((x->flags & ROUTE_CSRF) && strcmp(x->method, "POST") != 0)
-            bad++;
     }
-    is_int(dup, 0, "no route is listed twice");
-    is_int(bad, 0, "every row has a handler, a method and an absolute pattern");
-    is_int(unguarded, 0, "admin areas carry an admin flag");
+    is_int(unguarded, 0, "admin areas carry an admin or root level");
+
+    /* The check catches what a table edit can break. */
+    static const struct route shadowed[] = {
+        {"GET", "/api/channel/:id", h_dummy, AUTH_ADMIN},
+        {"GET", "/api/channel/search", h_dummy, AUTH_ADMIN},
+    };
+    is_int(router_check(shadowed, 2, why, sizeof why), -1, "a literal row below a :param row");
+    ok(strstr(why, "/api/channel/search can never match") != NULL, "is named: %s", why);
+    static const struct route tail[] = {
+        {"POST", "/v1/assistants/*", h_dummy, AUTH_RELAY_TOKEN},
+        {"POST", "/v1/assistants/:id/runs", h_dummy, AUTH_RELAY_TOKEN},
+    };
+    is_int(router_check(tail, 2, why, sizeof why), -1, "a row below a * tail that covers it: %s",
+           why);
+    static const struct route fine[] = {
+        {"GET", "/api/channel/search", h_dummy, AUTH_ADMIN},
+        {"GET", "/api/channel/:id", h_dummy, AUTH_ADMIN},
+        {"DELETE", "/api/channel/:id", h_dummy, AUTH_ADMIN},
+        {"GET", "/api/channel/:id/x", h_dummy, AUTH_ADMIN},
+        {"GET", "/v1/a/*", h_dummy, AUTH_RELAY_TOKEN},
+        {"GET", "/v1/b/:x/*", h_dummy, AUTH_RELAY_TOKEN},
+    };
+    is_int(router_check(fine, 6, why, sizeof why), 0, "literal above :param, other methods: %s",
+           why);
+    static const struct route twice[] = {
+        {"GET", "/api/status", h_dummy, AUTH_NONE},
+        {"GET", "/api/status", h_dummy, AUTH_NONE},
+    };
+    is_int(router_check(twice, 2, why, sizeof why), -1, "a row listed twice: %s", why);
+    static const struct route unknown_flag[] = {{"GET", "/x", h_dummy, AUTH_USER | (1u << 9)}};
+    is_int(router_check(unknown_flag, 1, why, sizeof why), -1, "a flag the router ignores: %s",
+           why);
+    static const struct route bad_level[] = {{"GET", "/x", h_dummy, 5}};
+    is_int(router_check(bad_level, 1, why, sizeof why), -1, "an auth level past the last: %s", why);
+    static const struct route relative[] = {{"GET", "x", h_dummy, 0}};
+    is_int(router_check(relative, 1, why, sizeof why), -1, "a relative pattern: %s", why);
+
+    /* Dispatch: a browser session's write from another site, and a body of the wrong type. */
+    static const struct route writes[] = {
+        {"POST", "/api/token", h_ok_json, AUTH_USER | BODY_JSON},
+        {"POST", "/v1/audio/transcriptions", h_ok_json, AUTH_RELAY_TOKEN | BODY_FORM},
+    };
+    struct router wr = {.routes = writes,
+                        .n_routes = 2,
+                        .max_body = 1 << 20,
+                        .auth = fake_auth,
+                        .render_error = fake_render};
+    struct {
+        const char *cred, *method, *ctype, *site, *origin;
+        int want;
+        const char *what;
+    } cases[] = {
+        {"cookie", "POST", "application/json", "cross-site", NULL, OA_ERR_CROSS_SITE,
+         "a cookie write with Sec-Fetch-Site: cross-site is refused"},
+        {"cookie", "POST", "application/json", "same-site", NULL, OA_ERR_CROSS_SITE,
+         "same-site is another origin too"},
+        {"cookie", "POST", "application/json", "same-origin", NULL, 0, "same-origin passes"},
+        {"cookie", "POST", "application/json", NULL, "https://evil.example", OA_ERR_CROSS_SITE,
+         "without Sec-Fetch-Site, an Origin that is not the Host is refused"},
+        {"cookie", "POST", "application/json", NULL, "null", OA_ERR_CROSS_SITE,
+         "Origin: null is refused"},
+        {"cookie", "POST", "application/json", NULL, "http://gw.example:3000", 0,
+         "an Origin equal to the Host passes"},
+        {"cookie", "POST", "application/json", NULL, NULL, 0, "no browser header: not a browser"},
+        {"token", "POST", "application/json", "cross-site", NULL, 0,
+         "an access token is not a session another site can ride"},
+        {"cookie", "POST", "text/plain", "same-origin", NULL, OA_ERR_MEDIA_TYPE,
+         "a browser posting text/plain to a JSON route is refused"},
+        {"none", "POST", "application/x-www-form-urlencoded", NULL, NULL, OA_ERR_MEDIA_TYPE,
+         "so is a form without a credential"},
+        {"cookie", "POST", "application/json; charset=utf-8", "same-origin", NULL, 0,
+         "a charset parameter is fine"},
+        {"token", "POST", "application/x-www-form-urlencoded", NULL, NULL, 0,
+         "a script with an access token is not held to the type (curl -d)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *p[] = {"REQUEST_METHOD",
+                           cases[i].method,
+                           "REQUEST_URI",
+                           "/api/token",
+                           "CONTENT_TYPE",
+                           cases[i].ctype,
+                           "CONTENT_LENGTH",
+                           "2",
+                           "HTTP_HOST",
+                           "gw.example:3000",
+                           "HTTP_X_CRED",
+                           cases[i].cred,
+                           "HTTP_SEC_FETCH_SITE",
+                           cases[i].site,
+                           "HTTP_ORIGIN",
+                           cases[i].origin,
+                           NULL};
+        arena_reset(a);
+        int rc = dispatch_with(&wr, a, p, "{}");
+        is_int(rc, cases[i].want, "%s", cases[i].what);
+    }
+    const char *mp[] = {"REQUEST_METHOD",
+                        "POST",
+                        "REQUEST_URI",
+                        "/v1/audio/transcriptions",
+                        "CONTENT_TYPE",
+                        "application/json",
+                        "CONTENT_LENGTH",
+                        "2",
+                        "HTTP_X_CRED",
+                        "token",
+                        NULL};
+    arena_reset(a);
+    is_int(dispatch_with(&wr, a, mp, "{}"), OA_ERR_MEDIA_TYPE, "a form route refuses a JSON body");
+    mp[5] = "multipart/form-data; boundary=x";
+    arena_reset(a);
+    is_int(dispatch_with(&wr, a, mp, "{}"), 0, "and takes multipart");
 
     arena_free(a);
     return done_testing();
