@@ -35,7 +35,8 @@ int prov_failf(struct prov_error *err, struct arena *a, int status, const char *
 void prov_fail_status(struct prov_error *err, struct arena *a, int status)
 {
     prov_fail(err, status, "upstream_error", "bad_response_status_code",
-              arena_printf(a, "%d", status), arena_printf(a, "bad response status code %d", status));
+              arena_printf(a, "%d", status),
+              arena_printf(a, "bad response status code %d", status));
 }
 
 const char *prov_error_message(struct json_object *root)
@@ -93,8 +94,7 @@ void prov_chunk_usage(struct strbuf *out, const struct prov_chunk *c, struct jso
     SB_LIT(out, "}\n\n");
 }
 
-/* A JSON string of n bytes; json-c takes an int length, which nothing here comes near. */
-static struct json_object *str_new(const char *s, size_t n)
+struct json_object *prov_str_new(const char *s, size_t n)
 {
     return json_object_new_string_len(s ? s : "", n > INT_MAX ? INT_MAX : (int)n);
 }
@@ -112,11 +112,11 @@ struct json_object *prov_completion_new(const char *id, int64_t created, const c
     return o;
 }
 
-struct json_object *prov_choice_new(int index, const char *key, struct json_object *value,
+struct json_object *prov_choice_new(int64_t index, const char *key, struct json_object *value,
                                     const char *finish)
 {
     struct json_object *c = jnew_obj();
-    json_object_object_add(c, "index", json_object_new_int(index));
+    json_object_object_add(c, "index", json_object_new_int64(index));
     json_object_object_add(c, key, value);
     json_object_object_add(c, "finish_reason", finish ? json_object_new_string(finish) : NULL);
     return c;
@@ -130,9 +130,10 @@ struct json_object *prov_message_new(const char *text, size_t text_len, const ch
     json_object_object_add(m, "role", json_object_new_string("assistant"));
     /* OpenAI sends content null beside tool calls when there is no text, and "" for an empty
      * answer. */
-    json_object_object_add(m, "content", text_len || !has_calls ? str_new(text, text_len) : NULL);
+    json_object_object_add(m, "content",
+                           text_len || !has_calls ? prov_str_new(text, text_len) : NULL);
     if (reasoning_len)
-        json_object_object_add(m, "reasoning_content", str_new(reasoning, reasoning_len));
+        json_object_object_add(m, "reasoning_content", prov_str_new(reasoning, reasoning_len));
     if (has_calls)
         json_object_object_add(m, "tool_calls", calls);
     else

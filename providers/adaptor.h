@@ -2,6 +2,7 @@
  * OpenAI answer pieces (chunks, messages, tool calls, usage) they write. */
 #ifndef OA_PROVIDERS_ADAPTOR_H
 #define OA_PROVIDERS_ADAPTOR_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "providers/provider.h"
@@ -45,13 +46,16 @@ void prov_chunk_put(struct strbuf *out, const struct prov_chunk *c, int index,
 /* The chunk that reports usage (borrowed): no choices. */
 void prov_chunk_usage(struct strbuf *out, const struct prov_chunk *c, struct json_object *usage);
 
+/* A JSON string of the n bytes at s (NULL: ""), cut at INT_MAX bytes, json-c's limit. A new
+ * reference. */
+struct json_object *prov_str_new(const char *s, size_t n);
 /* A non-stream chat.completion with id, object, created and model, and an empty choices
  * array, borrowed into *choices. A new reference. */
 struct json_object *prov_completion_new(const char *id, int64_t created, const char *model,
                                         struct json_object **choices);
 /* A choice {index, <key>: value (consumed), finish_reason} ("message" or "delta"); finish NULL
  * writes null. A new reference. */
-struct json_object *prov_choice_new(int index, const char *key, struct json_object *value,
+struct json_object *prov_choice_new(int64_t index, const char *key, struct json_object *value,
                                     const char *finish);
 /* An assistant message: content is the text, or null when there is none but tool calls;
  * reasoning_content when reasoning is not empty; tool_calls when calls (consumed; NULL

@@ -789,10 +789,10 @@ static int claude_parse_response(struct prov_ctx *ctx, const char *body, size_t 
     struct json_object *res = prov_completion_new(
         arena_printf(ctx->a, "chatcmpl-%s", id ? id : (ctx->request_id ? ctx->request_id : "")),
         ctx->created, answer_model(ctx, jstr(in, "model")), &choices);
-    json_object_array_add(
-        choices, prov_choice_new(0, "message",
-                                 prov_message_new(text.p, text.len, thinking.p, thinking.len, calls),
-                                 map_finish(jstr(in, "stop_reason"))));
+    json_object_array_add(choices, prov_choice_new(0, "message",
+                                                   prov_message_new(text.p, text.len, thinking.p,
+                                                                    thinking.len, calls),
+                                                   map_finish(jstr(in, "stop_reason"))));
     struct json_object *usage = jget(in, "usage");
     if (json_object_is_type(usage, json_type_object)) {
         int64_t cache_read = jint(usage, "cache_read_input_tokens");
