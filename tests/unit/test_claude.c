@@ -59,7 +59,7 @@ static char *slurp(struct arena *a, const char *name, size_t *len)
         return NULL;
     }
     sb_init(&sb, a);
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         sb_putn(&sb, buf, n);
     fclose(f);
     if (len)
@@ -72,7 +72,7 @@ static void fixture_init(struct fixture *f, const char *req_json, int is_stream,
 {
     struct json_object *m;
 
-    memset(f, 0, sizeof(*f));
+    memset(f, 0, sizeof *f);
     f->a = arena_new(8192);
     f->ch.id = 7;
     f->ch.type = 14;
@@ -122,8 +122,8 @@ static int json_same(const char *got, const char *want)
 static struct json_object *build(struct fixture *f, struct prov_request *out,
                                  struct prov_error *err)
 {
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
     if (provider_claude.build_request(&f->ctx, out, err) != 0)
         return NULL;
     return json_tokener_parse(out->body);
@@ -252,7 +252,7 @@ static struct json_object *frame_get(const char *frame, const char *path, struct
 
     *root = v;
     *found = v != NULL;
-    snprintf(buf, sizeof(buf), "%s", path);
+    snprintf(buf, sizeof buf, "%s", path);
     for (key = strtok_r(buf, ".", &save); key && *found; key = strtok_r(NULL, ".", &save)) {
         struct json_object *next = NULL;
 
@@ -886,7 +886,7 @@ static void test_finish_reasons(void)
     struct arena *a = arena_new(4096);
 
     note("finish_reason mapping, non-stream and stream");
-    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         struct fixture f;
         struct prov_error err = {0};
         struct strbuf out;
@@ -995,7 +995,7 @@ static void test_stream_edges(void)
     note("thinking, argument-less tools, parallel tool indexes, cache usage");
     fixture_init(&f, NULL, 1, 1);
     sb_init(&out, f.a);
-    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         rc |= provider_claude.parse_event(&f.ctx, "", evs[i], strlen(evs[i]), &out, &err);
     is_int(rc, 0, "all events accepted");
     ok(split_frames(f.a, out.p, &fr), "output is data: frames");
@@ -1051,14 +1051,14 @@ static void test_malformed(void)
     int rc;
 
     note("malformed upstream JSON");
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fixture_init(&f, NULL, 1, 0);
         sb_init(&out, f.a);
-        memset(&err, 0, sizeof(err));
+        memset(&err, 0, sizeof err);
         rc = provider_claude.parse_event(&f.ctx, "message_start", bad[i], strlen(bad[i]), &out,
                                          &err);
         ok(rc == -1 && err.status == 500 && err.message, "event %zu rejected", i);
-        memset(&err, 0, sizeof(err));
+        memset(&err, 0, sizeof err);
         rc = provider_claude.parse_response(&f.ctx, bad[i], strlen(bad[i]), &out, &err);
         ok(rc == -1 && err.status == 500 && err.message && err.code, "response %zu rejected", i);
         is_int(out.len, 0, "nothing written for %zu", i);
@@ -1075,7 +1075,7 @@ static void test_malformed(void)
            "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"x\"}}";
     rc = provider_claude.parse_event(&f.ctx, "content_block_delta", body, strlen(body), &out, &err);
     ok(rc == 0 && out.len == 0, "absurd block index ignored");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     body = "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"boom\"}}";
     rc = provider_claude.parse_response(&f.ctx, body, strlen(body), &out, &err);
     ok(rc == -1 && err.status == 500 && !strcmp(err.message, "boom"),
@@ -1091,29 +1091,29 @@ static void test_errors(void)
 
     note("error bodies");
     fixture_init(&f, NULL, 0, 0);
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     provider_claude.parse_error(&f.ctx, 503, "<html>Service Unavailable</html>", 32, &err);
     ok(json_same(render_error(f.a, &err),
                  "{\"error\":{\"message\":\"bad response status code 503\",\"type\":"
                  "\"upstream_error\",\"param\":\"503\",\"code\":\"bad_response_status_code\"}}"),
        "non-JSON body -> generic error");
     is_int(err.status, 503, "status kept");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     body =
         "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
     provider_claude.parse_error(&f.ctx, 529, body, strlen(body), &err);
     is_int(err.status, 529, "529 kept");
     is_str(err.code, "overloaded_error", "code is the Anthropic type");
     ok(err.param == NULL, "param null");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     body = "{\"message\":\"gateway says no\"}";
     provider_claude.parse_error(&f.ctx, 502, body, strlen(body), &err);
     is_str(err.message, "gateway says no", "top-level message used");
     is_str(err.type, "upstream_error", "with upstream_error");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     provider_claude.parse_error(&f.ctx, 500, "{\"error\":{}}", 12, &err);
     is_str(err.message, "bad response status code 500", "JSON without a message -> generic");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     provider_claude.parse_error(&f.ctx, 404, "", 0, &err);
     is_str(err.code, "bad_response_status_code", "empty body -> generic");
     fixture_fini(&f);

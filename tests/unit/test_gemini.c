@@ -41,14 +41,14 @@ static char *slurp(struct fix *f, const char *name)
     size_t n;
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/%s/%s", f->dir, DATA_SUBDIR, name);
+    snprintf(path, sizeof path, "%s/%s/%s", f->dir, DATA_SUBDIR, name);
     fp = fopen(path, "rb");
     if (!fp) {
         note("cannot open %s", path);
         return NULL;
     }
     sb_init(&sb, f->a);
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
         sb_putn(&sb, buf, n);
     fclose(fp);
     return sb.p;
@@ -58,7 +58,7 @@ static char *slurp(struct fix *f, const char *name)
 static void fix_init(struct fix *f, const char *dir, enum relay_mode mode, const char *model,
                      const char *req_json)
 {
-    memset(f, 0, sizeof(*f));
+    memset(f, 0, sizeof *f);
     f->dir = dir;
     f->a = arena_new(8192);
     f->ch.id = 7;
@@ -432,7 +432,7 @@ static void test_versions(const char *dir)
         {"gemini/../x?y", "", "", "/v1/models/gemini%2F..%2Fx%3Fy:"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fix f;
         int rc;
 
@@ -482,9 +482,9 @@ static void test_safety(const char *dir)
             char path[64];
             const char *cat, *thr;
 
-            snprintf(path, sizeof(path), "safetySettings.%d.category", i);
+            snprintf(path, sizeof path, "safetySettings.%d.category", i);
             cat = field(&f, f.r.body, path);
-            snprintf(path, sizeof(path), "safetySettings.%d.threshold", i);
+            snprintf(path, sizeof path, "safetySettings.%d.threshold", i);
             thr = field(&f, f.r.body, path);
             good = cat && thr && strcmp(cat, cats[i]) == 0 && strcmp(thr, want[c]) == 0;
         }
@@ -690,13 +690,13 @@ static const char *finish_of(const char *dir, const char *reason, char res[64])
 
     fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
     if (*reason)
-        snprintf(body, sizeof(body),
+        snprintf(body, sizeof body,
                  "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"t\"}],\"role\":\"model\"},"
                  "\"finishReason\":\"%s\",\"index\":0}]}",
                  reason);
     else
         snprintf(
-            body, sizeof(body),
+            body, sizeof body,
             "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"t\"}],\"role\":\"model\"}}]}");
     res[0] = '\0';
     if (P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err) == 0) {
@@ -729,9 +729,9 @@ static void test_finish_reasons(const char *dir)
 
     char res[64], what[128];
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         /* The label is formatted apart: gcc 12 at -O2 wrongly sees a null %s argument here. */
-        snprintf(what, sizeof(what), "finish_reason: '%s' -> %s", cases[i].in, cases[i].want);
+        snprintf(what, sizeof what, "finish_reason: '%s' -> %s", cases[i].in, cases[i].want);
         is_str(finish_of(dir, cases[i].in, res), cases[i].want, "%s", what);
     }
 }
@@ -919,12 +919,12 @@ static void test_embeddings(const char *dir)
             {"[]", ""},
         };
 
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             char resp[256];
 
             fix_init(&f, dir, RELAY_EMBEDDINGS, "text-embedding-004",
                      "{\"input\":\"hello\",\"encoding_format\":\"base64\"}");
-            snprintf(resp, sizeof(resp), "{\"embeddings\":[{\"values\":%s}]}", cases[i].values);
+            snprintf(resp, sizeof resp, "{\"embeddings\":[{\"values\":%s}]}", cases[i].values);
             rc = P->parse_response(&f.ctx, resp, strlen(resp), &f.out, &f.err);
             is_str(rc == 0 ? field(&f, f.out.p, "data.0.embedding") : NULL, cases[i].want,
                    "embeddings base64: %s -> little-endian float32 '%s'", cases[i].values,
@@ -1007,7 +1007,7 @@ static void test_malformed(const char *dir)
     struct strbuf deep;
     int rc;
 
-    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
         rc = P->parse_response(&f.ctx, bodies[i], strlen(bodies[i]), &f.out, &f.err);
         ok(rc == -1 && f.err.status >= 400 && f.err.message, "malformed answer %zu -> -1 (%s)", i,
@@ -1061,7 +1061,7 @@ int main(void)
         dir = getenv("srcdir"); /* automake's, the top directory in a non-recursive build */
     if (!dir || !*dir)
         dir = ".";
-    snprintf(probe, sizeof(probe), "%s/%s/chat_request.json", dir, DATA_SUBDIR);
+    snprintf(probe, sizeof probe, "%s/%s/chat_request.json", dir, DATA_SUBDIR);
     fp = fopen(probe, "rb");
     if (!fp) {
         printf("Bail out! no test vectors at %s\n", probe);
