@@ -52,6 +52,15 @@ const char *prov_error_message(struct json_object *root)
     return msg && *msg ? msg : NULL;
 }
 
+struct json_object *prov_parse_object(const char *s, size_t n)
+{
+    struct json_object *o = jparse(s, n, 0, NULL);
+    if (json_object_is_type(o, json_type_object))
+        return o;
+    json_object_put(o);
+    return NULL;
+}
+
 /* "data: {id, object, created, model," of every chunk. */
 static void chunk_head(struct strbuf *out, const struct prov_chunk *c)
 {

@@ -27,6 +27,10 @@ void prov_fail_status(struct prov_error *err, struct arena *a, int status);
  * there is none; valid while root lives. */
 const char *prov_error_message(struct json_object *root);
 
+/* Parses exactly n bytes of s as a JSON object (white space may follow): a new reference, or
+ * NULL for anything else, an upstream's broken body included. */
+struct json_object *prov_parse_object(const char *s, size_t n);
+
 /* The fixed part of every chat.completion.chunk of one stream. */
 struct prov_chunk {
     const char *id;    /* "chatcmpl-..." */

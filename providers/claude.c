@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -89,17 +90,6 @@ static int bad_request(struct conv *cv, const char *param, const char *message)
 {
     return prov_fail(cv->err, 400, "invalid_request_error", "convert_request_failed", param,
                      message);
-}
-
-/* Parses exactly n bytes of s as a JSON object (white space may follow). NULL otherwise. */
-static struct json_object *parse_object(const char *s, size_t n)
-{
-    struct json_object *o = jparse(s, n, 0, NULL);
-
-    if (json_object_is_type(o, json_type_object))
-        return o;
-    json_object_put(o);
-    return NULL;
 }
 
 static int is_blank(const char *s, size_t n)
@@ -286,7 +276,6 @@ static void add_turn(struct conv *cv, const char *role, struct json_object *bloc
  * NULL when it is not one; Anthropic would reject anything but an object. */
 static struct json_object *tool_input(struct json_object *args)
 {
-    struct json_object *o;
     const char *s;
     size_t n;
 
@@ -300,12 +289,7 @@ static struct json_object *tool_input(struct json_object *args)
     n = (size_t)json_object_get_string_len(args);
     if (is_blank(s, n))
         return jnew_obj();
-    o = parse_object(s, n);
-    if (!json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
+    return prov_parse_object(s, n);
 }
 
 static int add_tool_use(struct conv *cv, struct json_object *blocks, const char *id,
@@ -694,7 +678,7 @@ static int error_from_json(struct prov_ctx *ctx, struct json_object *o, int stat
 static void claude_parse_error(struct prov_ctx *ctx, int status, const char *body, size_t n,
                                struct prov_error *err)
 {
-    struct json_object *o = parse_object(body, n);
+    struct json_object *o = prov_parse_object(body, n);
     int rc = json_object_is_type(o, json_type_object) ? error_from_json(ctx, o, status, err) : -1;
 
     json_object_put(o);
@@ -749,7 +733,7 @@ static void add_tool_call(struct prov_ctx *ctx, struct json_object *calls, struc
 static int claude_parse_response(struct prov_ctx *ctx, const char *body, size_t n,
                                  struct strbuf *out, struct prov_error *err)
 {
-    struct json_object *in = parse_object(body, n);
+    struct json_object *in = prov_parse_object(body, n);
 
     if (!in)
         return bad_upstream_json(err);
@@ -846,33 +830,36 @@ static struct claude_block *stream_block(struct prov_ctx *ctx, struct claude_str
     return &st->blocks[index];
 }
 
-/* A chunk whose delta is {key: text}; the text also goes to ctx->text. */
-static void emit_text(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
-                      const char *key, struct json_object *t)
+/* A chunk whose delta is head, s as a JSON string, then tail; s also goes to ctx->text. */
+static void emit_string(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
+                        const char *head, const char *s, size_t n, const char *tail)
 {
-    const char *s = json_object_get_string(t);
-    size_t n = (size_t)json_object_get_string_len(t);
-
-    if (!n)
-        return;
     prov_chunk_open(out, &st->chunk, 0);
-    sb_printf(out, "{\"%s\":", key);
+    sb_puts(out, head);
     sb_json_strn(out, s, n);
-    sb_putc(out, '}');
+    sb_puts(out, tail);
     prov_chunk_close(out, &st->chunk, NULL);
     sb_putn(&ctx->text, s, n);
+}
+
+/* A chunk whose delta is head (`{"content":` or `{"reasoning_content":`) t } when t is a
+ * non-empty string. */
+static void emit_text(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
+                      const char *head, struct json_object *t)
+{
+    if (json_object_is_type(t, json_type_string) && json_object_get_string_len(t))
+        emit_string(ctx, st, out, head, json_object_get_string(t),
+                    (size_t)json_object_get_string_len(t), "}");
 }
 
 /* A tool-call arguments fragment for OpenAI tool index k. */
 static void emit_args(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out, int k,
                       const char *s, size_t n)
 {
-    prov_chunk_open(out, &st->chunk, 0);
-    sb_printf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
-    sb_json_strn(out, s, n);
-    SB_LIT(out, "}}]}");
-    prov_chunk_close(out, &st->chunk, NULL);
-    sb_putn(&ctx->text, s, n);
+    char head[64];
+
+    snprintf(head, sizeof head, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
+    emit_string(ctx, st, out, head, s, n, "}}]}");
 }
 
 /* Records a usage report. has_usage waits for message_delta (is_final): message_start's
@@ -916,17 +903,16 @@ static void on_message_start(struct prov_ctx *ctx, struct claude_stream *st, str
 static void on_block_start(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
                            struct strbuf *out)
 {
-    struct json_object *cb = jget(ev, "content_block"), *t;
+    struct json_object *cb = jget(ev, "content_block");
     struct claude_block *blk = stream_block(ctx, st, jint(ev, "index"));
     const char *type = jstr(cb, "type"), *id = jstr(cb, "id"), *name = jstr(cb, "name");
 
     if (!type)
         return;
-    if (!strcmp(type, "text") && json_object_is_type(t = jget(cb, "text"), json_type_string)) {
-        emit_text(ctx, st, out, "content", t);
-    } else if (!strcmp(type, "thinking") &&
-               json_object_is_type(t = jget(cb, "thinking"), json_type_string)) {
-        emit_text(ctx, st, out, "reasoning_content", t);
+    if (!strcmp(type, "text")) {
+        emit_text(ctx, st, out, "{\"content\":", jget(cb, "text"));
+    } else if (!strcmp(type, "thinking")) {
+        emit_text(ctx, st, out, "{\"reasoning_content\":", jget(cb, "thinking"));
     } else if (!strcmp(type, "tool_use") && blk) {
         blk->tool = st->n_tools++;
         blk->has_args = 0;
@@ -950,11 +936,10 @@ static void on_block_delta(struct prov_ctx *ctx, struct claude_stream *st, struc
 
     if (!type)
         return;
-    if (!strcmp(type, "text_delta") && json_object_is_type(t = jget(d, "text"), json_type_string)) {
-        emit_text(ctx, st, out, "content", t);
-    } else if (!strcmp(type, "thinking_delta") &&
-               json_object_is_type(t = jget(d, "thinking"), json_type_string)) {
-        emit_text(ctx, st, out, "reasoning_content", t);
+    if (!strcmp(type, "text_delta")) {
+        emit_text(ctx, st, out, "{\"content\":", jget(d, "text"));
+    } else if (!strcmp(type, "thinking_delta")) {
+        emit_text(ctx, st, out, "{\"reasoning_content\":", jget(d, "thinking"));
     } else if (!strcmp(type, "input_json_delta") && blk && blk->tool >= 0 &&
                json_object_is_type(t = jget(d, "partial_json"), json_type_string) &&
                json_object_get_string_len(t)) {
@@ -1025,7 +1010,7 @@ static int claude_parse_event(struct prov_ctx *ctx, const char *event, const cha
         ctx->finished = 1;
         return 0;
     }
-    ev = parse_object(data, n);
+    ev = prov_parse_object(data, n);
     if (!ev)
         return bad_upstream_json(err);
     /* The data's type is authoritative; the event: line only repeats it. */

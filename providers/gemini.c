@@ -78,16 +78,6 @@ struct gm_stream {
 
 /* ---- small helpers ---- */
 
-/* Parses exactly n bytes of s as a JSON object (white space may follow). NULL otherwise. */
-static json_object *gm_parse_obj(const char *s, size_t n)
-{
-    json_object *o = jparse(s, n, 0, NULL);
-    if (json_object_is_type(o, json_type_object))
-        return o;
-    json_object_put(o);
-    return NULL;
-}
-
 static int gm_internal(struct prov_error *err, const char *code, const char *message)
 {
     return prov_fail(err, 500, "one_api_error", code, NULL, message);
@@ -396,7 +386,7 @@ static json_object *gm_args(const char *s)
         p++;
     if (!*p)
         return jnew_obj();
-    json_object *o = gm_parse_obj(p, strlen(p));
+    json_object *o = prov_parse_object(p, strlen(p));
     if (o)
         return o;
     json_object *w = jnew_obj();
@@ -436,7 +426,7 @@ static void gm_add_response(struct gm_conv *cv, json_object *parts, const char *
                             json_object *content)
 {
     const char *text = gm_content_text(cv->ctx, content);
-    json_object *resp = gm_parse_obj(text, strlen(text));
+    json_object *resp = prov_parse_object(text, strlen(text));
     if (!resp) {
         resp = jnew_obj();
         json_object_object_add(resp, "content", json_object_new_string(text));
@@ -1105,7 +1095,7 @@ malformed:
 static int gm_parse_response(struct prov_ctx *ctx, const char *body, size_t n, struct strbuf *out,
                              struct prov_error *err)
 {
-    json_object *root = gm_parse_obj(body, n);
+    json_object *root = prov_parse_object(body, n);
     int rc;
 
     if (!root)
@@ -1230,7 +1220,7 @@ static int gm_parse_event(struct prov_ctx *ctx, const char *event, const char *d
         gm_stream_end(ctx, st, out);
         return 0;
     }
-    json_object *root = gm_parse_obj(data, n);
+    json_object *root = prov_parse_object(data, n);
     if (!root)
         return gm_malformed(err);
     if (jget(root, "error")) {

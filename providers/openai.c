@@ -185,16 +185,6 @@ static void take_text(struct prov_ctx *ctx, json_object *j, const char *field)
     }
 }
 
-/* A JSON object parsed from exactly n bytes of s, or NULL. */
-static json_object *parse_object(const char *s, size_t n)
-{
-    json_object *j = jparse(s, n, 0, NULL);
-    if (json_object_is_type(j, json_type_object))
-        return j;
-    json_object_put(j);
-    return NULL;
-}
-
 /* Appends the data event of a chunk to out as the upstream sent it. */
 static void forward(struct strbuf *out, const char *data, size_t n)
 {
@@ -214,7 +204,7 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
     if (ctx->mode == RELAY_TRANSCRIPTION || ctx->mode == RELAY_TRANSLATION) {
         /* The transcript is what gets billed: "text" of json/verbose_json, else the body
          * (text, srt, vtt) as it is. */
-        json_object *j = parse_object(body, n), *t = jget(j, "text");
+        json_object *j = prov_parse_object(body, n), *t = jget(j, "text");
         if (t)
             sb_puts(&ctx->text, json_object_get_string(t));
         else
@@ -223,7 +213,7 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
         sb_putn(out, body, n);
         return 0;
     }
-    json_object *j = parse_object(body, n);
+    json_object *j = prov_parse_object(body, n);
     if (!j)
         return prov_fail(err, 500, "one_api_error", "unmarshal_response_body_failed", NULL,
                          "unmarshal_response_body_failed");
@@ -258,7 +248,7 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
         ctx->finished = 1;
         return 0;
     }
-    json_object *j = parse_object(data, n);
+    json_object *j = prov_parse_object(data, n);
     if (!j) {
         /* Not JSON: forward it as the upstream sent it, as One API does. */
         forward(out, data, n);
