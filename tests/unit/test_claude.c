@@ -1,4 +1,4 @@
-/* Checks providers/claude.c against the Anthropic vectors (providers-intl 13.1) and edge cases. */
+/* Checks providers/claude.c against the Anthropic vectors in tests/data/claude and edge cases. */
 #include "config.h"
 
 #include <json-c/json.h>
@@ -289,7 +289,7 @@ static const char *frame_str(struct arena *a, const char *frame, const char *pat
     return s;
 }
 
-/* --- the 13.1 vectors --- */
+/* --- the vectors of tests/data/claude --- */
 
 static void test_vector_request(void)
 {
@@ -300,7 +300,7 @@ static void test_vector_request(void)
     char *want;
     int has_beta = 0, has_accept = 0;
 
-    note("13.1 request conversion");
+    note("vector: request conversion");
     fixture_init(&f, NULL, 0, 0);
     json_object_put(f.req);
     f.req = json_tokener_parse(slurp(f.a, "basic.request.json", NULL));
@@ -336,7 +336,7 @@ static void test_vector_response(void)
     size_t n;
     char *in;
 
-    note("13.1 non-stream response");
+    note("vector: non-stream response");
     fixture_init(&f, "{\"model\":\"claude-3-5-haiku-20241022\"}", 0, 0);
     sb_init(&out, f.a);
     in = slurp(f.a, "basic.upstream-response.json", &n);
@@ -357,7 +357,7 @@ static void test_vector_error(void)
     size_t n;
     char *in;
 
-    note("13.1 error answer");
+    note("vector: error answer");
     fixture_init(&f, NULL, 0, 0);
     in = slurp(f.a, "error-400.upstream.json", &n);
     provider_claude.parse_error(&f.ctx, 400, in, n, &err);
@@ -377,7 +377,7 @@ static void test_vector_stream(void)
     int n_fed, all_same = 1;
     char *sse, *exp;
 
-    note("13.1 stream with a tool call");
+    note("vector: stream with a tool call");
     fixture_init(&f, "{\"model\":\"claude-3-5-sonnet-20241022\",\"stream\":true}", 1, 1);
     sb_init(&out, f.a);
     sse = slurp(f.a, "stream-tool.sse", NULL);
@@ -429,7 +429,7 @@ static void test_vector_stream_error(void)
     const char *shown;
     int n_fed;
 
-    note("13.1 mid-stream error");
+    note("vector: mid-stream error");
     fixture_init(&f, "{\"stream\":true}", 1, 0);
     sb_init(&out, f.a);
     is_int(feed_sse(&f, slurp(f.a, "stream-error.sse", NULL), &out, &err, &n_fed), -1,
@@ -871,43 +871,50 @@ static void test_tools_response(void)
     arena_free(a);
 }
 
+/* One stop_reason through parse_response and parse_event: both must give want. */
+static void check_finish(struct arena *a, const char *from, const char *want)
+{
+    struct fixture f;
+    struct prov_error err = {0};
+    struct strbuf out;
+    struct frames fr = {.n = 0};
+    const char *body =
+        arena_printf(a, "{\"id\":\"m\",\"content\":[],\"stop_reason\":\"%s\"}", from);
+    const char *ev = arena_printf(a,
+                                  "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                                  "\"%s\"},\"usage\":{\"output_tokens\":3}}",
+                                  from);
+
+    is_str(response_get(a, body, "choices.0.finish_reason", NULL, NULL), want,
+           "%s -> %s (response)", from, want);
+    fixture_init(&f, NULL, 1, 0);
+    sb_init(&out, f.a);
+    provider_claude.parse_event(&f.ctx, "message_delta", ev, strlen(ev), &out, &err);
+    ok(split_frames(f.a, out.p, &fr) && fr.n == 1 &&
+           !strcmp(frame_str(f.a, fr.f[0], "choices.0.finish_reason"), want),
+       "%s -> %s (stream)", from, want);
+    fixture_fini(&f);
+}
+
 static void test_finish_reasons(void)
 {
-    static const char *const pairs[][2] = {
-        {"end_turn", "stop"},
-        {"stop_sequence", "stop"},
-        {"pause_turn", "stop"},
-        {"max_tokens", "length"},
-        {"model_context_window_exceeded", "length"},
-        {"tool_use", "tool_calls"},
-        {"refusal", "content_filter"},
-        {"something_new", "stop"},
+    /* Each OpenAI finish_reason with the Anthropic stop_reasons that map to it; a reason newer
+     * than the adaptor is "stop". */
+    static const struct {
+        const char *want;
+        const char *from[5];
+    } groups[] = {
+        {"stop", {"end_turn", "stop_sequence", "pause_turn", "something_new"}},
+        {"length", {"max_tokens", "model_context_window_exceeded"}},
+        {"tool_calls", {"tool_use"}},
+        {"content_filter", {"refusal"}},
     };
     struct arena *a = arena_new(4096);
 
     note("finish_reason mapping, non-stream and stream");
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-        struct fixture f;
-        struct prov_error err = {0};
-        struct strbuf out;
-        struct frames fr = {.n = 0};
-        const char *body =
-            arena_printf(a, "{\"id\":\"m\",\"content\":[],\"stop_reason\":\"%s\"}", pairs[i][0]);
-        const char *ev = arena_printf(a,
-                                      "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-                                      "\"%s\"},\"usage\":{\"output_tokens\":3}}",
-                                      pairs[i][0]);
-
-        is_str(response_get(a, body, "choices.0.finish_reason", NULL, NULL), pairs[i][1],
-               "%s -> %s (response)", pairs[i][0], pairs[i][1]);
-        fixture_init(&f, NULL, 1, 0);
-        sb_init(&out, f.a);
-        provider_claude.parse_event(&f.ctx, "message_delta", ev, strlen(ev), &out, &err);
-        ok(split_frames(f.a, out.p, &fr) && fr.n == 1 &&
-               !strcmp(frame_str(f.a, fr.f[0], "choices.0.finish_reason"), pairs[i][1]),
-           "%s -> %s (stream)", pairs[i][0], pairs[i][1]);
-        fixture_fini(&f);
-    }
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        for (size_t k = 0; groups[i].from[k]; k++)
+            check_finish(a, groups[i].from[k], groups[i].want);
     is_str(response_get(a, "{\"id\":\"m\",\"content\":[],\"stop_reason\":null}",
                         "choices.0.finish_reason", NULL, NULL),
            "stop", "null -> stop");
