@@ -123,11 +123,9 @@ static int status_of_type(const char *type)
 /* Appends a text block unless text is blank: Anthropic rejects blank text blocks. */
 static void add_text_block(struct json_object *blocks, const char *text, size_t n)
 {
-    struct json_object *b;
-
     if (!text || is_blank(text, n) || n > INT_MAX)
         return;
-    b = jnew_obj();
+    struct json_object *b = jnew_obj();
     json_object_object_add(b, "type", json_object_new_string("text"));
     json_object_object_add(b, "text", json_object_new_string_len(text, (int)n));
     json_object_array_add(blocks, b);
@@ -247,7 +245,6 @@ static struct json_object *new_turn(const char *role, struct json_object *conten
 static void add_turn(struct conv *cv, const char *role, struct json_object *blocks)
 {
     size_t n = json_object_array_length(cv->msgs);
-    struct json_object *last;
 
     if (!json_object_array_length(blocks)) {
         json_object_put(blocks);
@@ -260,7 +257,7 @@ static void add_turn(struct conv *cv, const char *role, struct json_object *bloc
         json_object_array_add(cv->msgs, new_turn("user", ph));
         n = 1;
     }
-    last = n ? json_object_array_get_idx(cv->msgs, n - 1) : NULL;
+    struct json_object *last = n ? json_object_array_get_idx(cv->msgs, n - 1) : NULL;
     if (last && !strcmp(jstr(last, "role"), role)) {
         struct json_object *content = jget(last, "content");
 
@@ -276,17 +273,14 @@ static void add_turn(struct conv *cv, const char *role, struct json_object *bloc
  * NULL when it is not one; Anthropic would reject anything but an object. */
 static struct json_object *tool_input(struct json_object *args)
 {
-    const char *s;
-    size_t n;
-
     if (!args || json_object_is_type(args, json_type_null))
         return jnew_obj();
     if (json_object_is_type(args, json_type_object))
         return jcopy(args);
     if (!json_object_is_type(args, json_type_string))
         return NULL;
-    s = json_object_get_string(args);
-    n = (size_t)json_object_get_string_len(args);
+    const char *s = json_object_get_string(args);
+    size_t n = (size_t)json_object_get_string_len(args);
     if (is_blank(s, n))
         return jnew_obj();
     return prov_parse_object(s, n);
@@ -295,14 +289,12 @@ static struct json_object *tool_input(struct json_object *args)
 static int add_tool_use(struct conv *cv, struct json_object *blocks, const char *id,
                         const char *name, struct json_object *args, const char *param)
 {
-    struct json_object *input, *b;
-
     if (!id || !*id || !name || !*name)
         return bad_request(cv, param, "tool call without an id or a function name");
-    input = tool_input(args);
+    struct json_object *input = tool_input(args);
     if (!input)
         return bad_request(cv, param, "tool call arguments are not a JSON object");
-    b = jnew_obj();
+    struct json_object *b = jnew_obj();
     json_object_object_add(b, "type", json_object_new_string("tool_use"));
     json_object_object_add(b, "id", json_object_new_string(id));
     json_object_object_add(b, "name", json_object_new_string(name));
@@ -540,9 +532,8 @@ static const char *upstream_model(const char *model)
 /* The sampling and limit fields: max_tokens, temperature, top_p, top_k, stop, stream, user. */
 static void conv_params(struct conv *cv, struct json_object *body)
 {
-    struct json_object *req = cv->ctx->req, *v, *stops;
+    struct json_object *req = cv->ctx->req, *v;
     int64_t max_tokens = CLAUDE_DEFAULT_MAX_TOKENS;
-    const char *user;
 
     if (jis_num(v = jget(req, "max_completion_tokens")) && json_object_get_int64(v) > 0)
         max_tokens = json_object_get_int64(v);
@@ -564,7 +555,7 @@ static void conv_params(struct conv *cv, struct json_object *body)
         json_object_object_add(body, "top_p", jcopy(v));
     if (json_object_is_type(v = jget(req, "top_k"), json_type_int))
         json_object_object_add(body, "top_k", jcopy(v));
-    stops = jnew_arr();
+    struct json_object *stops = jnew_arr();
     v = jget(req, "stop");
     if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v))
         json_object_array_add(stops, jcopy(v));
@@ -581,7 +572,7 @@ static void conv_params(struct conv *cv, struct json_object *body)
         json_object_put(stops);
     if (cv->ctx->is_stream)
         json_object_object_add(body, "stream", json_object_new_boolean(1));
-    user = jstr(req, "user");
+    const char *user = jstr(req, "user");
     if (user && *user) {
         struct json_object *meta = jnew_obj();
 
@@ -594,7 +585,6 @@ static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
                                 struct prov_error *err)
 {
     struct conv cv = {.ctx = ctx, .err = err};
-    struct json_object *body, *v;
     const char *base =
         ctx->ch->base_url && *ctx->ch->base_url ? ctx->ch->base_url : CLAUDE_BASE_URL;
     const char *key = ctx->ch->key ? ctx->ch->key : "";
@@ -608,7 +598,7 @@ static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
     if (strpbrk(key, "\r\n"))
         return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
                          "the channel key contains a line break");
-    v = jget(ctx->req, "n");
+    struct json_object *v = jget(ctx->req, "n");
     if (jis_num(v) && json_object_get_int64(v) > 1)
         return bad_request(&cv, "n", "n > 1 is not supported by this channel");
 
@@ -618,7 +608,7 @@ static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
         json_object_put(cv.msgs);
         return -1;
     }
-    body = jnew_obj();
+    struct json_object *body = jnew_obj();
     json_object_object_add(body, "model",
                            json_object_new_string(upstream_model(ctx->model ? ctx->model : "")));
     if (cv.system.len)
@@ -1000,8 +990,6 @@ static int claude_parse_event(struct prov_ctx *ctx, const char *event, const cha
                               struct strbuf *out, struct prov_error *err)
 {
     struct claude_stream *st = stream_state(ctx);
-    struct json_object *ev;
-    const char *type;
 
     if (!data || is_blank(data, n))
         return 0;
@@ -1010,11 +998,11 @@ static int claude_parse_event(struct prov_ctx *ctx, const char *event, const cha
         ctx->finished = 1;
         return 0;
     }
-    ev = prov_parse_object(data, n);
+    struct json_object *ev = prov_parse_object(data, n);
     if (!ev)
         return bad_upstream_json(err);
     /* The data's type is authoritative; the event: line only repeats it. */
-    type = jstr(ev, "type");
+    const char *type = jstr(ev, "type");
     if (!type)
         type = event ? event : "";
     if (!strcmp(type, "message_start")) {
