@@ -4,11 +4,14 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "fcgi/arena.h"
+#include "fcgi/json.h"
 #include "fcgi/strbuf.h"
+#include "providers/adaptor.h"
 #include "providers/claude.h"
 #include "providers/provider.h"
 
@@ -20,12 +23,8 @@
 #define CLAUDE_BASE_URL "https://api.anthropic.com"
 /* Content blocks tracked per stream: a bound so a hostile index cannot make us allocate much. */
 #define CLAUDE_MAX_BLOCKS 4096
-/* Nesting accepted when parsing upstream JSON and tool arguments (json-c's default is 32). */
-#define CLAUDE_JSON_DEPTH 64
 /* The text of the user turn inserted when a conversation does not start with one. */
 #define CLAUDE_PLACEHOLDER "..."
-/* Serialisation flags: compact, and URLs keep their slashes. */
-#define JSON_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Per content block of a stream: which OpenAI tool call it feeds, if any. */
 struct claude_block {
@@ -35,8 +34,7 @@ struct claude_block {
 
 /* Stream state, in the request arena (ctx->state). */
 struct claude_stream {
-    const char *id;              /* chunk id: "chatcmpl-" + the message id */
-    const char *model;           /* model named in every chunk */
+    struct prov_chunk chunk;     /* id ("chatcmpl-" + the message id), model and created */
     int64_t input_tokens;        /* the latest usage report of each kind (never summed) */
     int64_t cache_write_tokens;  /* cache_creation_input_tokens */
     int64_t cache_read_tokens;   /* cache_read_input_tokens */
@@ -48,7 +46,7 @@ struct claude_stream {
     int has_final_usage;         /* message_delta reported usage: ctx->usage is complete */
 };
 
-/* Anthropic stop_reason -> OpenAI finish_reason (providers-intl 1.5). */
+/* Anthropic stop_reason -> OpenAI finish_reason. */
 static const struct {
     const char *from; /* Anthropic stop_reason */
     const char *to;   /* OpenAI finish_reason */
@@ -62,7 +60,7 @@ static const struct {
     {"refusal", "content_filter"},
 };
 
-/* Anthropic error type -> the HTTP status Anthropic pairs it with (providers-intl 4.5). */
+/* Anthropic error type -> the HTTP status Anthropic pairs it with. */
 static const struct {
     const char *type; /* Anthropic error.type */
     int status;       /* its HTTP status */
@@ -87,84 +85,11 @@ struct conv {
     int n_fn_calls;           /* legacy function calls seen, for synthesised ids */
 };
 
-static void set_err(struct prov_error *err, int status, const char *message, const char *type,
-                    const char *param, const char *code)
-{
-    err->status = status;
-    err->message = message;
-    err->type = type;
-    err->param = param;
-    err->code = code;
-}
-
 /* err for a client request this channel cannot serve (400, never retried). */
 static int bad_request(struct conv *cv, const char *param, const char *message)
 {
-    set_err(cv->err, 400, message, "invalid_request_error", param, "convert_request_failed");
-    return -1;
-}
-
-/* Parses exactly n bytes of JSON (trailing whitespace allowed). NULL on any error. Caller puts. */
-static struct json_object *parse_json(const char *s, size_t n)
-{
-    struct json_tokener *tok;
-    struct json_object *o;
-    size_t end;
-
-    if (!s || n > INT_MAX)
-        return NULL;
-    tok = json_tokener_new_ex(CLAUDE_JSON_DEPTH);
-    if (!tok)
-        return NULL;
-    o = json_tokener_parse_ex(tok, s, (int)n);
-    if (json_tokener_get_error(tok) != json_tokener_success) {
-        json_object_put(o);
-        json_tokener_free(tok);
-        return NULL;
-    }
-    for (end = json_tokener_get_parse_end(tok); end < n; end++) {
-        if (!strchr(" \t\r\n", s[end]) || s[end] == '\0') {
-            json_object_put(o);
-            o = NULL;
-            break;
-        }
-    }
-    json_tokener_free(tok);
-    return o;
-}
-
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-    struct json_object *v = NULL;
-
-    if (!o || !json_object_is_type(o, json_type_object))
-        return NULL;
-    if (!json_object_object_get_ex(o, key, &v))
-        return NULL;
-    return v;
-}
-
-/* The string member key of o, or NULL when absent or not a string. Valid while o lives. */
-static const char *jstr(struct json_object *o, const char *key)
-{
-    struct json_object *v = jget(o, key);
-
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-/* The integer member key of o, or 0 when absent or not a number. */
-static int64_t jint(struct json_object *o, const char *key)
-{
-    struct json_object *v = jget(o, key);
-
-    if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
-        return json_object_get_int64(v);
-    return 0;
-}
-
-static int is_number(struct json_object *v)
-{
-    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+    return prov_fail(cv->err, 400, "invalid_request_error", "convert_request_failed", param,
+                     message);
 }
 
 static int is_blank(const char *s, size_t n)
@@ -175,26 +100,10 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
-/* A copy of o the caller owns, or NULL. */
-static struct json_object *jcopy(struct json_object *o)
-{
-    struct json_object *dst = NULL;
-
-    if (json_object_deep_copy(o, &dst, NULL) != 0)
-        return NULL;
-    return dst;
-}
-
-/* Serialises o into the arena. */
-static char *jdump(struct arena *a, struct json_object *o)
-{
-    return arena_strdup(a, json_object_to_json_string_ext(o, JSON_OUT));
-}
-
 static const char *map_finish(const char *stop_reason)
 {
     if (stop_reason)
-        for (size_t i = 0; i < sizeof(finish_map) / sizeof(finish_map[0]); i++)
+        for (size_t i = 0; i < sizeof finish_map / sizeof *finish_map; i++)
             if (!strcmp(stop_reason, finish_map[i].from))
                 return finish_map[i].to;
     /* Unknown (newer) reasons would break SDKs that check the enum; "stop" is always valid. */
@@ -203,7 +112,7 @@ static const char *map_finish(const char *stop_reason)
 
 static int status_of_type(const char *type)
 {
-    for (size_t i = 0; i < sizeof(error_status) / sizeof(error_status[0]); i++)
+    for (size_t i = 0; i < sizeof error_status / sizeof *error_status; i++)
         if (type && !strcmp(type, error_status[i].type))
             return error_status[i].status;
     return 500;
@@ -214,11 +123,9 @@ static int status_of_type(const char *type)
 /* Appends a text block unless text is blank: Anthropic rejects blank text blocks. */
 static void add_text_block(struct json_object *blocks, const char *text, size_t n)
 {
-    struct json_object *b;
-
     if (!text || is_blank(text, n) || n > INT_MAX)
         return;
-    b = json_object_new_object();
+    struct json_object *b = jnew_obj();
     json_object_object_add(b, "type", json_object_new_string("text"));
     json_object_object_add(b, "text", json_object_new_string_len(text, (int)n));
     json_object_array_add(blocks, b);
@@ -235,7 +142,7 @@ static int add_image_block(struct conv *cv, struct json_object *part, struct jso
 
     if (!url)
         return bad_request(cv, param, "image_url part without a url");
-    src = json_object_new_object();
+    src = jnew_obj();
     if (!strncasecmp(url, "data:", 5)) {
         const char *meta = url + 5, *comma = strchr(meta, ','), *semi;
 
@@ -259,7 +166,7 @@ static int add_image_block(struct conv *cv, struct json_object *part, struct jso
         json_object_put(src);
         return bad_request(cv, param, "image_url must be a data: URL or an http(s) URL");
     }
-    b = json_object_new_object();
+    b = jnew_obj();
     json_object_object_add(b, "type", json_object_new_string("image"));
     json_object_object_add(b, "source", src);
     json_object_array_add(blocks, b);
@@ -325,7 +232,7 @@ static void put_content_text(struct strbuf *sb, struct json_object *content)
 
 static struct json_object *new_turn(const char *role, struct json_object *content)
 {
-    struct json_object *m = json_object_new_object();
+    struct json_object *m = jnew_obj();
 
     json_object_object_add(m, "role", json_object_new_string(role));
     json_object_object_add(m, "content", content);
@@ -338,20 +245,19 @@ static struct json_object *new_turn(const char *role, struct json_object *conten
 static void add_turn(struct conv *cv, const char *role, struct json_object *blocks)
 {
     size_t n = json_object_array_length(cv->msgs);
-    struct json_object *last;
 
     if (!json_object_array_length(blocks)) {
         json_object_put(blocks);
         return;
     }
     if (!n && strcmp(role, "user") != 0) {
-        struct json_object *ph = json_object_new_array();
+        struct json_object *ph = jnew_arr();
 
         add_text_block(ph, CLAUDE_PLACEHOLDER, strlen(CLAUDE_PLACEHOLDER));
         json_object_array_add(cv->msgs, new_turn("user", ph));
         n = 1;
     }
-    last = n ? json_object_array_get_idx(cv->msgs, n - 1) : NULL;
+    struct json_object *last = n ? json_object_array_get_idx(cv->msgs, n - 1) : NULL;
     if (last && !strcmp(jstr(last, "role"), role)) {
         struct json_object *content = jget(last, "content");
 
@@ -367,39 +273,28 @@ static void add_turn(struct conv *cv, const char *role, struct json_object *bloc
  * NULL when it is not one; Anthropic would reject anything but an object. */
 static struct json_object *tool_input(struct json_object *args)
 {
-    struct json_object *o;
-    const char *s;
-    size_t n;
-
     if (!args || json_object_is_type(args, json_type_null))
-        return json_object_new_object();
+        return jnew_obj();
     if (json_object_is_type(args, json_type_object))
         return jcopy(args);
     if (!json_object_is_type(args, json_type_string))
         return NULL;
-    s = json_object_get_string(args);
-    n = (size_t)json_object_get_string_len(args);
+    const char *s = json_object_get_string(args);
+    size_t n = (size_t)json_object_get_string_len(args);
     if (is_blank(s, n))
-        return json_object_new_object();
-    o = parse_json(s, n);
-    if (!json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
+        return jnew_obj();
+    return prov_parse_object(s, n);
 }
 
 static int add_tool_use(struct conv *cv, struct json_object *blocks, const char *id,
                         const char *name, struct json_object *args, const char *param)
 {
-    struct json_object *input, *b;
-
     if (!id || !*id || !name || !*name)
         return bad_request(cv, param, "tool call without an id or a function name");
-    input = tool_input(args);
+    struct json_object *input = tool_input(args);
     if (!input)
         return bad_request(cv, param, "tool call arguments are not a JSON object");
-    b = json_object_new_object();
+    struct json_object *b = jnew_obj();
     json_object_object_add(b, "type", json_object_new_string("tool_use"));
     json_object_object_add(b, "id", json_object_new_string(id));
     json_object_object_add(b, "name", json_object_new_string(name));
@@ -412,7 +307,7 @@ static int add_tool_use(struct conv *cv, struct json_object *blocks, const char 
  * are kept whatever content is (null, "" or text). */
 static int conv_assistant(struct conv *cv, struct json_object *m, const char *param)
 {
-    struct json_object *blocks = json_object_new_array();
+    struct json_object *blocks = jnew_arr();
     struct json_object *calls = jget(m, "tool_calls"), *fc = jget(m, "function_call");
 
     if (add_content_blocks(cv, jget(m, "content"), blocks, 0, param) != 0)
@@ -449,14 +344,14 @@ static int conv_tool_result(struct conv *cv, struct json_object *m, const char *
 
     if (!id || !*id)
         return bad_request(cv, param, "tool message without a tool_call_id");
-    b = json_object_new_object();
+    b = jnew_obj();
     json_object_object_add(b, "type", json_object_new_string("tool_result"));
     json_object_object_add(b, "tool_use_id", json_object_new_string(id));
     if (json_object_is_type(content, json_type_string)) {
         if (!is_blank(json_object_get_string(content), (size_t)json_object_get_string_len(content)))
             json_object_object_add(b, "content", jcopy(content));
     } else if (json_object_is_type(content, json_type_array)) {
-        struct json_object *parts = json_object_new_array();
+        struct json_object *parts = jnew_arr();
 
         if (add_content_blocks(cv, content, parts, 1, param) != 0) {
             json_object_put(parts);
@@ -468,7 +363,7 @@ static int conv_tool_result(struct conv *cv, struct json_object *m, const char *
         else
             json_object_put(parts);
     }
-    blocks = json_object_new_array();
+    blocks = jnew_arr();
     json_object_array_add(blocks, b);
     add_turn(cv, "user", blocks);
     return 0;
@@ -492,7 +387,7 @@ static int conv_messages(struct conv *cv)
             /* Every system text goes to the top-level system; one-api lifted only the first. */
             put_content_text(&cv->system, jget(m, "content"));
         } else if (!strcmp(role, "user")) {
-            struct json_object *blocks = json_object_new_array();
+            struct json_object *blocks = jnew_arr();
 
             rc = add_content_blocks(cv, jget(m, "content"), blocks, 1, param);
             if (rc == 0)
@@ -514,7 +409,7 @@ static int conv_messages(struct conv *cv)
     }
     if (!json_object_array_length(cv->msgs)) {
         /* Only system text: Anthropic needs a user turn to answer. */
-        struct json_object *ph = json_object_new_array();
+        struct json_object *ph = jnew_arr();
 
         add_text_block(ph, CLAUDE_PLACEHOLDER, strlen(CLAUDE_PLACEHOLDER));
         json_object_array_add(cv->msgs, new_turn("user", ph));
@@ -530,7 +425,7 @@ static int add_tool(struct conv *cv, struct json_object *tools, struct json_obje
 
     if (!name || !*name)
         return bad_request(cv, "tools", "tool function without a name");
-    t = json_object_new_object();
+    t = jnew_obj();
     json_object_object_add(t, "name", json_object_new_string(name));
     if (desc && *desc)
         json_object_object_add(t, "description", json_object_new_string(desc));
@@ -538,9 +433,9 @@ static int add_tool(struct conv *cv, struct json_object *tools, struct json_obje
         schema = jcopy(schema);
     } else {
         /* input_schema is required; a function without parameters takes an empty object. */
-        schema = json_object_new_object();
+        schema = jnew_obj();
         json_object_object_add(schema, "type", json_object_new_string("object"));
-        json_object_object_add(schema, "properties", json_object_new_object());
+        json_object_object_add(schema, "properties", jnew_obj());
     }
     json_object_object_add(t, "input_schema", schema);
     json_object_array_add(tools, t);
@@ -577,7 +472,7 @@ static struct json_object *conv_tool_choice(struct conv *cv)
         }
         type = "tool";
     }
-    out = json_object_new_object();
+    out = jnew_obj();
     json_object_object_add(out, "type", json_object_new_string(type));
     if (name)
         json_object_object_add(out, "name", json_object_new_string(name));
@@ -590,7 +485,7 @@ static struct json_object *conv_tool_choice(struct conv *cv)
 
 static int conv_tools(struct conv *cv, struct json_object *body)
 {
-    struct json_object *req = cv->ctx->req, *tools = json_object_new_array(), *list, *choice;
+    struct json_object *req = cv->ctx->req, *tools = jnew_arr(), *list, *choice;
 
     list = jget(req, "tools");
     for (size_t i = 0;
@@ -637,16 +532,15 @@ static const char *upstream_model(const char *model)
 /* The sampling and limit fields: max_tokens, temperature, top_p, top_k, stop, stream, user. */
 static void conv_params(struct conv *cv, struct json_object *body)
 {
-    struct json_object *req = cv->ctx->req, *v, *stops;
+    struct json_object *req = cv->ctx->req, *v;
     int64_t max_tokens = CLAUDE_DEFAULT_MAX_TOKENS;
-    const char *user;
 
-    if (is_number(v = jget(req, "max_completion_tokens")) && json_object_get_int64(v) > 0)
+    if (jis_num(v = jget(req, "max_completion_tokens")) && json_object_get_int64(v) > 0)
         max_tokens = json_object_get_int64(v);
-    else if (is_number(v = jget(req, "max_tokens")) && json_object_get_int64(v) > 0)
+    else if (jis_num(v = jget(req, "max_tokens")) && json_object_get_int64(v) > 0)
         max_tokens = json_object_get_int64(v);
     json_object_object_add(body, "max_tokens", json_object_new_int64(max_tokens));
-    if (is_number(v = jget(req, "temperature"))) {
+    if (jis_num(v = jget(req, "temperature"))) {
         /* Anthropic takes 0..1 where OpenAI takes 0..2: clamp instead of a certain upstream 400. */
         double t = json_object_get_double(v);
 
@@ -657,11 +551,11 @@ static void conv_params(struct conv *cv, struct json_object *body)
         else
             json_object_object_add(body, "temperature", jcopy(v));
     }
-    if (is_number(v = jget(req, "top_p")))
+    if (jis_num(v = jget(req, "top_p")))
         json_object_object_add(body, "top_p", jcopy(v));
     if (json_object_is_type(v = jget(req, "top_k"), json_type_int))
         json_object_object_add(body, "top_k", jcopy(v));
-    stops = json_object_new_array();
+    struct json_object *stops = jnew_arr();
     v = jget(req, "stop");
     if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v))
         json_object_array_add(stops, jcopy(v));
@@ -678,9 +572,9 @@ static void conv_params(struct conv *cv, struct json_object *body)
         json_object_put(stops);
     if (cv->ctx->is_stream)
         json_object_object_add(body, "stream", json_object_new_boolean(1));
-    user = jstr(req, "user");
+    const char *user = jstr(req, "user");
     if (user && *user) {
-        struct json_object *meta = json_object_new_object();
+        struct json_object *meta = jnew_obj();
 
         json_object_object_add(meta, "user_id", json_object_new_string(user));
         json_object_object_add(body, "metadata", meta);
@@ -691,35 +585,30 @@ static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
                                 struct prov_error *err)
 {
     struct conv cv = {.ctx = ctx, .err = err};
-    struct json_object *body, *v;
     const char *base =
         ctx->ch->base_url && *ctx->ch->base_url ? ctx->ch->base_url : CLAUDE_BASE_URL;
     const char *key = ctx->ch->key ? ctx->ch->key : "";
 
-    if (ctx->mode != RELAY_CHAT) {
-        set_err(err, 400, "this relay mode is not supported by this channel",
-                "invalid_request_error", NULL, "convert_request_failed");
-        return -1;
-    }
+    if (ctx->mode != RELAY_CHAT)
+        return prov_fail(err, 400, "invalid_request_error", "convert_request_failed", NULL,
+                         "this relay mode is not supported by this channel");
     if (!json_object_is_type(ctx->req, json_type_object))
         return bad_request(&cv, NULL, "the request body must be a JSON object");
-    if (strpbrk(key, "\r\n")) {
-        /* A line break in the key would smuggle extra headers into the upstream request. */
-        set_err(err, 500, "the channel key contains a line break", "one_api_error", NULL,
-                "convert_request_failed");
-        return -1;
-    }
-    v = jget(ctx->req, "n");
-    if (is_number(v) && json_object_get_int64(v) > 1)
+    /* A line break in the key would smuggle extra headers into the upstream request. */
+    if (strpbrk(key, "\r\n"))
+        return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
+                         "the channel key contains a line break");
+    struct json_object *v = jget(ctx->req, "n");
+    if (jis_num(v) && json_object_get_int64(v) > 1)
         return bad_request(&cv, "n", "n > 1 is not supported by this channel");
 
     sb_init(&cv.system, ctx->a);
-    cv.msgs = json_object_new_array();
+    cv.msgs = jnew_arr();
     if (conv_messages(&cv) != 0) {
         json_object_put(cv.msgs);
         return -1;
     }
-    body = json_object_new_object();
+    struct json_object *body = jnew_obj();
     json_object_object_add(body, "model",
                            json_object_new_string(upstream_model(ctx->model ? ctx->model : "")));
     if (cv.system.len)
@@ -740,8 +629,7 @@ static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
     out->headers[out->n_headers++] = "Content-Type: application/json";
     if (ctx->is_stream)
         out->headers[out->n_headers++] = "Accept: text/event-stream";
-    out->body = jdump(ctx->a, body);
-    out->body_len = strlen(out->body);
+    out->body = jdump(ctx->a, body, &out->body_len);
     json_object_put(body);
     return 0;
 }
@@ -754,7 +642,6 @@ static int error_from_json(struct prov_ctx *ctx, struct json_object *o, int stat
 {
     struct json_object *e = jget(o, "error");
     const char *msg = NULL, *type = NULL, *code = NULL, *param = NULL;
-    static const char *const keys[] = {"message", "msg", "err", "error_msg"};
 
     if (json_object_is_type(e, json_type_object)) {
         msg = jstr(e, "message");
@@ -764,43 +651,35 @@ static int error_from_json(struct prov_ctx *ctx, struct json_object *o, int stat
     } else if (json_object_is_type(e, json_type_string)) {
         msg = json_object_get_string(e);
     }
-    /* The other places One API looks for a message (providers-intl 1.2). */
-    for (size_t i = 0; (!msg || !*msg) && i < sizeof(keys) / sizeof(keys[0]); i++)
-        msg = jstr(o, keys[i]);
     if (!msg || !*msg)
-        msg = jstr(jget(o, "header"), "message");
-    if (!msg || !*msg)
-        msg = jstr(jget(jget(o, "response"), "error"), "message");
-    if (!msg || !*msg)
+        msg = prov_error_message(o);
+    if (!msg)
         return -1;
     if (!type || !*type)
         type = "upstream_error";
     /* Anthropic has no code: its type is the stable identifier clients can switch on. */
     if (!code || !*code)
         code = type;
-    set_err(err, status, arena_strdup(ctx->a, msg), arena_strdup(ctx->a, type),
-            param ? arena_strdup(ctx->a, param) : NULL, arena_strdup(ctx->a, code));
+    prov_fail(err, status, arena_strdup(ctx->a, type), arena_strdup(ctx->a, code),
+              param ? arena_strdup(ctx->a, param) : NULL, arena_strdup(ctx->a, msg));
     return 0;
 }
 
 static void claude_parse_error(struct prov_ctx *ctx, int status, const char *body, size_t n,
                                struct prov_error *err)
 {
-    struct json_object *o = parse_json(body, n);
+    struct json_object *o = prov_parse_object(body, n);
     int rc = json_object_is_type(o, json_type_object) ? error_from_json(ctx, o, status, err) : -1;
 
     json_object_put(o);
-    if (rc == 0)
-        return;
-    set_err(err, status, arena_printf(ctx->a, "bad response status code %d", status),
-            "upstream_error", arena_printf(ctx->a, "%d", status), "bad_response_status_code");
+    if (rc != 0)
+        prov_fail_status(err, ctx->a, status);
 }
 
 static int bad_upstream_json(struct prov_error *err)
 {
-    set_err(err, 500, "the upstream answered with malformed JSON", "one_api_error", NULL,
-            "unmarshal_response_body_failed");
-    return -1;
+    return prov_fail(err, 500, "one_api_error", "unmarshal_response_body_failed", NULL,
+                     "the upstream answered with malformed JSON");
 }
 
 /* --- non-stream response --- */
@@ -815,19 +694,13 @@ static void usage_fill(struct prov_ctx *ctx, int64_t in, int64_t cache_write, in
     ctx->usage.has_usage = 1;
 }
 
-/* Writes OpenAI's usage object for the current ctx->usage (cached tokens when any), as
- * claude_parse_response builds it. */
-static void put_usage(struct strbuf *sb, const struct prov_ctx *ctx, int64_t cache_read)
+/* OpenAI's usage object for the current ctx->usage, with the cache reads as cached tokens. */
+static struct json_object *usage_json(const struct prov_ctx *ctx, int64_t cache_read)
 {
-    sb_printf(sb, "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld",
-              (long long)ctx->usage.prompt_tokens, (long long)ctx->usage.completion_tokens,
-              (long long)(ctx->usage.prompt_tokens + ctx->usage.completion_tokens));
-    if (cache_read > 0)
-        sb_printf(sb, ",\"prompt_tokens_details\":{\"cached_tokens\":%lld}", (long long)cache_read);
-    sb_putc(sb, '}');
+    return prov_usage_new(&ctx->usage, 0, cache_read, 0);
 }
 
-/* The model named in answers: what the client asked for (spec 4.3), else the upstream's. */
+/* The model named in answers: what the client asked for, else the upstream's. */
 static const char *answer_model(const struct prov_ctx *ctx, const char *upstream)
 {
     if (ctx->origin_model && *ctx->origin_model)
@@ -840,43 +713,31 @@ static const char *answer_model(const struct prov_ctx *ctx, const char *upstream
 /* Appends the tool call of a tool_use block to calls, and its arguments to ctx->text. */
 static void add_tool_call(struct prov_ctx *ctx, struct json_object *calls, struct json_object *b)
 {
-    struct json_object *call = json_object_new_object(), *fn = json_object_new_object();
     struct json_object *input = jget(b, "input");
-    const char *id = jstr(b, "id"), *name = jstr(b, "name");
-    const char *args = input ? json_object_to_json_string_ext(input, JSON_OUT) : "{}";
+    const char *args = input ? jdump(ctx->a, input, NULL) : "{}";
 
-    json_object_object_add(call, "id", json_object_new_string(id ? id : ""));
-    json_object_object_add(call, "type", json_object_new_string("function"));
-    json_object_object_add(fn, "name", json_object_new_string(name ? name : ""));
-    json_object_object_add(fn, "arguments", json_object_new_string(args));
-    json_object_object_add(call, "function", fn);
-    json_object_array_add(calls, call);
+    json_object_array_add(calls, prov_tool_call_new(-1, jstr(b, "id"), jstr(b, "name"), args));
     sb_puts(&ctx->text, args);
 }
 
 static int claude_parse_response(struct prov_ctx *ctx, const char *body, size_t n,
                                  struct strbuf *out, struct prov_error *err)
 {
-    struct json_object *in = parse_json(body, n), *content, *usage, *res, *msg, *choice, *choices;
-    struct json_object *calls;
-    struct strbuf text, thinking;
-    const char *type, *id;
+    struct json_object *in = prov_parse_object(body, n);
 
-    if (!json_object_is_type(in, json_type_object)) {
-        json_object_put(in);
+    if (!in)
         return bad_upstream_json(err);
-    }
-    type = jstr(in, "type");
+    const char *type = jstr(in, "type");
     if (type && !strcmp(type, "error")) {
         if (error_from_json(ctx, in, status_of_type(jstr(jget(in, "error"), "type")), err) != 0)
             bad_upstream_json(err);
         json_object_put(in);
         return -1;
     }
+    struct strbuf text, thinking;
     sb_init(&text, ctx->a);
     sb_init(&thinking, ctx->a);
-    calls = json_object_new_array();
-    content = jget(in, "content");
+    struct json_object *calls = jnew_arr(), *content = jget(in, "content");
     for (size_t i = 0;
          json_object_is_type(content, json_type_array) && i < json_object_array_length(content);
          i++) {
@@ -897,61 +758,24 @@ static int claude_parse_response(struct prov_ctx *ctx, const char *body, size_t 
     sb_putn(&ctx->text, thinking.p ? thinking.p : "", thinking.len);
     sb_putn(&ctx->text, text.p ? text.p : "", text.len);
 
-    msg = json_object_new_object();
-    json_object_object_add(msg, "role", json_object_new_string("assistant"));
-    /* OpenAI sends content null beside tool calls when there is no text. */
-    json_object_object_add(msg, "content",
-                           text.len || !json_object_array_length(calls)
-                               ? json_object_new_string_len(text.p ? text.p : "", (int)text.len)
-                               : NULL);
-    if (thinking.len)
-        json_object_object_add(msg, "reasoning_content",
-                               json_object_new_string_len(thinking.p, (int)thinking.len));
-    if (json_object_array_length(calls))
-        json_object_object_add(msg, "tool_calls", calls);
-    else
-        json_object_put(calls);
-    choice = json_object_new_object();
-    json_object_object_add(choice, "index", json_object_new_int(0));
-    json_object_object_add(choice, "message", msg);
-    json_object_object_add(choice, "finish_reason",
-                           json_object_new_string(map_finish(jstr(in, "stop_reason"))));
-    choices = json_object_new_array();
-    json_object_array_add(choices, choice);
-
-    id = jstr(in, "id");
-    res = json_object_new_object();
-    json_object_object_add(
-        res, "id",
-        json_object_new_string(arena_printf(ctx->a, "chatcmpl-%s",
-                                            id ? id : (ctx->request_id ? ctx->request_id : ""))));
-    json_object_object_add(res, "object", json_object_new_string("chat.completion"));
-    json_object_object_add(res, "created", json_object_new_int64(ctx->created));
-    json_object_object_add(res, "model",
-                           json_object_new_string(answer_model(ctx, jstr(in, "model"))));
-    json_object_object_add(res, "choices", choices);
-    usage = jget(in, "usage");
+    const char *id = jstr(in, "id");
+    struct json_object *choices;
+    struct json_object *res = prov_completion_new(
+        arena_printf(ctx->a, "chatcmpl-%s", id ? id : (ctx->request_id ? ctx->request_id : "")),
+        ctx->created, answer_model(ctx, jstr(in, "model")), &choices);
+    json_object_array_add(choices, prov_choice_new(0, "message",
+                                                   prov_message_new(text.p, text.len, thinking.p,
+                                                                    thinking.len, calls),
+                                                   map_finish(jstr(in, "stop_reason"))));
+    struct json_object *usage = jget(in, "usage");
     if (json_object_is_type(usage, json_type_object)) {
         int64_t cache_read = jint(usage, "cache_read_input_tokens");
-        struct json_object *u = json_object_new_object();
 
         usage_fill(ctx, jint(usage, "input_tokens"), jint(usage, "cache_creation_input_tokens"),
                    cache_read, jint(usage, "output_tokens"));
-        json_object_object_add(u, "prompt_tokens", json_object_new_int64(ctx->usage.prompt_tokens));
-        json_object_object_add(u, "completion_tokens",
-                               json_object_new_int64(ctx->usage.completion_tokens));
-        json_object_object_add(
-            u, "total_tokens",
-            json_object_new_int64(ctx->usage.prompt_tokens + ctx->usage.completion_tokens));
-        if (cache_read > 0) {
-            struct json_object *details = json_object_new_object();
-
-            json_object_object_add(details, "cached_tokens", json_object_new_int64(cache_read));
-            json_object_object_add(u, "prompt_tokens_details", details);
-        }
-        json_object_object_add(res, "usage", u);
+        json_object_object_add(res, "usage", usage_json(ctx, cache_read));
     }
-    sb_puts(out, json_object_to_json_string_ext(res, JSON_OUT));
+    jput(out, res);
     json_object_put(res);
     json_object_put(in);
     return 0;
@@ -965,10 +789,11 @@ static struct claude_stream *stream_state(struct prov_ctx *ctx)
 
     if (st)
         return st;
-    st = arena_calloc(ctx->a, 1, sizeof(*st));
+    st = arena_calloc(ctx->a, 1, sizeof *st);
     /* Until message_start names the message, chunks need some stable id. */
-    st->id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
-    st->model = answer_model(ctx, NULL);
+    st->chunk.id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
+    st->chunk.model = answer_model(ctx, NULL);
+    st->chunk.created = ctx->created;
     ctx->state = st;
     return st;
 }
@@ -981,10 +806,10 @@ static struct claude_block *stream_block(struct prov_ctx *ctx, struct claude_str
         return NULL;
     if (index >= st->n_blocks) {
         int n = (int)index + 8 < CLAUDE_MAX_BLOCKS ? (int)index + 8 : CLAUDE_MAX_BLOCKS;
-        struct claude_block *b = arena_alloc(ctx->a, (size_t)n * sizeof(*b));
+        struct claude_block *b = arena_alloc(ctx->a, (size_t)n * sizeof *b);
 
         if (st->n_blocks)
-            memcpy(b, st->blocks, (size_t)st->n_blocks * sizeof(*b));
+            memcpy(b, st->blocks, (size_t)st->n_blocks * sizeof *b);
         for (int i = st->n_blocks; i < n; i++) {
             b[i].tool = -1;
             b[i].has_args = 0;
@@ -995,59 +820,36 @@ static struct claude_block *stream_block(struct prov_ctx *ctx, struct claude_str
     return &st->blocks[index];
 }
 
-/* Starts a chunk up to and including "delta": the caller writes the delta object. */
-static void chunk_head(const struct prov_ctx *ctx, const struct claude_stream *st,
-                       struct strbuf *out)
+/* A chunk whose delta is head, s as a JSON string, then tail; s also goes to ctx->text. */
+static void emit_string(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
+                        const char *head, const char *s, size_t n, const char *tail)
 {
-    SB_LIT(out, "data: {\"id\":");
-    sb_json_str(out, st->id);
-    sb_printf(out, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
-              (long long)ctx->created);
-    sb_json_str(out, st->model);
-}
-
-static void delta_open(const struct prov_ctx *ctx, const struct claude_stream *st,
-                       struct strbuf *out)
-{
-    chunk_head(ctx, st, out);
-    SB_LIT(out, ",\"choices\":[{\"index\":0,\"delta\":");
-}
-
-/* Closes a chunk opened by delta_open; finish NULL writes null. */
-static void delta_close(struct strbuf *out, const char *finish)
-{
-    SB_LIT(out, ",\"finish_reason\":");
-    sb_json_str(out, finish);
-    SB_LIT(out, "}]}\n\n");
-}
-
-/* A chunk whose delta is {key: text}; the text also goes to ctx->text. */
-static void emit_text(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
-                      const char *key, struct json_object *t)
-{
-    const char *s = json_object_get_string(t);
-    size_t n = (size_t)json_object_get_string_len(t);
-
-    if (!n)
-        return;
-    delta_open(ctx, st, out);
-    sb_printf(out, "{\"%s\":", key);
+    prov_chunk_open(out, &st->chunk, 0);
+    sb_puts(out, head);
     sb_json_strn(out, s, n);
-    sb_putc(out, '}');
-    delta_close(out, NULL);
+    sb_puts(out, tail);
+    prov_chunk_close(out, &st->chunk, NULL);
     sb_putn(&ctx->text, s, n);
+}
+
+/* A chunk whose delta is head (`{"content":` or `{"reasoning_content":`) t } when t is a
+ * non-empty string. */
+static void emit_text(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
+                      const char *head, struct json_object *t)
+{
+    if (json_object_is_type(t, json_type_string) && json_object_get_string_len(t))
+        emit_string(ctx, st, out, head, json_object_get_string(t),
+                    (size_t)json_object_get_string_len(t), "}");
 }
 
 /* A tool-call arguments fragment for OpenAI tool index k. */
 static void emit_args(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out, int k,
                       const char *s, size_t n)
 {
-    delta_open(ctx, st, out);
-    sb_printf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
-    sb_json_strn(out, s, n);
-    SB_LIT(out, "}}]}");
-    delta_close(out, NULL);
-    sb_putn(&ctx->text, s, n);
+    char head[64];
+
+    snprintf(head, sizeof head, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
+    emit_string(ctx, st, out, head, s, n, "}}]}");
 }
 
 /* Records a usage report. has_usage waits for message_delta (is_final): message_start's
@@ -1079,40 +881,39 @@ static void on_message_start(struct prov_ctx *ctx, struct claude_stream *st, str
     const char *id = jstr(m, "id");
 
     if (id && *id)
-        st->id = arena_printf(ctx->a, "chatcmpl-%s", id);
-    st->model = answer_model(ctx, jstr(m, "model"));
+        st->chunk.id = arena_printf(ctx->a, "chatcmpl-%s", id);
+    st->chunk.model = answer_model(ctx, jstr(m, "model"));
     if (json_object_is_type(u, json_type_object))
         stream_usage(ctx, st, u, 0);
-    delta_open(ctx, st, out);
+    prov_chunk_open(out, &st->chunk, 0);
     SB_LIT(out, "{\"role\":\"assistant\",\"content\":\"\"}");
-    delta_close(out, NULL);
+    prov_chunk_close(out, &st->chunk, NULL);
 }
 
 static void on_block_start(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
                            struct strbuf *out)
 {
-    struct json_object *cb = jget(ev, "content_block"), *t;
+    struct json_object *cb = jget(ev, "content_block");
     struct claude_block *blk = stream_block(ctx, st, jint(ev, "index"));
     const char *type = jstr(cb, "type"), *id = jstr(cb, "id"), *name = jstr(cb, "name");
 
     if (!type)
         return;
-    if (!strcmp(type, "text") && json_object_is_type(t = jget(cb, "text"), json_type_string)) {
-        emit_text(ctx, st, out, "content", t);
-    } else if (!strcmp(type, "thinking") &&
-               json_object_is_type(t = jget(cb, "thinking"), json_type_string)) {
-        emit_text(ctx, st, out, "reasoning_content", t);
+    if (!strcmp(type, "text")) {
+        emit_text(ctx, st, out, "{\"content\":", jget(cb, "text"));
+    } else if (!strcmp(type, "thinking")) {
+        emit_text(ctx, st, out, "{\"reasoning_content\":", jget(cb, "thinking"));
     } else if (!strcmp(type, "tool_use") && blk) {
         blk->tool = st->n_tools++;
         blk->has_args = 0;
-        /* id, type and name only on the first fragment; index on every one (spec 12.3). */
-        delta_open(ctx, st, out);
+        /* id, type and name only on the first fragment; index on every one, as OpenAI does. */
+        prov_chunk_open(out, &st->chunk, 0);
         sb_printf(out, "{\"tool_calls\":[{\"index\":%d,\"id\":", blk->tool);
         sb_json_str(out, id ? id : "");
         SB_LIT(out, ",\"type\":\"function\",\"function\":{\"name\":");
         sb_json_str(out, name ? name : "");
         SB_LIT(out, ",\"arguments\":\"\"}}]}");
-        delta_close(out, NULL);
+        prov_chunk_close(out, &st->chunk, NULL);
     }
 }
 
@@ -1125,11 +926,10 @@ static void on_block_delta(struct prov_ctx *ctx, struct claude_stream *st, struc
 
     if (!type)
         return;
-    if (!strcmp(type, "text_delta") && json_object_is_type(t = jget(d, "text"), json_type_string)) {
-        emit_text(ctx, st, out, "content", t);
-    } else if (!strcmp(type, "thinking_delta") &&
-               json_object_is_type(t = jget(d, "thinking"), json_type_string)) {
-        emit_text(ctx, st, out, "reasoning_content", t);
+    if (!strcmp(type, "text_delta")) {
+        emit_text(ctx, st, out, "{\"content\":", jget(d, "text"));
+    } else if (!strcmp(type, "thinking_delta")) {
+        emit_text(ctx, st, out, "{\"reasoning_content\":", jget(d, "thinking"));
     } else if (!strcmp(type, "input_json_delta") && blk && blk->tool >= 0 &&
                json_object_is_type(t = jget(d, "partial_json"), json_type_string) &&
                json_object_get_string_len(t)) {
@@ -1152,12 +952,11 @@ static void on_block_stop(struct prov_ctx *ctx, struct claude_stream *st, struct
     }
 }
 
-static void emit_finish(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out,
-                        const char *stop_reason)
+static void emit_finish(struct claude_stream *st, struct strbuf *out, const char *stop_reason)
 {
-    delta_open(ctx, st, out);
+    prov_chunk_open(out, &st->chunk, 0);
     SB_LIT(out, "{}");
-    delta_close(out, map_finish(stop_reason));
+    prov_chunk_close(out, &st->chunk, map_finish(stop_reason));
     st->is_finish_sent = 1;
 }
 
@@ -1170,19 +969,19 @@ static void on_message_delta(struct prov_ctx *ctx, struct claude_stream *st, str
     if (json_object_is_type(u, json_type_object))
         stream_usage(ctx, st, u, 1);
     if (stop_reason && !st->is_finish_sent)
-        emit_finish(ctx, st, out, stop_reason);
+        emit_finish(st, out, stop_reason);
 }
 
 static void on_message_stop(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out)
 {
     /* Clients wait for a finish_reason; give one even if message_delta named none. */
     if (!st->is_finish_sent)
-        emit_finish(ctx, st, out, NULL);
+        emit_finish(st, out, NULL);
     if (ctx->include_usage) {
-        chunk_head(ctx, st, out);
-        SB_LIT(out, ",\"choices\":[],\"usage\":");
-        put_usage(out, ctx, st->cache_read_tokens);
-        SB_LIT(out, "}\n\n");
+        struct json_object *u = usage_json(ctx, st->cache_read_tokens);
+
+        prov_chunk_usage(out, &st->chunk, u);
+        json_object_put(u);
     }
     ctx->finished = 1;
 }
@@ -1191,8 +990,6 @@ static int claude_parse_event(struct prov_ctx *ctx, const char *event, const cha
                               struct strbuf *out, struct prov_error *err)
 {
     struct claude_stream *st = stream_state(ctx);
-    struct json_object *ev;
-    const char *type;
 
     if (!data || is_blank(data, n))
         return 0;
@@ -1201,13 +998,11 @@ static int claude_parse_event(struct prov_ctx *ctx, const char *event, const cha
         ctx->finished = 1;
         return 0;
     }
-    ev = parse_json(data, n);
-    if (!json_object_is_type(ev, json_type_object)) {
-        json_object_put(ev);
+    struct json_object *ev = prov_parse_object(data, n);
+    if (!ev)
         return bad_upstream_json(err);
-    }
     /* The data's type is authoritative; the event: line only repeats it. */
-    type = jstr(ev, "type");
+    const char *type = jstr(ev, "type");
     if (!type)
         type = event ? event : "";
     if (!strcmp(type, "message_start")) {
@@ -1224,7 +1019,7 @@ static int claude_parse_event(struct prov_ctx *ctx, const char *event, const cha
         on_message_stop(ctx, st, out);
     } else if (!strcmp(type, "error")) {
         if (error_from_json(ctx, ev, status_of_type(jstr(jget(ev, "error"), "type")), err) != 0)
-            set_err(err, 500, "the upstream stream failed", "upstream_error", NULL, NULL);
+            prov_fail(err, 500, "upstream_error", NULL, NULL, "the upstream stream failed");
         json_object_put(ev);
         return -1;
     }

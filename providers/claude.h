@@ -4,7 +4,7 @@
 #include "providers/provider.h"
 
 /* Chat only: OpenAI chat requests to POST {base}/v1/messages, answers and SSE events back to
- * OpenAI's shapes (providers-intl.md section 4). Other relay modes fail with 400. */
+ * OpenAI's shapes. Other relay modes fail with 400. */
 extern const struct provider provider_claude;
 
 #endif

@@ -5,7 +5,7 @@
 #include "providers/provider.h"
 
 /*
- * The Gemini adaptor (providers-intl section 6). Serves RELAY_CHAT (generateContent, or
+ * The Gemini adaptor. Serves RELAY_CHAT (generateContent, or
  * streamGenerateContent?alt=sse when ctx->is_stream) and RELAY_EMBEDDINGS (batchEmbedContents);
  * any other mode is refused with a 400. The key goes in the `x-goog-api-key` header.
  *

@@ -1,9 +1,11 @@
 /* openai: the OpenAI wire format and its relatives (Azure, the compatible providers of the
  * registry): URL and auth rules, bodies passed through, usage picked from responses. */
 #include "config.h"
+#include "providers/adaptor.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 #include "fcgi/arena.h"
+#include "fcgi/json.h"
 
 #include <json-c/json.h>
 #include <string.h>
@@ -45,13 +47,9 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
     const char *base = ctx->ch->base_url;
     const char *task = mode_path[ctx->mode];
     enum url_rule rule = ct ? ct->url_rule : URL_APPEND;
-    if (!*base) {
-        err->status = 500;
-        err->message = "the channel has no base URL";
-        err->type = "one_api_error";
-        err->code = "do_request_failed";
-        return -1;
-    }
+    if (!*base)
+        return prov_fail(err, 500, "one_api_error", "do_request_failed", NULL,
+                         "the channel has no base URL");
     switch (rule) {
     case URL_AZURE: {
         const char *ver = *ctx->ch->api_version ? ctx->ch->api_version : "2024-03-01-preview";
@@ -63,42 +61,29 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
         break;
     }
     case URL_CHAT_ONLY:
-        if (ctx->mode != RELAY_CHAT) {
-            err->status = 400;
-            err->message = "unsupported relay mode for this channel";
-            err->type = "one_api_error";
-            err->code = "convert_request_failed";
-            return -1;
-        }
+        if (ctx->mode != RELAY_CHAT)
+            return prov_fail(err, 400, "one_api_error", "convert_request_failed", NULL,
+                             "unsupported relay mode for this channel");
         out->url = arena_printf(ctx->a, "%s%s", base, task);
         break;
     case URL_CLOUDFLARE: {
-        if (ctx->mode != RELAY_CHAT && ctx->mode != RELAY_EMBEDDINGS) {
-            err->status = 400;
-            err->message = "unsupported relay mode for Cloudflare Workers AI";
-            err->type = "one_api_error";
-            err->code = "convert_request_failed";
-            return -1;
-        }
+        if (ctx->mode != RELAY_CHAT && ctx->mode != RELAY_EMBEDDINGS)
+            return prov_fail(err, 400, "one_api_error", "convert_request_failed", NULL,
+                             "unsupported relay mode for Cloudflare Workers AI");
         size_t bl = strlen(base);
-        /* Through AI Gateway (providers-intl 8.2) the account is in the base already. */
+        /* Through Cloudflare AI Gateway the account is in the base already. */
         if (!strncmp(base, "https://gateway.ai.cloudflare.com", 32) && bl >= 11 &&
             !strcmp(base + bl - 11, "/workers-ai")) {
             out->url = arena_printf(ctx->a, "%s/v1%s", base, task);
             break;
         }
-        json_object *cfg = json_tokener_parse(ctx->ch->config), *acct;
-        const char *id = cfg && json_object_object_get_ex(cfg, "user_id", &acct)
-                             ? arena_strdup(ctx->a, json_object_get_string(acct))
-                             : "";
+        json_object *cfg = jparse(ctx->ch->config, strlen(ctx->ch->config), 0, NULL);
+        json_object *acct = jget(cfg, "user_id");
+        const char *id = acct ? arena_strdup(ctx->a, json_object_get_string(acct)) : "";
         json_object_put(cfg);
-        if (!*id) {
-            err->status = 500;
-            err->message = "the Cloudflare channel needs its account id in config.user_id";
-            err->type = "one_api_error";
-            err->code = "convert_request_failed";
-            return -1;
-        }
+        if (!*id)
+            return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
+                             "the Cloudflare channel needs its account id in config.user_id");
         out->url = arena_printf(ctx->a, "%s/client/v4/accounts/%s/ai/v1%s", base, id, task);
         break;
     }
@@ -133,35 +118,37 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
     return 0;
 }
 
-/* Keeps the most recent usage: top level, else choices[i].usage (Moonshot), else
- * x_groq.usage (Groq). */
+/* The usage object of a response or chunk: top level, else choices[i].usage (Moonshot), else
+ * x_groq.usage (Groq). NULL when there is none. */
+static json_object *find_usage(json_object *j)
+{
+    json_object *u = jget(j, "usage");
+    if (json_object_is_type(u, json_type_object))
+        return u;
+    json_object *choices = jget(j, "choices");
+    for (size_t i = 0;
+         json_object_is_type(choices, json_type_array) && i < json_object_array_length(choices);
+         i++) {
+        u = jget(json_object_array_get_idx(choices, i), "usage");
+        if (json_object_is_type(u, json_type_object))
+            return u;
+    }
+    u = jget(jget(j, "x_groq"), "usage");
+    return json_object_is_type(u, json_type_object) ? u : NULL;
+}
+
+/* Keeps the most recent usage report. Counts are read as json-c reads them, so numbers given
+ * as strings still count. */
 static void take_usage(struct prov_ctx *ctx, json_object *j)
 {
-    json_object *u = NULL, *v;
-    if (!json_object_object_get_ex(j, "usage", &u) || !json_object_is_type(u, json_type_object)) {
-        u = NULL;
-        json_object *choices, *x;
-        if (json_object_object_get_ex(j, "choices", &choices) &&
-            json_object_is_type(choices, json_type_array)) {
-            for (size_t i = 0; i < json_object_array_length(choices) && !u; i++) {
-                json_object *c = json_object_array_get_idx(choices, i);
-                if (json_object_object_get_ex(c, "usage", &x) &&
-                    json_object_is_type(x, json_type_object))
-                    u = x;
-            }
-        }
-        if (!u && json_object_object_get_ex(j, "x_groq", &x) &&
-            json_object_object_get_ex(x, "usage", &v) && json_object_is_type(v, json_type_object))
-            u = v;
-    }
+    json_object *u = find_usage(j);
     if (!u)
         return;
-    int64_t p = json_object_object_get_ex(u, "prompt_tokens", &v) ? json_object_get_int64(v) : 0;
-    int64_t c =
-        json_object_object_get_ex(u, "completion_tokens", &v) ? json_object_get_int64(v) : 0;
-    int64_t t = json_object_object_get_ex(u, "total_tokens", &v) ? json_object_get_int64(v) : 0;
+    int64_t p = json_object_get_int64(jget(u, "prompt_tokens"));
+    int64_t c = json_object_get_int64(jget(u, "completion_tokens"));
+    int64_t t = json_object_get_int64(jget(u, "total_tokens"));
     if (!p && !c && !t)
-        return; /* providers-intl 1.4: a zero usage is no usage */
+        return; /* a zero usage is no usage: the core counts the tokens itself */
     if (!c && t > p)
         c = t - p;
     ctx->usage.prompt_tokens = p;
@@ -169,35 +156,41 @@ static void take_usage(struct prov_ctx *ctx, json_object *j)
     ctx->usage.has_usage = 1;
 }
 
-/* Appends the generated text of a response or chunk to ctx->text (for counting). */
+/* Appends the generated text of a response or chunk to ctx->text (for counting): content and
+ * tool-call arguments of choices[i].<field> ("message" or "delta"), else choices[i].text
+ * (completions). */
 static void take_text(struct prov_ctx *ctx, json_object *j, const char *field)
 {
-    json_object *choices, *m, *v;
-    if (!json_object_object_get_ex(j, "choices", &choices) ||
-        !json_object_is_type(choices, json_type_array))
+    json_object *choices = jget(j, "choices");
+    if (!json_object_is_type(choices, json_type_array))
         return;
     for (size_t i = 0; i < json_object_array_length(choices); i++) {
-        json_object *c = json_object_array_get_idx(choices, i);
-        if (field && json_object_object_get_ex(c, field, &m)) {
-            if (json_object_object_get_ex(m, "content", &v) &&
-                json_object_is_type(v, json_type_string))
-                sb_puts(&ctx->text, json_object_get_string(v));
-            json_object *tc;
-            if (json_object_object_get_ex(m, "tool_calls", &tc) &&
-                json_object_is_type(tc, json_type_array)) {
-                for (size_t k = 0; k < json_object_array_length(tc); k++) {
-                    json_object *f, *a;
-                    if (json_object_object_get_ex(json_object_array_get_idx(tc, k), "function",
-                                                  &f) &&
-                        json_object_object_get_ex(f, "arguments", &a))
-                        sb_puts(&ctx->text, json_object_get_string(a));
-                }
-            }
-        } else if (json_object_object_get_ex(c, "text", &v) &&
-                   json_object_is_type(v, json_type_string)) {
-            sb_puts(&ctx->text, json_object_get_string(v)); /* completions */
+        json_object *c = json_object_array_get_idx(choices, i), *m = NULL;
+        if (!json_object_object_get_ex(c, field, &m)) {
+            const char *text = jstr(c, "text");
+            if (text)
+                sb_puts(&ctx->text, text);
+            continue;
+        }
+        const char *content = jstr(m, "content");
+        if (content)
+            sb_puts(&ctx->text, content);
+        json_object *tc = jget(m, "tool_calls");
+        for (size_t k = 0;
+             json_object_is_type(tc, json_type_array) && k < json_object_array_length(tc); k++) {
+            json_object *a = jget(jget(json_object_array_get_idx(tc, k), "function"), "arguments");
+            if (a)
+                sb_puts(&ctx->text, json_object_get_string(a));
         }
     }
+}
+
+/* Appends the data event of a chunk to out as the upstream sent it. */
+static void forward(struct strbuf *out, const char *data, size_t n)
+{
+    SB_LIT(out, "data: ");
+    sb_putn(out, data, n);
+    SB_LIT(out, "\n\n");
 }
 
 static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, struct strbuf *out,
@@ -211,8 +204,8 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
     if (ctx->mode == RELAY_TRANSCRIPTION || ctx->mode == RELAY_TRANSLATION) {
         /* The transcript is what gets billed: "text" of json/verbose_json, else the body
          * (text, srt, vtt) as it is. */
-        json_object *j = json_tokener_parse(body), *t;
-        if (j && json_object_object_get_ex(j, "text", &t))
+        json_object *j = prov_parse_object(body, n), *t = jget(j, "text");
+        if (t)
             sb_puts(&ctx->text, json_object_get_string(t));
         else
             sb_putn(&ctx->text, body, n);
@@ -220,33 +213,20 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
         sb_putn(out, body, n);
         return 0;
     }
-    json_tokener *tok = json_tokener_new();
-    json_object *j = json_tokener_parse_ex(tok, body, (int)n);
-    json_tokener_free(tok);
-    if (!j || !json_object_is_type(j, json_type_object)) {
-        json_object_put(j);
-        err->status = 500;
-        err->message = "unmarshal_response_body_failed";
-        err->type = "one_api_error";
-        err->code = "unmarshal_response_body_failed";
-        return -1;
-    }
-    json_object *e, *et;
-    /* A 200 that still carries error.type is an error (spec 7.4). */
-    if (json_object_object_get_ex(j, "error", &e) && json_object_is_type(e, json_type_object) &&
-        json_object_object_get_ex(e, "type", &et) && json_object_get_string_len(et) > 0) {
-        json_object *m, *c, *p;
-        /* Spec 10.1: the client sees the upstream's status (200) and its error object. */
-        err->status = 200;
-        err->message = arena_strdup(
-            ctx->a, json_object_object_get_ex(e, "message", &m) ? json_object_get_string(m) : "");
-        err->type = arena_strdup(ctx->a, json_object_get_string(et));
-        err->code = json_object_object_get_ex(e, "code", &c) && c
-                        ? arena_strdup(ctx->a, json_object_get_string(c))
-                        : NULL;
-        err->param = json_object_object_get_ex(e, "param", &p) && p
-                         ? arena_strdup(ctx->a, json_object_get_string(p))
-                         : NULL;
+    json_object *j = prov_parse_object(body, n);
+    if (!j)
+        return prov_fail(err, 500, "one_api_error", "unmarshal_response_body_failed", NULL,
+                         "unmarshal_response_body_failed");
+    /* A 200 that still carries error.type is an error; the client sees the upstream's status
+     * (200) and its error object, as One API shows it. */
+    json_object *e = jget(j, "error");
+    const char *type = jstr(e, "type");
+    if (type && *type) {
+        json_object *m = jget(e, "message"), *c = jget(e, "code"), *p = jget(e, "param");
+        prov_fail(err, 200, arena_strdup(ctx->a, type),
+                  c ? arena_strdup(ctx->a, json_object_get_string(c)) : NULL,
+                  p ? arena_strdup(ctx->a, json_object_get_string(p)) : NULL,
+                  arena_strdup(ctx->a, m ? json_object_get_string(m) : ""));
         json_object_put(j);
         return -1;
     }
@@ -268,23 +248,16 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
         ctx->finished = 1;
         return 0;
     }
-    json_tokener *tok = json_tokener_new();
-    json_object *j = json_tokener_parse_ex(tok, data, (int)n);
-    json_tokener_free(tok);
-    if (!j || !json_object_is_type(j, json_type_object)) {
+    json_object *j = prov_parse_object(data, n);
+    if (!j) {
         /* Not JSON: forward it as the upstream sent it, as One API does. */
-        json_object_put(j);
-        SB_LIT(out, "data: ");
-        sb_putn(out, data, n);
-        SB_LIT(out, "\n\n");
+        forward(out, data, n);
         return 0;
     }
-    json_object *choices, *u;
-    int empty_choices = json_object_object_get_ex(j, "choices", &choices) &&
-                        json_object_is_type(choices, json_type_array) &&
-                        json_object_array_length(choices) == 0;
-    int has_usage =
-        json_object_object_get_ex(j, "usage", &u) && json_object_is_type(u, json_type_object);
+    json_object *choices = jget(j, "choices");
+    int empty_choices =
+        json_object_is_type(choices, json_type_array) && json_object_array_length(choices) == 0;
+    int has_usage = json_object_is_type(jget(j, "usage"), json_type_object);
     take_usage(ctx, j);
     take_text(ctx, j, "delta");
     json_object_put(j);
@@ -292,16 +265,14 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
      * chunk reaches the client only when it asked for usage. */
     if (empty_choices && (!has_usage || !ctx->include_usage))
         return 0;
-    SB_LIT(out, "data: ");
-    sb_putn(out, data, n);
-    SB_LIT(out, "\n\n");
+    forward(out, data, n);
     return 0;
 }
 
+/* parse_error is left NULL: OpenAI's errors are what the core's normalisation expects. */
 const struct provider provider_openai = {
     .name = "openai",
     .build_request = openai_build,
     .parse_response = openai_response,
     .parse_event = openai_event,
-    .parse_error = NULL,
 };

@@ -66,11 +66,32 @@ static int take_line(struct sse_parser *p, sse_event_fn fn, void *ud)
     return rc;
 }
 
-int sse_feed(struct sse_parser *p, const char *buf, size_t n, sse_event_fn fn, void *ud)
+/* The UTF-8 byte order mark, which the SSE format says to drop from the start of a stream. */
+static const char bom[] = "\xef\xbb\xbf";
+
+/* Consumes the bytes of buf that belong to a leading byte order mark; returns how many. A
+ * partial match that turns out to be text goes back into the first line. */
+static size_t skip_bom(struct sse_parser *p, const char *buf, size_t n)
 {
     size_t i = 0;
-    if (p->after_cr && n && buf[0] == '\n')
-        i = 1;
+    while (!p->is_past_bom && i < n) {
+        if (buf[i] != bom[p->bom_len]) {
+            sb_putn(&p->line, bom, (size_t)p->bom_len);
+            p->is_past_bom = 1;
+        } else if (i++, ++p->bom_len == 3) {
+            p->is_past_bom = 1;
+        }
+    }
+    return i;
+}
+
+int sse_feed(struct sse_parser *p, const char *buf, size_t n, sse_event_fn fn, void *ud)
+{
+    size_t i = skip_bom(p, buf, n);
+    if (i == n)
+        return 0; /* nothing more; a CR just before still waits for its LF */
+    if (p->after_cr && buf[i] == '\n')
+        i++;
     p->after_cr = 0;
     while (i < n) {
         const char *nl = memchr(buf + i, '\n', n - i);
@@ -98,6 +119,11 @@ int sse_feed(struct sse_parser *p, const char *buf, size_t n, sse_event_fn fn, v
 int sse_finish(struct sse_parser *p, sse_event_fn fn, void *ud)
 {
     int rc = 0;
+    if (!p->is_past_bom) {
+        /* The input ended inside what looked like a byte order mark: it was text. */
+        sb_putn(&p->line, bom, (size_t)p->bom_len);
+        p->is_past_bom = 1;
+    }
     if (p->line.len)
         rc = take_line(p, fn, ud);
     if (!rc && !p->is_ndjson)

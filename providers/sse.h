@@ -1,5 +1,5 @@
 /* Incremental parser for Server-Sent Events from upstreams (any chunking, any line ending,
- * lines of any length). */
+ * lines of any length; a leading UTF-8 byte order mark is dropped). */
 #ifndef OA_SSE_H
 #define OA_SSE_H
 #include <stddef.h>
@@ -18,6 +18,8 @@ struct sse_parser {
     struct strbuf data;  /* "data:" lines of the current event */
     int has_data;        /* a data line was seen in the current event */
     int after_cr;        /* the last byte was CR: a following LF belongs to it */
+    int bom_len;         /* bytes of a leading byte order mark matched so far */
+    int is_past_bom;     /* the leading byte order mark, if any, is behind us */
     int is_ndjson;       /* every line is one event (Ollama, Cohere): data = the line */
 };
 

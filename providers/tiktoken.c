@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fcgi/base64.h"
 #include "fcgi/xmalloc.h"
 #include "providers/tiktoken.h"
 
@@ -170,52 +171,6 @@ static bool tk_insert(struct tiktoken *tk, size_t idx)
     return true;
 }
 
-/* Value of a standard base64 digit, or -1. */
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict standard base64 (padded) of s[0..n) into out; returns the byte count or -1. */
-static long b64_decode(const char *s, size_t n, unsigned char *out)
-{
-    size_t i, o = 0;
-
-    if (n == 0 || n % 4)
-        return -1;
-    for (i = 0; i < n; i += 4) {
-        int v[4];
-        int pad = 0;
-
-        for (int k = 0; k < 4; k++) {
-            unsigned char c = (unsigned char)s[i + k];
-
-            if (c == '=' && i + 4 == n && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad || (v[k] = b64_val(c)) < 0) {
-                return -1; /* a digit after '=', or not base64 at all */
-            }
-        }
-        out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-        if (pad < 2)
-            out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-        if (pad < 1)
-            out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-    }
-    return (long)o;
-}
-
 /* Reads a whole regular file into a heap buffer; returns NULL with a message on failure. */
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
@@ -256,12 +211,12 @@ static bool parse_ranks(struct tiktoken *tk, const char *path, const char *buf, 
     for (size_t i = 0; i < len; i++)
         n_lines += buf[i] == '\n';
     n_lines++; /* the last line may lack its newline */
-    tk->tokens = xcalloc(n_lines, sizeof(*tk->tokens));
+    tk->tokens = xcalloc(n_lines, sizeof *tk->tokens);
     /* Decoded tokens are at most 3/4 of their base64, so the file size bounds the blob. */
     tk->blob = xmalloc(len);
     for (cap = 1024; cap < 2 * n_lines; cap *= 2)
         ;
-    tk->slots = xcalloc(cap, sizeof(*tk->slots));
+    tk->slots = xcalloc(cap, sizeof *tk->slots);
     tk->mask = cap - 1;
 
     while (pos < len) {
@@ -296,7 +251,7 @@ static bool parse_ranks(struct tiktoken *tk, const char *path, const char *buf, 
             goto fail;
         }
         seen_rank[rank / 8] |= (uint8_t)(1u << (rank % 8));
-        n = b64_decode(line, (size_t)(sp - line), tk->blob + blob_len);
+        n = b64_decode(line, (size_t)(sp - line), tk->blob + blob_len, len - blob_len, B64_STRICT);
         if (n <= 0) {
             tk_err(err, errlen, "%s:%zu: bad base64", path, lineno);
             goto fail;
@@ -345,7 +300,7 @@ static bool compile_pattern(struct tiktoken *tk, char *err, size_t errlen)
     if (!tk->re) {
         PCRE2_UCHAR msg[160];
 
-        pcre2_get_error_message(code, msg, sizeof(msg));
+        pcre2_get_error_message(code, msg, sizeof msg);
         tk_err(err, errlen, "%s split pattern, offset %zu: %s", tiktoken_enc_name(tk->enc),
                (size_t)off, (const char *)msg);
         return false;
@@ -377,7 +332,7 @@ struct tiktoken *tiktoken_load(enum tiktoken_enc enc, const char *dir, char *err
         tk_err(err, errlen, "no tiktoken directory (set TIKTOKEN_CACHE_DIR)");
         return NULL;
     }
-    plen = strlen(dir) + strlen(tiktoken_enc_name(enc)) + sizeof("/.tiktoken");
+    plen = strlen(dir) + strlen(tiktoken_enc_name(enc)) + sizeof "/.tiktoken";
     path = xmalloc(plen);
     snprintf(path, plen, "%s/%s.tiktoken", dir, tiktoken_enc_name(enc));
     buf = read_file(path, &len, err, errlen);
@@ -385,7 +340,7 @@ struct tiktoken *tiktoken_load(enum tiktoken_enc enc, const char *dir, char *err
         free(path);
         return NULL;
     }
-    tk = xcalloc(1, sizeof(*tk));
+    tk = xcalloc(1, sizeof *tk);
     tk->enc = enc;
     pthread_mutex_init(&tk->pool_mu, NULL);
     good = parse_ranks(tk, path, buf, len, err, errlen) && compile_pattern(tk, err, errlen);
@@ -523,7 +478,7 @@ static void emit(struct tk_run *run, uint32_t rank)
     if (run->want_ids) {
         if (run->count == run->ids_cap) {
             run->ids_cap = run->ids_cap ? 2 * run->ids_cap : 64;
-            run->ids = xrealloc(run->ids, run->ids_cap * sizeof(*run->ids));
+            run->ids = xrealloc(run->ids, run->ids_cap * sizeof *run->ids);
         }
         run->ids[run->count] = rank;
     }
@@ -557,9 +512,9 @@ static void bpe_small(struct tk_run *run, const unsigned char *p, size_t n)
         if (min == TK_NONE)
             break;
         /* Part best+1 disappears into part best: drop boundary best+1 and its pair slot. */
-        memmove(&pos[best + 1], &pos[best + 2], (parts - best - 1) * sizeof(pos[0]));
+        memmove(&pos[best + 1], &pos[best + 2], (parts - best - 1) * sizeof pos[0]);
         if (best + 3 <= parts)
-            memmove(&pair[best + 1], &pair[best + 2], (parts - best - 3) * sizeof(pair[0]));
+            memmove(&pair[best + 1], &pair[best + 2], (parts - best - 3) * sizeof pair[0]);
         parts--;
         pair[best] =
             best + 1 < parts ? tk_lookup(tk, p + pos[best], pos[best + 2] - pos[best]) : TK_NONE;
@@ -659,7 +614,7 @@ static void bpe_large(struct tk_run *run, const unsigned char *p, size_t n)
         abort(); /* offsets are 32-bit; a 4 GB single piece is not a prompt */
     if (run->scratch_cap < need) {
         free(run->scratch);
-        run->scratch = xmalloc(need * sizeof(*run->scratch));
+        run->scratch = xmalloc(need * sizeof *run->scratch);
         run->scratch_cap = need;
     }
     /* The heap comes first so that its 64-bit entries are aligned (malloc'ed base). */
@@ -741,7 +696,7 @@ static struct tk_matcher *matcher_take(struct tiktoken *tk)
     pthread_mutex_unlock(&tk->pool_mu);
     if (m)
         return m;
-    m = xcalloc(1, sizeof(*m));
+    m = xcalloc(1, sizeof *m);
     m->md = pcre2_match_data_create(1, NULL);
     m->mctx = pcre2_match_context_create(NULL);
     if (!m->md || !m->mctx)

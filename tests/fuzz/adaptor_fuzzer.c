@@ -1,16 +1,48 @@
 /* libFuzzer target: each adaptor's response and stream-event converters under untrusted
- * upstream bytes (OpenAI, Anthropic, Gemini). */
+ * upstream bytes (OpenAI, Anthropic, Gemini). Beyond not crashing, what the translating
+ * adaptors write must be what the core relies on: complete "data: {json}" events, a JSON
+ * answer, and a filled error whenever they fail. */
 #include "config.h"
 #include "fcgi/arena.h"
+#include "fcgi/json.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* 1 when s[0..n) is one JSON object. */
+static int is_object(const char *s, size_t n)
+{
+    json_object *o = jparse(s, n, 0, NULL);
+    int ok = json_object_is_type(o, json_type_object);
+    json_object_put(o);
+    return ok;
+}
+
+/* Aborts unless out is a run of "data: {json object}\n\n" events. */
+static void check_events(const struct strbuf *out)
+{
+    const char *p = out->p, *end = out->p + out->len;
+    while (p < end) {
+        const char *stop = memmem(p, (size_t)(end - p), "\n\n", 2);
+        if (!stop || strncmp(p, "data: ", 6) != 0 || !is_object(p + 6, (size_t)(stop - p - 6)))
+            abort();
+        p = stop + 2;
+    }
+}
+
+/* Aborts unless a failing call left an error the core can show. */
+static void check_error(int rc, const struct prov_error *err)
+{
+    if (rc < 0 && (err->status < 100 || err->status > 599 || !err->message || !err->type))
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -54,14 +86,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ev = line;
                 line = bar + 1;
             }
-            if (prov->parse_event(&ctx, ev, line, strlen(line), &out, &err) < 0)
+            int rc = prov->parse_event(&ctx, ev, line, strlen(line), &out, &err);
+            check_error(rc, &err);
+            if (rc < 0)
                 break;
         }
-        prov->parse_event(&ctx, "", NULL, 0, &out, &err);
+        check_error(prov->parse_event(&ctx, "", NULL, 0, &out, &err), &err);
+        /* The OpenAI adaptor forwards what it cannot parse as it came. */
+        if (prov != &provider_openai)
+            check_events(&out);
     } else {
-        prov->parse_response(&ctx, copy, size, &out, &err);
-        if (prov->parse_error)
+        int rc = prov->parse_response(&ctx, copy, size, &out, &err);
+        check_error(rc, &err);
+        if (rc == 0 && prov != &provider_openai && !is_object(out.p, out.len))
+            abort();
+        if (prov->parse_error) {
+            memset(&err, 0, sizeof err);
             prov->parse_error(&ctx, 400, copy, size, &err);
+            check_error(-1, &err);
+        }
     }
     json_object_put(req);
     arena_free(a);

@@ -1,4 +1,4 @@
-/* Checks providers/claude.c against the Anthropic vectors (providers-intl 13.1) and edge cases. */
+/* Checks providers/claude.c against the Anthropic vectors in tests/data/claude and edge cases. */
 #include "config.h"
 
 #include <json-c/json.h>
@@ -59,7 +59,7 @@ static char *slurp(struct arena *a, const char *name, size_t *len)
         return NULL;
     }
     sb_init(&sb, a);
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         sb_putn(&sb, buf, n);
     fclose(f);
     if (len)
@@ -72,7 +72,7 @@ static void fixture_init(struct fixture *f, const char *req_json, int is_stream,
 {
     struct json_object *m;
 
-    memset(f, 0, sizeof(*f));
+    memset(f, 0, sizeof *f);
     f->a = arena_new(8192);
     f->ch.id = 7;
     f->ch.type = 14;
@@ -122,8 +122,8 @@ static int json_same(const char *got, const char *want)
 static struct json_object *build(struct fixture *f, struct prov_request *out,
                                  struct prov_error *err)
 {
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
     if (provider_claude.build_request(&f->ctx, out, err) != 0)
         return NULL;
     return json_tokener_parse(out->body);
@@ -252,7 +252,7 @@ static struct json_object *frame_get(const char *frame, const char *path, struct
 
     *root = v;
     *found = v != NULL;
-    snprintf(buf, sizeof(buf), "%s", path);
+    snprintf(buf, sizeof buf, "%s", path);
     for (key = strtok_r(buf, ".", &save); key && *found; key = strtok_r(NULL, ".", &save)) {
         struct json_object *next = NULL;
 
@@ -289,7 +289,7 @@ static const char *frame_str(struct arena *a, const char *frame, const char *pat
     return s;
 }
 
-/* --- the 13.1 vectors --- */
+/* --- the vectors of tests/data/claude --- */
 
 static void test_vector_request(void)
 {
@@ -300,7 +300,7 @@ static void test_vector_request(void)
     char *want;
     int has_beta = 0, has_accept = 0;
 
-    note("13.1 request conversion");
+    note("vector: request conversion");
     fixture_init(&f, NULL, 0, 0);
     json_object_put(f.req);
     f.req = json_tokener_parse(slurp(f.a, "basic.request.json", NULL));
@@ -336,7 +336,7 @@ static void test_vector_response(void)
     size_t n;
     char *in;
 
-    note("13.1 non-stream response");
+    note("vector: non-stream response");
     fixture_init(&f, "{\"model\":\"claude-3-5-haiku-20241022\"}", 0, 0);
     sb_init(&out, f.a);
     in = slurp(f.a, "basic.upstream-response.json", &n);
@@ -357,7 +357,7 @@ static void test_vector_error(void)
     size_t n;
     char *in;
 
-    note("13.1 error answer");
+    note("vector: error answer");
     fixture_init(&f, NULL, 0, 0);
     in = slurp(f.a, "error-400.upstream.json", &n);
     provider_claude.parse_error(&f.ctx, 400, in, n, &err);
@@ -377,7 +377,7 @@ static void test_vector_stream(void)
     int n_fed, all_same = 1;
     char *sse, *exp;
 
-    note("13.1 stream with a tool call");
+    note("vector: stream with a tool call");
     fixture_init(&f, "{\"model\":\"claude-3-5-sonnet-20241022\",\"stream\":true}", 1, 1);
     sb_init(&out, f.a);
     sse = slurp(f.a, "stream-tool.sse", NULL);
@@ -429,7 +429,7 @@ static void test_vector_stream_error(void)
     const char *shown;
     int n_fed;
 
-    note("13.1 mid-stream error");
+    note("vector: mid-stream error");
     fixture_init(&f, "{\"stream\":true}", 1, 0);
     sb_init(&out, f.a);
     is_int(feed_sse(&f, slurp(f.a, "stream-error.sse", NULL), &out, &err, &n_fed), -1,
@@ -871,43 +871,50 @@ static void test_tools_response(void)
     arena_free(a);
 }
 
+/* One stop_reason through parse_response and parse_event: both must give want. */
+static void check_finish(struct arena *a, const char *from, const char *want)
+{
+    struct fixture f;
+    struct prov_error err = {0};
+    struct strbuf out;
+    struct frames fr = {.n = 0};
+    const char *body =
+        arena_printf(a, "{\"id\":\"m\",\"content\":[],\"stop_reason\":\"%s\"}", from);
+    const char *ev = arena_printf(a,
+                                  "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                                  "\"%s\"},\"usage\":{\"output_tokens\":3}}",
+                                  from);
+
+    is_str(response_get(a, body, "choices.0.finish_reason", NULL, NULL), want,
+           "%s -> %s (response)", from, want);
+    fixture_init(&f, NULL, 1, 0);
+    sb_init(&out, f.a);
+    provider_claude.parse_event(&f.ctx, "message_delta", ev, strlen(ev), &out, &err);
+    ok(split_frames(f.a, out.p, &fr) && fr.n == 1 &&
+           !strcmp(frame_str(f.a, fr.f[0], "choices.0.finish_reason"), want),
+       "%s -> %s (stream)", from, want);
+    fixture_fini(&f);
+}
+
 static void test_finish_reasons(void)
 {
-    static const char *const pairs[][2] = {
-        {"end_turn", "stop"},
-        {"stop_sequence", "stop"},
-        {"pause_turn", "stop"},
-        {"max_tokens", "length"},
-        {"model_context_window_exceeded", "length"},
-        {"tool_use", "tool_calls"},
-        {"refusal", "content_filter"},
-        {"something_new", "stop"},
+    /* Each OpenAI finish_reason with the Anthropic stop_reasons that map to it; a reason newer
+     * than the adaptor is "stop". */
+    static const struct {
+        const char *want;
+        const char *from[5];
+    } groups[] = {
+        {"stop", {"end_turn", "stop_sequence", "pause_turn", "something_new"}},
+        {"length", {"max_tokens", "model_context_window_exceeded"}},
+        {"tool_calls", {"tool_use"}},
+        {"content_filter", {"refusal"}},
     };
     struct arena *a = arena_new(4096);
 
     note("finish_reason mapping, non-stream and stream");
-    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-        struct fixture f;
-        struct prov_error err = {0};
-        struct strbuf out;
-        struct frames fr = {.n = 0};
-        const char *body =
-            arena_printf(a, "{\"id\":\"m\",\"content\":[],\"stop_reason\":\"%s\"}", pairs[i][0]);
-        const char *ev = arena_printf(a,
-                                      "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-                                      "\"%s\"},\"usage\":{\"output_tokens\":3}}",
-                                      pairs[i][0]);
-
-        is_str(response_get(a, body, "choices.0.finish_reason", NULL, NULL), pairs[i][1],
-               "%s -> %s (response)", pairs[i][0], pairs[i][1]);
-        fixture_init(&f, NULL, 1, 0);
-        sb_init(&out, f.a);
-        provider_claude.parse_event(&f.ctx, "message_delta", ev, strlen(ev), &out, &err);
-        ok(split_frames(f.a, out.p, &fr) && fr.n == 1 &&
-               !strcmp(frame_str(f.a, fr.f[0], "choices.0.finish_reason"), pairs[i][1]),
-           "%s -> %s (stream)", pairs[i][0], pairs[i][1]);
-        fixture_fini(&f);
-    }
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        for (size_t k = 0; groups[i].from[k]; k++)
+            check_finish(a, groups[i].from[k], groups[i].want);
     is_str(response_get(a, "{\"id\":\"m\",\"content\":[],\"stop_reason\":null}",
                         "choices.0.finish_reason", NULL, NULL),
            "stop", "null -> stop");
@@ -995,7 +1002,7 @@ static void test_stream_edges(void)
     note("thinking, argument-less tools, parallel tool indexes, cache usage");
     fixture_init(&f, NULL, 1, 1);
     sb_init(&out, f.a);
-    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         rc |= provider_claude.parse_event(&f.ctx, "", evs[i], strlen(evs[i]), &out, &err);
     is_int(rc, 0, "all events accepted");
     ok(split_frames(f.a, out.p, &fr), "output is data: frames");
@@ -1051,14 +1058,14 @@ static void test_malformed(void)
     int rc;
 
     note("malformed upstream JSON");
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fixture_init(&f, NULL, 1, 0);
         sb_init(&out, f.a);
-        memset(&err, 0, sizeof(err));
+        memset(&err, 0, sizeof err);
         rc = provider_claude.parse_event(&f.ctx, "message_start", bad[i], strlen(bad[i]), &out,
                                          &err);
         ok(rc == -1 && err.status == 500 && err.message, "event %zu rejected", i);
-        memset(&err, 0, sizeof(err));
+        memset(&err, 0, sizeof err);
         rc = provider_claude.parse_response(&f.ctx, bad[i], strlen(bad[i]), &out, &err);
         ok(rc == -1 && err.status == 500 && err.message && err.code, "response %zu rejected", i);
         is_int(out.len, 0, "nothing written for %zu", i);
@@ -1075,7 +1082,7 @@ static void test_malformed(void)
            "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"x\"}}";
     rc = provider_claude.parse_event(&f.ctx, "content_block_delta", body, strlen(body), &out, &err);
     ok(rc == 0 && out.len == 0, "absurd block index ignored");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     body = "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"boom\"}}";
     rc = provider_claude.parse_response(&f.ctx, body, strlen(body), &out, &err);
     ok(rc == -1 && err.status == 500 && !strcmp(err.message, "boom"),
@@ -1091,29 +1098,29 @@ static void test_errors(void)
 
     note("error bodies");
     fixture_init(&f, NULL, 0, 0);
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     provider_claude.parse_error(&f.ctx, 503, "<html>Service Unavailable</html>", 32, &err);
     ok(json_same(render_error(f.a, &err),
                  "{\"error\":{\"message\":\"bad response status code 503\",\"type\":"
                  "\"upstream_error\",\"param\":\"503\",\"code\":\"bad_response_status_code\"}}"),
        "non-JSON body -> generic error");
     is_int(err.status, 503, "status kept");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     body =
         "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
     provider_claude.parse_error(&f.ctx, 529, body, strlen(body), &err);
     is_int(err.status, 529, "529 kept");
     is_str(err.code, "overloaded_error", "code is the Anthropic type");
     ok(err.param == NULL, "param null");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     body = "{\"message\":\"gateway says no\"}";
     provider_claude.parse_error(&f.ctx, 502, body, strlen(body), &err);
     is_str(err.message, "gateway says no", "top-level message used");
     is_str(err.type, "upstream_error", "with upstream_error");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     provider_claude.parse_error(&f.ctx, 500, "{\"error\":{}}", 12, &err);
     is_str(err.message, "bad response status code 500", "JSON without a message -> generic");
-    memset(&err, 0, sizeof(err));
+    memset(&err, 0, sizeof err);
     provider_claude.parse_error(&f.ctx, 404, "", 0, &err);
     is_str(err.code, "bad_response_status_code", "empty body -> generic");
     fixture_fini(&f);

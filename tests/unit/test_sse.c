@@ -52,6 +52,38 @@ int main(void)
     is_str(s.log, "[|no-space][|y]", "no space after the colon; id and retry ignored");
     feed("data: tail-without-blank-line", 5, 0, &s);
     is_str(s.log, "[|tail-without-blank-line]", "an event cut by EOF is still delivered");
+    feed("\xef\xbb\xbf"
+         "data: x\n\n",
+         0, 0, &s);
+    is_str(s.log, "[|x]", "a leading byte order mark is dropped");
+    feed("\xef\xbb\xbf"
+         "event: e\r\ndata: y\r\n\r\n",
+         1, 0, &s);
+    is_str(s.log, "[e|y]", "also when it arrives a byte at a time");
+    feed("\xef\xbb\xbf\xef\xbb\xbf"
+         "data: z\n\ndata: w\n\n",
+         2, 0, &s);
+    is_str(s.log, "[|w]", "only one: a second one is part of the first field's name");
+    feed("data: a\n\n\xef\xbb\xbf"
+         "data: b\n\n",
+         0, 0, &s);
+    is_str(s.log, "[|a]", "one later in the stream is text, not a mark");
+    feed("\xef\xbb{\"a\":1}\n\xef", 1, 1, &s);
+    is_str(s.log, "[|\xef\xbb{\"a\":1}][|\xef]", "the start of a mark that is not one stays text");
+    feed("\xef\xbb\xbf{\"a\":1}\n", 0, 1, &s);
+    is_str(s.log, "[|{\"a\":1}]", "NDJSON drops a leading mark too");
+
+    /* A CR at the end of one read, an empty read, then the LF: still one line end. */
+    struct sse_parser cp;
+    sse_init(&cp, NULL, 0);
+    memset(&s, 0, sizeof s);
+    sse_feed(&cp, "data: a\r", 8, collect, &s);
+    sse_feed(&cp, "", 0, collect, &s);
+    sse_feed(&cp, "\ndata: b\n\n", 11, collect, &s);
+    sse_finish(&cp, collect, &s);
+    sse_free(&cp);
+    is_str(s.log, "[|a\nb]", "an empty read between CR and LF does not make a blank line");
+
     char big[100000];
     memset(big, 'z', sizeof big);
     memcpy(big, "data: ", 6);
@@ -70,7 +102,7 @@ int main(void)
     memset(&s, 0, sizeof s);
     sse_feed(&p, big, strlen(big), collect, &s);
     sse_free(&p);
-    is_int(s.n, 1, "a 100 KB line is one event (no 64 KiB limit, spec 14 quirk 19)");
+    is_int(s.n, 1, "a 100 KB line is one event (no 64 KiB line limit)");
     feed("{\"a\":1}\n\n  \n{\"b\":2}\r\n{\"c\":3}", 4, 1, &s);
     is_str(s.log, "[|{\"a\":1}][|{\"b\":2}][|{\"c\":3}]",
            "NDJSON: a line per event, blanks skipped");

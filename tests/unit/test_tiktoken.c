@@ -128,7 +128,7 @@ static char *slurp(const char *path, size_t *len)
 
     if (!f)
         return NULL;
-    while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
         buf_put(&b, chunk, k);
     fclose(f);
     buf_put(&b, "", 0);
@@ -201,14 +201,14 @@ static bool load_corpus(const char *path, struct corpus *c)
             open = name_end ? strchr(name_end, '[') : NULL;
             flags[0] = '\0';
             if (open) {
-                snprintf(flags, sizeof(flags), "%s", open + 1);
+                snprintf(flags, sizeof flags, "%s", open + 1);
                 flags[strcspn(flags, "]")] = '\0';
             }
             if (name_end)
                 *name_end = '\0';
-            c->recs = xrealloc(c->recs, (c->n + 1) * sizeof(*c->recs));
+            c->recs = xrealloc(c->recs, (c->n + 1) * sizeof *c->recs);
             r = &c->recs[c->n++];
-            memset(r, 0, sizeof(*r));
+            memset(r, 0, sizeof *r);
             r->name = xstrdup(line + 4);
             r->want[0] = r->want[1] = -1;
             body.len = 0;
@@ -390,7 +390,7 @@ static void test_long_inputs(struct tiktoken *const tk[2])
     const size_t size = 100 * 1024;
     char *text = xmalloc(size + 8);
 
-    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
         size_t ul = strlen(units[u].text), len = 0;
 
         while (len + ul <= size) {
@@ -428,7 +428,7 @@ static void test_invalid_utf8(struct tiktoken *const tk[2])
         {"\x80\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int e = 0; e < 2; e++)
             is_int(tiktoken_count(tk[e], cases[i].bad, strlen(cases[i].bad)),
                    tiktoken_count(tk[e], cases[i].good, strlen(cases[i].good)),
@@ -452,30 +452,30 @@ static void test_load_errors(void)
     char dir[] = "/tmp/test_tiktoken.XXXXXX", path[64], err[256];
     struct tiktoken *tk;
 
-    tk = tiktoken_load(TIKTOKEN_CL100K, "/nonexistent/dir", err, sizeof(err));
+    tk = tiktoken_load(TIKTOKEN_CL100K, "/nonexistent/dir", err, sizeof err);
     ok(!tk && strstr(err, "cl100k_base.tiktoken"), "missing file: %s", err);
     if (!mkdtemp(dir)) {
         ok(0, "mkdtemp");
         return;
     }
-    snprintf(path, sizeof(path), "%s/cl100k_base.tiktoken", dir);
+    snprintf(path, sizeof path, "%s/cl100k_base.tiktoken", dir);
     write_file(path, "IQ== 0\n!!!! 1\n");
-    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof(err));
+    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof err);
     ok(!tk && strstr(err, ":2: bad base64"), "bad base64: %s", err);
     write_file(path, "IQ== 0\nIg== x\n");
-    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof(err));
+    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof err);
     ok(!tk && strstr(err, ":2: bad rank"), "bad rank: %s", err);
     write_file(path, "IQ== 0\nIQ== 1\n");
-    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof(err));
+    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof err);
     ok(!tk && strstr(err, "duplicate token"), "duplicate token: %s", err);
     write_file(path, "IQ== 0\nIg== 0\n");
-    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof(err));
+    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof err);
     ok(!tk && strstr(err, "repeated"), "duplicate rank: %s", err);
     write_file(path, "IQ== 0\nIg== 1\n");
-    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof(err));
+    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof err);
     ok(!tk && strstr(err, "no token for byte"), "truncated vocabulary: %s", err);
     write_file(path, "");
-    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof(err));
+    tk = tiktoken_load(TIKTOKEN_CL100K, dir, err, sizeof err);
     ok(!tk && err[0], "empty file: %s", err);
     unlink(path);
     rmdir(dir);
@@ -523,7 +523,7 @@ int main(void)
         char path[4096];
         struct stat st;
 
-        snprintf(path, sizeof(path), "%s/%s.tiktoken", cache,
+        snprintf(path, sizeof path, "%s/%s.tiktoken", cache,
                  tiktoken_enc_name(e ? TIKTOKEN_O200K : TIKTOKEN_CL100K));
         if (stat(path, &st) != 0) {
             printf("1..0 # SKIP no rank files (%s missing)\n", path);
@@ -532,7 +532,7 @@ int main(void)
     }
     for (int e = 0; e < 2; e++) {
         t0 = now_s();
-        tk[e] = tiktoken_load(e ? TIKTOKEN_O200K : TIKTOKEN_CL100K, cache, err, sizeof(err));
+        tk[e] = tiktoken_load(e ? TIKTOKEN_O200K : TIKTOKEN_CL100K, cache, err, sizeof err);
         ok(tk[e] != NULL, "load %s in %.3f s%s%s",
            tiktoken_enc_name(e ? TIKTOKEN_O200K : TIKTOKEN_CL100K), now_s() - t0, tk[e] ? "" : ": ",
            tk[e] ? "" : err);
@@ -542,8 +542,8 @@ int main(void)
         tiktoken_free(tk[1]);
         return done_testing();
     }
-    snprintf(corpus_path, sizeof(corpus_path), "%s/%s/corpus.txt", srcdir, DATA_SUBDIR);
-    snprintf(expected_path, sizeof(expected_path), "%s/%s/expected.tsv", srcdir, DATA_SUBDIR);
+    snprintf(corpus_path, sizeof corpus_path, "%s/%s/corpus.txt", srcdir, DATA_SUBDIR);
+    snprintf(expected_path, sizeof expected_path, "%s/%s/expected.tsv", srcdir, DATA_SUBDIR);
     ok(load_corpus(corpus_path, &c), "parse %s (%zu records)", corpus_path, c.n);
     ok(load_expected(expected_path, &c), "parse %s", expected_path);
     ok(c.n >= 60, "corpus has at least 60 texts");
