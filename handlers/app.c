@@ -370,7 +370,8 @@ static void app_fini(void *appv)
     app_free(appv);
 }
 
-const struct server_app server_app = {
+extern const struct server_app app_server; /* handed to server_main by handlers/main.c */
+const struct server_app app_server = {
     .init = app_init,
     .worker_init = app_worker_init,
     .worker_fini = app_worker_fini,

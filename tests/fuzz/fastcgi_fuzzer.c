@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     shutdown(sv[1], SHUT_WR);
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
     struct arena *a = arena_new(4096);
-    fcgi_conn_init(&c, sv[0]);
+    fcgi_conn_init(&c, sv[0], NULL);
     while (fcgi_begin(&c, a) == 0) {
         const char *m = fcgi_param(&c, "REQUEST_METHOD");
         char body[1000];

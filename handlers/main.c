@@ -1,0 +1,10 @@
+/* main: the one-api program is the FastCGI/CGI runtime serving this application. */
+#include "config.h"
+#include "fcgi/server.h"
+
+extern const struct server_app app_server; /* handlers/app.c */
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, &app_server);
+}
