@@ -642,8 +642,10 @@ int fcgi_end(struct fcgi_conn *c)
     if (put_record(c, T_STDOUT, c->id, NULL, 0) < 0 || put_end(c, c->id, ST_COMPLETE) < 0 ||
         send_out(c) < 0)
         return 0;
-    /* A body left unread would be taken for the next request's records. */
-    return c->keep_conn && !c->aborted && skip_buffered_stdin(c);
+    /* A body left unread would be taken for the next request's records; when its end is
+     * already read ahead, fcgi_close need not linger for it either. */
+    int body_done = skip_buffered_stdin(c);
+    return c->keep_conn && !c->aborted && body_done;
 }
 
 void fcgi_close(struct fcgi_conn *c)
