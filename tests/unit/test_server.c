@@ -39,9 +39,26 @@ static void stub_worker_fini(void *app, void *worker)
     (void)app;
     (void)worker;
 }
-/* "/slow" takes 700 ms (a request in flight during a drain); the rest answer at once. */
+#define BIG_ANSWER (2u << 20) /* more than the socket buffers hold */
+
+/* "/slow" takes 700 ms (a request in flight during a drain); "/stream" streams and "/big"
+ * buffers a 2 MB answer; the rest answer at once. */
 static void stub_handle(struct req *r)
 {
+    static char chunk[64 * 1024];
+    if (!strcmp(r->path, "/stream") || !strcmp(r->path, "/big")) {
+        memset(chunk, 's', sizeof chunk);
+        int stream = !strcmp(r->path, "/stream");
+        if (stream && resp_stream_begin(r) < 0)
+            return;
+        for (size_t n = 0; n < BIG_ANSWER; n += sizeof chunk) {
+            if (stream && resp_stream_write(r, chunk, sizeof chunk) < 0)
+                return;
+            if (!stream)
+                resp_write(r, chunk, sizeof chunk);
+        }
+        return;
+    }
     if (!strcmp(r->path, "/slow"))
         usleep(700 * 1000);
     resp_status(r, 200);
@@ -76,6 +93,7 @@ static const struct server_app stub = {
 /* --- the "web server" ---------------------------------------------------------------- */
 
 static char sock_path[100]; /* a unix socket path: at most 107 bytes */
+static size_t stdout_bytes; /* STDOUT content bytes of the last read_answer */
 
 static double now_s(void)
 {
@@ -147,12 +165,15 @@ static int read_answer(int fd, char *out, size_t cap, int timeout_ms)
     size_t have = 0, o = 0;
     double end = now_s() + timeout_ms / 1000.0;
     out[0] = '\0';
+    stdout_bytes = 0;
     for (;;) {
         while (have >= 8) {
             size_t len = (size_t)buf[4] << 8 | buf[5], total = 8 + len + buf[6];
             if (have < total)
                 break;
             int type = buf[1];
+            if (type == 6)
+                stdout_bytes += len;
             if ((type == 6 || type == 10) && o + len < cap) {
                 memcpy(out + o, buf + 8, len);
                 o += len;
@@ -183,17 +204,26 @@ static pid_t start_server(const char *threads)
     early_status = -1;
     pid_t pid = fork();
     if (pid == 0) {
-        const char *argv[] = {"one-api", "--listen",
-                              sock_path, "--threads",
-                              threads,   "--log-dir",
-                              "",        "--env-file",
-                              "",        "--busy-reserve",
-                              "0",       "--drain-timeout",
-                              "5",       "--fcgi-head-timeout",
-                              "1",       NULL};
+        /* Short deadlines (1 s) keep the test quick. */
+        const char *argv[] = {"one-api",
+                              "--listen=",
+                              "--threads=",
+                              "--log-dir=",
+                              "--env-file=",
+                              "--busy-reserve=0",
+                              "--drain-timeout=5",
+                              "--fcgi-head-timeout=1",
+                              "--fcgi-io-timeout=1",
+                              NULL};
+        char listen[128], nthreads[32];
+        snprintf(listen, sizeof listen, "--listen=%s", sock_path);
+        snprintf(nthreads, sizeof nthreads, "--threads=%s", threads);
+        argv[1] = listen;
+        argv[2] = nthreads;
         struct config cfg;
         char err[256];
-        if (config_load(&cfg, 15, argv, "test", err, sizeof err) != 0) {
+        int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+        if (config_load(&cfg, argc, argv, "test", err, sizeof err) != 0) {
             fprintf(stderr, "config: %s\n", err);
             _exit(3);
         }
@@ -283,6 +313,24 @@ int main(void)
     for (int i = 0; i < 64; i++)
         if (idle[i] >= 0)
             close(idle[i]);
+
+    /* FCGI_IO_TIMEOUT (1 s) through the request layer: a buffered 2 MB answer to a peer that
+     * does not read for 2.5 s is cut; a streamed one (resp_stream_begin lifts the write
+     * deadline) waits for it and arrives whole. */
+    fd = connect_unix();
+    ok(fd >= 0 && send_get(fd, "/big") == 0, "a buffered 2 MB answer to a peer that waits");
+    usleep(2500 * 1000);
+    int cut = read_answer(fd, out, sizeof out, 5000) == -1;
+    ok(cut && stdout_bytes > 0 && stdout_bytes < BIG_ANSWER,
+       "... is cut after FCGI_IO_TIMEOUT (%zu bytes arrived)", stdout_bytes);
+    close(fd);
+    fd = connect_unix();
+    ok(fd >= 0 && send_get(fd, "/stream") == 0, "a streamed 2 MB answer to a peer that waits");
+    usleep(2500 * 1000);
+    int end = read_answer(fd, out, sizeof out, 5000);
+    is_int(end, 3, "... is not cut: END_REQUEST arrives");
+    ok(stdout_bytes > BIG_ANSWER, "... after all of it (%zu bytes)", stdout_bytes);
+    close(fd);
 
     /* Drain: SIGTERM with a request in flight; it completes, then the server exits 0, and
      * the idle connections it held are closed. */
