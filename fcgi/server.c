@@ -62,7 +62,7 @@ struct server {
     struct fcgi_limits lim; /* deadlines and GET_VALUES answers for every connection */
     const char *web_addrs;  /* FCGI_WEB_SERVER_ADDRS for a TCP listener; NULL: any peer */
     int listen_fd;
-    int epfd;    /* the listener and connections kept between requests */
+    int epfd;    /* the listener and connections waiting to be readable */
     int wake_fd; /* eventfd: main tells the poller to stop */
     int n_threads;
     int reserve;            /* workers kept for fast 503s */
