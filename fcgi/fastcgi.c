@@ -1,13 +1,20 @@
-/* fastcgi: the FastCGI 1.0 responder role over one blocking connection. */
+/* fastcgi: the FastCGI 1.0 responder role over one non-blocking connection with deadlines. */
 #include "config.h"
 #include "fcgi/fastcgi.h"
 #include "fcgi/arena.h"
+#include "fcgi/log.h"
+#include "fcgi/xmalloc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,12 +41,115 @@ struct rec {
     size_t len, pad;
 };
 
-void fcgi_conn_init(struct fcgi_conn *c, int fd)
+static const struct fcgi_limits default_limits = {5000, 60000, 1, 1};
+
+void fcgi_conn_init(struct fcgi_conn *c, int fd, const struct fcgi_limits *lim)
 {
     c->fd = fd;
+    c->lim = lim ? lim : &default_limits;
     c->in_off = c->in_len = 0;
     c->out_len = 0;
-    c->failed = 0;
+    c->failed = c->timed_out = 0;
+    c->in_head = c->streaming = 0;
+    c->head_deadline = 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The peer, for the log: "127.0.0.1:40000", "[::1]:40000" or "unix socket". */
+static void peer_name(int fd, char *buf, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+        snprintf(buf, n, "a closed socket");
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(buf, n, "%s:%u", host, ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(buf, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, n, "unix socket (fd %d)", fd);
+    }
+}
+
+/* Marks c failed for a missed deadline, with one info line naming the peer. */
+static void missed(struct fcgi_conn *c, const char *what, int ms)
+{
+    char peer[96];
+    peer_name(c->fd, peer, sizeof peer);
+    LOG_INFO("FastCGI connection from %s: %s (%d ms); closing it", peer, what, ms);
+    c->failed = 1;
+    c->timed_out = 1;
+}
+
+/* Inside the head, the time left before its deadline, which starts with the first wait
+ * (the connection was readable when it was dispatched, so that is within microseconds of
+ * it): 0 when it has passed. */
+static int head_left(struct fcgi_conn *c)
+{
+    long long now = now_ms();
+    if (!c->head_deadline)
+        c->head_deadline = now + c->lim->head_ms;
+    return c->head_deadline > now ? (int)(c->head_deadline - now) : 0;
+}
+
+/* Waits until fd is ready for events (POLLIN or POLLOUT) or its deadline passes: the head
+ * deadline inside fcgi_begin, else FCGI_IO_TIMEOUT per wait (none for a streamed answer's
+ * writes). 0 when ready (or in error: the next read or write says which), -1 on timeout. */
+static int wait_io(struct fcgi_conn *c, short events)
+{
+    int ms = -1;
+    if (c->in_head) {
+        ms = head_left(c);
+        if (ms == 0) {
+            missed(c, "request head not complete before FCGI_HEAD_TIMEOUT", c->lim->head_ms);
+            return -1;
+        }
+    } else if (c->lim->io_ms > 0 && !(events == POLLOUT && c->streaming)) {
+        ms = c->lim->io_ms;
+    }
+    struct pollfd p = {.fd = c->fd, .events = events};
+    for (;;) {
+        int n = poll(&p, 1, ms);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue; /* the head deadline is re-read on the next wait; I/O ones restart */
+        if (n < 0) {
+            c->failed = 1;
+            return -1;
+        }
+        missed(c,
+               c->in_head          ? "request head not complete before FCGI_HEAD_TIMEOUT"
+               : events == POLLOUT ? "the web server read nothing within FCGI_IO_TIMEOUT"
+                                   : "no request body within FCGI_IO_TIMEOUT",
+               c->in_head ? c->lim->head_ms : ms);
+        return -1;
+    }
+}
+
+/* read(2) that waits for data within the deadline: bytes read, 0 at EOF, -1 on error. */
+static ssize_t read_some(struct fcgi_conn *c, void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = read(c->fd, buf, n);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) || wait_io(c, POLLIN) < 0)
+            return -1;
+    }
 }
 
 static void put_hdr(unsigned char *h, int type, unsigned id, size_t len)
@@ -61,6 +171,8 @@ static int write_all(struct fcgi_conn *c, struct iovec *iov, int n)
         ssize_t w = writev(c->fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_io(c, POLLOUT) == 0)
                 continue;
             c->failed = 1;
             return -1;
@@ -116,9 +228,7 @@ static int fill(struct fcgi_conn *c, size_t want)
         c->in_off = 0;
     }
     while (c->in_len < want) {
-        ssize_t r = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
-        if (r < 0 && errno == EINTR)
-            continue;
+        ssize_t r = read_some(c, c->in + c->in_len, sizeof c->in - c->in_len);
         if (r <= 0) {
             c->failed = 1;
             return -1;
@@ -220,22 +330,30 @@ static int decode_params(struct fcgi_conn *c, struct arena *a, unsigned char *p,
     return 0;
 }
 
-/* FCGI_GET_VALUES: the web server asks what we support; one request per connection. */
+/* FCGI_GET_VALUES: the web server asks what we support. Each known name is answered once
+ * whatever the query repeats, so the answer stays small. */
 static int answer_get_values(struct fcgi_conn *c, const unsigned char *p, size_t n)
 {
-    static const struct {
+    char conns[16], reqs[16];
+    snprintf(conns, sizeof conns, "%u", c->lim->max_conns);
+    snprintf(reqs, sizeof reqs, "%u", c->lim->max_reqs);
+    const struct {
         const char *name, *value;
-    } known[] = {{"FCGI_MAX_CONNS", "4096"}, {"FCGI_MAX_REQS", "4096"}, {"FCGI_MPXS_CONNS", "0"}};
-    unsigned char body[256];
+    } known[] = {{"FCGI_MAX_CONNS", conns}, {"FCGI_MAX_REQS", reqs}, {"FCGI_MPXS_CONNS", "0"}};
+    enum { N_KNOWN = sizeof known / sizeof known[0] };
+    unsigned char body[N_KNOWN * (2 + 16 + 16)];
+    int done[N_KNOWN] = {0};
     size_t bl = 0;
     const unsigned char *end = p + n;
     while (p < end) {
         size_t nl, vl;
-        if (read_len(&p, end, &nl) < 0 || read_len(&p, end, &vl) < 0 || (size_t)(end - p) < nl + vl)
+        if (read_len(&p, end, &nl) < 0 || read_len(&p, end, &vl) < 0 || (size_t)(end - p) < nl ||
+            (size_t)(end - p) - nl < vl)
             break;
-        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        for (size_t i = 0; i < N_KNOWN; i++) {
             size_t kl = strlen(known[i].name), vv = strlen(known[i].value);
-            if (kl == nl && !memcmp(p, known[i].name, nl) && bl + 2 + kl + vv <= sizeof body) {
+            if (!done[i] && kl == nl && !memcmp(p, known[i].name, nl)) {
+                done[i] = 1;
                 body[bl++] = (unsigned char)kl;
                 body[bl++] = (unsigned char)vv;
                 memcpy(body + bl, known[i].name, kl);
@@ -255,11 +373,19 @@ static int answer_get_values(struct fcgi_conn *c, const unsigned char *p, size_t
  * BEGIN_REQUEST (no multiplexing), an abort. Its content is still unread. */
 static int other_record(struct fcgi_conn *c, const struct rec *rc, int active)
 {
-    unsigned char small[256];
-    if (rc->id == 0 && rc->type == T_GET_VALUES && rc->len <= sizeof small) {
-        if (take(c, small, rc->len) < 0 || take(c, NULL, rc->pad) < 0)
-            return -1;
-        return answer_get_values(c, small, rc->len);
+    if (c->in_head && !head_left(c)) { /* a stream of records that never completes a head */
+        missed(c, "request head not complete before FCGI_HEAD_TIMEOUT", c->lim->head_ms);
+        return -1;
+    }
+    if (rc->id == 0 && rc->type == T_GET_VALUES) {
+        /* A query is at most one record (64 KB): rare, so a long one goes to the heap. */
+        unsigned char small[256];
+        unsigned char *q = rc->len <= sizeof small ? small : xmalloc(rc->len);
+        int ok = take(c, q, rc->len) == 0 && take(c, NULL, rc->pad) == 0 &&
+                 answer_get_values(c, q, rc->len) == 0;
+        if (q != small)
+            free(q);
+        return ok ? 0 : -1;
     }
     if (take(c, NULL, rc->len + rc->pad) < 0)
         return -1;
@@ -279,15 +405,11 @@ static int other_record(struct fcgi_conn *c, const struct rec *rc, int active)
     return 0; /* records of finished or unknown requests are dropped */
 }
 
-int fcgi_begin(struct fcgi_conn *c, struct arena *a)
+/* Reads records up to a responder BEGIN_REQUEST: 0, or -1 (close). */
+static int read_begin(struct fcgi_conn *c)
 {
     struct rec rc;
-    c->params = NULL;
-    c->n_params = 0;
-    c->stdin_done = c->aborted = 0;
-    c->stdin_left = c->pad_left = 0;
-    c->keep_conn = 0;
-    for (;;) { /* BEGIN_REQUEST */
+    for (;;) {
         if (c->failed || next_record(c, &rc) < 0)
             return -1;
         if (rc.type != T_BEGIN || rc.id == 0 || rc.len != 8) {
@@ -302,53 +424,81 @@ int fcgi_begin(struct fcgi_conn *c, struct arena *a)
         c->id = (uint16_t)rc.id;
         c->keep_conn = b[2] & FLAG_KEEP_CONN;
         if (role == ROLE_RESPONDER)
-            break;
-        if (put_end(c, rc.id, ST_UNKNOWN_ROLE) < 0 || send_out(c) < 0)
-            return -1;
-        if (!c->keep_conn)
+            return 0;
+        if (put_end(c, rc.id, ST_UNKNOWN_ROLE) < 0 || send_out(c) < 0 || !c->keep_conn)
             return -1;
     }
-    /* PARAMS until the empty record. Gathered in one arena buffer: a pair may span records. */
+}
+
+int fcgi_begin(struct fcgi_conn *c, struct arena *a)
+{
+    struct rec rc;
+    c->params = NULL;
+    c->n_params = 0;
+    c->stdin_done = c->aborted = 0;
+    c->stdin_left = c->pad_left = 0;
+    c->keep_conn = 0;
+    c->streaming = 0;
+    c->in_head = 1;
+    c->head_deadline = 0;
+    /* PARAMS until the empty record, gathered in one arena buffer (a pair may span records).
+     * A request aborted before its params ended is answered and the next one read into the
+     * same buffer: the params bytes of all of them count against MAX_PARAMS_BYTES, and the
+     * whole cycle against the head deadline. */
     unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (next_record(c, &rc) < 0)
+    size_t len = 0, cap = 0, total = 0;
+    int ready = 0;
+    while (!ready) {
+        if (read_begin(c) < 0)
             return -1;
-        if (rc.id != c->id || (rc.type != T_PARAMS && rc.type != T_ABORT)) {
-            if (other_record(c, &rc, 1) < 0)
+        len = 0;
+        for (;;) {
+            if (next_record(c, &rc) < 0)
                 return -1;
-            continue;
-        }
-        if (rc.type == T_ABORT) { /* gone before it began: answer and wait for the next */
-            if (take(c, NULL, rc.len + rc.pad) < 0 || put_end(c, c->id, ST_COMPLETE) < 0 ||
-                send_out(c) < 0 || !c->keep_conn)
+            if (rc.id != c->id || (rc.type != T_PARAMS && rc.type != T_ABORT)) {
+                if (other_record(c, &rc, 1) < 0)
+                    return -1;
+                continue;
+            }
+            if (rc.type == T_ABORT) { /* gone before it began: answer, then the next one */
+                if (take(c, NULL, rc.len + rc.pad) < 0 || put_end(c, c->id, ST_COMPLETE) < 0 ||
+                    send_out(c) < 0 || !c->keep_conn)
+                    return -1;
+                if (!head_left(c)) {
+                    missed(c, "request head not complete before FCGI_HEAD_TIMEOUT",
+                           c->lim->head_ms);
+                    return -1;
+                }
+                break;
+            }
+            if (rc.len == 0) {
+                if (take(c, NULL, rc.pad) < 0)
+                    return -1;
+                ready = 1;
+                break;
+            }
+            if (total + rc.len > MAX_PARAMS_BYTES) {
+                c->failed = 1;
                 return -1;
-            return fcgi_begin(c, a);
-        }
-        if (rc.len == 0) {
-            if (take(c, NULL, rc.pad) < 0)
+            }
+            if (len + rc.len > cap) {
+                size_t ncap = cap ? cap * 2 : 2048;
+                while (ncap < len + rc.len)
+                    ncap *= 2;
+                buf = arena_realloc(a, buf, cap, ncap);
+                cap = ncap;
+            }
+            if (take(c, buf + len, rc.len) < 0 || take(c, NULL, rc.pad) < 0)
                 return -1;
-            break;
+            len += rc.len;
+            total += rc.len;
         }
-        if (len + rc.len > MAX_PARAMS_BYTES) {
-            c->failed = 1;
-            return -1;
-        }
-        if (len + rc.len > cap) {
-            size_t ncap = cap ? cap * 2 : 2048;
-            while (ncap < len + rc.len)
-                ncap *= 2;
-            buf = arena_realloc(a, buf, cap, ncap);
-            cap = ncap;
-        }
-        if (take(c, buf + len, rc.len) < 0 || take(c, NULL, rc.pad) < 0)
-            return -1;
-        len += rc.len;
     }
     if (decode_params(c, a, buf, len) < 0) {
         c->failed = 1;
         return -1;
     }
+    c->in_head = 0;
     return 0;
 }
 
@@ -373,9 +523,7 @@ long fcgi_read(struct fcgi_conn *c, char *buf, size_t n)
                 if (got)
                     break;               /* return what we have rather than block */
                 if (k >= sizeof c->in) { /* large body: straight into the caller's buffer */
-                    ssize_t r = read(c->fd, buf, k);
-                    if (r < 0 && errno == EINTR)
-                        continue;
+                    ssize_t r = read_some(c, buf + got, k);
                     if (r <= 0) {
                         c->failed = 1;
                         return -1;
@@ -454,6 +602,11 @@ int fcgi_flush(struct fcgi_conn *c)
     return send_out(c);
 }
 
+void fcgi_stream(struct fcgi_conn *c)
+{
+    c->streaming = 1;
+}
+
 /* Skips the rest of the body if it is already read ahead (a GET's empty STDIN record comes
  * with its params; a refused request may leave its body unread): 1 when the end was seen. */
 static int skip_buffered_stdin(struct fcgi_conn *c)
@@ -489,8 +642,10 @@ int fcgi_end(struct fcgi_conn *c)
     if (put_record(c, T_STDOUT, c->id, NULL, 0) < 0 || put_end(c, c->id, ST_COMPLETE) < 0 ||
         send_out(c) < 0)
         return 0;
-    /* A body left unread would be taken for the next request's records. */
-    return c->keep_conn && !c->aborted && skip_buffered_stdin(c);
+    /* A body left unread would be taken for the next request's records; when its end is
+     * already read ahead, fcgi_close need not linger for it either. */
+    int body_done = skip_buffered_stdin(c);
+    return c->keep_conn && !c->aborted && body_done;
 }
 
 void fcgi_close(struct fcgi_conn *c)

@@ -350,6 +350,8 @@ int resp_stream_begin(struct req *r)
     if (r->is_streaming)
         return r->client_gone ? -1 : 0;
     r->is_streaming = 1;
+    if (r->io->stream)
+        r->io->stream(r->io->ctx);
     if (send_head(r, -1) < 0 || r->io->flush(r->io->ctx) < 0) {
         r->client_gone = 1;
         return -1;

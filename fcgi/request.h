@@ -23,6 +23,9 @@ struct req_io {
     /* Pushes written bytes to the web server; -1 when the client is gone. */
     int (*flush)(void *ctx);
     void *ctx;
+    /* Optional: the response starts streaming, so writes may wait as long as the client
+     * takes to read (the transport lifts its write deadline). */
+    void (*stream)(void *ctx);
 };
 
 #define REQ_MAX_PARAMS 4 /* path parameters (":id") a route may capture */

@@ -1,10 +1,11 @@
-/* server: FastCGI (a poller accepting and parking kept connections, worker threads serving
- * one request at a time), CGI mode, signals, drain. */
+/* server: FastCGI (a poller accepting connections and holding idle ones until they are
+ * readable, worker threads serving one request at a time), CGI mode, signals, drain. */
 #include "config.h"
 #include "fcgi/server.h"
 #include "fcgi/arena.h"
 #include "fcgi/cfg.h"
 #include "fcgi/log.h"
+#include "fcgi/netaddr.h"
 #include "fcgi/request.h"
 #include "fcgi/xmalloc.h"
 
@@ -12,7 +13,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +41,7 @@
 #define ARENA_BLOCK (16 * 1024)
 #define INITIAL_WORKERS 16 /* more start as concurrency needs them, up to THREADS */
 #define LINGER_MS 20       /* how long a worker waits for its kept connection's next request */
+#define FD_RESERVE 32      /* descriptors not counted in FCGI_MAX_CONNS (listener, log, db) */
 
 /* Ready connections wait here for a worker. Idle workers wait last-in first-out, so the
  * next request goes to the thread that ran the previous one (its stack and caches are warm,
@@ -52,9 +57,12 @@ struct worker {
 /* Shared by the workers, the poller and main for one run; lives on main's stack. */
 struct server {
     const struct config *cfg;
+    const struct server_app *vt; /* the application's entry points */
     void *app;
+    struct fcgi_limits lim; /* deadlines and GET_VALUES answers for every connection */
+    const char *web_addrs;  /* FCGI_WEB_SERVER_ADDRS for a TCP listener; NULL: any peer */
     int listen_fd;
-    int epfd;    /* the listener and connections kept between requests */
+    int epfd;    /* the listener and connections waiting to be readable */
     int wake_fd; /* eventfd: main tells the poller to stop */
     int n_threads;
     int reserve;            /* workers kept for fast 503s */
@@ -72,7 +80,8 @@ struct server {
     struct worker *idle; /* stack of waiting workers */
     int *queue;          /* ring of ready connections */
     size_t q_head, q_len, q_cap;
-    unsigned char *parked; /* parked[fd]: fd waits in epoll for its next request */
+    unsigned char *parked; /* parked[fd]: fd waits in epoll for its next request (or, just
+                            * accepted, for its first) */
     size_t parked_cap;
 };
 
@@ -153,8 +162,9 @@ static int take_conn(struct server *s, struct worker *w)
     return w->fd;
 }
 
-/* After a request on a kept connection: epoll watches it for the next one. */
-static void park(struct server *s, int fd)
+/* Until fd is readable, epoll watches it and no thread waits on it: a connection just
+ * accepted (is_new) for its first request, a kept one for its next. */
+static void watch(struct server *s, int fd, int is_new)
 {
     pthread_mutex_lock(&s->mu);
     if (atomic_load(&s->draining)) {
@@ -174,7 +184,7 @@ static void park(struct server *s, int fd)
         s->parked_cap = ncap;
     }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = fd};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 &&
+    if ((is_new || epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) &&
         epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         pthread_mutex_unlock(&s->mu);
         close(fd);
@@ -200,21 +210,25 @@ static int conn_flush(void *ctx)
 {
     return fcgi_flush(ctx);
 }
+static void conn_stream(void *ctx)
+{
+    fcgi_stream(ctx);
+}
 
 static void serve_one(struct server *s, struct req *r)
 {
     int busy = atomic_load(&s->busy);
     if (s->reserve > 0 && busy > s->n_threads - s->reserve)
-        server_app.busy(r);
+        s->vt->busy(r);
     else
-        server_app.handle(r);
+        s->vt->handle(r);
     resp_finish(r);
 }
 
 /* Serves requests on fd until the web server is done with it; returns 1 when fd is kept. */
 static int serve_conn(struct server *s, struct fcgi_conn *c, struct arena *a, void *w)
 {
-    struct req_io io = {conn_param, conn_read, conn_write, conn_flush, c};
+    struct req_io io = {conn_param, conn_read, conn_write, conn_flush, c, conn_stream};
     int keep;
     do {
         if (fcgi_begin(c, a) < 0) {
@@ -226,7 +240,7 @@ static int serve_conn(struct server *s, struct fcgi_conn *c, struct arena *a, vo
         req_init(&r, a, &io, s->app, w);
         serve_one(s, &r);
         keep = fcgi_end(c);
-        server_app.request_done(&r);
+        s->vt->request_done(&r);
         arena_reset(a);
         atomic_fetch_sub(&s->busy, 1);
     } while (keep && fcgi_has_pending(c));
@@ -248,31 +262,73 @@ static void *worker_main(void *arg)
 {
     struct worker *me = arg;
     struct server *s = me->s;
-    void *w = server_app.worker_init(s->app);
+    void *w = s->vt->worker_init(s->app);
     struct arena *a = arena_new(ARENA_BLOCK);
     struct fcgi_conn *c = NULL; /* 16 KB of buffers, only for workers that ever serve */
     int fd;
     while ((fd = take_conn(s, me)) >= 0) {
         if (!c)
             c = xmalloc(sizeof *c);
-        fcgi_conn_init(c, fd);
+        fcgi_conn_init(c, fd, &s->lim);
         int keep;
         while ((keep = serve_conn(s, c, a, w)) && next_request_soon(s, fd))
             ;
         if (keep)
-            park(s, fd);
+            watch(s, fd, 0);
         else
             fcgi_close(c);
     }
     free(c);
     arena_free(a);
-    server_app.worker_fini(s->app, w);
+    s->vt->worker_fini(s->app, w);
     atomic_fetch_sub(&s->live, 1);
     return NULL;
 }
 
+/* Is the peer of a TCP connection allowed by FCGI_WEB_SERVER_ADDRS? Logs a refusal. */
+static int peer_allowed(const struct server *s, const struct sockaddr_storage *ss)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof ip);
+    else if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof ip);
+    else
+        return 1; /* not an IP peer: the list does not apply */
+    if (ip_in_cidr_list(ip, s->web_addrs))
+        return 1;
+    LOG_INFO("FastCGI connection from %s refused: not in FCGI_WEB_SERVER_ADDRS", ip);
+    return 0;
+}
+
+/* Accepts what the listen backlog holds. A new connection waits in epoll, holding no
+ * thread, until its first bytes arrive: an idle or silent peer cannot pin workers. */
+static void accept_all(struct server *s)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int cfd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd >= 0) {
+            if (s->web_addrs && !peer_allowed(s, &ss))
+                close(cfd);
+            else
+                watch(s, cfd, 1);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE) {
+            LOG_WARN("accept: %s (raise the open file limit)", strerror(errno));
+            usleep(10000); /* the limit frees up as requests end */
+        }
+        break;
+    }
+}
+
 /* The poller: accepts every connection the web server opens (they are not left in the
- * backlog when workers are busy) and wakes on kept connections' next requests. */
+ * backlog when workers are busy) and hands a connection to a worker once it is readable:
+ * a new one's first request, a kept one's next. */
 static void *poller_main(void *arg)
 {
     struct server *s = arg;
@@ -291,20 +347,7 @@ static void *poller_main(void *arg)
             if (fd == s->wake_fd) {
                 stop = 1;
             } else if (fd == s->listen_fd) {
-                for (;;) {
-                    int cfd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-                    if (cfd >= 0) {
-                        dispatch(s, cfd);
-                        continue;
-                    }
-                    if (errno == EINTR || errno == ECONNABORTED)
-                        continue;
-                    if (errno == EMFILE || errno == ENFILE) {
-                        LOG_WARN("accept: %s (raise the open file limit)", strerror(errno));
-                        usleep(10000); /* the limit frees up as requests end */
-                    }
-                    break;
-                }
+                accept_all(s);
             } else {
                 pthread_mutex_lock(&s->mu);
                 if ((size_t)fd < s->parked_cap)
@@ -316,7 +359,7 @@ static void *poller_main(void *arg)
         if (stop)
             break;
     }
-    /* Draining: refuse new connections; a kept connection whose next request is already
+    /* Draining: refuse new connections; a waiting connection whose request is already
      * here is served, the others are closed (the web server opens new ones elsewhere). */
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
     shutdown(s->listen_fd, SHUT_RDWR);
@@ -366,7 +409,19 @@ static int open_listener(const char *addr)
             return -1;
         }
         memcpy(un.sun_path, path, plen + 1);
-        unlink(path); /* a socket left by an earlier run */
+        /* A socket left by an earlier run (or a running one being replaced) is removed;
+         * anything else at that path is not ours to delete. */
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) {
+                LOG_ERR("refusing to listen on %s: it exists and is not a socket (remove it or "
+                        "choose another --listen path)",
+                        path);
+                errno = EEXIST;
+                return -1;
+            }
+            unlink(path);
+        }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             return -1;
@@ -450,6 +505,13 @@ static int run_fastcgi(struct server *s, sigset_t *sigs)
         LOG_ERR("epoll: %s", strerror(errno));
         return 1;
     }
+    /* FCGI_WEB_SERVER_ADDRS applies to IP listeners only (a unix socket has its mode). */
+    struct sockaddr_storage la;
+    socklen_t ll = sizeof la;
+    const char *addrs = cfg_str(s->cfg, CFG_FCGI_WEB_SERVER_ADDRS);
+    if (*addrs && getsockname(s->listen_fd, (struct sockaddr *)&la, &ll) == 0 &&
+        (la.ss_family == AF_INET || la.ss_family == AF_INET6))
+        s->web_addrs = addrs;
     pthread_attr_init(&s->attr);
     pthread_attr_setstacksize(&s->attr, WORKER_STACK);
     s->tids = xcalloc((size_t)s->n_threads, sizeof *s->tids);
@@ -482,7 +544,7 @@ static int run_fastcgi(struct server *s, sigset_t *sigs)
     int left = atomic_load(&s->busy);
     if (atomic_load(&s->live) > 0) {
         LOG_WARN("drain deadline reached with %d requests in flight; exiting", left);
-        server_app.flush(s->app);
+        s->vt->flush(s->app);
         log_fini();
         _exit(0); /* workers still hold the app: do not unwind under them */
     }
@@ -530,25 +592,55 @@ static int cgi_flush(void *ctx)
 
 static int run_cgi(struct server *s)
 {
-    void *w = server_app.worker_init(s->app);
+    void *w = s->vt->worker_init(s->app);
     struct arena *a = arena_new(ARENA_BLOCK);
-    struct req_io io = {cgi_param, cgi_read, cgi_write, cgi_flush, NULL};
+    struct req_io io = {cgi_param, cgi_read, cgi_write, cgi_flush, NULL, NULL};
     struct req r;
     req_init(&r, a, &io, s->app, w);
-    server_app.handle(&r);
+    s->vt->handle(&r);
     resp_finish(&r);
     fflush(stdout);
-    server_app.request_done(&r);
+    s->vt->request_done(&r);
     arena_free(a);
-    server_app.worker_fini(s->app, w);
+    s->vt->worker_fini(s->app, w);
     return 0;
 }
 
-int server_run(const struct config *cfg)
+/* Descriptors the process can hold: the soft limit raised to the hard one (a web server's
+ * kept connections and every stream's upstream socket each take one). */
+static unsigned open_file_limit(void)
 {
-    struct server s = {
-        .cfg = cfg, .listen_fd = -1, .epfd = -1, .wake_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 30)
+        return 1u << 30;
+    return (unsigned)rl.rlim_cur;
+}
+
+int server_run(const struct config *cfg, const struct server_app *app)
+{
+    struct server s = {.cfg = cfg,
+                       .vt = app,
+                       .listen_fd = -1,
+                       .epfd = -1,
+                       .wake_fd = -1,
+                       .mu = PTHREAD_MUTEX_INITIALIZER};
     s.n_threads = (int)cfg_int(cfg, CFG_THREADS);
+    /* FCGI_MAX_CONNS: what is left of the file limit once the listener, epoll, log, database
+     * and a few more are open. */
+    unsigned nofile = open_file_limit();
+    s.lim = (struct fcgi_limits){
+        .head_ms = (int)cfg_int(cfg, CFG_FCGI_HEAD_TIMEOUT) * 1000,
+        .io_ms = (int)cfg_int(cfg, CFG_FCGI_IO_TIMEOUT) * 1000,
+        .max_conns = nofile > FD_RESERVE + 1 ? nofile - FD_RESERVE : 1,
+        .max_reqs = (unsigned)s.n_threads,
+    };
     long long reserve = cfg_int(cfg, CFG_BUSY_RESERVE);
     if (reserve < 0)
         reserve = s.n_threads >= 4 ? (s.n_threads / 32 > 1 ? s.n_threads / 32 : 1) : 0;
@@ -594,7 +686,7 @@ int server_run(const struct config *cfg)
                  deflisten);
     }
 
-    s.app = server_app.init(cfg, mode_cgi);
+    s.app = app->init(cfg, mode_cgi);
     if (!s.app) {
         if (mode_cgi) {
             /* The web server shows our answer, not "End of script output before headers". */
@@ -607,6 +699,6 @@ int server_run(const struct config *cfg)
         return 1;
     }
     int rc = mode_cgi ? run_cgi(&s) : run_fastcgi(&s, &sigs);
-    server_app.fini(s.app);
+    app->fini(s.app);
     return rc;
 }

@@ -6,7 +6,8 @@
 struct config;
 struct req;
 
-/* What the application provides; handlers/app.c defines the one instance, server_app. */
+/* What the application provides: its entry points, handed to server_main (or server_run).
+ * The runtime names no symbol of the application. */
 struct server_app {
     /* Once at start-up, before any worker exists; is_cgi: one request per process.
      * Returns the app (opaque) or NULL. */
@@ -27,10 +28,13 @@ struct server_app {
     void (*fini)(void *app);
 };
 
-extern const struct server_app server_app;
+/* Chooses the run mode from cfg and the environment and serves app until SIGTERM/SIGINT
+ * (or one request in CGI mode). app must outlive the call. Returns the process exit status. */
+int server_run(const struct config *cfg, const struct server_app *app);
 
-/* Chooses the run mode from cfg and the environment and serves until SIGTERM/SIGINT (or
- * one request in CGI mode). Returns the process exit status. */
-int server_run(const struct config *cfg);
+/* The whole program for main(): re-executes itself once without glibc's per-thread malloc
+ * cache (FastCGI modes), loads the settings from argv, the environment and .env, opens the
+ * log and runs server_run. Returns the exit status (2: bad settings, 0 after --help). */
+int server_main(int argc, char **argv, const struct server_app *app);
 
 #endif

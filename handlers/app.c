@@ -378,7 +378,7 @@ static void app_fini(void *appv)
     app_free(appv);
 }
 
-const struct server_app server_app = {
+const struct server_app app_server = {
     .init = app_init,
     .worker_init = app_worker_init,
     .worker_fini = app_worker_fini,

@@ -70,6 +70,10 @@ int app_auth(struct req *r, unsigned level);
 /* Error renderer for the router (handlers/errors.c). */
 void app_render_error(struct req *r, int code);
 
+/* The application's entry points, handed to the runtime by main() (handlers/main.c). */
+struct server_app;
+extern const struct server_app app_server;
+
 /* The route table (handlers/routes.c). */
 extern const struct route app_routes[];
 extern const unsigned app_n_routes;

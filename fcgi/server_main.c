@@ -1,9 +1,11 @@
-/* main: load the config, open the log, run the server in the mode the environment asks for. */
+/* server_main: the program around server_run: load the config, open the log, run the server
+ * in the mode the environment asks for. main() lives with the application (handlers/main.c). */
 #include "config.h"
 #include "fcgi/cfg.h"
 #include "fcgi/log.h"
 #include "fcgi/server.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,16 @@ static void reexec_without_tcache(char **argv)
                      t && *t ? ":" : "");
     if (n < 0 || (size_t)n >= sizeof val || setenv("GLIBC_TUNABLES", val, 1) != 0)
         return;
+    /* The real path, not /proc/self/exe: the kernel names a process (comm, what ps, top and
+     * pgrep show) after the file it executes, and "exe" would replace "one-api". */
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        execv(self, argv);
+    }
+    /* Replaced or deleted since it started (the path then ends in " (deleted)"): the running
+     * image is still reachable through /proc. */
     execv("/proc/self/exe", argv);
     /* No /proc (a chroot): run as we are, with the cache. */
 #else
@@ -44,7 +56,7 @@ static void reexec_without_tcache(char **argv)
 #endif
 }
 
-int main(int argc, char **argv)
+int server_main(int argc, char **argv, const struct server_app *app)
 {
     reexec_without_tcache(argv);
     struct config cfg;
@@ -59,7 +71,7 @@ int main(int argc, char **argv)
     }
     log_init(cfg_str(&cfg, CFG_LOG_DIR), (int)cfg_int(&cfg, CFG_ONLY_ONE_LOG_FILE),
              (int)cfg_int(&cfg, CFG_DEBUG));
-    rc = server_run(&cfg);
+    rc = server_run(&cfg, app);
     log_fini();
     config_free(&cfg);
     return rc;
