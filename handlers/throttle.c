@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define ADDR_BURST 20        /* One API's critical limit: 20 requests per 20 minutes */
+#define ADDR_BURST 20 /* One API's critical limit: 20 requests per 20 minutes */
 #define ADDR_PER_S (1.0 / 60)
-#define NAME_BURST 10        /* failures of one name from one address */
+#define NAME_BURST 10 /* failures of one name from one address */
 #define NAME_PER_S (1.0 / 60)
-#define MAX_KEYS 65536       /* about 10 MB at most: the oldest are forgotten first */
+#define MAX_KEYS 65536 /* about 10 MB at most: the oldest are forgotten first */
 
 struct throttle {
     struct ratelimit *by_addr;
