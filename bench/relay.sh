@@ -121,8 +121,7 @@ for c in $levels; do
         "$(awk -v a="${P99[nginx->one-api->mock$c]}" -v b="${P99[mock direct$c]}" 'BEGIN{print a-b}')"
 done
 
-# Streams: N (1 s ramp), each 10 events 500 ms apart (the spike's figures,
-# notes/fastcgi-spike.md 1.1); time to first event, from a C epoll client (bench/sseload.c).
+# Streams: N (1 s ramp), each 10 events 500 ms apart (a paced chat answer); time to first event, from a C epoll client (bench/sseload.c).
 gcc -std=c17 -O2 -o "$tmp/sseload" "$top/bench/sseload.c" || die "cannot build bench/sseload.c"
 printf '%s' '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"[[mock chunks=10 delay_ms=500]] hi"}]}' >"$tmp/stream.json"
 echo

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lint for unsafe output and SQL (STYLE.md #10), run by `make check` as a TAP test.
+# Lint for unsafe output and SQL, run by `make check` as a TAP test.
 # A reviewed exception is marked on its line, as fossil does: /* safe-for-sql: why */ beside
 # a non-literal SQL argument, /*safe-raw*/ beside a raw template tag.
 set -u

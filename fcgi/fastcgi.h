@@ -1,8 +1,8 @@
 /* FastCGI 1.0 responder role over one connection, served by one thread at a time.
  *
  * Why not libfcgi: it serves a kept-alive connection (FCGI_KEEP_CONN) by blocking its thread
- * on it, so idle connections pin threads and can stall requests (notes/fastcgi-spike.md
- * 1.3). Here the server parks idle connections in epoll and any worker picks up the next
+ * on it, so idle connections pin threads and stall requests (for a minute, when measured
+ * behind nginx with fastcgi_keep_conn). Here the server parks idle connections in epoll and any worker picks up the next
  * request; a kept connection saves the web server a connect, and us an accept, a shutdown, a
  * poll and a close, per request. Output is coalesced: a buffered response, its end-of-stream
  * record and END_REQUEST leave in one write.

@@ -1,5 +1,5 @@
 /* Typed inputs from a JSON request body: each route declares its fields once (name and kind)
- * and handlers read typed values, never raw JSON (STYLE.md #7). */
+ * and handlers read typed values, never raw JSON. */
 #ifndef OA_JSONIN_H
 #define OA_JSONIN_H
 #include <stddef.h>

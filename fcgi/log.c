@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The log sink is process state by nature (DESIGN.md: the app lifetime). Lines go out with
+/* The log sink is process state by nature (it lives as long as the app). Lines go out with
  * one write(2) each on O_APPEND descriptors, which the kernel keeps whole, so writers take
  * no lock: a mutex held across two writes per request serialised every worker at high
  * request rates. The mutex only guards opening the next day's file. */

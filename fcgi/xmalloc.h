@@ -1,4 +1,4 @@
-/* Allocators that never return NULL: out of memory aborts the process (DESIGN.md). */
+/* Allocators that never return NULL: out of memory aborts the process, so no caller checks. */
 #ifndef OA_XMALLOC_H
 #define OA_XMALLOC_H
 #include <stddef.h>

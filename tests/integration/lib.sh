@@ -959,8 +959,8 @@ print("|".join(str(x) for x in (done_last, content, ",".join(tools), args, finis
 }
 
 # relay_bill DESC MODEL_RATIO COMPLETION_RATIO [FIXED_QUOTA]: the request just made added
-# one consume log row (type 2) whose quota follows spec 6.3 step 12 from its own token
-# counts (group ratio 1), or is FIXED_QUOTA ("tokens": the row's token count, for
+# one consume log row (type 2) whose quota is ceil((prompt + completion x completion ratio)
+# x model ratio) from its own token counts (group ratio 1), or is FIXED_QUOTA ("tokens": the row's token count, for
 # transcripts whose count depends on the tokenizer files); root's users.quota dropped by
 # exactly that quota. Two test points. State: N_LOGS (consume rows so far) and UQ (root's
 # users.quota after the last billed request), set by relay_bill_start after oa_start;
@@ -991,7 +991,7 @@ relay_bill() {
         N_LOGS=$n
     fi
     if [[ $fixed == tokens ]]; then
-        want=$((LOG_P + LOG_C)) # spec 6.6: a transcript costs its token count, no ratio
+        want=$((LOG_P + LOG_C)) # the caller checks the ratio itself: the row's tokens
     elif [[ -n $fixed ]]; then
         want=$fixed
     else

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # t0108: options come from the options table at start (defaults otherwise), and with
 # MEMORY_CACHE_ENABLED they are re-read every SYNC_FREQUENCY seconds, so a change made by
-# another node (here: straight into the database) shows without a restart (spec 11.3).
+# another node (here: straight into the database) shows without a restart.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t0203: GET /api/channel/update_balance/:id asks the upstream for the balance (spec 5.8) and
+# t0203: GET /api/channel/update_balance/:id asks the upstream for the balance and
 # stores it: OpenAI (subscription, then usage), DeepSeek, OpenRouter and SiliconFlow shapes,
 # answered by the mock upstream's scripted replies; CloseAI, OpenAI-SB, AIProxy, API2GPT and
 # AIGC2D, answered by the mock's balance endpoints (at the channel's base URL), each read from

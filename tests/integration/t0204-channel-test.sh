@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# t0204: channel tests (spec 5.7) and automatic enabling (5.5): GET /api/channel/test/:id
+# t0204: channel tests and automatic enabling: GET /api/channel/test/:id
 # answers {success, message, time, modelName}, records test_time/response_time and a type-5
 # log; a passing batch test (GET /api/channel/test) brings back a channel the gateway
 # disabled (status 3) when AutomaticEnableChannelEnabled is on, never one an admin disabled
-# (status 2, spec 14 quirk 12); a failing test of an enabled channel disables it. "time" is
+# (status 2; docs/compatibility.md); a failing test of an enabled channel disables it. "time" is
 # written as Go writes a float64 (the shortest digits that read back, no exponent from 1e-6
 # on), 0 on failure.
 . "$(dirname "$0")/lib.sh"

@@ -2,7 +2,7 @@
 # t0302: the OpenAI relay end to end, as the OpenAI clients use it, against the mock
 # upstream: chat (plain, streamed with and without include_usage, tool calls), embeddings,
 # completions, images, speech, transcription, moderations; model mapping that keeps unknown
-# fields; an Azure channel; and the bill of every request (spec 6.3-6.8, 7, 8, 9.2).
+# fields; an Azure channel; and the bill of every request.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
@@ -84,7 +84,7 @@ for ws in $(oa_webservers); do
     oa_relay /v1/chat/completions "$ROOT_KEY" \
         "{\"model\":\"my-alias\",\"stream\":true,$TOOLS,\"parallel_tool_calls\":false,\"custom_thing\":[1,2],\"messages\":[{\"role\":\"user\",\"content\":\"w [[mock tool=get_weather]]\"}]}" -N
     IFS='|' read -r done_last content tool args finish usage bare errors events other <<<"$(sse_summary)"
-    is "$OA_STATUS|$tool|$finish" "200|get_weather|tool_calls" "$ws: mapping + stream + tools still works (pain point 20)"
+    is "$OA_STATUS|$tool|$finish" "200|get_weather|tool_calls" "$ws: mapping + stream + tools still works "
     up=$(mock_last body)
     is "$(JSON_DOC=$up json_fields model tools.0.function.name parallel_tool_calls custom_thing)" \
         'gpt-4o-mini|get_weather|false|[1,2]' "$ws: ... upstream got the tools and unknown fields"
@@ -146,8 +146,8 @@ for ws in $(oa_webservers); do
     ok_if "$ws: transcription: the form arrives whole (file, model, language)" \
         grep -q 'RIFF-mock-audio-WAVE' <<<"$up"
     ok_if "$ws: transcription: ... the language field too" grep -q 'name="language"' <<<"$up"
-    # Spec 6.6 bills a transcript its token count with no ratio (quirk 9); we apply the
-    # model and group ratio like every other call (whisper-1's ratio 15 then prices about
+    # One API bills a transcript its token count with no ratio; we apply the model and group
+    # ratio (docs/compatibility.md) like every other call (whisper-1's ratio 15 then prices about
     # US$0.006 a minute) and log the transcript's tokens as completion tokens.
     # (3 tokens with cl100k_base, 4 with the bytes/4 fallback: the row's own count.)
     relay_bill "$ws: transcription" 15 1
@@ -182,7 +182,7 @@ for ws in $(oa_webservers); do
         "$ws: azure embeddings (pinned channel)"
     relay_bill "$ws: azure embeddings" 0.01 1
 
-    # --- a channel's forced system prompt (spec 6.3 step 5) ---------------------------
+    # --- a channel's forced system prompt --------------------------------------------
     oa_relay /v1/chat/completions "$ROOT_KEY" '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
     is "$OA_STATUS|$(JSON_DOC=$(mock_last body) json_fields messages.0.role messages.0.content messages.1.content)" \
         "200|system|You are a pirate.|hi" "$ws: system prompt: prepended when the request has none"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # t0303: Anthropic (type 14) and Gemini (type 24) channels answer OpenAI-format requests:
 # the upstream request in the provider's own format, the answer (plain, streamed, tool
-# calls) turned back into OpenAI's, and the bill (spec 7.4, 8.4, 9.2, 6.3).
+# calls) turned back into OpenAI's, and the bill.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver

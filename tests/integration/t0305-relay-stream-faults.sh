@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t0305: streams that end badly (spec 8, pain points 1 and 2): a client that goes away
+# t0305: streams that end badly: a client that goes away
 # mid-stream is billed only for what it received and the upstream call stops; an upstream
 # that fails mid-stream ends the client's stream with an error event and [DONE], billed
 # for what was sent.

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# t0306: the ledger stays exact under load (DESIGN "Data, quota and the ledger"; spec 6.3
-# step 12, 6.8, 6.11; pain points 1, 2, 6): 500 requests, 50 at a time, from four users'
+# t0306: the ledger stays exact under load: 500 requests, 50 at a time, from four users'
 # keys, with RetryTimes=2 over channels that fail at random (500, 429, dropped connections),
 # streams (some cut mid-stream), failures on every channel, Anthropic and embeddings. Then,
 # for every user, key and channel, the quota moved equals the sum of its consume log rows,

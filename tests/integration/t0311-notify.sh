@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# t0311: notifications to root (spec 13.9, 5.4, 5.5): a channel disabled automatically by a
+# t0311: notifications to root: a channel disabled automatically by a
 # relay request, or enabled again by a test, is reported to Message Pusher when
 # MessagePusherAddress is set, else (or when the pusher refuses) mailed to root's address
-# through SMTP (tests/mock/smtp_mock.py) with the headers of spec 13.9; a batch test started
+# through SMTP (tests/mock/smtp_mock.py) with One API's subject and headers; a batch test started
 # by an admin reports its end; in CGI mode the message leaves before the process ends.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
@@ -119,7 +119,7 @@ oa_admin GET /api/channel/test
 is "$(json_fields success)" true "an admin starts a batch test"
 wait_count 3 n_pushes || diag "no third Message Pusher POST arrived"
 is "$(JSON_DOC=$(pushes | sed -n 3p) json_fields title)" "渠道测试完成" \
-    "pusher: the end of a batch test an admin started is reported (spec 14, quirk 13)"
+    "pusher: the end of a batch test an admin started is reported"
 oa_stop
 
 # --- e-mail ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t0312: CHANNEL_TEST_FREQUENCY (spec 5.7, 13.8): a master tests every channel every N minutes
+# t0312: CHANNEL_TEST_FREQUENCY: a master tests every channel every N minutes
 # (fractions allowed: 0.02 min = 1.2 s here) with the batch test's rules (a refused key
 # disables); a test under way does not hold up shutdown, and says nothing about its channel;
 # a slave node does not test; a bad value stops the start.

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# t0313: the sql quota store (DESIGN "Data, quota and the ledger"; spec 6.3 steps 7 and 12):
+# t0313: the sql quota store:
 # reservations are conditional UPDATEs, so processes that share the database cannot overdraw a
 # user or a limited key together. Many requests at once from plain CGI processes (each
 # request its own process), then from two FastCGI processes with QUOTA_STORE=sql on the same
 # database:
 # - images cost a fixed 20000 (reserved = charged): a user with 7.5 images' worth gets exactly
 #   7, a limited key with 5 images' worth (+1) exactly 5, whatever the concurrency; the others
-#   are refused with the spec's 403;
+#   are refused with One API's 403;
 # - chats reserve far more than they cost (PreConsumedQuota) and some fail or are retried on
 #   another channel: only a few fit in flight at once, and every reservation is settled or
 #   released;
@@ -204,7 +204,7 @@ run_phases() { # run_phases TAG MODE [MODE2]: the three phases against MODE (cgi
     is "$(oa_db_query "SELECT remain_quota || '|' || status FROM tokens WHERE id = $tb")" "1|1" "$tag: ... and ends at 1, still enabled"
     ledger "$tag: images, key-bound" "$ub" "$tb" 100000000 $((5 * IMG + 1)) 1
 
-    # Both short: the key's shortfall is the one reported (spec 6.3 step 7).
+    # Both short: the key's shortfall is the one reported, as One API checks the key first.
     local uc kc
     uc=$(add_user "$tag-c" 100)
     kc=$(add_key "$uc" c-lim 100 0)

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The columns spec section 4 lists, written out here independently of db/schema.c. */
+/* One API's columns, written out here independently of db/schema.c. */
 static const struct {
     const char *table;
     const char *cols[24];
