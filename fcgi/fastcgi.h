@@ -2,10 +2,10 @@
  *
  * Why not libfcgi: it serves a kept-alive connection (FCGI_KEEP_CONN) by blocking its thread
  * on it, so idle connections pin threads and stall requests (for a minute, when measured
- * behind nginx with fastcgi_keep_conn). Here the server parks idle connections in epoll and any worker picks up the next
- * request; a kept connection saves the web server a connect, and us an accept, a shutdown, a
- * poll and a close, per request. Output is coalesced: a buffered response, its end-of-stream
- * record and END_REQUEST leave in one write.
+ * behind nginx with fastcgi_keep_conn). Here the server parks idle connections in epoll and any
+ * worker picks up the next request; a kept connection saves the web server a connect, and us an
+ * accept, a shutdown, a poll and a close, per request. Output is coalesced: a buffered response,
+ * its end-of-stream record and END_REQUEST leave in one write.
  *
  * The peer may be hostile or broken: every read and write is tried first and, only when it
  * would block, waits in poll() for the time its deadline leaves (fcgi_limits), so a silent,

@@ -50,7 +50,7 @@ struct req {
 
     char *body; /* whole body, NUL-terminated; "" when none */
     size_t body_len;
-    struct json_object *json; /* parsed body for BODY_JSON routes (put by the router) */
+    struct json_object *json; /* parsed body of BODY_JSON routes; the arena owns it */
 
     /* Authenticated caller, filled by the auth hook. */
     enum req_cred {

@@ -3,9 +3,9 @@
 #include "fcgi/router.h"
 #include "fcgi/arena.h"
 #include "fcgi/error.h"
+#include "fcgi/json.h"
 #include "fcgi/request.h"
 
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,20 +145,9 @@ static int parse_json_body(struct req *r)
 {
     if (!r->body_len)
         return 0;
-    json_tokener *tok = json_tokener_new();
-    json_object *j = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    /* Trailing garbage after a complete value is malformed too. */
-    int trailing =
-        j && tok->char_offset < (int)r->body_len &&
-        strspn(r->body + tok->char_offset, " \t\r\n") != r->body_len - (size_t)tok->char_offset;
-    json_tokener_free(tok);
-    if (!j || e != json_tokener_success || trailing) {
-        json_object_put(j);
-        return OA_ERR_BAD_JSON;
-    }
-    r->json = j;
-    return 0;
+    /* The arena owns the tree: it is released on every exit path of the request. */
+    r->json = jown(r->a, jparse(r->body, r->body_len, 0, NULL));
+    return r->json ? 0 : OA_ERR_BAD_JSON;
 }
 
 /* A write the browser says another site sent: Sec-Fetch-Site when the browser sends it,
@@ -237,9 +226,5 @@ int router_dispatch(const struct router *rt, struct req *r)
     int rc = dispatch(rt, r);
     if (rc < 0 && rc != OA_ERR_CLIENT_GONE && !r->is_streaming)
         rt->render_error(r, rc);
-    if (r->json) {
-        json_object_put(r->json);
-        r->json = NULL;
-    }
     return rc;
 }
