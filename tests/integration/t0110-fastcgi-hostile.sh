@@ -32,11 +32,11 @@ PY
 }
 
 # status_ms: milliseconds of the fastest, median and slowest of 5 GET /api/status through the
-# web server, as "MIN MED MAX"; "fail" if one is not a 200.
+# web server, as "MIN MED MAX"; "fail" if one is not a 200 within 5 s (a stall).
 status_ms() {
     local i t all=()
     for i in 1 2 3 4 5; do
-        t=$(curl -s -o /dev/null --max-time 20 -w '%{http_code} %{time_total}' "$OA_URL/api/status") || t="000 0"
+        t=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{time_total}' "$OA_URL/api/status") || t="000 0"
         [[ ${t%% *} == 200 ]] || { echo fail; return; }
         all+=("$(awk -v s="${t#* }" 'BEGIN { printf "%d", s * 1000 }')")
     done
@@ -59,9 +59,10 @@ if have nginx; then
         if [[ $min == fail ]]; then
             fail "$ws: /api/status answers 200 through nginx while they are open"
         else
-            pass "$ws: /api/status answers 200 through nginx while they are open"
-            ok_if "$ws: ... within 100 ms (fastest $min ms, median $med ms, slowest $max ms of 5)" \
-                test "$med" -lt 100
+            pass "$ws: /api/status answers 200 through nginx while they are open (32 workers)"
+            # Figures, not a threshold (bench/hostile.sh measures them): before idle
+            # connections waited in epoll, they pinned every worker and this stalled.
+            diag "$ws: /api/status: fastest $min ms, median $med ms, slowest $max ms of 5"
         fi
         touch "$OA_RUN/idle.stop"
         wait_exit "$holder" 10
