@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Generates handlers/ratio_defaults.c from the spec's default ratio tables (Appendix A, 6.13).
+"""Generates handlers/relay/ratio_defaults.c from the spec's default ratio tables (Appendix A, 6.13).
 
-Usage: contrib/gen-ratio-defaults.py SPEC.md [-o handlers/ratio_defaults.c] [--check]
+Usage: contrib/gen-ratio-defaults.py SPEC.md [-o handlers/relay/ratio_defaults.c] [--check]
 
 Reads three tables out of the functional specification's markdown:
   * Appendix A: the default ModelRatio table, one "#### A.n title (N entries)" subsection per
@@ -191,7 +191,7 @@ def generate(spec_text):
         " * data; billing.c ignores them (quirk 22).",
         " */",
         '#include "config.h"',
-        '#include "handlers/billing.h"',
+        '#include "handlers/relay/ratio.h"',
         "",
         "#include <stddef.h>",
         "",

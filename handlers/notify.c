@@ -4,7 +4,7 @@
 #include "handlers/notify.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
-#include "handlers/upstream.h"
+#include "handlers/relay/upstream.h"
 #include "db/db.h"
 #include "fcgi/arena.h"
 #include "fcgi/crypto.h"

@@ -1,8 +1,8 @@
 /* routes: the one table of routes, with each row's auth level and body kind. */
 #include "config.h"
-#include "handlers/api.h"
+#include "handlers/api/api.h"
 #include "handlers/app.h"
-#include "handlers/relay.h"
+#include "handlers/relay/relay.h"
 
 const struct route app_routes[] = {
     {"GET", "/api/status", h_status, AUTH_NONE},

@@ -2,7 +2,7 @@
 #include "config.h"
 #include "handlers/session.h"
 #include "handlers/app.h"
-#include "handlers/relay.h"
+#include "handlers/relay/relay.h"
 #include "db/db.h"
 #include "db/users.h"
 #include "fcgi/arena.h"

@@ -1,8 +1,8 @@
 /* models: built-in model lists (Appendix B), /api/models, /api/channel/models and the caller's
  * available models. The lists were generated once from the spec's tables. */
 #include "config.h"
-#include "handlers/models.h"
-#include "handlers/api.h"
+#include "providers/catalogue.h"
+#include "handlers/api/api.h"
 #include "handlers/app.h"
 #include "handlers/respond.h"
 #include "db/abilities.h"

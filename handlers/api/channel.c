@@ -1,6 +1,6 @@
 /* api_channel: channel administration (spec 3.7); abilities follow every change. */
 #include "config.h"
-#include "handlers/api.h"
+#include "handlers/api/api.h"
 #include "handlers/app.h"
 #include "handlers/respond.h"
 #include "db/channels.h"

@@ -1,6 +1,6 @@
 /* api_misc: public informational routes (spec 3.2). */
 #include "config.h"
-#include "handlers/api.h"
+#include "handlers/api/api.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
 #include "handlers/respond.h"

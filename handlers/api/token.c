@@ -1,6 +1,6 @@
 /* api_token: the caller's own relay keys (spec 3.6): list, search, get, create, update, delete. */
 #include "config.h"
-#include "handlers/api.h"
+#include "handlers/api/api.h"
 #include "handlers/app.h"
 #include "handlers/respond.h"
 #include "db/db.h"

@@ -1,6 +1,6 @@
 /* api_user: login, logout and the caller's own account (spec 3.3, 3.4, 12.4). */
 #include "config.h"
-#include "handlers/api.h"
+#include "handlers/api/api.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
 #include "handlers/respond.h"

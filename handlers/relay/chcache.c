@@ -1,6 +1,6 @@
 /* chcache: a small rwlock-guarded hash of routing candidates and channel rows. */
 #include "config.h"
-#include "handlers/chcache.h"
+#include "handlers/relay/chcache.h"
 #include "db/relay.h"
 #include "fcgi/arena.h"
 #include "fcgi/xmalloc.h"

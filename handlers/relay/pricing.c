@@ -1,8 +1,8 @@
 /* price: the relay's view of billing: live ratio tables swapped under a rwlock, the tokenizer
  * loaded on first use, and a request's estimate, reservation and final quota. */
 #include "config.h"
-#include "handlers/price.h"
-#include "handlers/billing.h"
+#include "handlers/relay/pricing.h"
+#include "handlers/relay/ratio.h"
 #include "handlers/options.h"
 #include "fcgi/arena.h"
 #include "fcgi/log.h"

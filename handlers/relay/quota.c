@@ -1,7 +1,7 @@
 /* quota: in-process reservation counters behind one mutex (an open-addressing map by id),
  * and the sql store's conditional UPDATEs. */
 #include "config.h"
-#include "handlers/quota.h"
+#include "handlers/relay/quota.h"
 #include "db/db.h"
 #include "db/relay.h"
 #include "db/writer.h"

@@ -1,6 +1,6 @@
 /* Billing: ratio tables, quota arithmetic, consume-log strings and prompt token counting. */
 #include "config.h"
-#include "handlers/billing.h"
+#include "handlers/relay/ratio.h"
 #include "fcgi/strbuf.h"
 #include "fcgi/xmalloc.h"
 #include "providers/tiktoken.h"

@@ -7,7 +7,7 @@
  * data; billing.c ignores them (quirk 22).
  */
 #include "config.h"
-#include "handlers/billing.h"
+#include "handlers/relay/ratio.h"
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /* upstream: libcurl easy transfers with header capture and streaming callbacks. */
 #include "config.h"
-#include "handlers/upstream.h"
+#include "handlers/relay/upstream.h"
 #include "providers/provider.h"
 
 #include <curl/curl.h>

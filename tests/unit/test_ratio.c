@@ -10,7 +10,7 @@
 
 #include "fcgi/strbuf.h"
 #include "fcgi/xmalloc.h"
-#include "handlers/billing.h"
+#include "handlers/relay/ratio.h"
 #include "providers/tiktoken.h"
 #include "tap.h"
 
