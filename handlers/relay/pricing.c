@@ -2,9 +2,12 @@
  * loaded on first use, and a request's estimate, reservation and final quota. */
 #include "config.h"
 #include "handlers/relay/pricing.h"
+#include "handlers/relay/count.h"
+#include "handlers/relay/quota_math.h"
 #include "handlers/relay/ratio.h"
 #include "handlers/options.h"
 #include "fcgi/arena.h"
+#include "fcgi/json.h"
 #include "fcgi/log.h"
 #include "fcgi/strbuf.h"
 #include "fcgi/xmalloc.h"
@@ -92,15 +95,9 @@ static const struct tiktoken *encoder(struct pricing *p, const char *model)
     return count_pick_encoder(model, p->cl100k, p->o200k);
 }
 
-static json_object *field(json_object *o, const char *k)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-int price_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
-                  int channel_type, const char *group, struct json_object *req, int64_t max_tokens,
-                  struct price *out, const char **code, const char **msg)
+int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
+                    int channel_type, const char *group, struct json_object *req,
+                    int64_t max_tokens, struct price *out, const char **code, const char **msg)
 {
     memset(out, 0, sizeof *out);
     out->fixed_quota = -1;
@@ -123,56 +120,56 @@ int price_request(struct pricing *p, struct options *o, enum relay_mode mode, co
     switch (mode) {
     case RELAY_CHAT:
         enc = encoder(p, model);
-        out->prompt_tokens = count_chat_prompt(enc, field(req, "messages"), model, &copts);
+        out->prompt_tokens = count_chat_prompt(enc, jget(req, "messages"), model, &copts);
         break;
     case RELAY_COMPLETIONS:
         enc = encoder(p, model);
-        out->prompt_tokens = count_input(enc, field(req, "prompt"), &copts);
+        out->prompt_tokens = count_input(enc, jget(req, "prompt"), &copts);
         break;
     case RELAY_MODERATIONS:
     case RELAY_EMBEDDINGS:
         enc = encoder(p, model);
-        out->prompt_tokens = count_input(enc, field(req, "input"), &copts);
+        out->prompt_tokens = count_input(enc, jget(req, "input"), &copts);
         break;
     case RELAY_IMAGES: {
         json_object *v;
-        const char *prompt = (v = field(req, "prompt")) ? json_object_get_string(v) : "";
-        const char *size = (v = field(req, "size")) ? json_object_get_string(v) : "1024x1024";
-        const char *quality = (v = field(req, "quality")) ? json_object_get_string(v) : NULL;
-        int64_t n = (v = field(req, "n")) ? json_object_get_int64(v) : 1;
+        const char *prompt = (v = jget(req, "prompt")) ? json_object_get_string(v) : "";
+        const char *size = (v = jget(req, "size")) ? json_object_get_string(v) : "1024x1024";
+        const char *quality = (v = jget(req, "quality")) ? json_object_get_string(v) : NULL;
+        int64_t n = (v = jget(req, "n")) ? json_object_get_int64(v) : 1;
         if (n == 0)
             n = 1;
-        if (billing_image_validate(model, prompt, size, n, code, msg) < 0)
+        if (quota_math_image_validate(model, prompt, size, n, code, msg) < 0)
             return -1;
-        out->fixed_quota =
-            billing_image_quota(out->ratio, billing_image_cost_ratio(model, size, quality), n);
+        out->fixed_quota = quota_math_image_quota(
+            out->ratio, quota_math_image_cost_ratio(model, size, quality), n);
         out->reserve = out->fixed_quota;
         out->is_media = 1;
         return 0;
     }
     case RELAY_SPEECH: {
-        json_object *v = field(req, "input");
+        json_object *v = jget(req, "input");
         size_t len = v ? (size_t)json_object_get_string_len(v) : 0;
-        if (len > BILLING_SPEECH_MAX_INPUT) {
+        if (len > QUOTA_MATH_SPEECH_MAX_INPUT) {
             *code = "text_too_long";
             *msg = "input is too long (over 4096 characters)";
             return -1;
         }
-        out->fixed_quota = billing_speech_quota(len, out->ratio);
+        out->fixed_quota = quota_math_speech_quota(len, out->ratio);
         out->reserve = out->fixed_quota;
         out->is_media = 1;
         return 0;
     }
     case RELAY_TRANSCRIPTION:
     case RELAY_TRANSLATION:
-        out->reserve = billing_audio_pre(pre_consumed, out->ratio);
+        out->reserve = quota_math_audio_pre(pre_consumed, out->ratio);
         out->completion_ratio = 1;
         out->is_media = 1;
         return 0;
     default: break;
     }
-    struct billing_pre bp =
-        billing_pre_consume(pre_consumed, out->prompt_tokens, max_tokens, out->ratio, INT64_MAX);
+    struct quota_math_pre bp =
+        quota_math_pre_consume(pre_consumed, out->prompt_tokens, max_tokens, out->ratio, INT64_MAX);
     /* Always reserve the estimate: One API's trust rule (reserve nothing for rich users)
      * would let a limited key go negative (spec 14, quirk 6), and a reservation costs us
      * little (in memory, or one conditional UPDATE with QUOTA_STORE=sql). */
@@ -180,26 +177,26 @@ int price_request(struct pricing *p, struct options *o, enum relay_mode mode, co
     return 0;
 }
 
-int64_t price_count_text(struct pricing *p, const char *model, const char *text, size_t n)
+int64_t pricing_count_text(struct pricing *p, const char *model, const char *text, size_t n)
 {
     return count_text(encoder(p, model), text, n, NULL);
 }
 
-int64_t price_settle_quota(const struct price *pr, int64_t prompt, int64_t completion)
+int64_t pricing_settle_quota(const struct price *pr, int64_t prompt, int64_t completion)
 {
     if (pr->fixed_quota >= 0)
         return pr->fixed_quota;
-    return billing_settle(prompt, completion, pr->completion_ratio, pr->ratio);
+    return quota_math_settle(prompt, completion, pr->completion_ratio, pr->ratio);
 }
 
-void price_log_content(const struct price *pr, char *out, size_t n)
+void pricing_log_content(const struct price *pr, char *out, size_t n)
 {
     struct strbuf sb;
     sb_init(&sb, NULL);
     if (pr->is_media)
-        billing_log_content_media(&sb, pr->model_ratio, pr->group_ratio);
+        quota_math_log_content_media(&sb, pr->model_ratio, pr->group_ratio);
     else
-        billing_log_content(&sb, pr->model_ratio, pr->group_ratio, pr->completion_ratio);
+        quota_math_log_content(&sb, pr->model_ratio, pr->group_ratio, pr->completion_ratio);
     snprintf(out, n, "%s", sb.p);
     sb_free(&sb);
 }

@@ -32,14 +32,14 @@ int pricing_reload(struct pricing *p, struct options *o);
 /* Prices a request of mode for the upstream model (after mapping) on a channel type.
  * 0, or -1 for a request the rules refuse (image size, speech length...) with a 400 error's
  * code and message (static strings). */
-int price_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
-                  int channel_type, const char *group, struct json_object *req, int64_t max_tokens,
-                  struct price *out, const char **code, const char **msg);
+int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
+                    int channel_type, const char *group, struct json_object *req,
+                    int64_t max_tokens, struct price *out, const char **code, const char **msg);
 /* Tokens of generated text (for usage an upstream did not report). */
-int64_t price_count_text(struct pricing *p, const char *model, const char *text, size_t n);
+int64_t pricing_count_text(struct pricing *p, const char *model, const char *text, size_t n);
 /* The final quota for the usage seen (spec 6.3 step 12). */
-int64_t price_settle_quota(const struct price *pr, int64_t prompt, int64_t completion);
+int64_t pricing_settle_quota(const struct price *pr, int64_t prompt, int64_t completion);
 /* The consume log's content text. */
-void price_log_content(const struct price *pr, char *out, size_t n);
+void pricing_log_content(const struct price *pr, char *out, size_t n);
 
 #endif

@@ -598,9 +598,9 @@ static void settle(struct relay *rl, const struct relay_channel *ch, struct prov
     struct relay_auth *au = rl->au;
     int64_t prompt = ctx->usage.has_usage ? ctx->usage.prompt_tokens : price->prompt_tokens;
     int64_t completion = ctx->usage.has_usage ? ctx->usage.completion_tokens
-                                              : price_count_text(app->pricing, ctx->model,
-                                                                 ctx->text.p, ctx->text.len);
-    int64_t quota = price_settle_quota(price, prompt, completion);
+                                              : pricing_count_text(app->pricing, ctx->model,
+                                                                   ctx->text.p, ctx->text.len);
+    int64_t quota = pricing_settle_quota(price, prompt, completion);
     struct ledger_entry e = {0};
     e.user_id = au->user.id;
     e.user_quota_delta = quota;
@@ -627,7 +627,7 @@ static void settle(struct relay *rl, const struct relay_channel *ch, struct prov
                              (now.tv_nsec - r->start.tv_nsec) / 1000000;
         e.log.is_stream = rl->is_stream;
         e.log.system_prompt_reset = system_reset;
-        price_log_content(price, e.log.content, sizeof e.log.content);
+        pricing_log_content(price, e.log.content, sizeof e.log.content);
         snprintf(e.log.username, sizeof e.log.username, "%s", au->user.username);
         snprintf(e.log.token_name, sizeof e.log.token_name, "%s", au->tok.name);
         snprintf(e.log.model_name, sizeof e.log.model_name, "%s", ctx->model);
@@ -715,8 +715,8 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     /* Price and reserve (spec 6.3 steps 6-7). */
     struct price price;
     const char *pcode = NULL, *pmsg = NULL;
-    if (price_request(app->pricing, app->opts, rl->mode, ctx->model, (int)ch->type, au->user.group,
-                      rl->body, rl->max_tokens, &price, &pcode, &pmsg) < 0) {
+    if (pricing_request(app->pricing, app->opts, rl->mode, ctx->model, (int)ch->type,
+                        au->user.group, rl->body, rl->max_tokens, &price, &pcode, &pmsg) < 0) {
         json_object_put(edited);
         rl->responded = 1;
         relay_fail_code(r, 400, pmsg, pcode);
