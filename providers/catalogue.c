@@ -1,16 +1,11 @@
-/* models: built-in model lists (Appendix B), /api/models, /api/channel/models and the caller's
- * available models. The lists were generated once from the spec's tables. */
+/* catalogue: One API's built-in model lists per channel type and its model catalogue, with
+ * the model object /v1/models and /api/channel/models print. The lists are data copied from
+ * One API's adaptors. */
 #include "config.h"
 #include "providers/catalogue.h"
-#include "handlers/api/api.h"
-#include "handlers/app.h"
-#include "handlers/respond.h"
-#include "db/abilities.h"
-#include "db/users.h"
-#include "fcgi/error.h"
+#include "fcgi/json.h"
 
 #include <json-c/json.h>
-#include <stdio.h>
 
 /* The lists keep several names a line, as One API's source has them. */
 /* clang-format off */
@@ -400,7 +395,7 @@ static const char *const m_alibailian[] = {
 /* clang-format on */
 
 /* Channel type id -> built-in list (NULL: Proxy and unknown types). */
-static const char *const *const by_type[MODELS_N_TYPES] = {
+static const char *const *const by_type[CATALOGUE_N_TYPES] = {
     [1] = m_openai,      [2] = m_openai,     [3] = m_openai,       [4] = m_openai,
     [5] = m_openai,      [6] = m_openai,     [7] = m_openai,       [8] = m_openai,
     [9] = m_openai,      [10] = m_openai,    [11] = m_palm,        [12] = m_openai,
@@ -418,7 +413,7 @@ static const char *const *const by_type[MODELS_N_TYPES] = {
 
 /* Adaptor families in API-type order (AIProxyLibrary skipped, Proxy has no list), then the
  * OpenAI-compatible types except Azure, with the owner names One API prints. */
-static const struct models_family catalogue[] = {
+static const struct catalogue_family catalogue[] = {
     {"openai", m_openai},
     {"anthropic", m_anthropic},
     {"google palm", m_palm},
@@ -454,12 +449,12 @@ static const struct models_family catalogue[] = {
     {"xunfeiv2", m_xunfeiv2},
 };
 
-const char *const *models_for_type(int type)
+const char *const *catalogue_for_type(int type)
 {
-    return type >= 0 && type < MODELS_N_TYPES ? by_type[type] : NULL;
+    return type >= 0 && type < CATALOGUE_N_TYPES ? by_type[type] : NULL;
 }
 
-const struct models_family *models_catalogue(size_t *n)
+const struct catalogue_family *catalogue_families(size_t *n)
 {
     *n = sizeof catalogue / sizeof catalogue[0];
     return catalogue;
@@ -468,10 +463,10 @@ const struct models_family *models_catalogue(size_t *n)
 /* The fixed permission object every built-in model carries. */
 static json_object *permission_json(void)
 {
-    json_object *p = json_object_new_object();
+    json_object *p = jnew_obj();
     json_object_object_add(p, "id", json_object_new_string("modelperm-LwHkVFn8AcMItP432fKKDIKJ"));
     json_object_object_add(p, "object", json_object_new_string("model_permission"));
-    json_object_object_add(p, "created", json_object_new_int64(MODELS_CREATED));
+    json_object_object_add(p, "created", json_object_new_int64(CATALOGUE_CREATED));
     json_object_object_add(p, "allow_create_engine", json_object_new_boolean(1));
     json_object_object_add(p, "allow_sampling", json_object_new_boolean(1));
     json_object_object_add(p, "allow_logprobs", json_object_new_boolean(1));
@@ -484,75 +479,17 @@ static json_object *permission_json(void)
     return p;
 }
 
-json_object *models_object_json(const char *id, const char *owned_by)
+json_object *catalogue_model_json(const char *id, const char *owned_by)
 {
-    json_object *m = json_object_new_object();
+    json_object *m = jnew_obj();
     json_object_object_add(m, "id", json_object_new_string(id));
     json_object_object_add(m, "object", json_object_new_string("model"));
-    json_object_object_add(m, "created", json_object_new_int64(MODELS_CREATED));
+    json_object_object_add(m, "created", json_object_new_int64(CATALOGUE_CREATED));
     json_object_object_add(m, "owned_by", json_object_new_string(owned_by));
-    json_object *perms = json_object_new_array();
+    json_object *perms = jnew_arr();
     json_object_array_add(perms, permission_json());
     json_object_object_add(m, "permission", perms);
     json_object_object_add(m, "root", json_object_new_string(id));
     json_object_object_add(m, "parent", NULL);
     return m;
-}
-
-static json_object *names_json(const char *const *names)
-{
-    json_object *arr = json_object_new_array();
-    for (; *names; names++)
-        json_object_array_add(arr, json_object_new_string(*names));
-    return arr;
-}
-
-/* GET /api/models: channel type id -> its built-in list, for types 1..51 (Proxy: null). */
-int h_models(struct req *r)
-{
-    json_object *d = json_object_new_object();
-    for (int t = 1; t < MODELS_N_TYPES; t++) {
-        char k[16];
-        snprintf(k, sizeof k, "%d", t);
-        const char *const *names = models_for_type(t);
-        json_object_object_add(d, k, names ? names_json(names) : NULL);
-    }
-    api_ok(r, d);
-    return 0;
-}
-
-/* GET /api/channel/models: every catalogue entry, repeats included as One API lists them;
- * not enveloped. */
-int h_channel_models(struct req *r)
-{
-    json_object *data = json_object_new_array();
-    for (size_t i = 0; i < sizeof catalogue / sizeof catalogue[0]; i++)
-        for (const char *const *m = catalogue[i].names; *m; m++)
-            json_object_array_add(data, models_object_json(*m, catalogue[i].owned_by));
-    json_object *j = json_object_new_object();
-    json_object_object_add(j, "object", json_object_new_string("list"));
-    json_object_object_add(j, "data", data);
-    resp_json_obj(r, 200, j);
-    json_object_put(j);
-    return 0;
-}
-
-/* GET /api/user/available_models: the enabled ability models of the caller's group. */
-int h_user_available_models(struct req *r)
-{
-    struct user u;
-    int rc = db_users_by_id(req_db(r), r->a, r->user_id, &u);
-    if (rc < 0)
-        return OA_ERR_DB;
-    if (rc == 0)
-        return OA_ERR_NO_LOGIN;
-    const char **names;
-    size_t n;
-    if (db_abilities_group_models(req_db(r), r->a, u.group, &names, &n) < 0)
-        return OA_ERR_DB;
-    json_object *arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(arr, json_object_new_string(names[i]));
-    api_ok(r, arr);
-    return 0;
 }

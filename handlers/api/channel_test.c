@@ -2,7 +2,6 @@
  * channel tests (spec 3.11, 3.12, 5.5, 5.7). */
 #include "config.h"
 #include "handlers/app.h"
-#include "providers/catalogue.h"
 #include "handlers/options.h"
 #include "handlers/relay/relay.h"
 #include "handlers/respond.h"
@@ -17,6 +16,7 @@
 #include "fcgi/log.h"
 #include "fcgi/xmalloc.h"
 #include "providers/provider.h"
+#include "providers/catalogue.h"
 #include "providers/registry.h"
 
 #include <ctype.h>
@@ -82,14 +82,14 @@ int h_v1_models(struct req *r)
     char *listed = arena_calloc(r->a, n ? n : 1, 1);
     json_object *data = json_object_new_array();
     size_t nf;
-    const struct models_family *fam = models_catalogue(&nf);
+    const struct catalogue_family *fam = catalogue_families(&nf);
     /* Built-in models first, in catalogue order, each id once. */
     for (size_t f = 0; f < nf; f++) {
         for (const char *const *m = fam[f].names; m && *m; m++) {
             for (size_t i = 0; i < n; i++) {
                 if (!listed[i] && !strcmp(names[i], *m)) {
                     listed[i] = 1;
-                    json_object_array_add(data, models_object_json(*m, fam[f].owned_by));
+                    json_object_array_add(data, catalogue_model_json(*m, fam[f].owned_by));
                 }
             }
         }
@@ -100,18 +100,14 @@ int h_v1_models(struct req *r)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(names[i]));
         json_object_object_add(o, "object", json_object_new_string("model"));
-        json_object_object_add(o, "created", json_object_new_int64(MODELS_CREATED));
+        json_object_object_add(o, "created", json_object_new_int64(CATALOGUE_CREATED));
         json_object_object_add(o, "owned_by", json_object_new_string("custom"));
         json_object_object_add(o, "permission", NULL);
         json_object_object_add(o, "root", json_object_new_string(names[i]));
         json_object_object_add(o, "parent", NULL);
         json_object_array_add(data, o);
     }
-    json_object *j = json_object_new_object();
-    json_object_object_add(j, "object", json_object_new_string("list"));
-    json_object_object_add(j, "data", data);
-    resp_json_obj(r, 200, j);
-    json_object_put(j);
+    respond_list(r, data);
     return 0;
 }
 
@@ -119,7 +115,7 @@ int h_v1_model(struct req *r)
 {
     const char *id = req_path_param(r, 0);
     size_t nf;
-    const struct models_family *fam = models_catalogue(&nf);
+    const struct catalogue_family *fam = catalogue_families(&nf);
     const char *owner = NULL;
     /* A by-id map keeps the last occurrence (spec 3.11). */
     for (size_t f = 0; f < nf; f++)
@@ -135,12 +131,12 @@ int h_v1_model(struct req *r)
         json_object_object_add(e, "code", json_object_new_string("model_not_found"));
         json_object *j = json_object_new_object();
         json_object_object_add(j, "error", e);
-        resp_json_obj(r, 200, j);
+        respond_json(r, 200, j);
         json_object_put(j);
         return 0;
     }
-    json_object *o = models_object_json(id, owner);
-    resp_json_obj(r, 200, o);
+    json_object *o = catalogue_model_json(id, owner);
+    respond_json(r, 200, o);
     json_object_put(o);
     return 0;
 }
@@ -195,7 +191,7 @@ int h_billing_subscription(struct req *r)
     json_object_object_add(j, "hard_limit_usd", json_object_new_double(limit));
     json_object_object_add(j, "system_hard_limit_usd", json_object_new_double(limit));
     json_object_object_add(j, "access_until", json_object_new_int64(until));
-    resp_json_obj(r, 200, j);
+    respond_json(r, 200, j);
     json_object_put(j);
     return 0;
 }
@@ -208,7 +204,7 @@ int h_billing_usage(struct req *r)
     json_object *j = json_object_new_object();
     json_object_object_add(j, "object", json_object_new_string("list"));
     json_object_object_add(j, "total_usage", json_object_new_double(used));
-    resp_json_obj(r, 200, j);
+    respond_json(r, 200, j);
     json_object_put(j);
     return 0;
 }
@@ -495,7 +491,7 @@ int h_channel_test(struct req *r)
     json_object_object_add(j, "message", json_object_new_string(res.message ? res.message : ""));
     json_object_object_add(j, "time", go_double(res.ok ? res.seconds : 0));
     json_object_object_add(j, "modelName", json_object_new_string(asked ? asked : ""));
-    resp_json_obj(r, 200, j);
+    respond_json(r, 200, j);
     json_object_put(j);
     return 0;
 }
@@ -880,7 +876,7 @@ int h_channel_update_balance(struct req *r)
     json_object_object_add(j, "success", json_object_new_boolean(1));
     json_object_object_add(j, "message", json_object_new_string(""));
     json_object_object_add(j, "balance", go_double(balance));
-    resp_json_obj(r, 200, j);
+    respond_json(r, 200, j);
     json_object_put(j);
     return 0;
 }

@@ -1023,7 +1023,7 @@ int h_relay(struct req *r)
         }
         json_object *j = json_object_new_object();
         json_object_object_add(j, "error", e);
-        resp_json_obj(r, status, j);
+        respond_json(r, status, j);
         json_object_put(j);
     }
 out:
