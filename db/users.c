@@ -82,6 +82,19 @@ int db_users_by_access_token(struct db_conn *c, struct arena *a, const char *tok
     return lookup(c, a, "SELECT " USER_COLS " FROM users WHERE access_token = ?", tok, 0, out);
 }
 
+int db_users_used_quota(struct db_conn *c, int64_t id, int64_t *out)
+{
+    struct db_stmt *st = db_prepare(c, "SELECT used_quota FROM users WHERE id = ?");
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, id);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        *out = db_col_int64(st, 0);
+    db_done(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+}
+
 int64_t db_users_count(struct db_conn *c)
 {
     struct db_stmt *st = db_prepare(c, "SELECT COUNT(*) FROM users");

@@ -2,6 +2,7 @@
  * glue the server calls. */
 #include "config.h"
 #include "handlers/app.h"
+#include "handlers/api/api.h"
 #include "handlers/bootstrap.h"
 #include "handlers/relay/chcache.h"
 #include "handlers/options.h"
@@ -70,7 +71,7 @@ static void test_job(void *ud)
 {
     struct app *app = ud;
     LOG_INFO("testing all channels");
-    if (app_test_all_channels(app) > 0)
+    if (channel_test_all(app) > 0)
         LOG_INFO("a channel test is already running: this round is skipped");
 }
 

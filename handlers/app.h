@@ -60,11 +60,6 @@ void req_db_release(struct req *r);
 /* A channel or its abilities changed in this process: drop cached routing. */
 void app_channels_changed(struct app *app);
 
-/* Spec 5.7: tests every channel now, in the calling thread, unless a batch test already runs
- * in this process (then returns 1 at once); 0 when done. Ends early once app->is_stopping is
- * set. (handlers/relay_misc.c) */
-int app_test_all_channels(struct app *app);
-
 /* Auth hook for the router (handlers/session.c). */
 int app_auth(struct req *r, unsigned level);
 /* Error renderer for the router (handlers/errors.c). */

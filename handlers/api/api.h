@@ -1,21 +1,23 @@
-/* Handlers of the management API, one function per route row in handlers/routes.c. */
+/* Handlers of the management API, one function per route row in handlers/routes.c, one file
+ * per /api group. */
 #ifndef OA_API_H
 #define OA_API_H
 
+struct app;
 struct req;
 
-/* api_misc.c */
+/* public.c */
 int h_status(struct req *r);
 int h_notice(struct req *r);
 int h_about(struct req *r);
 int h_home_page_content(struct req *r);
 
-/* api_user.c */
+/* user.c */
 int h_user_login(struct req *r);
 int h_user_logout(struct req *r);
 int h_user_self(struct req *r);
 
-/* api_token.c */
+/* token.c */
 int h_token_list(struct req *r);
 int h_token_search(struct req *r);
 int h_token_get(struct req *r);
@@ -23,7 +25,7 @@ int h_token_create(struct req *r);
 int h_token_update(struct req *r);
 int h_token_delete(struct req *r);
 
-/* api_channel.c */
+/* channel.c */
 int h_channel_list(struct req *r);
 int h_channel_search(struct req *r);
 int h_channel_get(struct req *r);
@@ -31,7 +33,18 @@ int h_channel_create(struct req *r);
 int h_channel_update(struct req *r);
 int h_channel_delete(struct req *r);
 int h_channel_delete_disabled(struct req *r);
-int h_channel_update_balance_all(struct req *r);
+
+/* channel_test.c */
+int h_channel_test(struct req *r);     /* GET /api/channel/test/:id */
+int h_channel_test_all(struct req *r); /* GET /api/channel/test */
+/* Tests every channel now, in the calling thread, unless a batch test already runs in this
+ * process (then returns 1 at once); 0 when done. Ends early once app->is_stopping is set.
+ * What CHANNEL_TEST_FREQUENCY runs. */
+int channel_test_all(struct app *app);
+
+/* balance.c */
+int h_channel_update_balance(struct req *r);     /* GET /api/channel/update_balance/:id */
+int h_channel_update_balance_all(struct req *r); /* GET /api/channel/update_balance */
 
 /* models.c */
 int h_models(struct req *r);

@@ -1,18 +1,19 @@
-/* relay_misc: the relay's local answers (/v1/models, the billing compatibility routes) and
- * channel tests (spec 3.11, 3.12, 5.5, 5.7). */
+/* channel_test: channel tests: one from the console, all of them in a batch (from the console
+ * or every CHANNEL_TEST_FREQUENCY minutes), with their log rows and health changes. */
 #include "config.h"
+#include "handlers/api/api.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
 #include "handlers/relay/relay.h"
 #include "handlers/respond.h"
 #include "handlers/relay/upstream.h"
-#include "db/abilities.h"
 #include "db/db.h"
 #include "db/relay.h"
 #include "db/writer.h"
 #include "fcgi/arena.h"
 #include "fcgi/cfg.h"
 #include "fcgi/error.h"
+#include "fcgi/json.h"
 #include "fcgi/log.h"
 #include "fcgi/xmalloc.h"
 #include "providers/provider.h"
@@ -21,193 +22,12 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* ---------------------------------------------------------------- /v1/models */
-
-/* The models the key may use: its allowlist, else its group's enabled abilities. */
-static int available_models(struct req *r, const char ***names, size_t *n)
-{
-    struct relay_auth *au = r->auth;
-    if (*au->tok.models) {
-        size_t cap = 8;
-        *names = arena_alloc(r->a, cap * sizeof **names);
-        *n = 0;
-        for (const char *p = au->tok.models; *p;) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            const char *s = p;
-            while (len && isspace((unsigned char)*s))
-                s++, len--;
-            while (len && isspace((unsigned char)s[len - 1]))
-                len--;
-            if (len) {
-                if (*n == cap) {
-                    *names =
-                        arena_realloc(r->a, *names, cap * sizeof **names, 2 * cap * sizeof **names);
-                    cap *= 2;
-                }
-                (*names)[(*n)++] = arena_strndup(r->a, s, len);
-            }
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        return 0;
-    }
-    return db_abilities_group_models(req_db(r), r->a, au->user.group, names, n);
-}
-
-/* Is id in the NULL-terminated list? */
-static int in_list(const char *const *names, const char *id)
-{
-    for (; names && *names; names++)
-        if (!strcmp(*names, id))
-            return 1;
-    return 0;
-}
-
-int h_v1_models(struct req *r)
-{
-    const char **names;
-    size_t n;
-    if (available_models(r, &names, &n) < 0)
-        return OA_ERR_DB;
-    char *listed = arena_calloc(r->a, n ? n : 1, 1);
-    json_object *data = json_object_new_array();
-    size_t nf;
-    const struct catalogue_family *fam = catalogue_families(&nf);
-    /* Built-in models first, in catalogue order, each id once. */
-    for (size_t f = 0; f < nf; f++) {
-        for (const char *const *m = fam[f].names; m && *m; m++) {
-            for (size_t i = 0; i < n; i++) {
-                if (!listed[i] && !strcmp(names[i], *m)) {
-                    listed[i] = 1;
-                    json_object_array_add(data, catalogue_model_json(*m, fam[f].owned_by));
-                }
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (listed[i])
-            continue;
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "id", json_object_new_string(names[i]));
-        json_object_object_add(o, "object", json_object_new_string("model"));
-        json_object_object_add(o, "created", json_object_new_int64(CATALOGUE_CREATED));
-        json_object_object_add(o, "owned_by", json_object_new_string("custom"));
-        json_object_object_add(o, "permission", NULL);
-        json_object_object_add(o, "root", json_object_new_string(names[i]));
-        json_object_object_add(o, "parent", NULL);
-        json_object_array_add(data, o);
-    }
-    respond_list(r, data);
-    return 0;
-}
-
-int h_v1_model(struct req *r)
-{
-    const char *id = req_path_param(r, 0);
-    size_t nf;
-    const struct catalogue_family *fam = catalogue_families(&nf);
-    const char *owner = NULL;
-    /* A by-id map keeps the last occurrence (spec 3.11). */
-    for (size_t f = 0; f < nf; f++)
-        if (in_list(fam[f].names, id))
-            owner = fam[f].owned_by;
-    if (!owner) {
-        json_object *e = json_object_new_object();
-        json_object_object_add(
-            e, "message",
-            json_object_new_string(arena_printf(r->a, "The model '%s' does not exist", id)));
-        json_object_object_add(e, "type", json_object_new_string("invalid_request_error"));
-        json_object_object_add(e, "param", json_object_new_string("model"));
-        json_object_object_add(e, "code", json_object_new_string("model_not_found"));
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "error", e);
-        respond_json(r, 200, j);
-        json_object_put(j);
-        return 0;
-    }
-    json_object *o = catalogue_model_json(id, owner);
-    respond_json(r, 200, o);
-    json_object_put(o);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- billing compatibility */
-
-static void billing_figures(struct req *r, double *limit, int64_t *access_until, double *used)
-{
-    struct app *app = req_app(r);
-    struct relay_auth *au = r->auth;
-    double per_unit = options_double(app->opts, "QuotaPerUnit");
-    if (per_unit <= 0)
-        per_unit = 500000;
-    double amount, spent;
-    *access_until = 0;
-    if (options_bool(app->opts, "DisplayTokenStatEnabled")) {
-        amount = au->tok.unlimited_quota ? 100000000.0
-                                         : (double)(au->tok.remain_quota + au->tok.used_quota);
-        spent = (double)au->tok.used_quota;
-        *access_until = au->tok.expired_time > 0 ? au->tok.expired_time : 0;
-    } else {
-        /* One API shows the remaining quota only (spec 14, quirk 16): add what was used. */
-        struct relay_user *u = &au->user;
-        int64_t used_quota = 0;
-        struct db_stmt *st = db_prepare(req_db(r), "SELECT used_quota FROM users WHERE id = ?");
-        if (st) {
-            db_bind_int64(st, 1, u->id);
-            if (db_step(st) == DB_ROW)
-                used_quota = db_col_int64(st, 0);
-            db_done(st);
-        }
-        amount = (double)(u->quota + used_quota);
-        spent = (double)used_quota;
-    }
-    if (options_bool(app->opts, "DisplayInCurrencyEnabled")) {
-        amount /= per_unit;
-        spent /= per_unit;
-    }
-    *limit = amount;
-    *used = spent * 100;
-}
-
-int h_billing_subscription(struct req *r)
-{
-    double limit, used;
-    int64_t until;
-    billing_figures(r, &limit, &until, &used);
-    json_object *j = json_object_new_object();
-    json_object_object_add(j, "object", json_object_new_string("billing_subscription"));
-    json_object_object_add(j, "has_payment_method", json_object_new_boolean(1));
-    json_object_object_add(j, "soft_limit_usd", json_object_new_double(limit));
-    json_object_object_add(j, "hard_limit_usd", json_object_new_double(limit));
-    json_object_object_add(j, "system_hard_limit_usd", json_object_new_double(limit));
-    json_object_object_add(j, "access_until", json_object_new_int64(until));
-    respond_json(r, 200, j);
-    json_object_put(j);
-    return 0;
-}
-
-int h_billing_usage(struct req *r)
-{
-    double limit, used;
-    int64_t until;
-    billing_figures(r, &limit, &until, &used);
-    json_object *j = json_object_new_object();
-    json_object_object_add(j, "object", json_object_new_string("list"));
-    json_object_object_add(j, "total_usage", json_object_new_double(used));
-    respond_json(r, 200, j);
-    json_object_put(j);
-    return 0;
-}
 
 /* ---------------------------------------------------------------- channel tests */
 
@@ -261,70 +81,6 @@ static int t_tick(void *ud)
     return x->app && atomic_load(&x->app->is_stopping) ? -1 : 0;
 }
 
-/* d as Go's encoding/json writes a float64, which One API's clients see: the shortest digits
- * that read back as d, plain from 1e-6 to 1e21, else with an exponent (1e-7, 1e+21). */
-static void go_float(char *out, size_t n, double d)
-{
-    if (d == 0 || !isfinite(d)) {
-        snprintf(out, n, "0");
-        return;
-    }
-    char e[40];
-    for (int prec = 0; prec <= 16; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec, d);
-        if (strtod(e, NULL) == d)
-            break;
-    }
-    /* e is "[-]d[.ddd]e[+-]XX": take its digits (17 at most) and its exponent. */
-    char digits[24];
-    int nd = 0;
-    const char *p = e + (d < 0);
-    for (; *p != 'e'; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
-    int x = atoi(p + 1);
-    char buf[64]; /* the longest form, 0.00000ddddddddddddddddd, needs 25 */
-    int o = 0;
-    if (d < 0)
-        buf[o++] = '-';
-    if (fabs(d) < 1e-6 || fabs(d) >= 1e21) {
-        buf[o++] = digits[0];
-        if (nd > 1) {
-            buf[o++] = '.';
-            memcpy(buf + o, digits + 1, (size_t)nd - 1);
-            o += nd - 1;
-        }
-        snprintf(buf + o, sizeof buf - (size_t)o, x < 0 ? "e-%d" : "e+%02d", x < 0 ? -x : x);
-    } else {
-        if (x < 0) {
-            buf[o++] = '0';
-            buf[o++] = '.';
-            for (int i = -1; i > x; i--)
-                buf[o++] = '0';
-            memcpy(buf + o, digits, (size_t)nd);
-            o += nd;
-        } else {
-            for (int i = 0; i <= x; i++)
-                buf[o++] = i < nd ? digits[i] : '0';
-            if (nd > x + 1) {
-                buf[o++] = '.';
-                memcpy(buf + o, digits + x + 1, (size_t)(nd - x - 1));
-                o += nd - x - 1;
-            }
-        }
-        buf[o] = '\0';
-    }
-    snprintf(out, n, "%s", buf);
-}
-
-/* A JSON number written as go_float writes it. */
-static json_object *go_double(double d)
-{
-    char text[64];
-    go_float(text, sizeof text, d);
-    return json_object_new_double_s(d, text);
-}
-
 /* Runs the test request of spec 5.7 against ch on the given curl handle. */
 static void run_test(struct app *app, struct arena *a, void *curl, const struct relay_channel *ch,
                      const char *asked, struct test_result *res)
@@ -365,7 +121,7 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
     struct prov_request rq = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (ct->prov->build_request(&ctx, &rq, &res->err) < 0) {
+    if (provider_build_request(ct->prov, &ctx, &rq, &res->err) < 0) {
         res->message = res->err.message ? res->err.message : "convert_request_failed";
         json_object_put(req);
         return;
@@ -385,10 +141,7 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
         return;
     }
     if (x.status != 200) {
-        if (ct->prov->parse_error)
-            ct->prov->parse_error(&ctx, (int)x.status, x.body.p, x.body.len, &res->err);
-        else
-            relay_upstream_error(a, (int)x.status, x.body.p, x.body.len, &res->err);
+        provider_parse_error(ct->prov, &ctx, (int)x.status, x.body.p, x.body.len, &res->err);
         res->message = arena_printf(a, "http status code: %ld, error message: %s", x.status,
                                     res->err.message ? res->err.message : "");
         json_object_put(req);
@@ -396,7 +149,7 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
     }
     struct strbuf out;
     sb_init(&out, a);
-    if (ct->prov->parse_response(&ctx, x.body.p, x.body.len, &out, &res->err) < 0) {
+    if (provider_parse_response(ct->prov, &ctx, x.body.p, x.body.len, &out, &res->err) < 0) {
         res->message = res->err.message ? res->err.message : "unmarshal_response_body_failed";
         json_object_put(req);
         return;
@@ -441,17 +194,12 @@ static void record_test(struct app *app, struct db_conn *c, const struct relay_c
         writer_commit_one(c, &e);
 }
 
-/* Spec 5.5: only a channel the gateway disabled (3) comes back by itself (quirk 12). */
+/* A passing test re-enables a channel the gateway disabled, when the option says so. */
 static void maybe_enable(struct app *app, struct db_conn *c, const struct relay_channel *ch,
                          const struct test_result *res)
 {
-    if (res->ok && ch->status == 3 && options_bool(app->opts, "AutomaticEnableChannelEnabled") &&
-        db_relay_channel_status(c, ch->id, 1, 3) > 0) {
-        app_channels_changed(app);
-        LOG_WARN("channel %s (#%lld) enabled again after a passing test", ch->name,
-                 (long long)ch->id);
-        notify_channel_enabled(app, ch->id, ch->name);
-    }
+    if (res->ok && ch->status == 3 && options_bool(app->opts, "AutomaticEnableChannelEnabled"))
+        relay_enable_channel(app, c, ch);
 }
 
 /* The channel named by the path's :id, read fresh from the database. 1 when found; 0 when an
@@ -489,23 +237,11 @@ int h_channel_test(struct req *r)
     json_object *j = json_object_new_object();
     json_object_object_add(j, "success", json_object_new_boolean(res.ok));
     json_object_object_add(j, "message", json_object_new_string(res.message ? res.message : ""));
-    json_object_object_add(j, "time", go_double(res.ok ? res.seconds : 0));
+    json_object_object_add(j, "time", jgo_double(res.ok ? res.seconds : 0));
     json_object_object_add(j, "modelName", json_object_new_string(asked ? asked : ""));
     respond_json(r, 200, j);
     json_object_put(j);
     return 0;
-}
-
-/* Spec 5.4 in a batch test: ch moves to "automatically disabled" (3) if it is still enabled;
- * the log and root hear why. */
-static void batch_disable(struct app *app, struct db_conn *c, const struct relay_channel *ch,
-                          const char *why)
-{
-    if (db_relay_channel_status(c, ch->id, 3, 1) <= 0)
-        return;
-    app_channels_changed(app);
-    LOG_WARN("channel %s (#%lld) disabled by the batch test: %s", ch->name, (long long)ch->id, why);
-    notify_channel_disabled(app, ch->id, ch->name, why);
 }
 
 /* Sleeps for seconds, or less when the app is stopping. */
@@ -563,7 +299,7 @@ static void batch_run(struct app *app, int only_disabled, int is_manual)
             res.ok = 0;
             res.message = arena_printf(a, "响应时间 %.2fs 超过阈值 %.2fs", res.seconds, threshold);
             if (auto_disable)
-                batch_disable(app, c, &ch, res.message);
+                relay_disable_channel(app, c, &ch, res.message, "by the batch test");
             else
                 notify_root_text(
                     app, arena_printf(a, "渠道 %s （%lld）测试超时", ch.name, (long long)ch.id),
@@ -575,7 +311,7 @@ static void batch_run(struct app *app, int only_disabled, int is_manual)
         judged.status = -1;
         if (ch.status == 1 && !res.ok && res.err.message && auto_disable &&
             relay_should_disable(&judged))
-            batch_disable(app, c, &ch, res.message);
+            relay_disable_channel(app, c, &ch, res.message, "by the batch test");
         record_test(app, c, &ch, test_model(a, "gpt-3.5-turbo", ch.models), &res);
         maybe_enable(app, c, &ch, &res);
         db_release(c);
@@ -601,7 +337,7 @@ static int batch_claim(struct app *app)
     return atomic_compare_exchange_strong(&app->batch_test_running, &expected, 1);
 }
 
-int app_test_all_channels(struct app *app)
+int channel_test_all(struct app *app)
 {
     if (!batch_claim(app))
         return 1;
@@ -875,7 +611,7 @@ int h_channel_update_balance(struct req *r)
     json_object *j = json_object_new_object();
     json_object_object_add(j, "success", json_object_new_boolean(1));
     json_object_object_add(j, "message", json_object_new_string(""));
-    json_object_object_add(j, "balance", go_double(balance));
+    json_object_object_add(j, "balance", jgo_double(balance));
     respond_json(r, 200, j);
     json_object_put(j);
     return 0;

@@ -33,101 +33,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define MAX_TRIED 64                  /* channels one request may try */
 #define KEEPALIVE_SECONDS 15          /* SSE comment while the upstream is silent (DESIGN.md) */
 #define MAX_UPSTREAM_BODY (64u << 20) /* a non-stream answer larger than this is refused */
-
-/* ---------------------------------------------------------------- key authentication */
-
-static int auth_fail(struct req *r, int status, const char *msg)
-{
-    r->err_status = status;
-    r->err_msg = msg;
-    return OA_ERR_DESCRIBED;
-}
-
-/* The sql quota store serves this process: plain CGI, QUOTA_STORE=sql, or no in-memory
- * store to use. */
-static int uses_sql_quota(const struct app *app)
-{
-    return quota_use_sql(app->is_cgi, cfg_str(app->cfg, CFG_QUOTA_STORE)) || !app->quota ||
-           !app->writer;
-}
-
-int relay_auth(struct req *r)
-{
-    const char *h = req_header(r, "Authorization");
-    if (!h)
-        h = "";
-    if (!strncmp(h, "Bearer ", 7))
-        h += 7;
-    if (!strncmp(h, "sk-", 3))
-        h += 3;
-    const char *dash = strchr(h, '-');
-    const char *key = dash ? arena_strndup(r->a, h, (size_t)(dash - h)) : h;
-    const char *pin = dash ? dash + 1 : NULL;
-    if (!*key)
-        return auth_fail(r, 401, "未提供令牌");
-
-    struct relay_auth *au = arena_calloc(r->a, 1, sizeof *au);
-    struct app *app = req_app(r);
-    int sql_quota = uses_sql_quota(app);
-    if (!sql_quota)
-        au->quota_epoch = quota_epoch(app->quota);
-    /* The key, its user and the routing reads share one SQLite read transaction; it ends
-     * before the reservation, which must see the latest commits. */
-    db_snapshot_begin(req_db(r));
-    int rc = db_relay_token(req_db(r), r->a, key, &au->tok);
-    if (rc < 0)
-        return auth_fail(r, 401, "令牌验证失败");
-    if (rc == 0)
-        return auth_fail(r, 401, "无效的令牌");
-    struct relay_token *t = &au->tok;
-    if (t->status == 4)
-        return auth_fail(
-            r, 401, arena_printf(r->a, "令牌 %s（#%lld）额度已用尽", t->name, (long long)t->id));
-    if (t->status == 3)
-        return auth_fail(r, 401, "该令牌已过期");
-    if (t->status != 1)
-        return auth_fail(r, 401, "该令牌状态不可用");
-    if (t->expired_time != -1 && t->expired_time < (int64_t)time(NULL)) {
-        db_snapshot_end(req_db(r));
-        db_relay_token_status(req_db(r), t->id, 3);
-        return auth_fail(r, 401, "该令牌已过期");
-    }
-    if (!t->unlimited_quota && t->remain_quota <= 0) {
-        /* With the sql store remain_quota has reservations in flight taken out, so 0 may be
-         * passing: refuse, but leave the status (a release would find the key disabled). */
-        if (!sql_quota) {
-            db_snapshot_end(req_db(r));
-            db_relay_token_status(req_db(r), t->id, 4);
-        }
-        return auth_fail(r, 401, "该令牌额度已用尽");
-    }
-    if (*t->subnet && !ip_in_cidr_list(r->client_ip, t->subnet))
-        return auth_fail(r, 403,
-                         arena_printf(r->a, "该令牌只能在指定网段使用：%s，当前 ip：%s", t->subnet,
-                                      r->client_ip));
-    rc = db_relay_user(req_db(r), r->a, t->user_id, &au->user);
-    if (rc < 0)
-        return auth_fail(r, 500, db_errmsg(req_db(r)));
-    if (rc == 0 || au->user.status != 1)
-        return auth_fail(r, 403, "用户已被封禁");
-    if (pin && *pin) {
-        if (au->user.role < 10)
-            return auth_fail(r, 403, "普通用户不支持指定渠道");
-        char *end;
-        long long id = strtoll(pin, &end, 10);
-        if (*end || id <= 0)
-            return auth_fail(r, 400, "无效的渠道 Id");
-        au->pinned_channel = id;
-    }
-    r->user_id = au->user.id;
-    r->role = (int)au->user.role;
-    r->username = au->user.username;
-    r->auth = au;
-    return 0;
-}
 
 /* ---------------------------------------------------------------- the request */
 
@@ -141,14 +48,17 @@ struct relay {
     int is_stream;
     int client_usage; /* stream_options.include_usage from the client */
     int64_t max_tokens;
-    struct relay_candidate *cands; /* channels able to serve (group, model) */
-    int n_cands;
-    int64_t tried[MAX_TRIED];
-    int n_tried;
-    struct prov_error err; /* the last attempt's failure */
-    int responded;         /* the client has (part of) an answer: no more retries */
-    int sql_quota;         /* reservations go through the sql store (handlers/quota.h) */
+    struct relay_route route; /* the channels able to serve (group, model), and those tried */
+    struct prov_error err;    /* the last attempt's failure */
+    int responded;            /* the client has (part of) an answer: no more retries */
+    int sql_quota;            /* reservations go through the sql store (handlers/quota.h) */
 };
+
+int relay_uses_sql_quota(const struct app *app)
+{
+    return quota_use_sql(app->is_cgi, cfg_str(app->cfg, CFG_QUOTA_STORE)) || !app->quota ||
+           !app->writer;
+}
 
 static const char *mode_default_model(enum relay_mode m)
 {
@@ -235,175 +145,14 @@ static int relay_fail_code(struct req *r, int status, const char *msg, const cha
     return 0;
 }
 
-/* ---------------------------------------------------------------- channel choice */
-
-int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out)
-{
-    struct chcache *cc = req_app(r)->chcache;
-    if (cc && chcache_channel(cc, r->a, id, out))
-        return 1;
-    uint64_t gen = cc ? chcache_gen(cc) : 0;
-    int rc = db_relay_channel(req_db(r), r->a, id, out);
-    if (rc == 1 && cc)
-        chcache_put_channel(cc, gen, out);
-    return rc;
-}
-
-/* Routing candidates of (group, model), from the cache when there is one. */
-static int load_candidates(struct req *r, const char *group, const char *model,
-                           struct relay_candidate **out, int *n)
-{
-    struct chcache *cc = req_app(r)->chcache;
-    if (cc && chcache_candidates(cc, r->a, group, model, out, n))
-        return 0;
-    uint64_t gen = cc ? chcache_gen(cc) : 0;
-    int rc = db_relay_candidates(req_db(r), r->a, group, model, out, n);
-    if (rc == 0 && cc)
-        chcache_put_candidates(cc, gen, group, model, *out, *n);
-    return rc;
-}
-
-static int was_tried(const struct relay *rl, int64_t id)
-{
-    for (int i = 0; i < rl->n_tried; i++)
-        if (rl->tried[i] == id)
-            return 1;
-    return 0;
-}
-
-/* The highest priority tier among untried candidates, weighted random inside it (weight 0
- * counts as 1; One API ignores weight: spec 14 quirk 3). 0 = none left. */
-static int64_t pick_channel(struct relay *rl)
-{
-    int64_t top = 0;
-    int found = 0;
-    uint64_t total = 0;
-    for (int i = 0; i < rl->n_cands; i++) {
-        const struct relay_candidate *c = &rl->cands[i];
-        if (was_tried(rl, c->channel_id))
-            continue;
-        if (!found || c->priority > top) {
-            top = c->priority;
-            found = 1;
-        }
-    }
-    if (!found)
-        return 0;
-    for (int i = 0; i < rl->n_cands; i++) {
-        const struct relay_candidate *c = &rl->cands[i];
-        if (c->priority == top && !was_tried(rl, c->channel_id))
-            total += c->weight > 0 ? (uint64_t)c->weight : 1;
-    }
-    uint64_t x = fast_random() % total;
-    for (int i = 0; i < rl->n_cands; i++) {
-        const struct relay_candidate *c = &rl->cands[i];
-        if (c->priority != top || was_tried(rl, c->channel_id))
-            continue;
-        uint64_t w = c->weight > 0 ? (uint64_t)c->weight : 1;
-        if (x < w)
-            return c->channel_id;
-        x -= w;
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------- channel health */
-
-/* Spec 5.4: errors that mean the channel itself is unusable (not a passing overload). */
-int relay_should_disable(const struct prov_error *e)
-{
-    static const char *const words[] = {"your access was terminated",
-                                        "violation of our policies",
-                                        "your credit balance is too low",
-                                        "organization has been disabled",
-                                        "credit",
-                                        "balance",
-                                        "permission denied",
-                                        "organization has been restricted",
-                                        "api key not valid",
-                                        "api key expired",
-                                        "已欠费"};
-    if (e->status == 401)
-        return 1;
-    const char *t = e->type ? e->type : "", *c = e->code ? e->code : "";
-    if (!strcmp(t, "insufficient_quota") || !strcmp(t, "authentication_error") ||
-        !strcmp(t, "permission_error") || !strcmp(t, "forbidden") ||
-        !strcmp(c, "invalid_api_key") || !strcmp(c, "account_deactivated"))
-        return 1;
-    char low[512];
-    size_t n = 0;
-    for (const char *m = e->message ? e->message : ""; *m && n < sizeof low - 1; m++)
-        low[n++] = (char)tolower((unsigned char)*m);
-    low[n] = '\0';
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-        if (strstr(low, words[i]))
-            return 1;
-    return 0;
-}
-
+/* Disables ch when the failure e says the channel itself is unusable and the option allows. */
 static void channel_disable(struct relay *rl, const struct relay_channel *ch,
                             const struct prov_error *e)
 {
     struct app *app = rl->app;
     if (!options_bool(app->opts, "AutomaticDisableChannelEnabled") || !relay_should_disable(e))
         return;
-    /* Only an enabled channel moves to "automatically disabled" (3). */
-    int n = db_relay_channel_status(req_db(rl->r), ch->id, 3, 1);
-    if (n > 0)
-        app_channels_changed(app);
-    if (n > 0) {
-        LOG_WARN("channel %s (#%lld) disabled automatically: %s", ch->name, (long long)ch->id,
-                 e->message ? e->message : "");
-        notify_channel_disabled(app, ch->id, ch->name, e->message ? e->message : "");
-    }
-}
-
-/* ---------------------------------------------------------------- upstream errors */
-
-/* Spec 10.1 and providers-intl 1.2: an OpenAI-shaped error is taken as it is; otherwise the
- * first message-like field, type upstream_error, code bad_response_status_code. */
-void relay_upstream_error(struct arena *a, int status, const char *body, size_t n,
-                          struct prov_error *err)
-{
-    err->status = status;
-    err->type = "upstream_error";
-    err->param = arena_printf(a, "%d", status);
-    err->code = "bad_response_status_code";
-    err->message = arena_printf(a, "bad response status code %d", status);
-    json_tokener *tok = json_tokener_new();
-    json_object *j = body && n ? json_tokener_parse_ex(tok, body, (int)n) : NULL;
-    json_tokener_free(tok);
-    if (!j || !json_object_is_type(j, json_type_object)) {
-        json_object_put(j);
-        return;
-    }
-    json_object *e, *v;
-    if (json_object_object_get_ex(j, "error", &e) && json_object_is_type(e, json_type_object) &&
-        jstr(e, "message") && *jstr(e, "message")) {
-        err->message = arena_strdup(a, jstr(e, "message"));
-        err->type = arena_strdup(a, jstr(e, "type") ? jstr(e, "type") : "upstream_error");
-        err->param = jstr(e, "param") ? arena_strdup(a, jstr(e, "param")) : NULL;
-        err->code = NULL;
-        if (json_object_object_get_ex(e, "code", &v) && !json_object_is_type(v, json_type_null))
-            err->code = arena_strdup(a, json_object_get_string(v));
-        json_object_put(j);
-        return;
-    }
-    static const char *const keys[] = {"message", "msg", "err", "error_msg"};
-    const char *m = NULL;
-    for (size_t i = 0; i < sizeof keys / sizeof *keys && !m; i++)
-        if (jstr(j, keys[i]) && *jstr(j, keys[i]))
-            m = jstr(j, keys[i]);
-    if (!m && json_object_object_get_ex(j, "header", &v))
-        m = jstr(v, "message");
-    if (!m && json_object_object_get_ex(j, "response", &v) &&
-        json_object_object_get_ex(v, "error", &e))
-        m = jstr(e, "message");
-    if (!m && json_object_object_get_ex(j, "error", &e) && json_object_is_type(e, json_type_string))
-        m = json_object_get_string(e);
-    if (m && *m)
-        err->message = arena_strdup(a, m);
-    json_object_put(j);
+    relay_disable_channel(app, req_db(rl->r), ch, e->message ? e->message : "", "automatically");
 }
 
 /* Spec 5.3: retry on 429, 5xx and every other non-2xx except 400. */
@@ -841,10 +590,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     int ok_status = at.status == 200 || at.status == 201;
     if (!ok_status || (rl->is_stream && !strncasecmp(at.ctype, "application/json", 16))) {
         int st = ok_status ? 500 : (int)at.status;
-        if (ct->prov->parse_error)
-            ct->prov->parse_error(ctx, st, at.body.p, at.body.len, &rl->err);
-        else
-            relay_upstream_error(r->a, st, at.body.p, at.body.len, &rl->err);
+        provider_parse_error(ct->prov, ctx, st, at.body.p, at.body.len, &rl->err);
         if (!rl->err.status)
             rl->err.status = st;
         release(rl, reserved);
@@ -878,7 +624,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
 int h_relay(struct req *r)
 {
     struct app *app = req_app(r);
-    struct relay rl = {.r = r, .app = app, .au = r->auth, .sql_quota = uses_sql_quota(app)};
+    struct relay rl = {.r = r, .app = app, .au = r->auth, .sql_quota = relay_uses_sql_quota(app)};
     if (!rl.au)
         return OA_ERR_INTERNAL;
     if (mode_of_path(r->path, &rl.mode) < 0)
@@ -971,12 +717,12 @@ int h_relay(struct req *r)
             goto out;
         retries = 0; /* a pinned channel is never swapped for another */
     } else {
-        if (load_candidates(r, rl.au->user.group, rl.model, &rl.cands, &rl.n_cands) < 0) {
+        if (relay_load_candidates(r, rl.au->user.group, rl.model, &rl.route) < 0) {
             rc = OA_ERR_DB;
             goto out;
         }
         for (int i = 0; i <= retries; i++) {
-            int64_t id = pick_channel(&rl);
+            int64_t id = relay_pick_channel(&rl.route);
             if (!id) {
                 if (i == 0) {
                     rc = relay_fail(r, 503,
@@ -986,8 +732,6 @@ int h_relay(struct req *r)
                 }
                 break;
             }
-            if (rl.n_tried < MAX_TRIED)
-                rl.tried[rl.n_tried++] = id;
             struct relay_channel ch;
             int found = relay_load_channel(r, id, &ch);
             if (found <= 0) {

@@ -1,5 +1,7 @@
-/* The relay: /v1 requests end to end (key auth, channel choice, reservation, upstream call
- * through the adaptor, retries, settlement). */
+/* The relay: /v1 requests end to end. relay.c runs the pipeline (parse, check, route, one
+ * attempt per channel: price and reserve, the upstream call through the adaptor, settle);
+ * auth.c authenticates relay keys, routing.c chooses channels, health.c disables and
+ * re-enables them; v1_models.c and billing_compat.c answer locally. */
 #ifndef OA_RELAY_H
 #define OA_RELAY_H
 #include <stddef.h>
@@ -7,8 +9,15 @@
 
 #include "db/relay.h"
 
+struct app;
 struct arena;
+struct channel_type;
+struct db_conn;
+struct prov_channel;
+struct prov_error;
 struct req;
+
+/* ---- auth.c */
 
 /* What relay key authentication found; r->auth points to it after relay_auth succeeds. */
 struct relay_auth {
@@ -18,45 +27,72 @@ struct relay_auth {
     uint64_t quota_epoch;   /* the quota store's epoch before tok and user were read */
 };
 
-/* The router's auth hook for AUTH_RELAY_TOKEN routes (spec 2.3 checks 1-9): 0, or
- * OA_ERR_DESCRIBED with r->err_status and r->err_msg set. */
+/* The router's auth hook for AUTH_RELAY_TOKEN routes: the key (Bearer sk-KEY or sk-KEY-ID),
+ * its status, expiry, quota and subnet, then its owner, checked in One API's order with its
+ * messages. 0, or OA_ERR_DESCRIBED with r->err_status and r->err_msg set. */
 int relay_auth(struct req *r);
 
+/* ---- relay.c */
+
+/* Reservations of this process go through the sql quota store: plain CGI, QUOTA_STORE=sql,
+ * or no in-memory store to use. */
+int relay_uses_sql_quota(const struct app *app);
+
 /* The model a channel's mapping (a JSON object text) turns model into: single level, an
- * empty target means no mapping (spec 7.6). The result is model itself or an arena copy. */
+ * empty target means no mapping. The result is model itself or an arena copy. */
 const char *relay_map_model(struct arena *a, const char *mapping, const char *model);
 
 /* What an adaptor sees of channel ch (of type row ct): the base URL (the type's default when
  * the channel has none, without a trailing '/'), the api-version (config, legacy `other`,
  * GEMINI_VERSION for Gemini). Strings point into ch or the arena. */
-struct app;
-struct channel_type;
-struct prov_channel;
 void relay_prov_channel(struct arena *a, const struct app *app, const struct relay_channel *ch,
                         const struct channel_type *ct, struct prov_channel *out);
 
-/* Spec 5.4: does error e mean the channel itself is unusable (auth, billing, a banned
- * account) rather than a passing failure? */
-struct prov_error;
-int relay_should_disable(const struct prov_error *e);
-/* Normalises a non-2xx upstream answer to OpenAI's error shape (spec 10.1, providers-intl
- * 1.2): an OpenAI-shaped error is kept, else the first message-like field; strings in a. */
-void relay_upstream_error(struct arena *a, int status, const char *body, size_t n,
-                          struct prov_error *err);
+/* ---- routing.c */
 
-/* Channel id as the relay reads it (the memory cache when enabled): 1, 0 (none), < 0. */
+#define RELAY_MAX_TRIED 64 /* channels one request may try */
+
+/* The channels a request may be routed to, and those it has tried. */
+struct relay_route {
+    struct relay_candidate *cands; /* enabled channels able to serve (group, model), arena */
+    int n_cands;
+    int64_t tried[RELAY_MAX_TRIED]; /* channel ids already picked, in order */
+    int n_tried;
+};
+
+/* Channel id as the relay reads it (from the channel cache when MEMORY_CACHE_ENABLED):
+ * 1 found (out filled, strings in r's arena), 0 no such channel, < 0 a database error. */
 int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out);
+/* The candidates of (group, model) into rt (from the cache when there is one). 0, or < 0 on a
+ * database error. */
+int relay_load_candidates(struct req *r, const char *group, const char *model,
+                          struct relay_route *rt);
+/* The next channel to try: the highest priority tier among the untried candidates, weighted
+ * random inside it (weight 0 counts as 1; One API ignores weights: docs/compatibility.md).
+ * Records it as tried. 0 when none is left. */
+int64_t relay_pick_channel(struct relay_route *rt);
 
-/* Route handlers. */
+/* ---- health.c */
+
+/* Does upstream error e mean the channel itself is unusable (401, a key, billing or policy
+ * error by its type, code or message) rather than a passing failure? */
+int relay_should_disable(const struct prov_error *e);
+/* Moves ch to "automatically disabled" (3) on c if it is still enabled; then drops the cached
+ * routing, logs "disabled <how>: <why>" and tells root. */
+void relay_disable_channel(struct app *app, struct db_conn *c, const struct relay_channel *ch,
+                           const char *why, const char *how);
+/* Moves ch back to enabled on c if the gateway disabled it (status 3); then drops the cached
+ * routing, logs it and tells root. */
+void relay_enable_channel(struct app *app, struct db_conn *c, const struct relay_channel *ch);
+
+/* ---- route handlers */
+
 int h_relay(struct req *r);                 /* chat, completions, embeddings, moderations, images,
                                              * audio */
-int h_relay_not_implemented(struct req *r); /* 501 routes of spec 3.11 */
-int h_v1_models(struct req *r);
+int h_relay_not_implemented(struct req *r); /* One API's routes with no implementation: 501 */
+int h_v1_models(struct req *r);             /* v1_models.c */
 int h_v1_model(struct req *r);
-int h_billing_subscription(struct req *r);
+int h_billing_subscription(struct req *r); /* billing_compat.c */
 int h_billing_usage(struct req *r);
-int h_channel_test(struct req *r);           /* GET /api/channel/test/:id */
-int h_channel_test_all(struct req *r);       /* GET /api/channel/test */
-int h_channel_update_balance(struct req *r); /* GET /api/channel/update_balance/:id */
 
 #endif
