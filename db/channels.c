@@ -262,6 +262,12 @@ int64_t db_channels_delete_disabled(struct db_conn *c)
     return db_commit(c) < 0 ? rollback_with(c, DB_ERR) : n;
 }
 
+int64_t db_channels_set_balance(struct db_conn *c, int64_t id, double balance, int64_t when)
+{
+    return db_execf(c, "UPDATE channels SET balance = ?, balance_updated_time = ? WHERE id = ?",
+                    "dii", balance, when, id);
+}
+
 int db_channels_get(struct db_conn *c, struct arena *a, int64_t id, int with_key,
                     struct channel *out)
 {

@@ -67,6 +67,10 @@ int64_t db_channels_delete(struct db_conn *c, int64_t id);
  * spec 14) in one transaction. Channels deleted, or < 0. */
 int64_t db_channels_delete_disabled(struct db_conn *c);
 
+/* Stores a balance query's result: balance and balance_updated_time of channel id. Rows
+ * changed (0 or 1), or < 0. */
+int64_t db_channels_set_balance(struct db_conn *c, int64_t id, double balance, int64_t when);
+
 /* One channel: 1 found (out filled in a), 0 not found, < 0 error. with_key 0 reads key as "". */
 int db_channels_get(struct db_conn *c, struct arena *a, int64_t id, int with_key,
                     struct channel *out);

@@ -37,6 +37,14 @@ struct db_conn *req_db(struct req *r)
     return w->conn;
 }
 
+void *req_curl(struct req *r)
+{
+    struct worker_ctx *w = r->worker;
+    if (!w->curl)
+        w->curl = upstream_handle_new();
+    return w->curl;
+}
+
 void app_channels_changed(struct app *app)
 {
     if (app->chcache)

@@ -57,6 +57,10 @@ struct db_conn *req_db(struct req *r);
  * connections are held only while queries run; req_db takes one again if needed. */
 void req_db_release(struct req *r);
 
+/* The worker's libcurl handle (a CURL *), created on first use and kept for its connection
+ * cache; freed with the worker. */
+void *req_curl(struct req *r);
+
 /* A channel or its abilities changed in this process: drop cached routing. */
 void app_channels_changed(struct app *app);
 

@@ -149,26 +149,6 @@ static const char *wrap_html(struct arena *a, const char *title, const char *inn
 
 /* ---------------------------------------------------------------- Message Pusher */
 
-struct sink {
-    struct strbuf body;
-    long status;
-};
-
-static void sink_head(void *ud, long status, const char *ctype)
-{
-    (void)ctype;
-    ((struct sink *)ud)->status = status;
-}
-
-static int sink_body(void *ud, const char *p, size_t n)
-{
-    struct sink *s = ud;
-    if (s->body.len + n > (1u << 20))
-        return -1; /* an answer of a few bytes is expected */
-    sb_putn(&s->body, p, n);
-    return 0;
-}
-
 /* POSTs the message to Message Pusher; 0 when it answered {"success":true}, else -1 with the
  * reason in why. */
 static int push(struct notify *n, struct arena *a, const char *url, const char *token,
@@ -187,23 +167,24 @@ static int push(struct notify *n, struct arena *a, const char *url, const char *
     struct prov_request rq = {.url = url, .body = arena_strndup(a, body, bl), .body_len = bl};
     json_object_put(j);
     rq.headers[rq.n_headers++] = "Content-Type: application/json";
-    struct sink s = {.status = 0};
-    sb_init(&s.body, a);
-    struct upstream_cb cb = {sink_head, sink_body, NULL, &s};
+    struct upstream_answer ans;
+    sb_init(&ans.body, a);
     if (!n->curl)
         n->curl = upstream_handle_new();
     char err[256] = "";
-    if (upstream_perform(n->curl, &rq, timeout_s, "", &cb, err, sizeof err) != UPSTREAM_OK) {
-        snprintf(why, whylen, "%s", *err ? err : "the answer was too long");
+    /* An answer of a few bytes is expected: 1 MB is plenty. */
+    if (upstream_fetch(n->curl, &rq, timeout_s, "", 1u << 20, NULL, NULL, &ans, err, sizeof err) !=
+        UPSTREAM_OK) {
+        snprintf(why, whylen, "%s", err);
         return -1;
     }
-    json_object *r = json_tokener_parse(s.body.p), *v;
+    json_object *r = json_tokener_parse(ans.body.p), *v;
     int ok = r && json_object_object_get_ex(r, "success", &v) && json_object_get_boolean(v);
     if (!ok) {
         const char *msg = r && json_object_object_get_ex(r, "message", &v)
                               ? json_object_get_string(v)
                               : "no \"success\":true in the answer";
-        snprintf(why, whylen, "status %ld: %s", s.status, msg);
+        snprintf(why, whylen, "status %ld: %s", ans.status, msg);
     }
     json_object_put(r);
     return ok ? 0 : -1;

@@ -30,6 +30,7 @@ struct prov_channel {
     int type;                /* One API channel type id (spec 9.1) */
     const char *key;         /* upstream credential */
     const char *base_url;    /* the channel's base URL, else the type's default; no trailing '/' */
+    int is_default_base;     /* base_url is the type's default: the channel has none of its own */
     const char *api_version; /* config.api_version, else the legacy `other` column */
     const char *config;      /* the channel's config JSON text */
 };

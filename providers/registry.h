@@ -3,6 +3,7 @@
 #ifndef OA_REGISTRY_H
 #define OA_REGISTRY_H
 
+#include "providers/balance.h"
 #include "providers/provider.h"
 
 /* How an OpenAI-family type turns the client's path into the upstream URL (providers-intl 2.2). */
@@ -22,6 +23,7 @@ struct channel_type {
     const struct provider *prov; /* adaptor, NULL when this build has none yet */
     enum url_rule url_rule;      /* for the OpenAI family */
     const char *extra_headers;   /* "Name: value\n..." sent with every request, or NULL */
+    prov_balance_fn balance;     /* the upstream's balance API (providers/balance.c), or NULL */
 };
 
 /* The row for type id, or NULL for an unknown id. */

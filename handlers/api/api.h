@@ -4,6 +4,7 @@
 #define OA_API_H
 
 struct app;
+struct relay_channel;
 struct req;
 
 /* public.c */
@@ -33,6 +34,10 @@ int h_channel_create(struct req *r);
 int h_channel_update(struct req *r);
 int h_channel_delete(struct req *r);
 int h_channel_delete_disabled(struct req *r);
+/* The channel the path's :id names, read fresh from the database (keys included) for a
+ * test or a balance query: 1 when found; 0 when an answer was written (an invalid id, or no
+ * such channel: missing_msg); < 0 (an oa_err) on a database error. */
+int channel_from_path(struct req *r, struct relay_channel *ch, const char *missing_msg);
 
 /* channel_test.c */
 int h_channel_test(struct req *r);     /* GET /api/channel/test/:id */

@@ -5,6 +5,7 @@
 #include "handlers/respond.h"
 #include "db/channels.h"
 #include "db/db.h"
+#include "db/relay.h"
 #include "fcgi/arena.h"
 #include "fcgi/error.h"
 #include "fcgi/jsonin.h"
@@ -303,9 +304,17 @@ int h_channel_delete_disabled(struct req *r)
     return 0;
 }
 
-int h_channel_update_balance_all(struct req *r)
+int channel_from_path(struct req *r, struct relay_channel *ch, const char *missing_msg)
 {
-    /* A no-op in One API too (spec 3.7). */
-    api_ok(r, NULL);
-    return 0;
+    int64_t id;
+    if (req_path_id(r, 0, &id) < 0 || id <= 0) {
+        api_fail(r, 200, msg_invalid_parameter(r));
+        return 0;
+    }
+    int found = db_relay_channel(req_db(r), r->a, id, ch);
+    if (found < 0)
+        return OA_ERR_DB;
+    if (found == 0)
+        api_fail(r, 200, missing_msg);
+    return found;
 }

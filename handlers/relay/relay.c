@@ -414,6 +414,7 @@ void relay_prov_channel(struct arena *a, const struct app *app, const struct rel
         .type = (int)ch->type,
         .key = ch->key,
         .base_url = *ch->base_url ? ch->base_url : ct->default_base,
+        .is_default_base = !*ch->base_url,
         .config = ch->config,
     };
     size_t bl = strlen(out->base_url);
@@ -517,13 +518,10 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     sb_init(&at.body, r->a);
     sb_init(&at.out, r->a);
     sse_init(&at.sse, r->a, 0);
-    struct worker_ctx *w = r->worker;
-    if (!w->curl)
-        w->curl = upstream_handle_new();
     req_db_release(r); /* a stream may last minutes: hold no connection meanwhile */
     struct upstream_cb cb = {on_head, on_body, on_tick, &at};
     char errbuf[256] = "";
-    int rc = upstream_perform(w->curl, &rq, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
+    int rc = upstream_perform(req_curl(r), &rq, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
                               cfg_str(app->cfg, CFG_RELAY_PROXY), &cb, errbuf, sizeof errbuf);
 
     if (at.streaming) {

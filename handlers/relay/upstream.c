@@ -132,3 +132,52 @@ int upstream_perform(void *curl, const struct prov_request *rq, long timeout_s, 
     send_head(&x); /* an empty body still has a status */
     return UPSTREAM_OK;
 }
+
+/* What upstream_fetch's callbacks share. */
+struct fetch {
+    struct upstream_answer *ans;
+    size_t max;                   /* longest body accepted */
+    int is_too_large;             /* the body went over max */
+    int (*should_stop)(void *ud); /* NULL: never */
+    void *ud;                     /* for should_stop */
+};
+
+static void fetch_head(void *ud, long status, const char *ctype)
+{
+    struct fetch *f = ud;
+    f->ans->status = status;
+    snprintf(f->ans->ctype, sizeof f->ans->ctype, "%s", ctype);
+}
+
+static int fetch_body(void *ud, const char *p, size_t n)
+{
+    struct fetch *f = ud;
+    if (f->ans->body.len + n > f->max) {
+        f->is_too_large = 1;
+        return -1;
+    }
+    sb_putn(&f->ans->body, p, n);
+    return 0;
+}
+
+static int fetch_tick(void *ud)
+{
+    struct fetch *f = ud;
+    return f->should_stop && f->should_stop(f->ud) ? -1 : 0;
+}
+
+int upstream_fetch(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
+                   size_t max, int (*should_stop)(void *ud), void *ud, struct upstream_answer *ans,
+                   char *err, size_t errlen)
+{
+    struct fetch f = {.ans = ans, .max = max, .should_stop = should_stop, .ud = ud};
+    struct upstream_cb cb = {fetch_head, fetch_body, fetch_tick, &f};
+    ans->status = 0;
+    ans->ctype[0] = '\0';
+    int rc = upstream_perform(curl, rq, timeout_s, proxy, &cb, err, errlen);
+    if (f.is_too_large) {
+        snprintf(err, errlen, "upstream answer too large");
+        return UPSTREAM_TOO_LARGE;
+    }
+    return rc;
+}

@@ -4,6 +4,8 @@
 #define OA_UPSTREAM_H
 #include <stddef.h>
 
+#include "fcgi/strbuf.h"
+
 struct prov_request;
 
 struct upstream_cb {
@@ -16,7 +18,7 @@ struct upstream_cb {
     void *ud;
 };
 
-enum { UPSTREAM_OK = 0, UPSTREAM_TRANSPORT = -1, UPSTREAM_ABORTED = -2 };
+enum { UPSTREAM_OK = 0, UPSTREAM_TRANSPORT = -1, UPSTREAM_ABORTED = -2, UPSTREAM_TOO_LARGE = -3 };
 
 /* Performs rq (POST when it has a body, else GET) on curl (a CURL *). timeout_s 0 = none;
  * proxy "" = none. Returns UPSTREAM_OK when an HTTP answer was received completely,
@@ -24,6 +26,19 @@ enum { UPSTREAM_OK = 0, UPSTREAM_TRANSPORT = -1, UPSTREAM_ABORTED = -2 };
  * err (errlen bytes) — also when the connection broke in the middle of the body. */
 int upstream_perform(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
                      const struct upstream_cb *cb, char *err, size_t errlen);
+/* A whole answer collected in memory by upstream_fetch. */
+struct upstream_answer {
+    long status;        /* HTTP status */
+    char ctype[128];    /* Content-Type, "" when none */
+    struct strbuf body; /* the body; the caller initialises it (and so chooses its arena) */
+};
+
+/* Performs rq as upstream_perform does and collects the answer into ans. A body over max
+ * bytes stops the transfer: UPSTREAM_TOO_LARGE, with a reason in err. should_stop (may be
+ * NULL), polled about once a second, ends it early: UPSTREAM_ABORTED. */
+int upstream_fetch(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
+                   size_t max, int (*should_stop)(void *ud), void *ud, struct upstream_answer *ans,
+                   char *err, size_t errlen);
 /* A fresh handle with the options every request shares (NOSIGNAL, keep-alive). */
 void *upstream_handle_new(void);
 void upstream_handle_free(void *curl);
