@@ -17,7 +17,6 @@ enum route_flag {
     ROUTE_CSRF = 1 << 3, /* console POST: CSRF token checked */
     BODY_JSON = 1 << 4,  /* body must be JSON (or empty); parsed into r->json */
     BODY_FORM = 1 << 5,  /* body is urlencoded or multipart; left raw */
-    STREAMS = 1 << 6,    /* may answer with a stream */
 };
 
 typedef int (*route_handler)(struct req *r);
@@ -27,6 +26,8 @@ struct route {
     const char *pattern; /* "/api/user/:id"; a last segment "*" matches the rest */
     route_handler handler;
     unsigned flags; /* enum route_flag */
+    int arg;        /* a value the row gives its handler (r->route->arg), so that one handler
+                     * can serve several rows; 0 when the handler takes none */
 };
 
 struct router {

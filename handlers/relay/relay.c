@@ -21,10 +21,12 @@
 #include "fcgi/log.h"
 #include "fcgi/netaddr.h"
 #include "fcgi/request.h"
+#include "fcgi/router.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 #include "providers/sse.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -69,30 +71,6 @@ static const char *mode_default_model(enum relay_mode m)
     case RELAY_TRANSLATION: return "whisper-1";
     default: return "";
     }
-}
-
-static int mode_of_path(const char *p, enum relay_mode *m)
-{
-    static const struct {
-        const char *path;
-        enum relay_mode mode;
-    } paths[] = {
-        {"/v1/chat/completions", RELAY_CHAT},
-        {"/v1/completions", RELAY_COMPLETIONS},
-        {"/v1/embeddings", RELAY_EMBEDDINGS},
-        {"/v1/moderations", RELAY_MODERATIONS},
-        {"/v1/images/generations", RELAY_IMAGES},
-        {"/v1/audio/speech", RELAY_SPEECH},
-        {"/v1/audio/transcriptions", RELAY_TRANSCRIPTION},
-        {"/v1/audio/translations", RELAY_TRANSLATION},
-    };
-    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
-        if (!strcmp(p, paths[i].path))
-            return *m = paths[i].mode, 0;
-    size_t n = strlen(p);
-    if (n >= 10 && !strcmp(p + n - 10, "embeddings"))
-        return *m = RELAY_EMBEDDINGS, 0;
-    return -1;
 }
 
 /* The value of form field name in a multipart body, into the arena, or NULL. */
@@ -625,8 +603,9 @@ int h_relay(struct req *r)
     struct relay rl = {.r = r, .app = app, .au = r->auth, .sql_quota = relay_uses_sql_quota(app)};
     if (!rl.au)
         return OA_ERR_INTERNAL;
-    if (mode_of_path(r->path, &rl.mode) < 0)
-        return OA_ERR_NOT_FOUND;
+    /* The route row says which kind of request this is. */
+    assert(r->route->arg >= 0 && r->route->arg < RELAY_MODE__MAX);
+    rl.mode = (enum relay_mode)r->route->arg;
 
     /* Check 10 of spec 2.3: the body must parse (JSON, or multipart for audio). */
     const char *ct = req_header(r, "Content-Type");

@@ -5,6 +5,8 @@
 #include "fcgi/request.h"
 #include "fcgi/router.h"
 #include "handlers/app.h"
+#include "handlers/relay/relay.h"
+#include "providers/provider.h"
 #include "tests/unit/tap.h"
 
 #include <string.h>
@@ -16,11 +18,11 @@ static int h_dummy(struct req *r)
 }
 
 static const struct route table[] = {
-    {"GET", "/api/status", h_dummy, AUTH_NONE},
-    {"GET", "/api/user/:id", h_dummy, AUTH_ADMIN},
-    {"DELETE", "/api/user/:id", h_dummy, AUTH_ADMIN},
-    {"GET", "/api/user/self", h_dummy, AUTH_USER},
-    {"POST", "/v1/oneapi/proxy/:cid/*", h_dummy, AUTH_RELAY_TOKEN},
+    {"GET", "/api/status", h_dummy, AUTH_NONE, 0},
+    {"GET", "/api/user/:id", h_dummy, AUTH_ADMIN, 0},
+    {"DELETE", "/api/user/:id", h_dummy, AUTH_ADMIN, 0},
+    {"GET", "/api/user/self", h_dummy, AUTH_USER, 0},
+    {"POST", "/v1/oneapi/proxy/:cid/*", h_dummy, AUTH_RELAY_TOKEN, 0},
 };
 
 static const char *fake_param(void *ctx, const char *name)
@@ -91,6 +93,17 @@ int main(void)
     is_int(dup, 0, "no route is listed twice");
     is_int(bad, 0, "every row has a handler, a method and an absolute pattern");
     is_int(unguarded, 0, "admin areas carry an admin flag");
+    unsigned modes = 0, bad_mode = 0;
+    for (unsigned i = 0; i < app_n_routes; i++) {
+        if (app_routes[i].handler != h_relay)
+            continue;
+        if (app_routes[i].arg < 0 || app_routes[i].arg >= RELAY_MODE__MAX)
+            bad_mode++;
+        else
+            modes |= 1u << app_routes[i].arg;
+    }
+    is_int(bad_mode, 0, "every relay row carries a relay mode");
+    is_int(modes, (1u << RELAY_MODE__MAX) - 1, "every relay mode has a row");
 
     arena_free(a);
     return done_testing();
