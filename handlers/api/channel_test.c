@@ -15,12 +15,12 @@
 #include "fcgi/error.h"
 #include "fcgi/json.h"
 #include "fcgi/log.h"
+#include "fcgi/strlist.h"
 #include "fcgi/xmalloc.h"
 #include "providers/provider.h"
 #include "providers/catalogue.h"
 #include "providers/registry.h"
 
-#include <ctype.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---------------------------------------------------------------- channel tests */
+#define TEST_MAX_ANSWER (16u << 20) /* a longer answer fails the test */
 
 /* Result of one channel test. */
 struct test_result {
@@ -39,49 +39,28 @@ struct test_result {
     struct prov_error err;
 };
 
-/* Spec 5.7: M = the asked model if the channel's models string contains it, else the first
- * of the channel's models. */
+/* The model a test asks for: the asked one when the channel's models text contains it (as a
+ * substring, as One API checks), else the channel's first model, else the asked one or
+ * gpt-3.5-turbo. */
 static const char *test_model(struct arena *a, const char *asked, const char *models)
 {
     if (asked && *asked && strstr(models, asked))
         return asked;
-    size_t n = strcspn(models, ",");
-    while (n && isspace((unsigned char)*models))
-        models++, n--;
-    while (n && isspace((unsigned char)models[n - 1]))
-        n--;
-    return n ? arena_strndup(a, models, n) : (asked && *asked ? asked : "gpt-3.5-turbo");
-}
-
-struct test_xfer {
-    struct strbuf body;
-    long status;
-    const struct app *app; /* when set, the transfer stops once the app is stopping */
-};
-
-static void t_head(void *ud, long status, const char *ctype)
-{
-    (void)ctype;
-    ((struct test_xfer *)ud)->status = status;
-}
-
-static int t_body(void *ud, const char *p, size_t n)
-{
-    struct test_xfer *x = ud;
-    if (x->body.len + n > (16u << 20))
-        return -1;
-    sb_putn(&x->body, p, n);
-    return 0;
+    const char *cursor = models, *first = "";
+    size_t n = 0;
+    strlist_next(&cursor, &first, &n);
+    return n ? arena_strndup(a, first, n) : (asked && *asked ? asked : "gpt-3.5-turbo");
 }
 
 /* A test can wait a minute on a silent upstream: shutdown should not. */
-static int t_tick(void *ud)
+static int test_should_stop(void *ud)
 {
-    const struct test_xfer *x = ud;
-    return x->app && atomic_load(&x->app->is_stopping) ? -1 : 0;
+    const struct app *app = ud;
+    return atomic_load(&app->is_stopping);
 }
 
-/* Runs the test request of spec 5.7 against ch on the given curl handle. */
+/* Runs the test request (one chat message, TEST_PROMPT) against ch on the given curl handle:
+ * res->ok when a 2xx answer with usage and a string reply came back. */
 static void run_test(struct app *app, struct arena *a, void *curl, const struct relay_channel *ch,
                      const char *asked, struct test_result *res)
 {
@@ -92,84 +71,79 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
         return;
     }
     const char *model = test_model(a, asked, ch->models);
-    const char *prompt = cfg_str(app->cfg, CFG_TEST_PROMPT);
-    json_object *req = json_object_new_object(), *msgs = json_object_new_array(),
-                *m = json_object_new_object();
+    const char *mapped = relay_map_model(a, ch->model_mapping, model);
+    json_object *req = jown(a, jnew_obj()), *msgs = jnew_arr(), *m = jnew_obj();
     json_object_object_add(m, "role", json_object_new_string("user"));
-    json_object_object_add(m, "content", json_object_new_string(prompt));
+    json_object_object_add(m, "content",
+                           json_object_new_string(cfg_str(app->cfg, CFG_TEST_PROMPT)));
     json_object_array_add(msgs, m);
-    json_object_object_add(req, "model",
-                           json_object_new_string(relay_map_model(a, ch->model_mapping, model)));
+    json_object_object_add(req, "model", json_object_new_string(mapped));
     json_object_object_add(req, "messages", msgs);
-    size_t bl;
-    const char *body = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &bl);
 
     struct prov_channel pch;
     relay_prov_channel(a, app, ch, ct, &pch);
     struct prov_ctx ctx = {.a = a,
                            .mode = RELAY_CHAT,
                            .ch = &pch,
-                           .model = relay_map_model(a, ch->model_mapping, model),
+                           .model = mapped,
                            .origin_model = model,
                            .req = req,
-                           .body = arena_strndup(a, body, bl),
-                           .body_len = bl,
                            .content_type = "application/json",
                            .request_id = "channel-test",
                            .created = (int64_t)time(NULL)};
+    ctx.body = jdump(a, req, &ctx.body_len);
     sb_init(&ctx.text, a);
-    struct prov_request rq = {0};
+    long timeout = cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
+    struct relay_call_opts o = {.curl = curl,
+                                .timeout_s = timeout > 0 ? timeout : 60,
+                                .proxy = cfg_str(app->cfg, CFG_RELAY_PROXY),
+                                .max_answer = TEST_MAX_ANSWER,
+                                .should_stop = test_should_stop,
+                                .ud = app};
+    struct upstream_answer ans;
+    struct strbuf out;
+    sb_init(&ans.body, a);
+    sb_init(&out, a);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (provider_build_request(ct->prov, &ctx, &rq, &res->err) < 0) {
-        res->message = res->err.message ? res->err.message : "convert_request_failed";
-        json_object_put(req);
-        return;
-    }
-    struct test_xfer x = {.status = 0, .app = app};
-    sb_init(&x.body, a);
-    struct upstream_cb cb = {t_head, t_body, t_tick, &x};
-    char errbuf[256] = "";
-    long timeout = cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
-    int rc = upstream_perform(curl, &rq, timeout > 0 ? timeout : 60,
-                              cfg_str(app->cfg, CFG_RELAY_PROXY), &cb, errbuf, sizeof errbuf);
+    int stage = relay_call(&o, ct->prov, &ctx, &ans, &out, &res->err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (rc != UPSTREAM_OK) {
-        res->message = arena_strdup(a, errbuf);
-        json_object_put(req);
+    switch (stage) {
+    case RELAY_CALL_OK: break;
+    case RELAY_CALL_BUILD:
+        res->message = res->err.message ? res->err.message : "convert_request_failed";
         return;
-    }
-    if (x.status != 200) {
-        provider_parse_error(ct->prov, &ctx, (int)x.status, x.body.p, x.body.len, &res->err);
-        res->message = arena_printf(a, "http status code: %ld, error message: %s", x.status,
+    case RELAY_CALL_TRANSPORT:
+    case RELAY_CALL_ABORTED:
+        /* No answer says nothing about the key: no disabling on the error's words. */
+        res->message = res->err.message ? res->err.message : "";
+        memset(&res->err, 0, sizeof res->err);
+        return;
+    case RELAY_CALL_STATUS:
+        res->message = arena_printf(a, "http status code: %ld, error message: %s", ans.status,
                                     res->err.message ? res->err.message : "");
-        json_object_put(req);
         return;
-    }
-    struct strbuf out;
-    sb_init(&out, a);
-    if (provider_parse_response(ct->prov, &ctx, x.body.p, x.body.len, &out, &res->err) < 0) {
+    default:
         res->message = res->err.message ? res->err.message : "unmarshal_response_body_failed";
-        json_object_put(req);
         return;
     }
-    json_object_put(req);
-    json_object *resp = json_tokener_parse(out.p), *choices, *msg, *content;
+    json_object *resp = jown(a, json_tokener_parse(out.p));
+    json_object *choices = jget(resp, "choices"), *content = NULL;
+    int has_choice =
+        json_object_is_type(choices, json_type_array) && json_object_array_length(choices) >= 1;
+    if (has_choice)
+        content = jget(jget(json_object_array_get_idx(choices, 0), "message"), "content");
     if (!ctx.usage.has_usage) {
         res->message = "usage is nil";
-    } else if (!resp || !json_object_object_get_ex(resp, "choices", &choices) ||
-               json_object_array_length(choices) < 1) {
+    } else if (!has_choice) {
         res->message = "response has no choices";
-    } else if (!json_object_object_get_ex(json_object_array_get_idx(choices, 0), "message", &msg) ||
-               !json_object_object_get_ex(msg, "content", &content) ||
-               !json_object_is_type(content, json_type_string)) {
+    } else if (!json_object_is_type(content, json_type_string)) {
         res->message = "response content is not string";
     } else {
         res->ok = 1;
-        res->message = arena_strdup(a, json_object_get_string(content));
+        res->message = json_object_get_string(content);
     }
-    json_object_put(resp);
 }
 
 /* Writes the type-5 log row and the channel's test time; no quota moves. */
@@ -211,16 +185,16 @@ int h_channel_test(struct req *r)
         return found;
     const char *asked = req_query(r, "model");
     struct test_result res;
+    req_db_release(r); /* hold no connection during the upstream call */
     run_test(app, r->a, req_curl(r), &ch, asked, &res);
     record_test(app, req_db(r), &ch, test_model(r->a, asked, ch.models), &res);
     maybe_enable(app, req_db(r), &ch, &res);
-    json_object *j = json_object_new_object();
+    json_object *j = jown(r->a, jnew_obj());
     json_object_object_add(j, "success", json_object_new_boolean(res.ok));
     json_object_object_add(j, "message", json_object_new_string(res.message ? res.message : ""));
     json_object_object_add(j, "time", jgo_double(res.ok ? res.seconds : 0));
     json_object_object_add(j, "modelName", json_object_new_string(asked ? asked : ""));
     respond_json(r, 200, j);
-    json_object_put(j);
     return 0;
 }
 

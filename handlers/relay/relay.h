@@ -14,8 +14,12 @@ struct arena;
 struct channel_type;
 struct db_conn;
 struct prov_channel;
+struct prov_ctx;
 struct prov_error;
+struct provider;
 struct req;
+struct strbuf;
+struct upstream_answer;
 
 /* ---- auth.c */
 
@@ -47,6 +51,35 @@ const char *relay_map_model(struct arena *a, const char *mapping, const char *mo
  * GEMINI_VERSION for Gemini). Strings point into ch or the arena. */
 void relay_prov_channel(struct arena *a, const struct app *app, const struct relay_channel *ch,
                         const struct channel_type *ct, struct prov_channel *out);
+
+/* How relay_call's transfer runs. */
+struct relay_call_opts {
+    void *curl;                   /* a libcurl handle (the worker's, or a thread's own) */
+    long timeout_s;               /* the whole call; 0: none */
+    const char *proxy;            /* "" or NULL: none */
+    size_t max_answer;            /* a longer answer fails the call (RELAY_CALL_TRANSPORT) */
+    int (*should_stop)(void *ud); /* polled about once a second; NULL: never */
+    void *ud;                     /* for should_stop */
+};
+
+/* Where relay_call stopped. */
+enum relay_call_stage {
+    RELAY_CALL_OK,        /* out has the OpenAI body */
+    RELAY_CALL_BUILD,     /* the adaptor could not build the upstream request */
+    RELAY_CALL_TRANSPORT, /* no complete answer: 500 do_request_failed with the reason */
+    RELAY_CALL_ABORTED,   /* should_stop ended the transfer; err is empty */
+    RELAY_CALL_STATUS,    /* the upstream answered non-2xx: its error, normalised */
+    RELAY_CALL_PARSE,     /* the adaptor could not read a 2xx answer */
+};
+
+/* One non-stream call of ctx (prepared: mode, channel, model, request, body) through adaptor
+ * p: builds the upstream request, performs it, and converts a 200/201 answer into the
+ * OpenAI body appended to out, ctx->usage filled when the upstream reported it. The raw
+ * answer (status, Content-Type, body) is left in ans, whose body the caller initialised.
+ * Returns RELAY_CALL_OK, or the stage that failed with err filled (strings in ctx->a; the
+ * HTTP status for the client in err->status). The relay and the channel tests share it. */
+int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
+               struct upstream_answer *ans, struct strbuf *out, struct prov_error *err);
 
 /* ---- routing.c */
 
