@@ -67,6 +67,8 @@ int64_t db_channels_delete(struct db_conn *c, int64_t id);
  * spec 14) in one transaction. Channels deleted, or < 0. */
 int64_t db_channels_delete_disabled(struct db_conn *c);
 
+/* Every channel id, ascending, into an array in a (count in *n). 0 or < 0. */
+int db_channels_ids(struct db_conn *c, struct arena *a, int64_t **out, size_t *n);
 /* Stores a balance query's result: balance and balance_updated_time of channel id. Rows
  * changed (0 or 1), or < 0. */
 int64_t db_channels_set_balance(struct db_conn *c, int64_t id, double balance, int64_t when);

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "db/db.h"
 #include "db/internal.h"
+#include "fcgi/arena.h"
 #include "fcgi/log.h"
 
 #include <ctype.h>
@@ -195,6 +196,46 @@ const char *db_col_text(struct db_stmt *st, int col)
 int db_col_is_null(struct db_stmt *st, int col)
 {
     return st->conn->db->drv->col_is_null(st, col);
+}
+
+const char *db_col_str(struct db_stmt *st, int col, struct arena *a)
+{
+    const char *s = db_col_text(st, col);
+    return arena_strdup(a, s ? s : "");
+}
+
+const char *db_col_str_or_null(struct db_stmt *st, int col, struct arena *a)
+{
+    const char *s = db_col_text(st, col);
+    return s ? arena_strdup(a, s) : NULL;
+}
+
+int db_read_one(struct db_stmt *st, struct arena *a, db_row_reader read, void *row)
+{
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        read(st, a, row);
+    db_done(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+}
+
+void *db_read_rows(struct db_stmt *st, struct arena *a, size_t size, db_row_reader read, size_t *n,
+                   int *rc)
+{
+    size_t cap = 10, k = 0;
+    char *v = arena_alloc(a, cap * size);
+    while ((*rc = db_step(st)) == DB_ROW) {
+        if (k == cap) {
+            v = arena_realloc(a, v, cap * size, 2 * cap * size);
+            cap *= 2;
+        }
+        read(st, a, v + k++ * size);
+    }
+    db_done(st);
+    *n = k;
+    if (*rc > 0)
+        *rc = 0;
+    return v;
 }
 
 int64_t db_changes(struct db_stmt *st)

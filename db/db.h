@@ -10,6 +10,7 @@ enum db_kind { DB_SQLITE, DB_POSTGRES };
 /* Return codes of db_step; errors are negative (DB_ERR). */
 enum { DB_DONE = 0, DB_ROW = 1, DB_ERR = -1, DB_CONSTRAINT = -2 };
 
+struct arena;
 struct db;      /* a database: a pool of connections (PostgreSQL) or per-use connections (SQLite) */
 struct db_conn; /* one connection, used by one thread at a time */
 struct db_stmt; /* a prepared statement bound to one connection */
@@ -60,6 +61,21 @@ int64_t db_col_int64(struct db_stmt *st, int col);
 double db_col_double(struct db_stmt *st, int col);
 const char *db_col_text(struct db_stmt *st, int col);
 int db_col_is_null(struct db_stmt *st, int col);
+/* The text of column col copied into a: "" for SQL NULL (db_col_str), or NULL
+ * (db_col_str_or_null, for the columns One API reads as JSON null). */
+const char *db_col_str(struct db_stmt *st, int col, struct arena *a);
+const char *db_col_str_or_null(struct db_stmt *st, int col, struct arena *a);
+/* Row readers: fill the row at row (a struct of the caller's) from st's current row, strings
+ * copied into a. */
+typedef void (*db_row_reader)(struct db_stmt *st, struct arena *a, void *row);
+/* Runs st, reads its first row with read into row and db_done's it: 1 when there was a row,
+ * 0 when none, < 0 on a database error. */
+int db_read_one(struct db_stmt *st, struct arena *a, db_row_reader read, void *row);
+/* Steps st to its end and db_done's it, reading each row with read into a new array of rows
+ * of size bytes in a: returns the array (never NULL) and its length in *n; *rc is 0, or < 0
+ * when a step failed (the rows read so far are kept). */
+void *db_read_rows(struct db_stmt *st, struct arena *a, size_t size, db_row_reader read, size_t *n,
+                   int *rc);
 /* Rows changed by the last INSERT/UPDATE/DELETE run on st. */
 int64_t db_changes(struct db_stmt *st);
 /* Resets st and clears its bindings so the next db_prepare of the same sql reuses it. */

@@ -6,6 +6,7 @@
 #include "handlers/options.h"
 #include "handlers/relay/upstream.h"
 #include "db/db.h"
+#include "db/users.h"
 #include "fcgi/arena.h"
 #include "fcgi/crypto.h"
 #include "fcgi/log.h"
@@ -24,7 +25,6 @@
 #define NOTIFY_QUEUE 64     /* messages waiting for the sender; more are dropped */
 #define NOTIFY_TIMEOUT_S 20 /* one delivery attempt (pusher or mail), connection included */
 #define NOTIFY_DRAIN_S 10   /* what shutdown gives the messages still queued, in all */
-#define ROOT_ROLE 100       /* users.role of the root user (spec 2.1) */
 
 /* One queued message; both strings on the heap. */
 struct notice {
@@ -197,16 +197,8 @@ static const char *root_email(struct app *app, struct arena *a)
 {
     const char *email = "";
     struct db_conn *c = db_acquire(app->db);
-    struct db_stmt *st =
-        db_prepare(c, "SELECT email FROM users WHERE role = ? ORDER BY id LIMIT 1");
-    if (st) {
-        db_bind_int64(st, 1, ROOT_ROLE);
-        if (db_step(st) == DB_ROW && db_col_text(st, 0))
-            email = arena_strdup(a, db_col_text(st, 0));
-        db_done(st);
-    } else {
+    if (db_users_root_email(c, a, &email) < 0)
         LOG_WARN("cannot read the root user's e-mail address: %s", db_errmsg(c));
-    }
     db_release(c);
     return email;
 }

@@ -7,6 +7,7 @@
 #include "handlers/relay/relay.h"
 #include "handlers/respond.h"
 #include "handlers/relay/upstream.h"
+#include "db/channels.h"
 #include "db/db.h"
 #include "db/relay.h"
 #include "db/writer.h"
@@ -211,21 +212,13 @@ static void pause_unless_stopping(const struct app *app, long long seconds)
  * so root hears when it is over (spec 14, quirk 13). */
 static void batch_run(struct app *app, int only_disabled, int is_manual)
 {
-    struct arena *a = arena_new(64 * 1024);
+    struct arena *a = arena_new(64 * 1024), *ids_a = arena_new(4096);
     void *curl = upstream_handle_new();
     int64_t *ids = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     struct db_conn *c = db_acquire(app->db);
-    struct db_stmt *st = db_prepare(c, "SELECT id FROM channels ORDER BY id");
-    while (st && db_step(st) == DB_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            ids = xrealloc(ids, cap * sizeof *ids);
-        }
-        ids[n++] = db_col_int64(st, 0);
-    }
-    if (st)
-        db_done(st);
+    if (db_channels_ids(c, ids_a, &ids, &n) < 0)
+        LOG_ERR("channel test: cannot list the channels: %s", db_errmsg(c));
     db_release(c);
     double threshold = options_double(app->opts, "ChannelDisableThreshold");
     long long pause = cfg_int(app->cfg, CFG_POLLING_INTERVAL);
@@ -278,8 +271,8 @@ static void batch_run(struct app *app, int only_disabled, int is_manual)
             notify_root_text(app, "渠道测试完成",
                              "渠道测试完成，如果没有收到禁用通知，说明所有渠道都正常");
     }
-    free(ids);
     upstream_handle_free(curl);
+    arena_free(ids_a);
     arena_free(a);
     atomic_store(&app->batch_test_running, 0);
 }
