@@ -6,6 +6,7 @@
 #include "fcgi/arena.h"
 #include "fcgi/log.h"
 
+#include <assert.h>
 #include <string.h>
 
 /* Columns in struct channel order; CH_COLS_NOKEY never reads the secret at all. */
@@ -150,6 +151,7 @@ static void bind_field(struct db_stmt *st, const struct channel *ch, unsigned fi
     case CH_SYSTEM_PROMPT: db_bind_text(st, 1, ch->system_prompt); break;
     default:
         LOG_BUG("unknown channel field %#x", field);
+        assert(!"bind_field: a field missing from update_sql");
         db_bind_null(st, 1);
         break;
     }

@@ -5,6 +5,7 @@
 #include "fcgi/arena.h"
 #include "fcgi/log.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -313,6 +314,7 @@ int64_t db_execf(struct db_conn *c, const char *sql, const char *types, ...)
             /* The varargs cannot be walked past an unknown type: give up on the call. */
             va_end(ap);
             LOG_BUG("db_execf: unknown type '%c' in \"%s\"", *t, types);
+            assert(!"db_execf: a type letter the callers' literals never use");
             db_done(st);
             return DB_ERR;
         }

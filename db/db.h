@@ -7,8 +7,20 @@
 
 enum db_kind { DB_SQLITE, DB_POSTGRES };
 
-/* Return codes of db_step; errors are negative (DB_ERR). */
-enum { DB_DONE = 0, DB_ROW = 1, DB_ERR = -1, DB_CONSTRAINT = -2 };
+/* What db_step returns when it did not fail. */
+enum db_step_result { DB_DONE = 0, DB_ROW = 1 };
+
+/* The DB layer's error codes. Their range starts at -100, apart from the handlers' enum
+ * oa_err (-1 and below, fcgi/error.h), so that a database code passed on by mistake can
+ * never render as, say, a 404; a handler converts one to OA_ERR_DB itself. Functions below
+ * that say "< 0" return one of these. */
+enum db_err {
+    DB_ERR = -100,        /* the database failed (the text is in db_errmsg) */
+    DB_CONSTRAINT = -101, /* a UNIQUE or NOT NULL constraint refused the write */
+};
+
+/* Lookups that return an int follow one convention, said at each: 1 found (the row is read),
+ * 0 not found, < 0 a database error (enum db_err). */
 
 struct arena;
 struct db;      /* a database: a pool of connections (PostgreSQL) or per-use connections (SQLite) */
@@ -83,7 +95,7 @@ void db_done(struct db_stmt *st);
 /* Last error text of the connection (for logs). */
 const char *db_errmsg(struct db_conn *c);
 
-/* Runs sql without parameters or rows (DDL, BEGIN, COMMIT). 0 or -1. */
+/* Runs sql without parameters or rows (DDL, BEGIN, COMMIT). 0 or DB_ERR. */
 int db_exec(struct db_conn *c, const char *sql);
 int db_begin(struct db_conn *c); /* BEGIN IMMEDIATE on SQLite, BEGIN on PostgreSQL */
 int db_commit(struct db_conn *c);
@@ -107,7 +119,7 @@ void db_pg_rewrite(const char *sql, char *out);
 
 /* Creates or upgrades One API's seven tables and their indexes (spec section 4) on c.
  * Idempotent; never drops or rewrites existing data; adds missing columns and indexes.
- * Returns 0 or -1 (logged). */
+ * Returns 0 or DB_ERR (logged). */
 int db_migrate(struct db_conn *c);
 
 #endif

@@ -4,6 +4,7 @@
 #include "fcgi/log.h"
 #include "fcgi/xmalloc.h"
 
+#include <assert.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -295,6 +296,7 @@ static void pg_conn_close(struct db_conn *conn)
     struct pg_conn *c = (struct pg_conn *)conn;
     if (c->is_pooled)
         LOG_BUG("db: db_conn_close on a pooled connection (use db_release)");
+    assert(!c->is_pooled);
     pg_tidy(c);
     pg_conn_free(c);
 }
@@ -375,6 +377,7 @@ static struct pg_param *pg_param(struct db_stmt *st, int idx)
     struct pg_stmt *s = (struct pg_stmt *)st;
     if (idx < 1 || idx > s->n_params) {
         LOG_BUG("db: bind index %d out of range 1..%d; sql: %.200s", idx, s->n_params, s->sql);
+        assert(!"db_bind: an index the statement's placeholders do not have");
         return NULL;
     }
     return &s->params[idx - 1];
@@ -494,6 +497,7 @@ static const char *pg_value(struct db_stmt *st, int col)
     if (!s->res || s->row < 0 || s->row >= PQntuples(s->res) || col < 0 ||
         col >= PQnfields(s->res)) {
         LOG_BUG("db: column %d read without a current row; sql: %.200s", col, s->sql);
+        assert(!"db_col: read without a current row or past the last column");
         return NULL;
     }
     if (PQgetisnull(s->res, s->row, col))
@@ -554,7 +558,7 @@ static int pg_exec(struct db_conn *conn, const char *sql)
     }
     if (pg_ensure(c) < 0) {
         LOG_ERR("db: %s; sql: %.200s", conn->err, sql);
-        return -1;
+        return DB_ERR;
     }
     PGresult *r = PQexec(c->pg, sql);
     pg_note_txn(c);
@@ -563,7 +567,7 @@ static int pg_exec(struct db_conn *conn, const char *sql)
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK && es != PGRES_EMPTY_QUERY) {
         db_set_err(conn, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
         LOG_ERR("db: %s; sql: %.200s", conn->err, sql);
-        rc = -1;
+        rc = DB_ERR;
     }
     PQclear(r);
     return rc;

@@ -312,7 +312,7 @@ int db_migrate(struct db_conn *c)
     /* DDL is transactional on both databases: a failed migration leaves nothing half-done. */
     if (db_begin(c) < 0) {
         LOG_ERR("db: migrate: cannot begin: %s", db_errmsg(c));
-        return -1;
+        return DB_ERR;
     }
     for (size_t i = 0; i < N_TABLES; i++)
         if (migrate_table(c, &tables[i]) < 0)
@@ -328,5 +328,5 @@ int db_migrate(struct db_conn *c)
 fail:
     LOG_ERR("db: migrate failed: %s", db_errmsg(c));
     db_rollback(c);
-    return -1;
+    return DB_ERR;
 }

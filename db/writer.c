@@ -335,7 +335,7 @@ void writer_stop(struct writer *w)
 
 int writer_commit_one(struct db_conn *c, const struct ledger_entry *e)
 {
-    return commit_entries(c, e, 1);
+    return commit_entries(c, e, 1) < 0 ? DB_ERR : 0;
 }
 
 void writer_set_done_hook(struct writer *w, void (*fn)(void *ud, const struct ledger_entry *e),

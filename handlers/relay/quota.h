@@ -14,12 +14,15 @@ struct db_conn;
 struct ledger_entry;
 struct quota_store;
 
-enum {
+/* What a reservation found. The failures have a range of their own (from -200), apart from
+ * enum oa_err and the DB layer's codes, so that one passed on by mistake cannot read as
+ * another family's. */
+enum quota_result {
     QUOTA_OK = 0,
-    QUOTA_USER_SHORT = -1,
-    QUOTA_TOKEN_SHORT = -2,
-    QUOTA_STALE = -3,    /* memory store: read the quotas again */
-    QUOTA_DB_ERROR = -4, /* sql store: the database failed; nothing reserved */
+    QUOTA_USER_SHORT = -200,  /* the user's quota is short */
+    QUOTA_TOKEN_SHORT = -201, /* the key's remaining quota is short */
+    QUOTA_STALE = -202,       /* memory store: read the quotas again */
+    QUOTA_DB_ERROR = -203,    /* sql store: the database failed; nothing reserved */
 };
 
 /* Whether a process uses the sql store: always in plain CGI (each request its own process),

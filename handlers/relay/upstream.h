@@ -18,7 +18,14 @@ struct upstream_cb {
     void *ud;
 };
 
-enum { UPSTREAM_OK = 0, UPSTREAM_TRANSPORT = -1, UPSTREAM_ABORTED = -2, UPSTREAM_TOO_LARGE = -3 };
+/* How a transfer ended. The failures have a range of their own (from -300), apart from enum
+ * oa_err and the other layers' codes. */
+enum upstream_result {
+    UPSTREAM_OK = 0,           /* a complete HTTP answer */
+    UPSTREAM_TRANSPORT = -300, /* no complete answer (connect, TLS, timeout, a cut body) */
+    UPSTREAM_ABORTED = -301,   /* a callback stopped it */
+    UPSTREAM_TOO_LARGE = -302, /* upstream_fetch: the body went over its limit */
+};
 
 /* Performs rq (POST when it has a body, else GET) on curl (a CURL *). timeout_s 0 = none;
  * proxy "" = none. Returns UPSTREAM_OK when an HTTP answer was received completely,

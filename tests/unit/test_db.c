@@ -348,7 +348,7 @@ static void test_basics(struct db *db, const char *tag)
     note("%s: two errors are logged on purpose below", tag);
     ok(db_prepare(c, "SELEKT nonsense") == NULL, "%s: bad SQL does not prepare", tag);
     ok(db_errmsg(c)[0] != '\0', "%s: errmsg is set", tag);
-    is_int(db_exec(c, "CREATE TABLE"), -1, "%s: bad DDL fails", tag);
+    is_int(db_exec(c, "CREATE TABLE"), DB_ERR, "%s: bad DDL fails with DB_ERR", tag);
     is_int(db_exec(c, "CREATE TABLE IF NOT EXISTS oa_scratch (a integer)"), 0, "%s: exec DDL", tag);
     db_release(c);
 }

@@ -76,7 +76,8 @@ int main(void)
     int dup = 0, bad = 0, unguarded = 0;
     for (unsigned i = 0; i < app_n_routes; i++) {
         const struct route *x = &app_routes[i];
-        if (!x->handler || x->pattern[0] != '/' || !x->method)
+        if (!x->handler || x->pattern[0] != '/' || !x->method ||
+            (x->flags & AUTH_MASK) > AUTH_RELAY_TOKEN)
             bad++;
         for (unsigned j = i + 1; j < app_n_routes; j++)
             if (!strcmp(x->method, app_routes[j].method) &&
@@ -91,7 +92,7 @@ int main(void)
             bad++;
     }
     is_int(dup, 0, "no route is listed twice");
-    is_int(bad, 0, "every row has a handler, a method and an absolute pattern");
+    is_int(bad, 0, "every row has a handler, a method, an absolute pattern and an auth level");
     is_int(unguarded, 0, "admin areas carry an admin flag");
     unsigned modes = 0, bad_mode = 0;
     for (unsigned i = 0; i < app_n_routes; i++) {
