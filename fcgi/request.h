@@ -31,7 +31,7 @@ struct req {
     struct arena *a;         /* request lifetime: everything below points into it */
     const struct req_io *io; /* transport */
     void *app;               /* the application (handlers' struct app) */
-    void *worker;            /* the worker's resources (handlers' struct worker_ctx) */
+    void *worker;            /* the worker's resources (handlers' struct app_worker) */
 
     const char *method;     /* REQUEST_METHOD */
     const char *path;       /* decoded path without query, trailing '/' removed (but "/") */

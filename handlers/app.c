@@ -4,8 +4,10 @@
 #include "handlers/app.h"
 #include "handlers/api/api.h"
 #include "handlers/bootstrap.h"
+#include "handlers/errors.h"
 #include "handlers/relay/chcache.h"
 #include "handlers/options.h"
+#include "handlers/session.h"
 #include "handlers/relay/pricing.h"
 #include "handlers/relay/quota.h"
 #include "handlers/relay/upstream.h"
@@ -31,7 +33,7 @@
 
 struct db_conn *req_db(struct req *r)
 {
-    struct worker_ctx *w = r->worker;
+    struct app_worker *w = r->worker;
     if (!w->conn)
         w->conn = db_acquire(w->app->db);
     return w->conn;
@@ -39,7 +41,7 @@ struct db_conn *req_db(struct req *r)
 
 void *req_curl(struct req *r)
 {
-    struct worker_ctx *w = r->worker;
+    struct app_worker *w = r->worker;
     if (!w->curl)
         w->curl = upstream_handle_new();
     return w->curl;
@@ -53,7 +55,7 @@ void app_channels_changed(struct app *app)
 
 void req_db_release(struct req *r)
 {
-    struct worker_ctx *w = r->worker;
+    struct app_worker *w = r->worker;
     if (w->conn) {
         db_release(w->conn);
         w->conn = NULL;
@@ -141,8 +143,8 @@ static void *app_init(const struct config *cfg, int is_cgi)
     app->router = (struct router){.routes = app_routes,
                                   .n_routes = app_n_routes,
                                   .max_body = (size_t)cfg_int(cfg, CFG_MAX_BODY_MB) << 20,
-                                  .auth = app_auth,
-                                  .render_error = app_render_error};
+                                  .auth = session_auth,
+                                  .render_error = errors_render};
     app->opts = options_new(cfg_str(cfg, CFG_THEME));
     app->pricing = pricing_new(cfg_str(cfg, CFG_TIKTOKEN_CACHE_DIR));
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -203,7 +205,7 @@ static void *app_init(const struct config *cfg, int is_cgi)
 
 static void *app_worker_init(void *appv)
 {
-    struct worker_ctx *w = xcalloc(1, sizeof *w);
+    struct app_worker *w = xcalloc(1, sizeof *w);
     w->app = appv;
     return w;
 }
@@ -211,7 +213,7 @@ static void *app_worker_init(void *appv)
 static void app_worker_fini(void *appv, void *wv)
 {
     (void)appv;
-    struct worker_ctx *w = wv;
+    struct app_worker *w = wv;
     if (w && w->conn)
         db_release(w->conn);
     if (w)
@@ -236,13 +238,13 @@ static void app_handle(struct req *r)
 
 static void app_busy(struct req *r)
 {
-    app_render_error(r, OA_ERR_BUSY);
+    errors_render(r, OA_ERR_BUSY);
     log_access(r->request_id, r->status, elapsed_ms(r), r->client_ip, r->method, r->raw_path);
 }
 
 static void app_request_done(struct req *r)
 {
-    struct worker_ctx *w = r->worker;
+    struct app_worker *w = r->worker;
     if (w->conn) {
         db_release(w->conn);
         w->conn = NULL;

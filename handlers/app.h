@@ -40,7 +40,7 @@ struct app {
 };
 
 /* Per worker thread (or the CGI process). */
-struct worker_ctx {
+struct app_worker {
     struct app *app;
     struct db_conn *conn; /* taken on first use in a request, given back after it */
     void *curl;           /* the worker's libcurl handle, kept for its connection cache */
@@ -63,11 +63,6 @@ void *req_curl(struct req *r);
 
 /* A channel or its abilities changed in this process: drop cached routing. */
 void app_channels_changed(struct app *app);
-
-/* Auth hook for the router (handlers/session.c). */
-int app_auth(struct req *r, unsigned level);
-/* Error renderer for the router (handlers/errors.c). */
-void app_render_error(struct req *r, int code);
 
 /* The route table (handlers/routes.c). */
 extern const struct route app_routes[];

@@ -114,14 +114,14 @@ static int session_user(struct req *r, struct user *u)
     return session_cookie_check(req_app(r)->session_key, c, u->password);
 }
 
-int app_auth(struct req *r, unsigned level)
+int session_auth(struct req *r, unsigned level)
 {
     if (level == AUTH_RELAY_TOKEN)
         return relay_auth(r);
     /* The route table uses no other level (test_router checks the rows). */
     assert(level <= AUTH_ROOT);
     if (level > AUTH_ROOT) {
-        LOG_BUG("route %s has auth level %u that app_auth does not serve", r->path, level);
+        LOG_BUG("route %s has auth level %u that session_auth does not serve", r->path, level);
         return OA_ERR_INTERNAL;
     }
     struct user u;

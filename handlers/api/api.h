@@ -25,6 +25,10 @@ int h_token_get(struct req *r);
 int h_token_create(struct req *r);
 int h_token_update(struct req *r);
 int h_token_delete(struct req *r);
+/* A new relay key in One API's format into out: 48 characters, 16 random alphanumerics then
+ * the hex of a UUIDv4 with the letters at even positions upper-cased; no '-' (the relay reads
+ * what follows a '-' as a channel id). */
+void token_key_new(char out[49]);
 
 /* channel.c */
 int h_channel_list(struct req *r);
