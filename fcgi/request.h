@@ -87,7 +87,6 @@ int req_path_id(struct req *r, int i, int64_t *id);
 void resp_status(struct req *r, int status);
 void resp_header(struct req *r, const char *name, const char *value);
 void resp_write(struct req *r, const char *s, size_t n);
-void resp_puts(struct req *r, const char *s);
 /* Sets status, Content-Type: application/json and the body (copied). */
 void resp_json(struct req *r, int status, const char *json, size_t n);
 /* Sends status and headers now and switches to streaming; later writes go straight out.

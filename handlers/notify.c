@@ -500,11 +500,6 @@ static void enqueue(struct app *app, const char *subject, char *html)
     }
 }
 
-void notify_root(struct app *app, const char *subject, const char *html)
-{
-    enqueue(app, subject, xstrdup(html));
-}
-
 void notify_root_text(struct app *app, const char *subject, const char *text)
 {
     struct strbuf sb;

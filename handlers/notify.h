@@ -18,11 +18,10 @@ void notify_free(struct notify *n);
 /* Messages queued and not yet taken by the sender. */
 int notify_pending(struct notify *n);
 
-/* Queues a message for root: subject is plain text, html the body's inner HTML (the shared
- * mail template wraps it when sent). Both are copied. Never blocks on the network: when the
- * queue is full the message is dropped with a WARN line. No-op when app has no notifier. */
-void notify_root(struct app *app, const char *subject, const char *html);
-/* notify_root with plain text, HTML-escaped into one paragraph. */
+/* Queues a message for root: subject is plain text, text the body, HTML-escaped into one
+ * paragraph of the shared mail template when sent. Both are copied. Never blocks on the
+ * network: when the queue is full the message is dropped with a WARN line. No-op when app has
+ * no notifier. */
 void notify_root_text(struct app *app, const char *subject, const char *text);
 /* Spec 5.4: channel id (name) was disabled automatically because of reason. */
 void notify_channel_disabled(struct app *app, int64_t id, const char *name, const char *reason);

@@ -134,13 +134,6 @@ int options_load(struct options *o, struct db_conn *c)
     return rc;
 }
 
-void options_set(struct options *o, const char *key, const char *value)
-{
-    pthread_rwlock_wrlock(&o->lock);
-    set_locked(o, key, value);
-    pthread_rwlock_unlock(&o->lock);
-}
-
 const char *options_get(struct options *o, struct arena *a, const char *key)
 {
     const char *out = "";

@@ -12,8 +12,6 @@ struct options *options_new(const char *theme);
 void options_free(struct options *o);
 /* Overrides defaults with every row of the options table. 0 or < 0 (database error). */
 int options_load(struct options *o, struct db_conn *c);
-/* Sets key in the cache (not the database). */
-void options_set(struct options *o, const char *key, const char *value);
 /* Copy of key's value in a, or "" when unknown. */
 const char *options_get(struct options *o, struct arena *a, const char *key);
 /* "true" -> 1, anything else 0. */
