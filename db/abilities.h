@@ -1,4 +1,5 @@
-/* abilities table: the routing index derived from channels (spec 4.4). */
+/* abilities table: the routing index derived from channels, one row per (group, model,
+ * channel). */
 #ifndef OA_DB_ABILITIES_H
 #define OA_DB_ABILITIES_H
 #include <stddef.h>

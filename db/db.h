@@ -117,7 +117,8 @@ int64_t db_execf(struct db_conn *c, const char *sql, const char *types, ...);
 size_t db_pg_rewrite_len(const char *sql);
 void db_pg_rewrite(const char *sql, char *out);
 
-/* Creates or upgrades One API's seven tables and their indexes (spec section 4) on c.
+/* Creates or upgrades One API's seven tables and their indexes, as its GORM models declare
+ * them, on c.
  * Idempotent; never drops or rewrites existing data; adds missing columns and indexes.
  * Returns 0 or DB_ERR (logged). */
 int db_migrate(struct db_conn *c);

@@ -1,4 +1,4 @@
-/* options table: key/value settings stored by the console (spec 4.5, 11). */
+/* options table: the key/value settings the console stores (handlers/options.c). */
 #ifndef OA_DB_OPTIONS_H
 #define OA_DB_OPTIONS_H
 

@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #define PG_BUCKETS 64     /* statement cache hash buckets per connection */
-#define PG_DEFAULT_POOL 8 /* DESIGN.md: 8-16 connections shared by the workers */
+#define PG_DEFAULT_POOL 8 /* connections shared by the workers (8-16 serve hundreds of them) */
 #define PG_SMALL 32       /* parameter values up to this size live inside the statement */
 
 /* One bound parameter in text format; val NULL means SQL NULL. */

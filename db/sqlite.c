@@ -62,7 +62,7 @@ static struct sq_conn *sq_conn_new(struct sq_db *d, char *err, size_t errlen)
     sqlite3_extended_result_codes(c->h, 1);
     sqlite3_busy_timeout(c->h, d->busy_ms);
     /* WAL lets readers run beside the single writer; NORMAL syncs at checkpoints only, which
-     * can lose the last commits on power loss but never corrupts (fastcgi-spike.md 4.1). */
+     * can lose the last commits on power loss but never corrupts the database. */
     char *msg = NULL;
     if (sqlite3_exec(c->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &msg) != SQLITE_OK) {

@@ -1,4 +1,4 @@
-/* users table: One API's accounts (spec 4.1). */
+/* users table: One API's accounts. */
 #ifndef OA_DB_USERS_H
 #define OA_DB_USERS_H
 #include <stdint.h>

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#define W_DEFAULT_DELAY_MS 20 /* DESIGN.md: at most ~20 ms ... */
+#define W_DEFAULT_DELAY_MS 20 /* a batch commits after at most ~20 ms ... */
 #define W_DEFAULT_BATCH 512   /* ... or 512 items per transaction */
 #define W_DEFAULT_QUEUE 8192  /* entries queued before submitters block */
 #define W_BROKEN_RETRIES 5    /* batch retries while the connection is down, before giving up */

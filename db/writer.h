@@ -1,5 +1,5 @@
 /* The writer thread: group-commits each request's log row together with its quota deltas,
- * so a charge and its log row commit together or not at all (DESIGN.md, the ledger). */
+ * so a charge and its log row commit together or not at all. */
 #ifndef OA_WRITER_H
 #define OA_WRITER_H
 #include <stdint.h>

@@ -62,7 +62,7 @@ void req_db_release(struct req *r)
     }
 }
 
-/* The option re-reader of MEMORY_CACHE_ENABLED (spec 11.3): other nodes' changes arrive
+/* The option re-reader of MEMORY_CACHE_ENABLED: other nodes' changes arrive
  * within SYNC_FREQUENCY seconds. */
 static void sync_job(void *ud)
 {
@@ -76,7 +76,7 @@ static void sync_job(void *ud)
     db_release(c);
 }
 
-/* Spec 13.8: the batch test of all channels every CHANNEL_TEST_FREQUENCY minutes. */
+/* The batch test of all channels every CHANNEL_TEST_FREQUENCY minutes. */
 static void test_job(void *ud)
 {
     struct app *app = ud;

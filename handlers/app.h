@@ -31,11 +31,11 @@ struct app {
     int cookie_secure;              /* add Secure to the session cookie */
     int is_cgi;                     /* one request per process */
     struct router router;           /* the route table and its hooks */
-    _Atomic int batch_test_running; /* a batch channel test runs (one per process, spec 5.7) */
+    _Atomic int batch_test_running; /* a batch channel test runs (one per process) */
     _Atomic int is_stopping;        /* shutting down: long background work ends early */
     struct ticker *syncer;          /* re-reads options every SYNC_FREQUENCY s, or NULL */
     struct ticker *tester;          /* tests all channels every CHANNEL_TEST_FREQUENCY min */
-    struct notify *notify;          /* alerts to root (spec 13.9) */
+    struct notify *notify;          /* alerts to root */
     struct chcache *chcache;        /* MEMORY_CACHE_ENABLED channel cache, or NULL */
 };
 

@@ -1,4 +1,4 @@
-/* notify: the root user's alerts (spec 13.9): a bounded queue, a sender thread, Message
+/* notify: the root user's alerts: a bounded queue, a sender thread, Message
  * Pusher over HTTP and e-mail over SMTP through libcurl. */
 #include "config.h"
 #include "handlers/notify.h"
@@ -125,7 +125,7 @@ static void put_date(struct strbuf *sb)
               months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
 }
 
-/* The shared mail template (spec 12.5): title, body, and the footer naming the system. */
+/* One API's mail template: title, body, and the footer naming the system. */
 static const char *wrap_html(struct arena *a, const char *title, const char *inner,
                              const char *system_name)
 {
@@ -220,8 +220,8 @@ static size_t mail_read(char *buf, size_t sz, size_t nm, void *ud)
     return n;
 }
 
-/* The next address of a ';'-separated list (spec 13.9), trimmed, in *s and *len; 0 at the
- * end. Advances *p. */
+/* The next address of a ';'-separated list (SMTP recipients, as One API takes them), trimmed, in *s
+ * and *len; 0 at the end. Advances *p. */
 static int next_addr(const char **p, const char **s, size_t *len)
 {
     while (**p) {
@@ -243,8 +243,8 @@ static int next_addr(const char **p, const char **s, size_t *len)
     return 0;
 }
 
-/* The message: the headers of spec 13.9, then the HTML in base64 so that no line exceeds
- * SMTP's limit and no server needs 8BITMIME. */
+/* The message: One API's headers (To, From, Subject, Message-ID, Date), then the HTML in base64 so
+ * that no line exceeds SMTP's limit and no server needs 8BITMIME. */
 static void mail_text(struct strbuf *sb, const char *to_list, const char *from,
                       const char *system_name, const char *subject, const char *html)
 {
@@ -337,8 +337,8 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     if (port == 465) {
-        /* Spec 13.9: One API does not check the certificate on port 465; kept so that a mail
-         * server that works with it works here. */
+        /* One API does not check the certificate on port 465; kept so that a mail server that
+         * works with it works here. */
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     } else {
@@ -360,7 +360,7 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
 
 /* ---------------------------------------------------------------- the sender */
 
-/* Delivers m (spec 13.9): Message Pusher when configured; e-mail otherwise or when the
+/* Delivers m: Message Pusher when configured; e-mail otherwise or when the
  * pusher refused it. */
 static void deliver(struct notify *n, const struct notice *m, long timeout_s)
 {

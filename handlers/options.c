@@ -14,7 +14,8 @@ struct option_default {
     const char *value;
 };
 
-/* Spec 11.1, in its order. ModelRatio and CompletionRatio join with the billing tables. */
+/* One API's defaults, in its order. ModelRatio and CompletionRatio come from the ratio
+ * tables (handlers/relay/ratio.c). */
 static const struct option_default option_defaults[] = {
     {"SystemName", "One API"},
     {"Logo", ""},

@@ -1,4 +1,4 @@
-/* Options: One API's runtime settings (spec 11) with defaults, overridden by options rows.
+/* Options: One API's runtime settings with its defaults, overridden by options rows.
  * A process-lifetime cache behind a rwlock. */
 #ifndef OA_OPTIONS_H
 #define OA_OPTIONS_H
@@ -7,7 +7,7 @@ struct arena;
 struct db_conn;
 struct options;
 
-/* The defaults of spec 11.1 (THEME seeds Theme). Heap-owned; free with options_free. */
+/* One API's defaults (THEME seeds Theme). Heap-owned; free with options_free. */
 struct options *options_new(const char *theme);
 void options_free(struct options *o);
 /* Overrides defaults with every row of the options table. 0 or < 0 (database error). */

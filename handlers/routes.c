@@ -34,7 +34,8 @@ const struct route app_routes[] = {
     {"POST", "/api/channel", h_channel_create, AUTH_ADMIN | BODY_JSON, 0},
     {"PUT", "/api/channel", h_channel_update, AUTH_ADMIN | BODY_JSON, 0},
     {"DELETE", "/api/channel/:id", h_channel_delete, AUTH_ADMIN, 0},
-    /* The relay (spec 3.11, 3.12): relay keys, One API's OpenAI-style errors. */
+    /* The relay: relay keys, One API's OpenAI-style errors; a row's last value is the relay
+     * mode h_relay serves. */
     {"GET", "/v1/models", h_v1_models, AUTH_RELAY_TOKEN, 0},
     {"GET", "/v1/models/:model", h_v1_model, AUTH_RELAY_TOKEN, 0},
     {"GET", "/dashboard/billing/subscription", h_billing_subscription, AUTH_RELAY_TOKEN, 0},
@@ -51,8 +52,8 @@ const struct route app_routes[] = {
     {"POST", "/v1/audio/transcriptions", h_relay, AUTH_RELAY_TOKEN | BODY_FORM,
      RELAY_TRANSCRIPTION},
     {"POST", "/v1/audio/translations", h_relay, AUTH_RELAY_TOKEN | BODY_FORM, RELAY_TRANSLATION},
-    /* One API's routes with no implementation answer 501 before any channel is chosen
-     * (spec 3.11 quirk). */
+    /* One API's routes with no implementation answer 501 before any channel is chosen (One
+     * API answers 503 from its distributor first: docs/compatibility.md). */
     {"POST", "/v1/edits", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},
     {"POST", "/v1/images/edits", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},
     {"POST", "/v1/images/variations", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},

@@ -1,4 +1,4 @@
-/* session: signed session cookies and the management auth of spec 2.2. */
+/* session: signed session cookies and the management API's authentication. */
 #include "config.h"
 #include "handlers/session.h"
 #include "handlers/app.h"
@@ -142,7 +142,7 @@ int session_auth(struct req *r, unsigned level)
             return OA_ERR_BAD_TOKEN;
     }
     /* The user row is read on every request, so a disable or a role change takes effect at
-     * once (One API keeps the login-time snapshot: spec 14, quirk 17). */
+     * once (One API keeps the login-time snapshot: docs/compatibility.md). */
     if (u.status != 1) {
         if (from_session)
             session_logout(r);

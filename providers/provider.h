@@ -1,6 +1,6 @@
 /* The provider vtable: one adaptor per upstream wire format. The relay core (handlers/relay*)
  * owns retries, balancing, billing and the client connection; adaptors only translate.
- * Adaptors never touch the database or the client connection (DESIGN.md). */
+ * Adaptors never touch the database or the client connection. */
 #ifndef OA_PROVIDER_H
 #define OA_PROVIDER_H
 #include <stddef.h>
@@ -27,7 +27,7 @@ enum relay_mode {
 /* The channel as an adaptor sees it. Strings are never NULL ("" when unset). */
 struct prov_channel {
     int64_t id;
-    int type;                /* One API channel type id (spec 9.1) */
+    int type;                /* One API channel type id (providers/registry.c) */
     const char *key;         /* upstream credential */
     const char *base_url;    /* the channel's base URL, else the type's default; no trailing '/' */
     int is_default_base;     /* base_url is the type's default: the channel has none of its own */
@@ -76,7 +76,7 @@ struct prov_request {
     size_t body_len;
 };
 
-/* An error to show the client, normalised to OpenAI's shape (spec 10.1). */
+/* An error to show the client, normalised to OpenAI's shape. */
 struct prov_error {
     int status; /* HTTP status for the client */
     const char *message;

@@ -1,4 +1,4 @@
-/* registry: the channel type table of spec 9.1. */
+/* registry: One API's channel type table, by id. */
 #include "config.h"
 #include "providers/registry.h"
 

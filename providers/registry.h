@@ -1,4 +1,5 @@
-/* Channel types (spec 9.1): id, name, default base URL and the adaptor that serves them.
+/* Channel types: One API's id, name, default base URL, the adaptor that serves them and
+ * their balance API.
  * OpenAI-compatible providers are rows here, not code. */
 #ifndef OA_REGISTRY_H
 #define OA_REGISTRY_H
@@ -6,7 +7,7 @@
 #include "providers/balance.h"
 #include "providers/provider.h"
 
-/* How an OpenAI-family type turns the client's path into the upstream URL (providers-intl 2.2). */
+/* How an OpenAI-family type turns the client's path into the upstream URL. */
 enum url_rule {
     URL_APPEND,     /* base + client path ("/v1/chat/completions") */
     URL_STRIP_V1,   /* base + client path without its leading "/v1" (types 50, 51) */

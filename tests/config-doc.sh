@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TAP: the README's settings table is the one the config table generates (STYLE.md #13).
+# TAP: the README's settings table is the one the config table generates.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${ONEAPI_BIN:-${top_builddir:-$top_srcdir}/one-api}
 want=$("$bin" --print-config-doc) || { echo "not ok 1 - one-api --print-config-doc runs"; echo "1..1"; exit 1; }

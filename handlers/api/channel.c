@@ -1,4 +1,5 @@
-/* api_channel: channel administration (spec 3.7); abilities follow every change. */
+/* channel: channel administration (list, search, get, create, update, delete, delete the
+ * disabled ones); abilities follow every change. */
 #include "config.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"
@@ -19,7 +20,7 @@
 #define ITEMS_PER_PAGE 10       /* One API's fixed page size */
 #define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
 
-/* The fields a channel body may carry (spec 3.7), declared once. */
+/* The fields a channel body may carry, declared once. */
 enum ch_in {
     CF_ID,
     CF_TYPE,
@@ -104,7 +105,7 @@ static json_object *str_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-/* The channel object of spec 3.14; the key only when with_key. */
+/* The channel object as One API prints it; the key only when with_key. */
 static json_object *channel_json(const struct channel *ch, int with_key)
 {
     json_object *j = json_object_new_object();

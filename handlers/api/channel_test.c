@@ -206,10 +206,10 @@ static void pause_unless_stopping(const struct app *app, long long seconds)
         nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
 }
 
-/* Spec 5.7: tests every channel (the disabled ones only with only_disabled) one after the
+/* Tests every channel (the disabled ones only with only_disabled) one after the
  * other, disabling, enabling and notifying as the results say, until done or the app stops.
  * The caller has set app->batch_test_running; it is cleared here. is_manual: an admin asked,
- * so root hears when it is over (spec 14, quirk 13). */
+ * so root hears when it is over (One API never sends that: docs/compatibility.md). */
 static void batch_run(struct app *app, int only_disabled, int is_manual)
 {
     struct arena *a = arena_new(64 * 1024), *ids_a = arena_new(4096);
@@ -252,8 +252,8 @@ static void batch_run(struct app *app, int only_disabled, int is_manual)
                     app, arena_printf(a, "渠道 %s （%lld）测试超时", ch.name, (long long)ch.id),
                     res.message);
         }
-        /* Spec 5.7: a batch test disables on the type, code and message rules only (the
-         * status is not considered: it is -1 there). */
+        /* A batch test disables on the type, code and message rules only, as One API does: the
+         * status does not count (it is -1 there). */
         struct prov_error judged = res.err;
         judged.status = -1;
         if (ch.status == 1 && !res.ok && res.err.message && auto_disable &&

@@ -1,4 +1,4 @@
-/* api_misc: public informational routes (spec 3.2). */
+/* public: the routes anyone may read: status, notice, about and the home page content. */
 #include "config.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"

@@ -1,4 +1,4 @@
-/* api_token: the caller's own relay keys (spec 3.6): list, search, get, create, update, delete. */
+/* token: the caller's own relay keys: list, search, get, create, update, delete. */
 #include "config.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"
@@ -22,7 +22,7 @@
 #define TOKEN_NAME_MAX 30       /* bytes */
 #define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
 
-/* The fields a token body may carry (spec 3.6), declared once. */
+/* The fields a token body may carry, declared once. */
 enum tok_field {
     TF_ID,
     TF_NAME,
@@ -46,7 +46,7 @@ static const struct jin_field tok_fields[TF__MAX] = {
     [TF_SUBNET] = {"subnet", JIN_STR},
 };
 
-/* The validation message for name and subnet (spec 3.6), or NULL when both are fine. */
+/* The validation message for name and subnet, One API's words, or NULL when both are fine. */
 static const char *validate(struct req *r, const struct jin_val in[TF__MAX])
 {
     if (in[TF_NAME].is_set && strlen(in[TF_NAME].s) > TOKEN_NAME_MAX)
@@ -58,7 +58,7 @@ static const char *validate(struct req *r, const struct jin_val in[TF__MAX])
     return NULL;
 }
 
-/* The token object of spec 3.14, key included: the caller owns it. */
+/* The token object as One API prints it, key included: the caller owns it. */
 static json_object *token_json(const struct token *t)
 {
     json_object *j = json_object_new_object();

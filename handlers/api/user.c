@@ -1,4 +1,4 @@
-/* api_user: login, logout and the caller's own account (spec 3.3, 3.4, 12.4). */
+/* user: login, logout and the caller's own account. */
 #include "config.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"
@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-/* The user object of spec 3.14; secrets are blanked unless asked for. */
+/* The user object as One API prints it; secrets are blanked unless asked for. */
 static json_object *user_json(const struct user *u, int with_secrets)
 {
     json_object *j = json_object_new_object();

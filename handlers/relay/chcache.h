@@ -1,6 +1,6 @@
 /* The channel cache of MEMORY_CACHE_ENABLED: routing candidates per (group, model) and
  * channel rows, per process. Cleared whenever this process changes a channel, and every
- * SYNC_FREQUENCY seconds so that other nodes' changes arrive (spec 5.2 B, 13.5). */
+ * SYNC_FREQUENCY seconds so that other nodes' changes arrive. */
 #ifndef OA_CHCACHE_H
 #define OA_CHCACHE_H
 #include <stdint.h>

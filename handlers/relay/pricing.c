@@ -1,4 +1,4 @@
-/* price: the relay's view of billing: live ratio tables swapped under a rwlock, the tokenizer
+/* pricing: the relay's view of billing: live ratio tables swapped under a rwlock, the tokenizer
  * loaded on first use, and a request's estimate, reservation and final quota. */
 #include "config.h"
 #include "handlers/relay/pricing.h"
@@ -102,7 +102,7 @@ int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, 
     memset(out, 0, sizeof *out);
     out->fixed_quota = -1;
     struct count_opts copts = {.is_approximate = options_bool(o, "ApproximateTokenEnabled")};
-    /* Transcriptions are priced as whisper-1 whatever the form says (spec 6.6). */
+    /* Transcriptions are priced as whisper-1 whatever the form says, as One API does. */
     const char *billed =
         mode == RELAY_TRANSCRIPTION || mode == RELAY_TRANSLATION ? "whisper-1" : model;
     bool fb = false, missing = false;
@@ -171,7 +171,7 @@ int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, 
     struct quota_math_pre bp =
         quota_math_pre_consume(pre_consumed, out->prompt_tokens, max_tokens, out->ratio, INT64_MAX);
     /* Always reserve the estimate: One API's trust rule (reserve nothing for rich users)
-     * would let a limited key go negative (spec 14, quirk 6), and a reservation costs us
+     * would let a limited key go negative (docs/compatibility.md), and a reservation costs us
      * little (in memory, or one conditional UPDATE with QUOTA_STORE=sql). */
     out->reserve = bp.estimate;
     return 0;

@@ -1,8 +1,8 @@
-/* Pricing for the relay: ratio tables (options ModelRatio, CompletionRatio, GroupRatio over
- * the built-in defaults), the tokenizer, and the quota of a request (spec 6). A thin layer
- * over handlers/billing.c that owns the process-lifetime state. */
-#ifndef OA_PRICE_H
-#define OA_PRICE_H
+/* Pricing for the relay: the live ratio tables (options ModelRatio, CompletionRatio,
+ * GroupRatio over the built-in defaults), the tokenizer, and the quota of a request. The
+ * process-lifetime state over the pure ratio.c, count.c and quota_math.c. */
+#ifndef OA_PRICING_H
+#define OA_PRICING_H
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,7 +37,7 @@ int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, 
                     int64_t max_tokens, struct price *out, const char **code, const char **msg);
 /* Tokens of generated text (for usage an upstream did not report). */
 int64_t pricing_count_text(struct pricing *p, const char *model, const char *text, size_t n);
-/* The final quota for the usage seen (spec 6.3 step 12). */
+/* The final quota for the usage seen. */
 int64_t pricing_settle_quota(const struct price *pr, int64_t prompt, int64_t completion);
 /* The consume log's content text. */
 void pricing_log_content(const struct price *pr, char *out, size_t n);

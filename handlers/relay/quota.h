@@ -1,5 +1,4 @@
-/* The quota store: reservations made before an upstream call, in two implementations
- * (DESIGN.md, "Data, quota and the ledger").
+/* The quota store: reservations made before an upstream call, in two implementations.
  * - memory (one FastCGI process, the default): reservations and charges handed to the writer
  *   but not yet committed, per user and per token. The database holds committed quota;
  *   available = database value - reserved - pending. Exact, but blind to other processes.

@@ -45,7 +45,7 @@ static int fake_fetch(void *ud, const char *url, int *w, int *h)
 
 static void test_image_tokens(void)
 {
-    note("image tokens (6.4)");
+    note("image tokens");
     is_int(count_image_tile_tokens(1024, 1024, "gpt-4o"), 765, "1024x1024 high: 765");
     is_int(count_image_tile_tokens(2048, 4096, "gpt-4o"), 1105,
            "2048x4096: 1024x2048, then 768x1536: 6 tiles");
@@ -142,7 +142,8 @@ static void test_counting_no_encoder(void)
     is_int(count_input(NULL, in, NULL), 3, "string input: ceil(11/4)");
     json_object_put(in);
     in = parse("[\"ab\",\"abcd\",\"abcde\"]");
-    is_int(count_input(NULL, in, NULL), 1 + 1 + 2, "array input counted per element (quirk 8)");
+    is_int(count_input(NULL, in, NULL), 1 + 1 + 2,
+           "array input counted per element (One API counts 0)");
     json_object_put(in);
     in = parse("[1,2,3]");
     is_int(count_input(NULL, in, NULL), 3, "token-id array");

@@ -1,4 +1,4 @@
-/* Unit tests for fcgi/crypto.c: bcrypt compatibility, HMAC, key formats. */
+/* Unit tests for fcgi/crypto.c: bcrypt compatibility, HMAC, SHA-256, UUIDs. */
 #include "config.h"
 #include "fcgi/crypto.h"
 #include "tests/unit/tap.h"

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The columns spec section 4 lists, written out here independently of db/schema.c. */
+/* The columns of One API's tables, written out here independently of db/schema.c. */
 static const struct {
     const char *table;
     const char *cols[24];

@@ -13,8 +13,9 @@
 
 static void test_quota(void)
 {
-    note("quota arithmetic (6.3, 6.5, 6.6, 6.12)");
-    /* 6.12: vip (1), gpt-4o-mini (0.075, completion 4 by fallback), 1200 + 300 tokens. */
+    note("quota arithmetic");
+    /* A worked example: vip (1), gpt-4o-mini (0.075, completion 4 by fallback), 1200 + 300
+     * tokens. */
     bool fb;
     double mr = ratio_model(NULL, "gpt-4o-mini", 1, &fb);
     double gr = ratio_group(NULL, "vip", NULL);
@@ -112,7 +113,7 @@ static void test_quota(void)
 
 static void test_log_strings(void)
 {
-    note("log strings (6.8)");
+    note("consume-log strings");
     struct strbuf sb;
     sb_init(&sb, NULL);
     quota_math_log_content(&sb, 0.075, 1, 4);

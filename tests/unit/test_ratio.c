@@ -26,9 +26,9 @@ static double default_value(const char *name)
 
 static void test_default_tables(void)
 {
-    note("default tables (Appendix A, 6.13)");
-    is_int(ratio_default_model_n, 566, "ModelRatio has the 566 rows of Appendix A");
-    is_int(ratio_default_completion_n, 5, "CompletionRatio has the 5 rows of 6.13.3");
+    note("default tables");
+    is_int(ratio_default_model_n, 566, "ModelRatio has One API's 566 rows");
+    is_int(ratio_default_completion_n, 5, "CompletionRatio has One API's 5 explicit rows");
     is_int(ratio_default_group_n, 3, "GroupRatio has 3 rows");
     int sorted = 1;
     for (size_t i = 1; i < ratio_default_model_n; i++)
@@ -52,7 +52,8 @@ static void test_default_tables(void)
     ok(default_value("ERNIE-3.5-8K") == 0.852, "ERNIE-3.5-8K = 0.852 exactly");
     ok(default_value("qwen-turbo") == 0.0213, "qwen-turbo = 0.0213");
     ok(default_value("glm-4-flash") == 0, "glm-4-flash = 0");
-    ok(default_value("gemma-7b-it") == 3.5e-05, "gemma-7b-it = 3.5e-05 (Groq quirk 2)");
+    ok(default_value("gemma-7b-it") == 3.5e-05,
+       "gemma-7b-it = 3.5e-05 (One API's Groq prices, kept)");
     ok(default_value("llama3-8b-8192(33)") == 0.15, "qualified key llama3-8b-8192(33) = 0.15");
     ok(default_value("llama3-70b-8192(33)") == 1.325, "llama3-70b-8192(33) = 1.325");
     ok(default_value("openrouter/auto") == -500000, "openrouter/auto kept as data (-500000)");
@@ -122,7 +123,7 @@ static void test_defaults_json(void)
 
 static void test_parse_errors(void)
 {
-    note("option validation (11.2, quirks 14 and 22)");
+    note("option validation");
     struct ratio_tables *sentinel = (struct ratio_tables *)&sentinel, *t = sentinel;
     char err[200];
     static const struct {
@@ -159,7 +160,7 @@ static void test_parse_errors(void)
 
     rc = ratio_tables_parse_ex("{\"ok\":1,\"openrouter/auto\":-500000,\"z\":-1}", NULL, NULL,
                                RATIO_PARSE_SKIP_NEGATIVE, &t, err, sizeof err);
-    ok(rc == 0 && t != sentinel, "SKIP_NEGATIVE loads a table stored by the original");
+    ok(rc == 0 && t != sentinel, "SKIP_NEGATIVE loads a table stored by One API");
     ok(strstr(err, "dropped 2") && strstr(err, "openrouter/auto"), "and reports it: %s", err);
     is_int(ratio_tables_count(t, RATIO_MODEL), 1, "only the valid key is kept");
     ratio_tables_free(t);
@@ -174,7 +175,7 @@ static void test_parse_errors(void)
 
 static void test_lookups(void)
 {
-    note("ratio lookups (6.2, 6.13.3)");
+    note("ratio lookups");
     struct ratio_tables *t = NULL;
     char err[200];
     int rc = ratio_tables_parse(
@@ -195,8 +196,7 @@ static void test_lookups(void)
     ok(ratio_model(NULL, "glm-4-internet", 16, &fb) == 30 && fb, "other -internet not dropped");
     ok(ratio_model(t, "no-such-model", 1, &fb) == RATIO_UNKNOWN_MODEL && fb,
        "unknown model: 30 and the fallback flag");
-    ok(ratio_model(NULL, "openrouter/auto", 20, &fb) == 30 && fb,
-       "negative built-in ignored (quirk 22)");
+    ok(ratio_model(NULL, "openrouter/auto", 20, &fb) == 30 && fb, "negative built-in ignored");
     ok(ratio_model(NULL, "glm-4-flash", 16, &fb) == 0 && !fb, "a zero ratio is found");
 
     static const struct {
@@ -256,7 +256,8 @@ static void test_lookups(void)
     bool missing = true;
     ok(ratio_group(t, "vip", &missing) == 0.8 && !missing, "live group ratio");
     ok(ratio_group(t, "svip", &missing) == 1 && missing, "group not in the live table -> 1");
-    ok(ratio_group(NULL, "svip", &missing) == 1 && !missing, "NULL tables use 6.13.1");
+    ok(ratio_group(NULL, "svip", &missing) == 1 && !missing,
+       "NULL tables use the default group ratios");
     is_int(ratio_tables_count(t, RATIO_GROUP), 2, "group list has 2 names");
     is_str(ratio_tables_key(t, RATIO_GROUP, 1, NULL), "vip", "group keys sorted");
     ratio_tables_free(t);

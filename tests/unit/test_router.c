@@ -1,4 +1,4 @@
-/* Unit tests for fcgi/router.c and a self-test of the route table (STYLE 13). */
+/* Unit tests for fcgi/router.c and a self-test of the route table (handlers/routes.c). */
 #include "config.h"
 #include "fcgi/arena.h"
 #include "fcgi/error.h"
