@@ -8,6 +8,7 @@
 #include "db/users.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
+#include "fcgi/json.h"
 #include "fcgi/log.h"
 
 #include <json-c/json.h>
@@ -40,15 +41,6 @@ static json_object *user_json(const struct user *u, int with_secrets)
     return j;
 }
 
-static const char *json_str_field(json_object *j, const char *key)
-{
-    json_object *v;
-    if (!j || !json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
 int h_user_login(struct req *r)
 {
     struct app *app = req_app(r);
@@ -56,8 +48,8 @@ int h_user_login(struct req *r)
         api_fail(r, 200, "管理员关闭了密码登录");
         return 0;
     }
-    const char *name = json_str_field(r->json, "username");
-    const char *pass = json_str_field(r->json, "password");
+    const char *name = jstr(r->json, "username");
+    const char *pass = jstr(r->json, "password");
     if (!name || !*name || !pass || !*pass) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
