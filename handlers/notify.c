@@ -8,7 +8,9 @@
 #include "db/db.h"
 #include "db/users.h"
 #include "fcgi/arena.h"
+#include "fcgi/base64.h"
 #include "fcgi/crypto.h"
+#include "fcgi/json.h"
 #include "fcgi/log.h"
 #include "fcgi/strbuf.h"
 #include "fcgi/xmalloc.h"
@@ -48,22 +50,6 @@ struct notify {
 
 /* ---------------------------------------------------------------- text helpers */
 
-/* Appends n bytes of s in standard base64, with padding. */
-static void b64_put(struct strbuf *sb, const unsigned char *s, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= s[i + 2];
-        char out[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
-                       i + 2 < n ? tab[v & 63] : '='};
-        sb_putn(sb, out, 4);
-    }
-}
-
 /* RFC 2047 B-encoded words for a header value. An encoded word may not exceed 75 characters,
  * so long text is split (never inside a UTF-8 sequence) over folded lines. */
 static void put_encoded_words(struct strbuf *sb, const char *s)
@@ -77,7 +63,7 @@ static void put_encoded_words(struct strbuf *sb, const char *s)
         if (!first)
             SB_LIT(sb, "\r\n ");
         SB_LIT(sb, "=?UTF-8?B?");
-        b64_put(sb, (const unsigned char *)s, take);
+        b64_put(sb, s, take);
         SB_LIT(sb, "?=");
         s += take, n -= take;
         first = 0;
@@ -154,18 +140,15 @@ static const char *wrap_html(struct arena *a, const char *title, const char *inn
 static int push(struct notify *n, struct arena *a, const char *url, const char *token,
                 const char *subject, const char *html, long timeout_s, char *why, size_t whylen)
 {
-    json_object *j = json_object_new_object();
+    json_object *j = jown(a, jnew_obj());
     json_object_object_add(j, "title", json_object_new_string(subject));
     json_object_object_add(j, "description", json_object_new_string(html));
     json_object_object_add(j, "content", json_object_new_string(html));
     json_object_object_add(j, "url", json_object_new_string(""));
     json_object_object_add(j, "channel", json_object_new_string(""));
     json_object_object_add(j, "token", json_object_new_string(token));
-    size_t bl;
-    const char *body = json_object_to_json_string_length(
-        j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &bl);
-    struct prov_request rq = {.url = url, .body = arena_strndup(a, body, bl), .body_len = bl};
-    json_object_put(j);
+    struct prov_request rq = {.url = url};
+    rq.body = jdump(a, j, &rq.body_len);
     rq.headers[rq.n_headers++] = "Content-Type: application/json";
     struct upstream_answer ans;
     sb_init(&ans.body, a);
@@ -178,15 +161,13 @@ static int push(struct notify *n, struct arena *a, const char *url, const char *
         snprintf(why, whylen, "%s", err);
         return -1;
     }
-    json_object *r = json_tokener_parse(ans.body.p), *v;
-    int ok = r && json_object_object_get_ex(r, "success", &v) && json_object_get_boolean(v);
+    json_object *r = jown(a, json_tokener_parse(ans.body.p)), *v = jget(r, "success");
+    int ok = v && json_object_get_boolean(v);
     if (!ok) {
-        const char *msg = r && json_object_object_get_ex(r, "message", &v)
-                              ? json_object_get_string(v)
-                              : "no \"success\":true in the answer";
+        const char *msg = (v = jget(r, "message")) ? json_object_get_string(v)
+                                                   : "no \"success\":true in the answer";
         snprintf(why, whylen, "status %ld: %s", ans.status, msg);
     }
-    json_object_put(r);
     return ok ? 0 : -1;
 }
 
