@@ -29,9 +29,13 @@ static json_object *get_json(const struct prov_fetch *f, struct arena *a, const 
     return j;
 }
 
-static const char *bearer(struct arena *a, const struct prov_channel *ch)
+/* GETs path under base with the channel's key as Bearer: the JSON answer, or NULL with *why. */
+static json_object *get_bearer(const struct prov_fetch *f, struct arena *a,
+                               const struct prov_channel *ch, const char *base, const char *path,
+                               const char **why)
 {
-    return arena_printf(a, "Authorization: Bearer %s", ch->key);
+    return get_json(f, a, arena_printf(a, "%s%s", base, path),
+                    arena_printf(a, "Authorization: Bearer %s", ch->key), why);
 }
 
 /* Where a balance query goes when the provider's billing host is not its API host: the
@@ -56,15 +60,22 @@ static int result(int ok, const char **why)
     return 0;
 }
 
+/* The number member key of o (NULL: missing) as the balance. */
+static int figure(json_object *o, const char *key, double *out, const char **why)
+{
+    int ok = o != NULL;
+    if (ok)
+        *out = jnum(o, key, &ok);
+    return result(ok, why);
+}
+
 int balance_openai(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                    double *out, const char **why)
 {
-    int ok = 1;
-    json_object *j =
-        get_json(f, a, arena_printf(a, "%s/v1/dashboard/billing/subscription", ch->base_url),
-                 bearer(a, ch), why);
+    json_object *j = get_bearer(f, a, ch, ch->base_url, "/v1/dashboard/billing/subscription", why);
     if (!j)
         return -1;
+    int ok = 1;
     double limit = jnum(j, "hard_limit_usd", &ok);
     json_object *hp = jget(j, "has_payment_method");
     int has_payment = hp && json_object_get_boolean(hp);
@@ -80,10 +91,9 @@ int balance_openai(const struct prov_channel *ch, struct arena *a, const struct 
         gmtime_r(&start, &tm);
         strftime(from, sizeof from, "%Y-%m-%d", &tm);
     }
-    j = get_json(f, a,
-                 arena_printf(a, "%s/v1/dashboard/billing/usage?start_date=%s&end_date=%s",
-                              ch->base_url, from, to),
-                 bearer(a, ch), why);
+    j = get_bearer(
+        f, a, ch, ch->base_url,
+        arena_printf(a, "/v1/dashboard/billing/usage?start_date=%s&end_date=%s", from, to), why);
     if (!j)
         return -1;
     *out = limit - jnum(j, "total_usage", &ok) / 100;
@@ -93,8 +103,7 @@ int balance_openai(const struct prov_channel *ch, struct arena *a, const struct 
 int balance_deepseek(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                      double *out, const char **why)
 {
-    json_object *j =
-        get_json(f, a, arena_printf(a, "%s/user/balance", ch->base_url), bearer(a, ch), why);
+    json_object *j = get_bearer(f, a, ch, ch->base_url, "/user/balance", why);
     if (!j)
         return -1;
     int ok = 0;
@@ -115,86 +124,61 @@ int balance_deepseek(const struct prov_channel *ch, struct arena *a, const struc
 int balance_openrouter(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                        double *out, const char **why)
 {
-    json_object *j =
-        get_json(f, a, arena_printf(a, "%s/v1/credits", ch->base_url), bearer(a, ch), why);
+    json_object *j = get_bearer(f, a, ch, ch->base_url, "/v1/credits", why);
     if (!j)
         return -1;
     int ok = 1;
     json_object *d = jget(j, "data");
     if (d)
         *out = jnum(d, "total_credits", &ok) - jnum(d, "total_usage", &ok);
-    else
-        ok = 0;
-    return result(ok, why);
+    return result(ok && d, why);
 }
 
 int balance_siliconflow(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                         double *out, const char **why)
 {
-    json_object *j =
-        get_json(f, a, arena_printf(a, "%s/v1/user/info", ch->base_url), bearer(a, ch), why);
+    json_object *j = get_bearer(f, a, ch, ch->base_url, "/v1/user/info", why);
     if (!j)
         return -1;
-    int ok = 1;
-    json_object *code = jget(j, "code"), *d = jget(j, "data");
-    if (!code || json_object_get_int(code) != 20000 || !d)
-        ok = 0;
-    else
-        *out = jnum(d, "totalBalance", &ok);
-    return result(ok, why);
-}
-
-/* The credit grants of an OpenAI-style reseller at base: the figure in field. */
-static int credit_grants(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
-                         const char *base, const char *field, double *out, const char **why)
-{
-    json_object *j = get_json(f, a, arena_printf(a, "%s/dashboard/billing/credit_grants", base),
-                              bearer(a, ch), why);
-    if (!j)
-        return -1;
-    int ok = 1;
-    *out = jnum(j, field, &ok);
-    return result(ok, why);
+    json_object *code = jget(j, "code");
+    if (!code || json_object_get_int(code) != 20000)
+        return result(0, why);
+    return figure(jget(j, "data"), "totalBalance", out, why);
 }
 
 int balance_closeai(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                     double *out, const char **why)
 {
-    return credit_grants(ch, a, f, ch->base_url, "total_available", out, why);
+    json_object *j = get_bearer(f, a, ch, ch->base_url, "/dashboard/billing/credit_grants", why);
+    return j ? figure(j, "total_available", out, why) : -1;
 }
 
 int balance_api2gpt(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                     double *out, const char **why)
 {
-    return credit_grants(ch, a, f, billing_base(a, ch, "https://api.api2gpt.com"),
-                         "total_remaining", out, why);
+    json_object *j = get_bearer(f, a, ch, billing_base(a, ch, "https://api.api2gpt.com"),
+                                "/dashboard/billing/credit_grants", why);
+    return j ? figure(j, "total_remaining", out, why) : -1;
 }
 
 int balance_aigc2d(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                    double *out, const char **why)
 {
-    return credit_grants(ch, a, f, billing_base(a, ch, "https://api.aigc2d.com"), "total_available",
-                         out, why);
+    json_object *j = get_bearer(f, a, ch, billing_base(a, ch, "https://api.aigc2d.com"),
+                                "/dashboard/billing/credit_grants", why);
+    return j ? figure(j, "total_available", out, why) : -1;
 }
 
 int balance_openai_sb(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
                       double *out, const char **why)
 {
-    struct strbuf url;
-    sb_init(&url, a);
-    sb_printf(&url,
-              "%s/sb-api/user/status?api_key=", billing_base(a, ch, "https://api.openai-sb.com"));
-    sb_url(&url, ch->key);
-    json_object *j = get_json(f, a, url.p, bearer(a, ch), why);
-    if (!j)
-        return -1;
-    int ok = 1;
-    json_object *d = jget(j, "data");
-    if (d)
-        *out = jnum(d, "credit", &ok);
-    else
-        ok = 0;
-    return result(ok, why);
+    struct strbuf path;
+    sb_init(&path, a);
+    SB_LIT(&path, "/sb-api/user/status?api_key=");
+    sb_url(&path, ch->key);
+    json_object *j =
+        get_bearer(f, a, ch, billing_base(a, ch, "https://api.openai-sb.com"), path.p, why);
+    return j ? figure(jget(j, "data"), "credit", out, why) : -1;
 }
 
 int balance_aiproxy(const struct prov_channel *ch, struct arena *a, const struct prov_fetch *f,
@@ -213,11 +197,5 @@ int balance_aiproxy(const struct prov_channel *ch, struct arena *a, const struct
                             msg ? json_object_get_string(msg) : "");
         return -1;
     }
-    int ok = 1;
-    json_object *d = jget(j, "data");
-    if (d)
-        *out = jnum(d, "totalPoints", &ok);
-    else
-        ok = 0;
-    return result(ok, why);
+    return figure(jget(j, "data"), "totalPoints", out, why);
 }

@@ -6,6 +6,7 @@
 struct app;
 struct relay_channel;
 struct req;
+struct user;
 
 /* public.c */
 int h_status(struct req *r);
@@ -17,6 +18,9 @@ int h_home_page_content(struct req *r);
 int h_user_login(struct req *r);
 int h_user_logout(struct req *r);
 int h_user_self(struct req *r);
+/* The caller's users row (r->user_id), strings in r's arena: 0, or an oa_err (OA_ERR_DB;
+ * OA_ERR_NO_LOGIN when the user no longer exists). */
+int user_of_caller(struct req *r, struct user *u);
 
 /* token.c */
 int h_token_list(struct req *r);

@@ -53,11 +53,9 @@ int h_channel_models(struct req *r)
 int h_user_available_models(struct req *r)
 {
     struct user u;
-    int rc = db_users_by_id(req_db(r), r->a, r->user_id, &u);
+    int rc = user_of_caller(r, &u);
     if (rc < 0)
-        return OA_ERR_DB;
-    if (rc == 0)
-        return OA_ERR_NO_LOGIN;
+        return rc;
     const char **names;
     size_t n;
     if (db_abilities_group_models(req_db(r), r->a, u.group, &names, &n) < 0)

@@ -92,14 +92,20 @@ int h_user_logout(struct req *r)
     return 0;
 }
 
+int user_of_caller(struct req *r, struct user *u)
+{
+    int rc = db_users_by_id(req_db(r), r->a, r->user_id, u);
+    if (rc < 0)
+        return OA_ERR_DB;
+    return rc == 0 ? OA_ERR_NO_LOGIN : 0; /* deleted since the session was made */
+}
+
 int h_user_self(struct req *r)
 {
     struct user u;
-    int rc = db_users_by_id(req_db(r), r->a, r->user_id, &u);
+    int rc = user_of_caller(r, &u);
     if (rc < 0)
-        return OA_ERR_DB;
-    if (rc == 0)
-        return OA_ERR_NO_LOGIN;
+        return rc;
     api_ok(r, user_json(&u, 0));
     return 0;
 }
