@@ -3,47 +3,10 @@
 #include "db/abilities.h"
 #include "db/db.h"
 #include "fcgi/arena.h"
+#include "fcgi/strlist.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int is_space(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
-}
-
-const char **abilities_split(struct arena *a, const char *s, size_t *n)
-{
-    if (!s)
-        s = "";
-    size_t cap = 1;
-    for (const char *p = s; *p; p++)
-        cap += *p == ',';
-    const char **v = arena_calloc(a, cap + 1, sizeof *v);
-    size_t k = 0;
-    for (const char *p = s;;) {
-        size_t len = strcspn(p, ",");
-        const char *b = p, *e = p + len;
-        while (b < e && is_space(*b))
-            b++;
-        while (e > b && is_space(e[-1]))
-            e--;
-        if (e > b) {
-            /* Lists are short (a channel's models): a linear scan beats a hash here. */
-            size_t i = 0;
-            while (i < k && (strlen(v[i]) != (size_t)(e - b) || memcmp(v[i], b, e - b) != 0))
-                i++;
-            if (i == k)
-                v[k++] = arena_strndup(a, b, (size_t)(e - b));
-        }
-        if (!p[len])
-            break;
-        p += len + 1;
-    }
-    v[k] = NULL;
-    *n = k;
-    return v;
-}
 
 int64_t db_abilities_delete_channel(struct db_conn *c, int64_t channel_id)
 {
@@ -56,8 +19,8 @@ int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id,
     if (db_abilities_delete_channel(c, channel_id) < 0)
         return DB_ERR;
     size_t n_groups, n_models;
-    const char **g = abilities_split(a, groups, &n_groups);
-    const char **m = abilities_split(a, models, &n_models);
+    const char **g = strlist_split(a, groups, &n_groups);
+    const char **m = strlist_split(a, models, &n_models);
     for (size_t i = 0; i < n_groups; i++) {
         for (size_t j = 0; j < n_models; j++) {
             int64_t rc = db_execf(c,

@@ -1,4 +1,5 @@
-/* abilities table: the routing index derived from channels (spec 4.4). */
+/* abilities table: the routing index derived from channels, one row per (group, model,
+ * channel). */
 #ifndef OA_DB_ABILITIES_H
 #define OA_DB_ABILITIES_H
 #include <stddef.h>
@@ -7,15 +8,10 @@
 struct arena;
 struct db_conn;
 
-/* Splits a comma list into its names, each trimmed of ASCII whitespace, empty names and
- * repeats dropped, first occurrence order kept. The array and the names live in a; *n gets
- * the count (the array is also NULL-terminated). s NULL reads as "". Pure; never fails. */
-const char **abilities_split(struct arena *a, const char *s, size_t *n);
-
 /* Replaces channel_id's ability rows by one per (group, model) pair of the comma lists
- * groups and models (split as abilities_split does), with enabled and priority copied from
- * the channel. Must run inside the caller's transaction, so that a failure leaves the old
- * rows. Scratch memory from a. Returns 0, or < 0 on a database error. */
+ * groups and models (split by strlist_split: trimmed, empty names and repeats dropped), with
+ * enabled and priority copied from the channel. Must run inside the caller's transaction, so that a
+ * failure leaves the old rows. Scratch memory from a. Returns 0, or < 0 on a database error. */
 int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id, const char *groups,
                          const char *models, int is_enabled, int64_t priority);
 /* Deletes every ability row of channel_id. Rows deleted, or < 0. */

@@ -6,6 +6,7 @@
 #include "fcgi/arena.h"
 #include "fcgi/log.h"
 
+#include <assert.h>
 #include <string.h>
 
 /* Columns in struct channel order; CH_COLS_NOKEY never reads the secret at all. */
@@ -17,61 +18,31 @@
 #define CH_COLS CH_COLS_HEAD "\"key\"" CH_COLS_TAIL
 #define CH_COLS_NOKEY CH_COLS_HEAD "'' AS \"key\"" CH_COLS_TAIL
 
-static const char *col_str(struct db_stmt *st, struct arena *a, int i)
+static void read_channel(struct db_stmt *st, struct arena *a, void *row)
 {
-    const char *s = db_col_text(st, i);
-    return arena_strdup(a, s ? s : "");
-}
-
-static const char *col_nullable(struct db_stmt *st, struct arena *a, int i)
-{
-    const char *s = db_col_text(st, i);
-    return s ? arena_strdup(a, s) : NULL;
-}
-
-static void read_channel(struct db_stmt *st, struct arena *a, struct channel *ch)
-{
+    struct channel *ch = row;
     ch->id = db_col_int64(st, 0);
     ch->type = db_col_int64(st, 1);
-    ch->key = col_str(st, a, 2);
+    ch->key = db_col_str(st, 2, a);
     ch->status = db_col_int64(st, 3);
-    ch->name = col_str(st, a, 4);
+    ch->name = db_col_str(st, 4, a);
     ch->has_weight = !db_col_is_null(st, 5);
     ch->weight = db_col_int64(st, 5);
     ch->created_time = db_col_int64(st, 6);
     ch->test_time = db_col_int64(st, 7);
     ch->response_time = db_col_int64(st, 8);
-    ch->base_url = col_nullable(st, a, 9);
-    ch->other = col_nullable(st, a, 10);
+    ch->base_url = db_col_str_or_null(st, 9, a);
+    ch->other = db_col_str_or_null(st, 10, a);
     ch->balance = db_col_double(st, 11);
     ch->balance_updated_time = db_col_int64(st, 12);
-    ch->models = col_str(st, a, 13);
-    ch->group = col_str(st, a, 14);
+    ch->models = db_col_str(st, 13, a);
+    ch->group = db_col_str(st, 14, a);
     ch->used_quota = db_col_int64(st, 15);
-    ch->model_mapping = col_nullable(st, a, 16);
+    ch->model_mapping = db_col_str_or_null(st, 16, a);
     ch->has_priority = !db_col_is_null(st, 17);
     ch->priority = db_col_int64(st, 17);
-    ch->config = col_str(st, a, 18);
-    ch->system_prompt = col_nullable(st, a, 19);
-}
-
-/* Steps st to the end, collecting rows into an arena array. 0 or < 0. */
-static int read_all(struct db_stmt *st, struct arena *a, struct channel **out, size_t *n)
-{
-    size_t cap = 10, k = 0;
-    struct channel *v = arena_alloc(a, cap * sizeof *v);
-    int rc;
-    while ((rc = db_step(st)) == DB_ROW) {
-        if (k == cap) {
-            v = arena_realloc(a, v, cap * sizeof *v, 2 * cap * sizeof *v);
-            cap *= 2;
-        }
-        read_channel(st, a, &v[k++]);
-    }
-    db_done(st);
-    *out = v;
-    *n = k;
-    return rc < 0 ? rc : 0;
+    ch->config = db_col_str(st, 18, a);
+    ch->system_prompt = db_col_str_or_null(st, 19, a);
 }
 
 /* Undoes the open transaction and passes rc on. */
@@ -180,6 +151,7 @@ static void bind_field(struct db_stmt *st, const struct channel *ch, unsigned fi
     case CH_SYSTEM_PROMPT: db_bind_text(st, 1, ch->system_prompt); break;
     default:
         LOG_BUG("unknown channel field %#x", field);
+        assert(!"bind_field: a field missing from update_sql");
         db_bind_null(st, 1);
         break;
     }
@@ -200,8 +172,8 @@ static int rebuild_from_row(struct db_conn *c, struct arena *a, int64_t id)
         return rc == DB_DONE ? 0 : rc;
     }
     int64_t status = db_col_int64(st, 0);
-    const char *models = col_str(st, a, 1);
-    const char *group = col_str(st, a, 2);
+    const char *models = db_col_str(st, 1, a);
+    const char *group = db_col_str(st, 2, a);
     int64_t priority = db_col_int64(st, 3);
     db_done(st);
     rc = db_abilities_rebuild(c, a, id, group, models, status == 1, priority);
@@ -262,6 +234,30 @@ int64_t db_channels_delete_disabled(struct db_conn *c)
     return db_commit(c) < 0 ? rollback_with(c, DB_ERR) : n;
 }
 
+static void read_id(struct db_stmt *st, struct arena *a, void *row)
+{
+    (void)a;
+    *(int64_t *)row = db_col_int64(st, 0);
+}
+
+int db_channels_ids(struct db_conn *c, struct arena *a, int64_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct db_stmt *st = db_prepare(c, "SELECT id FROM channels ORDER BY id");
+    if (!st)
+        return DB_ERR;
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_id, n, &rc);
+    return rc;
+}
+
+int64_t db_channels_set_balance(struct db_conn *c, int64_t id, double balance, int64_t when)
+{
+    return db_execf(c, "UPDATE channels SET balance = ?, balance_updated_time = ? WHERE id = ?",
+                    "dii", balance, when, id);
+}
+
 int db_channels_get(struct db_conn *c, struct arena *a, int64_t id, int with_key,
                     struct channel *out)
 {
@@ -271,11 +267,7 @@ int db_channels_get(struct db_conn *c, struct arena *a, int64_t id, int with_key
     if (!st)
         return DB_ERR;
     db_bind_int64(st, 1, id);
-    int rc = db_step(st);
-    if (rc == DB_ROW)
-        read_channel(st, a, out);
-    db_done(st);
-    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+    return db_read_one(st, a, read_channel, out);
 }
 
 int db_channels_list(struct db_conn *c, struct arena *a, int64_t offset, int64_t limit,
@@ -289,7 +281,9 @@ int db_channels_list(struct db_conn *c, struct arena *a, int64_t offset, int64_t
         return DB_ERR;
     db_bind_int64(st, 1, limit);
     db_bind_int64(st, 2, offset);
-    return read_all(st, a, out, n);
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_channel, n, &rc);
+    return rc;
 }
 
 int db_channels_search(struct db_conn *c, struct arena *a, const char *keyword, int64_t id_kw,
@@ -303,5 +297,7 @@ int db_channels_search(struct db_conn *c, struct arena *a, const char *keyword, 
         return DB_ERR;
     db_bind_int64(st, 1, id_kw);
     db_bind_text(st, 2, arena_printf(a, "%s%%", keyword ? keyword : ""));
-    return read_all(st, a, out, n);
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_channel, n, &rc);
+    return rc;
 }

@@ -1,4 +1,4 @@
-/* channels table: upstream providers (spec 4.3); every change keeps its abilities in step. */
+/* channels table: upstream providers; every change keeps its abilities in step. */
 #ifndef OA_DB_CHANNELS_H
 #define OA_DB_CHANNELS_H
 #include <stddef.h>
@@ -11,7 +11,7 @@ struct db_conn;
  * others read as "" when NULL. Strings live in the reader's arena or are borrowed. */
 struct channel {
     int64_t id;
-    int64_t type; /* channel type id (spec 9.1) */
+    int64_t type; /* channel type id (providers/registry.c) */
     const char *key;
     int64_t status; /* 1 enabled, 2 manually disabled, 3 automatically disabled */
     const char *name;
@@ -63,9 +63,15 @@ int db_channels_update(struct db_conn *c, struct arena *a, const struct channel 
                        unsigned fields);
 /* Deletes channel id and its abilities in one transaction. Rows deleted (0 or 1), or < 0. */
 int64_t db_channels_delete(struct db_conn *c, int64_t id);
-/* Deletes every channel with status 2 or 3 and their abilities (One API leaves those behind,
- * spec 14) in one transaction. Channels deleted, or < 0. */
+/* Deletes every channel with status 2 or 3 and their abilities (One API leaves those behind:
+ * docs/compatibility.md) in one transaction. Channels deleted, or < 0. */
 int64_t db_channels_delete_disabled(struct db_conn *c);
+
+/* Every channel id, ascending, into an array in a (count in *n). 0 or < 0. */
+int db_channels_ids(struct db_conn *c, struct arena *a, int64_t **out, size_t *n);
+/* Stores a balance query's result: balance and balance_updated_time of channel id. Rows
+ * changed (0 or 1), or < 0. */
+int64_t db_channels_set_balance(struct db_conn *c, int64_t id, double balance, int64_t when);
 
 /* One channel: 1 found (out filled in a), 0 not found, < 0 error. with_key 0 reads key as "". */
 int db_channels_get(struct db_conn *c, struct arena *a, int64_t id, int with_key,

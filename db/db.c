@@ -2,8 +2,10 @@
 #include "config.h"
 #include "db/db.h"
 #include "db/internal.h"
+#include "fcgi/arena.h"
 #include "fcgi/log.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -213,6 +215,46 @@ int db_col_is_null(struct db_stmt *st, int col)
     return st->conn->db->drv->col_is_null(st, col);
 }
 
+const char *db_col_str(struct db_stmt *st, int col, struct arena *a)
+{
+    const char *s = db_col_text(st, col);
+    return arena_strdup(a, s ? s : "");
+}
+
+const char *db_col_str_or_null(struct db_stmt *st, int col, struct arena *a)
+{
+    const char *s = db_col_text(st, col);
+    return s ? arena_strdup(a, s) : NULL;
+}
+
+int db_read_one(struct db_stmt *st, struct arena *a, db_row_reader read, void *row)
+{
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        read(st, a, row);
+    db_done(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+}
+
+void *db_read_rows(struct db_stmt *st, struct arena *a, size_t size, db_row_reader read, size_t *n,
+                   int *rc)
+{
+    size_t cap = 10, k = 0;
+    char *v = arena_alloc(a, cap * size);
+    while ((*rc = db_step(st)) == DB_ROW) {
+        if (k == cap) {
+            v = arena_realloc(a, v, cap * size, 2 * cap * size);
+            cap *= 2;
+        }
+        read(st, a, v + k++ * size);
+    }
+    db_done(st);
+    *n = k;
+    if (*rc > 0)
+        *rc = 0;
+    return v;
+}
+
 int64_t db_changes(struct db_stmt *st)
 {
     return st ? st->changes : 0;
@@ -292,6 +334,7 @@ int64_t db_execf(struct db_conn *c, const char *sql, const char *types, ...)
             /* The varargs cannot be walked past an unknown type: give up on the call. */
             va_end(ap);
             LOG_BUG("db_execf: unknown type '%c' in \"%s\"", *t, types);
+            assert(!"db_execf: a type letter the callers' literals never use");
             db_done(st);
             return DB_ERR;
         }

@@ -7,9 +7,22 @@
 
 enum db_kind { DB_SQLITE, DB_POSTGRES };
 
-/* Return codes of db_step; errors are negative (DB_ERR). */
-enum { DB_DONE = 0, DB_ROW = 1, DB_ERR = -1, DB_CONSTRAINT = -2 };
+/* What db_step returns when it did not fail. */
+enum db_step_result { DB_DONE = 0, DB_ROW = 1 };
 
+/* The DB layer's error codes. Their range starts at -100, apart from the handlers' enum
+ * oa_err (-1 and below, fcgi/error.h), so that a database code passed on by mistake can
+ * never render as, say, a 404; a handler converts one to OA_ERR_DB itself. Functions below
+ * that say "< 0" return one of these. */
+enum db_err {
+    DB_ERR = -100,        /* the database failed (the text is in db_errmsg) */
+    DB_CONSTRAINT = -101, /* a UNIQUE or NOT NULL constraint refused the write */
+};
+
+/* Lookups that return an int follow one convention, said at each: 1 found (the row is read),
+ * 0 not found, < 0 a database error (enum db_err). */
+
+struct arena;
 struct db;      /* a database: a pool of connections (PostgreSQL) or per-use connections (SQLite) */
 struct db_conn; /* one connection, used by one thread at a time */
 struct db_stmt; /* a prepared statement bound to one connection */
@@ -65,6 +78,21 @@ int64_t db_col_int64(struct db_stmt *st, int col);
 double db_col_double(struct db_stmt *st, int col);
 const char *db_col_text(struct db_stmt *st, int col);
 int db_col_is_null(struct db_stmt *st, int col);
+/* The text of column col copied into a: "" for SQL NULL (db_col_str), or NULL
+ * (db_col_str_or_null, for the columns One API reads as JSON null). */
+const char *db_col_str(struct db_stmt *st, int col, struct arena *a);
+const char *db_col_str_or_null(struct db_stmt *st, int col, struct arena *a);
+/* Row readers: fill the row at row (a struct of the caller's) from st's current row, strings
+ * copied into a. */
+typedef void (*db_row_reader)(struct db_stmt *st, struct arena *a, void *row);
+/* Runs st, reads its first row with read into row and db_done's it: 1 when there was a row,
+ * 0 when none, < 0 on a database error. */
+int db_read_one(struct db_stmt *st, struct arena *a, db_row_reader read, void *row);
+/* Steps st to its end and db_done's it, reading each row with read into a new array of rows
+ * of size bytes in a: returns the array (never NULL) and its length in *n; *rc is 0, or < 0
+ * when a step failed (the rows read so far are kept). */
+void *db_read_rows(struct db_stmt *st, struct arena *a, size_t size, db_row_reader read, size_t *n,
+                   int *rc);
 /* Rows changed by the last INSERT/UPDATE/DELETE run on st. */
 int64_t db_changes(struct db_stmt *st);
 /* Resets st and clears its bindings so the next db_prepare of the same sql reuses it. */
@@ -72,7 +100,7 @@ void db_done(struct db_stmt *st);
 /* Last error text of the connection (for logs). */
 const char *db_errmsg(struct db_conn *c);
 
-/* Runs sql without parameters or rows (DDL, BEGIN, COMMIT). 0 or -1. */
+/* Runs sql without parameters or rows (DDL, BEGIN, COMMIT). 0 or DB_ERR. */
 int db_exec(struct db_conn *c, const char *sql);
 int db_begin(struct db_conn *c); /* BEGIN IMMEDIATE on SQLite, BEGIN on PostgreSQL */
 int db_commit(struct db_conn *c);
@@ -94,9 +122,10 @@ int64_t db_execf(struct db_conn *c, const char *sql, const char *types, ...);
 size_t db_pg_rewrite_len(const char *sql);
 void db_pg_rewrite(const char *sql, char *out);
 
-/* Creates or upgrades One API's seven tables and their indexes (spec section 4) on c.
+/* Creates or upgrades One API's seven tables and their indexes, as its GORM models declare
+ * them, on c.
  * Idempotent; never drops or rewrites existing data; adds missing columns and indexes.
- * Returns 0 or -1 (logged). */
+ * Returns 0 or DB_ERR (logged). */
 int db_migrate(struct db_conn *c);
 
 #endif

@@ -1,4 +1,4 @@
-/* options table: key/value settings stored by the console (spec 4.5, 11). */
+/* options table: the key/value settings the console stores (handlers/options.c). */
 #ifndef OA_DB_OPTIONS_H
 #define OA_DB_OPTIONS_H
 
@@ -7,7 +7,5 @@ struct db_conn;
 /* Calls fn(key, value, ud) for every row. 0 or < 0 on error. */
 int db_options_each(struct db_conn *c, void (*fn)(const char *key, const char *value, void *ud),
                     void *ud);
-/* Inserts or replaces key's value. 0 or < 0. */
-int db_options_put(struct db_conn *c, const char *key, const char *value);
 
 #endif

@@ -4,6 +4,7 @@
 #include "fcgi/log.h"
 #include "fcgi/xmalloc.h"
 
+#include <assert.h>
 #include <libpq-fe.h>
 #include <errno.h>
 #include <pthread.h>
@@ -13,7 +14,7 @@
 #include <strings.h>
 
 #define PG_BUCKETS 64     /* statement cache hash buckets per connection */
-#define PG_DEFAULT_POOL 8 /* DESIGN.md: 8-16 connections shared by the workers */
+#define PG_DEFAULT_POOL 8 /* connections shared by the workers (8-16 serve hundreds of them) */
 #define PG_SMALL 32       /* parameter values up to this size live inside the statement */
 
 /* One bound parameter in text format; val NULL means SQL NULL. */
@@ -323,6 +324,7 @@ static void pg_conn_close(struct db_conn *conn)
     struct pg_conn *c = (struct pg_conn *)conn;
     if (c->is_pooled)
         LOG_BUG("db: db_conn_close on a pooled connection (use db_release)");
+    assert(!c->is_pooled);
     pg_tidy(c);
     pg_conn_free(c);
 }
@@ -403,6 +405,7 @@ static struct pg_param *pg_param(struct db_stmt *st, int idx)
     struct pg_stmt *s = (struct pg_stmt *)st;
     if (idx < 1 || idx > s->n_params) {
         LOG_BUG("db: bind index %d out of range 1..%d; sql: %.200s", idx, s->n_params, s->sql);
+        assert(!"db_bind: an index the statement's placeholders do not have");
         return NULL;
     }
     return &s->params[idx - 1];
@@ -522,6 +525,7 @@ static const char *pg_value(struct db_stmt *st, int col)
     if (!s->res || s->row < 0 || s->row >= PQntuples(s->res) || col < 0 ||
         col >= PQnfields(s->res)) {
         LOG_BUG("db: column %d read without a current row; sql: %.200s", col, s->sql);
+        assert(!"db_col: read without a current row or past the last column");
         return NULL;
     }
     if (PQgetisnull(s->res, s->row, col))
@@ -582,7 +586,7 @@ static int pg_exec(struct db_conn *conn, const char *sql)
     }
     if (pg_ensure(c) < 0) {
         LOG_ERR("db: %s; sql: %.200s", conn->err, sql);
-        return -1;
+        return DB_ERR;
     }
     PGresult *r = PQexec(c->pg, sql);
     pg_note_txn(c);
@@ -591,7 +595,7 @@ static int pg_exec(struct db_conn *conn, const char *sql)
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK && es != PGRES_EMPTY_QUERY) {
         pg_result_err(c, r);
         LOG_ERR("db: %s; sql: %.200s", conn->err, sql);
-        rc = -1;
+        rc = DB_ERR;
     }
     PQclear(r);
     return rc;

@@ -6,10 +6,20 @@
 
 #include <string.h>
 
-static const char *col(struct db_stmt *st, struct arena *a, int i)
+static void read_token(struct db_stmt *st, struct arena *a, void *row)
 {
-    const char *s = db_col_text(st, i);
-    return arena_strdup(a, s ? s : "");
+    struct relay_token *t = row;
+    t->id = db_col_int64(st, 0);
+    t->user_id = db_col_int64(st, 1);
+    t->status = db_col_int64(st, 2);
+    t->expired_time = db_col_int64(st, 3);
+    t->remain_quota = db_col_int64(st, 4);
+    t->used_quota = db_col_int64(st, 5);
+    t->unlimited_quota = db_col_int64(st, 6) != 0;
+    t->name = db_col_str(st, 7, a);
+    t->key = db_col_str(st, 8, a);
+    t->models = db_col_str(st, 9, a);
+    t->subnet = db_col_str(st, 10, a);
 }
 
 int db_relay_token(struct db_conn *c, struct arena *a, const char *key, struct relay_token *out)
@@ -20,22 +30,20 @@ int db_relay_token(struct db_conn *c, struct arena *a, const char *key, struct r
     if (!st)
         return DB_ERR;
     db_bind_text(st, 1, key);
-    int rc = db_step(st);
-    if (rc == DB_ROW) {
-        out->id = db_col_int64(st, 0);
-        out->user_id = db_col_int64(st, 1);
-        out->status = db_col_int64(st, 2);
-        out->expired_time = db_col_int64(st, 3);
-        out->remain_quota = db_col_int64(st, 4);
-        out->used_quota = db_col_int64(st, 5);
-        out->unlimited_quota = db_col_int64(st, 6) != 0;
-        out->name = col(st, a, 7);
-        out->key = col(st, a, 8);
-        out->models = col(st, a, 9);
-        out->subnet = col(st, a, 10);
-    }
-    db_done(st);
-    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+    return db_read_one(st, a, read_token, out);
+}
+
+static void read_user(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct relay_user *u = row;
+    u->id = db_col_int64(st, 0);
+    u->role = db_col_int64(st, 1);
+    u->status = db_col_int64(st, 2);
+    u->quota = db_col_int64(st, 3);
+    u->username = db_col_str(st, 4, a);
+    u->group = db_col_str(st, 5, a);
+    if (!*u->group)
+        u->group = "default";
 }
 
 int db_relay_user(struct db_conn *c, struct arena *a, int64_t id, struct relay_user *out)
@@ -45,19 +53,25 @@ int db_relay_user(struct db_conn *c, struct arena *a, int64_t id, struct relay_u
     if (!st)
         return DB_ERR;
     db_bind_int64(st, 1, id);
-    int rc = db_step(st);
-    if (rc == DB_ROW) {
-        out->id = db_col_int64(st, 0);
-        out->role = db_col_int64(st, 1);
-        out->status = db_col_int64(st, 2);
-        out->quota = db_col_int64(st, 3);
-        out->username = col(st, a, 4);
-        out->group = col(st, a, 5);
-        if (!*out->group)
-            out->group = "default";
-    }
-    db_done(st);
-    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+    return db_read_one(st, a, read_user, out);
+}
+
+static void read_channel(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct relay_channel *ch = row;
+    ch->id = db_col_int64(st, 0);
+    ch->type = db_col_int64(st, 1);
+    ch->status = db_col_int64(st, 2);
+    ch->priority = db_col_int64(st, 3);
+    ch->weight = db_col_int64(st, 4);
+    ch->name = db_col_str(st, 5, a);
+    ch->key = db_col_str(st, 6, a);
+    ch->base_url = db_col_str(st, 7, a);
+    ch->other = db_col_str(st, 8, a);
+    ch->model_mapping = db_col_str(st, 9, a);
+    ch->config = db_col_str(st, 10, a);
+    ch->system_prompt = db_col_str(st, 11, a);
+    ch->models = db_col_str(st, 12, a);
 }
 
 int db_relay_channel(struct db_conn *c, struct arena *a, int64_t id, struct relay_channel *out)
@@ -68,24 +82,16 @@ int db_relay_channel(struct db_conn *c, struct arena *a, int64_t id, struct rela
     if (!st)
         return DB_ERR;
     db_bind_int64(st, 1, id);
-    int rc = db_step(st);
-    if (rc == DB_ROW) {
-        out->id = db_col_int64(st, 0);
-        out->type = db_col_int64(st, 1);
-        out->status = db_col_int64(st, 2);
-        out->priority = db_col_int64(st, 3);
-        out->weight = db_col_int64(st, 4);
-        out->name = col(st, a, 5);
-        out->key = col(st, a, 6);
-        out->base_url = col(st, a, 7);
-        out->other = col(st, a, 8);
-        out->model_mapping = col(st, a, 9);
-        out->config = col(st, a, 10);
-        out->system_prompt = col(st, a, 11);
-        out->models = col(st, a, 12);
-    }
-    db_done(st);
-    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+    return db_read_one(st, a, read_channel, out);
+}
+
+static void read_candidate(struct db_stmt *st, struct arena *a, void *row)
+{
+    (void)a;
+    struct relay_candidate *c = row;
+    c->channel_id = db_col_int64(st, 0);
+    c->priority = db_col_int64(st, 1);
+    c->weight = db_col_int64(st, 2);
 }
 
 int db_relay_candidates(struct db_conn *c, struct arena *a, const char *group, const char *model,
@@ -101,22 +107,11 @@ int db_relay_candidates(struct db_conn *c, struct arena *a, const char *group, c
     db_bind_text(st, 1, group);
     db_bind_text(st, 2, model);
     db_bind_bool(st, 3, 1);
-    int cap = 8, rc;
-    *n = 0;
-    *out = arena_alloc(a, (size_t)cap * sizeof **out);
-    while ((rc = db_step(st)) == DB_ROW) {
-        if (*n == cap) {
-            *out =
-                arena_realloc(a, *out, (size_t)cap * sizeof **out, (size_t)cap * 2 * sizeof **out);
-            cap *= 2;
-        }
-        (*out)[*n].channel_id = db_col_int64(st, 0);
-        (*out)[*n].priority = db_col_int64(st, 1);
-        (*out)[*n].weight = db_col_int64(st, 2);
-        (*n)++;
-    }
-    db_done(st);
-    return rc < 0 ? rc : 0;
+    size_t k;
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_candidate, &k, &rc);
+    *n = (int)k;
+    return rc;
 }
 
 int db_relay_reserve(struct db_conn *c, int64_t uid, int64_t token_id, int64_t amount)

@@ -4,6 +4,7 @@
 #include "fcgi/log.h"
 #include "fcgi/xmalloc.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -62,7 +63,7 @@ static struct sq_conn *sq_conn_new(struct sq_db *d, char *err, size_t errlen)
     sqlite3_extended_result_codes(c->h, 1);
     sqlite3_busy_timeout(c->h, d->busy_ms);
     /* WAL lets readers run beside the single writer; NORMAL syncs at checkpoints only, which
-     * can lose the last commits on power loss but never corrupts (fastcgi-spike.md 4.1). */
+     * can lose the last commits on power loss but never corrupts the database. */
     char *msg = NULL;
     if (sqlite3_exec(c->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &msg) != SQLITE_OK) {
@@ -269,6 +270,7 @@ static struct db_stmt *sq_prepare(struct db_conn *conn, const char *sql)
     if (!ps) {
         db_set_err(conn, "empty statement");
         LOG_BUG("db: prepare of an empty statement");
+        assert(!"db_prepare: every statement of ours is a literal with SQL in it");
         return NULL;
     }
     struct sq_stmt *s = xcalloc(1, sizeof *s);
@@ -371,14 +373,14 @@ static int sq_exec(struct db_conn *conn, const char *sql)
     struct sq_conn *c = (struct sq_conn *)conn;
     if (!c->h) {
         LOG_ERR("db: exec on a connection that failed to open: %s", conn->err);
-        return -1;
+        return DB_ERR;
     }
     char *msg = NULL;
     if (sqlite3_exec(c->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
         db_set_err(conn, "%s", msg ? msg : sqlite3_errmsg(c->h));
         sqlite3_free(msg);
         LOG_ERR("db: %s; sql: %.200s", conn->err, sql);
-        return -1;
+        return DB_ERR;
     }
     return 0;
 }

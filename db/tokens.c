@@ -36,52 +36,22 @@ int db_tokens_insert(struct db_conn *c, const struct token *t, int64_t *id)
     return rc == DB_ROW ? 0 : rc == DB_DONE ? DB_ERR : rc;
 }
 
-static const char *col_nullable(struct db_stmt *st, struct arena *a, int i)
+static void read_token(struct db_stmt *st, struct arena *a, void *row)
 {
-    const char *s = db_col_text(st, i);
-    return s ? arena_strdup(a, s) : NULL;
-}
-
-static const char *col_str(struct db_stmt *st, struct arena *a, int i)
-{
-    const char *s = db_col_text(st, i);
-    return arena_strdup(a, s ? s : "");
-}
-
-static void read_token(struct db_stmt *st, struct arena *a, struct token *t)
-{
+    struct token *t = row;
     t->id = db_col_int64(st, 0);
     t->user_id = db_col_int64(st, 1);
-    t->key = col_str(st, a, 2);
+    t->key = db_col_str(st, 2, a);
     t->status = db_col_int64(st, 3);
-    t->name = col_str(st, a, 4);
+    t->name = db_col_str(st, 4, a);
     t->created_time = db_col_int64(st, 5);
     t->accessed_time = db_col_int64(st, 6);
     t->expired_time = db_col_int64(st, 7);
     t->remain_quota = db_col_int64(st, 8);
     t->unlimited_quota = db_col_int64(st, 9) != 0;
     t->used_quota = db_col_int64(st, 10);
-    t->models = col_nullable(st, a, 11);
-    t->subnet = col_nullable(st, a, 12);
-}
-
-/* Steps st to the end, collecting rows into an arena array. 0 or < 0. */
-static int read_all(struct db_stmt *st, struct arena *a, struct token **out, size_t *n)
-{
-    size_t cap = 10, k = 0;
-    struct token *v = arena_alloc(a, cap * sizeof *v);
-    int rc;
-    while ((rc = db_step(st)) == DB_ROW) {
-        if (k == cap) {
-            v = arena_realloc(a, v, cap * sizeof *v, 2 * cap * sizeof *v);
-            cap *= 2;
-        }
-        read_token(st, a, &v[k++]);
-    }
-    db_done(st);
-    *out = v;
-    *n = k;
-    return rc < 0 ? rc : 0;
+    t->models = db_col_str_or_null(st, 11, a);
+    t->subnet = db_col_str_or_null(st, 12, a);
 }
 
 int db_tokens_get(struct db_conn *c, struct arena *a, int64_t id, int64_t user_id,
@@ -93,11 +63,7 @@ int db_tokens_get(struct db_conn *c, struct arena *a, int64_t id, int64_t user_i
         return DB_ERR;
     db_bind_int64(st, 1, id);
     db_bind_int64(st, 2, user_id);
-    int rc = db_step(st);
-    if (rc == DB_ROW)
-        read_token(st, a, out);
-    db_done(st);
-    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+    return db_read_one(st, a, read_token, out);
 }
 
 int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id, enum db_tokens_order order,
@@ -127,7 +93,9 @@ int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id, enum db_
     db_bind_int64(st, 1, user_id);
     db_bind_int64(st, 2, limit);
     db_bind_int64(st, 3, offset);
-    return read_all(st, a, out, n);
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_token, n, &rc);
+    return rc;
 }
 
 int db_tokens_search(struct db_conn *c, struct arena *a, int64_t user_id, const char *keyword,
@@ -141,7 +109,9 @@ int db_tokens_search(struct db_conn *c, struct arena *a, int64_t user_id, const 
         return DB_ERR;
     db_bind_int64(st, 1, user_id);
     db_bind_text(st, 2, arena_printf(a, "%s%%", keyword ? keyword : ""));
-    return read_all(st, a, out, n);
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_token, n, &rc);
+    return rc;
 }
 
 int64_t db_tokens_update(struct db_conn *c, const struct token *t)

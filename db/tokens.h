@@ -1,4 +1,4 @@
-/* tokens table: relay keys (spec 4.2), always scoped to their owner. */
+/* tokens table: relay keys, always scoped to their owner. */
 #ifndef OA_DB_TOKENS_H
 #define OA_DB_TOKENS_H
 #include <stddef.h>

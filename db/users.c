@@ -6,36 +6,33 @@
 
 #include <string.h>
 
+#define ROOT_ROLE 100 /* users.role of the root user */
+
 #define USER_COLS                                                                                  \
     "id, username, password, display_name, role, status, email, github_id, wechat_id, "            \
     "lark_id, oidc_id, access_token, quota, used_quota, request_count, \"group\", aff_code, "      \
     "inviter_id"
 
-static const char *col_str(struct db_stmt *st, struct arena *a, int i)
+static void read_user(struct db_stmt *st, struct arena *a, void *row)
 {
-    const char *s = db_col_text(st, i);
-    return arena_strdup(a, s ? s : "");
-}
-
-static void read_user(struct db_stmt *st, struct arena *a, struct user *u)
-{
+    struct user *u = row;
     u->id = db_col_int64(st, 0);
-    u->username = col_str(st, a, 1);
-    u->password = col_str(st, a, 2);
-    u->display_name = col_str(st, a, 3);
+    u->username = db_col_str(st, 1, a);
+    u->password = db_col_str(st, 2, a);
+    u->display_name = db_col_str(st, 3, a);
     u->role = db_col_int64(st, 4);
     u->status = db_col_int64(st, 5);
-    u->email = col_str(st, a, 6);
-    u->github_id = col_str(st, a, 7);
-    u->wechat_id = col_str(st, a, 8);
-    u->lark_id = col_str(st, a, 9);
-    u->oidc_id = col_str(st, a, 10);
-    u->access_token = col_str(st, a, 11);
+    u->email = db_col_str(st, 6, a);
+    u->github_id = db_col_str(st, 7, a);
+    u->wechat_id = db_col_str(st, 8, a);
+    u->lark_id = db_col_str(st, 9, a);
+    u->oidc_id = db_col_str(st, 10, a);
+    u->access_token = db_col_str(st, 11, a);
     u->quota = db_col_int64(st, 12);
     u->used_quota = db_col_int64(st, 13);
     u->request_count = db_col_int64(st, 14);
-    u->group = col_str(st, a, 15);
-    u->aff_code = col_str(st, a, 16);
+    u->group = db_col_str(st, 15, a);
+    u->aff_code = db_col_str(st, 16, a);
     u->inviter_id = db_col_int64(st, 17);
 }
 
@@ -50,11 +47,7 @@ static int lookup(struct db_conn *c, struct arena *a, const char *sql, const cha
         db_bind_text(st, 1, text);
     else
         db_bind_int64(st, 1, num);
-    int rc = db_step(st);
-    if (rc == DB_ROW)
-        read_user(st, a, out);
-    db_done(st);
-    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+    return db_read_one(st, a, read_user, out);
 }
 
 int db_users_by_id(struct db_conn *c, struct arena *a, int64_t id, struct user *out)
@@ -80,6 +73,33 @@ int db_users_by_access_token(struct db_conn *c, struct arena *a, const char *tok
     if (!tok || !*tok)
         return 0;
     return lookup(c, a, "SELECT " USER_COLS " FROM users WHERE access_token = ?", tok, 0, out);
+}
+
+int db_users_used_quota(struct db_conn *c, int64_t id, int64_t *out)
+{
+    struct db_stmt *st = db_prepare(c, "SELECT used_quota FROM users WHERE id = ?");
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, id);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        *out = db_col_int64(st, 0);
+    db_done(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
+}
+
+int db_users_root_email(struct db_conn *c, struct arena *a, const char **out)
+{
+    struct db_stmt *st =
+        db_prepare(c, "SELECT email FROM users WHERE role = ? ORDER BY id LIMIT 1");
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, ROOT_ROLE);
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        *out = db_col_str(st, 0, a);
+    db_done(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : rc;
 }
 
 int64_t db_users_count(struct db_conn *c)

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#define W_DEFAULT_DELAY_MS 20 /* DESIGN.md: at most ~20 ms ... */
+#define W_DEFAULT_DELAY_MS 20 /* a batch commits after at most ~20 ms ... */
 #define W_DEFAULT_BATCH 512   /* ... or 512 items per transaction */
 #define W_DEFAULT_QUEUE 8192  /* entries queued before submitters block */
 #define W_BROKEN_RETRIES 5    /* batch retries while the connection is down, before giving up */
@@ -348,7 +348,7 @@ void writer_stop(struct writer *w)
 
 int writer_commit_one(struct db_conn *c, const struct ledger_entry *e)
 {
-    return commit_entries(c, e, 1);
+    return commit_entries(c, e, 1) < 0 ? DB_ERR : 0;
 }
 
 void writer_set_done_hook(struct writer *w, void (*fn)(void *ud, const struct ledger_entry *e),

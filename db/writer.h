@@ -1,5 +1,5 @@
 /* The writer thread: group-commits each request's log row together with its quota deltas,
- * so a charge and its log row commit together or not at all (DESIGN.md, the ledger). */
+ * so a charge and its log row commit together or not at all. */
 #ifndef OA_WRITER_H
 #define OA_WRITER_H
 #include <stdint.h>
@@ -52,7 +52,7 @@ void writer_stop(struct writer *w);
 void writer_set_done_hook(struct writer *w, void (*fn)(void *ud, const struct ledger_entry *e),
                           void *ud);
 /* Commits e at once on c in a transaction of its own (CGI mode has no writer thread).
- * 0 or < 0. */
+ * 0 or DB_ERR. */
 struct db_conn;
 int writer_commit_one(struct db_conn *c, const struct ledger_entry *e);
 /* Counters for tests and stats. */

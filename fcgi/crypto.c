@@ -3,7 +3,6 @@
 #include "fcgi/crypto.h"
 
 #include <crypt.h>
-#include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -127,12 +126,4 @@ void uuid_hex(char out[33])
         out[2 * i + 1] = hex[u[i] & 15];
     }
     out[32] = '\0';
-}
-
-void relay_key(char out[49])
-{
-    random_alnum(out, 16);
-    uuid_hex(out + 16);
-    for (int i = 0; i < 32; i += 2)
-        out[16 + i] = (char)toupper((unsigned char)out[16 + i]);
 }

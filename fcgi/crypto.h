@@ -1,4 +1,4 @@
-/* Crypto helpers: bcrypt through libxcrypt, HMAC-SHA256, randomness, keys. */
+/* Crypto helpers: bcrypt through libxcrypt, HMAC-SHA256, randomness. */
 #ifndef OA_CRYPTO_H
 #define OA_CRYPTO_H
 #include <stddef.h>
@@ -30,7 +30,5 @@ uint64_t fast_random(void);
 void random_alnum(char *out, size_t n);
 /* 32 lowercase hex chars of a fresh UUIDv4 (dashes removed) plus NUL into out[33]. */
 void uuid_hex(char out[33]);
-/* One API's 48-char relay key: 16 alnum + uuid hex with even-position letters upper-cased. */
-void relay_key(char out[49]);
 
 #endif

@@ -291,11 +291,6 @@ void resp_write(struct req *r, const char *s, size_t n)
         sb_putn(&r->out, s, n);
 }
 
-void resp_puts(struct req *r, const char *s)
-{
-    resp_write(r, s, strlen(s));
-}
-
 void resp_json(struct req *r, int status, const char *json, size_t n)
 {
     r->status = status;

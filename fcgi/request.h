@@ -34,7 +34,7 @@ struct req {
     struct arena *a;         /* request lifetime: everything below points into it */
     const struct req_io *io; /* transport */
     void *app;               /* the application (handlers' struct app) */
-    void *worker;            /* the worker's resources (handlers' struct worker_ctx) */
+    void *worker;            /* the worker's resources (handlers' struct app_worker) */
 
     const char *method;     /* REQUEST_METHOD */
     const char *path;       /* decoded path without query, trailing '/' removed (but "/") */
@@ -101,7 +101,6 @@ int req_path_id(struct req *r, int i, int64_t *id);
 void resp_status(struct req *r, int status);
 void resp_header(struct req *r, const char *name, const char *value);
 void resp_write(struct req *r, const char *s, size_t n);
-void resp_puts(struct req *r, const char *s);
 /* Sets status, Content-Type: application/json and the body (copied). */
 void resp_json(struct req *r, int status, const char *json, size_t n);
 /* Sends status and headers now and switches to streaming; later writes go straight out.

@@ -29,6 +29,8 @@ struct route {
     const char *pattern; /* "/api/user/:id"; a last segment "*" matches the rest */
     route_handler handler;
     unsigned flags; /* enum route_flag */
+    int arg;        /* a value the row gives its handler (r->route->arg), so that one handler
+                     * can serve several rows; 0 when the handler takes none */
 };
 
 struct router {

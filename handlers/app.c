@@ -2,14 +2,16 @@
  * glue the server calls. */
 #include "config.h"
 #include "handlers/app.h"
-#include "handlers/chcache.h"
+#include "handlers/api/api.h"
+#include "handlers/bootstrap.h"
+#include "handlers/errors.h"
+#include "handlers/relay/chcache.h"
 #include "handlers/options.h"
-#include "handlers/price.h"
-#include "handlers/quota.h"
-#include "handlers/upstream.h"
+#include "handlers/session.h"
+#include "handlers/relay/pricing.h"
+#include "handlers/relay/quota.h"
+#include "handlers/relay/upstream.h"
 #include "db/db.h"
-#include "db/tokens.h"
-#include "db/users.h"
 #include "db/writer.h"
 #include "fcgi/cfg.h"
 #include "fcgi/crypto.h"
@@ -17,11 +19,11 @@
 #include "fcgi/log.h"
 #include "fcgi/request.h"
 #include "fcgi/server.h"
+#include "fcgi/ticker.h"
 #include "fcgi/xmalloc.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +31,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROOT_QUOTA 500000000000000LL /* spec 13.6: US$1,000,000,000 */
-
 struct db_conn *req_db(struct req *r)
 {
-    struct worker_ctx *w = r->worker;
+    struct app_worker *w = r->worker;
     if (!w->conn)
         w->conn = db_acquire(w->app->db);
     return w->conn;
+}
+
+void *req_curl(struct req *r)
+{
+    struct app_worker *w = r->worker;
+    if (!w->curl)
+        w->curl = upstream_handle_new();
+    return w->curl;
 }
 
 void app_channels_changed(struct app *app)
@@ -47,134 +55,18 @@ void app_channels_changed(struct app *app)
 
 void req_db_release(struct req *r)
 {
-    struct worker_ctx *w = r->worker;
+    struct app_worker *w = r->worker;
     if (w->conn) {
         db_release(w->conn);
         w->conn = NULL;
     }
 }
 
-/* Spec 13.6: the first start creates root / 123456 (and INITIAL_ROOT_TOKEN's key). */
-static int bootstrap_root(struct app *app, struct db_conn *c)
-{
-    int64_t n = db_users_count(c);
-    if (n < 0)
-        return -1;
-    if (n > 0)
-        return 0;
-    char hash[128], access[33];
-    if (pw_hash("123456", hash, sizeof hash) < 0) {
-        LOG_ERR("bcrypt is not available from libcrypt");
-        return -1;
-    }
-    const char *given = cfg_str(app->cfg, CFG_INITIAL_ROOT_ACCESS_TOKEN);
-    if (!*given)
-        uuid_hex(access);
-    struct user u = {.username = "root",
-                     .password = hash,
-                     .display_name = "Root User",
-                     .role = 100,
-                     .status = 1,
-                     .access_token = *given ? given : access,
-                     .quota = ROOT_QUOTA,
-                     .group = "default"};
-    int64_t uid = 0;
-    int rc = db_users_insert(c, &u, &uid);
-    if (rc == DB_CONSTRAINT)
-        return 0; /* another process bootstrapped first */
-    if (rc < 0) {
-        LOG_ERR("cannot create the root user: %s", db_errmsg(c));
-        return -1;
-    }
-    LOG_WARN("created the root user: log in as root / 123456 and change the password");
-    const char *key = cfg_str(app->cfg, CFG_INITIAL_ROOT_TOKEN);
-    if (*key) {
-        int64_t now = (int64_t)time(NULL);
-        struct token t = {.user_id = uid,
-                          .key = key,
-                          .status = 1,
-                          .name = "Initial Root Token",
-                          .created_time = now,
-                          .accessed_time = now,
-                          .expired_time = -1,
-                          .remain_quota = ROOT_QUOTA,
-                          .unlimited_quota = 1};
-        if (db_tokens_insert(c, &t, NULL) < 0)
-            LOG_ERR("cannot create INITIAL_ROOT_TOKEN: %s", db_errmsg(c));
-    }
-    return 0;
-}
-
-/* A background job run every period, on a thread of its own that stops at once when asked
- * (a job under way is asked through app->is_stopping). */
-struct ticker {
-    pthread_t th;                 /* the job's thread */
-    pthread_mutex_t mu;           /* guards is_stopping */
-    pthread_cond_t cv;            /* signalled by ticker_stop */
-    int is_stopping;              /* ticker_stop was called */
-    struct app *app;              /* passed to job */
-    double period_s;              /* seconds from the end of one run to the next */
-    void (*job)(struct app *app); /* the work */
-};
-
-static void *ticker_main(void *arg)
-{
-    struct ticker *tk = arg;
-    long long period_ns = (long long)(tk->period_s * 1e9);
-    pthread_mutex_lock(&tk->mu);
-    while (!tk->is_stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long long ns = until.tv_nsec + period_ns % 1000000000LL;
-        until.tv_sec += (time_t)(period_ns / 1000000000LL + ns / 1000000000LL);
-        until.tv_nsec = (long)(ns % 1000000000LL);
-        while (!tk->is_stopping && pthread_cond_timedwait(&tk->cv, &tk->mu, &until) == 0)
-            ;
-        if (tk->is_stopping)
-            break;
-        pthread_mutex_unlock(&tk->mu);
-        tk->job(tk->app);
-        pthread_mutex_lock(&tk->mu);
-    }
-    pthread_mutex_unlock(&tk->mu);
-    return NULL;
-}
-
-static struct ticker *ticker_start(struct app *app, double period_s, void (*job)(struct app *))
-{
-    struct ticker *tk = xcalloc(1, sizeof *tk);
-    tk->app = app;
-    tk->period_s = period_s;
-    tk->job = job;
-    pthread_mutex_init(&tk->mu, NULL);
-    pthread_cond_init(&tk->cv, NULL);
-    if (pthread_create(&tk->th, NULL, ticker_main, tk) != 0) {
-        pthread_mutex_destroy(&tk->mu);
-        pthread_cond_destroy(&tk->cv);
-        free(tk);
-        return NULL;
-    }
-    return tk;
-}
-
-static void ticker_stop(struct ticker *tk)
-{
-    if (!tk)
-        return;
-    pthread_mutex_lock(&tk->mu);
-    tk->is_stopping = 1;
-    pthread_cond_signal(&tk->cv);
-    pthread_mutex_unlock(&tk->mu);
-    pthread_join(tk->th, NULL);
-    pthread_mutex_destroy(&tk->mu);
-    pthread_cond_destroy(&tk->cv);
-    free(tk);
-}
-
-/* The option re-reader of MEMORY_CACHE_ENABLED (spec 11.3): other nodes' changes arrive
+/* The option re-reader of MEMORY_CACHE_ENABLED: other nodes' changes arrive
  * within SYNC_FREQUENCY seconds. */
-static void sync_job(struct app *app)
+static void sync_job(void *ud)
 {
+    struct app *app = ud;
     struct db_conn *c = db_acquire(app->db);
     if (options_load(app->opts, c) < 0)
         LOG_WARN("options re-read failed: %s", db_errmsg(c));
@@ -184,11 +76,12 @@ static void sync_job(struct app *app)
     db_release(c);
 }
 
-/* Spec 13.8: the batch test of all channels every CHANNEL_TEST_FREQUENCY minutes. */
-static void test_job(struct app *app)
+/* The batch test of all channels every CHANNEL_TEST_FREQUENCY minutes. */
+static void test_job(void *ud)
 {
+    struct app *app = ud;
     LOG_INFO("testing all channels");
-    if (app_test_all_channels(app) > 0)
+    if (channel_test_all(app) > 0)
         LOG_INFO("a channel test is already running: this round is skipped");
 }
 
@@ -251,8 +144,8 @@ static void *app_init(const struct config *cfg, int is_cgi)
                                   .n_routes = app_n_routes,
                                   .max_body = (size_t)cfg_int(cfg, CFG_MAX_BODY_MB) << 20,
                                   .trusted_proxies = cfg_str(cfg, CFG_TRUSTED_PROXIES),
-                                  .auth = app_auth,
-                                  .render_error = app_render_error};
+                                  .auth = session_auth,
+                                  .render_error = errors_render};
     char why[256];
     if (router_check(app->router.routes, app->router.n_routes, why, sizeof why) < 0) {
         LOG_BUG("the route table: %s", why);
@@ -280,7 +173,7 @@ static void *app_init(const struct config *cfg, int is_cgi)
         LOG_ERR("database migration failed");
         rc = -1;
     }
-    if (rc == 0 && bootstrap_root(app, c) < 0)
+    if (rc == 0 && bootstrap_root(cfg, c) < 0)
         rc = -1;
     if (rc == 0 && options_load(app->opts, c) < 0) {
         LOG_ERR("cannot read the options table: %s", db_errmsg(c));
@@ -299,13 +192,13 @@ static void *app_init(const struct config *cfg, int is_cgi)
             writer_set_done_hook(app->writer, quota_committed, app->quota);
         if (cfg_int(cfg, CFG_MEMORY_CACHE_ENABLED)) {
             app->chcache = chcache_new();
-            app->syncer = ticker_start(app, (double)cfg_int(cfg, CFG_SYNC_FREQUENCY), sync_job);
+            app->syncer = ticker_start((double)cfg_int(cfg, CFG_SYNC_FREQUENCY), sync_job, app);
         }
         /* Only the master tests on a schedule: every node testing the same channels would
          * multiply the upstream calls and the notifications. */
         double every_min = cfg_double(cfg, CFG_CHANNEL_TEST_FREQUENCY);
         if (every_min > 0 && strcmp(cfg_str(cfg, CFG_NODE_TYPE), "slave") != 0)
-            app->tester = ticker_start(app, every_min * 60, test_job);
+            app->tester = ticker_start(every_min * 60, test_job, app);
     }
     if (rc < 0) {
         app_free(app);
@@ -319,7 +212,7 @@ static void *app_init(const struct config *cfg, int is_cgi)
 
 static void *app_worker_init(void *appv)
 {
-    struct worker_ctx *w = xcalloc(1, sizeof *w);
+    struct app_worker *w = xcalloc(1, sizeof *w);
     w->app = appv;
     return w;
 }
@@ -327,7 +220,7 @@ static void *app_worker_init(void *appv)
 static void app_worker_fini(void *appv, void *wv)
 {
     (void)appv;
-    struct worker_ctx *w = wv;
+    struct app_worker *w = wv;
     if (w && w->conn)
         db_release(w->conn);
     if (w)
@@ -353,13 +246,13 @@ static void app_handle(struct req *r)
 static void app_busy(struct req *r)
 {
     r->client_ip = req_client_ip(r, req_app(r)->router.trusted_proxies);
-    app_render_error(r, OA_ERR_BUSY);
+    errors_render(r, OA_ERR_BUSY);
     log_access(r->request_id, r->status, elapsed_ms(r), r->client_ip, r->method, r->raw_path);
 }
 
 static void app_request_done(struct req *r)
 {
-    struct worker_ctx *w = r->worker;
+    struct app_worker *w = r->worker;
     if (w->conn) {
         db_release(w->conn);
         w->conn = NULL;

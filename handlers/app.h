@@ -31,16 +31,16 @@ struct app {
     int cookie_secure;              /* add Secure to the session cookie */
     int is_cgi;                     /* one request per process */
     struct router router;           /* the route table and its hooks */
-    _Atomic int batch_test_running; /* a batch channel test runs (one per process, spec 5.7) */
+    _Atomic int batch_test_running; /* a batch channel test runs (one per process) */
     _Atomic int is_stopping;        /* shutting down: long background work ends early */
     struct ticker *syncer;          /* re-reads options every SYNC_FREQUENCY s, or NULL */
     struct ticker *tester;          /* tests all channels every CHANNEL_TEST_FREQUENCY min */
-    struct notify *notify;          /* alerts to root (spec 13.9) */
+    struct notify *notify;          /* alerts to root */
     struct chcache *chcache;        /* MEMORY_CACHE_ENABLED channel cache, or NULL */
 };
 
 /* Per worker thread (or the CGI process). */
-struct worker_ctx {
+struct app_worker {
     struct app *app;
     struct db_conn *conn; /* taken on first use in a request, given back after it */
     void *curl;           /* the worker's libcurl handle, kept for its connection cache */
@@ -57,18 +57,12 @@ struct db_conn *req_db(struct req *r);
  * connections are held only while queries run; req_db takes one again if needed. */
 void req_db_release(struct req *r);
 
+/* The worker's libcurl handle (a CURL *), created on first use and kept for its connection
+ * cache; freed with the worker. */
+void *req_curl(struct req *r);
+
 /* A channel or its abilities changed in this process: drop cached routing. */
 void app_channels_changed(struct app *app);
-
-/* Spec 5.7: tests every channel now, in the calling thread, unless a batch test already runs
- * in this process (then returns 1 at once); 0 when done. Ends early once app->is_stopping is
- * set. (handlers/relay_misc.c) */
-int app_test_all_channels(struct app *app);
-
-/* Auth hook for the router (handlers/session.c). */
-int app_auth(struct req *r, unsigned level);
-/* Error renderer for the router (handlers/errors.c). */
-void app_render_error(struct req *r, int code);
 
 /* The application's entry points, handed to the runtime by main() (handlers/main.c). */
 struct server_app;

@@ -1,5 +1,6 @@
 /* errors: maps each oa_err to One API's response shape for the path it happened on. */
 #include "config.h"
+#include "handlers/errors.h"
 #include "handlers/app.h"
 #include "handlers/respond.h"
 #include "fcgi/arena.h"
@@ -15,7 +16,7 @@ static int is_relay_path(const char *p)
     return !strncmp(p, "/v1/", 4) || !strcmp(p, "/v1") || !strncmp(p, "/dashboard/", 11);
 }
 
-void app_render_error(struct req *r, int code)
+void errors_render(struct req *r, int code)
 {
     struct app *app = req_app(r);
     int relay = is_relay_path(r->path);

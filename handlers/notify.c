@@ -1,13 +1,16 @@
-/* notify: the root user's alerts (spec 13.9): a bounded queue, a sender thread, Message
+/* notify: the root user's alerts: a bounded queue, a sender thread, Message
  * Pusher over HTTP and e-mail over SMTP through libcurl. */
 #include "config.h"
 #include "handlers/notify.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
-#include "handlers/upstream.h"
+#include "handlers/relay/upstream.h"
 #include "db/db.h"
+#include "db/users.h"
 #include "fcgi/arena.h"
+#include "fcgi/base64.h"
 #include "fcgi/crypto.h"
+#include "fcgi/json.h"
 #include "fcgi/log.h"
 #include "fcgi/strbuf.h"
 #include "fcgi/xmalloc.h"
@@ -24,7 +27,6 @@
 #define NOTIFY_QUEUE 64     /* messages waiting for the sender; more are dropped */
 #define NOTIFY_TIMEOUT_S 20 /* one delivery attempt (pusher or mail), connection included */
 #define NOTIFY_DRAIN_S 10   /* what shutdown gives the messages still queued, in all */
-#define ROOT_ROLE 100       /* users.role of the root user (spec 2.1) */
 
 /* One queued message; both strings on the heap. */
 struct notice {
@@ -48,22 +50,6 @@ struct notify {
 
 /* ---------------------------------------------------------------- text helpers */
 
-/* Appends n bytes of s in standard base64, with padding. */
-static void b64_put(struct strbuf *sb, const unsigned char *s, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= s[i + 2];
-        char out[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
-                       i + 2 < n ? tab[v & 63] : '='};
-        sb_putn(sb, out, 4);
-    }
-}
-
 /* RFC 2047 B-encoded words for a header value. An encoded word may not exceed 75 characters,
  * so long text is split (never inside a UTF-8 sequence) over folded lines. */
 static void put_encoded_words(struct strbuf *sb, const char *s)
@@ -77,7 +63,7 @@ static void put_encoded_words(struct strbuf *sb, const char *s)
         if (!first)
             SB_LIT(sb, "\r\n ");
         SB_LIT(sb, "=?UTF-8?B?");
-        b64_put(sb, (const unsigned char *)s, take);
+        b64_put(sb, s, take);
         SB_LIT(sb, "?=");
         s += take, n -= take;
         first = 0;
@@ -125,7 +111,7 @@ static void put_date(struct strbuf *sb)
               months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
 }
 
-/* The shared mail template (spec 12.5): title, body, and the footer naming the system. */
+/* One API's mail template: title, body, and the footer naming the system. */
 static const char *wrap_html(struct arena *a, const char *title, const char *inner,
                              const char *system_name)
 {
@@ -149,63 +135,39 @@ static const char *wrap_html(struct arena *a, const char *title, const char *inn
 
 /* ---------------------------------------------------------------- Message Pusher */
 
-struct sink {
-    struct strbuf body;
-    long status;
-};
-
-static void sink_head(void *ud, long status, const char *ctype)
-{
-    (void)ctype;
-    ((struct sink *)ud)->status = status;
-}
-
-static int sink_body(void *ud, const char *p, size_t n)
-{
-    struct sink *s = ud;
-    if (s->body.len + n > (1u << 20))
-        return -1; /* an answer of a few bytes is expected */
-    sb_putn(&s->body, p, n);
-    return 0;
-}
-
 /* POSTs the message to Message Pusher; 0 when it answered {"success":true}, else -1 with the
  * reason in why. */
 static int push(struct notify *n, struct arena *a, const char *url, const char *token,
                 const char *subject, const char *html, long timeout_s, char *why, size_t whylen)
 {
-    json_object *j = json_object_new_object();
+    json_object *j = jown(a, jnew_obj());
     json_object_object_add(j, "title", json_object_new_string(subject));
     json_object_object_add(j, "description", json_object_new_string(html));
     json_object_object_add(j, "content", json_object_new_string(html));
     json_object_object_add(j, "url", json_object_new_string(""));
     json_object_object_add(j, "channel", json_object_new_string(""));
     json_object_object_add(j, "token", json_object_new_string(token));
-    size_t bl;
-    const char *body = json_object_to_json_string_length(
-        j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &bl);
-    struct prov_request rq = {.url = url, .body = arena_strndup(a, body, bl), .body_len = bl};
-    json_object_put(j);
+    struct prov_request rq = {.url = url};
+    rq.body = jdump(a, j, &rq.body_len);
     rq.headers[rq.n_headers++] = "Content-Type: application/json";
-    struct sink s = {.status = 0};
-    sb_init(&s.body, a);
-    struct upstream_cb cb = {sink_head, sink_body, NULL, &s};
+    struct upstream_answer ans;
+    sb_init(&ans.body, a);
     if (!n->curl)
         n->curl = upstream_handle_new();
     char err[256] = "";
-    if (upstream_perform(n->curl, &rq, timeout_s, "", &cb, err, sizeof err) != UPSTREAM_OK) {
-        snprintf(why, whylen, "%s", *err ? err : "the answer was too long");
+    /* An answer of a few bytes is expected: 1 MB is plenty. */
+    if (upstream_fetch(n->curl, &rq, timeout_s, "", 1u << 20, NULL, NULL, &ans, err, sizeof err) !=
+        UPSTREAM_OK) {
+        snprintf(why, whylen, "%s", err);
         return -1;
     }
-    json_object *r = json_tokener_parse(s.body.p), *v;
-    int ok = r && json_object_object_get_ex(r, "success", &v) && json_object_get_boolean(v);
+    json_object *r = jown(a, json_tokener_parse(ans.body.p)), *v = jget(r, "success");
+    int ok = v && json_object_get_boolean(v);
     if (!ok) {
-        const char *msg = r && json_object_object_get_ex(r, "message", &v)
-                              ? json_object_get_string(v)
-                              : "no \"success\":true in the answer";
-        snprintf(why, whylen, "status %ld: %s", s.status, msg);
+        const char *msg = (v = jget(r, "message")) ? json_object_get_string(v)
+                                                   : "no \"success\":true in the answer";
+        snprintf(why, whylen, "status %ld: %s", ans.status, msg);
     }
-    json_object_put(r);
     return ok ? 0 : -1;
 }
 
@@ -216,16 +178,8 @@ static const char *root_email(struct app *app, struct arena *a)
 {
     const char *email = "";
     struct db_conn *c = db_acquire(app->db);
-    struct db_stmt *st =
-        db_prepare(c, "SELECT email FROM users WHERE role = ? ORDER BY id LIMIT 1");
-    if (st) {
-        db_bind_int64(st, 1, ROOT_ROLE);
-        if (db_step(st) == DB_ROW && db_col_text(st, 0))
-            email = arena_strdup(a, db_col_text(st, 0));
-        db_done(st);
-    } else {
+    if (db_users_root_email(c, a, &email) < 0)
         LOG_WARN("cannot read the root user's e-mail address: %s", db_errmsg(c));
-    }
     db_release(c);
     return email;
 }
@@ -247,8 +201,8 @@ static size_t mail_read(char *buf, size_t sz, size_t nm, void *ud)
     return n;
 }
 
-/* The next address of a ';'-separated list (spec 13.9), trimmed, in *s and *len; 0 at the
- * end. Advances *p. */
+/* The next address of a ';'-separated list (SMTP recipients, as One API takes them), trimmed, in *s
+ * and *len; 0 at the end. Advances *p. */
 static int next_addr(const char **p, const char **s, size_t *len)
 {
     while (**p) {
@@ -270,8 +224,8 @@ static int next_addr(const char **p, const char **s, size_t *len)
     return 0;
 }
 
-/* The message: the headers of spec 13.9, then the HTML in base64 so that no line exceeds
- * SMTP's limit and no server needs 8BITMIME. */
+/* The message: One API's headers (To, From, Subject, Message-ID, Date), then the HTML in base64 so
+ * that no line exceeds SMTP's limit and no server needs 8BITMIME. */
 static void mail_text(struct strbuf *sb, const char *to_list, const char *from,
                       const char *system_name, const char *subject, const char *html)
 {
@@ -364,8 +318,8 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     if (port == 465) {
-        /* Spec 13.9: One API does not check the certificate on port 465; kept so that a mail
-         * server that works with it works here. */
+        /* One API does not check the certificate on port 465; kept so that a mail server that
+         * works with it works here. */
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     } else {
@@ -387,7 +341,7 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
 
 /* ---------------------------------------------------------------- the sender */
 
-/* Delivers m (spec 13.9): Message Pusher when configured; e-mail otherwise or when the
+/* Delivers m: Message Pusher when configured; e-mail otherwise or when the
  * pusher refused it. */
 static void deliver(struct notify *n, const struct notice *m, long timeout_s)
 {
@@ -525,11 +479,6 @@ static void enqueue(struct app *app, const char *subject, char *html)
                  is_full ? "the queue is full" : "shutting down");
         free(html);
     }
-}
-
-void notify_root(struct app *app, const char *subject, const char *html)
-{
-    enqueue(app, subject, xstrdup(html));
 }
 
 void notify_root_text(struct app *app, const char *subject, const char *text)

@@ -1,4 +1,4 @@
-/* notify: messages to the root user (spec 13.9) through Message Pusher, else by e-mail, sent
+/* notify: messages to the root user through Message Pusher, else by e-mail, sent
  * from a background thread so that no request waits on a mail server. */
 #ifndef OA_NOTIFY_H
 #define OA_NOTIFY_H
@@ -18,15 +18,14 @@ void notify_free(struct notify *n);
 /* Messages queued and not yet taken by the sender. */
 int notify_pending(struct notify *n);
 
-/* Queues a message for root: subject is plain text, html the body's inner HTML (the shared
- * mail template wraps it when sent). Both are copied. Never blocks on the network: when the
- * queue is full the message is dropped with a WARN line. No-op when app has no notifier. */
-void notify_root(struct app *app, const char *subject, const char *html);
-/* notify_root with plain text, HTML-escaped into one paragraph. */
+/* Queues a message for root: subject is plain text, text the body, HTML-escaped into one
+ * paragraph of the shared mail template when sent. Both are copied. Never blocks on the
+ * network: when the queue is full the message is dropped with a WARN line. No-op when app has
+ * no notifier. */
 void notify_root_text(struct app *app, const char *subject, const char *text);
-/* Spec 5.4: channel id (name) was disabled automatically because of reason. */
+/* Channel id (name) was disabled automatically because of reason. */
 void notify_channel_disabled(struct app *app, int64_t id, const char *name, const char *reason);
-/* Spec 5.5: channel id (name) was enabled again by a passing test. */
+/* Channel id (name) was enabled again by a passing test. */
 void notify_channel_enabled(struct app *app, int64_t id, const char *name);
 
 #endif

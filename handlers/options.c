@@ -14,7 +14,8 @@ struct option_default {
     const char *value;
 };
 
-/* Spec 11.1, in its order. ModelRatio and CompletionRatio join with the billing tables. */
+/* One API's defaults, in its order. ModelRatio and CompletionRatio come from the ratio
+ * tables (handlers/relay/ratio.c). */
 static const struct option_default option_defaults[] = {
     {"SystemName", "One API"},
     {"Logo", ""},
@@ -132,13 +133,6 @@ int options_load(struct options *o, struct db_conn *c)
     int rc = db_options_each(c, load_row, o);
     pthread_rwlock_unlock(&o->lock);
     return rc;
-}
-
-void options_set(struct options *o, const char *key, const char *value)
-{
-    pthread_rwlock_wrlock(&o->lock);
-    set_locked(o, key, value);
-    pthread_rwlock_unlock(&o->lock);
 }
 
 const char *options_get(struct options *o, struct arena *a, const char *key)

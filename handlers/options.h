@@ -1,4 +1,4 @@
-/* Options: One API's runtime settings (spec 11) with defaults, overridden by options rows.
+/* Options: One API's runtime settings with its defaults, overridden by options rows.
  * A process-lifetime cache behind a rwlock. */
 #ifndef OA_OPTIONS_H
 #define OA_OPTIONS_H
@@ -7,13 +7,11 @@ struct arena;
 struct db_conn;
 struct options;
 
-/* The defaults of spec 11.1 (THEME seeds Theme). Heap-owned; free with options_free. */
+/* One API's defaults (THEME seeds Theme). Heap-owned; free with options_free. */
 struct options *options_new(const char *theme);
 void options_free(struct options *o);
 /* Overrides defaults with every row of the options table. 0 or < 0 (database error). */
 int options_load(struct options *o, struct db_conn *c);
-/* Sets key in the cache (not the database). */
-void options_set(struct options *o, const char *key, const char *value);
 /* Copy of key's value in a, or "" when unknown. */
 const char *options_get(struct options *o, struct arena *a, const char *key);
 /* "true" -> 1, anything else 0. */

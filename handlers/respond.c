@@ -1,18 +1,27 @@
-/* respond: envelope and OpenAI-style error bodies. */
+/* respond: the /api envelope, OpenAI's list envelope and error bodies. */
 #include "config.h"
 #include "handlers/respond.h"
 #include "fcgi/arena.h"
+#include "fcgi/json.h"
 #include "fcgi/request.h"
 
 #include <json-c/json.h>
 #include <string.h>
 
-void resp_json_obj(struct req *r, int status, struct json_object *j)
+void respond_json(struct req *r, int status, struct json_object *j)
 {
     size_t n;
     const char *s = json_object_to_json_string_length(
         j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     resp_json(r, status, s, n);
+}
+
+void respond_list(struct req *r, struct json_object *data)
+{
+    json_object *j = jown(r->a, jnew_obj());
+    json_object_object_add(j, "object", json_object_new_string("list"));
+    json_object_object_add(j, "data", data);
+    respond_json(r, 200, j);
 }
 
 void api_ok(struct req *r, struct json_object *data)
@@ -22,7 +31,7 @@ void api_ok(struct req *r, struct json_object *data)
     json_object_object_add(j, "message", json_object_new_string(""));
     if (data)
         json_object_object_add(j, "data", data);
-    resp_json_obj(r, 200, j);
+    respond_json(r, 200, j);
     json_object_put(j);
 }
 
@@ -31,7 +40,7 @@ void api_fail(struct req *r, int status, const char *msg)
     json_object *j = json_object_new_object();
     json_object_object_add(j, "success", json_object_new_boolean(0));
     json_object_object_add(j, "message", json_object_new_string(msg));
-    resp_json_obj(r, status, j);
+    respond_json(r, status, j);
     json_object_put(j);
 }
 
@@ -49,7 +58,7 @@ void openai_error(struct req *r, int status, const char *msg, const char *type, 
     }
     json_object *j = json_object_new_object();
     json_object_object_add(j, "error", e);
-    resp_json_obj(r, status, j);
+    respond_json(r, status, j);
     json_object_put(j);
 }
 

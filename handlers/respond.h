@@ -1,4 +1,4 @@
-/* Response helpers in One API's shapes: the /api envelope and the OpenAI error body. */
+/* Response helpers in One API's shapes: the /api envelope, the OpenAI list and error bodies. */
 #ifndef OA_RESPOND_H
 #define OA_RESPOND_H
 
@@ -16,6 +16,9 @@ void openai_error(struct req *r, int status, const char *msg, const char *type, 
 /* The localised "invalid parameter" text for r's Accept-Language. */
 const char *msg_invalid_parameter(struct req *r);
 /* Serialises j (not consumed) into the response body with status. */
-void resp_json_obj(struct req *r, int status, struct json_object *j);
+void respond_json(struct req *r, int status, struct json_object *j);
+/* 200 {"object":"list","data":data}, OpenAI's list envelope; takes ownership of data (an
+ * array). */
+void respond_list(struct req *r, struct json_object *data);
 
 #endif

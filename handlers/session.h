@@ -7,6 +7,12 @@
 struct req;
 struct user;
 
+/* The router's auth hook: authenticates r for level (AUTH_USER, AUTH_ADMIN, AUTH_ROOT by the
+ * session cookie, else the user's access token in Authorization; AUTH_RELAY_TOKEN by the relay
+ * key, handlers/relay/auth.c), reading the user row on every request so that a ban or a role
+ * change applies at once. Fills r->user_id, role and username. 0 or an oa_err. */
+int session_auth(struct req *r, unsigned level);
+
 /* Adds a Set-Cookie that logs u in for 30 days. */
 void session_login(struct req *r, const struct user *u);
 /* Adds a Set-Cookie that clears the session. */

@@ -1,6 +1,6 @@
 /* The provider vtable: one adaptor per upstream wire format. The relay core (handlers/relay*)
  * owns retries, balancing, billing and the client connection; adaptors only translate.
- * Adaptors never touch the database or the client connection (DESIGN.md). */
+ * Adaptors never touch the database or the client connection. */
 #ifndef OA_PROVIDER_H
 #define OA_PROVIDER_H
 #include <stddef.h>
@@ -27,9 +27,10 @@ enum relay_mode {
 /* The channel as an adaptor sees it. Strings are never NULL ("" when unset). */
 struct prov_channel {
     int64_t id;
-    int type;                /* One API channel type id (spec 9.1) */
+    int type;                /* One API channel type id (providers/registry.c) */
     const char *key;         /* upstream credential */
     const char *base_url;    /* the channel's base URL, else the type's default; no trailing '/' */
+    int is_default_base;     /* base_url is the type's default: the channel has none of its own */
     const char *api_version; /* config.api_version, else the legacy `other` column */
     const char *config;      /* the channel's config JSON text */
 };
@@ -75,7 +76,7 @@ struct prov_request {
     size_t body_len;
 };
 
-/* An error to show the client, normalised to OpenAI's shape (spec 10.1). */
+/* An error to show the client, normalised to OpenAI's shape. */
 struct prov_error {
     int status; /* HTTP status for the client */
     const char *message;
@@ -103,11 +104,51 @@ struct provider {
      * it once more with data NULL and n 0, so it can close open choices and emit usage. */
     int (*parse_event)(struct prov_ctx *ctx, const char *event, const char *data, size_t n,
                        struct strbuf *out, struct prov_error *err);
-    /* Normalises a non-2xx upstream answer (status, body) into err. NULL: the core's generic
-     * normalisation of spec 10.1 / providers-intl 1.2 is used. */
+    /* Normalises a non-2xx upstream answer (status, body) into err. Optional: NULL means
+     * provider_error_default. */
     void (*parse_error)(struct prov_ctx *ctx, int status, const char *body, size_t n,
                         struct prov_error *err);
 };
+
+/* The default of parse_error, for upstreams that answer errors in OpenAI's shape or close to
+ * it: an {"error":{"message",...}} body is taken as it is; otherwise the first message-like
+ * field (message, msg, err, error_msg, header.message, response.error.message, a string
+ * error) with type "upstream_error", param the status and code "bad_response_status_code";
+ * without one, "bad response status code N". Strings in a. */
+void provider_error_default(struct arena *a, int status, const char *body, size_t n,
+                            struct prov_error *err);
+
+/* The core calls the adaptor through these, never through the pointers: each documents what
+ * happens when an optional operation is NULL. */
+static inline int provider_build_request(const struct provider *p, struct prov_ctx *ctx,
+                                         struct prov_request *out, struct prov_error *err)
+{
+    return p->build_request(ctx, out, err);
+}
+
+static inline int provider_parse_response(const struct provider *p, struct prov_ctx *ctx,
+                                          const char *body, size_t n, struct strbuf *out,
+                                          struct prov_error *err)
+{
+    return p->parse_response(ctx, body, n, out, err);
+}
+
+static inline int provider_parse_event(const struct provider *p, struct prov_ctx *ctx,
+                                       const char *event, const char *data, size_t n,
+                                       struct strbuf *out, struct prov_error *err)
+{
+    return p->parse_event(ctx, event, data, n, out, err);
+}
+
+/* parse_error, or provider_error_default when the adaptor has none. */
+static inline void provider_parse_error(const struct provider *p, struct prov_ctx *ctx, int status,
+                                        const char *body, size_t n, struct prov_error *err)
+{
+    if (p->parse_error)
+        p->parse_error(ctx, status, body, n, err);
+    else
+        provider_error_default(ctx->a, status, body, n, err);
+}
 
 /* Finish reasons the client may see: a known upstream value maps to one of OpenAI's
  * ("stop", "length", "tool_calls", "content_filter"); anything else maps to "stop". */

@@ -1,4 +1,4 @@
-/* registry: the channel type table of spec 9.1. */
+/* registry: One API's channel type table, by id. */
 #include "config.h"
 #include "providers/registry.h"
 
@@ -6,64 +6,71 @@
 
 #define OPENAI(id, name, base)                                                                     \
     {                                                                                              \
-        id, name, base, &provider_openai, URL_APPEND, NULL                                         \
+        id, name, base, &provider_openai, URL_APPEND, NULL, NULL                                   \
+    }
+/* An OpenAI-compatible type whose upstream has a balance API. */
+#define OPENAI_BALANCE(id, name, base, balance)                                                    \
+    {                                                                                              \
+        id, name, base, &provider_openai, URL_APPEND, NULL, balance                                \
     }
 
 static const struct channel_type types[] = {
     OPENAI(0, "Unknown", "https://api.openai.com"),
-    OPENAI(1, "OpenAI", "https://api.openai.com"),
+    OPENAI_BALANCE(1, "OpenAI", "https://api.openai.com", balance_openai),
     OPENAI(2, "API2D", "https://oa.api2d.net"),
-    {3, "Azure", "", &provider_openai, URL_AZURE, NULL},
-    OPENAI(4, "CloseAI", "https://api.closeai-proxy.xyz"),
-    OPENAI(5, "OpenAI-SB", "https://api.openai-sb.com"),
+    {3, "Azure", "", &provider_openai, URL_AZURE, NULL, NULL},
+    OPENAI_BALANCE(4, "CloseAI", "https://api.closeai-proxy.xyz", balance_closeai),
+    OPENAI_BALANCE(5, "OpenAI-SB", "https://api.openai-sb.com", balance_openai_sb),
     OPENAI(6, "OpenAI Max", "https://api.openaimax.com"),
     OPENAI(7, "OhMyGPT", "https://api.ohmygpt.com"),
-    OPENAI(8, "Custom", ""),
+    OPENAI_BALANCE(8, "Custom", "", balance_openai),
     OPENAI(9, "AI.LS", "https://api.caipacity.com"),
-    OPENAI(10, "AI Proxy", "https://api.aiproxy.io"),
-    {11, "PaLM2", "https://generativelanguage.googleapis.com", NULL, URL_APPEND, NULL},
-    OPENAI(12, "API2GPT", "https://api.api2gpt.com"),
-    OPENAI(13, "AIGC2D", "https://api.aigc2d.com"),
-    {14, "Anthropic", "https://api.anthropic.com", &provider_claude, URL_APPEND, NULL},
-    {15, "Baidu", "https://aip.baidubce.com", NULL, URL_APPEND, NULL},
-    {16, "Zhipu", "https://open.bigmodel.cn", NULL, URL_APPEND, NULL},
-    {17, "Ali", "https://dashscope.aliyuncs.com", NULL, URL_APPEND, NULL},
-    {18, "Xunfei", "", NULL, URL_APPEND, NULL},
+    OPENAI_BALANCE(10, "AI Proxy", "https://api.aiproxy.io", balance_aiproxy),
+    {11, "PaLM2", "https://generativelanguage.googleapis.com", NULL, URL_APPEND, NULL, NULL},
+    OPENAI_BALANCE(12, "API2GPT", "https://api.api2gpt.com", balance_api2gpt),
+    OPENAI_BALANCE(13, "AIGC2D", "https://api.aigc2d.com", balance_aigc2d),
+    {14, "Anthropic", "https://api.anthropic.com", &provider_claude, URL_APPEND, NULL, NULL},
+    {15, "Baidu", "https://aip.baidubce.com", NULL, URL_APPEND, NULL, NULL},
+    {16, "Zhipu", "https://open.bigmodel.cn", NULL, URL_APPEND, NULL, NULL},
+    {17, "Ali", "https://dashscope.aliyuncs.com", NULL, URL_APPEND, NULL, NULL},
+    {18, "Xunfei", "", NULL, URL_APPEND, NULL, NULL},
     OPENAI(19, "360", "https://ai.360.cn"),
     {20, "OpenRouter", "https://openrouter.ai/api", &provider_openai, URL_APPEND,
-     "HTTP-Referer: https://github.com/songquanpeng/one-api\nX-Title: One API\n"},
-    {21, "AI Proxy Library", "https://api.aiproxy.io", NULL, URL_APPEND, NULL},
+     "HTTP-Referer: https://github.com/songquanpeng/one-api\nX-Title: One API\n",
+     balance_openrouter},
+    {21, "AI Proxy Library", "https://api.aiproxy.io", NULL, URL_APPEND, NULL, NULL},
     OPENAI(22, "FastGPT", "https://fastgpt.run/api/openapi"),
-    {23, "Tencent", "https://hunyuan.tencentcloudapi.com", NULL, URL_APPEND, NULL},
-    {24, "Gemini", "https://generativelanguage.googleapis.com", &provider_gemini, URL_APPEND, NULL},
+    {23, "Tencent", "https://hunyuan.tencentcloudapi.com", NULL, URL_APPEND, NULL, NULL},
+    {24, "Gemini", "https://generativelanguage.googleapis.com", &provider_gemini, URL_APPEND, NULL,
+     NULL},
     OPENAI(25, "Moonshot", "https://api.moonshot.cn"),
     OPENAI(26, "Baichuan", "https://api.baichuan-ai.com"),
-    {27, "MiniMax", "https://api.minimax.chat", NULL, URL_APPEND, NULL},
+    {27, "MiniMax", "https://api.minimax.chat", NULL, URL_APPEND, NULL, NULL},
     OPENAI(28, "Mistral", "https://api.mistral.ai"),
     OPENAI(29, "Groq", "https://api.groq.com/openai"),
-    {30, "Ollama", "http://localhost:11434", NULL, URL_APPEND, NULL},
+    {30, "Ollama", "http://localhost:11434", NULL, URL_APPEND, NULL, NULL},
     OPENAI(31, "01.AI", "https://api.lingyiwanwu.com"),
     OPENAI(32, "StepFun", "https://api.stepfun.com"),
-    {33, "AWS Claude", "", NULL, URL_APPEND, NULL},
-    {34, "Coze", "https://api.coze.com", NULL, URL_APPEND, NULL},
-    {35, "Cohere", "https://api.cohere.ai", NULL, URL_APPEND, NULL},
-    OPENAI(36, "DeepSeek", "https://api.deepseek.com"),
-    {37, "Cloudflare", "https://api.cloudflare.com", &provider_openai, URL_CLOUDFLARE, NULL},
-    {38, "DeepL", "https://api-free.deepl.com", NULL, URL_APPEND, NULL},
+    {33, "AWS Claude", "", NULL, URL_APPEND, NULL, NULL},
+    {34, "Coze", "https://api.coze.com", NULL, URL_APPEND, NULL, NULL},
+    {35, "Cohere", "https://api.cohere.ai", NULL, URL_APPEND, NULL, NULL},
+    OPENAI_BALANCE(36, "DeepSeek", "https://api.deepseek.com", balance_deepseek),
+    {37, "Cloudflare", "https://api.cloudflare.com", &provider_openai, URL_CLOUDFLARE, NULL, NULL},
+    {38, "DeepL", "https://api-free.deepl.com", NULL, URL_APPEND, NULL, NULL},
     OPENAI(39, "together.ai", "https://api.together.xyz"),
-    {40, "Doubao", "https://ark.cn-beijing.volces.com", NULL, URL_APPEND, NULL},
-    {41, "Novita", "https://api.novita.ai/v3/openai", &provider_openai, URL_CHAT_ONLY, NULL},
-    {42, "VertexAI", "", NULL, URL_APPEND, NULL},
-    {43, "Proxy", "", NULL, URL_APPEND, NULL},
-    OPENAI(44, "SiliconFlow", "https://api.siliconflow.cn"),
+    {40, "Doubao", "https://ark.cn-beijing.volces.com", NULL, URL_APPEND, NULL, NULL},
+    {41, "Novita", "https://api.novita.ai/v3/openai", &provider_openai, URL_CHAT_ONLY, NULL, NULL},
+    {42, "VertexAI", "", NULL, URL_APPEND, NULL, NULL},
+    {43, "Proxy", "", NULL, URL_APPEND, NULL, NULL},
+    OPENAI_BALANCE(44, "SiliconFlow", "https://api.siliconflow.cn", balance_siliconflow),
     OPENAI(45, "xAI", "https://api.x.ai"),
-    {46, "Replicate", "https://api.replicate.com/v1/models/", NULL, URL_APPEND, NULL},
-    {47, "Baidu V2", "https://qianfan.baidubce.com", NULL, URL_APPEND, NULL},
+    {46, "Replicate", "https://api.replicate.com/v1/models/", NULL, URL_APPEND, NULL, NULL},
+    {47, "Baidu V2", "https://qianfan.baidubce.com", NULL, URL_APPEND, NULL, NULL},
     OPENAI(48, "Xunfei V2", "https://spark-api-open.xf-yun.com"),
-    {49, "Ali Bailian", "https://dashscope.aliyuncs.com", NULL, URL_APPEND, NULL},
-    {50, "OpenAI Compatible", "", &provider_openai, URL_STRIP_V1, NULL},
+    {49, "Ali Bailian", "https://dashscope.aliyuncs.com", NULL, URL_APPEND, NULL, NULL},
+    {50, "OpenAI Compatible", "", &provider_openai, URL_STRIP_V1, NULL, NULL},
     {51, "Gemini (OpenAI)", "https://generativelanguage.googleapis.com/v1beta/openai",
-     &provider_openai, URL_STRIP_V1, NULL},
+     &provider_openai, URL_STRIP_V1, NULL, NULL},
 };
 
 const struct channel_type *channel_type_get(int id)

@@ -1,11 +1,13 @@
-/* Channel types (spec 9.1): id, name, default base URL and the adaptor that serves them.
+/* Channel types: One API's id, name, default base URL, the adaptor that serves them and
+ * their balance API.
  * OpenAI-compatible providers are rows here, not code. */
 #ifndef OA_REGISTRY_H
 #define OA_REGISTRY_H
 
+#include "providers/balance.h"
 #include "providers/provider.h"
 
-/* How an OpenAI-family type turns the client's path into the upstream URL (providers-intl 2.2). */
+/* How an OpenAI-family type turns the client's path into the upstream URL. */
 enum url_rule {
     URL_APPEND,     /* base + client path ("/v1/chat/completions") */
     URL_STRIP_V1,   /* base + client path without its leading "/v1" (types 50, 51) */
@@ -22,6 +24,7 @@ struct channel_type {
     const struct provider *prov; /* adaptor, NULL when this build has none yet */
     enum url_rule url_rule;      /* for the OpenAI family */
     const char *extra_headers;   /* "Name: value\n..." sent with every request, or NULL */
+    prov_balance_fn balance;     /* the upstream's balance API (providers/balance.c), or NULL */
 };
 
 /* The row for type id, or NULL for an unknown id. */

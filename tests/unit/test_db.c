@@ -1,7 +1,10 @@
 /* Tests db/ and the writer on SQLite (always) and PostgreSQL (when OA_TEST_PG_DSN is set). */
 #include "config.h"
+#include "db/channels.h"
 #include "db/db.h"
+#include "db/users.h"
 #include "db/writer.h"
+#include "fcgi/arena.h"
 #include "fcgi/strbuf.h"
 #include "tap.h"
 #include "tests/unit/tmpdir.h"
@@ -15,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* One API's columns, written out here independently of db/schema.c. */
+/* The columns of One API's tables, written out here independently of db/schema.c. */
 static const struct {
     const char *table;
     const char *cols[24];
@@ -356,7 +359,7 @@ static void test_basics(struct db *db, const char *tag)
     note("%s: two errors are logged on purpose below", tag);
     ok(db_prepare(c, "SELEKT nonsense") == NULL, "%s: bad SQL does not prepare", tag);
     ok(db_errmsg(c)[0] != '\0', "%s: errmsg is set", tag);
-    is_int(db_exec(c, "CREATE TABLE"), -1, "%s: bad DDL fails", tag);
+    is_int(db_exec(c, "CREATE TABLE"), DB_ERR, "%s: bad DDL fails with DB_ERR", tag);
     is_int(db_exec(c, "CREATE TABLE IF NOT EXISTS oa_scratch (a integer)"), 0, "%s: exec DDL", tag);
     db_release(c);
 }
@@ -799,6 +802,53 @@ static void test_old_schema(struct db *db, const char *tag)
     db_release(c);
 }
 
+/* The column and row readers of db.c, and the queries the handlers use through them. */
+static void test_readers(struct db *db, const char *tag)
+{
+    struct db_conn *c = db_acquire(db);
+    struct arena *a = arena_new(4096);
+    struct db_stmt *st = db_prepare(c, "SELECT NULL, 'x', ''");
+    is_int(db_step(st), DB_ROW, "%s: a row of NULL and text", tag);
+    is_str(db_col_str(st, 0, a), "", "%s: db_col_str reads NULL as \"\"", tag);
+    ok(db_col_str_or_null(st, 0, a) == NULL, "%s: db_col_str_or_null keeps NULL", tag);
+    is_str(db_col_str_or_null(st, 1, a), "x", "%s: ... and copies text", tag);
+    is_str(db_col_str_or_null(st, 2, a), "", "%s: ... an empty text is not NULL", tag);
+    db_done(st);
+
+    const char *email = "unset";
+    is_int(db_users_root_email(c, a, &email), 0, "%s: no root user yet", tag);
+    is_int(db_execf(c,
+                    "INSERT INTO users (username, password, role, email, used_quota) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    "ttiti", "root", "pw", (int64_t)100, "root@example.com", (int64_t)42),
+           1, "%s: a root user", tag);
+    is_int(db_users_root_email(c, a, &email), 1, "%s: the root user is found", tag);
+    is_str(email, "root@example.com", "%s: with its e-mail address", tag);
+    int64_t id = query_int(c, "SELECT id FROM users WHERE username = ?", "t", "root", NULL);
+    int64_t used = -1;
+    ok(db_users_used_quota(c, id, &used) == 1 && used == 42, "%s: db_users_used_quota", tag);
+    is_int(db_users_used_quota(c, 999999, &used), 0, "%s: ... of no such user", tag);
+
+    int64_t *ids;
+    size_t n;
+    is_int(db_channels_ids(c, a, &ids, &n), 0, "%s: db_channels_ids", tag);
+    int64_t count = query_int(c, "SELECT count(*) FROM channels", NULL, NULL, NULL);
+    int ascending = 1;
+    for (size_t i = 1; i < n; i++)
+        ascending &= ids[i - 1] < ids[i];
+    ok(count > 0 && (int64_t)n == count && ascending, "%s: every channel id, ascending (%zu)", tag,
+       n);
+    is_int(db_channels_set_balance(c, ids[0], 12.5, 1700000000), 1, "%s: db_channels_set_balance",
+           tag);
+    st = db_prepare(c, "SELECT balance, balance_updated_time FROM channels WHERE id = ?");
+    db_bind_int64(st, 1, ids[0]);
+    ok(db_step(st) == DB_ROW && db_col_double(st, 0) == 12.5 && db_col_int64(st, 1) == 1700000000,
+       "%s: ... stores the balance and its time", tag);
+    db_done(st);
+    arena_free(a);
+    db_release(c);
+}
+
 /* ---- drivers ------------------------------------------------------------------------------- */
 
 static struct db *open_sqlite(const char *name)
@@ -830,6 +880,7 @@ static void sqlite_suite(void)
     db_done(st);
     db_release(c);
     test_basics(db, "sqlite");
+    test_readers(db, "sqlite");
     test_pool(db, "sqlite");
     test_pool_timeout(db, "sqlite", 16);
     test_writer(db, "sqlite");
@@ -884,6 +935,7 @@ static void on_pg_database(struct db *admin, const char *dsn, const char *name,
 static void pg_main(struct db *db, const char *tag)
 {
     test_basics(db, tag);
+    test_readers(db, tag);
     test_pool(db, tag);
     test_pool_timeout(db, tag, 4);
     test_writer(db, tag);

@@ -1,7 +1,7 @@
-/* Unit tests for handlers/quota.c: the in-memory store's reservations and pending charges;
+/* Unit tests for handlers/relay/quota.c: the in-memory store's reservations and pending charges;
  * the sql store on SQLite (always) and PostgreSQL (when OA_TEST_PG_DSN is set). */
 #include "config.h"
-#include "handlers/quota.h"
+#include "handlers/relay/quota.h"
 #include "db/db.h"
 #include "db/writer.h"
 #include "fcgi/strbuf.h"

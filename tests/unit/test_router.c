@@ -1,10 +1,12 @@
-/* Unit tests for fcgi/router.c and a self-test of the route table. */
+/* Unit tests for fcgi/router.c and a self-test of the route table (handlers/routes.c). */
 #include "config.h"
 #include "fcgi/arena.h"
 #include "fcgi/error.h"
 #include "fcgi/request.h"
 #include "fcgi/router.h"
 #include "handlers/app.h"
+#include "handlers/relay/relay.h"
+#include "providers/provider.h"
 #include "tests/unit/tap.h"
 
 #include <string.h>
@@ -16,11 +18,11 @@ static int h_dummy(struct req *r)
 }
 
 static const struct route table[] = {
-    {"GET", "/api/status", h_dummy, AUTH_NONE},
-    {"GET", "/api/user/:id", h_dummy, AUTH_ADMIN},
-    {"DELETE", "/api/user/:id", h_dummy, AUTH_ADMIN},
-    {"GET", "/api/user/self", h_dummy, AUTH_USER},
-    {"POST", "/v1/oneapi/proxy/:cid/*", h_dummy, AUTH_RELAY_TOKEN},
+    {"GET", "/api/status", h_dummy, AUTH_NONE, 0},
+    {"GET", "/api/user/:id", h_dummy, AUTH_ADMIN, 0},
+    {"DELETE", "/api/user/:id", h_dummy, AUTH_ADMIN, 0},
+    {"GET", "/api/user/self", h_dummy, AUTH_USER, 0},
+    {"POST", "/v1/oneapi/proxy/:cid/*", h_dummy, AUTH_RELAY_TOKEN, 0},
 };
 
 static const char *fake_param(void *ctx, const char *name)
@@ -145,44 +147,44 @@ int main(void)
 
     /* The check catches what a table edit can break. */
     static const struct route shadowed[] = {
-        {"GET", "/api/channel/:id", h_dummy, AUTH_ADMIN},
-        {"GET", "/api/channel/search", h_dummy, AUTH_ADMIN},
+        {"GET", "/api/channel/:id", h_dummy, AUTH_ADMIN, 0},
+        {"GET", "/api/channel/search", h_dummy, AUTH_ADMIN, 0},
     };
     is_int(router_check(shadowed, 2, why, sizeof why), -1, "a literal row below a :param row");
     ok(strstr(why, "/api/channel/search can never match") != NULL, "is named: %s", why);
     static const struct route tail[] = {
-        {"POST", "/v1/assistants/*", h_dummy, AUTH_RELAY_TOKEN},
-        {"POST", "/v1/assistants/:id/runs", h_dummy, AUTH_RELAY_TOKEN},
+        {"POST", "/v1/assistants/*", h_dummy, AUTH_RELAY_TOKEN, 0},
+        {"POST", "/v1/assistants/:id/runs", h_dummy, AUTH_RELAY_TOKEN, 0},
     };
     is_int(router_check(tail, 2, why, sizeof why), -1, "a row below a * tail that covers it: %s",
            why);
     static const struct route fine[] = {
-        {"GET", "/api/channel/search", h_dummy, AUTH_ADMIN},
-        {"GET", "/api/channel/:id", h_dummy, AUTH_ADMIN},
-        {"DELETE", "/api/channel/:id", h_dummy, AUTH_ADMIN},
-        {"GET", "/api/channel/:id/x", h_dummy, AUTH_ADMIN},
-        {"GET", "/v1/a/*", h_dummy, AUTH_RELAY_TOKEN},
-        {"GET", "/v1/b/:x/*", h_dummy, AUTH_RELAY_TOKEN},
+        {"GET", "/api/channel/search", h_dummy, AUTH_ADMIN, 0},
+        {"GET", "/api/channel/:id", h_dummy, AUTH_ADMIN, 0},
+        {"DELETE", "/api/channel/:id", h_dummy, AUTH_ADMIN, 0},
+        {"GET", "/api/channel/:id/x", h_dummy, AUTH_ADMIN, 0},
+        {"GET", "/v1/a/*", h_dummy, AUTH_RELAY_TOKEN, 0},
+        {"GET", "/v1/b/:x/*", h_dummy, AUTH_RELAY_TOKEN, 0},
     };
     is_int(router_check(fine, 6, why, sizeof why), 0, "literal above :param, other methods: %s",
            why);
     static const struct route twice[] = {
-        {"GET", "/api/status", h_dummy, AUTH_NONE},
-        {"GET", "/api/status", h_dummy, AUTH_NONE},
+        {"GET", "/api/status", h_dummy, AUTH_NONE, 0},
+        {"GET", "/api/status", h_dummy, AUTH_NONE, 0},
     };
     is_int(router_check(twice, 2, why, sizeof why), -1, "a row listed twice: %s", why);
-    static const struct route unknown_flag[] = {{"GET", "/x", h_dummy, AUTH_USER | (1u << 9)}};
+    static const struct route unknown_flag[] = {{"GET", "/x", h_dummy, AUTH_USER | (1u << 9), 0}};
     is_int(router_check(unknown_flag, 1, why, sizeof why), -1, "a flag the router ignores: %s",
            why);
-    static const struct route bad_level[] = {{"GET", "/x", h_dummy, 5}};
+    static const struct route bad_level[] = {{"GET", "/x", h_dummy, 5, 0}};
     is_int(router_check(bad_level, 1, why, sizeof why), -1, "an auth level past the last: %s", why);
-    static const struct route relative[] = {{"GET", "x", h_dummy, 0}};
+    static const struct route relative[] = {{"GET", "x", h_dummy, 0, 0}};
     is_int(router_check(relative, 1, why, sizeof why), -1, "a relative pattern: %s", why);
 
     /* Dispatch: a browser session's write from another site, and a body of the wrong type. */
     static const struct route writes[] = {
-        {"POST", "/api/token", h_ok_json, AUTH_USER | BODY_JSON},
-        {"POST", "/v1/audio/transcriptions", h_ok_json, AUTH_RELAY_TOKEN | BODY_FORM},
+        {"POST", "/api/token", h_ok_json, AUTH_USER | BODY_JSON, 0},
+        {"POST", "/v1/audio/transcriptions", h_ok_json, AUTH_RELAY_TOKEN | BODY_FORM, 0},
     };
     struct router wr = {.routes = writes,
                         .n_routes = 2,
@@ -255,6 +257,17 @@ int main(void)
     mp[5] = "multipart/form-data; boundary=x";
     arena_reset(a);
     is_int(dispatch_with(&wr, a, mp, "{}"), 0, "and takes multipart");
+    unsigned modes = 0, bad_mode = 0;
+    for (unsigned i = 0; i < app_n_routes; i++) {
+        if (app_routes[i].handler != h_relay)
+            continue;
+        if (app_routes[i].arg < 0 || app_routes[i].arg >= RELAY_MODE__MAX)
+            bad_mode++;
+        else
+            modes |= 1u << app_routes[i].arg;
+    }
+    is_int(bad_mode, 0, "every relay row carries a relay mode");
+    is_int(modes, (1u << RELAY_MODE__MAX) - 1, "every relay mode has a row");
 
     arena_free(a);
     return done_testing();

@@ -63,8 +63,8 @@ static void stub_handle(struct req *r)
         usleep(700 * 1000);
     resp_status(r, 200);
     resp_header(r, "Content-Type", "text/plain");
-    resp_puts(r, "hello ");
-    resp_puts(r, r->path);
+    resp_write(r, "hello ", 6);
+    resp_write(r, r->path, strlen(r->path));
 }
 static void stub_busy(struct req *r)
 {

@@ -1,0 +1,819 @@
+/* relay: the pipeline of a /v1 request: parse and check it, route it to a channel (the
+ * highest priority tier first, falling through tiers on retryable failures), and for each
+ * attempt price and reserve, call the upstream through the channel's adaptor (streamed or
+ * not) and settle the charge with its log row as one ledger entry. */
+#include "config.h"
+#include "handlers/relay/relay.h"
+#include "handlers/app.h"
+#include "handlers/options.h"
+#include "handlers/relay/pricing.h"
+#include "handlers/relay/quota.h"
+#include "handlers/relay/upstream.h"
+#include "handlers/respond.h"
+#include "db/db.h"
+#include "db/relay.h"
+#include "db/writer.h"
+#include "fcgi/arena.h"
+#include "fcgi/cfg.h"
+#include "fcgi/error.h"
+#include "fcgi/json.h"
+#include "fcgi/log.h"
+#include "fcgi/request.h"
+#include "fcgi/router.h"
+#include "fcgi/strlist.h"
+#include "providers/provider.h"
+#include "providers/registry.h"
+#include "providers/sse.h"
+
+#include <assert.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define KEEPALIVE_SECONDS                                                                          \
+    15 /* an SSE comment after this long without an upstream event, so                             \
+        * that proxies do not time the stream out */
+#define MAX_UPSTREAM_BODY (64u << 20) /* a non-stream answer larger than this is refused */
+
+/* ---------------------------------------------------------------- the request */
+
+/* One relay request: what the client asked for, and where routing stands. */
+struct relay {
+    struct req *r;
+    struct app *app;
+    struct relay_auth *au;
+    enum relay_mode mode;
+    json_object *body; /* the client's JSON request, owned by the arena (NULL: multipart) */
+    const char *model; /* the model the client asked for */
+    int is_stream;
+    int client_usage; /* stream_options.include_usage from the client */
+    int64_t max_tokens;
+    struct relay_route route; /* the channels able to serve (group, model), and those tried */
+    struct prov_error err;    /* the last attempt's failure */
+    int responded;            /* the client has (part of) an answer: no more retries */
+    int sql_quota;            /* reservations go through the sql store (quota.h) */
+};
+
+int relay_uses_sql_quota(const struct app *app)
+{
+    return quota_use_sql(app->is_cgi, cfg_str(app->cfg, CFG_QUOTA_STORE)) || !app->quota ||
+           !app->writer;
+}
+
+/* The model of a request that names none, as One API assumes it. */
+static const char *mode_default_model(enum relay_mode m)
+{
+    switch (m) {
+    case RELAY_MODERATIONS: return "text-moderation-stable";
+    case RELAY_IMAGES: return "dall-e-2";
+    case RELAY_TRANSCRIPTION:
+    case RELAY_TRANSLATION: return "whisper-1";
+    default: return "";
+    }
+}
+
+/* The value of form field name in a multipart body, into the arena, or NULL. */
+static const char *multipart_field(struct req *r, const char *name)
+{
+    const char *ct = req_header(r, "Content-Type");
+    const char *b = ct ? strstr(ct, "boundary=") : NULL;
+    if (!b)
+        return NULL;
+    b += 9;
+    size_t bl = strcspn(b, "; ");
+    if (*b == '"')
+        b++, bl = strcspn(b, "\"");
+    char *needle = arena_printf(r->a, "name=\"%s\"", name);
+    const char *p = r->body, *end = r->body + r->body_len;
+    while (p && p < end) {
+        const char *hit = memmem(p, (size_t)(end - p), needle, strlen(needle));
+        if (!hit)
+            return NULL;
+        const char *v = memmem(hit, (size_t)(end - hit), "\r\n\r\n", 4);
+        if (!v)
+            return NULL;
+        v += 4;
+        const char *stop = memmem(v, (size_t)(end - v), b, bl);
+        if (!stop || stop - v < 4)
+            return NULL;
+        return arena_strndup(r->a, v, (size_t)(stop - v) - 4); /* minus "\r\n--" */
+    }
+    return NULL;
+}
+
+/* Fails the request with One API's relay error shape (auth/distributor: no param, no code).
+ * Returns 0: the answer is written. */
+static int relay_fail(struct req *r, int status, const char *msg)
+{
+    openai_error(r, status, msg, "one_api_error", NULL, 1);
+    return 0;
+}
+
+/* As relay_fail, with param "" and code. */
+static int relay_fail_code(struct req *r, int status, const char *msg, const char *code)
+{
+    openai_error(r, status, msg, "one_api_error", code, 1);
+    return 0;
+}
+
+/* Disables ch when the failure e says the channel itself is unusable and the option allows. */
+static void channel_disable(struct relay *rl, const struct relay_channel *ch,
+                            const struct prov_error *e)
+{
+    struct app *app = rl->app;
+    if (!options_bool(app->opts, "AutomaticDisableChannelEnabled") || !relay_should_disable(e))
+        return;
+    relay_disable_channel(app, req_db(rl->r), ch, e->message ? e->message : "", "automatically");
+}
+
+/* Another channel is tried after 429, 5xx and every other non-2xx except 400, as One API
+ * does. */
+static int retryable(int status)
+{
+    return status != 400 && (status < 200 || status > 299);
+}
+
+/* ---------------------------------------------------------------- the channel's view */
+
+static const char *config_str(struct arena *a, const char *config, const char *key)
+{
+    if (!config || !*config)
+        return "";
+    const char *v = jstr(jown(a, json_tokener_parse(config)), key);
+    return v ? v : "";
+}
+
+const char *relay_map_model(struct arena *a, const char *mapping, const char *model)
+{
+    if (!mapping || !*mapping || !strcmp(mapping, "{}"))
+        return model;
+    const char *v = jstr(jown(a, json_tokener_parse(mapping)), model);
+    return v && *v ? v : model;
+}
+
+void relay_prov_channel(struct arena *a, const struct app *app, const struct relay_channel *ch,
+                        const struct channel_type *ct, struct prov_channel *out)
+{
+    *out = (struct prov_channel){
+        .id = ch->id,
+        .type = (int)ch->type,
+        .key = ch->key,
+        .base_url = *ch->base_url ? ch->base_url : ct->default_base,
+        .is_default_base = !*ch->base_url,
+        .config = ch->config,
+    };
+    size_t bl = strlen(out->base_url);
+    if (bl && out->base_url[bl - 1] == '/')
+        out->base_url = arena_strndup(a, out->base_url, bl - 1);
+    out->api_version = config_str(a, ch->config, "api_version");
+    if (!*out->api_version)
+        out->api_version = *ch->other       ? ch->other
+                           : ch->type == 24 ? cfg_str(app->cfg, CFG_GEMINI_VERSION)
+                                            : "";
+}
+
+/* ---------------------------------------------------------------- one non-stream call */
+
+/* A non-2xx answer (or one the caller refuses) as the client's error: the adaptor's
+ * normalisation, with the status given when it set none. */
+static void answer_error(const struct provider *p, struct prov_ctx *ctx, int status,
+                         const char *body, size_t n, struct prov_error *err)
+{
+    provider_parse_error(p, ctx, status, body, n, err);
+    if (!err->status)
+        err->status = status;
+}
+
+int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
+               struct upstream_answer *ans, struct strbuf *out, struct prov_error *err)
+{
+    memset(err, 0, sizeof *err);
+    struct prov_request rq = {0};
+    if (provider_build_request(p, ctx, &rq, err) < 0)
+        return RELAY_CALL_BUILD;
+    char errbuf[256] = "";
+    int rc = upstream_fetch(o->curl, &rq, o->timeout_s, o->proxy, o->max_answer, o->should_stop,
+                            o->ud, ans, errbuf, sizeof errbuf);
+    if (rc == UPSTREAM_ABORTED)
+        return RELAY_CALL_ABORTED;
+    if (rc != UPSTREAM_OK) {
+        *err = (struct prov_error){500, arena_strdup(ctx->a, errbuf), "one_api_error", "",
+                                   "do_request_failed"};
+        return RELAY_CALL_TRANSPORT;
+    }
+    if (ans->status != 200 && ans->status != 201) {
+        answer_error(p, ctx, (int)ans->status, ans->body.p, ans->body.len, err);
+        return RELAY_CALL_STATUS;
+    }
+    if (provider_parse_response(p, ctx, ans->body.p, ans->body.len, out, err) < 0) {
+        if (!err->status)
+            err->status = 500;
+        return RELAY_CALL_PARSE;
+    }
+    return RELAY_CALL_OK;
+}
+
+/* ---------------------------------------------------------------- one attempt */
+
+/* One attempt on one channel: the adaptor's context, the price, and the stream's state. */
+struct attempt {
+    struct relay *rl;
+    const struct relay_channel *ch;
+    const struct provider *prov;
+    struct prov_channel pch; /* the channel as the adaptor sees it */
+    struct prov_ctx ctx;
+    struct price price;  /* decided before the call */
+    int64_t reserved;    /* quota taken before the call */
+    int is_system_reset; /* the channel's system prompt replaced the client's */
+    long status;         /* the upstream's HTTP status */
+    char ctype[128];     /* and its Content-Type */
+    int streaming;       /* upstream answered a stream: events go to the client */
+    struct sse_parser sse;
+    struct strbuf body;    /* an answer that is not a stream (an error body) */
+    struct strbuf out;     /* converted events waiting to be written */
+    size_t sent_text;      /* ctx.text bytes the client has received */
+    int client_gone;       /* a write to the client failed */
+    int midstream_error;   /* the adaptor reported an upstream error inside the stream */
+    struct prov_error err; /* that error */
+    time_t last_write;     /* when the client last got bytes */
+    int too_big;           /* the answer went over MAX_UPSTREAM_BODY */
+};
+
+static void on_head(void *ud, long status, const char *ctype)
+{
+    struct attempt *at = ud;
+    at->status = status;
+    snprintf(at->ctype, sizeof at->ctype, "%s", ctype);
+    if ((status == 200 || status == 201) && strncasecmp(ctype, "application/json", 16) != 0) {
+        struct req *r = at->rl->r;
+        at->streaming = 1;
+        at->rl->responded = 1;
+        resp_status(r, 200);
+        resp_header(r, "Content-Type", "text/event-stream");
+        resp_header(r, "Cache-Control", "no-cache");
+        resp_header(r, "X-Accel-Buffering", "no");
+        if (resp_stream_begin(r) < 0)
+            at->client_gone = 1;
+        at->last_write = time(NULL);
+    }
+}
+
+static int flush_out(struct attempt *at)
+{
+    if (!at->out.len)
+        return 0;
+    if (resp_stream_write(at->rl->r, at->out.p, at->out.len) < 0) {
+        at->client_gone = 1;
+        return -1;
+    }
+    sb_reset(&at->out);
+    at->sent_text = at->ctx.text.len;
+    at->last_write = time(NULL);
+    return 0;
+}
+
+static int on_event(void *ud, const char *event, const char *data, size_t n)
+{
+    struct attempt *at = ud;
+    if (at->ctx.finished)
+        return 0;
+    if (provider_parse_event(at->prov, &at->ctx, event, data, n, &at->out, &at->err) < 0) {
+        at->midstream_error = 1;
+        return -1;
+    }
+    return flush_out(at);
+}
+
+static int on_body(void *ud, const char *p, size_t n)
+{
+    struct attempt *at = ud;
+    if (at->client_gone)
+        return -1;
+    if (at->streaming)
+        return sse_feed(&at->sse, p, n, on_event, at) ? -1 : 0;
+    if (at->body.len + n > MAX_UPSTREAM_BODY) {
+        at->too_big = 1;
+        return -1;
+    }
+    sb_putn(&at->body, p, n);
+    return 0;
+}
+
+static int on_tick(void *ud)
+{
+    struct attempt *at = ud;
+    if (at->client_gone)
+        return -1;
+    if (at->streaming && time(NULL) - at->last_write >= KEEPALIVE_SECONDS) {
+        SB_LIT(&at->out, ": keep-alive\n\n");
+        return flush_out(at);
+    }
+    return 0;
+}
+
+/* Edits the request for the channel (model mapping, forced system prompt, usage in streams)
+ * and serialises it into the adaptor's context; the client's bytes go untouched when nothing
+ * changes. The edited copy belongs to the request's arena. */
+static void prepare_body(struct attempt *at, const struct channel_type *ct)
+{
+    struct relay *rl = at->rl;
+    struct req *r = rl->r;
+    const struct relay_channel *ch = at->ch;
+    struct prov_ctx *ctx = &at->ctx;
+    ctx->body = r->body;
+    ctx->body_len = r->body_len;
+    if (!rl->body)
+        return;
+    int want_usage = rl->is_stream && ct->prov == &provider_openai && ch->type != 28 &&
+                     (rl->mode == RELAY_CHAT || rl->mode == RELAY_COMPLETIONS);
+    int need_system = *ch->system_prompt && rl->mode == RELAY_CHAT;
+    /* A model taken from the path or a default (engines embeddings, moderations) must reach
+     * the upstream too. */
+    const char *sent = jstr(rl->body, "model");
+    int mapped_differs = strcmp(ctx->model, sent ? sent : "") != 0;
+    if (!want_usage && !need_system && !mapped_differs)
+        return;
+    json_object *copy = jown(r->a, jcopy(rl->body));
+    if (mapped_differs)
+        json_object_object_add(copy, "model", json_object_new_string(ctx->model));
+    json_object *msgs = jget(copy, "messages");
+    if (need_system && json_object_is_type(msgs, json_type_array)) {
+        json_object *first = json_object_array_get_idx(msgs, 0);
+        const char *role = jstr(first, "role");
+        if (role && !strcmp(role, "system")) {
+            json_object_object_add(first, "content", json_object_new_string(ch->system_prompt));
+        } else {
+            json_object *sys = jnew_obj();
+            json_object_object_add(sys, "role", json_object_new_string("system"));
+            json_object_object_add(sys, "content", json_object_new_string(ch->system_prompt));
+            json_object *with = jnew_arr();
+            json_object_array_add(with, sys);
+            for (size_t i = 0; i < json_object_array_length(msgs); i++)
+                json_object_array_add(with, json_object_get(json_object_array_get_idx(msgs, i)));
+            json_object_object_add(copy, "messages", with);
+        }
+        at->is_system_reset = 1;
+    }
+    if (want_usage) {
+        json_object *so = jget(copy, "stream_options");
+        if (!json_object_is_type(so, json_type_object)) {
+            so = jnew_obj();
+            json_object_object_add(copy, "stream_options", so);
+        }
+        json_object_object_add(so, "include_usage", json_object_new_boolean(1));
+    }
+    ctx->body = jdump(r->a, copy, &ctx->body_len);
+    ctx->req = copy;
+}
+
+/* Fills the adaptor's context for the attempt on the channel of type row ct. */
+static void attempt_prepare(struct attempt *at, const struct channel_type *ct)
+{
+    struct relay *rl = at->rl;
+    struct req *r = rl->r;
+    relay_prov_channel(r->a, rl->app, at->ch, ct, &at->pch);
+    struct prov_ctx *ctx = &at->ctx;
+    ctx->a = r->a;
+    ctx->mode = rl->mode;
+    ctx->ch = &at->pch;
+    ctx->origin_model = rl->model;
+    ctx->model = relay_map_model(r->a, at->ch->model_mapping, rl->model);
+    ctx->req = rl->body;
+    ctx->is_stream = rl->is_stream;
+    ctx->include_usage = rl->client_usage;
+    ctx->request_id = r->request_id;
+    ctx->created = (int64_t)time(NULL);
+    ctx->content_type = req_header(r, "Content-Type");
+    sb_init(&ctx->text, r->a);
+    prepare_body(at, ct);
+}
+
+/* Prices the attempt and reserves its estimate, in One API's order: the key's quota, then the
+ * user's. 0 when reserved; 1 when the request was refused (the answer is written). */
+static int attempt_reserve(struct attempt *at)
+{
+    struct relay *rl = at->rl;
+    struct req *r = rl->r;
+    struct app *app = rl->app;
+    struct relay_auth *au = rl->au;
+    const char *pcode = NULL, *pmsg = NULL;
+    if (pricing_request(app->pricing, app->opts, rl->mode, at->ctx.model, (int)at->ch->type,
+                        au->user.group, rl->body, rl->max_tokens, &at->price, &pcode, &pmsg) < 0) {
+        rl->responded = 1;
+        relay_fail_code(r, 400, pmsg, pcode);
+        return 1;
+    }
+    at->reserved = at->price.reserve;
+    db_snapshot_end(req_db(r)); /* the reservation must see the latest commits */
+    int q;
+    if (rl->sql_quota) {
+        q = quota_sql_reserve(req_db(r), au->user.id, au->tok.id, !au->tok.unlimited_quota,
+                              at->reserved);
+    } else {
+        while ((q = quota_reserve(app->quota, au->quota_epoch, au->user.id, au->user.quota,
+                                  au->tok.id, au->tok.unlimited_quota ? -1 : au->tok.remain_quota,
+                                  at->reserved)) == QUOTA_STALE) {
+            /* A charge reached the database after the quotas were read: read them again. */
+            struct relay_token t;
+            struct relay_user u;
+            au->quota_epoch = quota_epoch(app->quota);
+            if (db_relay_token(req_db(r), r->a, au->tok.key, &t) <= 0 ||
+                db_relay_user(req_db(r), r->a, au->user.id, &u) <= 0) {
+                rl->responded = 1;
+                relay_fail_code(r, 500, "get_user_quota_failed", "get_user_quota_failed");
+                return 1;
+            }
+            au->tok.remain_quota = t.remain_quota;
+            au->user.quota = u.quota;
+        }
+    }
+    if (q == QUOTA_OK)
+        return 0;
+    rl->responded = 1;
+    if (q == QUOTA_USER_SHORT)
+        relay_fail_code(r, 403, "user quota is not enough", "insufficient_user_quota");
+    else if (q == QUOTA_TOKEN_SHORT)
+        relay_fail_code(r, 403, "令牌额度不足", "pre_consume_token_quota_failed");
+    else
+        relay_fail_code(r, 500, "decrease_user_quota_failed", "decrease_user_quota_failed");
+    return 1;
+}
+
+/* The attempt's settlement as one ledger entry (user, token, channel, log row), committed by
+ * the writer (or at once in CGI mode). Without reported usage the prompt is the estimate and
+ * the completion is counted from the text the adaptor collected. */
+static void attempt_settle(struct attempt *at)
+{
+    struct relay *rl = at->rl;
+    struct app *app = rl->app;
+    struct req *r = rl->r;
+    struct relay_auth *au = rl->au;
+    struct prov_ctx *ctx = &at->ctx;
+    const struct price *price = &at->price;
+    int64_t prompt = ctx->usage.has_usage ? ctx->usage.prompt_tokens : price->prompt_tokens;
+    int64_t completion = ctx->usage.has_usage ? ctx->usage.completion_tokens
+                                              : pricing_count_text(app->pricing, ctx->model,
+                                                                   ctx->text.p, ctx->text.len);
+    int64_t quota = pricing_settle_quota(price, prompt, completion);
+    struct ledger_entry e = {0};
+    e.user_id = au->user.id;
+    e.user_quota_delta = quota;
+    e.user_used_delta = quota;
+    e.user_request_delta = 1;
+    e.token_id = au->tok.id;
+    e.token_remain_delta = au->tok.unlimited_quota ? 0 : quota;
+    /* Kept for unlimited keys too: One API leaves their used_quota at 0
+     * (docs/compatibility.md). */
+    e.token_used_delta = quota;
+    e.token_accessed_time = (int64_t)time(NULL);
+    e.channel_id = at->ch->id;
+    e.channel_used_delta = quota;
+    e.has_log = options_bool(app->opts, "LogConsumeEnabled");
+    if (e.has_log) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        e.log.user_id = au->user.id;
+        e.log.created_at = (int64_t)time(NULL);
+        e.log.type = 2;
+        e.log.quota = quota;
+        e.log.prompt_tokens = prompt;
+        e.log.completion_tokens = completion;
+        e.log.channel_id = at->ch->id;
+        e.log.elapsed_time = (int64_t)(now.tv_sec - r->start.tv_sec) * 1000 +
+                             (now.tv_nsec - r->start.tv_nsec) / 1000000;
+        e.log.is_stream = rl->is_stream;
+        e.log.system_prompt_reset = at->is_system_reset;
+        pricing_log_content(price, e.log.content, sizeof e.log.content);
+        snprintf(e.log.username, sizeof e.log.username, "%s", au->user.username);
+        snprintf(e.log.token_name, sizeof e.log.token_name, "%s", au->tok.name);
+        snprintf(e.log.model_name, sizeof e.log.model_name, "%s", ctx->model);
+        snprintf(e.log.request_id, sizeof e.log.request_id, "%s", r->request_id);
+    }
+    if (rl->sql_quota)
+        quota_sql_settle(&e, at->reserved, !au->tok.unlimited_quota);
+    else
+        quota_settle(app->quota, au->user.id, au->tok.id, at->reserved, quota);
+    if (app->writer)
+        writer_submit(app->writer, &e);
+    else if (writer_commit_one(req_db(r), &e) < 0)
+        LOG_ERR("settlement of request %s failed (charge %lld lost, reservation %lld of user "
+                "%lld still taken): %s",
+                r->request_id, (long long)quota, (long long)at->reserved, (long long)au->user.id,
+                db_errmsg(req_db(r)));
+}
+
+/* Gives back the reservation of an attempt that will not be charged: on every failure, where
+ * One API leaks it on transport and conversion errors (docs/compatibility.md). */
+static void attempt_release(struct attempt *at)
+{
+    struct relay *rl = at->rl;
+    struct relay_auth *au = rl->au;
+    if (rl->sql_quota)
+        quota_sql_release(req_db(rl->r), au->user.id, au->tok.id, !au->tok.unlimited_quota,
+                          at->reserved);
+    else
+        quota_release(rl->app->quota, au->user.id, au->tok.id, at->reserved);
+}
+
+/* A non-stream attempt: relay_call, then the answer to the client. 0 answered; 1 failed
+ * before answering (rl->err). */
+static int attempt_once(struct attempt *at)
+{
+    struct relay *rl = at->rl;
+    struct req *r = rl->r;
+    struct app *app = rl->app;
+    struct relay_call_opts o = {.curl = req_curl(r),
+                                .timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
+                                .proxy = cfg_str(app->cfg, CFG_RELAY_PROXY),
+                                .max_answer = MAX_UPSTREAM_BODY};
+    struct upstream_answer ans;
+    struct strbuf out;
+    sb_init(&ans.body, r->a);
+    sb_init(&out, r->a);
+    /* Adaptors whose upstream reports no counts (Gemini embeddings) echo the estimate. */
+    at->ctx.usage.prompt_tokens = at->price.prompt_tokens;
+    int stage = relay_call(&o, at->prov, &at->ctx, &ans, &out, &rl->err);
+    if (stage != RELAY_CALL_OK) {
+        attempt_release(at);
+        if (stage == RELAY_CALL_STATUS)
+            channel_disable(rl, at->ch, &rl->err);
+        return 1;
+    }
+    rl->responded = 1;
+    resp_status(r, 200);
+    resp_header(r, "Content-Type",
+                *ans.ctype && rl->mode >= RELAY_SPEECH ? ans.ctype : "application/json");
+    resp_write(r, out.p, out.len);
+    attempt_settle(at);
+    return 0;
+}
+
+/* Ends a stream the client has the headers of: the adaptor's last word when the upstream
+ * closed without one, an error event when it broke, then [DONE]. Whatever happens, the
+ * attempt is billed for what the client received. */
+static void attempt_finish_stream(struct attempt *at, int rc, const char *errbuf)
+{
+    struct req *r = at->rl->r;
+    if (!at->client_gone && rc == UPSTREAM_OK && !at->midstream_error) {
+        sse_finish(&at->sse, on_event, at);
+        if (!at->client_gone && !at->midstream_error && !at->ctx.finished) {
+            if (provider_parse_event(at->prov, &at->ctx, "", NULL, 0, &at->out, &at->err) < 0)
+                at->midstream_error = 1;
+            else
+                flush_out(at);
+        }
+    }
+    if (!at->client_gone && (rc == UPSTREAM_TRANSPORT || at->midstream_error)) {
+        if (!at->midstream_error)
+            at->err =
+                (struct prov_error){502, arena_printf(r->a, "upstream stream broke: %s", errbuf),
+                                    "upstream_error", "", "stream_interrupted"};
+        json_object *e = jown(r->a, jnew_obj()), *o = jnew_obj();
+        json_object_object_add(o, "message",
+                               json_object_new_string(at->err.message ? at->err.message : ""));
+        json_object_object_add(
+            o, "type", json_object_new_string(at->err.type ? at->err.type : "upstream_error"));
+        json_object_object_add(o, "code",
+                               at->err.code ? json_object_new_string(at->err.code) : NULL);
+        json_object_object_add(e, "error", o);
+        SB_LIT(&at->out, "data: ");
+        jput(&at->out, e);
+        SB_LIT(&at->out, "\n\n");
+        LOG_WARN("request %s: channel #%lld failed mid-stream: %s", r->request_id,
+                 (long long)at->ch->id, at->err.message ? at->err.message : "");
+    }
+    if (!at->client_gone) {
+        SB_LIT(&at->out, "data: [DONE]\n\n");
+        flush_out(at);
+    }
+    if (at->client_gone) {
+        /* Bill only the text the client received. */
+        at->ctx.text.len = at->sent_text;
+        at->ctx.text.p[at->sent_text] = '\0';
+        if (!at->ctx.finished)
+            at->ctx.usage.has_usage = 0;
+        LOG_INFO("request %s: client gone mid-stream; billing what it received", r->request_id);
+    }
+    attempt_settle(at);
+}
+
+/* A stream attempt: events go to the client as they come; an upstream that answers with an
+ * error (or JSON instead of a stream) fails the attempt before anything was sent. 0 answered;
+ * 1 failed before answering (rl->err). */
+static int attempt_stream(struct attempt *at)
+{
+    struct relay *rl = at->rl;
+    struct req *r = rl->r;
+    struct app *app = rl->app;
+    struct prov_request rq = {0};
+    if (provider_build_request(at->prov, &at->ctx, &rq, &rl->err) < 0) {
+        attempt_release(at);
+        return 1;
+    }
+    sb_init(&at->body, r->a);
+    sb_init(&at->out, r->a);
+    sse_init(&at->sse, r->a, 0);
+    struct upstream_cb cb = {on_head, on_body, on_tick, at};
+    char errbuf[256] = "";
+    int rc = upstream_perform(req_curl(r), &rq, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
+                              cfg_str(app->cfg, CFG_RELAY_PROXY), &cb, errbuf, sizeof errbuf);
+    if (at->streaming) {
+        attempt_finish_stream(at, rc, errbuf);
+        return 0;
+    }
+    attempt_release(at);
+    if (at->too_big) {
+        rl->err = (struct prov_error){500, "upstream answer too large", "one_api_error", "",
+                                      "do_request_failed"};
+        return 1;
+    }
+    if (rc != UPSTREAM_OK) {
+        rl->err = (struct prov_error){500, arena_strdup(r->a, errbuf), "one_api_error", "",
+                                      "do_request_failed"};
+        return 1;
+    }
+    /* Not a stream: an error status, or JSON where a stream was asked for (a 500). */
+    int is_ok = at->status == 200 || at->status == 201;
+    answer_error(at->prov, &at->ctx, is_ok ? 500 : (int)at->status, at->body.p, at->body.len,
+                 &rl->err);
+    channel_disable(rl, at->ch, &rl->err);
+    return 1;
+}
+
+/* Runs one attempt on channel ch. 0: the client has its answer (success, a refusal, or an
+ * error after the stream began). 1: failed before answering, rl->err says why. */
+static int attempt(struct relay *rl, const struct relay_channel *ch)
+{
+    memset(&rl->err, 0, sizeof rl->err);
+    const struct channel_type *ct = channel_type_get((int)ch->type);
+    if (!ct || !ct->prov) {
+        rl->err = (struct prov_error){400, "this build has no adaptor for the channel's type",
+                                      "one_api_error", "", "invalid_api_type"};
+        return 1;
+    }
+    struct attempt at = {.rl = rl, .ch = ch, .prov = ct->prov};
+    attempt_prepare(&at, ct);
+    if (attempt_reserve(&at) != 0)
+        return 0;
+    req_db_release(rl->r); /* a stream may last minutes: hold no connection meanwhile */
+    return rl->is_stream ? attempt_stream(&at) : attempt_once(&at);
+}
+
+/* ---------------------------------------------------------------- the handler */
+
+/* Reads the request: the body must parse (JSON, or multipart for audio); the model, stream
+ * and usage flags and max_tokens come from it. 0, or 1 when refused (the answer is written). */
+static int relay_parse(struct relay *rl)
+{
+    struct req *r = rl->r;
+    const char *ct = req_header(r, "Content-Type");
+    int is_multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
+    if (is_multipart) {
+        rl->model = multipart_field(r, "model");
+    } else if (r->body_len) {
+        json_tokener *tok = json_tokener_new();
+        rl->body = jown(r->a, json_tokener_parse_ex(tok, r->body, (int)r->body_len));
+        enum json_tokener_error je = json_tokener_get_error(tok);
+        json_tokener_free(tok);
+        if (!rl->body || je != json_tokener_success ||
+            !json_object_is_type(rl->body, json_type_object)) {
+            relay_fail(r, 400,
+                       arena_printf(r->a, "common.UnmarshalBodyReusable failed: %s",
+                                    json_tokener_error_desc(je)));
+            return 1;
+        }
+        json_object *m = jget(rl->body, "model");
+        if (m && !json_object_is_type(m, json_type_string)) {
+            relay_fail(r, 400, "common.UnmarshalBodyReusable failed: model is not a string");
+            return 1;
+        }
+        rl->model = jstr(rl->body, "model");
+        rl->is_stream = json_object_get_boolean(jget(rl->body, "stream"));
+        rl->client_usage =
+            json_object_get_boolean(jget(jget(rl->body, "stream_options"), "include_usage"));
+        rl->max_tokens = json_object_get_int64(jget(rl->body, "max_tokens"));
+    }
+    if (!rl->model || !*rl->model)
+        rl->model = mode_default_model(rl->mode);
+    if (rl->mode == RELAY_EMBEDDINGS && !*rl->model && req_path_param(r, 0))
+        rl->model = req_path_param(r, 0);
+    if (cfg_int(rl->app->cfg, CFG_ENFORCE_INCLUDE_USAGE) && rl->is_stream)
+        rl->client_usage = 1;
+    return 0;
+}
+
+/* What the key may ask for: a model on its allowlist, a sane max_tokens. 0, or 1 when
+ * refused (the answer is written). */
+static int relay_check(struct relay *rl)
+{
+    struct req *r = rl->r;
+    if (*rl->au->tok.models && *rl->model && !strlist_has(rl->au->tok.models, rl->model)) {
+        relay_fail(r, 403, arena_printf(r->a, "该令牌无权使用模型：%s", rl->model));
+        return 1;
+    }
+    if (rl->max_tokens < 0 || rl->max_tokens > 1073741823) {
+        relay_fail_code(r, 400, "max_tokens is invalid", "invalid_text_request");
+        return 1;
+    }
+    return 0;
+}
+
+/* The answer when every attempt failed before answering: the last error, with the request
+ * id; a 429 in One API's words. */
+static void relay_fail_last(struct relay *rl)
+{
+    struct req *r = rl->r;
+    int status = rl->err.status ? rl->err.status : 500;
+    const char *msg = rl->err.message ? rl->err.message : "upstream failed";
+    if (status == 429)
+        msg = "当前分组上游负载已饱和，请稍后再试";
+    json_object *e = jnew_obj();
+    json_object_object_add(
+        e, "message",
+        json_object_new_string(arena_printf(r->a, "%s (request id: %s)", msg, r->request_id)));
+    json_object_object_add(e, "type",
+                           json_object_new_string(rl->err.type ? rl->err.type : "one_api_error"));
+    if (rl->err.param || rl->err.code) {
+        json_object_object_add(e, "param",
+                               rl->err.param ? json_object_new_string(rl->err.param) : NULL);
+        json_object_object_add(e, "code",
+                               rl->err.code ? json_object_new_string(rl->err.code) : NULL);
+    }
+    json_object *j = jown(r->a, jnew_obj());
+    json_object_object_add(j, "error", e);
+    respond_json(r, status, j);
+}
+
+/* Routes the request: to the channel the key pins, else through the candidates of the
+ * user's group and the model, trying another after a retryable failure up to RetryTimes.
+ * 0 once answered, or an oa_err. */
+static int relay_route(struct relay *rl)
+{
+    struct req *r = rl->r;
+    int retries = (int)options_double(rl->app->opts, "RetryTimes");
+    if (rl->au->pinned_channel) {
+        struct relay_channel ch;
+        int found = relay_load_channel(r, rl->au->pinned_channel, &ch);
+        if (found < 0)
+            return OA_ERR_DB;
+        if (found == 0)
+            return relay_fail(r, 400, "无效的渠道 Id");
+        if (ch.status != 1)
+            return relay_fail(r, 403, "该渠道已被禁用");
+        if (attempt(rl, &ch) == 0)
+            return 0;
+        retries = 0; /* a pinned channel is never swapped for another */
+    } else {
+        if (relay_load_candidates(r, rl->au->user.group, rl->model, &rl->route) < 0)
+            return OA_ERR_DB;
+        for (int i = 0; i <= retries; i++) {
+            int64_t id = relay_pick_channel(&rl->route);
+            if (!id) {
+                if (i == 0)
+                    return relay_fail(r, 503,
+                                      arena_printf(r->a, "当前分组 %s 下对于模型 %s 无可用渠道",
+                                                   rl->au->user.group, rl->model));
+                break;
+            }
+            struct relay_channel ch;
+            if (relay_load_channel(r, id, &ch) <= 0) {
+                rl->err = (struct prov_error){503, "数据库一致性已被破坏，请联系管理员",
+                                              "one_api_error", NULL, NULL};
+                continue;
+            }
+            if (attempt(rl, &ch) == 0)
+                return 0;
+            LOG_INFO("request %s: channel #%lld failed with %d: %s", r->request_id, (long long)id,
+                     rl->err.status, rl->err.message ? rl->err.message : "");
+            if (!retryable(rl->err.status))
+                break;
+        }
+    }
+    relay_fail_last(rl);
+    return 0;
+}
+
+int h_relay(struct req *r)
+{
+    struct app *app = req_app(r);
+    struct relay rl = {.r = r, .app = app, .au = r->auth, .sql_quota = relay_uses_sql_quota(app)};
+    /* The router authenticated the key (AUTH_RELAY_TOKEN), and the row says which kind of
+     * request this is. */
+    assert(rl.au != NULL);
+    assert(r->route->arg >= 0 && r->route->arg < RELAY_MODE__MAX);
+    if (!rl.au)
+        return OA_ERR_INTERNAL;
+    rl.mode = (enum relay_mode)r->route->arg;
+    if (relay_parse(&rl) != 0 || relay_check(&rl) != 0)
+        return 0;
+    return relay_route(&rl);
+}
+
+int h_relay_not_implemented(struct req *r)
+{
+    openai_error(r, 501, "API not implemented", "one_api_error", "api_not_implemented", 0);
+    return 0;
+}

@@ -1,0 +1,53 @@
+/* Upstream HTTP through the worker's reusable libcurl handle, with callbacks for headers,
+ * body bytes (streamed as they arrive) and idle ticks. */
+#ifndef OA_UPSTREAM_H
+#define OA_UPSTREAM_H
+#include <stddef.h>
+
+#include "fcgi/strbuf.h"
+
+struct prov_request;
+
+struct upstream_cb {
+    /* Before the first body byte: the status and Content-Type ("" when none). */
+    void (*on_head)(void *ud, long status, const char *content_type);
+    /* Body bytes. Return -1 to abort the transfer (the client is gone). */
+    int (*on_body)(void *ud, const char *p, size_t n);
+    /* About once a second while the transfer runs. Return -1 to abort. */
+    int (*on_tick)(void *ud);
+    void *ud;
+};
+
+/* How a transfer ended. The failures have a range of their own (from -300), apart from enum
+ * oa_err and the other layers' codes. */
+enum upstream_result {
+    UPSTREAM_OK = 0,           /* a complete HTTP answer */
+    UPSTREAM_TRANSPORT = -300, /* no complete answer (connect, TLS, timeout, a cut body) */
+    UPSTREAM_ABORTED = -301,   /* a callback stopped it */
+    UPSTREAM_TOO_LARGE = -302, /* upstream_fetch: the body went over its limit */
+};
+
+/* Performs rq (POST when it has a body, else GET) on curl (a CURL *). timeout_s 0 = none;
+ * proxy "" = none. Returns UPSTREAM_OK when an HTTP answer was received completely,
+ * UPSTREAM_ABORTED when a callback stopped it, UPSTREAM_TRANSPORT otherwise with the reason in
+ * err (errlen bytes) — also when the connection broke in the middle of the body. */
+int upstream_perform(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
+                     const struct upstream_cb *cb, char *err, size_t errlen);
+/* A whole answer collected in memory by upstream_fetch. */
+struct upstream_answer {
+    long status;        /* HTTP status */
+    char ctype[128];    /* Content-Type, "" when none */
+    struct strbuf body; /* the body; the caller initialises it (and so chooses its arena) */
+};
+
+/* Performs rq as upstream_perform does and collects the answer into ans. A body over max
+ * bytes stops the transfer: UPSTREAM_TOO_LARGE, with a reason in err. should_stop (may be
+ * NULL), polled about once a second, ends it early: UPSTREAM_ABORTED. */
+int upstream_fetch(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
+                   size_t max, int (*should_stop)(void *ud), void *ud, struct upstream_answer *ans,
+                   char *err, size_t errlen);
+/* A fresh handle with the options every request shares (NOSIGNAL, keep-alive). */
+void *upstream_handle_new(void);
+void upstream_handle_free(void *curl);
+
+#endif
