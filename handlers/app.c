@@ -7,6 +7,7 @@
 #include "handlers/errors.h"
 #include "handlers/relay/chcache.h"
 #include "handlers/options.h"
+#include "handlers/throttle.h"
 #include "handlers/session.h"
 #include "handlers/relay/pricing.h"
 #include "handlers/relay/quota.h"
@@ -116,6 +117,7 @@ static void app_free(struct app *app)
     notify_free(app->notify);
     app->notify = NULL;
     chcache_free(app->chcache);
+    throttle_free(app->login_throttle);
     writer_stop(app->writer);
     db_close(app->db);
     options_free(app->opts);
@@ -153,6 +155,7 @@ static void *app_init(const struct config *cfg, int is_cgi)
         return NULL;
     }
     app->opts = options_new(cfg_str(cfg, CFG_THEME));
+    app->login_throttle = throttle_new();
     app->pricing = pricing_new(cfg_str(cfg, CFG_TIKTOKEN_CACHE_DIR));
     curl_global_init(CURL_GLOBAL_DEFAULT);
 

@@ -21,22 +21,23 @@ struct writer;
 /* Built at start-up, read-only afterwards except the caches, which lock themselves. */
 struct app {
     const struct config *cfg;
-    struct db *db;                  /* main database */
-    struct writer *writer;          /* group-committing ledger writer */
-    struct options *opts;           /* options cache */
-    struct quota_store *quota;      /* in-process reservations (FastCGI mode) */
-    struct pricing *pricing;        /* ratio tables and tokenizer */
-    int64_t start_time;             /* Unix seconds, for /api/status */
-    unsigned char session_key[32];  /* SHA-256 of SESSION_SECRET (or random) */
-    int cookie_secure;              /* add Secure to the session cookie */
-    int is_cgi;                     /* one request per process */
-    struct router router;           /* the route table and its hooks */
-    _Atomic int batch_test_running; /* a batch channel test runs (one per process) */
-    _Atomic int is_stopping;        /* shutting down: long background work ends early */
-    struct ticker *syncer;          /* re-reads options every SYNC_FREQUENCY s, or NULL */
-    struct ticker *tester;          /* tests all channels every CHANNEL_TEST_FREQUENCY min */
-    struct notify *notify;          /* alerts to root */
-    struct chcache *chcache;        /* MEMORY_CACHE_ENABLED channel cache, or NULL */
+    struct db *db;                   /* main database */
+    struct writer *writer;           /* group-committing ledger writer */
+    struct options *opts;            /* options cache */
+    struct quota_store *quota;       /* in-process reservations (FastCGI mode) */
+    struct pricing *pricing;         /* ratio tables and tokenizer */
+    int64_t start_time;              /* Unix seconds, for /api/status */
+    unsigned char session_key[32];   /* SHA-256 of SESSION_SECRET (or random) */
+    int cookie_secure;               /* add Secure to the session cookie */
+    int is_cgi;                      /* one request per process */
+    struct router router;            /* the route table and its hooks */
+    _Atomic int batch_test_running;  /* a batch channel test runs (one per process) */
+    _Atomic int is_stopping;         /* shutting down: long background work ends early */
+    struct ticker *syncer;           /* re-reads options every SYNC_FREQUENCY s, or NULL */
+    struct ticker *tester;           /* tests all channels every CHANNEL_TEST_FREQUENCY min */
+    struct notify *notify;           /* alerts to root */
+    struct chcache *chcache;         /* MEMORY_CACHE_ENABLED channel cache, or NULL */
+    struct throttle *login_throttle; /* sign-in attempts per address and name (this process) */
 };
 
 /* Per worker thread (or the CGI process). */

@@ -5,6 +5,7 @@
 #include "handlers/options.h"
 #include "handlers/respond.h"
 #include "handlers/session.h"
+#include "handlers/throttle.h"
 #include "db/users.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
@@ -41,6 +42,9 @@ static json_object *user_json(const struct user *u, int with_secrets)
     return j;
 }
 
+/* A bcrypt hash with One API's cost (10) that no account has. */
+#define DUMMY_HASH "$2a$10$VJOQaQfWj3E2kepHl5Guz.YqWkTYf3UhKFnhe02p3GBzQN7RnM7vS"
+
 int h_user_login(struct req *r)
 {
     struct app *app = req_app(r);
@@ -54,13 +58,20 @@ int h_user_login(struct req *r)
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
+    int rc = throttle_login_begin(app->login_throttle, r, name);
+    if (rc < 0)
+        return rc;
     struct user u;
-    int rc = db_users_by_username(req_db(r), r->a, name, &u);
+    rc = db_users_by_username(req_db(r), r->a, name, &u);
     if (rc == 0)
         rc = db_users_by_email(req_db(r), r->a, name, &u);
     if (rc < 0)
         return OA_ERR_DB;
-    if (rc == 0 || !pw_verify(pass, u.password) || u.status != 1) {
+    /* An unknown name costs a bcrypt too, so the answer's timing does not tell which names
+     * exist. */
+    int match = pw_verify(pass, rc == 1 ? u.password : DUMMY_HASH);
+    if (rc == 0 || !match || u.status != 1) {
+        throttle_login_failed(app->login_throttle, r, name);
         LOG_INFO("login failed for a user from %s", r->client_ip);
         api_fail(r, 200, "用户名或密码错误，或用户已被封禁");
         return 0;

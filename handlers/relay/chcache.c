@@ -11,6 +11,12 @@
 #include <string.h>
 
 #define CHCACHE_BUCKETS 1024 /* entries are a few per (group, model) served */
+/* Model names come from clients. Only (group, model) pairs that some channel serves are
+ * stored, which the database bounds; these caps are a second fence, so that no request can
+ * make the cache grow: longer names are looked up in the database every time, and a full
+ * cache stores nothing more until its next clear. */
+#define CHCACHE_MAX_KEY 256
+#define CHCACHE_MAX_ENTRIES 8192
 
 struct entry {
     struct entry *next;
@@ -24,6 +30,7 @@ struct entry {
 struct chcache {
     pthread_rwlock_t lock;
     uint64_t gen; /* bumped by every clear: a value read before it is not stored */
+    size_t n_entries;
     struct entry *b[CHCACHE_BUCKETS];
 };
 
@@ -66,6 +73,7 @@ static void clear_locked(struct chcache *c)
         }
         c->b[i] = NULL;
     }
+    c->n_entries = 0;
 }
 
 void chcache_free(struct chcache *c)
@@ -107,7 +115,7 @@ static struct entry *find(struct chcache *c, const char *key)
 static void insert(struct chcache *c, uint64_t gen, struct entry *e)
 {
     pthread_rwlock_wrlock(&c->lock);
-    if (c->gen != gen || find(c, e->key)) {
+    if (c->gen != gen || c->n_entries >= CHCACHE_MAX_ENTRIES || find(c, e->key)) {
         pthread_rwlock_unlock(&c->lock);
         entry_free(e);
         return;
@@ -115,6 +123,7 @@ static void insert(struct chcache *c, uint64_t gen, struct entry *e)
     unsigned h = hash(e->key);
     e->next = c->b[h];
     c->b[h] = e;
+    c->n_entries++;
     pthread_rwlock_unlock(&c->lock);
 }
 
@@ -123,9 +132,17 @@ static char *cand_key(struct arena *a, const char *group, const char *model)
     return arena_printf(a, "c\1%s\1%s", group, model);
 }
 
+/* Whether (group, model) may be stored: see CHCACHE_MAX_KEY. */
+static int key_fits(const char *group, const char *model)
+{
+    return strnlen(group, CHCACHE_MAX_KEY) + strnlen(model, CHCACHE_MAX_KEY) < CHCACHE_MAX_KEY;
+}
+
 int chcache_candidates(struct chcache *c, struct arena *a, const char *group, const char *model,
                        struct relay_candidate **out, int *n)
 {
+    if (!key_fits(group, model))
+        return 0;
     const char *key = cand_key(a, group, model);
     pthread_rwlock_rdlock(&c->lock);
     struct entry *e = find(c, key);
@@ -142,8 +159,12 @@ int chcache_candidates(struct chcache *c, struct arena *a, const char *group, co
 void chcache_put_candidates(struct chcache *c, uint64_t gen, const char *group, const char *model,
                             const struct relay_candidate *v, int n)
 {
+    /* No channel for the pair: a name a client made up, most likely. Not stored, or every
+     * made-up name would take memory until the next clear. */
+    if (n == 0 || !key_fits(group, model))
+        return;
     struct entry *e = xcalloc(1, sizeof *e);
-    size_t kl = strlen(group) + strlen(model) + 3;
+    size_t kl = strlen(group) + strlen(model) + 4; /* "c", two separators, the NUL */
     e->key = xmalloc(kl);
     snprintf(e->key, kl, "c\1%s\1%s", group, model);
     e->n = n;

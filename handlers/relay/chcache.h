@@ -20,6 +20,9 @@ void chcache_clear(struct chcache *c);
 /* Candidates of (group, model): 1 and an arena copy in *out, *n on a hit; 0 on a miss. */
 int chcache_candidates(struct chcache *c, struct arena *a, const char *group, const char *model,
                        struct relay_candidate **out, int *n);
+/* Stores the n candidates of (group, model) read since gen. Stores nothing for an empty list
+ * (a model no channel serves), for a group and model longer than 255 bytes together, or once
+ * the cache holds its limit of entries: what a client names must not grow memory. */
 void chcache_put_candidates(struct chcache *c, uint64_t gen, const char *group, const char *model,
                             const struct relay_candidate *v, int n);
 /* Channel row id: 1 and a copy (strings in the arena) on a hit; 0 on a miss. */

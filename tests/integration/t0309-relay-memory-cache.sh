@@ -14,11 +14,13 @@ for ws in $(oa_webservers); do
     oa_db_init
     OA_KEEP_DB=1 oa_start "$ws" || continue
     oa_relay /v1/chat/completions "$ROOT_KEY" "$CHAT"
-    is "$OA_STATUS" 503 "$ws: no channel yet: 503 (and the empty answer is cached)"
+    is "$OA_STATUS" 503 "$ws: no channel yet: 503 (an empty answer is not cached)"
     oa_add_channel "{\"type\":1,\"name\":\"a\",\"key\":\"k-a\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-4o-mini\"}"
     a=$CH_ID
     oa_relay /v1/chat/completions "$ROOT_KEY" "$CHAT"
     is "$OA_STATUS" 200 "$ws: a channel created through the API serves at once"
+    oa_relay /v1/chat/completions "$ROOT_KEY" '{"model":"gpt-4o-min","messages":[{"role":"user","content":"hi"}]}'
+    is "$OA_STATUS" 503 "$ws: a model named like a prefix of a cached one does not get its channels"
     oa_add_channel "{\"type\":1,\"name\":\"b\",\"key\":\"k-b\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-4o-mini\",\"priority\":5}"
     b=$CH_ID
     oa_admin PUT /api/channel/ "{\"id\":$b,\"status\":2}"
