@@ -73,39 +73,67 @@ struct opt {
     char *key, *value; /* heap */
 };
 
-struct options {
-    pthread_rwlock_t lock;
+/* One immutable set of values: built whole, then swapped in, so readers never wait for the
+ * database. */
+struct opt_table {
     struct opt *v;
     size_t n, cap;
 };
 
-/* Caller holds the write lock. */
-static void set_locked(struct options *o, const char *key, const char *value)
+struct options {
+    pthread_rwlock_t lock; /* guards the table pointer; held only to look up or to swap */
+    struct opt_table *t;
+    char *theme; /* THEME, over the default of Theme */
+};
+
+/* Sets key in a table nobody else sees yet. */
+static void table_set(struct opt_table *t, const char *key, const char *value)
 {
-    for (size_t i = 0; i < o->n; i++) {
-        if (!strcmp(o->v[i].key, key)) {
-            free(o->v[i].value);
-            o->v[i].value = xstrdup(value);
+    for (size_t i = 0; i < t->n; i++) {
+        if (!strcmp(t->v[i].key, key)) {
+            free(t->v[i].value);
+            t->v[i].value = xstrdup(value);
             return;
         }
     }
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 64;
-        o->v = xrealloc(o->v, o->cap * sizeof *o->v);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->v = xrealloc(t->v, t->cap * sizeof *t->v);
     }
-    o->v[o->n].key = xstrdup(key);
-    o->v[o->n].value = xstrdup(value);
-    o->n++;
+    t->v[t->n].key = xstrdup(key);
+    t->v[t->n].value = xstrdup(value);
+    t->n++;
+}
+
+static void table_free(struct opt_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].key);
+        free(t->v[i].value);
+    }
+    free(t->v);
+    free(t);
+}
+
+/* A table of the defaults, THEME included. */
+static struct opt_table *table_defaults(const char *theme)
+{
+    struct opt_table *t = xcalloc(1, sizeof *t);
+    for (size_t i = 0; i < sizeof option_defaults / sizeof *option_defaults; i++)
+        table_set(t, option_defaults[i].key, option_defaults[i].value);
+    if (theme && *theme)
+        table_set(t, "Theme", theme);
+    return t;
 }
 
 struct options *options_new(const char *theme)
 {
     struct options *o = xcalloc(1, sizeof *o);
     pthread_rwlock_init(&o->lock, NULL);
-    for (size_t i = 0; i < sizeof option_defaults / sizeof *option_defaults; i++)
-        set_locked(o, option_defaults[i].key, option_defaults[i].value);
-    if (theme && *theme)
-        set_locked(o, "Theme", theme);
+    o->theme = xstrdup(theme ? theme : "");
+    o->t = table_defaults(o->theme);
     return o;
 }
 
@@ -113,66 +141,67 @@ void options_free(struct options *o)
 {
     if (!o)
         return;
-    for (size_t i = 0; i < o->n; i++) {
-        free(o->v[i].key);
-        free(o->v[i].value);
-    }
-    free(o->v);
+    table_free(o->t);
+    free(o->theme);
     pthread_rwlock_destroy(&o->lock);
     free(o);
 }
 
 static void load_row(const char *key, const char *value, void *ud)
 {
-    set_locked(ud, key, value);
+    table_set(ud, key, value);
 }
 
 int options_load(struct options *o, struct db_conn *c)
 {
+    /* The rows are read without the lock: a slow database must not stall every request that
+     * reads an option. A failed read keeps the values in use. */
+    struct opt_table *t = table_defaults(o->theme);
+    int rc = db_options_each(c, load_row, t);
+    if (rc < 0) {
+        table_free(t);
+        return rc;
+    }
     pthread_rwlock_wrlock(&o->lock);
-    int rc = db_options_each(c, load_row, o);
+    struct opt_table *old = o->t;
+    o->t = t;
     pthread_rwlock_unlock(&o->lock);
+    table_free(old);
     return rc;
+}
+
+/* The value of key in the current table, or NULL. Caller holds the read lock. */
+static const char *lookup(struct options *o, const char *key)
+{
+    for (size_t i = 0; i < o->t->n; i++)
+        if (!strcmp(o->t->v[i].key, key))
+            return o->t->v[i].value;
+    return NULL;
 }
 
 const char *options_get(struct options *o, struct arena *a, const char *key)
 {
-    const char *out = "";
     pthread_rwlock_rdlock(&o->lock);
-    for (size_t i = 0; i < o->n; i++) {
-        if (!strcmp(o->v[i].key, key)) {
-            out = arena_strdup(a, o->v[i].value);
-            break;
-        }
-    }
+    const char *v = lookup(o, key);
+    const char *out = arena_strdup(a, v ? v : "");
     pthread_rwlock_unlock(&o->lock);
     return out;
 }
 
 int options_bool(struct options *o, const char *key)
 {
-    int v = 0;
     pthread_rwlock_rdlock(&o->lock);
-    for (size_t i = 0; i < o->n; i++) {
-        if (!strcmp(o->v[i].key, key)) {
-            v = !strcmp(o->v[i].value, "true");
-            break;
-        }
-    }
+    const char *v = lookup(o, key);
+    int b = v && !strcmp(v, "true");
     pthread_rwlock_unlock(&o->lock);
-    return v;
+    return b;
 }
 
 double options_double(struct options *o, const char *key)
 {
-    double v = 0;
     pthread_rwlock_rdlock(&o->lock);
-    for (size_t i = 0; i < o->n; i++) {
-        if (!strcmp(o->v[i].key, key)) {
-            v = strtod(o->v[i].value, NULL);
-            break;
-        }
-    }
+    const char *v = lookup(o, key);
+    double d = v ? strtod(v, NULL) : 0;
     pthread_rwlock_unlock(&o->lock);
-    return v;
+    return d;
 }

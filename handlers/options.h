@@ -10,7 +10,9 @@ struct options;
 /* One API's defaults (THEME seeds Theme). Heap-owned; free with options_free. */
 struct options *options_new(const char *theme);
 void options_free(struct options *o);
-/* Overrides defaults with every row of the options table. 0 or < 0 (database error). */
+/* Reads every row of the options table over the defaults into a new set of values and puts
+ * it in place at once; readers never wait for the database. A row deleted since the last load
+ * falls back to its default. 0, or < 0 on a database error (the values in use stay). */
 int options_load(struct options *o, struct db_conn *c);
 /* Copy of key's value in a, or "" when unknown. */
 const char *options_get(struct options *o, struct arena *a, const char *key);
