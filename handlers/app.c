@@ -35,9 +35,21 @@
 struct db_conn *req_db(struct req *r)
 {
     struct app_worker *w = r->worker;
-    if (!w->conn)
-        w->conn = db_acquire(w->app->db);
+    if (!w->conn && !w->db_busy) {
+        int ms = (int)cfg_int(w->app->cfg, CFG_SQL_POOL_TIMEOUT) * 1000;
+        w->conn = db_acquire_wait(w->app->db, ms);
+        if (!w->conn) {
+            /* Once per request: its later queries fail at once instead of waiting again. */
+            w->db_busy = 1;
+            LOG_WARN("request %s: no database connection free within %d ms", r->request_id, ms);
+        }
+    }
     return w->conn;
+}
+
+int req_db_busy(struct req *r)
+{
+    return ((struct app_worker *)r->worker)->db_busy;
 }
 
 void *req_curl(struct req *r)
@@ -256,6 +268,7 @@ static void app_busy(struct req *r)
 static void app_request_done(struct req *r)
 {
     struct app_worker *w = r->worker;
+    w->db_busy = 0;
     if (w->conn) {
         db_release(w->conn);
         w->conn = NULL;

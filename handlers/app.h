@@ -44,6 +44,7 @@ struct app {
 struct app_worker {
     struct app *app;
     struct db_conn *conn; /* taken on first use in a request, given back after it */
+    int db_busy;          /* this request found no free connection in time (req_db) */
     void *curl;           /* the worker's libcurl handle, kept for its connection cache */
 };
 
@@ -52,8 +53,12 @@ static inline struct app *req_app(struct req *r)
 {
     return r->app;
 }
-/* The request's database connection, acquired on first use, released by the worker loop. */
+/* The request's database connection, acquired on first use (waiting at most
+ * SQL_POOL_TIMEOUT), released by the worker loop. NULL when none came free in time: the db/
+ * calls then fail (DB_ERR), the handler returns OA_ERR_DB, and the answer is a 503. */
 struct db_conn *req_db(struct req *r);
+/* Whether req_db found no free connection in time during this request. */
+int req_db_busy(struct req *r);
 /* Gives the connection back early, before a long wait (an upstream call, a stream), so
  * connections are held only while queries run; req_db takes one again if needed. */
 void req_db_release(struct req *r);

@@ -20,6 +20,9 @@ void errors_render(struct req *r, int code)
 {
     struct app *app = req_app(r);
     int relay = is_relay_path(r->path);
+    /* A query that failed for want of a connection is a busy server, not a broken one. */
+    if (code == OA_ERR_DB && req_db_busy(r))
+        code = OA_ERR_DB_BUSY;
     switch (code) {
     case OA_ERR_NOT_FOUND:
         openai_error(r, 404, arena_printf(r->a, "Invalid URL (%s %s)", r->method, r->raw_path),

@@ -47,7 +47,7 @@ int relay_auth(struct req *r)
     db_snapshot_begin(req_db(r));
     int rc = db_relay_token(req_db(r), r->a, key, &au->tok);
     if (rc < 0)
-        return auth_fail(r, 401, "令牌验证失败");
+        return req_db_busy(r) ? OA_ERR_DB : auth_fail(r, 401, "令牌验证失败");
     if (rc == 0)
         return auth_fail(r, 401, "无效的令牌");
     struct relay_token *t = &au->tok;
@@ -78,7 +78,7 @@ int relay_auth(struct req *r)
                                       r->client_ip));
     rc = db_relay_user(req_db(r), r->a, t->user_id, &au->user);
     if (rc < 0)
-        return auth_fail(r, 500, db_errmsg(req_db(r)));
+        return OA_ERR_DB; /* the database's text goes to the log, never to the client */
     if (rc == 0 || au->user.status != 1)
         return auth_fail(r, 403, "用户已被封禁");
     if (pin && *pin) {
