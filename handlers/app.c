@@ -98,14 +98,19 @@ static void test_job(void *ud)
         LOG_INFO("a channel test is already running: this round is skipped");
 }
 
-/* Waits (at most ms) for a batch channel test started by the HTTP route, which runs on a
- * detached thread, to see app->is_stopping and end: it uses the database and the writer. */
-static void wait_batch_test(struct app *app, int ms)
+/* Waits for a batch channel test the HTTP route started: it uses the database and the
+ * writer, which are freed next. It sees app->is_stopping between channels and during the
+ * upstream call, so it ends soon. */
+static void join_batch_test(struct app *app)
 {
-    for (; ms > 0 && atomic_load(&app->batch_test_running); ms -= 20)
-        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
-    if (atomic_load(&app->batch_test_running))
-        LOG_WARN("a channel test is still running at exit");
+    pthread_mutex_lock(&app->batch_mu);
+    if (app->has_batch_thread) {
+        if (atomic_load(&app->batch_test_running))
+            LOG_INFO("waiting for the channel test under way to stop");
+        pthread_join(app->batch_thread, NULL);
+        app->has_batch_thread = 0;
+    }
+    pthread_mutex_unlock(&app->batch_mu);
 }
 
 static void app_free(struct app *app)
@@ -114,7 +119,7 @@ static void app_free(struct app *app)
         return;
     atomic_store(&app->is_stopping, 1);
     ticker_stop(app->tester);
-    wait_batch_test(app, 10000);
+    join_batch_test(app);
     ticker_stop(app->syncer);
     if (app->is_cgi && notify_pending(app->notify)) {
         /* The answer is complete: give the web server its end of file now, so that the
@@ -136,12 +141,14 @@ static void app_free(struct app *app)
     quota_store_free(app->quota);
     pricing_free(app->pricing);
     curl_global_cleanup();
+    pthread_mutex_destroy(&app->batch_mu);
     free(app);
 }
 
 static void *app_init(const struct config *cfg, int is_cgi)
 {
     struct app *app = xcalloc(1, sizeof *app);
+    pthread_mutex_init(&app->batch_mu, NULL);
     app->cfg = cfg;
     app->is_cgi = is_cgi;
     app->start_time = (int64_t)time(NULL);

@@ -1,6 +1,7 @@
 /* The application: process-lifetime state (struct app) and per-worker resources. */
 #ifndef OA_APP_H
 #define OA_APP_H
+#include <pthread.h>
 #include <stdint.h>
 
 #include "fcgi/request.h"
@@ -32,6 +33,9 @@ struct app {
     int is_cgi;                      /* one request per process */
     struct router router;            /* the route table and its hooks */
     _Atomic int batch_test_running;  /* a batch channel test runs (one per process) */
+    pthread_mutex_t batch_mu;        /* guards batch_thread and has_batch_thread */
+    pthread_t batch_thread;          /* the batch test the HTTP route started last */
+    int has_batch_thread;            /* batch_thread is to be joined */
     _Atomic int is_stopping;         /* shutting down: long background work ends early */
     struct ticker *syncer;           /* re-reads options every SYNC_FREQUENCY s, or NULL */
     struct ticker *tester;           /* tests all channels every CHANNEL_TEST_FREQUENCY min */

@@ -292,7 +292,7 @@ int channel_test_all(struct app *app)
     return 0;
 }
 
-/* A batch test the route started, on a detached thread of its own. */
+/* A batch test the route started, on a thread of its own; app_free joins it. */
 struct batch {
     struct app *app;   /* whose channels */
     int only_disabled; /* scope=disabled */
@@ -317,17 +317,18 @@ int h_channel_test_all(struct req *r)
     struct batch *b = xcalloc(1, sizeof *b);
     b->app = app;
     b->only_disabled = scope && !strcmp(scope, "disabled");
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, batch_main, b) != 0) {
+    /* The previous batch has ended (the slot was free): collect its thread first. */
+    pthread_mutex_lock(&app->batch_mu);
+    if (app->has_batch_thread)
+        pthread_join(app->batch_thread, NULL);
+    app->has_batch_thread = pthread_create(&app->batch_thread, NULL, batch_main, b) == 0;
+    int started = app->has_batch_thread;
+    pthread_mutex_unlock(&app->batch_mu);
+    if (!started) {
         free(b);
         atomic_store(&app->batch_test_running, 0);
-        pthread_attr_destroy(&attr);
         return OA_ERR_INTERNAL;
     }
-    pthread_attr_destroy(&attr);
     api_ok(r, NULL);
     return 0;
 }

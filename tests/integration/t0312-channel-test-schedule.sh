@@ -63,6 +63,21 @@ is "$(n_tests "$slow")|$(oa_db_query "SELECT status FROM channels WHERE id = $sl
     "master: the test cut short is neither logged nor held against the channel"
 oa_stop
 
+# --- a batch test an admin started: shutdown waits for its thread, which stops at once ----
+OA_ENV=("${saved_env[@]}")
+mock_reset
+mock_ctl POST /_mock/script "{\"key\":\"k-slow\",\"responses\":[$SLOW,$SLOW,$SLOW]}"
+OA_KEEP_DB=1 oa_start "$ws" || exit 1
+oa_admin GET "/api/channel/test?scope=all"
+is "$(json_get success)" true "route: GET /api/channel/test starts a batch test"
+ok_if "route: the slow channel's test has started" wait_for 15 mock_saw k-slow
+kill -TERM "$OA_APP_PID"
+wait_exit "$OA_APP_PID" 30
+is "$OA_EXIT" 0 "route: SIGTERM during it exits cleanly (its thread joined before the database closes)"
+like "$(cat "$OA_RUN"/logs/* 2>/dev/null)" 'channel test stopped: shutting down' \
+    "route: the batch test says it stopped for the shutdown"
+oa_stop
+
 # --- slave ----------------------------------------------------------------------------
 OA_ENV=("${saved_env[@]}" CHANNEL_TEST_FREQUENCY=0.02 NODE_TYPE=slave)
 mock_reset
