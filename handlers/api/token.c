@@ -51,6 +51,10 @@ static const char *validate(struct req *r, const struct jin_val in[TF__MAX])
 {
     if (in[TF_NAME].is_set && strlen(in[TF_NAME].s) > TOKEN_NAME_MAX)
         return "参数错误：令牌名称过长";
+    /* One API takes any number; a negative one only makes the key unusable, and sums over it
+     * (used + remaining) could overflow. */
+    if (in[TF_REMAIN_QUOTA].is_set && in[TF_REMAIN_QUOTA].i < 0)
+        return "参数错误：剩余额度不能为负数";
     const char *s = in[TF_SUBNET].is_set ? in[TF_SUBNET].s : "";
     char err[160];
     if (*s && !cidr_list_valid(s, err, sizeof err))

@@ -24,8 +24,9 @@ static void billing_figures(struct req *r, double *limit, int64_t *access_until,
     double amount, spent;
     *access_until = 0;
     if (options_bool(app->opts, "DisplayTokenStatEnabled")) {
-        amount = au->tok.unlimited_quota ? 100000000.0
-                                         : (double)(au->tok.remain_quota + au->tok.used_quota);
+        amount = au->tok.unlimited_quota
+                     ? 100000000.0
+                     : (double)au->tok.remain_quota + (double)au->tok.used_quota;
         spent = (double)au->tok.used_quota;
         *access_until = au->tok.expired_time > 0 ? au->tok.expired_time : 0;
     } else {
@@ -35,7 +36,7 @@ static void billing_figures(struct req *r, double *limit, int64_t *access_until,
         int64_t used_quota = 0;
         if (db_users_used_quota(req_db(r), u->id, &used_quota) <= 0)
             used_quota = 0;
-        amount = (double)(u->quota + used_quota);
+        amount = (double)u->quota + (double)used_quota; /* in double: int64 could overflow */
         spent = (double)used_quota;
     }
     if (options_bool(app->opts, "DisplayInCurrencyEnabled")) {

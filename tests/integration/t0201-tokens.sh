@@ -235,6 +235,21 @@ for ws in $(oa_webservers); do
     fail_msg "$ws: deleting it again" "record not found"
     as_root DELETE /api/token/abc
     fail_msg "$ws: deleting a non-numeric id" "id 或 userId 为空！"
+
+    # --- quotas at the edges ---------------------------------------------------
+    as_root POST /api/token/ '{"name":"neg","remain_quota":-5}'
+    fail_msg "$ws: a negative remain_quota is refused" "参数错误：剩余额度不能为负数"
+    as_root POST /api/token/ '{"name":"big","remain_quota":9223372036854775807}'
+    big=$(json_get data.id)
+    big_key=$(json_get data.key)
+    is "$(json_get success)" true "$ws: the largest remain_quota is taken"
+    as_root PUT /api/token/ "{\"id\":$big,\"name\":\"big\",\"remain_quota\":-1}"
+    fail_msg "$ws: an update to a negative remain_quota is refused" "参数错误：剩余额度不能为负数"
+    oa_db_query "UPDATE tokens SET used_quota = 1000 WHERE id = $big" >/dev/null
+    # remain_quota + used_quota overflows int64: the sum is made in floating point.
+    oa_req GET /v1/dashboard/billing/subscription -H "Authorization: Bearer sk-$big_key"
+    like "$OA_STATUS|$(json_get hard_limit_usd)" '^200\|18446744073709\.55$' \
+        "$ws: the billing route adds remain and used quota without overflow"
     oa_stop
 done
 
