@@ -9,6 +9,7 @@
 #include "db/users.h"
 #include "fcgi/arena.h"
 #include "fcgi/base64.h"
+#include "fcgi/cfg.h"
 #include "fcgi/crypto.h"
 #include "fcgi/json.h"
 #include "fcgi/log.h"
@@ -296,16 +297,11 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
     const char *addr;
     size_t len;
     for (const char *p = to; next_addr(&p, &addr, &len);)
-        rcpt = curl_slist_append(rcpt, arena_printf(a, "<%.*s>", (int)len, addr));
+        rcpt = upstream_slist_append(rcpt, arena_printf(a, "<%.*s>", (int)len, addr));
     int is_v6 = strchr(server, ':') && *server != '[';
     const char *url = arena_printf(a, "%s://%s%s%s:%ld", port == 465 ? "smtps" : "smtp",
                                    is_v6 ? "[" : "", server, is_v6 ? "]" : "", port);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        curl_slist_free_all(rcpt);
-        snprintf(why, whylen, "cannot start a libcurl transfer");
-        return -1;
-    }
+    CURL *c = upstream_handle_new();
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -317,15 +313,24 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout_s < 10 ? timeout_s : 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    /* A password goes out only over TLS with a verified certificate: implicit TLS on 465,
+     * STARTTLS required elsewhere. One API logs in over whatever the server offers and checks
+     * no certificate on 465, so a machine in the middle could read SMTPToken;
+     * SMTP_ALLOW_INSECURE=true brings that back for servers that need it
+     * (docs/compatibility.md). Without credentials TLS is used when offered. */
+    int has_login = *account || *password;
+    int is_strict = has_login && !cfg_int(n->app->cfg, CFG_SMTP_ALLOW_INSECURE);
     if (port == 465) {
-        /* One API does not check the certificate on port 465; kept so that a mail server that
-         * works with it works here. */
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, is_strict ? 1L : 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, is_strict ? 2L : 0L);
     } else {
-        curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY); /* STARTTLS when offered */
+        curl_easy_setopt(c, CURLOPT_USE_SSL, (long)(is_strict ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+        if (!is_strict) {
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
     }
-    if (*account || *password) {
+    if (has_login) {
         curl_easy_setopt(c, CURLOPT_USERNAME, account);
         curl_easy_setopt(c, CURLOPT_PASSWORD, password);
     }

@@ -26,7 +26,7 @@ void respond_list(struct req *r, struct json_object *data)
 
 void api_ok(struct req *r, struct json_object *data)
 {
-    json_object *j = json_object_new_object();
+    json_object *j = jnew_obj();
     json_object_object_add(j, "success", json_object_new_boolean(1));
     json_object_object_add(j, "message", json_object_new_string(""));
     if (data)
@@ -37,7 +37,7 @@ void api_ok(struct req *r, struct json_object *data)
 
 void api_fail(struct req *r, int status, const char *msg)
 {
-    json_object *j = json_object_new_object();
+    json_object *j = jnew_obj();
     json_object_object_add(j, "success", json_object_new_boolean(0));
     json_object_object_add(j, "message", json_object_new_string(msg));
     respond_json(r, status, j);
@@ -47,7 +47,7 @@ void api_fail(struct req *r, int status, const char *msg)
 void openai_error(struct req *r, int status, const char *msg, const char *type, const char *code,
                   int with_request_id)
 {
-    json_object *e = json_object_new_object();
+    json_object *e = jnew_obj();
     const char *text =
         with_request_id ? arena_printf(r->a, "%s (request id: %s)", msg, r->request_id) : msg;
     json_object_object_add(e, "message", json_object_new_string(text));
@@ -56,7 +56,7 @@ void openai_error(struct req *r, int status, const char *msg, const char *type, 
         json_object_object_add(e, "param", json_object_new_string(""));
         json_object_object_add(e, "code", json_object_new_string(code));
     }
-    json_object *j = json_object_new_object();
+    json_object *j = jnew_obj();
     json_object_object_add(j, "error", e);
     respond_json(r, status, j);
     json_object_put(j);

@@ -14,7 +14,7 @@ void provider_error_default(struct arena *a, int status, const char *body, size_
     err->param = arena_printf(a, "%d", status);
     err->code = "bad_response_status_code";
     err->message = arena_printf(a, "bad response status code %d", status);
-    json_tokener *tok = json_tokener_new();
+    json_tokener *tok = jtokener_new(0);
     json_object *j = jown(a, body && n ? json_tokener_parse_ex(tok, body, (int)n) : NULL);
     json_tokener_free(tok);
     if (!json_object_is_type(j, json_type_object))

@@ -9,6 +9,7 @@
 #include "db/relay.h"
 #include "fcgi/arena.h"
 #include "fcgi/error.h"
+#include "fcgi/json.h"
 #include "fcgi/jsonin.h"
 #include "fcgi/request.h"
 
@@ -108,7 +109,7 @@ static json_object *str_or_null(const char *s)
 /* The channel object as One API prints it; the key only when with_key. */
 static json_object *channel_json(const struct channel *ch, int with_key)
 {
-    json_object *j = json_object_new_object();
+    json_object *j = jnew_obj();
     json_object_object_add(j, "id", json_object_new_int64(ch->id));
     json_object_object_add(j, "type", json_object_new_int64(ch->type));
     json_object_object_add(j, "key", json_object_new_string(with_key ? ch->key : ""));
@@ -140,7 +141,7 @@ static json_object *channel_json(const struct channel *ch, int with_key)
 
 static json_object *channels_json(const struct channel *v, size_t n)
 {
-    json_object *arr = json_object_new_array();
+    json_object *arr = jnew_arr();
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, channel_json(&v[i], 0));
     return arr;

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"
+#include "fcgi/json.h"
 #include "handlers/options.h"
 #include "handlers/respond.h"
 
@@ -38,7 +39,7 @@ static const char *const status_bools[][2] = {
 int h_status(struct req *r)
 {
     struct app *app = req_app(r);
-    json_object *d = json_object_new_object();
+    json_object *d = jnew_obj();
     json_object_object_add(d, "version", json_object_new_string("v" PACKAGE_VERSION));
     json_object_object_add(d, "start_time", json_object_new_int64(app->start_time));
     for (size_t i = 0; i < sizeof status_strings / sizeof *status_strings; i++)

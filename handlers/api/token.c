@@ -8,6 +8,7 @@
 #include "fcgi/arena.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
+#include "fcgi/json.h"
 #include "fcgi/jsonin.h"
 #include "fcgi/netaddr.h"
 #include "fcgi/request.h"
@@ -65,7 +66,7 @@ static const char *validate(struct req *r, const struct jin_val in[TF__MAX])
 /* The token object as One API prints it, key included: the caller owns it. */
 static json_object *token_json(const struct token *t)
 {
-    json_object *j = json_object_new_object();
+    json_object *j = jnew_obj();
     json_object_object_add(j, "id", json_object_new_int64(t->id));
     json_object_object_add(j, "user_id", json_object_new_int64(t->user_id));
     json_object_object_add(j, "key", json_object_new_string(t->key));
@@ -84,7 +85,7 @@ static json_object *token_json(const struct token *t)
 
 static json_object *tokens_json(const struct token *v, size_t n)
 {
-    json_object *arr = json_object_new_array();
+    json_object *arr = jnew_arr();
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, token_json(&v[i]));
     return arr;

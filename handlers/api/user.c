@@ -18,7 +18,7 @@
 /* The user object as One API prints it; secrets are blanked unless asked for. */
 static json_object *user_json(const struct user *u, int with_secrets)
 {
-    json_object *j = json_object_new_object();
+    json_object *j = jnew_obj();
     json_object_object_add(j, "id", json_object_new_int64(u->id));
     json_object_object_add(j, "username", json_object_new_string(u->username));
     json_object_object_add(j, "password", json_object_new_string(""));

@@ -175,7 +175,7 @@ static int parse_map(enum ratio_kind kind, const char *json, unsigned flags, str
         set_err(err, errlen, "%s: value too large", what);
         return -1;
     }
-    json_tokener *tok = json_tokener_new();
+    json_tokener *tok = jtokener_new(0);
     if (!tok)
         abort();
     /* Strict: no NaN/Infinity, single quotes or trailing commas, which Go would refuse. */

@@ -674,7 +674,7 @@ static int relay_parse(struct relay *rl)
     if (is_multipart) {
         rl->model = multipart_field(r, "model");
     } else if (r->body_len) {
-        json_tokener *tok = json_tokener_new();
+        json_tokener *tok = jtokener_new(0);
         rl->body = jown(r->a, json_tokener_parse_ex(tok, r->body, (int)r->body_len));
         enum json_tokener_error je = json_tokener_get_error(tok);
         json_tokener_free(tok);

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -72,9 +73,18 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 void *upstream_handle_new(void)
 {
     CURL *c = curl_easy_init();
-    if (c)
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (!c)
+        abort(); /* only out of memory: as every allocator of ours, stop */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     return c;
+}
+
+struct curl_slist *upstream_slist_append(struct curl_slist *list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(list, line);
+    if (!l)
+        abort(); /* a dropped line could be the credential: never go on without it */
+    return l;
 }
 
 void upstream_handle_free(void *curl)
@@ -90,8 +100,8 @@ int upstream_perform(void *curl, const struct prov_request *rq, long timeout_s, 
     struct xfer x = {.cb = cb, .curl = c};
     struct curl_slist *hl = NULL;
     for (int i = 0; i < rq->n_headers; i++)
-        hl = curl_slist_append(hl, rq->headers[i]);
-    hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
+        hl = upstream_slist_append(hl, rq->headers[i]);
+    hl = upstream_slist_append(hl, "Expect:"); /* no 100-continue round trip */
     char errbuf[CURL_ERROR_SIZE] = "";
 
     curl_easy_reset(c);

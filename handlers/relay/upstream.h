@@ -46,8 +46,13 @@ struct upstream_answer {
 int upstream_fetch(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
                    size_t max, int (*should_stop)(void *ud), void *ud, struct upstream_answer *ans,
                    char *err, size_t errlen);
-/* A fresh handle with the options every request shares (NOSIGNAL, keep-alive). */
+/* A fresh handle with the options every request shares (NOSIGNAL, keep-alive); aborts when
+ * libcurl cannot make one (out of memory). */
 void *upstream_handle_new(void);
+/* curl_slist_append that aborts instead of returning NULL (out of memory), so that a header
+ * line is never silently lost. */
+struct curl_slist;
+struct curl_slist *upstream_slist_append(struct curl_slist *list, const char *line);
 void upstream_handle_free(void *curl);
 
 #endif

@@ -8,6 +8,10 @@
 oa_require_bin
 oa_require_webserver
 relay_env
+STRICT_ENV=("${OA_ENV[@]}")
+# The SMTP mock speaks no TLS: the runs that mail with a login allow that explicitly (the
+# last section checks that, by default, they do not).
+OA_ENV+=(SMTP_ALLOW_INSECURE=true)
 mock_start
 ws=$(oa_webservers)
 ws=${ws%% *} # the web server plays no part here: one is enough
@@ -159,6 +163,21 @@ like "$(cat "$OA_RUN"/logs/* "$OA_RUN/one-api.out" 2>/dev/null)" \
     'WARN.*Message Pusher did not take the notification.*invalid token.*trying e-mail' \
     "refused: the log says why"
 oa_stop
+
+# --- by default a login is never sent without TLS ------------------------------------------
+saved_env=("${OA_ENV[@]}")
+OA_ENV=("${STRICT_ENV[@]}")
+run_start "${SMTP_OPTS[@]}" || exit 1
+oa_db_query "UPDATE users SET email = 'root@example.com' WHERE id = 1" >/dev/null
+: >"$SMTP_OUT"
+break_channel
+ok_if "strict: the mail is not sent to a server that offers no TLS" \
+    wait_for 10 grep -q 'notification.*not delivered\|SMTP:' "$OA_RUN"/logs/*
+is "$(n_mails)" 0 "strict: ... the mock received no message"
+like "$(cat "$OA_RUN"/logs/* 2>/dev/null)" 'SMTP: .*([Ss][Ss][Ll]|TLS|STARTTLS)' \
+    "strict: the log says TLS was required"
+oa_stop
+OA_ENV=("${saved_env[@]}")
 
 # --- CGI: sent before the process ends --------------------------------------------------
 oa_db_init
