@@ -71,7 +71,8 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
     [CFG_SESSION_SECRET] = {"session-secret", "SESSION_SECRET", NULL, CFG_T_STR, NULL, 0, 0, NULL,
                             1,
                             "Secret that signs session cookies; unset = random per start (sessions "
-                            "end at restart); 'random_string' is refused"},
+                            "end at restart), and plain CGI refuses to start without one; the "
+                            "example values of the docs are refused"},
     [CFG_INITIAL_ROOT_TOKEN] = {"initial-root-token", "INITIAL_ROOT_TOKEN", NULL, CFG_T_STR, NULL,
                                 0, 0, NULL, 1,
                                 "Relay key (without sk-) created for root on first start"},
@@ -358,10 +359,16 @@ int config_load(struct config *c, int argc, const char *const *argv, const char 
     for (int k = 0; k < CFG__MAX; k++)
         if (flagval[k] && set_value(c, (enum cfg_key)k, flagval[k], 3, err, errlen) < 0)
             return -1;
-    if (!strcmp(cfg_str(c, CFG_SESSION_SECRET), "random_string")) {
-        snprintf(err, errlen,
-                 "SESSION_SECRET is the example value 'random_string'; set a real secret");
-        return -1;
+    /* Published example values would let anyone sign a session cookie. */
+    static const char *const examples[] = {"random_string", "change-me-to-a-long-random-string"};
+    for (size_t i = 0; i < sizeof examples / sizeof *examples; i++) {
+        if (!strcmp(cfg_str(c, CFG_SESSION_SECRET), examples[i])) {
+            snprintf(err, errlen,
+                     "SESSION_SECRET is the example value '%s'; set a real secret (for example "
+                     "the output of: head -c 32 /dev/urandom | base64)",
+                     examples[i]);
+            return -1;
+        }
     }
     return 0;
 }

@@ -156,10 +156,16 @@ static void *app_init(const struct config *cfg, int is_cgi)
     const char *secret = cfg_str(cfg, CFG_SESSION_SECRET);
     if (*secret) {
         sha256(secret, strlen(secret), app->session_key);
+    } else if (is_cgi) {
+        /* Each request is a process of its own: a random key would make every login fail on
+         * the next request, without a word. */
+        LOG_ERR("SESSION_SECRET is not set: plain CGI needs it (each request is a new process, "
+                "so without it no login would last); set it in the web server's environment");
+        app_free(app);
+        return NULL;
     } else {
         random_bytes(app->session_key, sizeof app->session_key);
-        if (!is_cgi)
-            LOG_WARN("SESSION_SECRET is not set: sessions end when the process restarts");
+        LOG_WARN("SESSION_SECRET is not set: sessions end when the process restarts");
     }
     app->router = (struct router){.routes = app_routes,
                                   .n_routes = app_n_routes,

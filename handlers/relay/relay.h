@@ -102,7 +102,7 @@ int relay_load_candidates(struct req *r, const char *group, const char *model,
                           struct relay_route *rt);
 /* The next channel to try: the highest priority tier among the untried candidates, weighted
  * random inside it (weight 0 counts as 1; One API ignores weights: docs/compatibility.md).
- * Records it as tried. 0 when none is left. */
+ * Records it as tried. 0 when none is left, and after RELAY_MAX_TRIED picks. */
 int64_t relay_pick_channel(struct relay_route *rt);
 
 /* ---- health.c */

@@ -51,6 +51,9 @@ static uint64_t weight_of(const struct relay_candidate *c)
 
 int64_t relay_pick_channel(struct relay_route *rt)
 {
+    /* Past the last slot a tried channel could not be remembered, and would be tried again. */
+    if (rt->n_tried >= RELAY_MAX_TRIED)
+        return 0;
     int64_t top = 0;
     int found = 0;
     uint64_t total = 0;
@@ -76,8 +79,7 @@ int64_t relay_pick_channel(struct relay_route *rt)
         if (c->priority != top || was_tried(rt, c->channel_id))
             continue;
         if (x < weight_of(c)) {
-            if (rt->n_tried < RELAY_MAX_TRIED)
-                rt->tried[rt->n_tried++] = c->channel_id;
+            rt->tried[rt->n_tried++] = c->channel_id;
             return c->channel_id;
         }
         x -= weight_of(c);

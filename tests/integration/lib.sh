@@ -785,7 +785,8 @@ mock_reset() { mock_ctl POST /_mock/reset; }
 oa_db_init() {
     oa_db_new
     mkdir -p "$OA_TMP/dbinit"
-    env "${OA_DB_ENV[@]}" "${OA_ENV[@]}" "$@" \
+    # Plain CGI refuses to start without a session secret: a default the test may override.
+    env SESSION_SECRET="oa-test-dbinit-$(rand_name)" "${OA_DB_ENV[@]}" "${OA_ENV[@]}" "$@" \
         GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 SERVER_NAME=127.0.0.1 \
         SERVER_PORT=80 REMOTE_ADDR=127.0.0.1 REQUEST_METHOD=GET REQUEST_URI=/api/status \
         QUERY_STRING= SCRIPT_NAME=/one-api.cgi PATH_INFO=/api/status \

@@ -75,6 +75,14 @@ is "$OA_STATUS" 401 "cgi: the cleared cookie is refused in a new process"
 cgi_run POST /api/user/login '{"username":' 
 is "$OA_STATUS:$(json_get message)" "400:invalid parameter" "cgi: malformed JSON is 400"
 
+# Each request is a process of its own: without a fixed secret no login could last.
+cgi_run GET /api/status "" SESSION_SECRET=
+is "$OA_STATUS:$(json_get success)" "500:false" "cgi: without SESSION_SECRET plain CGI refuses to start"
+like "$(cat "$OA_RUN/cgi.err")" 'SESSION_SECRET is not set' "cgi: ... and its log says why"
+cgi_run GET /api/status "" SESSION_SECRET=change-me-to-a-long-random-string
+is "$OA_EXIT" 2 "cgi: the example secret of contrib/htaccess.example is refused"
+like "$(cat "$OA_RUN/cgi.err")" "example value 'change-me-to-a-long-random-string'" "cgi: ... by name"
+
 # --- behind Apache mod_cgi, with contrib/htaccess.example ------------------
 
 if ! oa_have_apache; then
