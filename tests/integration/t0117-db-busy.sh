@@ -3,7 +3,8 @@
 # (SQL_MAX_OPEN_CONNS=1) held by a write stuck behind another session's lock, other requests
 # wait SQL_POOL_TIMEOUT (1 s) and are answered 503 "database busy" with Retry-After, in the
 # /api envelope and in the relay's OpenAI shape; the database's own error text reaches no
-# client. Once the lock goes, the stuck write completes and everything answers again.
+# client. Once the lock goes, the stuck write completes and everything answers again. A
+# channel test gives its connection back while it waits on the upstream.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
@@ -11,6 +12,11 @@ oa_require_webserver
 relay_env
 OA_ENV+=(SQL_MAX_OPEN_CONNS=1 SQL_POOL_TIMEOUT=1 SQLITE_BUSY_TIMEOUT=8000)
 CHAT='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+mock_start
+mock_saw() { # mock_saw KEY: the mock received a request with that key
+    mock_ctl GET "/_mock/requests?key=$1"
+    [[ $MOCK_BODY == *'"seq"'* ]]
+}
 
 # lock_db SECONDS: another session holds the write lock (SQLite) or a lock on the tokens table
 # (PostgreSQL) for SECONDS; returns once it is held.
@@ -59,6 +65,19 @@ for ws in $(oa_webservers); do
     oa_req GET /api/user/self -H "Authorization: Bearer $ROOT_AT"
     is "$OA_STATUS|$(json_get success)" "200|true" "$ws: and requests are served again"
     wait "$LOCKER" 2>/dev/null
+
+    # A channel test holds no connection while it waits on the upstream: with the one
+    # connection of the pool, other requests are served meanwhile.
+    oa_add_channel "{\"type\":1,\"name\":\"slow\",\"key\":\"k-slow\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-3.5-turbo\"}"
+    mock_ctl POST /_mock/script '{"key":"k-slow","responses":[{"delay_ms":3000}]}'
+    curl -s -o /dev/null --max-time 30 "$OA_URL/api/channel/test/$CH_ID" \
+        -H "Authorization: Bearer $ROOT_AT" &
+    tester=$!
+    wait_for 10 mock_saw k-slow
+    oa_req GET /api/user/self -H "Authorization: Bearer $ROOT_AT"
+    is "$OA_STATUS|$(json_get success)" "200|true" \
+        "$ws: a request is served while a channel test waits on its upstream"
+    wait "$tester"
     oa_stop
 done
 done_testing
