@@ -131,8 +131,13 @@ before=$(rss)
 statuses=$(flood 500 3000)
 after=$(rss)
 is "$statuses" "503:3000" "3,000 distinct unknown 10 KB models: each answered 503 (no channel)"
-ok_if "one-api's memory stays within 5 MB (${before} KB -> ${after} KB)" \
-    test "$((after - before))" -lt 5120
+if nm "$ONEAPI_BIN" 2>/dev/null | grep -q __asan_init; then
+    # AddressSanitizer keeps freed memory in quarantine: resident size says nothing here.
+    skip "one-api's memory stays within 5 MB (${before} KB -> ${after} KB)" "an ASan build"
+else
+    ok_if "one-api's memory stays within 5 MB (${before} KB -> ${after} KB)" \
+        test "$((after - before))" -lt 5120
+fi
 
 kill -TERM "$run_pid"
 wait_exit "$run_pid" 60

@@ -12,21 +12,8 @@
 #include "handlers/relay/count.h"
 #include "providers/tiktoken.h"
 #include "tap.h"
+#include "tests/unit/images.h"
 
-/* "data:image/<type>;base64,<payload>" (heap). */
-static char *data_url(const char *type, const unsigned char *p, size_t n)
-{
-    struct strbuf sb;
-    sb_init(&sb, NULL);
-    sb_printf(&sb, "data:image/%s;base64,", type);
-    b64_put(&sb, p, n);
-    return sb_detach(&sb, NULL);
-}
-
-/* Minimal headers: PNG 800x600. */
-static const unsigned char png_800x600[] = {
-    0x89, 'P', 'N', 'G',  '\r', '\n', 0x1A, '\n', 0,    0, 0, 13, 'I', 'H', 'D',
-    'R',  0,   0,   0x03, 0x20, 0,    0,    0x02, 0x58, 8, 6, 0,  0,   0};
 /* A fake fetcher: "http(s)://img/WxH" answers that size, "http://img/text" a non-image,
  * anything else a transport error. */
 static int fake_fetch(void *ud, const char *url, int *w, int *h)

@@ -34,7 +34,7 @@ static void *serve(void *arg)
     for (;;) {
         int c = accept(s->fd, NULL, NULL);
         if (c < 0)
-            return NULL;
+            return NULL; /* the listening socket was shut down: the test is over */
         char buf[8192];
         size_t got = 0;
         ssize_t n;
@@ -156,7 +156,6 @@ int main(void)
     s.port = ntohs(sa.sin_port);
     pthread_t th;
     pthread_create(&th, NULL, serve, &s);
-    pthread_detach(th);
 
     struct arena *a = arena_new(16384);
     void *curl = upstream_handle_new();
@@ -238,5 +237,8 @@ int main(void)
 
     upstream_handle_free(curl);
     arena_free(a);
+    shutdown(s.fd, SHUT_RDWR); /* ends the server thread's accept */
+    pthread_join(th, NULL);
+    close(s.fd);
     return done_testing();
 }
