@@ -1,22 +1,22 @@
 #!/usr/bin/env python3
-"""Generates handlers/relay/ratio_defaults.c, One API's default ratio tables, from a specification.
+"""Generates handlers/relay/ratio_defaults.c, One API's default ratio tables, from markdown.
 
-Usage: contrib/gen-ratio-defaults.py SPEC.md [-o handlers/relay/ratio_defaults.c] [--check]
+Usage: contrib/gen-ratio-defaults.py TABLES.md [-o handlers/relay/ratio_defaults.c] [--check]
 
-Reads three tables out of the functional specification's markdown:
-  * Appendix A: the default ModelRatio table, one "#### A.n title (N entries)" subsection per
-    vendor, rows of `model` | ratio pairs (three pairs per row);
-  * 6.13.3: the explicit default CompletionRatio table (`key` | value (comment));
-  * 6.13.1: the default GroupRatio JSON.
+TABLES.md is a transcription of One API's defaults (its relay/billing/ratio package), with:
+  * the default ModelRatio table: one "#### <vendor> (N entries)" subsection per vendor, rows
+    of `model` | ratio pairs (three pairs per row);
+  * the explicit default CompletionRatio table (`key` | value (comment));
+  * the default GroupRatio as a JSON block.
 
-Every count the spec states (per subsection and in total) is checked, keys must be unique and
-values must be plain decimal numbers. The ratio literals are copied verbatim: the spec lists the
-shortest decimal of each float64 the original's Go constant expressions produce (USD = 500,
+Every count the document states (per subsection and in total) is checked, keys must be unique
+and values must be plain decimal numbers. The ratio literals are copied verbatim: they are the
+shortest decimal of each float64 One API's Go constant expressions produce (USD = 500,
 MILLI_USD = 0.5, RMB = 71), and a C compiler rounds that decimal back to the very same double.
 Rows are emitted sorted by byte value so the C side can bisect with strcmp().
 
 With --check the output is compared with the existing file instead of written; the exit status
-is 1 when they differ (for CI: the committed table must match the spec).
+is 1 when they differ (for CI: the committed table must match the document).
 """
 
 import argparse
@@ -210,7 +210,7 @@ def generate(spec_text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("spec", help="the specification markdown (oneapi.md)")
+    ap.add_argument("spec", help="the markdown transcription of the default tables")
     ap.add_argument("-o", "--output", help="output file (default: stdout)")
     ap.add_argument("--check", action="store_true",
                     help="compare with --output instead of writing it; exit 1 on a difference")

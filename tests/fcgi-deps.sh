@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# TAP: the runtime (fcgi/) links no symbol defined in the application (handlers/), the
-# database layer (db/) or the providers (providers/): dependencies point one way, and the
-# application reaches the runtime only through the vtable it hands to server_main.
+# TAP: dependencies point one way. The runtime (fcgi/) links no symbol defined in the database
+# layer (db/), the providers (providers/) or the application (handlers/); db/ and providers/
+# link nothing from each other or from handlers/. The application reaches the runtime only
+# through the vtable it hands to server_main.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 n=0 failed=0
 pass() { n=$((n + 1)); echo "ok $n - $*"; }
 fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-# objs DIR: the objects built from DIR's current sources (a stale one of a removed source
-# is ignored).
+# objs DIR: the objects built from DIR's current sources, subdirectories included (a stale
+# object of a removed source is ignored).
 objs() {
     local c o
-    for c in "$top_srcdir/$1"/*.c; do
-        o="$top_builddir/$1/$(basename "${c%.c}").o"
+    while IFS= read -r c; do
+        o="$top_builddir/${c%.c}.o"
         [[ -f $o ]] && echo "$o"
-    done
+    done < <(cd "$top_srcdir" && find "$1" -name '*.c' | sort)
+}
+# defined DIR / undefined DIR: the global symbols DIR's objects define, and those they use
+# without defining them.
+defined() { nm --defined-only -g "$@" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u; }
+undefined() {
+    comm -23 <(nm -u "$@" 2>/dev/null | awk 'NF == 2 { print $2 }' | sort -u) <(defined "$@")
 }
 
 if ! command -v nm >/dev/null; then
@@ -27,24 +34,30 @@ if [[ ${#fcgi[@]} -lt 10 ]]; then
     echo "1..0 # SKIP the fcgi objects are not built in $top_builddir"
     exit 0
 fi
-fcgi_undef=$(nm -u "${fcgi[@]}" 2>/dev/null | awk 'NF == 2 { print $2 }' | sort -u)
-fcgi_def=$(nm --defined-only -g "${fcgi[@]}" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u)
-for dir in handlers db providers; do
-    mapfile -t app < <(objs "$dir")
-    if [[ ${#app[@]} -eq 0 ]]; then
-        fail "$dir: objects are built"
-        continue
+# check LOWER HIGHER: LOWER's objects use nothing HIGHER's define.
+check() {
+    local lower=$1 higher=$2 lo hi bad
+    mapfile -t lo < <(objs "$lower")
+    mapfile -t hi < <(objs "$higher")
+    if [[ ${#lo[@]} -eq 0 || ${#hi[@]} -eq 0 ]]; then
+        fail "$lower/ and $higher/: objects are built"
+        return
     fi
-    app_def=$(nm --defined-only -g "${app[@]}" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u)
-    # What fcgi/ needs from outside itself and $dir provides.
-    bad=$(comm -12 <(comm -23 <(echo "$fcgi_undef") <(echo "$fcgi_def")) <(echo "$app_def"))
+    bad=$(comm -12 <(undefined "${lo[@]}") <(defined "${hi[@]}"))
     if [[ -z $bad ]]; then
-        pass "fcgi/ references no symbol defined in $dir/ ($(echo "$app_def" | wc -l) defined there)"
+        pass "$lower/ references no symbol defined in $higher/ ($(defined "${hi[@]}" | wc -l) defined there)"
     else
-        fail "fcgi/ references symbols defined in $dir/"
+        fail "$lower/ references symbols defined in $higher/"
         echo "$bad" | sed 's/^/#   /'
     fi
-done
+}
+check fcgi db
+check fcgi providers
+check fcgi handlers
+check db providers
+check db handlers
+check providers db
+check providers handlers
 # The check can see a reference at all: the application's main() does call server_main.
 if nm -u "$top_builddir/handlers/main.o" 2>/dev/null | grep -qw server_main; then
     pass "handlers/main.o references server_main (the check sees cross-directory references)"
