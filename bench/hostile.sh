@@ -95,11 +95,15 @@ for _ in range(n):
 open(ready, "w").write("%d\n" % len(held))
 time.sleep(3600)
 PY
-pids+=("$!")
+holder=$!
+pids+=("$holder")
 for _ in $(seq 300); do [[ -s $tmp/idle.ready ]] && break; sleep 0.1; done
 [[ -s $tmp/idle.ready ]] || die "could not open $idle idle connections"
 sleep 0.5
 row "$(cat "$tmp/idle.ready") idle FastCGI connections held open"
+kill "$holder" 2>/dev/null || true # the next figure is about memory alone
+wait "$holder" 2>/dev/null || true
+sleep 0.5
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$app_pid/status"; }
 flood() { # flood FIRST COUNT
