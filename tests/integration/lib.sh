@@ -259,7 +259,9 @@ oa_db_new() {
 # (unaligned, |-separated, no header).
 oa_db_query() {
     case $OA_TEST_DB in
-    sqlite) sqlite3 -batch -bail "$OA_DB_PATH" "$1" ;;
+    # The busy timeout: one-api's writer may hold the write lock for a moment, and the shell's
+    # default is to fail at once ("database is locked"), which a test would not notice.
+    sqlite) sqlite3 -batch -bail -cmd ".timeout 5000" "$OA_DB_PATH" "$1" ;;
     postgres) pg_psql "$OA_DB_PATH" -A -t -c "$1" ;;
     esac
 }
@@ -267,7 +269,7 @@ oa_db_query() {
 # oa_db_load FILE: load an SQL script into the current database.
 oa_db_load() {
     case $OA_TEST_DB in
-    sqlite) sqlite3 -batch -bail "$OA_DB_PATH" <"$1" ;;
+    sqlite) sqlite3 -batch -bail -cmd ".timeout 5000" "$OA_DB_PATH" <"$1" ;;
     postgres) pg_psql "$OA_DB_PATH" -f "$1" >/dev/null ;;
     esac
 }

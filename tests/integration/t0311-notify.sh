@@ -18,10 +18,13 @@ ws=${ws%% *} # the web server plays no part here: one is enough
 
 SMTP_OUT="$OA_TMP/mail.jsonl"
 : >"$SMTP_OUT"
+# The file exists before the mock starts: grep on a missing file answers 2, which wait_for
+# takes for "hopeless" (under load the background start can come after the first look).
+: >"$OA_TMP/smtp.out"
 "$OA_PY" "$top_srcdir/tests/mock/smtp_mock.py" --out "$SMTP_OUT" >"$OA_TMP/smtp.out" 2>"$OA_TMP/smtp.err" &
 _oa_pids+=("$!")
 _oa_logs+=("$OA_TMP/smtp.err")
-wait_for 10 grep -q '^PORT ' "$OA_TMP/smtp.out" || bail_out "the SMTP mock did not start: $(cat "$OA_TMP/smtp.err")"
+wait_for 30 grep -q '^PORT ' "$OA_TMP/smtp.out" || bail_out "the SMTP mock did not start: $(cat "$OA_TMP/smtp.err")"
 SMTP_PORT=$(sed -n 's/^PORT //p' "$OA_TMP/smtp.out")
 
 if [[ ${OA_TEST_DB:-sqlite} == postgres ]]; then T=true; else T=1; fi
