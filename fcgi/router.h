@@ -19,7 +19,10 @@ enum route_flag {
                          * application/json, which a page on another site cannot send
                          * without the browser asking first */
     BODY_FORM = 1 << 5, /* body is multipart/form-data or urlencoded (or empty); left raw */
-    ROUTE__FLAGS = AUTH_MASK | BODY_JSON | BODY_FORM, /* every flag the router enforces */
+    LIMIT_CRITICAL = 1 << 6, /* sign-up, sign-in, mail and OAuth: the strict per-address
+                              * limit of the router's admit hook also applies */
+    ROUTE__FLAGS = AUTH_MASK | BODY_JSON | BODY_FORM | LIMIT_CRITICAL, /* every flag the router
+                                                                        * enforces */
 };
 
 typedef int (*route_handler)(struct req *r);
