@@ -18,3 +18,12 @@ int db_options_each(struct db_conn *c, void (*fn)(const char *key, const char *v
     db_done(st);
     return rc < 0 ? rc : 0;
 }
+
+int db_options_put(struct db_conn *c, const char *key, const char *value)
+{
+    int64_t n = db_execf(c,
+                         "INSERT INTO options (\"key\", value) VALUES (?, ?) "
+                         "ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
+                         "tt", key, value);
+    return n < 0 ? (int)n : 0;
+}

@@ -87,6 +87,12 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                                   "SYNC_FREQUENCY s"},
     [CFG_SYNC_FREQUENCY] = {"sync-frequency", "SYNC_FREQUENCY", NULL, CFG_T_INT, "600", 1, 86400,
                             NULL, 0, "Seconds between cache re-reads"},
+    [CFG_OPTIONS_REFRESH] = {"options-refresh", "OPTIONS_REFRESH", NULL, CFG_T_INT, "1", 0, 3600,
+                             NULL, 0,
+                             "Seconds between re-reads of the options table by each FastCGI "
+                             "process, so that a setting saved through any process or node "
+                             "applies everywhere; 0 = only at start and on this process's own "
+                             "saves (plain CGI always reads them at start)"},
     [CFG_QUOTA_STORE] = {"quota-store", "QUOTA_STORE", NULL, CFG_T_STR, "memory", 0, 0,
                          "memory|sql", 0,
                          "Where reservations live: memory (exact for one FastCGI process) or sql "

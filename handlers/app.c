@@ -75,18 +75,40 @@ void req_db_release(struct req *r)
     }
 }
 
-/* The option re-reader of MEMORY_CACHE_ENABLED: other nodes' changes arrive
- * within SYNC_FREQUENCY seconds. */
-static void sync_job(void *ud)
+/* Re-reads the options table and applies what derives from it (the ratio tables of pricing),
+ * on a connection of the pool. */
+static void reload_options(struct app *app)
 {
-    struct app *app = ud;
     struct db_conn *c = db_acquire(app->db);
     if (options_load(app->opts, c) < 0)
         LOG_WARN("options re-read failed: %s", db_errmsg(c));
     else
         pricing_reload(app->pricing, app->opts);
-    app_channels_changed(app); /* other nodes may have changed channels */
     db_release(c);
+}
+
+/*
+ * How a saved option reaches every process: the process that handles PUT /api/option/ stores
+ * the row and applies it at once; every other FastCGI process (on this host or another node
+ * sharing the database) re-reads the whole options table every OPTIONS_REFRESH seconds. The
+ * read is one SELECT of about seventy short rows, and nothing is parsed again unless a ratio
+ * text changed (pricing_reload compares the texts), so a period of a second costs nearly
+ * nothing while a change of price or a switch applies everywhere within it. A notification
+ * (PostgreSQL LISTEN, a version row) would save the read but not work on SQLite shared by
+ * several processes; plain CGI reads the table at the start of every request anyway.
+ */
+static void options_refresh_job(void *ud)
+{
+    reload_options(ud);
+}
+
+/* The cache re-reader of MEMORY_CACHE_ENABLED: other nodes' channel changes arrive within
+ * SYNC_FREQUENCY seconds (the options too, for a gateway run with OPTIONS_REFRESH=0). */
+static void sync_job(void *ud)
+{
+    struct app *app = ud;
+    reload_options(app);
+    app_channels_changed(app); /* other nodes may have changed channels */
 }
 
 /* The batch test of all channels every CHANNEL_TEST_FREQUENCY minutes. */
@@ -121,6 +143,7 @@ static void app_free(struct app *app)
     ticker_stop(app->tester);
     join_batch_test(app);
     ticker_stop(app->syncer);
+    ticker_stop(app->opt_refresher);
     if (app->is_cgi && notify_pending(app->notify)) {
         /* The answer is complete: give the web server its end of file now, so that the
          * client does not wait for the mail server too. */
@@ -218,6 +241,9 @@ static void *app_init(const struct config *cfg, int is_cgi)
             rc = -1;
         else
             writer_set_done_hook(app->writer, quota_committed, app->quota);
+        if (cfg_int(cfg, CFG_OPTIONS_REFRESH) > 0)
+            app->opt_refresher =
+                ticker_start((double)cfg_int(cfg, CFG_OPTIONS_REFRESH), options_refresh_job, app);
         if (cfg_int(cfg, CFG_MEMORY_CACHE_ENABLED)) {
             app->chcache = chcache_new();
             app->syncer = ticker_start((double)cfg_int(cfg, CFG_SYNC_FREQUENCY), sync_job, app);

@@ -38,6 +38,7 @@ struct app {
     int has_batch_thread;            /* batch_thread is to be joined */
     _Atomic int is_stopping;         /* shutting down: long background work ends early */
     struct ticker *syncer;           /* re-reads options every SYNC_FREQUENCY s, or NULL */
+    struct ticker *opt_refresher;    /* re-reads options every OPTIONS_REFRESH s, or NULL */
     struct ticker *tester;           /* tests all channels every CHANNEL_TEST_FREQUENCY min */
     struct notify *notify;           /* alerts to root */
     struct chcache *chcache;         /* MEMORY_CACHE_ENABLED channel cache, or NULL */

@@ -64,4 +64,18 @@ int h_models(struct req *r);
 int h_channel_models(struct req *r);
 int h_user_available_models(struct req *r);
 
+/* log.c: GET /api/log/ (admin), /api/log/self, their /stat and /search, DELETE /api/log/ */
+int h_log_list(struct req *r);
+int h_log_self(struct req *r);
+int h_log_stat(struct req *r);
+int h_log_self_stat(struct req *r);
+int h_log_search(struct req *r);
+int h_log_self_search(struct req *r);
+int h_log_delete(struct req *r);
+
+/* option.c: GET and PUT /api/option/ (root), GET /api/group/ (admin) */
+int h_option_list(struct req *r);
+int h_option_update(struct req *r);
+int h_group_list(struct req *r);
+
 #endif

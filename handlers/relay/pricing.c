@@ -22,8 +22,12 @@
 struct pricing {
     pthread_rwlock_t lock;       /* guards tables */
     struct ratio_tables *tables; /* live ratio options (NULL: built-in defaults only) */
-    pthread_mutex_t tok_mu;      /* guards the one-time tokenizer load */
-    int tok_tried;               /* the load ran (found files or not) */
+    /* Orders the reloads: each reads the options when it holds this, so the last one to run
+     * has read the latest values. Guards seen[] too. */
+    pthread_mutex_t reload_mu;
+    char *seen[3];          /* the ModelRatio, CompletionRatio, GroupRatio texts last parsed */
+    pthread_mutex_t tok_mu; /* guards the one-time tokenizer load */
+    int tok_tried;          /* the load ran (found files or not) */
     struct tiktoken *cl100k, *o200k;
     char *dir; /* TIKTOKEN_CACHE_DIR, or NULL */
 };
@@ -32,6 +36,7 @@ struct pricing *pricing_new(const char *tiktoken_dir)
 {
     struct pricing *p = xcalloc(1, sizeof *p);
     pthread_rwlock_init(&p->lock, NULL);
+    pthread_mutex_init(&p->reload_mu, NULL);
     pthread_mutex_init(&p->tok_mu, NULL);
     p->dir = tiktoken_dir && *tiktoken_dir ? xstrdup(tiktoken_dir) : NULL;
     return p;
@@ -45,6 +50,9 @@ void pricing_free(struct pricing *p)
     tiktoken_free(p->cl100k);
     tiktoken_free(p->o200k);
     pthread_rwlock_destroy(&p->lock);
+    pthread_mutex_destroy(&p->reload_mu);
+    for (int i = 0; i < 3; i++)
+        free(p->seen[i]);
     pthread_mutex_destroy(&p->tok_mu);
     free(p->dir);
     free(p);
@@ -53,27 +61,40 @@ void pricing_free(struct pricing *p)
 int pricing_reload(struct pricing *p, struct options *o)
 {
     struct arena *a = arena_new(4096);
-    const char *m = options_get(o, a, "ModelRatio");
-    const char *c = options_get(o, a, "CompletionRatio");
-    const char *g = options_get(o, a, "GroupRatio");
-    struct ratio_tables *t = NULL;
-    char err[256];
-    /* Rows stored by One API carry openrouter/auto = -500000: dropped, not fatal. */
-    int rc = ratio_tables_parse_ex(*m ? m : NULL, *c ? c : NULL, *g ? g : NULL,
+    pthread_mutex_lock(&p->reload_mu);
+    const char *v[3] = {options_get(o, a, "ModelRatio"), options_get(o, a, "CompletionRatio"),
+                        options_get(o, a, "GroupRatio")};
+    /* The options are re-read every few seconds: the same texts are not parsed again (nor a
+     * bad one logged again). */
+    int same = 1;
+    for (int i = 0; i < 3; i++)
+        same &= p->seen[i] && !strcmp(p->seen[i], v[i]);
+    int rc = 0;
+    if (!same) {
+        for (int i = 0; i < 3; i++) {
+            free(p->seen[i]);
+            p->seen[i] = xstrdup(v[i]);
+        }
+        struct ratio_tables *t = NULL;
+        char err[256];
+        /* Rows stored by One API carry openrouter/auto = -500000: dropped, not fatal. */
+        rc = ratio_tables_parse_ex(*v[0] ? v[0] : NULL, *v[1] ? v[1] : NULL, *v[2] ? v[2] : NULL,
                                    RATIO_PARSE_SKIP_NEGATIVE, &t, err, sizeof err);
-    arena_free(a);
-    if (rc < 0) {
-        LOG_ERR("ratio options: %s", err);
-        return -1;
+        if (rc < 0) {
+            LOG_ERR("ratio options: %s", err);
+        } else {
+            if (*err)
+                LOG_WARN("ratio options: %s", err);
+            pthread_rwlock_wrlock(&p->lock);
+            struct ratio_tables *old = p->tables;
+            p->tables = t;
+            pthread_rwlock_unlock(&p->lock);
+            ratio_tables_free(old);
+        }
     }
-    if (*err)
-        LOG_WARN("ratio options: %s", err);
-    pthread_rwlock_wrlock(&p->lock);
-    struct ratio_tables *old = p->tables;
-    p->tables = t;
-    pthread_rwlock_unlock(&p->lock);
-    ratio_tables_free(old);
-    return 0;
+    pthread_mutex_unlock(&p->reload_mu);
+    arena_free(a);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The encoder for model, loading the rank files on first use (never at start: CGI stays

@@ -26,8 +26,11 @@ struct price {
  * TIKTOKEN_CACHE_DIR / the install data dir when empty). Free with pricing_free. */
 struct pricing *pricing_new(const char *tiktoken_dir);
 void pricing_free(struct pricing *p);
-/* Re-reads the ratio options (after a change of ModelRatio, CompletionRatio or GroupRatio).
- * Invalid JSON keeps the previous tables; 0 or -1. */
+/* Re-reads the ratio options (after a change of ModelRatio, CompletionRatio or GroupRatio);
+ * cheap when their texts are those of the last call, which are not parsed again. Concurrent
+ * calls are ordered, so the last to return has applied the options as they were then.
+ * Invalid JSON keeps the previous tables (logged once per new text); 0, or -1 when the new
+ * texts do not parse. */
 int pricing_reload(struct pricing *p, struct options *o);
 /* Prices a request of mode for the upstream model (after mapping) on a channel type.
  * 0, or -1 for a request the rules refuse (image size, speech length...) with a 400 error's
