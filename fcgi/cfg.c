@@ -83,8 +83,8 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                        "slave skips schema migration"},
     [CFG_MEMORY_CACHE_ENABLED] = {"memory-cache", "MEMORY_CACHE_ENABLED", NULL, CFG_T_BOOL, "false",
                                   0, 1, NULL, 0,
-                                  "Cache options and channels in memory, re-read every "
-                                  "SYNC_FREQUENCY s"},
+                                  "Cache channel routing in memory, re-read (with the options) "
+                                  "every SYNC_FREQUENCY s"},
     [CFG_SYNC_FREQUENCY] = {"sync-frequency", "SYNC_FREQUENCY", NULL, CFG_T_INT, "600", 1, 86400,
                             NULL, 0, "Seconds between cache re-reads"},
     [CFG_OPTIONS_REFRESH] = {"options-refresh", "OPTIONS_REFRESH", NULL, CFG_T_INT, "1", 0, 3600,

@@ -132,6 +132,18 @@ for ws in $(oa_webservers); do
     set_opt QuotaPerUnit '"0"'
     fail_msg "$ws: QuotaPerUnit must be > 0" "QuotaPerUnit must be a number > 0"
 
+    # --- the public routes read what was saved, at once ------------------------------------
+    for pair in Notice:/api/notice About:/api/about HomePageContent:/api/home_page_content; do
+        set_opt "${pair%%:*}" "\"<b>${pair%%:*} text</b>\""
+        oa_req GET "${pair#*:}"
+        is "$OA_STATUS:$(json_get success):$(json_get data)" "200:true:<b>${pair%%:*} text</b>" \
+            "$ws: GET ${pair#*:} serves option ${pair%%:*}"
+    done
+    oa_req GET /api/status
+    is "$("$OA_PY" -c 'import json, sys; print(",".join(sorted(json.load(sys.stdin)["data"])))' <<<"$OA_BODY")" \
+        "chat_link,display_in_currency,email_verification,footer_html,github_client_id,github_oauth,lark_client_id,logo,oidc,oidc_authorization_endpoint,oidc_client_id,oidc_token_endpoint,oidc_userinfo_endpoint,oidc_well_known,quota_per_unit,server_address,start_time,system_name,top_up_link,turnstile_check,turnstile_site_key,version,wechat_login,wechat_qrcode" \
+        "$ws: /api/status has every field of One API's"
+
     # --- ratio tables: checked before anything is saved ---------------------------------------
     set_opt GroupRatio '"{\"default\":1,\"vip\":2,\"gold\":3}"'
     ok_put "$ws: a new GroupRatio"
