@@ -133,7 +133,7 @@ int db_logs_list(struct db_conn *c, struct arena *a, const struct log_filter *f,
     where_sql(m, where);
     snprintf(sql, sizeof sql, "SELECT " LOG_COLS " FROM logs%s ORDER BY id DESC LIMIT ? OFFSET ?",
              where);
-    struct db_stmt *st = db_prepare(c, sql);
+    struct db_stmt *st = db_prepare(c, sql); /* safe-for-sql: literals and the clause literals */
     if (!st)
         return DB_ERR;
     int i = bind_filter(st, m, f, 0);
@@ -151,7 +151,7 @@ int db_logs_sum_quota(struct db_conn *c, const struct log_filter *f, int64_t *su
     char where[WHERE_MAX], sql[WHERE_MAX + 128];
     where_sql(m, where);
     snprintf(sql, sizeof sql, "SELECT COALESCE(SUM(quota), 0) FROM logs%s", where);
-    struct db_stmt *st = db_prepare(c, sql);
+    struct db_stmt *st = db_prepare(c, sql); /* safe-for-sql: literals and the clause literals */
     if (!st)
         return DB_ERR;
     bind_filter(st, m, f, 1);
@@ -188,19 +188,17 @@ int db_logs_search(struct db_conn *c, struct arena *a, int64_t user_id, const ch
      * NULL) instead of making PostgreSQL refuse the comparison. */
     int64_t type = 0;
     int is_num = parse_decimal(keyword, &type) == 0;
-    struct db_stmt *st;
-    if (user_id > 0)
-        st = db_prepare(c, with_content
-                               ? "SELECT " LOG_COLS " FROM logs WHERE user_id = ? AND "
-                                 "(type = ? OR content LIKE ? ESCAPE '!') ORDER BY id DESC LIMIT ?"
-                               : "SELECT " LOG_COLS " FROM logs WHERE user_id = ? AND type = ? "
-                                 "ORDER BY id DESC LIMIT ?");
-    else
-        st = db_prepare(c, with_content ? "SELECT " LOG_COLS
-                                          " FROM logs WHERE type = ? OR content LIKE ? "
-                                          "ESCAPE '!' ORDER BY id DESC LIMIT ?"
-                                        : "SELECT " LOG_COLS " FROM logs WHERE type = ? "
-                                          "ORDER BY id DESC LIMIT ?");
+    /* The user's search matches the type only; the admin's also the start of the content. */
+    static const char *const sql[2][2] = {
+        {"SELECT " LOG_COLS " FROM logs WHERE type = ? ORDER BY id DESC LIMIT ?",
+         "SELECT " LOG_COLS " FROM logs WHERE type = ? OR content LIKE ? ESCAPE '!' "
+         "ORDER BY id DESC LIMIT ?"},
+        {"SELECT " LOG_COLS " FROM logs WHERE user_id = ? AND type = ? ORDER BY id DESC LIMIT ?",
+         "SELECT " LOG_COLS " FROM logs WHERE user_id = ? AND (type = ? OR content LIKE ? "
+         "ESCAPE '!') ORDER BY id DESC LIMIT ?"},
+    };
+    struct db_stmt *st =
+        db_prepare(c, sql[user_id > 0][with_content != 0]); /* safe-for-sql: literals above */
     if (!st)
         return DB_ERR;
     int i = 1;
