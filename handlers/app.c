@@ -93,9 +93,9 @@ static void reload_options(struct app *app)
  * sharing the database) re-reads the whole options table every OPTIONS_REFRESH seconds. The
  * read is one SELECT of about seventy short rows, and nothing is parsed again unless a ratio
  * text changed (pricing_reload compares the texts), so a period of a second costs nearly
- * nothing while a change of price or a switch applies everywhere within it. A notification
- * (PostgreSQL LISTEN, a version row) would save the read but not work on SQLite shared by
- * several processes; plain CGI reads the table at the start of every request anyway.
+ * nothing while a change of price or a switch applies everywhere within it. A version row
+ * would still be read each period, and PostgreSQL's LISTEN has no SQLite counterpart for
+ * processes sharing a file; plain CGI reads the table at the start of every request anyway.
  */
 static void options_refresh_job(void *ud)
 {
