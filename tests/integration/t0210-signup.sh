@@ -281,4 +281,22 @@ oa_relay /v1/chat/completions "$TOK_KEY" '{"model":"gpt-4o-mini","max_tokens":10
 sleep 0.5
 is "$(n_mails)" "$n" "reminder: a reservation that stays above the threshold mails nothing"
 oa_stop
+
+# --- a code mailed by the server checks in another process (plain CGI) ----------------------
+opt EmailVerificationEnabled true
+OA_KEEP_DB=1 oa_start "$ws" || exit 1
+oa_req GET "/api/verification?email=ivy@example.com"
+IFS='|' read -r subj body <<<"$(last_mail ivy@example.com)"
+icode=$(sed -n 's/.*<strong>\([0-9a-f]\{6\}\)<\/strong>.*/\1/p' <<<"$body")
+oa_stop
+printf '{"username":"ivy","password":"ivy-pass-123","email":"ivy@example.com","verification_code":"%s"}' \
+    "$icode" >"$OA_TMP/ivy.json"
+env "${OA_DB_ENV[@]}" "${OA_ENV[@]}" GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 \
+    REQUEST_METHOD=POST REQUEST_URI=/api/user/register SCRIPT_NAME=/one-api.cgi \
+    PATH_INFO=/api/user/register QUERY_STRING= REMOTE_ADDR=127.0.0.1 \
+    CONTENT_TYPE=application/json CONTENT_LENGTH="$(wc -c <"$OA_TMP/ivy.json")" \
+    timeout 30 "$ONEAPI_BIN" --log-dir "$OA_TMP" <"$OA_TMP/ivy.json" >"$OA_TMP/cgi.out" 2>>"$OA_TMP/cgi.err"
+cgi_split "$OA_TMP/cgi.out"
+is "$(msg)|$(oa_db_query "SELECT email FROM users WHERE username = 'ivy'")" "true||ivy@example.com" \
+    "a code mailed by the FastCGI server registers ivy through a plain CGI process"
 done_testing
