@@ -187,14 +187,22 @@ int db_users_by_aff_code(struct db_conn *c, struct arena *a, const char *code, s
 
 int db_users_set_ext(struct db_conn *c, int64_t id, enum db_users_ext ext, const char *ext_id)
 {
-    static const char *const sql[] = {
-        [DB_USERS_GITHUB] = "UPDATE users SET github_id = ? WHERE id = ?",
-        [DB_USERS_WECHAT] = "UPDATE users SET wechat_id = ? WHERE id = ?",
-        [DB_USERS_LARK] = "UPDATE users SET lark_id = ? WHERE id = ?",
-        [DB_USERS_OIDC] = "UPDATE users SET oidc_id = ? WHERE id = ?",
-    };
-    return db_execf(c, sql[ext], "ti", ext_id, id) < 0 ? DB_ERR
-                                                       : 0; /* safe-for-sql: a literal above */
+    int64_t n = DB_ERR;
+    switch (ext) {
+    case DB_USERS_GITHUB:
+        n = db_execf(c, "UPDATE users SET github_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    case DB_USERS_WECHAT:
+        n = db_execf(c, "UPDATE users SET wechat_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    case DB_USERS_LARK:
+        n = db_execf(c, "UPDATE users SET lark_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    case DB_USERS_OIDC:
+        n = db_execf(c, "UPDATE users SET oidc_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    }
+    return n < 0 ? DB_ERR : 0;
 }
 
 int db_users_set_email(struct db_conn *c, int64_t id, const char *email)
