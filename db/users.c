@@ -159,3 +159,71 @@ int db_users_insert(struct db_conn *c, const struct user *u, int64_t *id)
     db_done(st);
     return rc == DB_ROW ? 0 : rc == DB_DONE ? DB_ERR : rc;
 }
+
+/* ---------------------------------------------------------------- other services */
+
+int db_users_by_ext(struct db_conn *c, struct arena *a, enum db_users_ext ext, const char *ext_id,
+                    struct user *out)
+{
+    if (!ext_id || !*ext_id)
+        return 0; /* "" is every account that never bound one */
+    static const char *const sql[] = {
+        [DB_USERS_GITHUB] =
+            "SELECT " USER_COLS " FROM users WHERE github_id = ? ORDER BY id LIMIT 1",
+        [DB_USERS_WECHAT] =
+            "SELECT " USER_COLS " FROM users WHERE wechat_id = ? ORDER BY id LIMIT 1",
+        [DB_USERS_LARK] = "SELECT " USER_COLS " FROM users WHERE lark_id = ? ORDER BY id LIMIT 1",
+        [DB_USERS_OIDC] = "SELECT " USER_COLS " FROM users WHERE oidc_id = ? ORDER BY id LIMIT 1",
+    };
+    return lookup(c, a, sql[ext], ext_id, 0, out);
+}
+
+int db_users_by_aff_code(struct db_conn *c, struct arena *a, const char *code, struct user *out)
+{
+    if (!code || !*code)
+        return 0;
+    return lookup(c, a, "SELECT " USER_COLS " FROM users WHERE aff_code = ?", code, 0, out);
+}
+
+int db_users_set_ext(struct db_conn *c, int64_t id, enum db_users_ext ext, const char *ext_id)
+{
+    int64_t n = DB_ERR;
+    switch (ext) {
+    case DB_USERS_GITHUB:
+        n = db_execf(c, "UPDATE users SET github_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    case DB_USERS_WECHAT:
+        n = db_execf(c, "UPDATE users SET wechat_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    case DB_USERS_LARK:
+        n = db_execf(c, "UPDATE users SET lark_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    case DB_USERS_OIDC:
+        n = db_execf(c, "UPDATE users SET oidc_id = ? WHERE id = ?", "ti", ext_id, id);
+        break;
+    }
+    return n < 0 ? DB_ERR : 0;
+}
+
+int db_users_set_email(struct db_conn *c, int64_t id, const char *email)
+{
+    return db_execf(c, "UPDATE users SET email = ? WHERE id = ?", "ti", email, id) < 0 ? DB_ERR : 0;
+}
+
+int64_t db_users_set_password_by_email(struct db_conn *c, const char *email, const char *hash)
+{
+    if (!email || !*email)
+        return 0;
+    return db_execf(c, "UPDATE users SET password = ? WHERE email = ?", "tt", hash, email);
+}
+
+int64_t db_users_max_id(struct db_conn *c)
+{
+    struct db_stmt *st = db_prepare(c, "SELECT COALESCE(MAX(id), 0) FROM users");
+    if (!st)
+        return DB_ERR;
+    int rc = db_step(st);
+    int64_t n = rc == DB_ROW ? db_col_int64(st, 0) : DB_ERR;
+    db_done(st);
+    return n;
+}

@@ -34,4 +34,24 @@ int64_t db_users_count(struct db_conn *c);
  * Stores the new id in *id. 0, DB_CONSTRAINT (duplicate), or < 0. */
 int db_users_insert(struct db_conn *c, const struct user *u, int64_t *id);
 
+/* ---- sign-up, sign-in through other services, password reset ---- */
+
+/* The columns naming an account at another service. */
+enum db_users_ext { DB_USERS_GITHUB, DB_USERS_WECHAT, DB_USERS_LARK, DB_USERS_OIDC };
+/* The user whose column ext equals ext_id exactly (the lowest id if several): 1, 0 when none
+ * (always for an empty ext_id), < 0 on a database error. */
+int db_users_by_ext(struct db_conn *c, struct arena *a, enum db_users_ext ext, const char *ext_id,
+                    struct user *out);
+/* The user whose invitation code is code: 1, 0 when none (always for ""), < 0 on error. */
+int db_users_by_aff_code(struct db_conn *c, struct arena *a, const char *code, struct user *out);
+/* Sets column ext of user id to ext_id. 0 or < 0. */
+int db_users_set_ext(struct db_conn *c, int64_t id, enum db_users_ext ext, const char *ext_id);
+/* Sets the e-mail address of user id. 0 or < 0. */
+int db_users_set_email(struct db_conn *c, int64_t id, const char *email);
+/* Sets the password hash of every user whose e-mail is email. The number of rows changed,
+ * or < 0. */
+int64_t db_users_set_password_by_email(struct db_conn *c, const char *email, const char *hash);
+/* The highest users.id (0 for none), or < 0 on a database error. */
+int64_t db_users_max_id(struct db_conn *c);
+
 #endif

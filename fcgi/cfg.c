@@ -136,6 +136,22 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                                  "Let mail log in without TLS, or with a certificate that does "
                                  "not verify, as One API does; by default SMTPAccount/SMTPToken "
                                  "are only sent over verified TLS"},
+    /* The services sign-in and sign-up call; settings so that tests can point them at mocks. */
+    [CFG_TURNSTILE_VERIFY_URL] = {"turnstile-verify-url", "TURNSTILE_VERIFY_URL", NULL, CFG_T_STR,
+                                  "https://challenges.cloudflare.com/turnstile/v0/siteverify", 0, 0,
+                                  NULL, 0, "Cloudflare Turnstile's siteverify endpoint"},
+    [CFG_GITHUB_OAUTH_TOKEN_URL] = {"github-oauth-token-url", "GITHUB_OAUTH_TOKEN_URL", NULL,
+                                    CFG_T_STR, "https://github.com/login/oauth/access_token", 0, 0,
+                                    NULL, 0, "GitHub's OAuth code-for-token endpoint"},
+    [CFG_GITHUB_USER_URL] = {"github-user-url", "GITHUB_USER_URL", NULL, CFG_T_STR,
+                             "https://api.github.com/user", 0, 0, NULL, 0,
+                             "GitHub's endpoint for the signed-in user"},
+    [CFG_LARK_OAUTH_TOKEN_URL] = {"lark-oauth-token-url", "LARK_OAUTH_TOKEN_URL", NULL, CFG_T_STR,
+                                  "https://open.feishu.cn/open-apis/authen/v2/oauth/token", 0, 0,
+                                  NULL, 0, "Feishu/Lark's OAuth code-for-token endpoint"},
+    [CFG_LARK_USER_INFO_URL] = {"lark-user-info-url", "LARK_USER_INFO_URL", NULL, CFG_T_STR,
+                                "https://passport.feishu.cn/suite/passport/oauth/userinfo", 0, 0,
+                                NULL, 0, "Feishu/Lark's endpoint for the signed-in user"},
 };
 
 static int parse_bool(const char *s, long long *out)

@@ -25,14 +25,16 @@
 #include <string.h>
 #include <time.h>
 
-#define NOTIFY_QUEUE 64     /* messages waiting for the sender; more are dropped */
-#define NOTIFY_TIMEOUT_S 20 /* one delivery attempt (pusher or mail), connection included */
-#define NOTIFY_DRAIN_S 10   /* what shutdown gives the messages still queued, in all */
+#define NOTIFY_QUEUE 64      /* messages waiting for the sender; more are dropped */
+#define NOTIFY_TIMEOUT_S 20  /* one delivery attempt (pusher or mail), connection included */
+#define NOTIFY_DRAIN_S 10    /* what shutdown gives the messages still queued, in all */
+#define NOTIFY_MAIL_NOW_S 15 /* a mail a request waits for (a code, a reset link) */
 
 /* One queued message; both strings on the heap. */
 struct notice {
     char *subject; /* plain text */
     char *html;    /* inner HTML, before the mail template */
+    int64_t uid;   /* mail this user (by e-mail only); 0 = root, Message Pusher first */
 };
 
 /* The notifier: its queue and its sender. */
@@ -185,6 +187,18 @@ static const char *root_email(struct app *app, struct arena *a)
     return email;
 }
 
+/* The e-mail address of user uid, read at send time; "" when none (or on an error, logged). */
+static const char *user_email(struct app *app, struct arena *a, int64_t uid)
+{
+    struct user u;
+    struct db_conn *c = db_acquire(app->db);
+    int rc = db_users_by_id(c, a, uid, &u);
+    if (rc < 0)
+        LOG_WARN("cannot read the e-mail address of user %lld: %s", (long long)uid, db_errmsg(c));
+    db_release(c);
+    return rc == 1 && u.email ? u.email : "";
+}
+
 /* What libcurl uploads after DATA. */
 struct mail_src {
     const char *p;
@@ -260,21 +274,16 @@ static void mail_text(struct strbuf *sb, const char *to_list, const char *from,
     }
 }
 
-/* Sends the message to root's e-mail address through SMTPServer; 0, or -1 with why (-2 when
- * no SMTP server is configured at all). */
-static int mail(struct notify *n, struct arena *a, const char *subject, const char *html,
-                const char *system_name, long timeout_s, char *why, size_t whylen)
+/* Sends the message to the ';'-separated addresses of to through SMTPServer; 0, or -1 with
+ * why (-2 when no SMTP server is configured at all). */
+static int mail(struct app *app, struct arena *a, const char *to, const char *subject,
+                const char *html, const char *system_name, long timeout_s, char *why, size_t whylen)
 {
-    struct options *o = n->app->opts;
+    struct options *o = app->opts;
     const char *server = options_get(o, a, "SMTPServer");
     if (!*server) {
-        snprintf(why, whylen, "no Message Pusher and no SMTPServer configured");
+        snprintf(why, whylen, "SMTP 服务器未配置");
         return -2;
-    }
-    const char *to = root_email(n->app, a);
-    if (!*to) {
-        snprintf(why, whylen, "the root user has no e-mail address");
-        return -1;
     }
     long port = strtol(options_get(o, a, "SMTPPort"), NULL, 10);
     if (port <= 0 || port > 65535)
@@ -285,7 +294,7 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
     if (!*from)
         from = account;
     if (strpbrk(from, "\r\n") || strpbrk(to, "\r\n")) {
-        snprintf(why, whylen, "a line break in SMTPFrom or root's e-mail address");
+        snprintf(why, whylen, "a line break in SMTPFrom or the recipient's address");
         return -1; /* it would end the header and start another */
     }
 
@@ -319,7 +328,7 @@ static int mail(struct notify *n, struct arena *a, const char *subject, const ch
      * SMTP_ALLOW_INSECURE=true brings that back for servers that need it
      * (docs/compatibility.md). Without credentials TLS is used when offered. */
     int has_login = *account || *password;
-    int is_strict = has_login && !cfg_int(n->app->cfg, CFG_SMTP_ALLOW_INSECURE);
+    int is_strict = has_login && !cfg_int(app->cfg, CFG_SMTP_ALLOW_INSECURE);
     if (port == 465) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, is_strict ? 1L : 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, is_strict ? 2L : 0L);
@@ -356,6 +365,17 @@ static void deliver(struct notify *n, const struct notice *m, long timeout_s)
     const char *html = wrap_html(a, m->subject, m->html, system_name);
     const char *addr = options_get(o, a, "MessagePusherAddress");
     char why[512] = "";
+    if (m->uid > 0) {
+        const char *to = user_email(n->app, a, m->uid);
+        int rc =
+            *to ? mail(n->app, a, to, m->subject, html, system_name, timeout_s, why, sizeof why)
+                : 0;
+        if (rc == -1)
+            LOG_WARN("mail \"%s\" to user %lld not delivered: %s", m->subject, (long long)m->uid,
+                     why);
+        arena_free(a);
+        return;
+    }
     if (*addr) {
         if (push(n, a, addr, options_get(o, a, "MessagePusherToken"), m->subject, html, timeout_s,
                  why, sizeof why) == 0) {
@@ -365,7 +385,15 @@ static void deliver(struct notify *n, const struct notice *m, long timeout_s)
         LOG_WARN("Message Pusher did not take the notification \"%s\" (%s): trying e-mail",
                  m->subject, why);
     }
-    int rc = mail(n, a, m->subject, html, system_name, timeout_s, why, sizeof why);
+    int has_smtp = *options_get(o, a, "SMTPServer") != '\0';
+    const char *to = has_smtp ? root_email(n->app, a) : "";
+    int rc;
+    if (!has_smtp)
+        rc = -2, snprintf(why, sizeof why, "no Message Pusher and no SMTPServer configured");
+    else if (!*to)
+        rc = -1, snprintf(why, sizeof why, "the root user has no e-mail address");
+    else
+        rc = mail(n->app, a, to, m->subject, html, system_name, timeout_s, why, sizeof why);
     if (rc == -2)
         LOG_INFO("notification \"%s\" not sent: %s", m->subject, why);
     else if (rc < 0)
@@ -463,8 +491,8 @@ int notify_pending(struct notify *n)
     return len;
 }
 
-/* Queues subject and html, taking ownership of html (heap). */
-static void enqueue(struct app *app, const char *subject, char *html)
+/* Queues subject and html for root (uid 0) or user uid, taking ownership of html (heap). */
+static void enqueue_to(struct app *app, int64_t uid, const char *subject, char *html)
 {
     struct notify *n = app->notify;
     if (!n) {
@@ -474,7 +502,7 @@ static void enqueue(struct app *app, const char *subject, char *html)
     pthread_mutex_lock(&n->mu);
     int is_full = n->len == NOTIFY_QUEUE, is_stopping = n->is_stopping;
     if (!is_full && !is_stopping) {
-        n->q[(n->head + n->len) % NOTIFY_QUEUE] = (struct notice){xstrdup(subject), html};
+        n->q[(n->head + n->len) % NOTIFY_QUEUE] = (struct notice){xstrdup(subject), html, uid};
         n->len++;
         pthread_cond_signal(&n->cv);
     }
@@ -484,6 +512,11 @@ static void enqueue(struct app *app, const char *subject, char *html)
                  is_full ? "the queue is full" : "shutting down");
         free(html);
     }
+}
+
+static void enqueue(struct app *app, const char *subject, char *html)
+{
+    enqueue_to(app, 0, subject, html);
 }
 
 void notify_root_text(struct app *app, const char *subject, const char *text)
@@ -520,4 +553,48 @@ void notify_channel_enabled(struct app *app, int64_t id, const char *name)
     sb_printf(&sb, "」（#%lld）已被重新启用。</p>\n<p>您现在可以继续使用该渠道了。</p>",
               (long long)id);
     enqueue(app, "渠道状态变更提醒", sb_detach(&sb, NULL));
+}
+
+int notify_mail_now(struct app *app, struct arena *a, const char *to, const char *subject,
+                    const char *inner_html, char *err, size_t errlen)
+{
+    const char *system_name = options_get(app->opts, a, "SystemName");
+    const char *html = wrap_html(a, subject, inner_html, system_name);
+    return mail(app, a, to, subject, html, system_name, NOTIFY_MAIL_NOW_S, err, errlen) < 0 ? -1
+                                                                                            : 0;
+}
+
+int notify_quota_level(int64_t before, int64_t amount, int64_t threshold)
+{
+    if (amount <= 0)
+        return 0;
+    if (before - amount <= 0)
+        return 2;
+    return before >= threshold && before - amount < threshold ? 1 : 0;
+}
+
+void notify_quota_reserved(struct app *app, int64_t uid, int64_t before, int64_t amount)
+{
+    int level = notify_quota_level(before, amount,
+                                   (int64_t)options_double(app->opts, "QuotaRemindThreshold"));
+    if (!level || !app->notify)
+        return;
+    struct arena *a = arena_new(4096);
+    const char *prompt = level == 2 ? "您的额度已用尽" : "您的额度即将用尽";
+    const char *addr = options_get(app->opts, a, "ServerAddress");
+    if (!*addr)
+        addr = "http://localhost:3000";
+    const char *link = arena_printf(a, "%s/topup", addr);
+    struct strbuf sb;
+    sb_init(&sb, NULL);
+    sb_printf(
+        &sb,
+        "<p>%s，当前剩余额度为 %lld，为了不影响您的使用，请及时充值。</p>\n<p>充值链接：<a href=\"",
+        prompt, (long long)before);
+    sb_html(&sb, link);
+    SB_LIT(&sb, "\">");
+    sb_html(&sb, link);
+    SB_LIT(&sb, "</a></p>");
+    arena_free(a);
+    enqueue_to(app, uid, "额度提醒", sb_detach(&sb, NULL));
 }

@@ -157,3 +157,124 @@ int session_auth(struct req *r, unsigned level)
     r->username = u.username;
     return 0;
 }
+
+/* ---------------------------------------------------------------- transient signed state */
+
+#define SIGNED_VALUE_MAX 128 /* a state, a flag: short values only */
+
+static void signed_mac(const unsigned char key[32], const char *name, const char *payload,
+                       unsigned char mac[32])
+{
+    struct strbuf sb;
+    sb_init(&sb, NULL);
+    sb_puts(&sb, "flow|");
+    sb_puts(&sb, name);
+    sb_putc(&sb, '|');
+    sb_puts(&sb, payload);
+    hmac_sha256(key, 32, sb.p, sb.len, mac);
+    sb_free(&sb);
+}
+
+size_t session_signed_make(const unsigned char key[32], const char *name, const char *value,
+                           int64_t expires, char *out, size_t outlen)
+{
+    char payload[SIGNED_VALUE_MAX + 32], p64[sizeof payload * 4 / 3 + 4], m64[64];
+    int pn = snprintf(payload, sizeof payload, "%s|%" PRId64, value, expires);
+    if (pn < 0 || (size_t)pn >= sizeof payload)
+        return 0;
+    unsigned char mac[32];
+    signed_mac(key, name, payload, mac);
+    b64url_encode(payload, (size_t)pn, p64);
+    b64url_encode(mac, sizeof mac, m64);
+    int n = snprintf(out, outlen, "%s.%s", p64, m64);
+    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
+int session_signed_value(const unsigned char key[32], const char *name, const char *cookie,
+                         int64_t now, char *out, size_t outlen)
+{
+    const char *dot = cookie ? strchr(cookie, '.') : NULL;
+    if (!dot || (size_t)(dot - cookie) > (SIGNED_VALUE_MAX + 32) * 4 / 3 + 4 ||
+        strlen(dot + 1) > 60)
+        return 0;
+    unsigned char payload[SIGNED_VALUE_MAX + 40], mac[64], want[32];
+    long pn = b64_decode(cookie, (size_t)(dot - cookie), payload, sizeof payload - 1, 0);
+    long mn = b64_decode(dot + 1, strlen(dot + 1), mac, sizeof mac, 0);
+    if (pn <= 0 || mn != 32 || memchr(payload, '\0', (size_t)pn))
+        return 0;
+    payload[pn] = '\0';
+    signed_mac(key, name, (char *)payload, want);
+    if (!ct_equal(mac, want, sizeof want))
+        return 0;
+    char *bar = strrchr((char *)payload, '|');
+    if (!bar)
+        return 0;
+    char *end;
+    long long exp = strtoll(bar + 1, &end, 10);
+    if (*end || end == bar + 1 || exp < now)
+        return 0;
+    size_t vn = (size_t)(bar - (char *)payload);
+    if (vn >= outlen)
+        return 0;
+    memcpy(out, payload, vn);
+    out[vn] = '\0';
+    return 1;
+}
+
+void session_flow_set(struct req *r, const char *name, const char *value, int ttl)
+{
+    char v[SIGNED_VALUE_MAX * 2 + 64] = "";
+    if (ttl > 0 && !session_signed_make(req_app(r)->session_key, name, value,
+                                        (int64_t)time(NULL) + ttl, v, sizeof v)) {
+        LOG_BUG("signed cookie %s too long", name);
+        return;
+    }
+    resp_header(r, "Set-Cookie",
+                arena_printf(r->a, "oa_%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s", name,
+                             v, ttl > 0 ? ttl : 0, req_app(r)->cookie_secure ? "; Secure" : ""));
+}
+
+const char *session_flow_get(struct req *r, const char *name)
+{
+    const char *c = req_cookie(r, arena_printf(r->a, "oa_%s", name));
+    char v[SIGNED_VALUE_MAX + 1];
+    if (!c ||
+        !session_signed_value(req_app(r)->session_key, name, c, (int64_t)time(NULL), v, sizeof v))
+        return NULL;
+    return arena_strdup(r->a, v);
+}
+
+/* ---------------------------------------------------------------- mailed codes */
+
+void session_code(const unsigned char key[32], char purpose, const char *email, int64_t bucket,
+                  const char *pwhash, size_t hexlen, char *out)
+{
+    struct strbuf sb;
+    sb_init(&sb, NULL);
+    sb_printf(&sb, "code|%c|%s|%" PRId64 "|%s", purpose, email ? email : "", bucket,
+              pwhash ? pwhash : "");
+    unsigned char mac[32];
+    hmac_sha256(key, 32, sb.p, sb.len, mac);
+    sb_free(&sb);
+    if (hexlen > 64)
+        hexlen = 64;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < hexlen; i++)
+        out[i] = hex[(mac[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[hexlen] = '\0';
+}
+
+int session_code_check(const unsigned char key[32], char purpose, const char *email,
+                       const char *pwhash, int64_t now, size_t hexlen, const char *given)
+{
+    if (!given || hexlen > 64 || strlen(given) != hexlen || !email || !*email)
+        return 0;
+    int64_t bucket = now / SESSION_CODE_PERIOD;
+    int ok = 0;
+    for (int64_t b = bucket - 1; b <= bucket; b++) {
+        char want[65];
+        session_code(key, purpose, email, b, pwhash, hexlen, want);
+        ok |= ct_equal(want, given, hexlen);
+    }
+    return ok;
+}

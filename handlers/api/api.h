@@ -2,8 +2,10 @@
  * per /api group. */
 #ifndef OA_API_H
 #define OA_API_H
+#include <stddef.h>
 
 struct app;
+struct json_object;
 struct relay_channel;
 struct req;
 struct user;
@@ -18,6 +20,9 @@ int h_home_page_content(struct req *r);
 int h_user_login(struct req *r);
 int h_user_logout(struct req *r);
 int h_user_self(struct req *r);
+/* Logs u in exactly as password login does (every way of signing in ends here): the session
+ * cookie, and data = u's id, username, display_name, role and status, other fields zero. */
+void user_login_reply(struct req *r, const struct user *u);
 /* The caller's users row (r->user_id), strings in r's arena: 0, or an oa_err (OA_ERR_DB;
  * OA_ERR_NO_LOGIN when the user no longer exists). */
 int user_of_caller(struct req *r, struct user *u);
@@ -77,5 +82,28 @@ int h_log_delete(struct req *r);
 int h_option_list(struct req *r);
 int h_option_update(struct req *r);
 int h_group_list(struct req *r);
+
+/* signup.c: sign-up, mailed codes, password reset, Turnstile */
+int h_user_register(struct req *r);  /* POST /api/user/register */
+int h_verification(struct req *r);   /* GET /api/verification */
+int h_reset_password(struct req *r); /* GET /api/reset_password */
+int h_user_reset(struct req *r);     /* POST /api/user/reset */
+/* Whether email holds a valid verification code ('v') for it now. */
+int signup_code_ok(struct req *r, const char *email, const char *code);
+
+/* oauth.c: sign-in and binding through GitHub, Feishu/Lark, OIDC and WeChat */
+int h_oauth_state(struct req *r);       /* GET /api/oauth/state */
+int h_oauth_github(struct req *r);      /* GET /api/oauth/github */
+int h_oauth_lark(struct req *r);        /* GET /api/oauth/lark */
+int h_oauth_oidc(struct req *r);        /* GET /api/oauth/oidc */
+int h_oauth_wechat(struct req *r);      /* GET /api/oauth/wechat */
+int h_oauth_wechat_bind(struct req *r); /* GET /api/oauth/wechat/bind */
+int h_oauth_email_bind(struct req *r);  /* GET /api/oauth/email/bind */
+/* A call to another service in the request's worker (5 s; the database connection is given
+ * back first): POST body with the ctype_header line when body is not NULL, else GET;
+ * auth_header ("Authorization: ...") may be NULL. 0 with the answer's JSON in *out (owned by
+ * r's arena), or -1 with a reason in err (transport failure, or an answer that is not JSON). */
+int oauth_http(struct req *r, const char *url, const char *ctype_header, const char *body,
+               const char *auth_header, struct json_object **out, char *err, size_t errlen);
 
 #endif

@@ -45,6 +45,27 @@ static json_object *user_json(const struct user *u, int with_secrets)
 /* A bcrypt hash with One API's cost (10) that no account has. */
 #define DUMMY_HASH "$2a$10$VJOQaQfWj3E2kepHl5Guz.YqWkTYf3UhKFnhe02p3GBzQN7RnM7vS"
 
+void user_login_reply(struct req *r, const struct user *u)
+{
+    session_login(r, u);
+    /* Login answers only these fields filled; the rest stay zero, as One API does. */
+    struct user shown = {.id = u->id,
+                         .username = u->username,
+                         .display_name = u->display_name,
+                         .role = u->role,
+                         .status = u->status,
+                         .password = "",
+                         .email = "",
+                         .github_id = "",
+                         .wechat_id = "",
+                         .lark_id = "",
+                         .oidc_id = "",
+                         .access_token = "",
+                         .group = "",
+                         .aff_code = ""};
+    api_ok(r, user_json(&shown, 0));
+}
+
 int h_user_login(struct req *r)
 {
     struct app *app = req_app(r);
@@ -76,23 +97,7 @@ int h_user_login(struct req *r)
         api_fail(r, 200, "用户名或密码错误，或用户已被封禁");
         return 0;
     }
-    session_login(r, &u);
-    /* Login answers only these fields filled; the rest stay zero, as One API does. */
-    struct user shown = {.id = u.id,
-                         .username = u.username,
-                         .display_name = u.display_name,
-                         .role = u.role,
-                         .status = u.status,
-                         .password = "",
-                         .email = "",
-                         .github_id = "",
-                         .wechat_id = "",
-                         .lark_id = "",
-                         .oidc_id = "",
-                         .access_token = "",
-                         .group = "",
-                         .aff_code = ""};
-    api_ok(r, user_json(&shown, 0));
+    user_login_reply(r, &u);
     return 0;
 }
 

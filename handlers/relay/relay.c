@@ -430,8 +430,11 @@ static int attempt_reserve(struct attempt *at)
             au->user.quota = u.quota;
         }
     }
-    if (q == QUOTA_OK)
+    if (q == QUOTA_OK) {
+        /* The low-quota mail is queued, never sent here. */
+        notify_quota_reserved(app, au->user.id, au->user.quota, at->reserved);
         return 0;
+    }
     rl->responded = 1;
     if (q == QUOTA_USER_SHORT)
         relay_fail_code(r, 403, "user quota is not enough", "insufficient_user_quota");
