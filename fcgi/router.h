@@ -14,11 +14,11 @@ enum route_flag {
     AUTH_ROOT = 3,        /* role >= 100 */
     AUTH_RELAY_TOKEN = 4, /* an sk- relay key */
     AUTH_MASK = 7,
-    BODY_JSON = 1 << 4, /* body must be JSON (or empty); parsed into r->json. A browser
-                         * (a cookie, or no credential) must say Content-Type:
-                         * application/json, which a page on another site cannot send
-                         * without the browser asking first */
-    BODY_FORM = 1 << 5, /* body is multipart/form-data or urlencoded (or empty); left raw */
+    BODY_JSON = 1 << 4,      /* body must be JSON (or empty); parsed into r->json. A browser
+                              * (a cookie, or no credential) must say Content-Type:
+                              * application/json, which a page on another site cannot send
+                              * without the browser asking first */
+    BODY_FORM = 1 << 5,      /* body is multipart/form-data or urlencoded (or empty); left raw */
     LIMIT_CRITICAL = 1 << 6, /* sign-up, sign-in, mail and OAuth: the strict per-address
                               * limit of the router's admit hook also applies */
     ROUTE__FLAGS = AUTH_MASK | BODY_JSON | BODY_FORM | LIMIT_CRITICAL, /* every flag the router
