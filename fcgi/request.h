@@ -66,6 +66,7 @@ struct req {
     /* An error a hook or handler describes itself (returned as OA_ERR_DESCRIBED). */
     int err_status;
     const char *err_msg;
+    const char *err_code; /* an OpenAI-shaped answer's "code", or NULL to leave it out */
 
     /* Response. */
     int status;            /* HTTP status, default 200 */
