@@ -134,7 +134,8 @@ void make_request_id(char *buf, size_t n)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    /* Local time, as Go's time.Now() formats it: the id's date is the server's (TZ). */
+    localtime_r(&ts.tv_sec, &tm);
     uint32_t rnd = (uint32_t)(fast_random() >> 32);
     snprintf(buf, n, "%04d%02d%02d%02d%02d%02d%ld%08u", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec,

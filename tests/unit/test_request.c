@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 /* CGI params of the fake transport: name, value, name, value, ..., NULL. */
@@ -128,6 +129,26 @@ static void test_gzip(struct arena *a)
     free(gz);
 }
 
+/* The id's timestamp is local time, as One API's: under TZ=UTC-14 it is 14 hours ahead of
+ * UTC. */
+static void test_request_id(void)
+{
+    char id[64];
+    setenv("TZ", "UTC-14", 1);
+    tzset();
+    time_t now = time(NULL);
+    make_request_id(id, sizeof id);
+    time_t ahead = now + 14 * 3600;
+    struct tm tm;
+    gmtime_r(&ahead, &tm);
+    char want[64];
+    snprintf(want, sizeof want, "%04d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour);
+    ok(!strncmp(id, want, 10), "the request id's date and hour are local time (%s, %s)", id, want);
+    unsetenv("TZ");
+    tzset();
+}
+
 int main(void)
 {
     struct arena *a = arena_new(4096);
@@ -184,6 +205,7 @@ int main(void)
     is_str(req_cookie(&r, "session"), "abc.def", "a quoted cookie value is unquoted");
     ok(!req_cookie(&r, "sess"), "a cookie name must match whole");
     test_gzip(a);
+    test_request_id();
     arena_free(a);
     return done_testing();
 }
