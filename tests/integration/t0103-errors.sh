@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # t0103: error shapes (404 for unknown paths and unknown methods, 413, malformed JSON), the
 # request id header on every response, refusal to start on a bad configuration value, and
-# the example SESSION_SECRET replaced by a random one.
+# the example SESSION_SECRET replaced by a random one, database errors as 200 envelopes.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
@@ -97,6 +97,14 @@ if oa_start nginx; then
     is "$OA_STATUS:$(json_get data.username)" "200:root" "... with a session that lasts while the process does"
     like "$(cat "$OA_RUN/one-api.out")" "ERR.*SESSION_SECRET is the example value 'random_string'.*random secret" \
         "... and the log says the example value was replaced"
+    # A failed query: One API's 200 envelope; the database's text stays in the log.
+    oa_db_query 'ALTER TABLE tokens RENAME TO tokens_gone' >/dev/null
+    oa_req GET /api/token/ -b "${cookie%%;*}"
+    is "$OA_STATUS|$(json_get success)|$(json_get message)" "200|false|database error" \
+        "a database error on /api is HTTP 200 with success:false and a short message"
+    oa_db_query 'ALTER TABLE tokens_gone RENAME TO tokens' >/dev/null
+    oa_req GET /api/token/ -b "${cookie%%;*}"
+    is "$OA_STATUS|$(json_get success)" "200|true" "... and the route works again"
     oa_stop
 fi
 
