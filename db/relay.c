@@ -20,13 +20,14 @@ static void read_token(struct db_stmt *st, struct arena *a, void *row)
     t->key = db_col_str(st, 8, a);
     t->models = db_col_str(st, 9, a);
     t->subnet = db_col_str(st, 10, a);
+    t->rpm_limit = db_col_int64(st, 11);
 }
 
 int db_relay_token(struct db_conn *c, struct arena *a, const char *key, struct relay_token *out)
 {
     struct db_stmt *st = db_prepare(
         c, "SELECT id, user_id, status, expired_time, remain_quota, used_quota, unlimited_quota, "
-           "name, \"key\", models, subnet FROM tokens WHERE \"key\" = ?");
+           "name, \"key\", models, subnet, rpm_limit FROM tokens WHERE \"key\" = ?");
     if (!st)
         return DB_ERR;
     db_bind_text(st, 1, key);

@@ -10,6 +10,7 @@ struct db_conn;
 /* A tokens row as the relay needs it; strings in the arena. */
 struct relay_token {
     int64_t id, user_id, status, expired_time, remain_quota, used_quota;
+    int64_t rpm_limit; /* relay requests per minute, 0 = no limit */
     int unlimited_quota;
     const char *name, *key, *models, *subnet;
 };

@@ -90,6 +90,7 @@ static const struct col tokens_cols[] = {
     INT_DEF("used_quota", "0"),
     TEXT_COL("models"),
     {"subnet", "text DEFAULT ''", "text DEFAULT ''", NULL},
+    INT_DEF("rpm_limit", "0"), /* ours: relay requests per minute, 0 = no limit */
     END_COL,
 };
 

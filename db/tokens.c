@@ -6,15 +6,15 @@
 
 #define TOKEN_COLS                                                                                 \
     "id, user_id, \"key\", status, name, created_time, accessed_time, expired_time, "              \
-    "remain_quota, unlimited_quota, used_quota, models, subnet"
+    "remain_quota, unlimited_quota, used_quota, models, subnet, rpm_limit"
 
 int db_tokens_insert(struct db_conn *c, const struct token *t, int64_t *id)
 {
     struct db_stmt *st =
         db_prepare(c, "INSERT INTO tokens (user_id, \"key\", status, name, created_time, "
                       "accessed_time, expired_time, remain_quota, unlimited_quota, "
-                      "used_quota, models, subnet) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+                      "used_quota, models, subnet, rpm_limit) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
     if (!st)
         return DB_ERR;
     db_bind_int64(st, 1, t->user_id);
@@ -29,6 +29,7 @@ int db_tokens_insert(struct db_conn *c, const struct token *t, int64_t *id)
     db_bind_int64(st, 10, t->used_quota);
     db_bind_text(st, 11, t->models);
     db_bind_text(st, 12, t->subnet ? t->subnet : "");
+    db_bind_int64(st, 13, t->rpm_limit);
     int rc = db_step(st);
     if (rc == DB_ROW && id)
         *id = db_col_int64(st, 0);
@@ -52,6 +53,7 @@ static void read_token(struct db_stmt *st, struct arena *a, void *row)
     t->used_quota = db_col_int64(st, 10);
     t->models = db_col_str_or_null(st, 11, a);
     t->subnet = db_col_str_or_null(st, 12, a);
+    t->rpm_limit = db_col_int64(st, 13);
 }
 
 int db_tokens_get(struct db_conn *c, struct arena *a, int64_t id, int64_t user_id,
@@ -118,9 +120,11 @@ int64_t db_tokens_update(struct db_conn *c, const struct token *t)
 {
     return db_execf(c,
                     "UPDATE tokens SET name = ?, status = ?, expired_time = ?, remain_quota = ?, "
-                    "unlimited_quota = ?, models = ?, subnet = ? WHERE id = ? AND user_id = ?",
-                    "tiiibttii", t->name ? t->name : "", t->status, t->expired_time,
-                    t->remain_quota, t->unlimited_quota, t->models, t->subnet, t->id, t->user_id);
+                    "unlimited_quota = ?, models = ?, subnet = ?, rpm_limit = ? "
+                    "WHERE id = ? AND user_id = ?",
+                    "tiiibttiii", t->name ? t->name : "", t->status, t->expired_time,
+                    t->remain_quota, t->unlimited_quota, t->models, t->subnet, t->rpm_limit, t->id,
+                    t->user_id);
 }
 
 int64_t db_tokens_delete(struct db_conn *c, int64_t id, int64_t user_id)

@@ -20,6 +20,7 @@ struct token {
     int64_t used_quota;
     const char *models; /* NULL = all (JSON null) */
     const char *subnet; /* NULL = any (JSON null) */
+    int64_t rpm_limit;  /* relay requests per minute through this process; 0 = no limit */
 };
 
 /* Orders of a token listing (the `order` query of GET /api/token/). */
@@ -41,8 +42,9 @@ int db_tokens_list(struct db_conn *c, struct arena *a, int64_t user_id, enum db_
 /* user_id's tokens whose name starts with keyword (LIKE 'kw%'), id DESC. 0 or < 0. */
 int db_tokens_search(struct db_conn *c, struct arena *a, int64_t user_id, const char *keyword,
                      struct token **out, size_t *n);
-/* Writes name, status, expired_time, remain_quota, unlimited_quota, models and subnet of t to
- * row t->id of t->user_id (zero values and NULLs included). Rows changed (0 or 1), or < 0. */
+/* Writes name, status, expired_time, remain_quota, unlimited_quota, models, subnet and
+ * rpm_limit of t to row t->id of t->user_id (zero values and NULLs included). Rows changed (0 or
+ * 1), or < 0. */
 int64_t db_tokens_update(struct db_conn *c, const struct token *t);
 /* Deletes token id of user_id. Rows deleted (0 or 1), or < 0. */
 int64_t db_tokens_delete(struct db_conn *c, int64_t id, int64_t user_id);

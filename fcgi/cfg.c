@@ -71,8 +71,9 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
     [CFG_SESSION_SECRET] = {"session-secret", "SESSION_SECRET", NULL, CFG_T_STR, NULL, 0, 0, NULL,
                             1,
                             "Secret that signs session cookies; unset = random per start (sessions "
-                            "end at restart), and plain CGI refuses to start without one; the "
-                            "example values of the docs are refused"},
+                            "end at restart); the example values of the docs are logged as an "
+                            "error and replaced by a random secret too. Plain CGI refuses to "
+                            "start without a real one"},
     [CFG_INITIAL_ROOT_TOKEN] = {"initial-root-token", "INITIAL_ROOT_TOKEN", NULL, CFG_T_STR, NULL,
                                 0, 0, NULL, 1,
                                 "Relay key (without sk-) created for root on first start"},
@@ -99,7 +100,19 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
                          "(conditional UPDATEs: set it on every process when several processes or "
                          "nodes share the database); plain CGI always uses sql"},
     [CFG_DEBUG] = {"debug", "DEBUG", NULL, CFG_T_BOOL, "false", 0, 1, NULL, 0,
-                   "Write DEBUG log lines"},
+                   "Write DEBUG log lines, and turn the per-address rate limits off"},
+    [CFG_GLOBAL_API_RATE_LIMIT] = {"global-api-rate-limit", "GLOBAL_API_RATE_LIMIT", NULL,
+                                   CFG_T_INT, "480", 0, 100000000, NULL, 0,
+                                   "Requests per client address per 180 s on /api and the billing "
+                                   "routes (429 beyond); 0 = no limit. Per process"},
+    [CFG_GLOBAL_WEB_RATE_LIMIT] = {"global-web-rate-limit", "GLOBAL_WEB_RATE_LIMIT", NULL,
+                                   CFG_T_INT, "240", 0, 100000000, NULL, 0,
+                                   "Requests per client address per 180 s on paths outside /api, "
+                                   "/v1 and billing; 0 = no limit. Per process"},
+    [CFG_CRITICAL_RATE_LIMIT] = {"critical-rate-limit", "CRITICAL_RATE_LIMIT", NULL, CFG_T_INT,
+                                 "20", 0, 100000000, NULL, 0,
+                                 "Requests per client address per 1200 s on sign-up, sign-in, "
+                                 "mail and OAuth routes; 0 = no limit. Per process"},
     [CFG_ONLY_ONE_LOG_FILE] = {"only-one-log-file", "ONLY_ONE_LOG_FILE", NULL, CFG_T_BOOL, "false",
                                0, 1, NULL, 0, "Log to oneapi.log instead of daily files"},
     [CFG_THEME] = {"theme", "THEME", NULL, CFG_T_STR, "default", 0, 0, "default|berry|air", 0,
@@ -381,17 +394,6 @@ int config_load(struct config *c, int argc, const char *const *argv, const char 
     for (int k = 0; k < CFG__MAX; k++)
         if (flagval[k] && set_value(c, (enum cfg_key)k, flagval[k], 3, err, errlen) < 0)
             return -1;
-    /* Published example values would let anyone sign a session cookie. */
-    static const char *const examples[] = {"random_string", "change-me-to-a-long-random-string"};
-    for (size_t i = 0; i < sizeof examples / sizeof *examples; i++) {
-        if (!strcmp(cfg_str(c, CFG_SESSION_SECRET), examples[i])) {
-            snprintf(err, errlen,
-                     "SESSION_SECRET is the example value '%s'; set a real secret (for example "
-                     "the output of: head -c 32 /dev/urandom | base64)",
-                     examples[i]);
-            return -1;
-        }
-    }
     return 0;
 }
 

@@ -23,6 +23,8 @@ const char *oa_strerror(int code)
     case OA_ERR_CROSS_SITE: return "cross-site request refused";
     case OA_ERR_MEDIA_TYPE: return "unsupported Content-Type";
     case OA_ERR_RATE_LIMIT: return "too many requests";
+    case OA_ERR_BAD_ENCODING: return "malformed gzip body";
+    case OA_ERR_LIMITED: return "rate limited";
     case OA_ERR_DB_BUSY: return "database busy";
     default: return "unknown error";
     }

@@ -1,4 +1,5 @@
-/* ratelimit: token buckets in a hash table with a least-recently-used list. */
+/* ratelimit: token buckets or sliding windows in a hash table with a least-recently-used
+ * list. */
 #include "config.h"
 #include "fcgi/ratelimit.h"
 #include "fcgi/xmalloc.h"
@@ -15,6 +16,10 @@ struct bucket {
     struct bucket *newer, *older; /* LRU list */
     double tokens;                /* at time `at` */
     double at;                    /* when tokens was computed */
+    /* Sliding windows: a ring of accepted times, oldest at head; it grows as the key uses it,
+     * up to limit, so that a key seen once costs a few bytes whatever its limit. */
+    double *ring;
+    unsigned limit, cap, n, head;
     char key[];
 };
 
@@ -55,6 +60,7 @@ void ratelimit_free(struct ratelimit *rl)
         return;
     for (struct bucket *b = rl->newest, *n; b; b = n) {
         n = b->older;
+        free(b->ring);
         free(b);
     }
     free(rl->slots);
@@ -94,6 +100,7 @@ static void forget_oldest(struct ratelimit *rl)
         pp = &(*pp)->next_hash;
     *pp = b->next_hash;
     lru_unlink(rl, b);
+    free(b->ring);
     free(b);
     rl->n_keys--;
 }
@@ -154,6 +161,57 @@ int ratelimit_take(struct ratelimit *rl, const char *key, double now, double *re
 int ratelimit_peek(struct ratelimit *rl, const char *key, double now, double *retry_after)
 {
     return check(rl, key, now, retry_after, 0);
+}
+
+struct ratelimit *ratelimit_window_new(size_t max_keys)
+{
+    return ratelimit_new(0, 0, max_keys);
+}
+
+/* Room for one more time in b's ring (b->n < limit): doubles it, oldest first again. */
+static void ring_grow(struct bucket *b)
+{
+    unsigned cap = b->cap ? b->cap * 2 : 4;
+    if (cap > b->limit)
+        cap = b->limit;
+    double *ring = xmalloc(cap * sizeof *ring);
+    for (unsigned i = 0; i < b->n; i++)
+        ring[i] = b->ring[(b->head + i) % b->cap];
+    free(b->ring);
+    b->ring = ring;
+    b->cap = cap;
+    b->head = 0;
+}
+
+int ratelimit_window_take(struct ratelimit *rl, const char *key, unsigned limit, double window,
+                          double now, double *retry_after)
+{
+    if (!limit)
+        return 1;
+    pthread_mutex_lock(&rl->mu);
+    struct bucket *b = find(rl, key, now);
+    if (b->limit != limit) {
+        free(b->ring);
+        b->ring = NULL;
+        b->limit = limit;
+        b->cap = b->n = b->head = 0;
+    }
+    int ok = 1;
+    if (b->n < b->limit) {
+        if (b->n == b->cap)
+            ring_grow(b);
+        b->ring[(b->head + b->n) % b->cap] = now;
+        b->n++;
+    } else if (now - b->ring[b->head] < window) {
+        ok = 0;
+        if (retry_after)
+            *retry_after = window - (now - b->ring[b->head]);
+    } else {
+        b->ring[b->head] = now; /* the oldest leaves, now becomes the newest */
+        b->head = (b->head + 1) % b->cap;
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return ok;
 }
 
 size_t ratelimit_size(struct ratelimit *rl)

@@ -6,13 +6,16 @@
 #include "fcgi/error.h"
 #include "fcgi/netaddr.h"
 #include "fcgi/strlist.h"
+#include "fcgi/xmalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <zlib.h>
 
 const char *req_param(struct req *r, const char *name)
 {
@@ -131,7 +134,8 @@ void make_request_id(char *buf, size_t n)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    /* Local time, as Go's time.Now() formats it: the id's date is the server's (TZ). */
+    localtime_r(&ts.tv_sec, &tm);
     uint32_t rnd = (uint32_t)(fast_random() >> 32);
     snprintf(buf, n, "%04d%02d%02d%02d%02d%02d%ld%08u", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec,
@@ -235,7 +239,101 @@ void req_init(struct req *r, struct arena *a, const struct req_io *io, void *app
     resp_header(r, "X-Oneapi-Request-Id", r->request_id);
 }
 
+/* Whether the body says Content-Encoding: gzip (the one coding clients send). */
+static int body_is_gzip(struct req *r)
+{
+    const char *ce = req_header(r, "Content-Encoding");
+    if (!ce)
+        return 0;
+    while (*ce == ' ' || *ce == '\t')
+        ce++;
+    size_t n = strlen(ce);
+    while (n && (ce[n - 1] == ' ' || ce[n - 1] == '\t'))
+        n--;
+    return n == 4 && !strncasecmp(ce, "gzip", 4);
+}
+
+/* Inflates in (gzip members, one after another) into out[0..cap), or only counts when out
+ * is NULL (then scratch, of scratch_len bytes, takes the bytes). *len gets the inflated size.
+ * Stops with OA_ERR_TOO_LARGE past max bytes, OA_ERR_BAD_ENCODING on anything but whole
+ * gzip members. */
+static int inflate_gzip(const char *in, size_t in_len, char *out, size_t cap, char *scratch,
+                        size_t scratch_len, size_t max, size_t *len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+        return OA_ERR_INTERNAL;
+    zs.next_in = (unsigned char *)in;
+    zs.avail_in = (uInt)in_len;
+    size_t total = 0;
+    int rc = OA_OK;
+    for (;;) {
+        size_t room = out ? cap - total : scratch_len;
+        if (room > (uInt)-1)
+            room = (uInt)-1;
+        unsigned char *dst = (unsigned char *)(out ? out + total : scratch);
+        zs.next_out = dst;
+        zs.avail_out = (uInt)room;
+        int zr = inflate(&zs, Z_NO_FLUSH);
+        total += (size_t)(zs.next_out - dst);
+        if (total > max) {
+            rc = OA_ERR_TOO_LARGE;
+            break;
+        }
+        if (zr == Z_STREAM_END) {
+            if (!zs.avail_in)
+                break;
+            inflateReset(&zs); /* another member follows */
+        } else if (zr == Z_BUF_ERROR && out && total == cap) {
+            rc = OA_ERR_INTERNAL; /* the second pass found more than the first */
+            break;
+        } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && !zs.avail_out)) {
+            rc = OA_ERR_BAD_ENCODING; /* corrupt, or the input ended inside a member */
+            break;
+        }
+    }
+    inflateEnd(&zs);
+    *len = total;
+    return rc;
+}
+
+/* Replaces r->body by what it inflates to. Two passes: the first counts, in a small buffer,
+ * so that the body is allocated once at its exact size, and a bomb is refused after
+ * allocating nothing but that buffer. */
+static int gunzip_body(struct req *r, size_t max)
+{
+    if (!r->body_len)
+        return OA_ERR_BAD_ENCODING; /* not even a gzip header */
+    enum { SCRATCH = 64 * 1024 };
+    char *scratch = xmalloc(SCRATCH);
+    size_t n = 0;
+    int rc = inflate_gzip(r->body, r->body_len, NULL, 0, scratch, SCRATCH, max, &n);
+    free(scratch);
+    if (rc)
+        return rc;
+    char *out = arena_alloc(r->a, n + 1);
+    size_t got = 0;
+    if (n && (rc = inflate_gzip(r->body, r->body_len, out, n, NULL, 0, max, &got)) != 0)
+        return rc;
+    out[n] = '\0';
+    r->body = out;
+    r->body_len = n;
+    return OA_OK;
+}
+
+static int read_raw_body(struct req *r, size_t max);
+
 int req_read_body(struct req *r, size_t max)
+{
+    int rc = read_raw_body(r, max);
+    if (rc == OA_OK && body_is_gzip(r))
+        rc = gunzip_body(r, max);
+    return rc;
+}
+
+/* The body as sent, at most max bytes. */
+static int read_raw_body(struct req *r, size_t max)
 {
     const char *cl = req_param(r, "CONTENT_LENGTH");
     long long want = cl && *cl ? strtoll(cl, NULL, 10) : -1;

@@ -66,6 +66,7 @@ struct req {
     /* An error a hook or handler describes itself (returned as OA_ERR_DESCRIBED). */
     int err_status;
     const char *err_msg;
+    const char *err_code; /* an OpenAI-shaped answer's "code", or NULL to leave it out */
 
     /* Response. */
     int status;            /* HTTP status, default 200 */
@@ -120,8 +121,10 @@ void make_request_id(char *buf, size_t n);
 /* Builds a request over io, with an arena (reset by the caller after the request). Reads
  * the CGI params into the fields above; does not read the body. */
 void req_init(struct req *r, struct arena *a, const struct req_io *io, void *app, void *worker);
-/* Reads the body, at most max bytes. OA_ERR_TOO_LARGE when bigger (by Content-Length or by
- * reading), OA_ERR_BAD_REQUEST on a read error, else 0. */
+/* Reads the body, at most max bytes, and inflates it when it says Content-Encoding: gzip (at
+ * most max bytes again). OA_ERR_TOO_LARGE when bigger (by Content-Length, by reading or by
+ * inflating), OA_ERR_BAD_REQUEST on a read error, OA_ERR_BAD_ENCODING when the gzip body is
+ * malformed, else 0. */
 int req_read_body(struct req *r, size_t max);
 
 #endif

@@ -90,6 +90,10 @@ int router_check(const struct route *routes, size_t n, char *err, size_t errlen)
                      b->pattern, b->flags);
             return -1;
         }
+        if ((b->flags & BODY_JSON_400) && !(b->flags & BODY_JSON)) {
+            snprintf(err, errlen, "%s %s: BODY_JSON_400 without BODY_JSON", b->method, b->pattern);
+            return -1;
+        }
         if ((b->flags & BODY_JSON) && (b->flags & BODY_FORM)) {
             snprintf(err, errlen, "%s %s: both BODY_JSON and BODY_FORM", b->method, b->pattern);
             return -1;
@@ -200,8 +204,14 @@ static int check_body_type(const struct route *ro, struct req *r)
 static int dispatch(const struct router *rt, struct req *r)
 {
     r->client_ip = req_client_ip(r, rt->trusted_proxies);
-    int rc = router_match(rt, r);
+    int rc = rt->before ? rt->before(r) : 0;
+    if (rc == ROUTER_ANSWERED)
+        return 0;
     if (rc)
+        return rc;
+    if ((rc = router_match(rt, r)) != 0)
+        return rc;
+    if (rt->admit && (rc = rt->admit(r)) != 0)
         return rc;
     const char *cl = req_param(r, "CONTENT_LENGTH");
     if (cl && *cl && strtoll(cl, NULL, 10) > (long long)rt->max_body)

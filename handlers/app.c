@@ -5,6 +5,7 @@
 #include "handlers/api/api.h"
 #include "handlers/bootstrap.h"
 #include "handlers/errors.h"
+#include "handlers/gate.h"
 #include "handlers/relay/chcache.h"
 #include "handlers/options.h"
 #include "handlers/throttle.h"
@@ -177,25 +178,47 @@ static void *app_init(const struct config *cfg, int is_cgi)
     app->start_time = (int64_t)time(NULL);
     app->cookie_secure = (int)cfg_int(cfg, CFG_COOKIE_SECURE);
     const char *secret = cfg_str(cfg, CFG_SESSION_SECRET);
-    if (*secret) {
+    /* Published example values would let anyone sign a session cookie: One API logs an error
+     * and goes on with a random secret, which is what an unset secret gets too. */
+    static const char *const examples[] = {"random_string", "change-me-to-a-long-random-string"};
+    const char *example = NULL;
+    for (size_t i = 0; i < sizeof examples / sizeof *examples; i++)
+        if (!strcmp(secret, examples[i]))
+            example = examples[i];
+    if (*secret && !example) {
         sha256(secret, strlen(secret), app->session_key);
     } else if (is_cgi) {
         /* Each request is a process of its own: a random key would make every login fail on
          * the next request, without a word. */
-        LOG_ERR("SESSION_SECRET is not set: plain CGI needs it (each request is a new process, "
-                "so without it no login would last); set it in the web server's environment");
+        if (example)
+            LOG_ERR("SESSION_SECRET is the example value '%s': plain CGI needs a real secret "
+                    "(each request is a new process, so a random one cannot stand in); set one, "
+                    "for example the output of: head -c 32 /dev/urandom | base64",
+                    example);
+        else
+            LOG_ERR("SESSION_SECRET is not set: plain CGI needs it (each request is a new "
+                    "process, so without it no login would last); set it in the web server's "
+                    "environment");
         app_free(app);
         return NULL;
     } else {
         random_bytes(app->session_key, sizeof app->session_key);
-        LOG_WARN("SESSION_SECRET is not set: sessions end when the process restarts");
+        if (example)
+            LOG_ERR("SESSION_SECRET is the example value '%s', which anyone could use to sign a "
+                    "session: using a random secret instead (sessions end when the process "
+                    "restarts); set a real one",
+                    example);
+        else
+            LOG_WARN("SESSION_SECRET is not set: sessions end when the process restarts");
     }
     app->router = (struct router){.routes = app_routes,
                                   .n_routes = app_n_routes,
                                   .max_body = (size_t)cfg_int(cfg, CFG_MAX_BODY_MB) << 20,
                                   .trusted_proxies = cfg_str(cfg, CFG_TRUSTED_PROXIES),
                                   .auth = session_auth,
-                                  .render_error = errors_render};
+                                  .render_error = errors_render,
+                                  .before = gate_before,
+                                  .admit = gate_admit};
     char why[256];
     if (router_check(app->router.routes, app->router.n_routes, why, sizeof why) < 0) {
         LOG_BUG("the route table: %s", why);

@@ -7,6 +7,7 @@
 #include "fcgi/cfg.h"
 #include "fcgi/error.h"
 #include "fcgi/request.h"
+#include "fcgi/router.h"
 
 #include <string.h>
 
@@ -25,13 +26,17 @@ void errors_render(struct req *r, int code)
         code = OA_ERR_DB_BUSY;
     switch (code) {
     case OA_ERR_NOT_FOUND:
+    case OA_ERR_METHOD:
+        /* gin has no method-not-allowed answer: a known path with another method is as
+         * unknown as any other URL. */
         openai_error(r, 404, arena_printf(r->a, "Invalid URL (%s %s)", r->method, r->raw_path),
                      "invalid_request_error", "", 0);
         return;
-    case OA_ERR_METHOD:
-        openai_error(r, 405,
-                     arena_printf(r->a, "Method Not Allowed (%s %s)", r->method, r->raw_path),
-                     "invalid_request_error", "", 0);
+    case OA_ERR_BAD_ENCODING: /* One API's gzip decoder aborts with a bare status */
+        resp_status(r, 400);
+        return;
+    case OA_ERR_LIMITED: /* One API's limiters too; the hook added Retry-After */
+        resp_status(r, 429);
         return;
     case OA_ERR_TOO_LARGE: {
         const char *msg = arena_printf(r->a, "request body too large (limit %lld MiB)",
@@ -46,8 +51,10 @@ void errors_render(struct req *r, int code)
     case OA_ERR_BAD_REQUEST:
         if (relay)
             openai_error(r, 400, msg_invalid_parameter(r), "one_api_error", "invalid_request", 1);
-        else
+        else if (r->route && (r->route->flags & BODY_JSON_400))
             api_fail(r, 400, msg_invalid_parameter(r));
+        else /* One API's management handlers answer their bind errors with a 200 */
+            api_fail(r, 200, msg_invalid_parameter(r));
         return;
     case OA_ERR_NO_LOGIN: api_fail(r, 401, "无权进行此操作，未登录且未提供 access token"); return;
     case OA_ERR_BAD_TOKEN: api_fail(r, 200, "无权进行此操作，access token 无效"); return;
@@ -55,7 +62,8 @@ void errors_render(struct req *r, int code)
     case OA_ERR_BANNED: api_fail(r, 200, "用户已被封禁"); return;
     case OA_ERR_DESCRIBED:
         if (relay)
-            openai_error(r, r->err_status, r->err_msg ? r->err_msg : "", "one_api_error", NULL, 1);
+            openai_error(r, r->err_status, r->err_msg ? r->err_msg : "", "one_api_error",
+                         r->err_code, 1);
         else
             api_fail(r, r->err_status, r->err_msg ? r->err_msg : "");
         return;
@@ -95,6 +103,15 @@ void errors_render(struct req *r, int code)
             openai_error(r, 503, "server busy, please retry", "one_api_error", "server_busy", 1);
         else
             api_fail(r, 503, "server busy, please retry");
+        return;
+    case OA_ERR_DB:
+        if (relay) {
+            openai_error(r, 500, oa_strerror(code), "one_api_error", "internal_error", 1);
+        } else {
+            /* One API answers a failed query with a 200 envelope; the database's own text
+             * stays in the log (it may quote what users typed). */
+            api_fail(r, 200, oa_strerror(code));
+        }
         return;
     default:
         if (relay)

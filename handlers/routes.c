@@ -10,7 +10,7 @@ const struct route app_routes[] = {
     {"GET", "/api/notice", h_notice, AUTH_NONE, 0},
     {"GET", "/api/about", h_about, AUTH_NONE, 0},
     {"GET", "/api/home_page_content", h_home_page_content, AUTH_NONE, 0},
-    {"POST", "/api/user/login", h_user_login, AUTH_NONE | BODY_JSON, 0},
+    {"POST", "/api/user/login", h_user_login, AUTH_NONE | BODY_JSON | LIMIT_CRITICAL, 0},
     {"GET", "/api/user/logout", h_user_logout, AUTH_NONE, 0},
     {"GET", "/api/user/self", h_user_self, AUTH_USER, 0},
     /* Sign-up, mailed codes, password reset and sign-in through other services. */

@@ -1,4 +1,5 @@
-/* throttle: token buckets per client address and per address and user name. */
+/* throttle: token buckets per client address and per address and user name; sliding
+ * windows per marked key. */
 #include "config.h"
 #include "handlers/throttle.h"
 #include "fcgi/arena.h"
@@ -17,10 +18,14 @@
 #define NAME_BURST 10 /* failures of one name from one address */
 #define NAME_PER_S (1.0 / 60)
 #define MAX_KEYS 65536 /* about 10 MB at most: the oldest are forgotten first */
+/* Windows keep one time per request up to their limit (8 bytes each, grown as used): 480
+ * requests of each of 16,384 addresses would be 63 MB. */
+#define MAX_WINDOW_KEYS 16384
 
 struct throttle {
     struct ratelimit *by_addr;
     struct ratelimit *by_name;
+    struct ratelimit *windows;
 };
 
 struct throttle *throttle_new(void)
@@ -28,6 +33,7 @@ struct throttle *throttle_new(void)
     struct throttle *t = xcalloc(1, sizeof *t);
     t->by_addr = ratelimit_new(ADDR_BURST, ADDR_PER_S, MAX_KEYS);
     t->by_name = ratelimit_new(NAME_BURST, NAME_PER_S, MAX_KEYS);
+    t->windows = ratelimit_window_new(MAX_WINDOW_KEYS);
     return t;
 }
 
@@ -37,6 +43,7 @@ void throttle_free(struct throttle *t)
         return;
     ratelimit_free(t->by_addr);
     ratelimit_free(t->by_name);
+    ratelimit_free(t->windows);
     free(t);
 }
 
@@ -74,4 +81,14 @@ int throttle_login_begin(struct throttle *t, struct req *r, const char *name)
 void throttle_login_failed(struct throttle *t, struct req *r, const char *name)
 {
     ratelimit_take(t->by_name, name_key(r, name), now_s(), NULL);
+}
+
+int throttle_window(struct throttle *t, struct req *r, const char *key, unsigned limit,
+                    double window)
+{
+    double wait = 0;
+    if (ratelimit_window_take(t->windows, key, limit, window, now_s(), &wait))
+        return 0;
+    refuse(r, wait);
+    return OA_ERR_LIMITED;
 }

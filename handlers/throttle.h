@@ -1,5 +1,6 @@
-/* Login throttling: what stops password guessing, from one address or against one account,
- * without letting anyone lock a user out from elsewhere. */
+/* Throttling: login attempts (what stops password guessing, from one address or against one
+ * account, without letting anyone lock a user out from elsewhere), and One API's sliding
+ * windows (per address, per relay key). In this process's memory. */
 #ifndef OA_THROTTLE_H
 #define OA_THROTTLE_H
 
@@ -17,5 +18,11 @@ int throttle_login_begin(struct throttle *t, struct req *r, const char *name);
  * a minute), so guessing one account from one address stops sooner than the address's limit;
  * the same name from another address is not affected. */
 void throttle_login_failed(struct throttle *t, struct req *r, const char *name);
+/* Counts r in key's sliding window: at most limit requests per window seconds (0 = no
+ * limit); refused requests are not counted. 0 to go on, or OA_ERR_LIMITED with a Retry-After
+ * header (whole seconds until a request fits again) added to r. Keys of one kind start with
+ * their own mark ("GA" + address...) so that kinds never share a window. */
+int throttle_window(struct throttle *t, struct req *r, const char *key, unsigned limit,
+                    double window);
 
 #endif

@@ -256,14 +256,20 @@ int h_channel_update(struct req *r)
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
+    /* One API's update writes only non-zero fields (GORM's Updates): a 0 or "" in a plain
+     * field is "unchanged" ({"id":5,"models":""} changes nothing, and the edit form's blanked
+     * key keeps the stored one). Its pointer fields (weight, priority, base_url, other,
+     * model_mapping, system_prompt) are written whenever present, 0 and "" included. */
+    static const int plain_int[] = {CF_TYPE, CF_STATUS};
+    static const int plain_str[] = {CF_KEY, CF_NAME, CF_MODELS, CF_GROUP, CF_CONFIG};
+    for (size_t i = 0; i < sizeof plain_int / sizeof *plain_int; i++)
+        if (in[plain_int[i]].is_set && in[plain_int[i]].i == 0)
+            in[plain_int[i]].is_set = 0;
+    for (size_t i = 0; i < sizeof plain_str / sizeof *plain_str; i++)
+        if (in[plain_str[i]].is_set && !*in[plain_str[i]].s)
+            in[plain_str[i]].is_set = 0;
     struct channel ch = {.id = in[CF_ID].i};
     unsigned mask = apply_input(&ch, in);
-    /* The edit form sends the key blanked as the list showed it, and a channel always serves
-     * some group: empty means "unchanged" for these two, as in One API. */
-    if (ch.key && !*ch.key)
-        mask &= ~(unsigned)CH_KEY;
-    if (ch.group && !*ch.group)
-        mask &= ~(unsigned)CH_GROUP;
     int rc = db_channels_update(req_db(r), r->a, &ch, mask);
     if (rc < 0)
         return OA_ERR_DB;

@@ -4,6 +4,7 @@
 #include "handlers/relay/relay.h"
 #include "handlers/app.h"
 #include "handlers/relay/quota.h"
+#include "handlers/throttle.h"
 #include "db/db.h"
 #include "db/relay.h"
 #include "fcgi/arena.h"
@@ -89,6 +90,18 @@ int relay_auth(struct req *r)
         if (*end || id <= 0)
             return auth_fail(r, 400, "无效的渠道 Id");
         au->pinned_channel = id;
+    }
+    /* The key's own requests-per-minute limit, last: only a request that would otherwise be
+     * served takes a place in its window. */
+    if (t->rpm_limit > 0 &&
+        throttle_window(app->login_throttle, r, arena_printf(r->a, "RK%lld", (long long)t->id),
+                        t->rpm_limit > 1000000 ? 1000000u : (unsigned)t->rpm_limit, 60) != 0) {
+        r->err_code = "rate_limit_exceeded";
+        return auth_fail(r, 429,
+                         arena_printf(r->a,
+                                      "该令牌已达到每分钟请求次数上限 %lld (this key's limit of "
+                                      "%lld requests per minute is reached)",
+                                      (long long)t->rpm_limit, (long long)t->rpm_limit));
     }
     r->cred = REQ_CRED_TOKEN;
     r->user_id = au->user.id;

@@ -154,6 +154,22 @@ for ws in $(oa_webservers); do
     is "$(available)" '["gpt-4o","gpt-4o-mini"]' "$ws: ... the channel left root's group"
     as_bob GET /api/user/available_models
     is "$(json_get data)" '["gpt-4o","gpt-4o-mini","m-new","m-two"]' "$ws: ... and serves bob's group vip"
+    # Only non-zero fields are written (GORM's Updates); abilities come from the stored row.
+    as_root PUT /api/channel/ "{\"id\":$cid,\"models\":\"\"}"
+    is "$(json_get success):$(json_get data.models):$(json_get data.name)" "true:m-new , m-two:claude-2" \
+        "$ws: PUT {id, models:\"\"} changes nothing"
+    is "$(abilities "$cid")" "vip/m-new/1/0 vip/m-two/1/0 " "$ws: ... the abilities are kept"
+    as_root PUT /api/channel/ "{\"id\":$cid,\"status\":2}"
+    is "$(json_get data.status):$(json_get data.models):$(json_get data.name):$(json_get data.key):$(json_get data.weight)" \
+        "2:m-new , m-two:claude-2:sk-new:3" "$ws: PUT {id, status:2} changes the status only"
+    is "$(abilities "$cid")" "vip/m-new/0/0 vip/m-two/0/0 " "$ws: ... and disables the abilities"
+    as_root PUT /api/channel/ "{\"id\":$cid,\"status\":0,\"type\":0,\"name\":\"\",\"config\":\"\",\"weight\":0,\"system_prompt\":\"\"}"
+    is "$(json_get data.status):$(json_get data.type):$(json_get data.name)" "2:14:claude-2" \
+        "$ws: zero status, type and name are not written"
+    is "$(json_get data.weight):$(json_get data.system_prompt)" "0:" \
+        "$ws: ... but weight and system_prompt (pointers in One API) are, 0 and \"\" included"
+    as_root PUT /api/channel/ "{\"id\":$cid,\"status\":1}"
+    is "$(abilities "$cid")" "vip/m-new/1/0 vip/m-two/1/0 " "$ws: status 1 enables them again"
     as_root PUT /api/channel/ '{"id":999999,"status":1}'
     fail_msg "$ws: PUT of an unknown id" "record not found"
     is "$(oa_db_query "SELECT COUNT(*) FROM abilities WHERE channel_id = 999999")" 0 "$ws: ... leaves no abilities behind"

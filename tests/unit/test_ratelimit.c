@@ -1,4 +1,5 @@
-/* Unit tests for fcgi/ratelimit.c: burst, refill, independent keys, bounded memory. */
+/* Unit tests for fcgi/ratelimit.c: burst, refill, independent keys, bounded memory; the
+ * sliding window by count. */
 #include "config.h"
 #include "fcgi/ratelimit.h"
 #include "tests/unit/tap.h"
@@ -43,5 +44,47 @@ int main(void)
     ok(!ratelimit_take(rl, "busy", 2000, NULL), "a key in use keeps its empty bucket");
     ratelimit_free(rl);
     ratelimit_free(NULL);
+
+    /* The sliding window: 5 per 180 s. */
+    struct ratelimit *w = ratelimit_window_new(100);
+    allowed = 0;
+    for (int i = 0; i < 5; i++)
+        allowed += ratelimit_window_take(w, "GA1", 5, 180, 1000 + i, NULL);
+    is_int(allowed, 5, "window: the first 5 in the window pass");
+    wait = 0;
+    int took = ratelimit_window_take(w, "GA1", 5, 180, 1010, &wait);
+    ok(!took && wait > 169.9 && wait < 170.1,
+       "the 6th is refused until the oldest leaves the window (%.1f s)", wait);
+    for (int i = 0; i < 50; i++)
+        ratelimit_window_take(w, "GA1", 5, 180, 1100, NULL);
+    ok(ratelimit_window_take(w, "GA1", 5, 180, 1180, NULL),
+       "refused requests are not recorded: 180 s after the first, one more passes");
+    ok(!ratelimit_window_take(w, "GA1", 5, 180, 1180.5, NULL),
+       "and only one: the second oldest is still in the window");
+    ok(ratelimit_window_take(w, "GA1", 5, 180, 1181, NULL), "until it leaves too");
+    ok(ratelimit_window_take(w, "GA2", 5, 180, 1010, NULL), "another key has its own window");
+    allowed = 0;
+    for (int i = 0; i < 1000; i++)
+        allowed += ratelimit_window_take(w, "GA3", 0, 180, 1010, NULL);
+    is_int(allowed, 1000, "a limit of 0 takes everything");
+    allowed = 0;
+    for (int i = 0; i < 700; i++)
+        allowed += ratelimit_window_take(w, "big", 480, 180, 2000 + i * 0.01, NULL);
+    is_int(allowed, 480, "a large limit: the ring grows to it and no further");
+    ok(ratelimit_window_take(w, "big", 480, 180, 2180.001, NULL) &&
+           !ratelimit_window_take(w, "big", 480, 180, 2180.002, NULL),
+       "and slides by one when the oldest leaves");
+    ok(ratelimit_window_take(w, "big", 3, 60, 2180.003, NULL),
+       "a key whose limit changed starts over");
+    allowed = 0;
+    for (int i = 0; i < 3; i++)
+        allowed += ratelimit_window_take(w, "big", 3, 60, 2180.004, NULL);
+    is_int(allowed, 2, "under its new limit");
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "w%d", i);
+        ratelimit_window_take(w, key, 10, 60, 3000, NULL);
+    }
+    is_int(ratelimit_size(w), 100, "windows: the key table stays bounded");
+    ratelimit_free(w);
     return done_testing();
 }

@@ -1,10 +1,16 @@
-/* Unit tests for fcgi/request.c: who the client is behind proxies, query and cookie parsing. */
+/* Unit tests for fcgi/request.c: who the client is behind proxies, query and cookie parsing,
+ * gzip request bodies. */
 #include "config.h"
 #include "fcgi/arena.h"
+#include "fcgi/error.h"
 #include "fcgi/request.h"
 #include "tests/unit/tap.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <zlib.h>
 
 /* CGI params of the fake transport: name, value, name, value, ..., NULL. */
 static const char *const *params;
@@ -26,6 +32,121 @@ static const char *client(struct arena *a, const char *const *with, const char *
     params = with;
     req_init(&r, a, &io, NULL, NULL);
     return req_client_ip(&r, trusted);
+}
+
+/* The body the fake transport reads. */
+static const char *body_p;
+static size_t body_left;
+
+static long fake_read(void *ctx, char *buf, size_t n)
+{
+    (void)ctx;
+    if (n > body_left)
+        n = body_left;
+    memcpy(buf, body_p, n);
+    body_p += n, body_left -= n;
+    return (long)n;
+}
+
+/* in as one gzip member, appended to out (heap, *len bytes). */
+static void gzip_append(const char *in, size_t n, char **out, size_t *len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    size_t cap = deflateBound(&zs, (uLong)n);
+    *out = realloc(*out, *len + cap);
+    zs.next_in = (unsigned char *)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = (unsigned char *)*out + *len;
+    zs.avail_out = (uInt)cap;
+    deflate(&zs, Z_FINISH);
+    *len += cap - zs.avail_out;
+    deflateEnd(&zs);
+}
+
+/* Reads a body of n bytes with Content-Encoding enc into r: req_read_body's code. */
+static int read_body(struct req *r, struct arena *a, const char *enc, const char *b, size_t n,
+                     size_t max)
+{
+    static char cl[32];
+    snprintf(cl, sizeof cl, "%zu", n);
+    static const char *with[7];
+    with[0] = "CONTENT_LENGTH", with[1] = cl, with[2] = enc ? "HTTP_CONTENT_ENCODING" : NULL;
+    with[3] = enc, with[4] = NULL;
+    params = with;
+    static const struct req_io io = {.param = fake_param, .read = fake_read};
+    body_p = b, body_left = n;
+    req_init(r, a, &io, NULL, NULL);
+    return req_read_body(r, max);
+}
+
+static void test_gzip(struct arena *a)
+{
+    struct req r;
+    const char *json = "{\"model\":\"gpt-4o\",\"messages\":[]}";
+    char *gz = NULL;
+    size_t gzlen = 0;
+    gzip_append(json, strlen(json), &gz, &gzlen);
+    is_int(read_body(&r, a, "gzip", gz, gzlen, 1024), 0, "a gzip body is read");
+    ok(r.body_len == strlen(json) && !strcmp(r.body, json), "and inflated: %s", r.body);
+    is_int(read_body(&r, a, " GZIP ", gz, gzlen, 1024), 0, "the coding name is case-blind");
+    ok(!strcmp(r.body, json), "inflated too");
+    is_int(read_body(&r, a, NULL, gz, gzlen, 1024), 0, "without the header the body is raw");
+    ok(r.body_len == gzlen && r.body[0] == '\x1f', "left as sent");
+    gzip_append("{}", 2, &gz, &gzlen);
+    is_int(read_body(&r, a, "gzip", gz, gzlen, 1024), 0, "two gzip members one after another");
+    ok(r.body_len == strlen(json) + 2 && !strcmp(r.body + strlen(json), "{}"),
+       "inflate to their concatenation");
+    is_int(read_body(&r, a, "gzip", "{\"a\":1}", 7, 1024), OA_ERR_BAD_ENCODING,
+           "a body that is not gzip: malformed");
+    is_int(read_body(&r, a, "gzip", gz, gzlen - 5, 1024), OA_ERR_BAD_ENCODING,
+           "a truncated gzip body: malformed");
+    is_int(read_body(&r, a, "gzip", "", 0, 1024), OA_ERR_BAD_ENCODING,
+           "an empty body that says gzip: malformed");
+    char bad[64];
+    memcpy(bad, gz, 20);
+    memset(bad + 10, 0xff, 8);
+    is_int(read_body(&r, a, "gzip", bad, 20, 1024), OA_ERR_BAD_ENCODING,
+           "corrupt deflate data: malformed");
+
+    /* A bomb: 8 MiB of zeros is a few KB of gzip. */
+    size_t big = 8u << 20;
+    char *zeros = calloc(1, big);
+    free(gz);
+    gz = NULL, gzlen = 0;
+    gzip_append(zeros, big, &gz, &gzlen);
+    ok(gzlen < 16384, "the bomb is small (%zu bytes)", gzlen);
+    size_t before = arena_footprint(a);
+    is_int(read_body(&r, a, "gzip", gz, gzlen, 1u << 20), OA_ERR_TOO_LARGE,
+           "inflating past the body limit: too large");
+    ok(arena_footprint(a) - before < 64 * 1024,
+       "and the request arena did not grow by the inflated size (%zu bytes)",
+       arena_footprint(a) - before);
+    is_int(read_body(&r, a, "gzip", gz, gzlen, big), 0, "a body exactly at the limit is read");
+    ok(r.body_len == big && r.body[big - 1] == 0 && r.body[0] == 0, "whole");
+    free(zeros);
+    free(gz);
+}
+
+/* The id's timestamp is local time, as One API's: under TZ=UTC-14 it is 14 hours ahead of
+ * UTC. */
+static void test_request_id(void)
+{
+    char id[64];
+    setenv("TZ", "UTC-14", 1);
+    tzset();
+    time_t now = time(NULL);
+    make_request_id(id, sizeof id);
+    time_t ahead = now + 14 * 3600;
+    struct tm tm;
+    gmtime_r(&ahead, &tm);
+    char want[64];
+    snprintf(want, sizeof want, "%04d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour);
+    ok(!strncmp(id, want, 10), "the request id's date and hour are local time (%s, %s)", id, want);
+    unsetenv("TZ");
+    tzset();
 }
 
 int main(void)
@@ -83,6 +204,8 @@ int main(void)
     ok(!req_query(&r, "mode"), "a missing key is NULL");
     is_str(req_cookie(&r, "session"), "abc.def", "a quoted cookie value is unquoted");
     ok(!req_cookie(&r, "sess"), "a cookie name must match whole");
+    test_gzip(a);
+    test_request_id();
     arena_free(a);
     return done_testing();
 }

@@ -65,6 +65,51 @@ static int fake_auth(struct req *r, unsigned level)
     return 0;
 }
 
+/* The hooks' part: what ran, in order ('b' before, 'a' admit, 'u' auth, 'h' handler). */
+static char trace[16];
+
+static void mark(char c)
+{
+    size_t n = strlen(trace);
+    if (n + 1 < sizeof trace)
+        trace[n] = c, trace[n + 1] = '\0';
+}
+
+static int traced_auth(struct req *r, unsigned level)
+{
+    mark('u');
+    return fake_auth(r, level);
+}
+
+static int traced_handler(struct req *r)
+{
+    (void)r;
+    mark('h');
+    return 0;
+}
+
+/* A preflight is answered; X-Before: refuse stops everything. */
+static int fake_before(struct req *r)
+{
+    mark('b');
+    const char *x = req_header(r, "X-Before");
+    if (x && !strcmp(x, "refuse"))
+        return OA_ERR_LIMITED;
+    if (!strcmp(r->method, "OPTIONS")) {
+        resp_status(r, 204);
+        return ROUTER_ANSWERED;
+    }
+    return 0;
+}
+
+/* X-Admit: refuse is over a limit; the row is known by then. */
+static int fake_admit(struct req *r)
+{
+    mark(r->route ? 'a' : '?');
+    const char *x = req_header(r, "X-Admit");
+    return x && !strcmp(x, "refuse") ? OA_ERR_LIMITED : 0;
+}
+
 static void fake_render(struct req *r, int code)
 {
     (void)r;
@@ -257,6 +302,58 @@ int main(void)
     mp[5] = "multipart/form-data; boundary=x";
     arena_reset(a);
     is_int(dispatch_with(&wr, a, mp, "{}"), 0, "and takes multipart");
+    /* Hooks: before runs first on every path, admit after matching and before auth. */
+    static const struct route hooked[] = {
+        {"POST", "/v1/chat/completions", traced_handler, AUTH_RELAY_TOKEN, 0},
+    };
+    struct router hr = {.routes = hooked,
+                        .n_routes = 1,
+                        .max_body = 1 << 20,
+                        .auth = traced_auth,
+                        .render_error = fake_render,
+                        .before = fake_before,
+                        .admit = fake_admit};
+    struct {
+        const char *method, *path, *before, *admit, *trace;
+        int want;
+        const char *what;
+    } hook_cases[] = {
+        {"POST", "/v1/chat/completions", NULL, NULL, "bauh", 0,
+         "hooks: before, admit, auth, handler in that order"},
+        {"OPTIONS", "/v1/chat/completions", NULL, NULL, "b", 0,
+         "a before hook that answers ends the request: no match, no auth"},
+        {"OPTIONS", "/nowhere", NULL, NULL, "b", 0, "even on a path no row matches"},
+        {"GET", "/nowhere", NULL, NULL, "b", OA_ERR_NOT_FOUND,
+         "an unmatched path runs before but not admit"},
+        {"GET", "/nowhere", "refuse", NULL, "b", OA_ERR_LIMITED,
+         "a before hook's error is rendered in place of the match's"},
+        {"POST", "/v1/chat/completions", NULL, "refuse", "ba", OA_ERR_LIMITED,
+         "an admit refusal comes before auth and the handler"},
+    };
+    for (size_t i = 0; i < sizeof hook_cases / sizeof *hook_cases; i++) {
+        const char *p[] = {"REQUEST_METHOD",
+                           hook_cases[i].method,
+                           "REQUEST_URI",
+                           hook_cases[i].path,
+                           "HTTP_X_CRED",
+                           "token",
+                           "HTTP_X_BEFORE",
+                           hook_cases[i].before,
+                           "HTTP_X_ADMIT",
+                           hook_cases[i].admit,
+                           NULL};
+        arena_reset(a);
+        trace[0] = '\0';
+        int rc = dispatch_with(&hr, a, p, "");
+        ok(rc == hook_cases[i].want && !strcmp(trace, hook_cases[i].trace), "%s (%d, %s)",
+           hook_cases[i].what, rc, trace);
+    }
+    static const struct route json400[] = {{"PUT", "/x", h_dummy, AUTH_ADMIN | BODY_JSON_400, 0}};
+    is_int(router_check(json400, 1, why, sizeof why), -1, "BODY_JSON_400 needs BODY_JSON: %s", why);
+    static const struct route json400ok[] = {
+        {"PUT", "/x", h_dummy, AUTH_ADMIN | BODY_JSON | BODY_JSON_400, 0}};
+    is_int(router_check(json400ok, 1, why, sizeof why), 0, "BODY_JSON_400 with BODY_JSON passes");
+
     unsigned modes = 0, bad_mode = 0;
     for (unsigned i = 0; i < app_n_routes; i++) {
         if (app_routes[i].handler != h_relay)
