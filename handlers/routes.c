@@ -46,8 +46,7 @@ const struct route app_routes[] = {
     {"POST", "/api/channel", h_channel_create, AUTH_ADMIN | BODY_JSON, 0},
     {"PUT", "/api/channel", h_channel_update, AUTH_ADMIN | BODY_JSON, 0},
     {"DELETE", "/api/channel/:id", h_channel_delete, AUTH_ADMIN, 0},
-    /* Logs, options, groups. PUT /api/option parses its own body (no BODY_JSON): a malformed
-     * one is answered 400, the one 400 of /api. */
+    /* Logs, options, groups. A malformed body on PUT /api/option is the one HTTP 400 of /api. */
     {"GET", "/api/log", h_log_list, AUTH_ADMIN, 0},
     {"DELETE", "/api/log", h_log_delete, AUTH_ADMIN, 0},
     {"GET", "/api/log/stat", h_log_stat, AUTH_ADMIN, 0},
@@ -56,7 +55,7 @@ const struct route app_routes[] = {
     {"GET", "/api/log/self/stat", h_log_self_stat, AUTH_USER, 0},
     {"GET", "/api/log/self/search", h_log_self_search, AUTH_USER, 0},
     {"GET", "/api/option", h_option_list, AUTH_ROOT, 0},
-    {"PUT", "/api/option", h_option_update, AUTH_ROOT, 0},
+    {"PUT", "/api/option", h_option_update, AUTH_ROOT | BODY_JSON | BODY_JSON_400, 0},
     {"GET", "/api/group", h_group_list, AUTH_ADMIN, 0},
     /* The relay: relay keys, One API's OpenAI-style errors; a row's last value is the relay
      * mode h_relay serves. */
