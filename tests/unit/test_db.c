@@ -55,7 +55,8 @@ static const struct {
     {"abilities", {"group", "model", "channel_id", "enabled", "priority", NULL}},
     {"options", {"key", "value", NULL}},
     {"redemptions",
-     {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time", NULL}},
+     {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time",
+      "used_user_id", NULL}},
     {"logs",
      {"id", "user_id", "created_at", "type", "content", "username", "token_name", "model_name",
       "quota", "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time",
@@ -687,7 +688,12 @@ static const char *const snapshot_sql[2][2] = {
      "AND indexname <> ? ORDER BY indexname"},
 };
 
-/* The schema as text, leaving out idx_tokens_user_id, the one thing migrate adds. */
+/* The column migrate adds to One API's redemptions table, as SQLite's ALTER TABLE writes it
+ * into the table's DDL. */
+#define ADDED_COLUMN_DDL ", \"used_user_id\" integer DEFAULT 0"
+
+/* The schema as text, leaving out what migrate adds to One API's: idx_tokens_user_id and
+ * redemptions.used_user_id. */
 static char *snapshot(struct db_conn *c)
 {
     int k = db_conn_kind(c) == DB_SQLITE ? 0 : 1;
@@ -699,8 +705,16 @@ static char *snapshot(struct db_conn *c)
             continue;
         db_bind_text(st, 1, "idx_tokens_user_id");
         while (db_step(st) == DB_ROW) {
+            const char *col = db_col_text(st, 1);
+            if (k && !q && col && !strcmp(col, "used_user_id"))
+                continue;
             for (int i = 0; i < (k ? (q ? 2 : 5) : 4); i++) {
                 const char *v = db_col_text(st, i);
+                const char *added = v && !k ? strstr(v, ADDED_COLUMN_DDL) : NULL;
+                if (added) {
+                    sb_putn(&sb, v, (size_t)(added - v));
+                    v = added + strlen(ADDED_COLUMN_DDL);
+                }
                 sb_puts(&sb, v ? v : "<null>");
                 sb_putc(&sb, '|');
             }
