@@ -59,7 +59,7 @@ for ws in $(oa_webservers); do
     row=$(oa_db_query "SELECT role, status, display_name, length(access_token), length(aff_code), quota, \"group\" FROM users WHERE username = 'adm'")
     is "$row" "1|1|adm|32|4|0|default" \
         "$ws: ... role 1 whatever was asked, enabled, display name = username, access token, aff code, default group"
-    is "$(oa_db_query "SELECT name, unlimited_quota, remain_quota FROM tokens WHERE user_id = $(uid_of adm)")" \
+    is "$(oa_db_query "SELECT name, CASE WHEN unlimited_quota THEN 1 ELSE 0 END, remain_quota FROM tokens WHERE user_id = $(uid_of adm)")" \
         "default|1|-1" "$ws: ... with its unlimited default key"
     like "$(oa_db_query "SELECT password FROM users WHERE username = 'adm'")" '^\$2[aby]\$10\$' \
         "$ws: ... password stored as a bcrypt hash"
