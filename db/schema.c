@@ -138,6 +138,8 @@ static const struct col redemptions_cols[] = {
     INT_DEF("quota", "100"),
     INT_COL("created_time"),
     INT_COL("redeemed_time"),
+    /* Not in One API (new-api's name): who redeemed the code. */
+    INT_DEF("used_user_id", "0"),
     END_COL,
 };
 

@@ -227,3 +227,159 @@ int64_t db_users_max_id(struct db_conn *c)
     db_done(st);
     return n;
 }
+
+int db_users_list(struct db_conn *c, struct arena *a, enum db_users_order order, int64_t offset,
+                  int64_t limit, struct user **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct db_stmt *st;
+    /* One literal per order: ORDER BY cannot take a bound parameter. */
+    switch (order) {
+    case USERS_BY_QUOTA:
+        st = db_prepare(c, "SELECT " USER_COLS " FROM users WHERE status != 3 "
+                           "ORDER BY quota DESC, id DESC LIMIT ? OFFSET ?");
+        break;
+    case USERS_BY_USED_QUOTA:
+        st = db_prepare(c, "SELECT " USER_COLS " FROM users WHERE status != 3 "
+                           "ORDER BY used_quota DESC, id DESC LIMIT ? OFFSET ?");
+        break;
+    case USERS_BY_REQUEST_COUNT:
+        st = db_prepare(c, "SELECT " USER_COLS " FROM users WHERE status != 3 "
+                           "ORDER BY request_count DESC, id DESC LIMIT ? OFFSET ?");
+        break;
+    default:
+        st = db_prepare(c, "SELECT " USER_COLS " FROM users WHERE status != 3 "
+                           "ORDER BY id DESC LIMIT ? OFFSET ?");
+        break;
+    }
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, limit);
+    db_bind_int64(st, 2, offset);
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_user, n, &rc);
+    return rc;
+}
+
+int db_users_search(struct db_conn *c, struct arena *a, int64_t id_match, const char *keyword,
+                    struct user **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    /* The id is bound as an integer, never compared with the text: PostgreSQL would refuse
+     * `id = 'abc'`, which is why One API drops that clause there. */
+    struct db_stmt *st = db_prepare(c, "SELECT " USER_COLS " FROM users WHERE id = ? OR "
+                                       "username LIKE ? OR email LIKE ? OR display_name LIKE ? "
+                                       "ORDER BY id DESC");
+    if (!st)
+        return DB_ERR;
+    const char *like = arena_printf(a, "%s%%", keyword ? keyword : "");
+    db_bind_int64(st, 1, id_match);
+    db_bind_text(st, 2, like);
+    db_bind_text(st, 3, like);
+    db_bind_text(st, 4, like);
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_user, n, &rc);
+    return rc;
+}
+
+/* Binds s, or NULL so that COALESCE keeps the column. */
+static void bind_change(struct db_stmt *st, int i, const char *s)
+{
+    if (s)
+        db_bind_text(st, i, s);
+    else
+        db_bind_null(st, i);
+}
+
+static void bind_change_int(struct db_stmt *st, int i, int has, int64_t v)
+{
+    if (has)
+        db_bind_int64(st, i, v);
+    else
+        db_bind_null(st, i);
+}
+
+int64_t db_users_update(struct db_conn *c, int64_t id, const struct user_change *ch)
+{
+    struct db_stmt *st = db_prepare(
+        c, "UPDATE users SET username = COALESCE(?, username), password = COALESCE(?, password), "
+           "display_name = COALESCE(?, display_name), email = COALESCE(?, email), "
+           "\"group\" = COALESCE(?, \"group\"), github_id = COALESCE(?, github_id), "
+           "wechat_id = COALESCE(?, wechat_id), lark_id = COALESCE(?, lark_id), "
+           "oidc_id = COALESCE(?, oidc_id), role = COALESCE(CAST(? AS BIGINT), role), "
+           "status = COALESCE(CAST(? AS BIGINT), status), "
+           "quota = COALESCE(CAST(? AS BIGINT), quota) WHERE id = ?");
+    if (!st)
+        return DB_ERR;
+    bind_change(st, 1, ch->username);
+    bind_change(st, 2, ch->password);
+    bind_change(st, 3, ch->display_name);
+    bind_change(st, 4, ch->email);
+    bind_change(st, 5, ch->group);
+    bind_change(st, 6, ch->github_id);
+    bind_change(st, 7, ch->wechat_id);
+    bind_change(st, 8, ch->lark_id);
+    bind_change(st, 9, ch->oidc_id);
+    bind_change_int(st, 10, ch->has_role, ch->role);
+    bind_change_int(st, 11, ch->has_status, ch->status);
+    bind_change_int(st, 12, ch->has_quota, ch->quota);
+    db_bind_int64(st, 13, id);
+    int rc = db_step(st);
+    int64_t changed = rc == DB_DONE ? db_changes(st) : rc;
+    db_done(st);
+    return changed;
+}
+
+int64_t db_users_set_access_token(struct db_conn *c, int64_t id, const char *token)
+{
+    return db_execf(c, "UPDATE users SET access_token = ? WHERE id = ?", "ti", token, id);
+}
+
+int64_t db_users_set_aff_code(struct db_conn *c, int64_t id, const char *code)
+{
+    return db_execf(c,
+                    "UPDATE users SET aff_code = ? WHERE id = ? AND "
+                    "(aff_code IS NULL OR aff_code = '')",
+                    "ti", code, id);
+}
+
+static void read_day_stat(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct user_day_stat *d = row;
+    d->day = db_col_str(st, 0, a);
+    d->model_name = db_col_str(st, 1, a);
+    d->request_count = db_col_int64(st, 2);
+    d->quota = db_col_int64(st, 3);
+    d->prompt_tokens = db_col_int64(st, 4);
+    d->completion_tokens = db_col_int64(st, 5);
+}
+
+int db_users_day_stats(struct db_conn *c, struct arena *a, int64_t uid, int64_t from, int64_t to,
+                       struct user_day_stat **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    /* The day is formatted by the database, in UTC on both: to_timestamp gives a timestamptz
+     * that date_trunc would cut in the session's time zone, hence the AT TIME ZONE. */
+    const char *sql =
+        db_conn_kind(c) == DB_SQLITE
+            ? "SELECT strftime('%Y-%m-%d', datetime(created_at, 'unixepoch')) AS day, "
+              "model_name, COUNT(1), SUM(quota), SUM(prompt_tokens), SUM(completion_tokens) "
+              "FROM logs WHERE type = 2 AND user_id = ? AND created_at BETWEEN ? AND ? "
+              "GROUP BY day, model_name ORDER BY day, model_name"
+            : "SELECT TO_CHAR(date_trunc('day', to_timestamp(created_at) AT TIME ZONE 'UTC'), "
+              "'YYYY-MM-DD') AS day, model_name, COUNT(1), SUM(quota), SUM(prompt_tokens), "
+              "SUM(completion_tokens) FROM logs WHERE type = 2 AND user_id = ? "
+              "AND created_at BETWEEN ? AND ? GROUP BY day, model_name ORDER BY day, model_name";
+    struct db_stmt *st = db_prepare(c, sql); /* safe-for-sql: one of two literals */
+    if (!st)
+        return DB_ERR;
+    db_bind_int64(st, 1, uid);
+    db_bind_int64(st, 2, from);
+    db_bind_int64(st, 3, to);
+    int rc;
+    *out = db_read_rows(st, a, sizeof **out, read_day_stat, n, &rc);
+    return rc;
+}

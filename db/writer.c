@@ -351,6 +351,11 @@ int writer_commit_one(struct db_conn *c, const struct ledger_entry *e)
     return commit_entries(c, e, 1) < 0 ? DB_ERR : 0;
 }
 
+int writer_apply(struct db_conn *c, const struct ledger_entry *e)
+{
+    return apply(c, e) < 0 ? DB_ERR : 0;
+}
+
 void writer_set_done_hook(struct writer *w, void (*fn)(void *ud, const struct ledger_entry *e),
                           void *ud)
 {

@@ -55,6 +55,10 @@ void writer_set_done_hook(struct writer *w, void (*fn)(void *ud, const struct le
  * 0 or DB_ERR. */
 struct db_conn;
 int writer_commit_one(struct db_conn *c, const struct ledger_entry *e);
+/* Issues e's statements on c inside a transaction the caller opened (and commits or rolls
+ * back), for a quota movement that must commit together with writes of its own (a
+ * redemption code's). 0 or DB_ERR. */
+int writer_apply(struct db_conn *c, const struct ledger_entry *e);
 /* Counters for tests and stats. */
 struct writer_stats {
     uint64_t committed, failed, batches;

@@ -12,6 +12,9 @@ enum { ROLE_COMMON = 1, ROLE_ADMIN = 10, ROLE_ROOT = 100 };
 /* logs.type values. */
 enum { LOG_TOPUP = 1, LOG_CONSUME = 2, LOG_MANAGE = 3, LOG_SYSTEM = 4, LOG_TEST = 5 };
 
+/* The answer to a username that another account has (sign-up, admin create and edit, OAuth). */
+#define MSG_USERNAME_TAKEN "用户名已被占用"
+
 /* The users table's input limits (username <= 12 bytes, display name <= 20, e-mail <= 50
  * and well-formed, password 8 to 20 when given; NULL fields are not checked). NULL when
  * valid, else a short English reason in r's arena. */

@@ -3,6 +3,7 @@
 #ifndef OA_API_H
 #define OA_API_H
 #include <stddef.h>
+#include <stdint.h>
 
 struct app;
 struct json_object;
@@ -26,6 +27,38 @@ void user_login_reply(struct req *r, const struct user *u);
 /* The caller's users row (r->user_id), strings in r's arena: 0, or an oa_err (OA_ERR_DB;
  * OA_ERR_NO_LOGIN when the user no longer exists). */
 int user_of_caller(struct req *r, struct user *u);
+int h_user_self_update(struct req *r); /* PUT /api/user/self */
+int h_user_self_delete(struct req *r); /* DELETE /api/user/self */
+int h_user_token(struct req *r);       /* GET /api/user/token: a new access token */
+int h_user_aff(struct req *r);         /* GET /api/user/aff */
+int h_user_dashboard(struct req *r);   /* GET /api/user/dashboard */
+/* users.status of a soft-deleted account. */
+enum { USER_DELETED = 3 };
+/* The user object as One API prints it, a new json-c object the caller owns: password and
+ * verification_code always blank, access_token blank unless with_secrets. */
+struct json_object *user_json(const struct user *u, int with_secrets);
+/* Soft-deletes user id (username deleted_<uuid32>, status 3): the row stays for the logs.
+ * 0, or OA_ERR_DB. */
+int user_soft_delete(struct req *r, int64_t id);
+
+/* users_admin.c: user management (AUTH_ADMIN) */
+int h_users_list(struct req *r);   /* GET /api/user/ */
+int h_users_search(struct req *r); /* GET /api/user/search */
+int h_users_get(struct req *r);    /* GET /api/user/:id */
+int h_users_create(struct req *r); /* POST /api/user/ */
+int h_users_update(struct req *r); /* PUT /api/user/ */
+int h_users_delete(struct req *r); /* DELETE /api/user/:id */
+int h_users_manage(struct req *r); /* POST /api/user/manage */
+int h_topup(struct req *r);        /* POST /api/topup */
+
+/* redemption.c: redemption codes (AUTH_ADMIN) and redeeming one (AUTH_USER) */
+int h_redemption_list(struct req *r);
+int h_redemption_search(struct req *r);
+int h_redemption_get(struct req *r);
+int h_redemption_create(struct req *r);
+int h_redemption_update(struct req *r);
+int h_redemption_delete(struct req *r);
+int h_user_topup(struct req *r); /* POST /api/user/topup {"key"} */
 
 /* token.c */
 int h_token_list(struct req *r);

@@ -338,7 +338,7 @@ static int login_ext(struct req *r, const struct provider_def *p, const struct e
         if (rc < 0)
             return rc;
         if (rc == 1) {
-            api_fail(r, 200, "用户名已存在");
+            api_fail(r, 200, MSG_USERNAME_TAKEN);
             return 0;
         }
         LOG_INFO("user %lld signed up through %s from %s", (long long)id, p->key, r->client_ip);

@@ -296,7 +296,7 @@ int h_user_register(struct req *r)
     if (rc < 0)
         return rc;
     if (rc == 1) {
-        api_fail(r, 200, "用户名已存在");
+        api_fail(r, 200, MSG_USERNAME_TAKEN);
         return 0;
     }
     LOG_INFO("user %lld registered from %s", (long long)id, r->client_ip);

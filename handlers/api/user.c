@@ -1,22 +1,26 @@
 /* user: login, logout and the caller's own account. */
 #include "config.h"
+#include "handlers/account.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
 #include "handlers/respond.h"
 #include "handlers/session.h"
 #include "handlers/throttle.h"
+#include "db/db.h"
 #include "db/users.h"
+#include "fcgi/arena.h"
 #include "fcgi/crypto.h"
 #include "fcgi/error.h"
 #include "fcgi/json.h"
+#include "fcgi/jsonin.h"
 #include "fcgi/log.h"
 
 #include <json-c/json.h>
 #include <string.h>
+#include <time.h>
 
-/* The user object as One API prints it; secrets are blanked unless asked for. */
-static json_object *user_json(const struct user *u, int with_secrets)
+json_object *user_json(const struct user *u, int with_secrets)
 {
     json_object *j = jnew_obj();
     json_object_object_add(j, "id", json_object_new_int64(u->id));
@@ -123,5 +127,161 @@ int h_user_self(struct req *r)
     if (rc < 0)
         return rc;
     api_ok(r, user_json(&u, 0));
+    return 0;
+}
+
+int user_soft_delete(struct req *r, int64_t id)
+{
+    char uuid[33];
+    uuid_hex(uuid);
+    struct user_change ch = {.username = arena_printf(r->a, "deleted_%s", uuid),
+                             .has_status = 1,
+                             .status = USER_DELETED};
+    return db_users_update(req_db(r), id, &ch) < 0 ? OA_ERR_DB : 0;
+}
+
+/* The fields PUT /api/user/self takes. */
+enum self_field { SF_USERNAME, SF_DISPLAY_NAME, SF_PASSWORD, SF__MAX };
+
+static const struct jin_field self_fields[SF__MAX] = {
+    [SF_USERNAME] = {"username", JIN_STR},
+    [SF_DISPLAY_NAME] = {"display_name", JIN_STR},
+    [SF_PASSWORD] = {"password", JIN_STR},
+};
+
+/* s when set and not empty, else NULL: One API writes only the non-empty fields. */
+static const char *nonempty(const struct jin_val *v)
+{
+    return v->is_set && *v->s ? v->s : NULL;
+}
+
+int h_user_self_update(struct req *r)
+{
+    struct jin_val in[SF__MAX];
+    if (jin_read(r->json, self_fields, SF__MAX, in) < 0) {
+        api_fail(r, 200, msg_invalid_parameter(r));
+        return 0;
+    }
+    struct user_change ch = {.username = nonempty(&in[SF_USERNAME]),
+                             .display_name = nonempty(&in[SF_DISPLAY_NAME])};
+    const char *pass = nonempty(&in[SF_PASSWORD]);
+    const char *why = account_invalid(r, ch.username, ch.display_name, NULL, pass);
+    if (why) {
+        api_fail(r, 200, arena_printf(r->a, "输入不合法 %s", why));
+        return 0;
+    }
+    char hash[128];
+    if (pass) {
+        if (pw_hash(pass, hash, sizeof hash) < 0)
+            return OA_ERR_INTERNAL;
+        ch.password = hash;
+    }
+    int64_t rc = db_users_update(req_db(r), r->user_id, &ch);
+    if (rc == DB_CONSTRAINT) {
+        api_fail(r, 200, MSG_USERNAME_TAKEN);
+        return 0;
+    }
+    if (rc < 0)
+        return OA_ERR_DB;
+    /* The session cookie is bound to the password hash: a browser that changed its password
+     * gets a fresh cookie instead of being logged out by its own change. */
+    if (pass && r->cred == REQ_CRED_COOKIE) {
+        struct user u;
+        int found = user_of_caller(r, &u);
+        if (found < 0)
+            return found;
+        session_login(r, &u);
+    }
+    api_ok(r, NULL);
+    return 0;
+}
+
+int h_user_self_delete(struct req *r)
+{
+    if (r->role == ROLE_ROOT) {
+        api_fail(r, 200, "不能删除超级管理员账户");
+        return 0;
+    }
+    int rc = user_soft_delete(r, r->user_id);
+    if (rc < 0)
+        return rc;
+    if (r->cred == REQ_CRED_COOKIE)
+        session_logout(r);
+    api_ok(r, NULL);
+    return 0;
+}
+
+int h_user_token(struct req *r)
+{
+    char tok[33];
+    uuid_hex(tok);
+    int64_t rc = db_users_set_access_token(req_db(r), r->user_id, tok);
+    if (rc == DB_CONSTRAINT) {
+        api_fail(r, 200, "请重试，系统生成的 UUID 竟然重复了！");
+        return 0;
+    }
+    if (rc < 0)
+        return OA_ERR_DB;
+    if (rc == 0)
+        return OA_ERR_NO_LOGIN; /* deleted since it authenticated */
+    api_ok(r, json_object_new_string(tok));
+    return 0;
+}
+
+int h_user_aff(struct req *r)
+{
+    struct user u;
+    int rc = user_of_caller(r, &u);
+    if (rc < 0)
+        return rc;
+    /* A code drawn at random may be another user's (4 characters): draw again. */
+    for (int attempt = 0; !*u.aff_code && attempt < 5; attempt++) {
+        char code[5];
+        account_aff_code(code);
+        int64_t n = db_users_set_aff_code(req_db(r), u.id, code);
+        if (n == DB_CONSTRAINT)
+            continue;
+        if (n < 0)
+            return OA_ERR_DB;
+        /* Read back: a concurrent request of the same user may have set one first. */
+        if ((rc = user_of_caller(r, &u)) < 0)
+            return rc;
+    }
+    if (!*u.aff_code) {
+        api_fail(r, 200, "请重试，系统生成的邀请码重复了");
+        return 0;
+    }
+    api_ok(r, json_object_new_string(u.aff_code));
+    return 0;
+}
+
+#define DAY_SECONDS 86400
+
+int h_user_dashboard(struct req *r)
+{
+    /* The last 7 days in UTC: from 00:00 six days ago to 23:59:59 today. */
+    int64_t now = (int64_t)time(NULL);
+    int64_t today = now - now % DAY_SECONDS;
+    struct user_day_stat *v;
+    size_t n;
+    if (db_users_day_stats(req_db(r), r->a, r->user_id, today - 6 * DAY_SECONDS,
+                           today + DAY_SECONDS - 1, &v, &n) < 0) {
+        api_fail(r, 200, "无法获取统计信息");
+        return 0;
+    }
+    /* Capitalised keys: One API's struct has no JSON tags. */
+    json_object *arr = jnew_arr();
+    for (size_t i = 0; i < n; i++) {
+        json_object *j = jnew_obj();
+        json_object_object_add(j, "Day", json_object_new_string(v[i].day));
+        json_object_object_add(j, "ModelName", json_object_new_string(v[i].model_name));
+        json_object_object_add(j, "RequestCount", json_object_new_int64(v[i].request_count));
+        json_object_object_add(j, "Quota", json_object_new_int64(v[i].quota));
+        json_object_object_add(j, "PromptTokens", json_object_new_int64(v[i].prompt_tokens));
+        json_object_object_add(j, "CompletionTokens",
+                               json_object_new_int64(v[i].completion_tokens));
+        json_object_array_add(arr, j);
+    }
+    api_ok(r, arr);
     return 0;
 }

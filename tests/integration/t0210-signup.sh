@@ -92,7 +92,7 @@ for ws in $(oa_webservers); do
     is "$(oa_db_query "SELECT display_name || '/' || quota || '/' || role || '/' || email FROM users WHERE username = 'alice'")" \
         "alice/100/1/" "$ws: ... display name = username, QuotaForNewUser, common user, no e-mail"
     register '{"username":"alice","password":"another-pass"}'
-    is "$(msg)" "false|用户名已存在" "$ws: a taken username is refused clearly"
+    is "$(msg)" "false|用户名已被占用" "$ws: a taken username is refused clearly"
     register '{"username":"bob","password":"short"}'
     is "$(msg)" "false|Invalid input, please check your input" "$ws: a short password is invalid input"
     register '{"username":"bob","password":"short"}' "" -H 'Accept-Language: zh-CN'

@@ -141,7 +141,7 @@ for ws in $(oa_webservers); do
     n=$(oa_db_query "SELECT COUNT(*) FROM users")
     jr=$(fresh)
     oauth oidc pref-root "$jr"
-    is "$(msg)|$(oa_db_query "SELECT COUNT(*) FROM users")" "false|用户名已存在|$n" \
+    is "$(msg)|$(oa_db_query "SELECT COUNT(*) FROM users")" "false|用户名已被占用|$n" \
         "$ws: ... a preferred username that is taken (root) signs nobody in and creates nothing"
     oa_req GET /api/user/self -b "$jr"
     is "$OA_STATUS" 401 "$ws: ... the browser is not signed in"

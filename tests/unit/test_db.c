@@ -55,7 +55,8 @@ static const struct {
     {"abilities", {"group", "model", "channel_id", "enabled", "priority", NULL}},
     {"options", {"key", "value", NULL}},
     {"redemptions",
-     {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time", NULL}},
+     {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time",
+      "used_user_id", NULL}},
     {"logs",
      {"id", "user_id", "created_at", "type", "content", "username", "token_name", "model_name",
       "quota", "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time",
@@ -680,19 +681,22 @@ static void test_writer(struct db *db, const char *tag)
  * writes into the table's DDL): the snapshots leave both out, and check_schema finds them. */
 static const char *const snapshot_sql[2][2] = {
     /* SQLite: every table and index with its DDL. */
-    {"SELECT type, name, tbl_name, replace(sql, ', \"rpm_limit\" integer DEFAULT 0', '') "
+    {"SELECT type, name, tbl_name, replace(replace(sql, ', \"rpm_limit\" integer DEFAULT 0', ''), "
+     "', \"used_user_id\" integer DEFAULT 0', '') "
      "FROM sqlite_master WHERE name <> ? ORDER BY name",
      NULL},
     /* PostgreSQL: columns with types and defaults, and indexes with their definitions. */
     {"SELECT table_name, column_name, data_type, column_default, is_nullable "
      "FROM information_schema.columns WHERE table_schema = current_schema() AND "
      "table_name <> ? AND NOT (table_name = 'tokens' AND column_name = 'rpm_limit') "
+     "AND NOT (table_name = 'redemptions' AND column_name = 'used_user_id') "
      "ORDER BY table_name, column_name",
      "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
      "AND indexname <> ? ORDER BY indexname"},
 };
 
-/* The schema as text, leaving out what migrate adds (idx_tokens_user_id, tokens.rpm_limit). */
+/* The schema as text, leaving out what migrate adds to One API's (idx_tokens_user_id,
+ * tokens.rpm_limit, redemptions.used_user_id). */
 static char *snapshot(struct db_conn *c)
 {
     int k = db_conn_kind(c) == DB_SQLITE ? 0 : 1;
