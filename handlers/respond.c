@@ -67,3 +67,13 @@ const char *msg_invalid_parameter(struct req *r)
     const char *al = req_header(r, "Accept-Language");
     return al && !strncmp(al, "zh", 2) ? "无效的参数" : "invalid parameter";
 }
+
+int64_t api_page_offset(struct req *r)
+{
+    int64_t page = 0;
+    if (parse_decimal(req_query(r, "p"), &page) < 0 || page < 0)
+        page = 0;
+    if (page > 100000000000LL)
+        page = 100000000000LL;
+    return page * API_PAGE_SIZE;
+}

@@ -1,6 +1,7 @@
 /* Response helpers in One API's shapes: the /api envelope, the OpenAI list and error bodies. */
 #ifndef OA_RESPOND_H
 #define OA_RESPOND_H
+#include <stdint.h>
 
 struct json_object;
 struct req;
@@ -15,6 +16,12 @@ void openai_error(struct req *r, int status, const char *msg, const char *type, 
                   int with_request_id);
 /* The localised "invalid parameter" text for r's Accept-Language. */
 const char *msg_invalid_parameter(struct req *r);
+/* One API's fixed page size of /api listings. */
+#define API_PAGE_SIZE 10
+/* The row offset of the page the query's `p` asks for (zero-based; missing, negative or not a
+ * number is page 0; clamped so that the offset cannot overflow). */
+int64_t api_page_offset(struct req *r);
+
 /* Serialises j (not consumed) into the response body with status. */
 void respond_json(struct req *r, int status, struct json_object *j);
 /* 200 {"object":"list","data":data}, OpenAI's list envelope; takes ownership of data (an

@@ -18,9 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ITEMS_PER_PAGE 10       /* One API's fixed page size */
-#define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
-
 /* The fields a channel body may carry, declared once. */
 enum ch_in {
     CF_ID,
@@ -149,14 +146,10 @@ static json_object *channels_json(const struct channel *v, size_t n)
 
 int h_channel_list(struct req *r)
 {
-    int64_t page = 0;
-    if (parse_decimal(req_query(r, "p"), &page) < 0 || page < 0)
-        page = 0;
-    if (page > MAX_PAGE)
-        page = MAX_PAGE;
+    int64_t offset = api_page_offset(r);
     struct channel *v;
     size_t n;
-    if (db_channels_list(req_db(r), r->a, page * ITEMS_PER_PAGE, ITEMS_PER_PAGE, &v, &n) < 0)
+    if (db_channels_list(req_db(r), r->a, offset, API_PAGE_SIZE, &v, &n) < 0)
         return OA_ERR_DB;
     api_ok(r, channels_json(v, n));
     return 0;

@@ -12,9 +12,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#define ITEMS_PER_PAGE 10       /* One API's fixed page size */
-#define MAX_RECENT_ITEMS 100    /* One API's cap on a search */
-#define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
+#define MAX_RECENT_ITEMS 100 /* One API's cap on a search */
 
 /* A numeric query parameter; 0 when absent or not a number (One API ignores the error). */
 static int64_t query_int(struct req *r, const char *name)
@@ -76,16 +74,12 @@ static void answer_rows(struct req *r, const struct log_row *v, size_t n, int hi
 
 static int list_rows(struct req *r, int64_t self_id)
 {
-    int64_t page = query_int(r, "p");
-    if (page < 0)
-        page = 0;
-    if (page > MAX_PAGE)
-        page = MAX_PAGE;
+    int64_t offset = api_page_offset(r);
     struct log_filter f;
     read_filter(r, self_id, &f);
     struct log_row *v;
     size_t n;
-    if (db_logs_list(req_db(r), r->a, &f, page * ITEMS_PER_PAGE, ITEMS_PER_PAGE, &v, &n) < 0)
+    if (db_logs_list(req_db(r), r->a, &f, offset, API_PAGE_SIZE, &v, &n) < 0)
         return OA_ERR_DB;
     answer_rows(r, v, n, self_id > 0);
     return 0;

@@ -22,8 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ITEMS_PER_PAGE 10       /* One API's fixed page size */
-#define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
 #define NAME_MAX_BYTES 20
 #define MAX_BATCH 100 /* codes per POST */
 
@@ -54,14 +52,10 @@ static json_object *redemptions_json(const struct redemption *v, size_t n)
 
 int h_redemption_list(struct req *r)
 {
-    int64_t page = 0;
-    if (parse_decimal(req_query(r, "p"), &page) < 0 || page < 0)
-        page = 0;
-    if (page > MAX_PAGE)
-        page = MAX_PAGE;
+    int64_t offset = api_page_offset(r);
     struct redemption *v;
     size_t n;
-    if (db_redemptions_list(req_db(r), r->a, page * ITEMS_PER_PAGE, ITEMS_PER_PAGE, &v, &n) < 0)
+    if (db_redemptions_list(req_db(r), r->a, offset, API_PAGE_SIZE, &v, &n) < 0)
         return OA_ERR_DB;
     api_ok(r, redemptions_json(v, n));
     return 0;

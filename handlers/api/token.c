@@ -19,10 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#define ITEMS_PER_PAGE 10       /* One API's fixed page size */
-#define TOKEN_NAME_MAX 30       /* bytes */
-#define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
-#define RPM_MAX 1000000         /* requests per minute; the limiter keeps one time per request */
+#define TOKEN_NAME_MAX 30 /* bytes */
+#define RPM_MAX 1000000   /* requests per minute; the limiter keeps one time per request */
 
 /* The fields a token body may carry, declared once. */
 enum tok_field {
@@ -117,12 +115,7 @@ static int load_token(struct req *r, int64_t id, struct token *t)
 
 int h_token_list(struct req *r)
 {
-    const char *p = req_query(r, "p");
-    int64_t page = 0;
-    if (parse_decimal(p, &page) < 0 || page < 0)
-        page = 0;
-    if (page > MAX_PAGE)
-        page = MAX_PAGE;
+    int64_t offset = api_page_offset(r);
     const char *order = req_query(r, "order");
     enum db_tokens_order o = TOKENS_BY_ID;
     if (order && !strcmp(order, "remain_quota"))
@@ -131,8 +124,7 @@ int h_token_list(struct req *r)
         o = TOKENS_BY_USED_QUOTA;
     struct token *v;
     size_t n;
-    if (db_tokens_list(req_db(r), r->a, r->user_id, o, page * ITEMS_PER_PAGE, ITEMS_PER_PAGE, &v,
-                       &n) < 0)
+    if (db_tokens_list(req_db(r), r->a, r->user_id, o, offset, API_PAGE_SIZE, &v, &n) < 0)
         return OA_ERR_DB;
     api_ok(r, tokens_json(v, n));
     return 0;

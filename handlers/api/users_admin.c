@@ -17,9 +17,6 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#define ITEMS_PER_PAGE 10       /* One API's fixed page size */
-#define MAX_PAGE 100000000000LL /* keeps p * ITEMS_PER_PAGE far from overflow */
-
 static json_object *users_json(const struct user *v, size_t n)
 {
     json_object *arr = jnew_arr();
@@ -30,11 +27,7 @@ static json_object *users_json(const struct user *v, size_t n)
 
 int h_users_list(struct req *r)
 {
-    int64_t page = 0;
-    if (parse_decimal(req_query(r, "p"), &page) < 0 || page < 0)
-        page = 0;
-    if (page > MAX_PAGE)
-        page = MAX_PAGE;
+    int64_t offset = api_page_offset(r);
     const char *order = req_query(r, "order");
     enum db_users_order o = USERS_BY_ID;
     if (order && !strcmp(order, "quota"))
@@ -45,7 +38,7 @@ int h_users_list(struct req *r)
         o = USERS_BY_REQUEST_COUNT;
     struct user *v;
     size_t n;
-    if (db_users_list(req_db(r), r->a, o, page * ITEMS_PER_PAGE, ITEMS_PER_PAGE, &v, &n) < 0)
+    if (db_users_list(req_db(r), r->a, o, offset, API_PAGE_SIZE, &v, &n) < 0)
         return OA_ERR_DB;
     api_ok(r, users_json(v, n));
     return 0;
