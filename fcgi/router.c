@@ -201,16 +201,10 @@ static int check_body_type(const struct route *ro, struct req *r)
     return 0;
 }
 
-static int dispatch(const struct router *rt, struct req *r)
+/* The checks before the body is read, in order; 0 or the first refusal. */
+static int admit(const struct router *rt, struct req *r)
 {
-    r->client_ip = req_client_ip(r, rt->trusted_proxies);
-    int rc = rt->before ? rt->before(r) : 0;
-    if (rc == ROUTER_ANSWERED)
-        return 0;
-    if (rc)
-        return rc;
-    if ((rc = router_match(rt, r)) != 0)
-        return rc;
+    int rc;
     if (rt->admit && (rc = rt->admit(r)) != 0)
         return rc;
     const char *cl = req_param(r, "CONTENT_LENGTH");
@@ -222,6 +216,25 @@ static int dispatch(const struct router *rt, struct req *r)
     if (r->cred == REQ_CRED_COOKIE && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
         strcmp(r->method, "OPTIONS") && is_cross_site(r))
         return OA_ERR_CROSS_SITE;
+    return 0;
+}
+
+static int dispatch(const struct router *rt, struct req *r)
+{
+    r->client_ip = req_client_ip(r, rt->trusted_proxies);
+    int rc = rt->before ? rt->before(r) : 0;
+    if (rc == ROUTER_ANSWERED)
+        return 0;
+    if (!rc && (rc = router_match(rt, r)) == 0)
+        rc = admit(rt, r);
+    if (rc) {
+        /* Refused before its body was read: read it anyway (it is within the limit), or the
+         * web server, whose request is not finished, drops the client's kept-alive
+         * connection and the next request on it fails. */
+        if (rc != OA_ERR_TOO_LARGE)
+            req_read_body(r, rt->max_body);
+        return rc;
+    }
     if ((rc = req_read_body(r, rt->max_body)) != 0)
         return rc;
     if ((rc = check_body_type(r->route, r)) != 0)
