@@ -4,6 +4,7 @@
 #include "handlers/app.h"
 #include "handlers/api/api.h"
 #include "handlers/bootstrap.h"
+#include "handlers/console/console.h"
 #include "handlers/errors.h"
 #include "handlers/gate.h"
 #include "handlers/relay/chcache.h"
@@ -157,6 +158,7 @@ static void app_free(struct app *app)
     }
     notify_free(app->notify);
     app->notify = NULL;
+    console_free(app->console);
     chcache_free(app->chcache);
     throttle_free(app->login_throttle);
     writer_stop(app->writer);
@@ -258,6 +260,13 @@ static void *app_init(const struct config *cfg, int is_cgi)
         LOG_WARN("the ratio options are invalid; using the built-in ratios");
     if (rc == 0)
         app->notify = notify_new(app, !is_cgi);
+    if (rc == 0) {
+        /* The API and the relay do not need the console: without its templates they still
+         * serve, and the pages say what is missing. */
+        app->console = console_new(cfg_str(cfg, CFG_TEMPLATE_DIR), err, sizeof err);
+        if (!app->console)
+            LOG_ERR("the console is off: %s (set TEMPLATE_DIR to the templates directory)", err);
+    }
     if (rc == 0 && !is_cgi) {
         app->quota = quota_store_new();
         if (!(app->writer = writer_start(app->db, 20, 512, 4096)))

@@ -42,6 +42,7 @@ struct app {
     struct ticker *tester;           /* tests all channels every CHANNEL_TEST_FREQUENCY min */
     struct notify *notify;           /* alerts to root */
     struct chcache *chcache;         /* MEMORY_CACHE_ENABLED channel cache, or NULL */
+    struct console *console;         /* the pages' templates, or NULL when they did not load */
     struct throttle *login_throttle; /* sign-in attempts per address and name (this process) */
 };
 

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "handlers/errors.h"
 #include "handlers/app.h"
+#include "handlers/console/console.h"
 #include "handlers/respond.h"
 #include "fcgi/arena.h"
 #include "fcgi/cfg.h"
@@ -24,6 +25,10 @@ void errors_render(struct req *r, int code)
     /* A query that failed for want of a connection is a busy server, not a broken one. */
     if (code == OA_ERR_DB && req_db_busy(r))
         code = OA_ERR_DB_BUSY;
+    if (console_is_page_path(r->path)) {
+        console_error(r, code);
+        return;
+    }
     switch (code) {
     case OA_ERR_NOT_FOUND:
     case OA_ERR_METHOD:

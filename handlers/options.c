@@ -289,8 +289,8 @@ const char *options_check(struct options *o, struct arena *a, const char *key, c
     for (size_t i = 0; i < sizeof needs / sizeof *needs; i++)
         if (is_true && !strcmp(key, needs[i][0]) && !*options_get(o, a, needs[i][1]))
             return needs[i][2];
-    if (!strcmp(key, "Theme") && strcmp(value, "default") != 0 && strcmp(value, "berry") != 0 &&
-        strcmp(value, "air") != 0)
+    if (!strcmp(key, "Theme") && strcmp(value, "default") != 0 && strcmp(value, "dark") != 0 &&
+        strcmp(value, "berry") != 0 && strcmp(value, "air") != 0)
         return "无效的主题";
     for (size_t i = 0; i < sizeof integer_keys / sizeof *integer_keys; i++)
         if (!strcmp(key, integer_keys[i]) && !is_count(value))

@@ -2,10 +2,17 @@
 #include "config.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"
+#include "handlers/console/pages.h"
 #include "handlers/relay/relay.h"
 #include "providers/provider.h"
 
 const struct route app_routes[] = {
+    /* The console's pages: HTML, errors as pages, forms with a CSRF token. */
+    {"GET", "/", p_home, AUTH_NONE, 0},
+    {"GET", "/about", p_about, AUTH_NONE, 0},
+    {"GET", "/login", p_login, AUTH_NONE, 0},
+    {"POST", "/login", p_login_post, AUTH_NONE | BODY_FORM | LIMIT_CRITICAL, 0},
+    {"POST", "/logout", p_logout_post, AUTH_NONE | BODY_FORM, 0},
     {"GET", "/api/status", h_status, AUTH_NONE, 0},
     {"GET", "/api/notice", h_notice, AUTH_NONE, 0},
     {"GET", "/api/about", h_about, AUTH_NONE, 0},

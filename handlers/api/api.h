@@ -19,6 +19,11 @@ int h_home_page_content(struct req *r);
 
 /* user.c */
 int h_user_login(struct req *r);
+/* The password sign-in's checks (PasswordLoginEnabled, both fields, the login throttle, the
+ * name or e-mail and the password, an enabled account), shared by the API and the console:
+ * 1 with the user in u; 0 refused, with One API's message in *why; < 0 an oa_err. */
+int user_password_check(struct req *r, const char *name, const char *pass, struct user *u,
+                        const char **why);
 int h_user_logout(struct req *r);
 int h_user_self(struct req *r);
 /* Logs u in exactly as password login does (every way of signing in ends here): the session

@@ -70,35 +70,47 @@ void user_login_reply(struct req *r, const struct user *u)
     api_ok(r, user_json(&shown, 0));
 }
 
-int h_user_login(struct req *r)
+int user_password_check(struct req *r, const char *name, const char *pass, struct user *u,
+                        const char **why)
 {
     struct app *app = req_app(r);
     if (!options_bool(app->opts, "PasswordLoginEnabled")) {
-        api_fail(r, 200, "管理员关闭了密码登录");
+        *why = "管理员关闭了密码登录";
         return 0;
     }
-    const char *name = jstr(r->json, "username");
-    const char *pass = jstr(r->json, "password");
     if (!name || !*name || !pass || !*pass) {
-        api_fail(r, 200, msg_invalid_parameter(r));
+        *why = msg_invalid_parameter(r);
         return 0;
     }
     int rc = throttle_login_begin(app->login_throttle, r, name);
     if (rc < 0)
         return rc;
-    struct user u;
-    rc = db_users_by_username(req_db(r), r->a, name, &u);
+    rc = db_users_by_username(req_db(r), r->a, name, u);
     if (rc == 0)
-        rc = db_users_by_email(req_db(r), r->a, name, &u);
+        rc = db_users_by_email(req_db(r), r->a, name, u);
     if (rc < 0)
         return OA_ERR_DB;
     /* An unknown name costs a bcrypt too, so the answer's timing does not tell which names
      * exist. */
-    int match = pw_verify(pass, rc == 1 ? u.password : DUMMY_HASH);
-    if (rc == 0 || !match || u.status != 1) {
+    int match = pw_verify(pass, rc == 1 ? u->password : DUMMY_HASH);
+    if (rc == 0 || !match || u->status != 1) {
         throttle_login_failed(app->login_throttle, r, name);
         LOG_INFO("login failed for a user from %s", r->client_ip);
-        api_fail(r, 200, "用户名或密码错误，或用户已被封禁");
+        *why = "用户名或密码错误，或用户已被封禁";
+        return 0;
+    }
+    return 1;
+}
+
+int h_user_login(struct req *r)
+{
+    struct user u;
+    const char *why = NULL;
+    int rc = user_password_check(r, jstr(r->json, "username"), jstr(r->json, "password"), &u, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
         return 0;
     }
     user_login_reply(r, &u);

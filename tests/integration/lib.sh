@@ -347,7 +347,8 @@ oa_start() {
     OA_WS=${1:-nginx}
     oa_new_run "$OA_WS"
     [[ ${OA_KEEP_DB:-0} == 1 ]] || oa_db_new
-    local env=("${OA_DB_ENV[@]}" "${OA_ENV[@]}")
+    # The console's templates and static files of the tree under test (a test may override).
+    local env=("TEMPLATE_DIR=$top_srcdir/templates" "${OA_DB_ENV[@]}" "${OA_ENV[@]}")
     case $OA_WS in
     nginx | nginx-unix | none | apache)
         OA_FCGI_ADDR="127.0.0.1:$(free_port)"
@@ -375,8 +376,7 @@ oa_start() {
         fi
         _subst "$top_srcdir/contrib/nginx.conf.in" "$OA_RUN/nginx.conf" \
             "USER=$user" "PREFIX=$OA_RUN" "LISTEN=127.0.0.1:$OA_HTTP_PORT" \
-            "FCGI=$fcgi" "HTDOCS=$OA_TMP/htdocs"
-        mkdir -p "$OA_TMP/htdocs"
+            "FCGI=$fcgi" "HTDOCS=$top_srcdir/htdocs"
         "$(_sbin nginx)" -p "$OA_RUN" -c "$OA_RUN/nginx.conf" -e "$OA_RUN/error.log" \
             -g 'daemon off;' </dev/null >"$OA_RUN/nginx.out" 2>&1 &
         OA_WS_PID=$!
@@ -385,10 +385,9 @@ oa_start() {
         ;;
     lighttpd)
         _oa_app_args
-        mkdir -p "$OA_TMP/htdocs"
         _subst "$top_srcdir/contrib/lighttpd.conf.in" "$OA_RUN/lighttpd.conf" \
             "PREFIX=$OA_RUN" "BIND=127.0.0.1" "PORT=$OA_HTTP_PORT" \
-            "HTDOCS=$OA_TMP/htdocs" "BIN=${OA_CMD[0]}" "ARGS=${OA_CMD[*]:1}"
+            "HTDOCS=$top_srcdir/htdocs" "BIN=${OA_CMD[0]}" "ARGS=${OA_CMD[*]:1}"
         # lighttpd hands its environment to the spawned one-api.
         env "${env[@]}" "$(_sbin lighttpd)" -D -f "$OA_RUN/lighttpd.conf" \
             </dev/null >"$OA_RUN/lighttpd.out" 2>&1 &
