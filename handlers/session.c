@@ -82,9 +82,13 @@ int session_cookie_check(const unsigned char key[32], const char *cookie, const 
 static void set_cookie(struct req *r, const char *value, int max_age)
 {
     struct app *app = req_app(r);
+    /* A clearing cookie also carries a past Expires: some clients (curl among them) keep a
+     * cookie that only says Max-Age=0. */
     resp_header(r, "Set-Cookie",
-                arena_printf(r->a, "session=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",
-                             value, max_age, app->cookie_secure ? "; Secure" : ""));
+                arena_printf(r->a, "session=%s; Path=/; Max-Age=%d;%s HttpOnly; SameSite=Lax%s",
+                             value, max_age,
+                             max_age ? "" : " Expires=Thu, 01 Jan 1970 00:00:00 GMT;",
+                             app->cookie_secure ? "; Secure" : ""));
 }
 
 void session_login(struct req *r, const struct user *u)

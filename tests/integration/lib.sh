@@ -1023,3 +1023,37 @@ mock_last() {
     for f; do a+=("0.$f"); done
     JSON_DOC=$MOCK_BODY json_fields "${a[@]}"
 }
+
+# --- the console ---------------------------------------------------------------------------
+
+# html_valid DESC: $OA_BODY is a well-formed HTML5 document by tidy (errors fail; warnings
+# about proprietary attributes and empty elements are printed, not counted).
+html_valid() {
+    local out
+    out=$(tidy -q -e --show-warnings no --drop-empty-elements no <<<"$OA_BODY" 2>&1)
+    is "$out" "" "$1"
+}
+
+# page_csrf: the CSRF token of the first form of $OA_BODY.
+page_csrf() {
+    sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' <<<"$OA_BODY" | head -n 1
+}
+
+# console_login JAR USER PASSWORD: signs in through the console's form; the session and CSRF
+# cookies end in JAR. Sets CSRF (the token to post with JAR's forms). Fails a test point when
+# the sign-in does not redirect.
+console_login() {
+    local jar=$1 user=$2 pass=$3
+    oa_req GET /login -c "$jar" -b "$jar"
+    CSRF=$(page_csrf)
+    oa_req POST /login -c "$jar" -b "$jar" --data-urlencode "csrf=$CSRF" \
+        --data-urlencode "username=$user" --data-urlencode "password=$pass"
+    if [[ $OA_STATUS != 303 ]]; then fail "$OA_WS: console sign-in as $user"; diag "$OA_STATUS"; return 1; fi
+}
+
+# page_post JAR PATH FIELD=VALUE...: posts a console form with JAR's cookies and $CSRF.
+page_post() {
+    local jar=$1 path=$2 kv args=(); shift 2
+    for kv in "$@"; do args+=(--data-urlencode "$kv"); done
+    oa_req POST "$path" -c "$jar" -b "$jar" --data-urlencode "csrf=$CSRF" "${args[@]}"
+}
