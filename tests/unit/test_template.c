@@ -213,8 +213,11 @@ static void test_load_errors(void)
          "t:1: raw tag {{{x_html.y}}}: only names ending in _html may hold raw HTML"},
         {"{{{.}}}", "t:1: raw tag {{{.}}}: only names ending in _html may hold raw HTML"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-        is_str(load_error(cases[i].text), cases[i].err, "load error case %zu", i);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *got = load_error(cases[i].text);
+        if (!ok(!strcmp(got, cases[i].err), "refused: %s", cases[i].err))
+            note("got: %s", got);
+    }
 
     ok(!load("a", "x", "a", "y", NULL), "two templates of one name are refused");
 
