@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint for unsafe output and SQL, run by `make check` as a TAP test: no unbounded string
-# calls, SQL only as literals with ? placeholders, raw template tags only where allowed.
+# calls, SQL only as literals with ? placeholders, raw template tags only where allowed and
+# only for names ending in _html.
 # A reviewed exception is marked on its line, as fossil does: /* safe-for-sql: why */ beside
 # a non-literal SQL argument, /*safe-raw*/ beside a raw template tag.
 set -u
@@ -58,6 +59,18 @@ hits=$(grep -rnoE '\{\{\{[^}]*\}\}\}' templates 2>/dev/null | grep -vE "\{\{\{($
     grep -v 'safe-raw')
 [ -z "$hits" ] && point OK "raw {{{ }}} tags only for allowlisted keys" ||
     point FAIL "raw {{{ }}} tags only for allowlisted keys" "$hits"
+
+# 4. A raw tag's name ends in _html: that suffix is how a handler says "trusted HTML here",
+#    and fcgi/template.c refuses any other raw tag when it loads the theme. Catching it here
+#    fails `make check` instead of the start-up of a deployed server. White space inside the
+#    braces is allowed, as the engine allows it; the last dotted segment is what counts.
+#    No safe-raw exception here: the engine would refuse the tag anyway.
+rawhits=$(find templates -name '*.html' 2>/dev/null | LC_ALL=C sort | while read -r f; do
+    grep -HnoE '\{\{\{[^}]*\}\}\}' "$f" |
+        grep -vE ':\{\{\{[[:space:]]*([A-Za-z0-9_]+\.)*[A-Za-z0-9_]*_html[[:space:]]*\}\}\}$'
+done)
+[ -z "$rawhits" ] && point OK "raw {{{ }}} tags in templates/ name an _html value" ||
+    point FAIL "raw {{{ }}} tags in templates/ name an _html value" "$rawhits"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

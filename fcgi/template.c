@@ -171,8 +171,11 @@ static int parse(struct tpl *t, char *err, size_t errlen)
         while (ne < e && is_name_char(*ne))
             ne++;
         if (ne == nb) {
-            if (b < e && !is_space(*b) && *b != '|')
+            unsigned char k = (unsigned char)*b;
+            if (b < e && !is_space(*b) && *b != '|' && k > 0x20 && k < 0x7f)
                 fail(err, errlen, t, tagline, "unknown tag kind '%c'", *b);
+            else if (b < e && !is_space(*b) && *b != '|')
+                fail(err, errlen, t, tagline, "unknown tag kind (byte 0x%02x)", k);
             else
                 fail(err, errlen, t, tagline, "a tag without a name");
             return -1;
@@ -540,7 +543,15 @@ static const char *scalar(struct json_object *v, char *buf, size_t n)
 {
     switch (json_object_get_type(v)) {
     case json_type_boolean: return json_object_get_boolean(v) ? "true" : "false";
-    case json_type_int: snprintf(buf, n, "%" PRId64, json_object_get_int64(v)); return buf;
+    case json_type_int: {
+        /* json-c holds integers above INT64_MAX as unsigned; get_int64 would clamp them. */
+        int64_t i = json_object_get_int64(v);
+        if (i == INT64_MAX)
+            snprintf(buf, n, "%" PRIu64, json_object_get_uint64(v));
+        else
+            snprintf(buf, n, "%" PRId64, i);
+        return buf;
+    }
     case json_type_double: return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     case json_type_string: return json_object_get_string(v);
     default: return NULL;
