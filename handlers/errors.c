@@ -25,7 +25,8 @@ void errors_render(struct req *r, int code)
     /* A query that failed for want of a connection is a busy server, not a broken one. */
     if (code == OA_ERR_DB && req_db_busy(r))
         code = OA_ERR_DB_BUSY;
-    if (console_is_page_path(r->path)) {
+    /* The bare answers are the same everywhere, pages included. */
+    if (console_is_page_path(r->path) && code != OA_ERR_LIMITED && code != OA_ERR_BAD_ENCODING) {
         console_error(r, code);
         return;
     }
