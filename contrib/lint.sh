@@ -53,7 +53,7 @@ done)
     point FAIL "SQL passed to db_prepare/db_exec is a literal" "$sqlhits"
 
 # 3. Raw template tags only for allowlisted keys.
-allow='footer_html|home_page_content|about_html|notice_html|markdown'
+allow='footer_html|home_page_content|about_html|notice_html|markdown|home_html|content_html|site\.notice_html|site\.footer_html|chart_html'
 hits=$(grep -rnoE '\{\{\{[^}]*\}\}\}' templates 2>/dev/null | grep -vE "\{\{\{($allow)\}\}\}" |
     grep -v 'safe-raw')
 [ -z "$hits" ] && point OK "raw {{{ }}} tags only for allowlisted keys" ||
