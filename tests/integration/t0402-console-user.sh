@@ -198,6 +198,10 @@ for ws in $(oa_webservers); do
     # Root: the admin sections' place, no deleting.
     ucsrf=$CSRF
     console_login "$rjar" root 123456
+    oa_req GET /dashboard -b "$rjar"
+    like "$OA_BODY" 'roots-model' "$ws: root's dashboard shows root's own usage"
+    oa_req GET /token -b "$rjar"
+    is "$(grep -c '<td>bulk\|<td>alpha' <<<"$OA_BODY" || true)" 0 "$ws: root's keys page lists only root's keys"
     oa_req GET /setting -b "$rjar"
     like "$OA_BODY" 'The root account cannot be deleted' "$ws: root is told it cannot delete itself"
     page_post "$rjar" /setting/delete
