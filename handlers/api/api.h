@@ -9,7 +9,9 @@ struct app;
 struct json_object;
 struct relay_channel;
 struct req;
+struct token;
 struct user;
+struct user_day_stat;
 
 /* public.c */
 int h_status(struct req *r);
@@ -37,6 +39,20 @@ int h_user_self_delete(struct req *r); /* DELETE /api/user/self */
 int h_user_token(struct req *r);       /* GET /api/user/token: a new access token */
 int h_user_aff(struct req *r);         /* GET /api/user/aff */
 int h_user_dashboard(struct req *r);   /* GET /api/user/dashboard */
+/* The caller's own account changes, shared by the API and the console: 1 done; 0 refused
+ * with One API's message in *why; < 0 an oa_err. user_self_update writes only the non-empty
+ * fields (NULL or "" keep the stored value) and renews a browser's session cookie after a
+ * new password; user_self_delete soft-deletes (never root) and signs a browser out;
+ * user_access_token_new writes a new access token (32 hex) into tok; user_aff_code gives the
+ * invitation code in *code (r's arena), made when the account has none. */
+int user_self_update(struct req *r, const char *username, const char *display_name,
+                     const char *pass, const char **why);
+int user_self_delete(struct req *r, const char **why);
+int user_access_token_new(struct req *r, char tok[33], const char **why);
+int user_aff_code(struct req *r, const char **code, const char **why);
+/* The caller's consumption per UTC day and model over the last 7 days (today included), in
+ * r's arena: 0, or -1 on a database error. */
+int user_week_stats(struct req *r, struct user_day_stat **v, size_t *n);
 /* users.status of a soft-deleted account. */
 enum { USER_DELETED = 3 };
 /* The user object as One API prints it, a new json-c object the caller owns: password and
@@ -64,6 +80,10 @@ int h_redemption_create(struct req *r);
 int h_redemption_update(struct req *r);
 int h_redemption_delete(struct req *r);
 int h_user_topup(struct req *r); /* POST /api/user/topup {"key"} */
+/* Redeems code key for the caller (shared by the API and the console's top-up page): 1 with
+ * the quota added in *quota; 0 refused with One API's message in *why (no code, an unknown or
+ * a used one); < 0 an oa_err. */
+int redemption_redeem(struct req *r, const char *key, int64_t *quota, const char **why);
 
 /* token.c */
 int h_token_list(struct req *r);
@@ -76,6 +96,17 @@ int h_token_delete(struct req *r);
  * the hex of a UUIDv4 with the letters at even positions upper-cased; no '-' (the relay reads
  * what follows a '-' as a channel id). */
 void token_key_new(char out[49]);
+/* The validation message (One API's words) for t's name, remain_quota, rpm_limit and subnet,
+ * or NULL when they are fine; shared by the API and the console's key form. */
+const char *token_invalid(struct req *r, const struct token *t);
+/* Why stored token t may not be enabled (expired, or used up), or NULL when it may. */
+const char *token_enable_refused(const struct token *t);
+/* Stores t as a new key of r's user: a fresh key (in r's arena), status 1, times now, used 0;
+ * name, expired_time, quotas, models, subnet and rpm_limit are the caller's. 0 with the new
+ * id in *id, or OA_ERR_DB. Validate first with token_invalid. */
+int token_create(struct req *r, struct token *t, int64_t *id);
+/* The token object as One API prints it, key included: a new json-c object the caller owns. */
+struct json_object *token_json(const struct token *t);
 
 /* channel.c */
 int h_channel_list(struct req *r);

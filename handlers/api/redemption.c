@@ -254,19 +254,17 @@ static int redeem(struct req *r, const char *key, const struct user *u, int64_t 
     return 1;
 }
 
-int h_user_topup(struct req *r)
+int redemption_redeem(struct req *r, const char *key, int64_t *quota, const char **why)
 {
-    const char *key = jstr(r->json, "key");
     if (!key || !*key) {
-        api_fail(r, 200, "未提供兑换码");
+        *why = "未提供兑换码";
         return 0;
     }
     struct user u;
     int rc = user_of_caller(r, &u);
     if (rc < 0)
         return rc;
-    int64_t quota = 0;
-    rc = redeem(r, key, &u, &quota);
+    rc = redeem(r, key, &u, quota);
     if (rc < 0)
         return OA_ERR_DB;
     if (rc == 0) {
@@ -275,7 +273,21 @@ int h_user_topup(struct req *r)
         int found = db_redemptions_by_key(req_db(r), r->a, key, &c);
         if (found < 0)
             return OA_ERR_DB;
-        api_fail(r, 200, found ? "兑换失败，该兑换码已被使用" : "兑换失败，无效的兑换码");
+        *why = found ? "兑换失败，该兑换码已被使用" : "兑换失败，无效的兑换码";
+        return 0;
+    }
+    return 1;
+}
+
+int h_user_topup(struct req *r)
+{
+    int64_t quota = 0;
+    const char *why = NULL;
+    int rc = redemption_redeem(r, jstr(r->json, "key"), &quota, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
         return 0;
     }
     api_ok(r, json_object_new_int64(quota));

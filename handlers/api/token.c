@@ -48,26 +48,46 @@ static const struct jin_field tok_fields[TF__MAX] = {
     [TF_RPM_LIMIT] = {"rpm_limit", JIN_INT},
 };
 
-/* The validation message for name and subnet, One API's words, or NULL when both are fine. */
-static const char *validate(struct req *r, const struct jin_val in[TF__MAX])
+const char *token_invalid(struct req *r, const struct token *t)
 {
-    if (in[TF_NAME].is_set && strlen(in[TF_NAME].s) > TOKEN_NAME_MAX)
+    if (t->name && strlen(t->name) > TOKEN_NAME_MAX)
         return "参数错误：令牌名称过长";
     /* One API takes any number; a negative one only makes the key unusable, and sums over it
      * (used + remaining) could overflow. */
-    if (in[TF_REMAIN_QUOTA].is_set && in[TF_REMAIN_QUOTA].i < 0)
+    if (t->remain_quota < 0)
         return "参数错误：剩余额度不能为负数";
-    if (in[TF_RPM_LIMIT].is_set && (in[TF_RPM_LIMIT].i < 0 || in[TF_RPM_LIMIT].i > RPM_MAX))
+    if (t->rpm_limit < 0 || t->rpm_limit > RPM_MAX)
         return "参数错误：rpm_limit 必须在 0 到 1000000 之间 (rpm_limit must be 0..1000000)";
-    const char *s = in[TF_SUBNET].is_set ? in[TF_SUBNET].s : "";
+    const char *s = t->subnet ? t->subnet : "";
     char err[160];
     if (*s && !cidr_list_valid(s, err, sizeof err))
         return arena_printf(r->a, "参数错误：无效的网段：failed to parse subnet: %s", err);
     return NULL;
 }
 
-/* The token object as One API prints it, key included: the caller owns it. */
-static json_object *token_json(const struct token *t)
+const char *token_enable_refused(const struct token *t)
+{
+    int64_t now = (int64_t)time(NULL);
+    if (t->status == 3 && t->expired_time <= now && t->expired_time != -1)
+        return "令牌已过期，无法启用，请先修改令牌过期时间，或者设置为永不过期";
+    if (t->status == 4 && t->remain_quota <= 0 && !t->unlimited_quota)
+        return "令牌可用额度已用尽，无法启用，请先修改令牌剩余额度，或者设置为无限额度";
+    return NULL;
+}
+
+/* The fields of a body as a token, unset ones zero (what validation and saving see). */
+static struct token token_of_body(const struct jin_val in[TF__MAX])
+{
+    return (struct token){.name = in[TF_NAME].is_set ? in[TF_NAME].s : "",
+                          .expired_time = in[TF_EXPIRED_TIME].i,
+                          .remain_quota = in[TF_REMAIN_QUOTA].i,
+                          .unlimited_quota = (int)in[TF_UNLIMITED_QUOTA].i,
+                          .models = in[TF_MODELS].s,
+                          .subnet = in[TF_SUBNET].s,
+                          .rpm_limit = in[TF_RPM_LIMIT].i};
+}
+
+json_object *token_json(const struct token *t)
 {
     json_object *j = jnew_obj();
     json_object_object_add(j, "id", json_object_new_int64(t->id));
@@ -164,7 +184,8 @@ static int read_token_body(struct req *r, struct jin_val in[TF__MAX])
         api_fail(r, 200, msg_invalid_parameter(r));
         return -1;
     }
-    const char *msg = validate(r, in);
+    struct token t = token_of_body(in);
+    const char *msg = token_invalid(r, &t);
     if (msg) {
         api_fail(r, 200, msg);
         return -1;
@@ -180,32 +201,36 @@ void token_key_new(char out[49])
         out[16 + i] = (char)toupper((unsigned char)out[16 + i]);
 }
 
+int token_create(struct req *r, struct token *t, int64_t *id)
+{
+    char key[49];
+    token_key_new(key);
+    int64_t now = (int64_t)time(NULL);
+    /* Status, used quota and times are not the client's to choose. */
+    t->id = 0;
+    t->user_id = r->user_id;
+    t->key = arena_strdup(r->a, key);
+    t->status = 1;
+    t->created_time = t->accessed_time = now;
+    t->used_quota = 0;
+    if (!t->name)
+        t->name = "";
+    return db_tokens_insert(req_db(r), t, id) < 0 ? OA_ERR_DB : 0;
+}
+
 int h_token_create(struct req *r)
 {
     struct jin_val in[TF__MAX];
     if (read_token_body(r, in) < 0)
         return 0;
-    char key[49];
-    token_key_new(key);
-    int64_t now = (int64_t)time(NULL), id = 0;
-    /* Status, used quota and times are not the client's to choose. */
-    struct token t = {.user_id = r->user_id,
-                      .key = key,
-                      .status = 1,
-                      .name = in[TF_NAME].is_set ? in[TF_NAME].s : "",
-                      .created_time = now,
-                      .accessed_time = now,
-                      .expired_time = in[TF_EXPIRED_TIME].i,
-                      .remain_quota = in[TF_REMAIN_QUOTA].i,
-                      .unlimited_quota = (int)in[TF_UNLIMITED_QUOTA].i,
-                      .models = in[TF_MODELS].s,
-                      .subnet = in[TF_SUBNET].s,
-                      .rpm_limit = in[TF_RPM_LIMIT].i};
-    if (db_tokens_insert(req_db(r), &t, &id) < 0)
-        return OA_ERR_DB;
+    struct token t = token_of_body(in);
+    int64_t id = 0;
+    int rc = token_create(r, &t, &id);
+    if (rc < 0)
+        return rc;
     /* Answer the row as stored, with the insert defaults applied. */
     struct token saved;
-    int rc = load_token(r, id, &saved);
+    rc = load_token(r, id, &saved);
     if (rc <= 0)
         return rc;
     api_ok(r, token_json(&saved));
@@ -222,14 +247,9 @@ int h_token_update(struct req *r)
     if (rc <= 0)
         return rc;
     if (in[TF_STATUS].is_set && in[TF_STATUS].i == 1) {
-        int64_t now = (int64_t)time(NULL);
-        if (t.status == 3 && t.expired_time <= now && t.expired_time != -1) {
-            api_fail(r, 200, "令牌已过期，无法启用，请先修改令牌过期时间，或者设置为永不过期");
-            return 0;
-        }
-        if (t.status == 4 && t.remain_quota <= 0 && !t.unlimited_quota) {
-            api_fail(r, 200,
-                     "令牌可用额度已用尽，无法启用，请先修改令牌剩余额度，或者设置为无限额度");
+        const char *why = token_enable_refused(&t);
+        if (why) {
+            api_fail(r, 200, why);
             return 0;
         }
     }

@@ -167,19 +167,16 @@ static const char *nonempty(const struct jin_val *v)
     return v->is_set && *v->s ? v->s : NULL;
 }
 
-int h_user_self_update(struct req *r)
+int user_self_update(struct req *r, const char *username, const char *display_name,
+                     const char *pass, const char **why)
 {
-    struct jin_val in[SF__MAX];
-    if (jin_read(r->json, self_fields, SF__MAX, in) < 0) {
-        api_fail(r, 200, msg_invalid_parameter(r));
-        return 0;
-    }
-    struct user_change ch = {.username = nonempty(&in[SF_USERNAME]),
-                             .display_name = nonempty(&in[SF_DISPLAY_NAME])};
-    const char *pass = nonempty(&in[SF_PASSWORD]);
-    const char *why = account_invalid(r, ch.username, ch.display_name, NULL, pass);
-    if (why) {
-        api_fail(r, 200, arena_printf(r->a, "输入不合法 %s", why));
+    struct user_change ch = {.username = username && *username ? username : NULL,
+                             .display_name = display_name && *display_name ? display_name : NULL};
+    if (pass && !*pass)
+        pass = NULL;
+    const char *bad = account_invalid(r, ch.username, ch.display_name, NULL, pass);
+    if (bad) {
+        *why = arena_printf(r->a, "输入不合法 %s", bad);
         return 0;
     }
     char hash[128];
@@ -190,7 +187,7 @@ int h_user_self_update(struct req *r)
     }
     int64_t rc = db_users_update(req_db(r), r->user_id, &ch);
     if (rc == DB_CONSTRAINT) {
-        api_fail(r, 200, MSG_USERNAME_TAKEN);
+        *why = MSG_USERNAME_TAKEN;
         return 0;
     }
     if (rc < 0)
@@ -204,14 +201,33 @@ int h_user_self_update(struct req *r)
             return found;
         session_login(r, &u);
     }
+    return 1;
+}
+
+int h_user_self_update(struct req *r)
+{
+    struct jin_val in[SF__MAX];
+    if (jin_read(r->json, self_fields, SF__MAX, in) < 0) {
+        api_fail(r, 200, msg_invalid_parameter(r));
+        return 0;
+    }
+    const char *why = NULL;
+    int rc = user_self_update(r, nonempty(&in[SF_USERNAME]), nonempty(&in[SF_DISPLAY_NAME]),
+                              nonempty(&in[SF_PASSWORD]), &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
+        return 0;
+    }
     api_ok(r, NULL);
     return 0;
 }
 
-int h_user_self_delete(struct req *r)
+int user_self_delete(struct req *r, const char **why)
 {
     if (r->role == ROLE_ROOT) {
-        api_fail(r, 200, "不能删除超级管理员账户");
+        *why = "不能删除超级管理员账户";
         return 0;
     }
     int rc = user_soft_delete(r, r->user_id);
@@ -219,28 +235,54 @@ int h_user_self_delete(struct req *r)
         return rc;
     if (r->cred == REQ_CRED_COOKIE)
         session_logout(r);
+    return 1;
+}
+
+int h_user_self_delete(struct req *r)
+{
+    const char *why = NULL;
+    int rc = user_self_delete(r, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
+        return 0;
+    }
     api_ok(r, NULL);
     return 0;
 }
 
-int h_user_token(struct req *r)
+int user_access_token_new(struct req *r, char tok[33], const char **why)
 {
-    char tok[33];
     uuid_hex(tok);
     int64_t rc = db_users_set_access_token(req_db(r), r->user_id, tok);
     if (rc == DB_CONSTRAINT) {
-        api_fail(r, 200, "请重试，系统生成的 UUID 竟然重复了！");
+        *why = "请重试，系统生成的 UUID 竟然重复了！";
         return 0;
     }
     if (rc < 0)
         return OA_ERR_DB;
     if (rc == 0)
         return OA_ERR_NO_LOGIN; /* deleted since it authenticated */
+    return 1;
+}
+
+int h_user_token(struct req *r)
+{
+    char tok[33];
+    const char *why = NULL;
+    int rc = user_access_token_new(r, tok, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
+        return 0;
+    }
     api_ok(r, json_object_new_string(tok));
     return 0;
 }
 
-int h_user_aff(struct req *r)
+int user_aff_code(struct req *r, const char **code, const char **why)
 {
     struct user u;
     int rc = user_of_caller(r, &u);
@@ -248,9 +290,9 @@ int h_user_aff(struct req *r)
         return rc;
     /* A code drawn at random may be another user's (4 characters): draw again. */
     for (int attempt = 0; !*u.aff_code && attempt < 5; attempt++) {
-        char code[5];
-        account_aff_code(code);
-        int64_t n = db_users_set_aff_code(req_db(r), u.id, code);
+        char fresh[5];
+        account_aff_code(fresh);
+        int64_t n = db_users_set_aff_code(req_db(r), u.id, fresh);
         if (n == DB_CONSTRAINT)
             continue;
         if (n < 0)
@@ -260,24 +302,45 @@ int h_user_aff(struct req *r)
             return rc;
     }
     if (!*u.aff_code) {
-        api_fail(r, 200, "请重试，系统生成的邀请码重复了");
+        *why = "请重试，系统生成的邀请码重复了";
         return 0;
     }
-    api_ok(r, json_object_new_string(u.aff_code));
+    *code = u.aff_code;
+    return 1;
+}
+
+int h_user_aff(struct req *r)
+{
+    const char *code = NULL, *why = NULL;
+    int rc = user_aff_code(r, &code, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
+        return 0;
+    }
+    api_ok(r, json_object_new_string(code));
     return 0;
 }
 
 #define DAY_SECONDS 86400
 
-int h_user_dashboard(struct req *r)
+int user_week_stats(struct req *r, struct user_day_stat **v, size_t *n)
 {
     /* The last 7 days in UTC: from 00:00 six days ago to 23:59:59 today. */
     int64_t now = (int64_t)time(NULL);
     int64_t today = now - now % DAY_SECONDS;
+    return db_users_day_stats(req_db(r), r->a, r->user_id, today - 6 * DAY_SECONDS,
+                              today + DAY_SECONDS - 1, v, n) < 0
+               ? -1
+               : 0;
+}
+
+int h_user_dashboard(struct req *r)
+{
     struct user_day_stat *v;
     size_t n;
-    if (db_users_day_stats(req_db(r), r->a, r->user_id, today - 6 * DAY_SECONDS,
-                           today + DAY_SECONDS - 1, &v, &n) < 0) {
+    if (user_week_stats(r, &v, &n) < 0) {
         api_fail(r, 200, "无法获取统计信息");
         return 0;
     }

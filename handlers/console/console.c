@@ -237,6 +237,26 @@ const char *console_markdown(struct req *r, const char *text)
     return s;
 }
 
+/* ---------------------------------------------------------------- display */
+
+const char *console_quota(struct req *r, int64_t quota)
+{
+    struct options *o = req_app(r)->opts;
+    double per_unit = options_double(o, "QuotaPerUnit");
+    if (options_bool(o, "DisplayInCurrencyEnabled") && per_unit > 0)
+        return arena_printf(r->a, "$%.6f", (double)quota / per_unit);
+    return arena_printf(r->a, "%lld", (long long)quota);
+}
+
+const char *console_origin(struct req *r)
+{
+    const char *s = options_get(req_app(r)->opts, r->a, "ServerAddress");
+    if (*s)
+        return s;
+    const char *host = req_header(r, "Host");
+    return arena_printf(r->a, "http://%s", host && *host ? host : "localhost:3000");
+}
+
 /* ---------------------------------------------------------------- pages */
 
 void console_redirect(struct req *r, const char *to)

@@ -3,6 +3,7 @@
 #ifndef OA_CONSOLE_H
 #define OA_CONSOLE_H
 #include <stddef.h>
+#include <stdint.h>
 
 struct console;
 struct json_object;
@@ -40,6 +41,11 @@ void console_identify(struct req *r);
 /* The HTML answer for an error code on a console path: the login page for NO_LOGIN, else an
  * error page with the status One API's API would have used. */
 void console_error(struct req *r, int code);
+/* quota as the console shows it, in r's arena: "$1.234567" (quota / QuotaPerUnit) when
+ * DisplayInCurrencyEnabled, else the plain number of quota units. */
+const char *console_quota(struct req *r, int64_t quota);
+/* The address clients use: ServerAddress when set, else http://<the Host asked for>. */
+const char *console_origin(struct req *r);
 /* Whether path is a console page (not /api, /v1, billing, static files). */
 int console_is_page_path(const char *path);
 

@@ -29,22 +29,12 @@ static void put_content(struct req *r, json_object *d, const char *text)
         json_object_object_add(d, "home_html", json_object_new_string(console_markdown(r, text)));
 }
 
-/* The address clients use: ServerAddress when set, else what the browser asked for. */
-static const char *base_url(struct req *r)
-{
-    const char *s = options_get(req_app(r)->opts, r->a, "ServerAddress");
-    if (*s)
-        return s;
-    const char *host = req_header(r, "Host");
-    return arena_printf(r->a, "http://%s", host && *host ? host : "localhost:3000");
-}
-
 int p_home(struct req *r)
 {
     console_identify(r);
     json_object *d = jnew_obj();
     put_content(r, d, options_get(req_app(r)->opts, r->a, "HomePageContent"));
-    json_object_object_add(d, "base_url", json_object_new_string(base_url(r)));
+    json_object_object_add(d, "base_url", json_object_new_string(console_origin(r)));
     return console_page(r, 200, "home", NULL, d);
 }
 
