@@ -141,7 +141,7 @@ static void checks(void)
     options_set(o, "EmailDomainWhitelist", "");
     is_str(options_check(o, a, "EmailDomainRestrictionEnabled", "true"),
            "无法启用邮箱域名限制，请先填入限制的邮箱域名！", "... an empty one does not");
-    is_str(options_check(o, a, "Theme", "dark"), "无效的主题", "an unknown theme");
+    is_str(options_check(o, a, "Theme", "neon"), "无效的主题", "an unknown theme");
     ok(!options_check(o, a, "Theme", "berry"), "a known theme");
     is_str(options_check(o, a, "LogConsumeEnabled", "1"),
            "LogConsumeEnabled must be \"true\" or \"false\"", "a switch is true or false");
