@@ -201,7 +201,7 @@ void setting_admin_data(struct req *r, json_object *d, const char *group_id, jso
             }
             const char *err = typed && errors ? jstr(errors, f->key) : NULL;
             if (err)
-                json_object_object_add(jf, "error", json_object_new_string(err));
+                json_object_object_add(jf, "field_error", json_object_new_string(err));
             json_object_array_add(fs, jf);
         }
         json_object_object_add(jg, "fields", fs);

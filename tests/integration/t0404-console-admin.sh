@@ -230,6 +230,8 @@ for ws in $(oa_webservers); do
     page_post "$rj" /setting/option group=operation QuotaForNewUser=88 'ModelRatio={"gpt-4": "x"}'
     is "$OA_STATUS" 422 "$ws: a bad ModelRatio is refused"
     like "$OA_BODY" '<p class="field-error" id="err-ModelRatio"' "$ws: ... beside its field"
+    is "$(grep -c 'class="field-error"' <<<"$OA_BODY")" 1 "$ws: ... and beside no other"
+    like "$OA_BODY" 'name="QuotaForNewUser" inputmode="numeric" value="88"' "$ws: ... the form keeps what was typed"
     html_valid "$ws: ... valid HTML"
     is "$(oa_db_query "SELECT value FROM options WHERE key = 'QuotaForNewUser'")|$(oa_db_query "SELECT COUNT(*) FROM options WHERE key = 'ModelRatio'")" "77|0" "$ws: ... and nothing changed"
     page_post "$rj" /setting/option group=operation QuotaForNewUser=-5
