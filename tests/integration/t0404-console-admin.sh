@@ -48,6 +48,7 @@ for ws in $(oa_webservers); do
     is "$(sum_of)" '$0.003000' "$ws: ... the sum of his own consume rows, in USD"
     is "$(grep -c '>adm<\|Username' <<<"$OA_BODY")" 0 "$ws: ... no other user's rows, no user column or filter"
     like "$OA_BODY" '<td>k1</td>' "$ws: ... his rows with the key name"
+    like "$OA_BODY" '<td>2026-01-10 12:00</td>' "$ws: ... and the time in UTC"
     oa_req GET "/log?model_name=gpt-4" -b "$bj"
     is "$(sum_of)" '$0.002000' "$ws: bob filters by model"
     oa_req GET "/log?start=2026-01-11&end=2026-01-12" -b "$bj"
@@ -126,6 +127,13 @@ for ws in $(oa_webservers); do
     page_post "$aj" /user/edit id="$carol_id" email=bad
     is "$OA_STATUS" 422 "$ws: a bad e-mail is refused"
     like "$OA_BODY" '输入不合法' "$ws: ... with the API's message"
+    oa_db_query "UPDATE users SET quota = 50000 WHERE id = $adm_id" >/dev/null
+    oa_req GET "/user?order=quota" -b "$aj"
+    order=$(grep -o '<tr><td>[0-9]*</td><td>[a-z]*</td>' <<<"$OA_BODY" | sed 's/.*<td>\([a-z]*\)<\/td>$/\1/' | grep -v root | tr '\n' ' ')
+    like "$order" '^adm carol bob ' "$ws: ordered by quota"
+    oa_req GET "/user" -b "$aj"
+    order=$(grep -o '<tr><td>[0-9]*</td><td>[a-z]*</td>' <<<"$OA_BODY" | sed 's/.*<td>\([a-z]*\)<\/td>$/\1/' | tr '\n' ' ')
+    like "$order" '^carol bob adm ' "$ws: ... and by id, newest first, without an order"
     oa_req GET /user/edit?id=1 -b "$aj"
     is "$OA_STATUS" 403 "$ws: an admin cannot open root's edit form"
     like "$OA_BODY" '无权获取同级或更高等级用户的信息' "$ws: ... with the API's message"
