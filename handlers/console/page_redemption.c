@@ -72,8 +72,15 @@ static int list_page(struct req *r, int status, json_object *form, const char *e
     json_object_object_add(g, "quota",
                            json_object_new_string(form ? console_field(form, "quota") : "100"));
     json_object_object_add(d, "gen", g);
-    if (error)
-        json_object_object_add(d, "error", json_object_new_string(error));
+    if (error) {
+        /* Beside the field it is about: the API's messages name the field in their words. */
+        const char *field = strstr(error, "名称")                             ? "name"
+                            : strstr(error, "个数") || strstr(error, "count") ? "count"
+                                                                              : "quota";
+        json_object *errs = jnew_obj();
+        json_object_object_add(errs, field, json_object_new_string(error));
+        json_object_object_add(d, "errors", errs);
+    }
     if (!searching)
         console_pager(r, d, "/redemption", "", page, n > API_PAGE_SIZE);
     return console_page(r, status, "redemption", "Redemption codes", d);

@@ -144,8 +144,26 @@ static int edit_page(struct req *r, int status, const struct user *u, json_objec
         json_object_array_add(gs, o);
     }
     json_object_object_add(d, "groups", gs);
-    if (error)
-        json_object_object_add(d, "error", json_object_new_string(error));
+    if (error) {
+        /* Beside the field the message is about, when it names one. */
+        const char *field = strstr(error, MSG_USERNAME_TAKEN) ? "username" : NULL;
+        const char *const named[] = {"username", "display_name", "email", "password", "quota"};
+        for (size_t i = 0; !field && i < sizeof named / sizeof *named; i++) {
+            const char *at = strstr(error, named[i]);
+            if (at && (at == error || at[-1] == ' ') && at[strlen(named[i])] == ' ')
+                field = named[i];
+        }
+        /* Only the fields this form has: the rest show above it. */
+        const char *has =
+            is_new ? " username display_name password " : " display_name password quota email ";
+        if (field && strstr(has, arena_printf(r->a, " %s ", field))) {
+            json_object *errs = jnew_obj();
+            json_object_object_add(errs, field, json_object_new_string(error));
+            json_object_object_add(d, "errors", errs);
+        } else {
+            json_object_object_add(d, "error", json_object_new_string(error));
+        }
+    }
     return console_page(r, status, "user_edit", is_new ? "New user" : "Edit user", d);
 }
 
@@ -211,7 +229,7 @@ int p_user_edit_post(struct req *r)
     int64_t quota = 0;
     const char *qt = console_field(form, "quota");
     if (*qt && (parse_decimal(qt, &quota) < 0 || quota < 0))
-        return edit_page(r, 422, &u, form, "Quota must be a whole number >= 0.");
+        return edit_page(r, 422, &u, form, "quota must be a whole number >= 0");
     struct user_input in = {.id = u.id,
                             .password = console_field(form, "password"),
                             .display_name = console_field(form, "display_name"),

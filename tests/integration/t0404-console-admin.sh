@@ -108,11 +108,11 @@ for ws in $(oa_webservers); do
     carol_id=$(oa_db_query "SELECT id FROM users WHERE username = 'carol'")
     page_post "$aj" /user/new username=dave password=123 display_name=D
     is "$OA_STATUS" 422 "$ws: a short password is refused"
-    like "$OA_BODY" '输入不合法' "$ws: ... with the API's message"
+    like "$OA_BODY" 'id="err-password" role="alert">输入不合法' "$ws: ... with the API's message beside the field"
     like "$OA_BODY" 'value="dave"' "$ws: ... and the name typed"
     html_valid "$ws: ... valid HTML"
     page_post "$aj" /user/new username=carol password=12345678
-    like "$OA_STATUS|$OA_BODY" '^422\|.*用户名已被占用' "$ws: a taken name is refused"
+    like "$OA_STATUS|$OA_BODY" '^422\|.*id="err-username" role="alert">用户名已被占用' "$ws: a taken name is refused beside the field"
     is "$(oa_db_query "SELECT COUNT(*) FROM users WHERE username = 'dave'")" 0 "$ws: ... nothing created"
 
     oa_req GET "/user/edit?id=$carol_id" -b "$aj"
@@ -126,7 +126,10 @@ for ws in $(oa_webservers); do
     like "$(oa_db_query "SELECT content FROM logs WHERE user_id = $carol_id AND type = 3")" '管理员将用户额度' "$ws: ... the quota change logged"
     page_post "$aj" /user/edit id="$carol_id" email=bad
     is "$OA_STATUS" 422 "$ws: a bad e-mail is refused"
-    like "$OA_BODY" '输入不合法' "$ws: ... with the API's message"
+    like "$OA_BODY" 'id="err-email" role="alert">输入不合法' "$ws: ... with the API's message beside the field"
+    html_valid "$ws: ... valid HTML"
+    page_post "$aj" /user/edit id="$carol_id" quota=lots
+    like "$OA_STATUS|$OA_BODY" '^422\|.*id="err-quota"' "$ws: a quota that is not a number is refused beside the field"
     oa_db_query "UPDATE users SET quota = 50000 WHERE id = $adm_id" >/dev/null
     oa_req GET "/user?order=quota" -b "$aj"
     order=$(grep -o '<tr><td>[0-9]*</td><td>[a-z]*</td>' <<<"$OA_BODY" | sed 's/.*<td>\([a-z]*\)<\/td>$/\1/' | grep -v root | tr '\n' ' ')
@@ -199,10 +202,10 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS|$(grep -c "$rootcode" <<<"$OA_BODY")" "422|0" "$ws: ... and one of another admin"
     page_post "$aj" /redemption/new name=batch2 count=0 quota=1
     is "$OA_STATUS" 422 "$ws: a count of 0 is refused"
-    like "$OA_BODY" '兑换码个数必须大于0' "$ws: ... with the API's message"
+    like "$OA_BODY" 'id="err-count" role="alert">兑换码个数必须大于0' "$ws: ... with the API's message beside the field"
     html_valid "$ws: ... valid HTML"
     page_post "$aj" /redemption/new name= count=1 quota=1
-    like "$OA_BODY" '兑换码名称长度必须在1-20之间' "$ws: an empty name is refused"
+    like "$OA_BODY" 'id="err-name" role="alert">兑换码名称长度必须在1-20之间' "$ws: an empty name is refused beside the field"
     oa_req POST /redemption/new -b "$aj" --data-urlencode name=batch3 --data-urlencode count=2 --data-urlencode quota=1
     is "$OA_STATUS" 403 "$ws: generating without the CSRF token is refused"
     is "$(oa_db_query "SELECT COUNT(*) FROM redemptions WHERE name IN ('batch2', 'batch3')")" 0 "$ws: ... nothing made by the refused forms"
