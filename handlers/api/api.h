@@ -7,6 +7,9 @@
 
 struct app;
 struct json_object;
+struct log_filter;
+struct log_row;
+struct redemption;
 struct relay_channel;
 struct req;
 struct token;
@@ -71,6 +74,32 @@ int h_users_update(struct req *r); /* PUT /api/user/ */
 int h_users_delete(struct req *r); /* DELETE /api/user/:id */
 int h_users_manage(struct req *r); /* POST /api/user/manage */
 int h_topup(struct req *r);        /* POST /api/topup */
+/* What a user create or update takes: NULL or "" strings and zero numbers are not written. */
+struct user_input {
+    int64_t id;
+    const char *username, *password, *display_name, *email, *group;
+    const char *github_id, *wechat_id, *lark_id, *oidc_id;
+    int64_t role, status, quota;
+};
+/* The rules below, shared by the API and the console, return 1 done; 0 refused, with One
+ * API's message in *why (static or in r's arena); < 0 an oa_err. */
+/* Creates the account of in (username, password, display name; a common user). */
+int users_create(struct req *r, const struct user_input *in, const char **why);
+/* Updates user in->id with in's non-empty fields (never one of the caller's rank or above,
+ * except by root); a changed quota is logged. */
+int users_update(struct req *r, const struct user_input *in, const char **why);
+/* User id into u (strings in r's arena) when the caller outranks them. */
+int users_get(struct req *r, int64_t id, struct user *u, const char **why);
+/* One manage action (disable, enable, delete, promote, demote) on the user named username;
+ * u is the user after it. */
+int users_manage(struct req *r, const char *username, const char *action, struct user *u,
+                 const char **why);
+/* The users matching keyword (an id, or the start of a name or e-mail) into a new array in
+ * r's arena. 0 or OA_ERR_DB. */
+int users_search(struct req *r, const char *kw, struct user **v, size_t *n);
+/* The enum db_users_order of the listing's "order" value (quota, used_quota, request_count;
+ * anything else by id). */
+int users_order_of(const char *order);
 
 /* redemption.c: redemption codes (AUTH_ADMIN) and redeeming one (AUTH_USER) */
 int h_redemption_list(struct req *r);
@@ -84,6 +113,19 @@ int h_user_topup(struct req *r); /* POST /api/user/topup {"key"} */
  * the quota added in *quota; 0 refused with One API's message in *why (no code, an unknown or
  * a used one); < 0 an oa_err. */
 int redemption_redeem(struct req *r, const char *key, int64_t *quota, const char **why);
+/* The codes matching keyword (an id, or the start of a name) into a new array in r's arena.
+ * 0 or OA_ERR_DB. */
+int redemptions_search(struct req *r, const char *kw, struct redemption **v, size_t *n);
+/* The rules below, shared by the API and the console, return 1 done; 0 refused, with One
+ * API's message in *why; < 0 an oa_err. */
+/* Makes count codes named name worth quota, created by the caller: *keys is a JSON array of
+ * the new codes (owned by r's arena), also on a database error part-way (the codes made). */
+int redemption_create(struct req *r, const char *name, int64_t count, int64_t quota,
+                      struct json_object **keys, const char **why);
+/* Sets code id's status (1 enabled, 2 disabled, 3 used). */
+int redemption_set_status(struct req *r, int64_t id, int64_t status, const char **why);
+/* Deletes code id. */
+int redemption_delete(struct req *r, int64_t id, const char **why);
 
 /* token.c */
 int h_token_list(struct req *r);
@@ -146,11 +188,27 @@ int h_log_self_stat(struct req *r);
 int h_log_search(struct req *r);
 int h_log_self_search(struct req *r);
 int h_log_delete(struct req *r);
+/* The filters of r's query string (type, start_timestamp, end_timestamp, token_name,
+ * model_name, channel, and username unless self_id > 0, which keeps that user's rows only),
+ * strings in r's arena. */
+void log_filter_read(struct req *r, int64_t self_id, struct log_filter *f);
+/* A log row as One API prints it, a new json-c object the caller owns; hide_id prints id 0
+ * (the self routes). */
+struct json_object *log_json(const struct log_row *l, int hide_id);
 
 /* option.c: GET and PUT /api/option/ (root), GET /api/group/ (admin) */
 int h_option_list(struct req *r);
 int h_option_update(struct req *r);
 int h_group_list(struct req *r);
+/* Whether the option list leaves key out: One API's rule (names ending in Token or Secret),
+ * plus the Turnstile secret, which that rule misses. */
+int option_is_secret(const char *key);
+/* Checks value for key (options_check), stores it and uses it at once (ratio tables are
+ * reloaded), as PUT /api/option/ does: 1 saved; 0 refused with the message in *why; < 0 an
+ * oa_err. */
+int option_save(struct req *r, const char *key, const char *value, const char **why);
+/* The group names (GroupRatio's keys) as a new JSON array the caller owns. */
+struct json_object *option_groups(struct req *r);
 
 /* signup.c: sign-up, mailed codes, password reset, Turnstile */
 int h_user_register(struct req *r);  /* POST /api/user/register */

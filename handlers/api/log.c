@@ -23,9 +23,7 @@ static int64_t query_int(struct req *r, const char *name)
     return v;
 }
 
-/* The filters of the query string; the self routes pass the caller (username is then not
- * read: a user sees only rows of their own id). */
-static void read_filter(struct req *r, int64_t self_id, struct log_filter *f)
+void log_filter_read(struct req *r, int64_t self_id, struct log_filter *f)
 {
     memset(f, 0, sizeof *f);
     f->type = query_int(r, "type");
@@ -40,8 +38,7 @@ static void read_filter(struct req *r, int64_t self_id, struct log_filter *f)
         f->username = req_query(r, "username");
 }
 
-/* A log row as One API prints it; the self routes hide the row id (0). */
-static json_object *log_json(const struct log_row *l, int hide_id)
+json_object *log_json(const struct log_row *l, int hide_id)
 {
     json_object *j = jnew_obj();
     json_object_object_add(j, "id", json_object_new_int64(hide_id ? 0 : l->id));
@@ -76,7 +73,7 @@ static int list_rows(struct req *r, int64_t self_id)
 {
     int64_t offset = api_page_offset(r);
     struct log_filter f;
-    read_filter(r, self_id, &f);
+    log_filter_read(r, self_id, &f);
     struct log_row *v;
     size_t n;
     if (db_logs_list(req_db(r), r->a, &f, offset, API_PAGE_SIZE, &v, &n) < 0)
@@ -88,7 +85,7 @@ static int list_rows(struct req *r, int64_t self_id)
 static int sum_quota(struct req *r, int64_t self_id)
 {
     struct log_filter f;
-    read_filter(r, self_id, &f);
+    log_filter_read(r, self_id, &f);
     int64_t sum;
     if (db_logs_sum_quota(req_db(r), &f, &sum) < 0)
         return OA_ERR_DB;

@@ -18,9 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Whether GET /api/option/ leaves key out: One API's rule (names ending in Token or Secret),
- * plus the Turnstile secret, which that rule misses. */
-static int is_secret(const char *key)
+int option_is_secret(const char *key)
 {
     size_t n = strlen(key);
     return (n >= 5 && !strcmp(key + n - 5, "Token")) ||
@@ -44,7 +42,7 @@ int h_option_list(struct req *r)
     for (size_t i = 0; i < n; i++) {
         has_model |= !strcmp(keys[i], "ModelRatio");
         has_completion |= !strcmp(keys[i], "CompletionRatio");
-        if (!is_secret(keys[i]))
+        if (!option_is_secret(keys[i]))
             add_option(arr, keys[i], values[i]);
     }
     /* Without a stored row these two are the built-in tables, as One API lists them. */
@@ -88,13 +86,22 @@ int h_option_update(struct req *r)
         api_fail(r, 400, msg_invalid_parameter(r));
         return 0;
     }
-    const char *key = json_object_get_string(k);
-    struct app *app = req_app(r);
-    const char *why = options_check(app->opts, r->a, key, value);
-    if (why) {
+    const char *why = NULL;
+    int rc = option_save(r, json_object_get_string(k), value, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
         api_fail(r, 200, why);
+    else
+        api_ok(r, NULL);
+    return 0;
+}
+
+int option_save(struct req *r, const char *key, const char *value, const char **why)
+{
+    struct app *app = req_app(r);
+    if ((*why = options_check(app->opts, r->a, key, value)) != NULL)
         return 0;
-    }
     if (db_options_put(req_db(r), key, value) < 0)
         return OA_ERR_DB;
     options_set(app->opts, key, value);
@@ -103,11 +110,10 @@ int h_option_update(struct req *r)
     for (int i = 0; i < RATIO__MAX; i++)
         if (!strcmp(key, ratio_kind_name(i)))
             pricing_reload(app->pricing, app->opts);
-    api_ok(r, NULL);
-    return 0;
+    return 1;
 }
 
-int h_group_list(struct req *r)
+json_object *option_groups(struct req *r)
 {
     const char *g = options_get(req_app(r)->opts, r->a, "GroupRatio");
     json_object *ratios = jown(r->a, jparse(g, strlen(g), 0, NULL));
@@ -119,6 +125,11 @@ int h_group_list(struct req *r)
             json_object_array_add(arr, json_object_new_string(name));
         }
     }
-    api_ok(r, arr);
+    return arr;
+}
+
+int h_group_list(struct req *r)
+{
+    api_ok(r, option_groups(r));
     return 0;
 }

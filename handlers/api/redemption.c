@@ -61,16 +61,23 @@ int h_redemption_list(struct req *r)
     return 0;
 }
 
-int h_redemption_search(struct req *r)
+int redemptions_search(struct req *r, const char *kw, struct redemption **v, size_t *n)
 {
-    const char *kw = req_query(r, "keyword");
     int64_t id = -1;
     if (parse_decimal(kw, &id) < 0)
         id = -1; /* not a number: matches no id */
+    if (db_redemptions_search(req_db(r), r->a, id, kw ? kw : "", v, n) < 0)
+        return OA_ERR_DB;
+    return 0;
+}
+
+int h_redemption_search(struct req *r)
+{
     struct redemption *v;
     size_t n;
-    if (db_redemptions_search(req_db(r), r->a, id, kw ? kw : "", &v, &n) < 0)
-        return OA_ERR_DB;
+    int rc = redemptions_search(r, req_query(r, "keyword"), &v, &n);
+    if (rc < 0)
+        return rc;
     api_ok(r, redemptions_json(v, n));
     return 0;
 }
@@ -127,49 +134,80 @@ static int read_code_body(struct req *r, struct jin_val in[CF__MAX])
     return 0;
 }
 
+int redemption_create(struct req *r, const char *name, int64_t count, int64_t quota,
+                      json_object **keys, const char **why)
+{
+    *keys = NULL;
+    if (!name || !*name || strlen(name) > NAME_MAX_BYTES) {
+        *why = "兑换码名称长度必须在1-20之间";
+        return 0;
+    }
+    if (count <= 0) {
+        *why = "兑换码个数必须大于0";
+        return 0;
+    }
+    if (count > MAX_BATCH) {
+        *why = "一次兑换码批量生成的个数不能大于 100";
+        return 0;
+    }
+    *keys = jown(r->a, jnew_arr());
+    int64_t now = (int64_t)time(NULL);
+    for (int64_t i = 0; i < count; i++) {
+        char key[33];
+        uuid_hex(key);
+        struct redemption c = {
+            .user_id = r->user_id, .key = key, .name = name, .quota = quota, .created_time = now};
+        if (db_redemptions_insert(req_db(r), &c, NULL) < 0) {
+            LOG_ERR("redemption: insert failed: %s", db_errmsg(req_db(r)));
+            return OA_ERR_DB;
+        }
+        json_object_array_add(*keys, json_object_new_string(key));
+    }
+    return 1;
+}
+
 int h_redemption_create(struct req *r)
 {
     struct jin_val in[CF__MAX];
     if (read_code_body(r, in) < 0)
         return 0;
-    const char *name = in[CF_NAME].is_set ? in[CF_NAME].s : "";
-    if (!*name || strlen(name) > NAME_MAX_BYTES) {
-        api_fail(r, 200, "兑换码名称长度必须在1-20之间");
+    json_object *keys;
+    const char *why = NULL;
+    int rc = redemption_create(r, in[CF_NAME].is_set ? in[CF_NAME].s : "", in[CF_COUNT].i,
+                               in[CF_QUOTA].i, &keys, &why);
+    if (rc == 0) {
+        api_fail(r, 200, why);
         return 0;
     }
-    if (in[CF_COUNT].i <= 0) {
-        api_fail(r, 200, "兑换码个数必须大于0");
+    if (rc < 0) {
+        /* The keys made so far exist: the administrator is told them with the error. */
+        json_object *body = jnew_obj();
+        json_object_object_add(body, "success", json_object_new_boolean(0));
+        json_object_object_add(body, "message", json_object_new_string("数据库错误"));
+        json_object_object_add(body, "data", json_object_get(keys));
+        respond_json(r, 200, body);
+        json_object_put(body);
         return 0;
     }
-    if (in[CF_COUNT].i > MAX_BATCH) {
-        api_fail(r, 200, "一次兑换码批量生成的个数不能大于 100");
-        return 0;
-    }
-    json_object *keys = jnew_arr();
-    int64_t now = (int64_t)time(NULL);
-    for (int64_t i = 0; i < in[CF_COUNT].i; i++) {
-        char key[33];
-        uuid_hex(key);
-        struct redemption c = {.user_id = r->user_id,
-                               .key = key,
-                               .name = name,
-                               .quota = in[CF_QUOTA].i,
-                               .created_time = now};
-        if (db_redemptions_insert(req_db(r), &c, NULL) < 0) {
-            /* The keys made so far exist: the administrator is told them with the error. */
-            LOG_ERR("redemption: insert failed: %s", db_errmsg(req_db(r)));
-            json_object *body = jnew_obj();
-            json_object_object_add(body, "success", json_object_new_boolean(0));
-            json_object_object_add(body, "message", json_object_new_string("数据库错误"));
-            json_object_object_add(body, "data", keys);
-            respond_json(r, 200, body);
-            json_object_put(body);
-            return 0;
-        }
-        json_object_array_add(keys, json_object_new_string(key));
-    }
-    api_ok(r, keys);
+    api_ok(r, json_object_get(keys));
     return 0;
+}
+
+int redemption_set_status(struct req *r, int64_t id, int64_t status, const char **why)
+{
+    /* One API would store a missing status as 0; only the three real states are taken. */
+    if (status < REDEMPTION_ENABLED || status > REDEMPTION_USED) {
+        *why = msg_invalid_parameter(r);
+        return 0;
+    }
+    int64_t n = db_redemptions_set_status(req_db(r), id, status);
+    if (n < 0)
+        return OA_ERR_DB;
+    if (n == 0) {
+        *why = "record not found";
+        return 0;
+    }
+    return 1;
 }
 
 int h_redemption_update(struct req *r)
@@ -182,25 +220,39 @@ int h_redemption_update(struct req *r)
     if (rc <= 0)
         return rc;
     const char *so = req_query(r, "status_only");
-    int64_t n;
     if (so && *so) {
-        /* One API would store a missing status as 0; only the three real states are taken. */
-        if (!in[CF_STATUS].is_set || in[CF_STATUS].i < REDEMPTION_ENABLED ||
-            in[CF_STATUS].i > REDEMPTION_USED) {
-            api_fail(r, 200, msg_invalid_parameter(r));
+        const char *why = NULL;
+        rc = redemption_set_status(r, c.id, in[CF_STATUS].is_set ? in[CF_STATUS].i : 0, &why);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            api_fail(r, 200, why);
             return 0;
         }
-        n = db_redemptions_set_status(req_db(r), c.id, in[CF_STATUS].i);
-    } else {
-        n = db_redemptions_update(req_db(r), c.id, in[CF_NAME].is_set ? in[CF_NAME].s : "",
-                                  in[CF_QUOTA].i);
-    }
-    if (n < 0)
+    } else if (db_redemptions_update(req_db(r), c.id, in[CF_NAME].is_set ? in[CF_NAME].s : "",
+                                     in[CF_QUOTA].i) < 0) {
         return OA_ERR_DB;
+    }
     if ((rc = load_code(r, c.id, &c)) <= 0)
         return rc;
     api_ok(r, redemption_json(&c));
     return 0;
+}
+
+int redemption_delete(struct req *r, int64_t id, const char **why)
+{
+    if (id == 0) {
+        *why = "id 为空！";
+        return 0;
+    }
+    int64_t n = db_redemptions_delete(req_db(r), id);
+    if (n < 0)
+        return OA_ERR_DB;
+    if (n == 0) {
+        *why = "record not found";
+        return 0;
+    }
+    return 1;
 }
 
 int h_redemption_delete(struct req *r)
@@ -208,19 +260,13 @@ int h_redemption_delete(struct req *r)
     int64_t id = 0;
     if (req_path_id(r, 0, &id) < 0)
         id = 0; /* Go ignores the parse error and reports the empty id */
-    if (id == 0) {
-        api_fail(r, 200, "id 为空！");
-        return 0;
-    }
-    int64_t n = db_redemptions_delete(req_db(r), id);
-    if (n < 0)
-        return OA_ERR_DB;
-    if (n == 0) {
-        api_fail(r, 200, "record not found");
-        return 0;
-    }
-    api_ok(r, NULL);
-    return 0;
+    const char *why = NULL;
+    int rc = redemption_delete(r, id, &why);
+    if (rc == 0)
+        api_fail(r, 200, why);
+    else if (rc == 1)
+        api_ok(r, NULL);
+    return rc < 0 ? rc : 0;
 }
 
 /* Takes the code and credits uid in one transaction with the top-up log row. 1 redeemed

@@ -25,68 +25,65 @@ static json_object *users_json(const struct user *v, size_t n)
     return arr;
 }
 
+int users_order_of(const char *order)
+{
+    if (order && !strcmp(order, "quota"))
+        return USERS_BY_QUOTA;
+    if (order && !strcmp(order, "used_quota"))
+        return USERS_BY_USED_QUOTA;
+    if (order && !strcmp(order, "request_count"))
+        return USERS_BY_REQUEST_COUNT;
+    return USERS_BY_ID;
+}
+
 int h_users_list(struct req *r)
 {
     int64_t offset = api_page_offset(r);
-    const char *order = req_query(r, "order");
-    enum db_users_order o = USERS_BY_ID;
-    if (order && !strcmp(order, "quota"))
-        o = USERS_BY_QUOTA;
-    else if (order && !strcmp(order, "used_quota"))
-        o = USERS_BY_USED_QUOTA;
-    else if (order && !strcmp(order, "request_count"))
-        o = USERS_BY_REQUEST_COUNT;
     struct user *v;
     size_t n;
-    if (db_users_list(req_db(r), r->a, o, offset, API_PAGE_SIZE, &v, &n) < 0)
+    if (db_users_list(req_db(r), r->a, users_order_of(req_query(r, "order")), offset, API_PAGE_SIZE,
+                      &v, &n) < 0)
         return OA_ERR_DB;
     api_ok(r, users_json(v, n));
+    return 0;
+}
+
+int users_search(struct req *r, const char *kw, struct user **v, size_t *n)
+{
+    int64_t id = -1;
+    if (parse_decimal(kw, &id) < 0)
+        id = -1; /* not a number: matches no id */
+    if (db_users_search(req_db(r), r->a, id, kw ? kw : "", v, n) < 0)
+        return OA_ERR_DB;
     return 0;
 }
 
 int h_users_search(struct req *r)
 {
-    const char *kw = req_query(r, "keyword");
-    int64_t id = -1;
-    if (parse_decimal(kw, &id) < 0)
-        id = -1; /* not a number: matches no id */
     struct user *v;
     size_t n;
-    if (db_users_search(req_db(r), r->a, id, kw ? kw : "", &v, &n) < 0)
-        return OA_ERR_DB;
+    int rc = users_search(r, req_query(r, "keyword"), &v, &n);
+    if (rc < 0)
+        return rc;
     api_ok(r, users_json(v, n));
     return 0;
 }
 
-/* Reads user id and answers One API's errors itself when there is none. 1 found, 0
- * answered, < 0 oa_err. */
-static int load_user(struct req *r, int64_t id, struct user *u)
+/* Reads user id: 1 found, 0 refused with One API's message in *why, < 0 oa_err. */
+static int find_user(struct req *r, int64_t id, struct user *u, const char **why)
 {
     if (id == 0) {
-        api_fail(r, 200, "id 为空！");
+        *why = "id 为空！";
         return 0;
     }
     int rc = db_users_by_id(req_db(r), r->a, id, u);
     if (rc < 0)
         return OA_ERR_DB;
     if (rc == 0) {
-        api_fail(r, 200, "record not found");
+        *why = "record not found";
         return 0;
     }
     return 1;
-}
-
-/* The user the path's :id names: 1 found, 0 answered (bad id, none), < 0 oa_err. */
-static int user_from_path(struct req *r, struct user *u)
-{
-    int64_t id;
-    if (req_path_id(r, 0, &id) < 0) {
-        api_fail(r, 200,
-                 arena_printf(r->a, "strconv.Atoi: parsing \"%s\": invalid syntax",
-                              req_path_param(r, 0)));
-        return 0;
-    }
-    return load_user(r, id, u);
 }
 
 /* Whether the caller may act on a user of role target: only on lower roles, except root,
@@ -96,16 +93,40 @@ static int outranks(const struct req *r, int64_t target)
     return r->role > target || r->role == ROLE_ROOT;
 }
 
-int h_users_get(struct req *r)
+int users_get(struct req *r, int64_t id, struct user *u, const char **why)
 {
-    struct user u;
-    int rc = user_from_path(r, &u);
+    int rc = find_user(r, id, u, why);
     if (rc <= 0)
         return rc;
-    if (!outranks(r, u.role)) {
-        api_fail(r, 200, "无权获取同级或更高等级用户的信息");
+    if (!outranks(r, u->role)) {
+        *why = "无权获取同级或更高等级用户的信息";
         return 0;
     }
+    return 1;
+}
+
+/* Answers a refusal (rc 0) with its message; passes other results on. */
+static int answer(struct req *r, int rc, const char *why)
+{
+    if (rc == 0)
+        api_fail(r, 200, why);
+    return rc;
+}
+
+int h_users_get(struct req *r)
+{
+    int64_t id;
+    if (req_path_id(r, 0, &id) < 0) {
+        api_fail(r, 200,
+                 arena_printf(r->a, "strconv.Atoi: parsing \"%s\": invalid syntax",
+                              req_path_param(r, 0)));
+        return 0;
+    }
+    struct user u;
+    const char *why = NULL;
+    int rc = users_get(r, id, &u, &why);
+    if (rc <= 0)
+        return answer(r, rc, why);
     api_ok(r, user_json(&u, 0));
     return 0;
 }
@@ -150,107 +171,128 @@ static const char *str_in(const struct jin_val *in, enum user_field f)
     return in[f].is_set && *in[f].s ? in[f].s : NULL;
 }
 
-/* Reads the user body; -1 after answering a malformed one. */
-static int read_user_body(struct req *r, struct jin_val in[UF__MAX])
+/* Reads the user body into *u; -1 after answering a malformed one. */
+static int read_user_body(struct req *r, struct user_input *u)
 {
+    struct jin_val in[UF__MAX];
     if (jin_read(r->json, user_fields, UF__MAX, in) < 0) {
         api_fail(r, 200, msg_invalid_parameter(r));
         return -1;
     }
-    return 0;
-}
-
-/* Answers the validation failure of the body's fields; -1 when it did. */
-static int check_input(struct req *r, const struct jin_val in[UF__MAX])
-{
-    const char *why = account_invalid(r, str_in(in, UF_USERNAME), str_in(in, UF_DISPLAY_NAME),
-                                      str_in(in, UF_EMAIL), str_in(in, UF_PASSWORD));
-    if (!why)
-        return 0;
-    api_fail(r, 200, arena_printf(r->a, "输入不合法 %s", why));
-    return -1;
-}
-
-int h_users_create(struct req *r)
-{
-    struct jin_val in[UF__MAX];
-    if (read_user_body(r, in) < 0)
-        return 0;
-    if (!str_in(in, UF_USERNAME) || !str_in(in, UF_PASSWORD)) {
-        api_fail(r, 200, msg_invalid_parameter(r));
-        return 0;
-    }
-    if (check_input(r, in) < 0)
-        return 0;
-    if (in[UF_ROLE].i >= r->role) {
-        api_fail(r, 200, "无法创建权限大于等于自己的用户");
-        return 0;
-    }
-    /* Only the name, display name and password are taken: the account is a common user of
-     * the default group, whatever role the body asked for. */
-    struct user u = {.username = in[UF_USERNAME].s,
-                     .display_name = str_in(in, UF_DISPLAY_NAME),
-                     .role = ROLE_COMMON};
-    int rc = account_create(r, &u, in[UF_PASSWORD].s, 0, NULL);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        api_fail(r, 200, MSG_USERNAME_TAKEN);
-        return 0;
-    }
-    api_ok(r, NULL);
-    return 0;
-}
-
-int h_users_update(struct req *r)
-{
-    struct jin_val in[UF__MAX];
-    if (read_user_body(r, in) < 0)
-        return 0;
-    if (in[UF_ID].i == 0) {
-        api_fail(r, 200, msg_invalid_parameter(r));
-        return 0;
-    }
-    if (check_input(r, in) < 0)
-        return 0;
-    struct user old;
-    int rc = load_user(r, in[UF_ID].i, &old);
-    if (rc <= 0)
-        return rc;
-    if (!outranks(r, old.role)) {
-        api_fail(r, 200, "无权更新同权限等级或更高权限等级的用户信息");
-        return 0;
-    }
-    if (!outranks(r, in[UF_ROLE].i)) {
-        api_fail(r, 200, "无权将其他用户权限等级提升到大于等于自己的权限等级");
-        return 0;
-    }
-    /* Every non-zero field is written, as One API's update does; the counters (used quota,
-     * request count) and the codes (access token, aff code, inviter) are not the form's. */
-    struct user_change ch = {.username = str_in(in, UF_USERNAME),
+    *u = (struct user_input){.id = in[UF_ID].i,
+                             .username = str_in(in, UF_USERNAME),
+                             .password = str_in(in, UF_PASSWORD),
                              .display_name = str_in(in, UF_DISPLAY_NAME),
                              .email = str_in(in, UF_EMAIL),
-                             .group = str_in(in, UF_GROUP),
                              .github_id = str_in(in, UF_GITHUB_ID),
                              .wechat_id = str_in(in, UF_WECHAT_ID),
                              .lark_id = str_in(in, UF_LARK_ID),
                              .oidc_id = str_in(in, UF_OIDC_ID),
-                             .has_role = in[UF_ROLE].i != 0,
+                             .group = str_in(in, UF_GROUP),
                              .role = in[UF_ROLE].i,
-                             .has_status = in[UF_STATUS].i != 0,
                              .status = in[UF_STATUS].i,
-                             .has_quota = in[UF_QUOTA].i != 0,
                              .quota = in[UF_QUOTA].i};
+    return 0;
+}
+
+/* A string of the input when not empty, else NULL (not written). */
+static const char *nz(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The validation failure of the input's fields, or NULL. */
+static const char *input_invalid(struct req *r, const struct user_input *in)
+{
+    const char *why =
+        account_invalid(r, nz(in->username), nz(in->display_name), nz(in->email), nz(in->password));
+    return why ? arena_printf(r->a, "输入不合法 %s", why) : NULL;
+}
+
+int users_create(struct req *r, const struct user_input *in, const char **why)
+{
+    if (!nz(in->username) || !nz(in->password)) {
+        *why = msg_invalid_parameter(r);
+        return 0;
+    }
+    if ((*why = input_invalid(r, in)) != NULL)
+        return 0;
+    if (in->role >= r->role) {
+        *why = "无法创建权限大于等于自己的用户";
+        return 0;
+    }
+    /* Only the name, display name and password are taken: the account is a common user of
+     * the default group, whatever role the body asked for. */
+    struct user u = {
+        .username = in->username, .display_name = nz(in->display_name), .role = ROLE_COMMON};
+    int rc = account_create(r, &u, in->password, 0, NULL);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        *why = MSG_USERNAME_TAKEN;
+        return 0;
+    }
+    return 1;
+}
+
+int h_users_create(struct req *r)
+{
+    struct user_input in;
+    if (read_user_body(r, &in) < 0)
+        return 0;
+    const char *why = NULL;
+    int rc = users_create(r, &in, &why);
+    if (rc <= 0)
+        return answer(r, rc, why);
+    api_ok(r, NULL);
+    return 0;
+}
+
+int users_update(struct req *r, const struct user_input *in, const char **why)
+{
+    if (in->id == 0) {
+        *why = msg_invalid_parameter(r);
+        return 0;
+    }
+    if ((*why = input_invalid(r, in)) != NULL)
+        return 0;
+    struct user old;
+    int rc = find_user(r, in->id, &old, why);
+    if (rc <= 0)
+        return rc;
+    if (!outranks(r, old.role)) {
+        *why = "无权更新同权限等级或更高权限等级的用户信息";
+        return 0;
+    }
+    if (!outranks(r, in->role)) {
+        *why = "无权将其他用户权限等级提升到大于等于自己的权限等级";
+        return 0;
+    }
+    /* Every non-zero field is written, as One API's update does; the counters (used quota,
+     * request count) and the codes (access token, aff code, inviter) are not the form's. */
+    struct user_change ch = {.username = nz(in->username),
+                             .display_name = nz(in->display_name),
+                             .email = nz(in->email),
+                             .group = nz(in->group),
+                             .github_id = nz(in->github_id),
+                             .wechat_id = nz(in->wechat_id),
+                             .lark_id = nz(in->lark_id),
+                             .oidc_id = nz(in->oidc_id),
+                             .has_role = in->role != 0,
+                             .role = in->role,
+                             .has_status = in->status != 0,
+                             .status = in->status,
+                             .has_quota = in->quota != 0,
+                             .quota = in->quota};
     char hash[128];
-    const char *pass = str_in(in, UF_PASSWORD);
-    if (pass) {
-        if (pw_hash(pass, hash, sizeof hash) < 0)
+    if (nz(in->password)) {
+        if (pw_hash(in->password, hash, sizeof hash) < 0)
             return OA_ERR_INTERNAL;
         ch.password = hash;
     }
     int64_t n = db_users_update(req_db(r), old.id, &ch);
     if (n == DB_CONSTRAINT) {
-        api_fail(r, 200, MSG_USERNAME_TAKEN);
+        *why = MSG_USERNAME_TAKEN;
         return 0;
     }
     if (n < 0)
@@ -262,16 +304,36 @@ int h_users_update(struct req *r)
                         arena_printf(r->a, "管理员将用户额度从 %s修改为 %s", from, to)) < 0)
             return OA_ERR_DB;
     }
+    return 1;
+}
+
+int h_users_update(struct req *r)
+{
+    struct user_input in;
+    if (read_user_body(r, &in) < 0)
+        return 0;
+    const char *why = NULL;
+    int rc = users_update(r, &in, &why);
+    if (rc <= 0)
+        return answer(r, rc, why);
     api_ok(r, NULL);
     return 0;
 }
 
 int h_users_delete(struct req *r)
 {
+    int64_t id;
+    if (req_path_id(r, 0, &id) < 0) {
+        api_fail(r, 200,
+                 arena_printf(r->a, "strconv.Atoi: parsing \"%s\": invalid syntax",
+                              req_path_param(r, 0)));
+        return 0;
+    }
     struct user u;
-    int rc = user_from_path(r, &u);
+    const char *why = NULL;
+    int rc = find_user(r, id, &u, &why);
     if (rc <= 0)
-        return rc;
+        return answer(r, rc, why);
     /* Stricter than the other routes: root cannot delete root either. */
     if (r->role <= u.role) {
         api_fail(r, 200, "无权删除同权限等级或更高权限等级的用户");
@@ -327,6 +389,43 @@ static const char *manage_action(const struct req *r, const char *action, const 
     return NULL;
 }
 
+int users_manage(struct req *r, const char *username, const char *action, struct user *u,
+                 const char **why)
+{
+    /* An empty name finds nobody (One API's query would drop the condition and take the
+     * first user, root). */
+    int rc = 0;
+    if (username && *username)
+        rc = db_users_by_username(req_db(r), r->a, username, u);
+    if (rc < 0)
+        return OA_ERR_DB;
+    if (rc == 0) {
+        *why = "用户不存在";
+        return 0;
+    }
+    if (!outranks(r, u->role)) {
+        *why = "无权更新同权限等级或更高权限等级的用户信息";
+        return 0;
+    }
+    struct user_change ch = {0};
+    int is_delete;
+    if ((*why = manage_action(r, action ? action : "", u, &ch, &is_delete)) != NULL)
+        return 0;
+    if (is_delete) {
+        if ((rc = user_soft_delete(r, u->id)) < 0)
+            return rc;
+        u->status = USER_DELETED;
+    } else if (ch.has_role || ch.has_status) {
+        if (db_users_update(req_db(r), u->id, &ch) < 0)
+            return OA_ERR_DB;
+        if (ch.has_role)
+            u->role = ch.role;
+        if (ch.has_status)
+            u->status = ch.status;
+    }
+    return 1;
+}
+
 int h_users_manage(struct req *r)
 {
     struct jin_val in[MF__MAX];
@@ -334,42 +433,12 @@ int h_users_manage(struct req *r)
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
-    /* An empty name finds nobody (One API's query would drop the condition and take the
-     * first user, root). */
     struct user u;
-    int rc = 0;
-    if (in[MF_USERNAME].is_set && *in[MF_USERNAME].s)
-        rc = db_users_by_username(req_db(r), r->a, in[MF_USERNAME].s, &u);
-    if (rc < 0)
-        return OA_ERR_DB;
-    if (rc == 0) {
-        api_fail(r, 200, "用户不存在");
-        return 0;
-    }
-    if (!outranks(r, u.role)) {
-        api_fail(r, 200, "无权更新同权限等级或更高权限等级的用户信息");
-        return 0;
-    }
-    struct user_change ch = {0};
-    int is_delete;
-    const char *why =
-        manage_action(r, in[MF_ACTION].is_set ? in[MF_ACTION].s : "", &u, &ch, &is_delete);
-    if (why) {
-        api_fail(r, 200, why);
-        return 0;
-    }
-    if (is_delete) {
-        if ((rc = user_soft_delete(r, u.id)) < 0)
-            return rc;
-        u.status = USER_DELETED;
-    } else if (ch.has_role || ch.has_status) {
-        if (db_users_update(req_db(r), u.id, &ch) < 0)
-            return OA_ERR_DB;
-        if (ch.has_role)
-            u.role = ch.role;
-        if (ch.has_status)
-            u.status = ch.status;
-    }
+    const char *why = NULL;
+    int rc = users_manage(r, in[MF_USERNAME].is_set ? in[MF_USERNAME].s : "",
+                          in[MF_ACTION].is_set ? in[MF_ACTION].s : "", &u, &why);
+    if (rc <= 0)
+        return answer(r, rc, why);
     /* One API answers a user object with only role and status filled. */
     struct user shown = {.role = u.role,
                          .status = u.status,

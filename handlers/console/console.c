@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define MAX_THEMES 16
 #define CSRF_TTL (30 * 24 * 3600) /* the session's lifetime */
@@ -255,6 +256,56 @@ const char *console_origin(struct req *r)
         return s;
     const char *host = req_header(r, "Host");
     return arena_printf(r->a, "http://%s", host && *host ? host : "localhost:3000");
+}
+
+const char *console_date(struct req *r, long long ts)
+{
+    if (ts <= 0)
+        return "";
+    time_t t = (time_t)ts;
+    struct tm tm;
+    char buf[32];
+    if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm))
+        return "";
+    return arena_strdup(r->a, buf);
+}
+
+long long console_page_no(struct req *r)
+{
+    int64_t p = 0;
+    if (parse_decimal(req_query(r, "p"), &p) < 0 || p < 0 || p > 1000000000)
+        return 0;
+    return (long long)p;
+}
+
+void console_query_add(struct strbuf *q, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return;
+    if (q->len)
+        sb_putc(q, '&');
+    sb_puts(q, name);
+    sb_putc(q, '=');
+    tpl_put_url(q, value);
+}
+
+void console_pager(struct req *r, json_object *d, const char *path, const char *query,
+                   long long page, int has_next)
+{
+    json_object *p = jnew_obj();
+    const char *sep = query && *query ? "&" : "";
+    if (page > 0)
+        json_object_object_add(
+            p, "prev_href",
+            json_object_new_string(
+                arena_printf(r->a, "%s?%s%sp=%lld", path, query ? query : "", sep, page - 1)));
+    if (has_next)
+        json_object_object_add(
+            p, "next_href",
+            json_object_new_string(
+                arena_printf(r->a, "%s?%s%sp=%lld", path, query ? query : "", sep, page + 1)));
+    json_object_object_add(p, "page", json_object_new_int64(page + 1));
+    json_object_object_add(d, "pager", p);
 }
 
 /* ---------------------------------------------------------------- pages */

@@ -8,6 +8,7 @@
 struct console;
 struct json_object;
 struct req;
+struct strbuf;
 
 /* Loads every theme under dir: dir/default/ (required) and each other subdirectory, whose
  * missing files come from default/. Heap-owned; NULL with a reason in err. */
@@ -35,6 +36,18 @@ int console_form(struct req *r, struct json_object **out);
 const char *console_field(struct json_object *form, const char *name);
 /* Markdown (CommonMark, raw HTML kept: the text is an admin's) as HTML, in r's arena. */
 const char *console_markdown(struct req *r, const char *text);
+/* A Unix time as "YYYY-MM-DD HH:MM" (UTC), "" for 0. In r's arena. */
+const char *console_date(struct req *r, long long ts);
+/* The page number of the query's "p" (0-based; missing or bad is 0). */
+long long console_page_no(struct req *r);
+/* Adds "pager" to d for a listing at page: prev_href / next_href (path?query&p=N) when
+ * there is such a page, and page (1-based). query is the listing's other parameters,
+ * already URL-encoded ("" for none). */
+void console_pager(struct req *r, struct json_object *d, const char *path, const char *query,
+                   long long page, int has_next);
+/* Appends "&name=value" (value URL-encoded; the first one without '&') to q, when value is
+ * not empty: the query string of a listing's filters. */
+void console_query_add(struct strbuf *q, const char *name, const char *value);
 /* Logs the caller in from the session cookie when there is one, quietly: pages that anyone
  * may see show the signed-in user's menu. */
 void console_identify(struct req *r);

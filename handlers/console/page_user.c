@@ -440,6 +440,9 @@ static int setting_page(struct req *r, int status, json_object *extra)
     }
     json_object_object_add(d, "bound", bound);
     json_object_object_add(d, "can_delete", json_object_new_boolean(r->role < ROLE_ROOT));
+    /* Root's system settings come below the personal ones on the same page. */
+    if (r->role >= ROLE_ROOT)
+        setting_admin_data(r, d, NULL, NULL, NULL);
     return console_page(r, status, "setting", "Settings", d);
 }
 

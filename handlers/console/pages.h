@@ -3,6 +3,7 @@
 #ifndef OA_PAGES_H
 #define OA_PAGES_H
 
+struct json_object;
 struct req;
 
 /* page_auth.c: the public pages and signing in and out */
@@ -27,5 +28,30 @@ int p_setting_profile(struct req *r);      /* POST /setting/profile */
 int p_setting_password(struct req *r);     /* POST /setting/password */
 int p_setting_access_token(struct req *r); /* POST /setting/access_token */
 int p_setting_delete(struct req *r);       /* POST /setting/delete */
+/* page_log.c */
+int p_log(struct req *r); /* GET /log: everyone's logs for admins, else the caller's */
+
+/* page_users.c: user management (admins) */
+int p_users(struct req *r);          /* GET /user */
+int p_users_manage(struct req *r);   /* POST /user/manage */
+int p_user_new(struct req *r);       /* GET /user/new */
+int p_user_new_post(struct req *r);  /* POST /user/new */
+int p_user_edit(struct req *r);      /* GET /user/edit?id= */
+int p_user_edit_post(struct req *r); /* POST /user/edit */
+
+/* page_redemption.c: redemption codes (admins) */
+int p_redemption(struct req *r);               /* GET /redemption */
+int p_redemption_new_post(struct req *r);      /* POST /redemption/new */
+int p_redemption_download_post(struct req *r); /* POST /redemption/download */
+int p_redemption_manage_post(struct req *r);   /* POST /redemption/manage */
+
+/* page_setting_admin.c: root's settings (the partial setting_admin.html) */
+int p_setting_admin(struct req *r);       /* GET /setting/admin */
+int p_setting_option_post(struct req *r); /* POST /setting/option */
+/* Adds what setting_admin.html shows to d: "setting_groups", each with its options (secrets
+ * never, only whether they are set). group_id's fields show form's values and the messages
+ * of errors (an object key -> message); pass NULLs for the stored values. */
+void setting_admin_data(struct req *r, struct json_object *d, const char *group_id,
+                        struct json_object *form, struct json_object *errors);
 
 #endif

@@ -119,7 +119,7 @@ for ws in $(oa_webservers); do
     is "$(json_get data.turnstile_check)" true "$ws: ... and /api/status shows it at once"
     set_opt GitHubOAuthEnabled '"false"'
     ok_put "$ws: turning a switch off needs nothing"
-    set_opt Theme '"dark"'
+    set_opt Theme '"neon"'
     fail_msg "$ws: an unknown theme" "无效的主题"
     set_opt Theme '"air"'
     ok_put "$ws: a known theme"
