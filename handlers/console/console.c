@@ -237,6 +237,17 @@ const char *console_markdown(struct req *r, const char *text)
     return s;
 }
 
+const char *console_quota(struct req *r, long long quota)
+{
+    struct options *o = req_app(r)->opts;
+    if (!options_bool(o, "DisplayInCurrencyEnabled"))
+        return arena_printf(r->a, "%lld", quota);
+    double per_unit = options_double(o, "QuotaPerUnit");
+    if (!(per_unit > 0))
+        per_unit = 500000; /* One API's default; a broken option must not divide by zero */
+    return arena_printf(r->a, "$%.6f", (double)quota / per_unit);
+}
+
 /* ---------------------------------------------------------------- pages */
 
 void console_redirect(struct req *r, const char *to)

@@ -40,6 +40,9 @@ void console_identify(struct req *r);
 /* The HTML answer for an error code on a console path: the login page for NO_LOGIN, else an
  * error page with the status One API's API would have used. */
 void console_error(struct req *r, int code);
+/* An amount of quota as pages show it: "$1.234567" (quota / QuotaPerUnit) when
+ * DisplayInCurrencyEnabled, else the plain number of points. In r's arena. */
+const char *console_quota(struct req *r, long long quota);
 /* Whether path is a console page (not /api, /v1, billing, static files). */
 int console_is_page_path(const char *path);
 
