@@ -19,7 +19,6 @@
 #include "providers/registry.h"
 
 #include <json-c/json.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -234,12 +233,6 @@ static const char *config_write(struct req *r, const struct form_vals *v)
     return jdump(r->a, c, &n);
 }
 
-/* Whether name is in the comma list. */
-static int in_list(const char *list, const char *name)
-{
-    return strlist_has(list, name);
-}
-
 /* Renders the form with v and the errors (an object field -> message, may be NULL). */
 static int form_page(struct req *r, int status, const struct form_vals *v, json_object *errors)
 {
@@ -288,7 +281,7 @@ static int form_page(struct req *r, int status, const struct form_vals *v, json_
     const char *const *names = catalogue_for_type(v->type);
     int k = 0;
     for (int i = 0; names && names[i]; i++) {
-        if (in_list(v->models, names[i]))
+        if (strlist_has(v->models, names[i]))
             continue;
         json_object *m = jnew_obj();
         put_str(m, "field", arena_printf(r->a, "m_%d", k++));
@@ -305,7 +298,6 @@ static int form_page(struct req *r, int status, const struct form_vals *v, json_
     k = 0;
     struct strbuf seen;
     sb_init(&seen, r->a);
-    sb_puts(&seen, "");
     if (json_object_is_type(ratios, json_type_object)) {
         json_object_object_foreach(ratios, gname, gval)
         {
@@ -313,7 +305,7 @@ static int form_page(struct req *r, int status, const struct form_vals *v, json_
             json_object *g = jnew_obj();
             put_str(g, "field", arena_printf(r->a, "g_%d", k++));
             put_str(g, "name", gname);
-            put_bool(g, "checked", in_list(v->groups, gname));
+            put_bool(g, "checked", strlist_has(v->groups, gname));
             json_object_array_add(groups, g);
             sb_printf(&seen, "%s%s", seen.len ? "," : "", gname);
         }
@@ -322,7 +314,7 @@ static int form_page(struct req *r, int status, const struct form_vals *v, json_
     size_t len;
     while (strlist_next(&cur, &item, &len)) {
         const char *gname = arena_strndup(r->a, item, len);
-        if (in_list(seen.p ? seen.p : "", gname))
+        if (strlist_has(seen.p ? seen.p : "", gname))
             continue;
         json_object *g = jnew_obj();
         put_str(g, "field", arena_printf(r->a, "g_%d", k++));
