@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct app;
+struct channel;
 struct json_object;
 struct log_filter;
 struct log_row;
@@ -158,14 +159,34 @@ int h_channel_create(struct req *r);
 int h_channel_update(struct req *r);
 int h_channel_delete(struct req *r);
 int h_channel_delete_disabled(struct req *r);
-/* The channel the path's :id names, read fresh from the database (keys included) for a
- * test or a balance query: 1 when found; 0 when an answer was written (an invalid id, or no
- * such channel: missing_msg); < 0 (an oa_err) on a database error. */
-int channel_from_path(struct req *r, struct relay_channel *ch, const char *missing_msg);
+/* The channel object as One API prints it (the key only when with_key), a new json-c object
+ * the caller owns. */
+struct json_object *channel_json(const struct channel *ch, int with_key);
+/* Creates one channel per non-empty line of base->key (each trimmed), the rest copied from
+ * base, created now, with their abilities. The number created; 0 when the key has no line
+ * (One API's invalid-parameter message in *why); < 0 an oa_err. */
+int channel_create(struct req *r, const struct channel *base, const char **why);
+/* Writes the fields of ch named in mask (enum channel_field) to channel ch->id as One API's
+ * update does: a zero type or status and an empty key, name, models, group or config leave
+ * the stored value. 1 updated, 0 no such channel, < 0 an oa_err. */
+int channel_update(struct req *r, const struct channel *ch, unsigned mask);
+/* Deletes channel id (none: nothing happens). 0 or an oa_err. */
+int channel_delete(struct req *r, int64_t id);
+/* Deletes every disabled channel (status 2 or 3): how many, or < 0 an oa_err. */
+int64_t channel_delete_disabled(struct req *r);
 
 /* channel_test.c */
 int h_channel_test(struct req *r);     /* GET /api/channel/test/:id */
 int h_channel_test_all(struct req *r); /* GET /api/channel/test */
+/* Tests channel id now with the model asked (when its models contain it, else its first
+ * one), writes the test log row and test time, and re-enables it when the option says so.
+ * 1 tested: *ok, *seconds (0 on failure) and *message (the reply or the error, in r's arena);
+ * 0 no such channel; < 0 an oa_err. */
+int channel_test_one(struct req *r, int64_t id, const char *asked, int *ok, double *seconds,
+                     const char **message);
+/* Starts the batch test of every channel (only the disabled ones with only_disabled) on a
+ * thread of its own. 0 started, 1 one already runs, < 0 an oa_err. */
+int channel_test_start(struct app *app, int only_disabled);
 /* Tests every channel now, in the calling thread, unless a batch test already runs in this
  * process (then returns 1 at once); 0 when done. Ends early once app->is_stopping is set.
  * What CHANNEL_TEST_FREQUENCY runs. */
@@ -174,6 +195,10 @@ int channel_test_all(struct app *app);
 /* balance.c */
 int h_channel_update_balance(struct req *r);     /* GET /api/channel/update_balance/:id */
 int h_channel_update_balance_all(struct req *r); /* GET /api/channel/update_balance */
+/* Asks channel id's upstream for its balance (the API of its type) and stores it with the
+ * time. 1 with *balance; 0 with the reason in *why ("record not found", the upstream's
+ * failure, or 尚未实现 for a type without a balance API); < 0 an oa_err. */
+int channel_balance_update(struct req *r, int64_t id, double *balance, const char **why);
 
 /* models.c */
 int h_models(struct req *r);

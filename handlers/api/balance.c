@@ -44,27 +44,51 @@ static int balance_get(void *ud, const char *url, const char *header, long *stat
     return 0;
 }
 
-int h_channel_update_balance(struct req *r)
+int channel_balance_update(struct req *r, int64_t id, double *balance, const char **why)
 {
     struct relay_channel ch;
-    int found = channel_from_path(r, &ch, "record not found");
-    if (found <= 0)
-        return found;
+    int found = db_relay_channel(req_db(r), r->a, id, &ch);
+    if (found < 0)
+        return OA_ERR_DB;
+    if (found == 0) {
+        *why = "record not found";
+        return 0;
+    }
     const struct channel_type *ct = channel_type_get((int)ch.type);
     struct prov_channel pch = {.base_url = ""};
     if (ct)
         relay_prov_channel(r->a, req_app(r), &ch, ct, &pch);
     req_db_release(r); /* hold no connection during the upstream call */
-    double balance = 0;
-    const char *why = NULL;
+    *balance = 0;
+    *why = NULL;
     struct prov_fetch fetch = {balance_get, r};
     if (!ct || !ct->balance || !*pch.base_url ||
-        ct->balance(&pch, r->a, &fetch, &balance, &why) < 0) {
-        api_fail(r, 200, why ? why : "尚未实现");
+        ct->balance(&pch, r->a, &fetch, balance, why) < 0) {
+        if (!*why)
+            *why = "尚未实现";
         return 0;
     }
-    if (db_channels_set_balance(req_db(r), ch.id, balance, (int64_t)time(NULL)) < 0)
+    if (db_channels_set_balance(req_db(r), ch.id, *balance, (int64_t)time(NULL)) < 0)
         return OA_ERR_DB;
+    return 1;
+}
+
+int h_channel_update_balance(struct req *r)
+{
+    int64_t id;
+    if (req_path_id(r, 0, &id) < 0 || id <= 0) {
+        api_fail(r, 200, msg_invalid_parameter(r));
+        return 0;
+    }
+    double balance = 0;
+    const char *why = NULL;
+    int rc = channel_balance_update(r, id, &balance, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
+        return 0;
+    }
     json_object *j = jown(r->a, jnew_obj());
     json_object_object_add(j, "success", json_object_new_boolean(1));
     json_object_object_add(j, "message", json_object_new_string(""));

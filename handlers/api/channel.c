@@ -6,7 +6,6 @@
 #include "handlers/respond.h"
 #include "db/channels.h"
 #include "db/db.h"
-#include "db/relay.h"
 #include "fcgi/arena.h"
 #include "fcgi/error.h"
 #include "fcgi/json.h"
@@ -103,8 +102,7 @@ static json_object *str_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-/* The channel object as One API prints it; the key only when with_key. */
-static json_object *channel_json(const struct channel *ch, int with_key)
+json_object *channel_json(const struct channel *ch, int with_key)
 {
     json_object *j = jnew_obj();
     json_object_object_add(j, "id", json_object_new_int64(ch->id));
@@ -214,6 +212,26 @@ static const char **key_lines(struct arena *a, const char *s, size_t *n)
     return v;
 }
 
+int channel_create(struct req *r, const struct channel *base, const char **why)
+{
+    size_t n;
+    const char **keys = key_lines(r->a, base->key ? base->key : "", &n);
+    if (n == 0) {
+        *why = msg_invalid_parameter(r);
+        return 0;
+    }
+    struct channel *chs = arena_calloc(r->a, n, sizeof *chs);
+    for (size_t i = 0; i < n; i++) {
+        chs[i] = *base;
+        chs[i].key = keys[i];
+        chs[i].created_time = (int64_t)time(NULL);
+    }
+    if (db_channels_insert(req_db(r), r->a, chs, n, NULL) < 0)
+        return OA_ERR_DB;
+    app_channels_changed(req_app(r));
+    return (int)n;
+}
+
 int h_channel_create(struct req *r)
 {
     struct jin_val in[CF__MAX];
@@ -223,23 +241,44 @@ int h_channel_create(struct req *r)
     }
     struct channel base = {0};
     apply_input(&base, in);
-    size_t n;
-    const char **keys = key_lines(r->a, base.key ? base.key : "", &n);
-    if (n == 0) {
-        api_fail(r, 200, msg_invalid_parameter(r));
+    const char *why = NULL;
+    int rc = channel_create(r, &base, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, why);
         return 0;
     }
-    base.created_time = (int64_t)time(NULL);
-    struct channel *chs = arena_calloc(r->a, n, sizeof *chs);
-    for (size_t i = 0; i < n; i++) {
-        chs[i] = base;
-        chs[i].key = keys[i];
-    }
-    if (db_channels_insert(req_db(r), r->a, chs, n, NULL) < 0)
-        return OA_ERR_DB;
-    app_channels_changed(req_app(r));
     api_ok(r, NULL);
     return 0;
+}
+
+int channel_update(struct req *r, const struct channel *ch, unsigned mask)
+{
+    /* One API's update writes only non-zero fields (GORM's Updates): a 0 or "" in a plain
+     * field is "unchanged" ({"id":5,"models":""} changes nothing, and the edit form's blanked
+     * key keeps the stored one). Its pointer fields (weight, priority, base_url, other,
+     * model_mapping, system_prompt) are written whenever present, 0 and "" included. */
+    if (ch->type == 0)
+        mask &= ~(unsigned)CH_TYPE;
+    if (ch->status == 0)
+        mask &= ~(unsigned)CH_STATUS;
+    const struct {
+        unsigned field;
+        const char *s;
+    } plain_str[] = {{CH_KEY, ch->key},
+                     {CH_NAME, ch->name},
+                     {CH_MODELS, ch->models},
+                     {CH_GROUP, ch->group},
+                     {CH_CONFIG, ch->config}};
+    for (size_t i = 0; i < sizeof plain_str / sizeof *plain_str; i++)
+        if (!plain_str[i].s || !*plain_str[i].s)
+            mask &= ~plain_str[i].field;
+    int rc = db_channels_update(req_db(r), r->a, ch, mask);
+    if (rc < 0)
+        return OA_ERR_DB;
+    app_channels_changed(req_app(r));
+    return rc;
 }
 
 int h_channel_update(struct req *r)
@@ -249,24 +288,11 @@ int h_channel_update(struct req *r)
         api_fail(r, 200, msg_invalid_parameter(r));
         return 0;
     }
-    /* One API's update writes only non-zero fields (GORM's Updates): a 0 or "" in a plain
-     * field is "unchanged" ({"id":5,"models":""} changes nothing, and the edit form's blanked
-     * key keeps the stored one). Its pointer fields (weight, priority, base_url, other,
-     * model_mapping, system_prompt) are written whenever present, 0 and "" included. */
-    static const int plain_int[] = {CF_TYPE, CF_STATUS};
-    static const int plain_str[] = {CF_KEY, CF_NAME, CF_MODELS, CF_GROUP, CF_CONFIG};
-    for (size_t i = 0; i < sizeof plain_int / sizeof *plain_int; i++)
-        if (in[plain_int[i]].is_set && in[plain_int[i]].i == 0)
-            in[plain_int[i]].is_set = 0;
-    for (size_t i = 0; i < sizeof plain_str / sizeof *plain_str; i++)
-        if (in[plain_str[i]].is_set && !*in[plain_str[i]].s)
-            in[plain_str[i]].is_set = 0;
     struct channel ch = {.id = in[CF_ID].i};
     unsigned mask = apply_input(&ch, in);
-    int rc = db_channels_update(req_db(r), r->a, &ch, mask);
+    int rc = channel_update(r, &ch, mask);
     if (rc < 0)
-        return OA_ERR_DB;
-    app_channels_changed(req_app(r));
+        return rc;
     if (rc == 0) {
         api_fail(r, 200, "record not found");
         return 0;
@@ -283,39 +309,40 @@ int h_channel_update(struct req *r)
     return 0;
 }
 
+int channel_delete(struct req *r, int64_t id)
+{
+    if (db_channels_delete(req_db(r), id) < 0)
+        return OA_ERR_DB;
+    app_channels_changed(req_app(r));
+    return 0;
+}
+
 int h_channel_delete(struct req *r)
 {
     int64_t id = 0;
     if (req_path_id(r, 0, &id) < 0)
         id = 0; /* as One API: nothing to delete, still a success */
-    if (db_channels_delete(req_db(r), id) < 0)
-        return OA_ERR_DB;
-    app_channels_changed(req_app(r));
+    int rc = channel_delete(r, id);
+    if (rc < 0)
+        return rc;
     api_ok(r, NULL);
     return 0;
 }
 
-int h_channel_delete_disabled(struct req *r)
+int64_t channel_delete_disabled(struct req *r)
 {
     int64_t n = db_channels_delete_disabled(req_db(r));
     if (n < 0)
         return OA_ERR_DB;
     app_channels_changed(req_app(r));
-    api_ok(r, json_object_new_int64(n));
-    return 0;
+    return n;
 }
 
-int channel_from_path(struct req *r, struct relay_channel *ch, const char *missing_msg)
+int h_channel_delete_disabled(struct req *r)
 {
-    int64_t id;
-    if (req_path_id(r, 0, &id) < 0 || id <= 0) {
-        api_fail(r, 200, msg_invalid_parameter(r));
-        return 0;
-    }
-    int found = db_relay_channel(req_db(r), r->a, id, ch);
-    if (found < 0)
-        return OA_ERR_DB;
-    if (found == 0)
-        api_fail(r, 200, missing_msg);
-    return found;
+    int64_t n = channel_delete_disabled(r);
+    if (n < 0)
+        return (int)n;
+    api_ok(r, json_object_new_int64(n));
+    return 0;
 }

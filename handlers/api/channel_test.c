@@ -177,23 +177,47 @@ static void maybe_enable(struct app *app, struct db_conn *c, const struct relay_
         relay_enable_channel(app, c, ch);
 }
 
-int h_channel_test(struct req *r)
+int channel_test_one(struct req *r, int64_t id, const char *asked, int *ok, double *seconds,
+                     const char **message)
 {
     struct app *app = req_app(r);
     struct relay_channel ch;
-    int found = channel_from_path(r, &ch, "渠道不存在");
+    int found = db_relay_channel(req_db(r), r->a, id, &ch);
     if (found <= 0)
-        return found;
-    const char *asked = req_query(r, "model");
+        return found < 0 ? OA_ERR_DB : 0;
     struct test_result res;
     req_db_release(r); /* hold no connection during the upstream call */
     run_test(app, r->a, req_curl(r), &ch, asked, &res);
     record_test(app, req_db(r), &ch, test_model(r->a, asked, ch.models), &res);
     maybe_enable(app, req_db(r), &ch, &res);
+    *ok = res.ok;
+    *seconds = res.ok ? res.seconds : 0;
+    *message = res.message ? res.message : "";
+    return 1;
+}
+
+int h_channel_test(struct req *r)
+{
+    int64_t id;
+    if (req_path_id(r, 0, &id) < 0 || id <= 0) {
+        api_fail(r, 200, msg_invalid_parameter(r));
+        return 0;
+    }
+    const char *asked = req_query(r, "model");
+    int ok = 0;
+    double seconds = 0;
+    const char *message = "";
+    int rc = channel_test_one(r, id, asked, &ok, &seconds, &message);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        api_fail(r, 200, "渠道不存在");
+        return 0;
+    }
     json_object *j = jown(r->a, jnew_obj());
-    json_object_object_add(j, "success", json_object_new_boolean(res.ok));
-    json_object_object_add(j, "message", json_object_new_string(res.message ? res.message : ""));
-    json_object_object_add(j, "time", jgo_double(res.ok ? res.seconds : 0));
+    json_object_object_add(j, "success", json_object_new_boolean(ok));
+    json_object_object_add(j, "message", json_object_new_string(message));
+    json_object_object_add(j, "time", jgo_double(seconds));
     json_object_object_add(j, "modelName", json_object_new_string(asked ? asked : ""));
     respond_json(r, 200, j);
     return 0;
@@ -306,17 +330,13 @@ static void *batch_main(void *arg)
     return NULL;
 }
 
-int h_channel_test_all(struct req *r)
+int channel_test_start(struct app *app, int only_disabled)
 {
-    struct app *app = req_app(r);
-    if (!batch_claim(app)) {
-        api_fail(r, 200, "测试已在运行中");
-        return 0;
-    }
-    const char *scope = req_query(r, "scope");
+    if (!batch_claim(app))
+        return 1;
     struct batch *b = xcalloc(1, sizeof *b);
     b->app = app;
-    b->only_disabled = scope && !strcmp(scope, "disabled");
+    b->only_disabled = only_disabled;
     /* The previous batch has ended (the slot was free): collect its thread first. */
     pthread_mutex_lock(&app->batch_mu);
     if (app->has_batch_thread)
@@ -328,6 +348,19 @@ int h_channel_test_all(struct req *r)
         free(b);
         atomic_store(&app->batch_test_running, 0);
         return OA_ERR_INTERNAL;
+    }
+    return 0;
+}
+
+int h_channel_test_all(struct req *r)
+{
+    const char *scope = req_query(r, "scope");
+    int rc = channel_test_start(req_app(r), scope && !strcmp(scope, "disabled"));
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        api_fail(r, 200, "测试已在运行中");
+        return 0;
     }
     api_ok(r, NULL);
     return 0;

@@ -53,5 +53,17 @@ int p_setting_option_post(struct req *r); /* POST /setting/option */
  * of errors (an object key -> message); pass NULLs for the stored values. */
 void setting_admin_data(struct req *r, struct json_object *d, const char *group_id,
                         struct json_object *form, struct json_object *errors);
+/* page_channel.c: channels (admin) */
+int p_channel_list(struct req *r);            /* GET /channel */
+int p_channel_new(struct req *r);             /* GET /channel/new */
+int p_channel_edit(struct req *r);            /* GET /channel/edit?id= */
+int p_channel_save(struct req *r);            /* POST /channel/save */
+int p_channel_status(struct req *r);          /* POST /channel/status */
+int p_channel_delete(struct req *r);          /* POST /channel/delete */
+int p_channel_test(struct req *r);            /* POST /channel/test */
+int p_channel_test_all(struct req *r);        /* POST /channel/test_all */
+int p_channel_delete_disabled(struct req *r); /* POST /channel/delete_disabled */
+int p_channel_balance(struct req *r);         /* POST /channel/balance */
+int p_channel_balance_all(struct req *r);     /* POST /channel/balance_all */
 
 #endif
