@@ -32,7 +32,7 @@ async function newPage(width) {
   });
   const page = await ctx.newPage();
   page.setDefaultTimeout(15000);
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()} (${m.location()?.url ?? ""})`); });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("requestfailed", (rq) => problems.push(`request failed: ${rq.url()} ${rq.failure()?.errorText}`));
   page.on("response", (rs) => { if (rs.status() >= 400) problems.push(`HTTP ${rs.status()}: ${rs.url()}`); });
@@ -41,10 +41,16 @@ async function newPage(width) {
 let shot = 0;
 const snap = (page, name) => page.screenshot({ path: join(outDir, `${phase}-${String(++shot).padStart(2, "0")}-${name}.png`), fullPage: true });
 
-// Fills a form field by name, whatever its kind (select, checkbox, text).
-async function setField(page, form, name, value) {
-  const f = form.locator(`[name="${name}"]`).first();
-  if (!(await f.count())) { check(`the form has a field "${name}"`, false, page.url()); return; }
+// Fills a form field by name (the first of names that the form has), whatever its kind
+// (select, checkbox, text).
+async function setField(page, form, names, value) {
+  names = Array.isArray(names) ? names : [names];
+  let f = null;
+  for (const n of names) {
+    const l = form.locator(`[name="${n}"]`).first();
+    if (await l.count()) { f = l; break; }
+  }
+  if (!f) { check(`the form has a field "${names.join('" or "')}"`, false, page.url()); return; }
   const tag = await f.evaluate((e) => e.tagName.toLowerCase() + ":" + (e.type || ""));
   if (tag.startsWith("select")) {
     const values = Array.isArray(value) ? value : [value];
@@ -78,7 +84,10 @@ try {
     await setField(page, form, "key", "k-browser");
     await setField(page, form, "base_url", mockUrl);
     await setField(page, form, "models", "gpt-3.5-turbo");
-    await setField(page, form, "groups", "default");
+    // The groups are a select or a list of checkboxes, one per group.
+    const groupBox = form.locator('input[type="checkbox"][value="default"]');
+    if (await groupBox.count()) await groupBox.first().setChecked(true);
+    else await setField(page, form, ["groups", "group"], "default");
     await snap(page, "channel-form");
     await submit(page, form);
     check("the channel form is accepted", !/\/channel\/new$/.test(new URL(page.url()).pathname), page.url());
@@ -90,7 +99,7 @@ try {
     if (!(await form.count())) throw new Error("no key form on /token/new");
     await setField(page, form, "name", "browser-key");
     await setField(page, form, "remain_quota", "500000");
-    await setField(page, form, "unlimited_quota", true);
+    await setField(page, form, ["unlimited_quota", "unlimited"], true);
     await snap(page, "token-form");
     await submit(page, form);
     check("the key form is accepted", !/\/token\/new$/.test(new URL(page.url()).pathname), page.url());
