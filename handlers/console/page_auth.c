@@ -70,10 +70,12 @@ static int login_page(struct req *r, int status, const char *error, const char *
     const char *lark = options_get(o, r->a, "LarkClientId");
     if (*lark)
         json_object_object_add(d, "lark_client_id", json_object_new_string(lark));
-    if (options_bool(o, "WeChatAuthEnabled"))
+    if (options_bool(o, "WeChatAuthEnabled")) {
+        json_object_object_add(d, "wechat", json_object_new_boolean(1));
         json_object_object_add(
             d, "wechat_qr",
             json_object_new_string(options_get(o, r->a, "WeChatAccountQRCodeImageURL")));
+    }
     if (error)
         json_object_object_add(d, "error", json_object_new_string(error));
     json_object_object_add(d, "username", json_object_new_string(username ? username : ""));

@@ -298,6 +298,21 @@ m = re.search(r"href=\"([^\"]+)\"", sys.argv[1]); print(html.unescape(m.group(1)
     is "$OA_STATUS|$(header Location)|$(q "SELECT COUNT(*) FROM users WHERE wechat_id = 'wx-wxu'")" "303|/dashboard|1" \
         "$ws: the right code signs in (or up) through WeChat"
 
+    opt WeChatAuthEnabled false
+    opt WeChatAccountQRCodeImageURL ""
+    sync_options
+    w="$(fresh)"
+    visit "$w" /login
+    is "$OA_STATUS|$(grep -c 'action="/login/wechat"' <<<"$OA_BODY")" "200|0" "$ws: WeChat off: no WeChat form on the sign-in page"
+    page_post "$w" /login/wechat code=wxv
+    is "$OA_STATUS|$(q "SELECT COUNT(*) FROM users WHERE wechat_id = 'wx-wxv'")" "422|0" "$ws: ... a posted code is refused"
+    like "$OA_BODY" '管理员未开启通过微信登录以及注册' "$ws: ... with the API's message"
+    opt WeChatAuthEnabled true
+    sync_options
+    visit "$w" /login
+    like "$OA_BODY" 'action="/login/wechat"' "$ws: WeChat on without a QR image: the code form still shows"
+    is "$(grep -c '<img src=""' <<<"$OA_BODY")" 0 "$ws: ... without an empty image"
+
     # --- chat -------------------------------------------------------------------------------------
     oa_req GET /chat -b "$p"
     is "$OA_STATUS" 404 "$ws: /chat is 404 without a ChatLink"
