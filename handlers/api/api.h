@@ -242,6 +242,28 @@ int h_reset_password(struct req *r); /* GET /api/reset_password */
 int h_user_reset(struct req *r);     /* POST /api/user/reset */
 /* Whether email holds a valid verification code ('v') for it now. */
 int signup_code_ok(struct req *r, const char *email, const char *code);
+/* The steps below are shared by /api and the console's pages. Each returns 0 when done, 1
+ * when refused with One API's message in *msg (static or in r's arena), or < 0 an oa_err. */
+/* The Turnstile check when TurnstileCheckEnabled: token is the widget's answer; a success is
+ * remembered in a signed cookie for the rest of the visit. */
+int signup_turnstile(struct req *r, const char *token, const char **msg);
+/* Mails a sign-up verification code to email (valid, allowed domain, not taken). */
+int signup_send_code(struct req *r, const char *email, const char **msg);
+/* Mails a password-reset link (ServerAddress/user/reset?email=&token=) to a known email. */
+int signup_send_reset(struct req *r, const char *email, const char **msg);
+/* Checks a mailed reset link's token and sets a new random password on email's accounts,
+ * returned in *password (r's arena). */
+int signup_reset(struct req *r, const char *email, const char *token, const char **password,
+                 const char **msg);
+/* Whether sign-up with a password is open (RegisterEnabled, PasswordRegisterEnabled). */
+int signup_open(struct req *r, const char **msg);
+/* A sign-up form's fields; NULL counts as "". */
+struct signup_form {
+    const char *username, *password, *email, *code, *aff_code;
+};
+/* Opens a common account from f (the checks of signup_open, the fields, the mailed code when
+ * EmailVerificationEnabled, the inviter's aff code); no session is made. */
+int signup_register(struct req *r, const struct signup_form *f, const char **msg);
 
 /* oauth.c: sign-in and binding through GitHub, Feishu/Lark, OIDC and WeChat */
 int h_oauth_state(struct req *r);       /* GET /api/oauth/state */
@@ -251,6 +273,17 @@ int h_oauth_oidc(struct req *r);        /* GET /api/oauth/oidc */
 int h_oauth_wechat(struct req *r);      /* GET /api/oauth/wechat */
 int h_oauth_wechat_bind(struct req *r); /* GET /api/oauth/wechat/bind */
 int h_oauth_email_bind(struct req *r);  /* GET /api/oauth/email/bind */
+/* A fresh OAuth state for this browser (12 characters, kept in a signed cookie), in r's
+ * arena. */
+const char *oauth_state_new(struct req *r);
+/* Whether ?state= is the browser's OAuth state; a state serves once. */
+int oauth_state_ok(struct req *r);
+/* The return of a sign-in round trip through provider ("github", "lark", "oidc", "wechat")
+ * with its code: with bind, binds the account there to the caller (r->user_id); else finds
+ * (or, when sign-up is open, opens) the account bound to it, in *u, and the caller signs it
+ * in. 0 done; 1 refused with One API's message in *msg; < 0 an oa_err. */
+int oauth_complete(struct req *r, const char *provider, const char *code, int bind, struct user *u,
+                   const char **msg);
 /* A call to another service in the request's worker (5 s; the database connection is given
  * back first): POST body with the ctype_header line when body is not NULL, else GET;
  * auth_header ("Authorization: ...") may be NULL. 0 with the answer's JSON in *out (owned by

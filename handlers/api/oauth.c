@@ -255,66 +255,59 @@ static const struct provider_def WECHAT = {"WeChat",
                                            "WeChat User",
                                            fetch_wechat};
 
-/* The feature flag, the code, and the exchange: 0 with *eu, or 1 when the answer is written. */
-static int external_user(struct req *r, const struct provider_def *p, struct ext_user *eu)
+/* The feature flag, the code, and the exchange: 0 with *eu, or 1 refused with *msg. */
+static int external_user(struct req *r, const struct provider_def *p, const char *code,
+                         struct ext_user *eu, const char **msg)
 {
     if (p->flag && !options_bool(req_app(r)->opts, p->flag)) {
-        api_fail(r, 200, p->disabled_msg);
+        *msg = p->disabled_msg;
         return 1;
     }
-    const char *code = req_query(r, "code");
     if (!code || !*code) {
-        api_fail(r, 200, "无效的参数");
+        *msg = "无效的参数";
         return 1;
     }
-    const char *msg = NULL;
-    if (p->fetch(r, p, code, eu, &msg) < 0) {
-        api_fail(r, 200, msg);
+    if (p->fetch(r, p, code, eu, msg) < 0)
         return 1;
-    }
     if (!eu->id || !*eu->id) {
-        api_fail(r, 200, "返回值非法，用户字段为空，请稍后重试！");
+        *msg = "返回值非法，用户字段为空，请稍后重试！";
         return 1;
     }
     return 0;
 }
 
-/* Binds eu's id to the caller (r->user_id) unless another account has it. */
-static int bind_ext(struct req *r, const struct provider_def *p, const struct ext_user *eu)
+/* Binds eu's id to the caller (r->user_id) unless another account has it: 0, 1 with *msg, or
+ * an oa_err. */
+static int bind_ext(struct req *r, const struct provider_def *p, const struct ext_user *eu,
+                    const char **msg)
 {
     struct user other;
     int rc = db_users_by_ext(req_db(r), r->a, p->ext, eu->id, &other);
     if (rc < 0)
         return OA_ERR_DB;
     if (rc == 1) {
-        api_fail(r, 200, p->bound_msg);
-        return 0;
+        *msg = p->bound_msg;
+        return 1;
     }
     if (db_users_set_ext(req_db(r), r->user_id, p->ext, eu->id) < 0)
         return OA_ERR_DB;
     LOG_INFO("user %lld bound a %s account", (long long)r->user_id, p->key);
-    json_object *j = jnew_obj();
-    json_object_object_add(j, "success", json_object_new_boolean(1));
-    /* One API answers "bind" for the OAuth providers and "" for WeChat. */
-    json_object_object_add(j, "message",
-                           json_object_new_string(p->ext == DB_USERS_WECHAT ? "" : "bind"));
-    respond_json(r, 200, j);
-    json_object_put(j);
     return 0;
 }
 
-/* Signs in the account bound to eu's id, opening one when there is none and sign-up is on. */
-static int login_ext(struct req *r, const struct provider_def *p, const struct ext_user *eu)
+/* The account bound to eu's id in *u, opening one when there is none and sign-up is on: 0, 1
+ * with *msg, or an oa_err. */
+static int login_ext(struct req *r, const struct provider_def *p, const struct ext_user *eu,
+                     struct user *u, const char **msg)
 {
     struct app *app = req_app(r);
-    struct user u;
-    int rc = db_users_by_ext(req_db(r), r->a, p->ext, eu->id, &u);
+    int rc = db_users_by_ext(req_db(r), r->a, p->ext, eu->id, u);
     if (rc < 0)
         return OA_ERR_DB;
     if (rc == 0) {
         if (!options_bool(app->opts, "RegisterEnabled")) {
-            api_fail(r, 200, "管理员关闭了新用户注册");
-            return 0;
+            *msg = "管理员关闭了新用户注册";
+            return 1;
         }
         int64_t max = db_users_max_id(req_db(r));
         if (max < 0)
@@ -338,82 +331,127 @@ static int login_ext(struct req *r, const struct provider_def *p, const struct e
         if (rc < 0)
             return rc;
         if (rc == 1) {
-            api_fail(r, 200, MSG_USERNAME_TAKEN);
-            return 0;
+            *msg = MSG_USERNAME_TAKEN;
+            return 1;
         }
         LOG_INFO("user %lld signed up through %s from %s", (long long)id, p->key, r->client_ip);
-        rc = db_users_by_id(req_db(r), r->a, id, &u);
+        rc = db_users_by_id(req_db(r), r->a, id, u);
         if (rc <= 0)
             return OA_ERR_DB;
     }
-    if (u.status != 1) {
-        api_fail(r, 200, "用户已被封禁");
-        return 0;
+    if (u->status != 1) {
+        *msg = "用户已被封禁";
+        return 1;
     }
-    user_login_reply(r, &u);
     return 0;
 }
 
-int h_oauth_state(struct req *r)
+int oauth_complete(struct req *r, const char *provider, const char *code, int bind, struct user *u,
+                   const char **msg)
+{
+    const struct provider_def *p = !strcmp(provider, "github")   ? &GITHUB
+                                   : !strcmp(provider, "lark")   ? &LARK
+                                   : !strcmp(provider, "oidc")   ? &OIDC
+                                   : !strcmp(provider, "wechat") ? &WECHAT
+                                                                 : NULL;
+    if (!p) {
+        *msg = "无效的参数";
+        return 1;
+    }
+    struct ext_user eu;
+    if (external_user(r, p, code, &eu, msg))
+        return 1;
+    return bind ? bind_ext(r, p, &eu, msg) : login_ext(r, p, &eu, u, msg);
+}
+
+/* The API's answer to a round trip's return: One API's bind message ("bind" for the OAuth
+ * providers, "" for WeChat), or the signed-in user. */
+static int api_complete(struct req *r, const char *provider, int bind)
+{
+    struct user u;
+    const char *msg = NULL;
+    int rc = oauth_complete(r, provider, req_query(r, "code"), bind, &u, &msg);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        api_fail(r, 200, msg);
+        return 0;
+    }
+    if (!bind) {
+        user_login_reply(r, &u);
+        return 0;
+    }
+    json_object *j = jnew_obj();
+    json_object_object_add(j, "success", json_object_new_boolean(1));
+    json_object_object_add(j, "message",
+                           json_object_new_string(strcmp(provider, "wechat") ? "bind" : ""));
+    respond_json(r, 200, j);
+    json_object_put(j);
+    return 0;
+}
+
+const char *oauth_state_new(struct req *r)
 {
     char state[13];
     random_alnum(state, 12);
     state[12] = '\0';
     session_flow_set(r, "oauth_state", state, OAUTH_STATE_TTL);
-    api_ok(r, json_object_new_string(state));
+    return arena_strdup(r->a, state);
+}
+
+int h_oauth_state(struct req *r)
+{
+    api_ok(r, json_object_new_string(oauth_state_new(r)));
     return 0;
 }
 
-/* GitHub, Feishu and OIDC: the state check, then bind (signed in) or sign in. */
-static int oauth_flow(struct req *r, const struct provider_def *p)
+int oauth_state_ok(struct req *r)
 {
     const char *state = req_query(r, "state");
     const char *want = session_flow_get(r, "oauth_state");
-    if (!state || !*state || !want || !ct_streq(state, want)) {
+    if (!state || !*state || !want || !ct_streq(state, want))
+        return 0;
+    session_flow_set(r, "oauth_state", "", 0); /* one round trip per state */
+    return 1;
+}
+
+/* GitHub, Feishu and OIDC: the state check, then bind (signed in) or sign in. */
+static int oauth_flow(struct req *r, const char *provider)
+{
+    if (!oauth_state_ok(r)) {
         api_fail(r, 403, "state is empty or not same");
         return 0;
     }
-    session_flow_set(r, "oauth_state", "", 0); /* one round trip per state */
     int rc = session_auth(r, AUTH_USER);
     if (rc == OA_ERR_DB)
         return rc;
-    struct ext_user eu;
-    if (external_user(r, p, &eu))
-        return 0;
-    return rc == 0 ? bind_ext(r, p, &eu) : login_ext(r, p, &eu);
+    return api_complete(r, provider, rc == 0);
 }
 
 int h_oauth_github(struct req *r)
 {
-    return oauth_flow(r, &GITHUB);
+    return oauth_flow(r, "github");
 }
 
 int h_oauth_lark(struct req *r)
 {
-    return oauth_flow(r, &LARK);
+    return oauth_flow(r, "lark");
 }
 
 int h_oauth_oidc(struct req *r)
 {
-    return oauth_flow(r, &OIDC);
+    return oauth_flow(r, "oidc");
 }
 
 int h_oauth_wechat(struct req *r)
 {
-    struct ext_user eu;
-    if (external_user(r, &WECHAT, &eu))
-        return 0;
-    return login_ext(r, &WECHAT, &eu);
+    return api_complete(r, "wechat", 0);
 }
 
 int h_oauth_wechat_bind(struct req *r)
 {
-    struct ext_user eu;
-    if (external_user(r, &WECHAT, &eu))
-        return 0;
-    return bind_ext(r, &WECHAT, &eu);
+    return api_complete(r, "wechat", 1);
 }
-
 int h_oauth_email_bind(struct req *r)
 {
     const char *email = req_query(r, "email");

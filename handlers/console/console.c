@@ -29,6 +29,7 @@
 #define MAX_THEMES 16
 #define CSRF_TTL (30 * 24 * 3600) /* the session's lifetime */
 #define FLASH_MAX 600             /* bytes of a flash message */
+#define TURNSTILE_ORIGIN "https://challenges.cloudflare.com"
 
 struct theme {
     char name[32];
@@ -384,8 +385,9 @@ static void add_common(struct req *r, json_object *d, const char *title, const c
 }
 
 /* The headers of every page: no framing, no sniffing, scripts only from us or with this
- * answer's nonce, forms only to us. */
-static void security_headers(struct req *r, const char *nonce)
+ * answer's nonce (and Cloudflare's on the pages that show its Turnstile widget), forms only
+ * to us. */
+static void security_headers(struct req *r, const char *nonce, int turnstile)
 {
     resp_header(r, "Content-Type", "text/html; charset=utf-8");
     resp_header(r, "Cache-Control", "no-store");
@@ -394,11 +396,11 @@ static void security_headers(struct req *r, const char *nonce)
     resp_header(r, "Referrer-Policy", "same-origin");
     resp_header(r, "Content-Security-Policy",
                 arena_printf(r->a,
-                             "default-src 'self'; script-src 'self' 'nonce-%s'; "
+                             "default-src 'self'; script-src 'self' 'nonce-%s'%s; "
                              "style-src 'self'; img-src 'self' data: https: http:; "
                              "frame-src https: http:; form-action 'self'; "
                              "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-                             nonce));
+                             nonce, turnstile ? " " TURNSTILE_ORIGIN : ""));
 }
 
 int console_page(struct req *r, int status, const char *name, const char *title, json_object *data)
@@ -433,7 +435,7 @@ int console_page(struct req *r, int status, const char *name, const char *title,
     json_object_object_add(d, "content_html", json_object_new_string(body.p ? body.p : ""));
     tpl_render(t, "layout", d, &page);
     resp_status(r, status);
-    security_headers(r, nonce);
+    security_headers(r, nonce, jget(d, "turnstile_site_key") != NULL);
     resp_write(r, page.p ? page.p : "", page.len);
     return 0;
 }

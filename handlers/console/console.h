@@ -19,7 +19,8 @@ int console_has_theme(const struct console *c, const char *theme);
 
 /* Renders template name inside the layout and answers status with it: data (taken; may be
  * NULL) gets the common fields (site, me, csrf, nonce, flash, title, nav) before rendering.
- * Always 0. */
+ * A "turnstile_site_key" field in data admits Cloudflare's Turnstile script in the page's
+ * Content-Security-Policy. Always 0. */
 int console_page(struct req *r, int status, const char *name, const char *title,
                  struct json_object *data);
 /* 303 See Other to a local path (anything else goes to "/"). */

@@ -60,6 +60,12 @@ static int login_page(struct req *r, int status, const char *error, const char *
     const char *lark = options_get(o, r->a, "LarkClientId");
     if (*lark)
         json_object_object_add(d, "lark_client_id", json_object_new_string(lark));
+    if (options_bool(o, "WeChatAuthEnabled")) {
+        json_object_object_add(d, "wechat", json_object_new_boolean(1));
+        json_object_object_add(
+            d, "wechat_qr",
+            json_object_new_string(options_get(o, r->a, "WeChatAccountQRCodeImageURL")));
+    }
     if (error)
         json_object_object_add(d, "error", json_object_new_string(error));
     json_object_object_add(d, "username", json_object_new_string(username ? username : ""));
@@ -96,6 +102,23 @@ int p_login_post(struct req *r)
         return rc;
     if (rc == 0)
         return login_page(r, 200, why, name, console_field(form, "next"));
+    session_login(r, &u);
+    console_redirect(r, after_login(console_field(form, "next")));
+    return 0;
+}
+
+int p_login_wechat_post(struct req *r)
+{
+    json_object *form;
+    if (!console_form(r, &form))
+        return 0;
+    struct user u;
+    const char *why = NULL;
+    int rc = oauth_complete(r, "wechat", console_field(form, "code"), 0, &u, &why);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return login_page(r, 422, why, NULL, console_field(form, "next"));
     session_login(r, &u);
     console_redirect(r, after_login(console_field(form, "next")));
     return 0;
