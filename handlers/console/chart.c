@@ -4,6 +4,8 @@
 #include "fcgi/strbuf.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #define PLOT_TOP 12.0
 #define PLOT_H 200.0
@@ -26,6 +28,30 @@ static double nice_max(double v)
             return m;
     }
     return 10 * p;
+}
+
+/* An amount as people read it: no exponent ("0.00001", not "1e-05"), three significant
+ * digits for small amounts, no trailing zeros. */
+static void put_amount(struct strbuf *sb, double v)
+{
+    if (v == 0) {
+        sb_puts(sb, "0");
+        return;
+    }
+    int decimals = 2 - (int)floor(log10(fabs(v)));
+    if (decimals < 0)
+        decimals = 0;
+    if (decimals > 10)
+        decimals = 10;
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    if (n > 0 && strchr(buf, '.')) {
+        while (n > 0 && buf[n - 1] == '0')
+            buf[--n] = '\0';
+        if (n > 0 && buf[n - 1] == '.')
+            buf[--n] = '\0';
+    }
+    sb_puts(sb, buf);
 }
 
 static double value_at(const double *values, size_t ns, size_t ix, size_t is)
@@ -65,7 +91,8 @@ int chart_svg(struct strbuf *sb, const char *title, const char *const *xs, size_
                   "<text x=\"%.0f\" y=\"%.2f\" text-anchor=\"end\">",
                   AXIS_W - 4, y, width - 4, y, AXIS_W - 8, y + 4);
         sb_html(sb, prefix);
-        sb_printf(sb, "%g</text>\n", max * t / 2);
+        put_amount(sb, max * t / 2);
+        sb_puts(sb, "</text>\n");
     }
     for (size_t ix = 0; ix < nx; ix++) {
         double x = AXIS_W + (double)ix * BAR_STEP + (BAR_STEP - BAR_W) / 2, y = base;
@@ -84,7 +111,8 @@ int chart_svg(struct strbuf *sb, const char *title, const char *const *xs, size_
             sb_html(sb, series[is]);
             sb_puts(sb, ": ");
             sb_html(sb, prefix);
-            sb_printf(sb, "%.6g</title></rect>\n", v);
+            put_amount(sb, v);
+            sb_puts(sb, "</title></rect>\n");
         }
         sb_printf(sb, "<text x=\"%.2f\" y=\"%.0f\" text-anchor=\"middle\">", x + BAR_W / 2,
                   base + 18);

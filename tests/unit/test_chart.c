@@ -49,6 +49,15 @@ int main(void)
     ok(strstr(sb.p, "height=\"130.00\"") != NULL, "... and its bar is 13/20 of the plot");
     ok(strstr(sb.p, "gpt-4o: $0.013</title>") != NULL, "the tooltip carries the prefix too");
 
+    /* Tiny amounts (a few requests, in dollars) read as decimals, never with an exponent. */
+    sb_reset(&sb);
+    double tiny[] = {0.000008};
+    chart_svg(&sb, "Spend", days, 1, models, 1, tiny, "$");
+    ok(strstr(sb.p, ">$0.00001</text>") && strstr(sb.p, ">$0.000005</text>"),
+       "a top of 0.00001 is labelled in decimals");
+    ok(strstr(sb.p, "gpt-4o: $0.000008</title>") != NULL, "... and so is the tooltip");
+    ok(!strstr(sb.p, "e-0"), "... no exponent anywhere");
+
     /* Every text is escaped: titles, labels, series, prefix. */
     sb_reset(&sb);
     const char *bad_x[] = {"<x>"};
