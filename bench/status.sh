@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench/status.sh: requests per second and latency of GET /api/status through
-# nginx -> one-api (FastCGI listening, SQLite), next to nginx serving a small
-# static file from the same nginx, at concurrency 1, 16 and 64 (wrk).
+# bench/status.sh: requests per second and latency of GET /api/status and of the console's
+# sign-in page (templates rendered into the layout) through nginx -> one-api (FastCGI
+# listening, SQLite), next to nginx serving a small static file from the same nginx, at
+# concurrency 1, 16 and 64 (wrk).
 #
 #   bench/status.sh                  # 5 s per point
 #   BENCH_SECONDS=10 bench/status.sh
@@ -55,7 +56,9 @@ sed -e "s|@USER@|$user|g" -e "s|@PREFIX@|$tmp|g" -e "s|@LISTEN@|127.0.0.1:$http_
 # Access logging would measure the disk; the benchmark is about the request path.
 sed -i 's|^\(\s*access_log\) .*;|\1 off;|' "$tmp/nginx.conf"
 
-SQLITE_PATH="$tmp/one-api.db" "$bin" --listen "$fcgi" --port "$http_port" --log-dir "$tmp/logs" \
+# The per-address limits would refuse a benchmark from one address: off.
+GLOBAL_API_RATE_LIMIT=0 GLOBAL_WEB_RATE_LIMIT=0 \
+    SQLITE_PATH="$tmp/one-api.db" TEMPLATE_DIR="$top/templates" "$bin" --listen "$fcgi" --port "$http_port" --log-dir "$tmp/logs" \
     --threads "${BENCH_THREADS:-1024}" </dev/null >"$tmp/one-api.out" 2>&1 &
 app_pid=$!
 "$nginx" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" -g 'daemon off;' </dev/null >"$tmp/nginx.out" 2>&1 &
@@ -101,4 +104,5 @@ bench() {
 echo "GET through nginx $("$nginx" -v 2>&1 | sed 's|.*/||'), ${secs} s per row, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-26s %11s %12s %10s %10s\n' target concurrency rps "p50 ms" "p99 ms"
 bench "one-api /api/status" "http://127.0.0.1:$http_port/api/status"
+bench "one-api /login (page)" "http://127.0.0.1:$http_port/login"
 bench "nginx static file" "http://127.0.0.1:$http_port/static/status.txt"
