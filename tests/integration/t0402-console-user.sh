@@ -80,7 +80,7 @@ for ws in $(oa_webservers); do
     is "$(sql "SELECT COUNT(*) FROM tokens WHERE user_id = $uid")" 0 "$ws: ... neither stored a key"
     page_post "$jar" /token/save name=k1 never=1 unlimited=1 models=gpt-4o rpm_limit=5
     is "$OA_STATUS|$(header Location)" "303|/token" "$ws: a valid new key is created"
-    is "$(sql "SELECT name, status, expired_time, unlimited_quota, models, rpm_limit FROM tokens WHERE user_id = $uid" | tr -d ' ')" \
+    is "$(sql "SELECT name, status, expired_time, CASE WHEN unlimited_quota THEN 1 ELSE 0 END, models, rpm_limit FROM tokens WHERE user_id = $uid" | tr -d ' ')" \
         "k1|1|-1|1|gpt-4o|5" "$ws: ... as typed"
     tid=$(sql "SELECT id FROM tokens WHERE user_id = $uid") key=$(sql "SELECT \"key\" FROM tokens WHERE id = $tid")
     oa_req GET /token -b "$jar" -c "$jar"
@@ -97,7 +97,7 @@ for ws in $(oa_webservers); do
     html_valid "$ws: ... valid HTML"
     page_post "$jar" /token/save id="$tid" name=k2 expires=2030-01-02T03:04 remain_quota=1000 models= subnet=10.0.0.0/8
     is "$OA_STATUS" 303 "$ws: an edit is saved"
-    is "$(sql "SELECT name, expired_time, remain_quota, unlimited_quota, subnet, rpm_limit FROM tokens WHERE id = $tid" | tr -d ' ')" \
+    is "$(sql "SELECT name, expired_time, remain_quota, CASE WHEN unlimited_quota THEN 1 ELSE 0 END, subnet, rpm_limit FROM tokens WHERE id = $tid" | tr -d ' ')" \
         "k2|1893553440|1000|0|10.0.0.0/8|0" "$ws: ... with every field, the expiry read as UTC"
     oa_req GET "/token/edit?id=$tid" -b "$jar"
     like "$OA_BODY" 'name="expires" type="datetime-local" value="2030-01-02T03:04"' \
@@ -123,7 +123,7 @@ for ws in $(oa_webservers); do
 
     # Search and paging.
     vals=""
-    for i in $(seq 1 11); do vals+="${vals:+,}($uid, 'k$(hex_key 40)$i', 1, 'bulk$i', $now, $now, -1, 0, 1, 0)"; done
+    for i in $(seq 1 11); do vals+="${vals:+,}($uid, 'k$(hex_key 40)$i', 1, 'bulk$i', $now, $now, -1, 0, true, 0)"; done
     sql "INSERT INTO tokens (user_id, \"key\", status, name, created_time, accessed_time, expired_time, remain_quota, unlimited_quota, used_quota) VALUES $vals" >/dev/null
     page_post "$jar" /token/save name=alpha never=1 unlimited=1
     oa_req GET '/token?keyword=alp' -b "$jar"
