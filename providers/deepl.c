@@ -13,6 +13,9 @@
 #include "providers/deepl.h"
 #include "providers/provider.h"
 
+/* The host of DeepL's Pro plan; the free plan's is the channel type's default base URL. */
+#define DEEPL_PRO_BASE "https://api.deepl.com"
+
 /* The text of one message's content: a string, or the text parts of an array, concatenated. */
 static void deepl_content_text(json_object *content, struct strbuf *out)
 {
@@ -77,7 +80,13 @@ static int deepl_build_request(struct prov_ctx *ctx, struct prov_request *out,
     jput(&b, body);
     json_object_put(body);
 
-    out->url = arena_printf(ctx->a, "%s/v2/translate", ctx->ch->base_url);
+    /* Free-plan keys end in ":fx" and work only on the free host, which is the type's
+     * default; any other key is a Pro key, which the free host refuses with a 403. */
+    const char *key = ctx->ch->key;
+    size_t klen = strlen(key);
+    int is_free = klen >= 3 && !strcmp(key + klen - 3, ":fx");
+    const char *base = ctx->ch->is_default_base && !is_free ? DEEPL_PRO_BASE : ctx->ch->base_url;
+    out->url = arena_printf(ctx->a, "%s/v2/translate", base);
     out->headers[out->n_headers++] =
         arena_printf(ctx->a, "Authorization: DeepL-Auth-Key %s", ctx->ch->key);
     out->headers[out->n_headers++] = "Content-Type: application/json";

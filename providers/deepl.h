@@ -11,6 +11,9 @@
  *   - The target language is everything after the first '-' of the model sent upstream
  *     ("deepl-zh" -> "zh", "deepl-en-us" -> "en-us"); a name without '-' translates to "ZH".
  *   - The source text is the text of the last message only; earlier turns are ignored.
+ *   - A channel without its own base URL goes to the free host (the type's default) with a
+ *     free-plan key (ending in ":fx") and to https://api.deepl.com with any other key, as each
+ *     host refuses the other plan's keys.
  *   - DeepL cannot stream and reports no tokens: the provider sets is_stream_emulated, and
  *     parse_response writes, when ctx->is_stream, one chunk holding the whole translation
  *     (role assistant, finish_reason stop) and, when ctx->include_usage, the usage chunk.

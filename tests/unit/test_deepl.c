@@ -105,6 +105,26 @@ static void test_request(void)
     fix_free(&f);
 }
 
+/* Without a base URL of its own, a Pro key (no ":fx") goes to the Pro host. */
+static void test_pro_host(void)
+{
+    struct fix f;
+    fix_init(&f, "deepl-zh", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    f.ch.key = "PROKEY";
+    P->build_request(&f.ctx, &f.r, &f.err);
+    is_str(f.r.url, "https://api.deepl.com/v2/translate",
+           "host: a Pro key on the default goes to Pro");
+    fix_free(&f);
+
+    fix_init(&f, "deepl-zh", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    f.ch.key = "PROKEY";
+    f.ch.base_url = "http://127.0.0.1:9";
+    f.ch.is_default_base = 0;
+    P->build_request(&f.ctx, &f.r, &f.err);
+    is_str(f.r.url, "http://127.0.0.1:9/v2/translate", "host: the channel's own base URL wins");
+    fix_free(&f);
+}
+
 /* The target language is everything after the first '-'; none means ZH. */
 static void test_target_lang(void)
 {
@@ -236,6 +256,7 @@ int main(void)
 {
     is_str(P->name, "deepl", "provider name");
     test_request();
+    test_pro_host();
     test_target_lang();
     test_last_message();
     test_response();
