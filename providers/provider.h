@@ -108,6 +108,10 @@ struct provider {
      * provider_error_default. */
     void (*parse_error)(struct prov_ctx *ctx, int status, const char *body, size_t n,
                         struct prov_error *err);
+    /* The upstream cannot stream. For a stream request the core makes the non-stream call,
+     * and parse_response (ctx->is_stream set) writes the whole answer as SSE chunks, which the
+     * core sends as a stream followed by [DONE]; parse_event is never called. */
+    int is_stream_emulated;
 };
 
 /* The default of parse_error, for upstreams that answer errors in OpenAI's shape or close to

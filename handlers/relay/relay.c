@@ -547,8 +547,15 @@ static int attempt_once(struct attempt *at)
     }
     rl->responded = 1;
     resp_status(r, 200);
-    resp_header(r, "Content-Type",
-                *ans.ctype && rl->mode >= RELAY_SPEECH ? ans.ctype : "application/json");
+    if (rl->is_stream) {
+        /* An upstream that cannot stream: the adaptor wrote the whole answer as chunks. */
+        resp_header(r, "Content-Type", "text/event-stream");
+        resp_header(r, "Cache-Control", "no-cache");
+        SB_LIT(&out, "data: [DONE]\n\n");
+    } else {
+        resp_header(r, "Content-Type",
+                    *ans.ctype && rl->mode >= RELAY_SPEECH ? ans.ctype : "application/json");
+    }
     resp_write(r, out.p, out.len);
     attempt_settle(at);
     return 0;
@@ -662,7 +669,7 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     if (attempt_reserve(&at) != 0)
         return 0;
     req_db_release(rl->r); /* a stream may last minutes: hold no connection meanwhile */
-    return rl->is_stream ? attempt_stream(&at) : attempt_once(&at);
+    return rl->is_stream && !at.prov->is_stream_emulated ? attempt_stream(&at) : attempt_once(&at);
 }
 
 /* ---------------------------------------------------------------- the handler */

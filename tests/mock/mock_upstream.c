@@ -391,13 +391,15 @@ static void jtext(json_object *v, struct buf *out, int depth)
 /* ------------------------------------------------------------------------- */
 /* Server data structures */
 
-enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P__MAX };
+enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P_DEEPL, P_PALM, P__MAX };
 
 static const char *const prov_names[P__MAX] = {
     "openai",    /* P_OPENAI */
     "azure",     /* P_AZURE */
     "anthropic", /* P_ANTHROPIC */
     "gemini",    /* P_GEMINI */
+    "deepl",     /* P_DEEPL */
+    "palm",      /* P_PALM */
 };
 
 enum op {
@@ -421,6 +423,8 @@ enum op {
     OP_GCOUNT,       /* Gemini countTokens */
     OP_PUSH,         /* Message Pusher: POST /push/{user} */
     OP_BALANCE,      /* a provider's balance query (credit_grants, sb-api, AIProxy) */
+    OP_DEEPL,        /* DeepL /v2/translate */
+    OP_PALM,         /* PaLM 2 generateMessage */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -1564,6 +1568,8 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         {"stop", "length", "content_filter", "tool_calls"}, /* P_AZURE */
         {"end_turn", "max_tokens", "refusal", "tool_use"},  /* P_ANTHROPIC */
         {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},           /* P_GEMINI */
+        {"stop", "stop", "stop", "stop"},                   /* P_DEEPL: no finish reasons */
+        {"stop", "stop", "stop", "stop"},                   /* P_PALM: no finish reasons */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1660,7 +1666,13 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_lit(b, "}}");
         break;
+    case P_DEEPL:
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "}");
+        break;
     case P_GEMINI:
+    case P_PALM:
         buf_fmt(b, "{\"error\":{\"code\":%d,\"message\":", status);
         buf_jstrz(b, msg);
         buf_lit(b, ",\"status\":");
@@ -2990,6 +3002,79 @@ static void h_gm_generate(struct req *r)
     send_body(r, 200, "application/json; charset=UTF-8", NULL);
 }
 
+/* DeepL: POST /v2/translate with `Authorization: DeepL-Auth-Key <key>`. Each text comes back as
+ * "<TARGET_LANG>: <text>" (or the text= words); DeepL reports no tokens. */
+static void h_deepl(struct req *r)
+{
+    const struct hdr *h = hfind(r, "authorization");
+    json_object *texts = jarr(r->json, "text");
+    const char *lang = jstr(r->json, "target_lang");
+    if (!h || h->val_len <= 15 || strncmp(h->val, "DeepL-Auth-Key ", 15)) {
+        reply_error(r, 403, "mock: Authorization: DeepL-Auth-Key <key> is required", false);
+        return;
+    }
+    if (!jlen(texts) || !lang || !*lang) {
+        reply_error(r, 400, "Value for 'text' and 'target_lang' must be given", false);
+        return;
+    }
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"translations\":[");
+    for (size_t i = 0; i < jlen(texts); i++) {
+        json_object *t = json_object_array_get_idx(texts, i);
+        struct buf *out = &r->srv->piece;
+        buf_clear(out);
+        if (r->d.text[0]) {
+            all_text(r, r->d.chunks);
+        } else {
+            for (const char *c = lang; *c; c++)
+                buf_putc(out, *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c);
+            buf_lit(out, ": ");
+            buf_puts(out, json_object_get_string(t));
+        }
+        buf_puts(b, i ? ",{" : "{");
+        buf_lit(b, "\"detected_source_language\":\"EN\",\"text\":");
+        buf_jstr(b, out->p, out->len);
+        buf_lit(b, "}");
+    }
+    buf_lit(b, "]}");
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* PaLM 2: POST .../models/{model}:generateMessage with the key in x-goog-api-key or ?key=;
+ * candidateCount candidates of the usual words; PaLM reports no tokens and cannot stream. */
+static void h_palm(struct req *r)
+{
+    json_object *msgs = jarr(jget(r->json, "prompt"), "messages");
+    if (!r->key[0]) {
+        reply_error(r, 403, "The request is missing a valid API key.", false);
+        return;
+    }
+    if (!jlen(msgs)) {
+        reply_error(r, 400, "* prompt.messages: messages is required", false);
+        return;
+    }
+    int64_t n = jint(r->json, "candidateCount", 1);
+    if (n < 1 || n > 8) {
+        reply_error(r, 400, "candidateCount must be between 1 and 8", false);
+        return;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    struct buf *text = all_text(r, p.n_text);
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"candidates\":[");
+    for (int64_t i = 0; i < n; i++) {
+        buf_puts(b, i ? ",{" : "{");
+        buf_lit(b, "\"author\":\"1\",\"content\":");
+        buf_jstr(b, text->p, text->len);
+        buf_lit(b, "}");
+    }
+    buf_lit(b, "],\"messages\":");
+    buf_puts(b, json_object_to_json_string_ext(msgs, JSON_C_TO_STRING_PLAIN));
+    buf_lit(b, ",\"filters\":[]}");
+    send_body(r, 200, "application/json; charset=UTF-8", NULL);
+}
+
 /* Appends {"values":[...]} for one EmbedContentRequest; returns false after replying an error. */
 static bool gm_embed_one(struct req *r, json_object *q, struct buf *b)
 {
@@ -3515,6 +3600,16 @@ static void route(struct req *r)
         r->op = openai_op(slash);
         return;
     }
+    if (has_suffix(p, "/v2/translate")) {
+        r->prov = P_DEEPL;
+        r->op = OP_DEEPL;
+        return;
+    }
+    if (has_suffix(p, ":generateMessage")) {
+        r->prov = P_PALM;
+        r->op = OP_PALM;
+        return;
+    }
     const char *m = strstr(p, "/models/");
     const char *colon = m ? strchr(m + 8, ':') : NULL;
     if (colon) {
@@ -3564,6 +3659,10 @@ static void req_key(struct req *r)
     const struct hdr *h = hfind(r, "authorization");
     if (h && h->val_len > 7 && !strncasecmp(h->val, "Bearer ", 7)) {
         copy_str(r->key, sizeof r->key, h->val + 7, h->val_len - 7);
+        return;
+    }
+    if (h && h->val_len > 15 && !strncmp(h->val, "DeepL-Auth-Key ", 15)) {
+        copy_str(r->key, sizeof r->key, h->val + 15, h->val_len - 15);
         return;
     }
     static const char *const names[] = {"api-key", "x-api-key", "x-goog-api-key"};
@@ -3624,6 +3723,22 @@ static void directive_text(struct req *r, struct buf *t)
     case OP_MODERATIONS:
     case OP_SPEECH: v = jget(j, "input"); break;
     case OP_EMBED: v = jget(j, "content"); break;
+    case OP_DEEPL:
+        list = jarr(j, "text");
+        if (jlen(list))
+            v = json_object_array_get_idx(list, jlen(list) - 1);
+        break;
+    case OP_PALM:
+        list = jarr(jget(j, "prompt"), "messages");
+        for (size_t i = jlen(list); i-- > 0;) {
+            json_object *m = json_object_array_get_idx(list, i);
+            const char *author = jstr(m, "author");
+            if (author && !strcmp(author, "0")) {
+                v = jget(m, "content");
+                break;
+            }
+        }
+        break;
     case OP_BATCH_EMBED:
         list = jarr(j, "requests");
         if (jlen(list))
@@ -3760,6 +3875,8 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_BATCH_EMBED: h_gm_embed(r); break;
     case OP_PUSH: h_push(r); break;
     case OP_BALANCE: h_balance(r); break;
+    case OP_DEEPL: h_deepl(r); break;
+    case OP_PALM: h_palm(r); break;
     case OP_NONE: break;
     }
 out:
