@@ -54,7 +54,7 @@ static const struct channel_type types[] = {
     OPENAI(32, "StepFun", "https://api.stepfun.com"),
     {33, "AWS Claude", "", NULL, URL_APPEND, NULL, NULL},
     {34, "Coze", "https://api.coze.com", NULL, URL_APPEND, NULL, NULL},
-    {35, "Cohere", "https://api.cohere.ai", NULL, URL_APPEND, NULL, NULL},
+    {35, "Cohere", "https://api.cohere.ai", &provider_cohere, URL_APPEND, NULL, NULL},
     OPENAI_BALANCE(36, "DeepSeek", "https://api.deepseek.com", balance_deepseek),
     {37, "Cloudflare", "https://api.cloudflare.com", &provider_openai, URL_CLOUDFLARE, NULL, NULL},
     {38, "DeepL", "https://api-free.deepl.com", &provider_deepl, URL_APPEND, NULL, NULL},

@@ -38,5 +38,6 @@ extern const struct provider provider_claude;
 extern const struct provider provider_gemini;
 extern const struct provider provider_deepl;
 extern const struct provider provider_palm;
+extern const struct provider provider_cohere;
 
 #endif

@@ -242,6 +242,23 @@ struct attempt {
     int too_big;           /* the answer went over MAX_UPSTREAM_BODY */
 };
 
+/* 1 when ctype names newline-delimited JSON, under any of the names upstreams use. */
+static int is_ndjson_type(const char *ctype)
+{
+    static const char *const types[] = {"application/x-ndjson", "application/ndjson",
+                                        "application/stream+json", "application/jsonl",
+                                        "application/x-jsonlines"};
+
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        size_t n = strlen(types[i]);
+
+        if (!strncasecmp(ctype, types[i], n) &&
+            (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
 static void on_head(void *ud, long status, const char *ctype)
 {
     struct attempt *at = ud;
@@ -251,6 +268,8 @@ static void on_head(void *ud, long status, const char *ctype)
         struct req *r = at->rl->r;
         at->streaming = 1;
         at->rl->responded = 1;
+        /* Some upstreams (Cohere, Ollama) stream one JSON object per line instead of SSE. */
+        at->sse.is_ndjson = is_ndjson_type(ctype);
         resp_status(r, 200);
         resp_header(r, "Content-Type", "text/event-stream");
         resp_header(r, "Cache-Control", "no-cache");

@@ -391,7 +391,7 @@ static void jtext(json_object *v, struct buf *out, int depth)
 /* ------------------------------------------------------------------------- */
 /* Server data structures */
 
-enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P_DEEPL, P_PALM, P__MAX };
+enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P_DEEPL, P_PALM, P_COHERE, P__MAX };
 
 static const char *const prov_names[P__MAX] = {
     "openai",    /* P_OPENAI */
@@ -400,6 +400,7 @@ static const char *const prov_names[P__MAX] = {
     "gemini",    /* P_GEMINI */
     "deepl",     /* P_DEEPL */
     "palm",      /* P_PALM */
+    "cohere",    /* P_COHERE */
 };
 
 enum op {
@@ -425,6 +426,7 @@ enum op {
     OP_BALANCE,      /* a provider's balance query (credit_grants, sb-api, AIProxy) */
     OP_DEEPL,        /* DeepL /v2/translate */
     OP_PALM,         /* PaLM 2 generateMessage */
+    OP_CO_CHAT,      /* Cohere v1 chat */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -1564,12 +1566,17 @@ static void arg_frag(const struct plan *p, int k, const char **s, size_t *n)
 static const char *finish_for(enum prov pv, const struct directives *d, bool tool)
 {
     static const char *const names[P__MAX][4] = {
-        {"stop", "length", "content_filter", "tool_calls"}, /* P_OPENAI */
-        {"stop", "length", "content_filter", "tool_calls"}, /* P_AZURE */
-        {"end_turn", "max_tokens", "refusal", "tool_use"},  /* P_ANTHROPIC */
-        {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},           /* P_GEMINI */
-        {"stop", "stop", "stop", "stop"},                   /* P_DEEPL: no finish reasons */
-        {"stop", "stop", "stop", "stop"},                   /* P_PALM: no finish reasons */
+        {"stop", "length", "content_filter", "tool_calls"},    /* P_OPENAI */
+        {"stop", "length", "content_filter", "tool_calls"},    /* P_AZURE */
+        {"end_turn", "max_tokens", "refusal", "tool_use"},     /* P_ANTHROPIC */
+        {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},              /* P_GEMINI */
+        {"stop", "stop", "stop", "stop"},                      /* P_DEEPL: no finish reasons */
+        {"stop", "stop", "stop", "stop"},                      /* P_PALM: no finish reasons */
+        {"stop", "length", "content_filter", "tool_calls"},    /* P_OPENAI */
+        {"stop", "length", "content_filter", "tool_calls"},    /* P_AZURE */
+        {"end_turn", "max_tokens", "refusal", "tool_use"},     /* P_ANTHROPIC */
+        {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},              /* P_GEMINI */
+        {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"}, /* P_COHERE */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1679,6 +1686,14 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, code ? code : type ? type : google_status(status));
         buf_lit(b, "}}");
         break;
+    case P_COHERE:
+        /* Cohere's errors are a bare message; its rate limit names the trial key. */
+        if (status == 429 && !(d && d->msg[0]))
+            msg = "You are using a Trial key, which is limited to 10 API calls / minute.";
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b, msg);
+        buf_putc(b, '}');
+        break;
     case P_AZURE:
         buf_lit(b, "{\"error\":{\"code\":");
         buf_jstrz(b, code ? code : azure_code(status));
@@ -1757,6 +1772,13 @@ static void stream_fail(struct req *r)
         b = sse_data(r);
         error_obj(b, P_GEMINI, 500, "mock: stream failed", &r->d);
         sse_end(r);
+        break;
+    case P_COHERE:
+        b = &srv->ev;
+        buf_clear(b);
+        error_obj(b, P_COHERE, 500, "mock: stream failed", &r->d);
+        buf_putc(b, '\n');
+        rep_event(r);
         break;
     default:
         b = sse_data(r);
@@ -3138,6 +3160,167 @@ static void h_gm_embed(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Cohere v1 chat */
+
+/* Words + 3 per turn over the preamble, the history and the message. */
+static int co_prompt_tokens(struct req *r)
+{
+    int total = 0;
+    const char *pre = jstr(r->json, "preamble");
+    if (pre && *pre)
+        total += count_words(pre, strlen(pre)) + 3;
+    json_object *hist = jarr(r->json, "chat_history");
+    for (size_t i = 0; i < jlen(hist); i++) {
+        const char *m = jstr(json_object_array_get_idx(hist, i), "message");
+        total += (m ? count_words(m, strlen(m)) : 0) + 3;
+    }
+    const char *msg = jstr(r->json, "message");
+    return total + (msg ? count_words(msg, strlen(msg)) : 0) + 3;
+}
+
+/* The rules of the real API that an OpenAI-shaped body would break. */
+static bool co_validate(struct req *r)
+{
+    json_object *j = r->json;
+    const char *msg = jstr(j, "message");
+    if (!r->key[0]) {
+        reply_error(r, 401, "no api key supplied", false);
+        return false;
+    }
+    if (!msg || !*msg) {
+        reply_error(r, 400, "invalid request: message must be a non-empty string", false);
+        return false;
+    }
+    if (!r->d.strict)
+        return true;
+    if (jget(j, "messages")) {
+        reply_error(r, 400,
+                    "invalid request: unknown field: parameter messages is not a valid "
+                    "field",
+                    false);
+        return false;
+    }
+    json_object *hist = jget(j, "chat_history");
+    for (size_t i = 0; hist && i < jlen(hist); i++) {
+        const char *role = jstr(json_object_array_get_idx(hist, i), "role");
+        if (!role || (strcmp(role, "USER") && strcmp(role, "CHATBOT") && strcmp(role, "SYSTEM") &&
+                      strcmp(role, "TOOL"))) {
+            reply_errorf(r, 400,
+                         "invalid request: chat_history.%zu.role must be one of USER, "
+                         "CHATBOT, SYSTEM, TOOL",
+                         i);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The non-stream response object (also the `response` of stream-end). Meta reports
+ * billed_units as counted and a larger meta.tokens, as Cohere's prompt template adds tokens. */
+static void co_response(struct buf *b, struct req *r, const struct chat *ch, const struct plan *p)
+{
+    const struct directives *d = &r->d;
+    buf_fmt(b, "{\"response_id\":\"mock-resp-%" PRIu64 "\",\"text\":", r->seq);
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_fmt(b, ",\"generation_id\":\"mock-gen-%" PRIu64 "\"", r->seq);
+    if (p->tool) {
+        buf_lit(b, ",\"tool_calls\":[{\"name\":");
+        buf_jstrz(b, d->tool);
+        buf_lit(b, ",\"parameters\":");
+        buf_put(b, p->args, p->args_len);
+        buf_lit(b, "}]");
+    }
+    buf_lit(b, ",\"finish_reason\":");
+    buf_jstrz(b, finish_for(P_COHERE, d, p->tool));
+    buf_lit(b, ",\"meta\":{\"api_version\":{\"version\":\"1\"}");
+    if (d->usage)
+        buf_fmt(b,
+                ",\"billed_units\":{\"input_tokens\":%d,\"output_tokens\":%d},\"tokens\":{"
+                "\"input_tokens\":%d,\"output_tokens\":%d}",
+                ch->prompt, p->completion, ch->prompt + 66, p->completion);
+    buf_lit(b, "}}");
+}
+
+/* Starts one NDJSON line in srv->ev. */
+static struct buf *co_line(struct req *r)
+{
+    buf_clear(&r->srv->ev);
+    return &r->srv->ev;
+}
+
+static void co_line_end(struct req *r)
+{
+    buf_puts(&r->srv->ev, r->crlf ? "\r\n" : "\n");
+    rep_event(r);
+}
+
+static void co_stream(struct req *r, const struct chat *ch, const struct plan *p)
+{
+    struct server *srv = r->srv;
+    const struct directives *d = &r->d;
+    stream_head(r, 200, "application/stream+json", NULL);
+    buf_fmt(co_line(r),
+            "{\"is_finished\":false,\"event_type\":\"stream-start\",\"generation_id\":\"mock-gen-"
+            "%" PRIu64 "\"}",
+            r->seq);
+    co_line_end(r);
+    for (int i = 0; i < p->n_text; i++) {
+        if (i == p->fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, d->delay_ms);
+        struct buf *pc = piece(r, i);
+        struct buf *b = co_line(r);
+        buf_lit(b, "{\"is_finished\":false,\"event_type\":\"text-generation\",\"text\":");
+        buf_jstr(b, pc->p, pc->len);
+        buf_putc(b, '}');
+        co_line_end(r);
+    }
+    if (p->tool) {
+        struct buf *b = co_line(r);
+        buf_lit(b, "{\"is_finished\":false,\"event_type\":\"tool-calls-generation\",\"tool_calls\":"
+                   "[{\"name\":");
+        buf_jstrz(b, d->tool);
+        buf_lit(b, ",\"parameters\":");
+        buf_put(b, p->args, p->args_len);
+        buf_lit(b, "}]}");
+        co_line_end(r);
+    }
+    struct buf *b = co_line(r);
+    buf_lit(b, "{\"is_finished\":true,\"event_type\":\"stream-end\",\"finish_reason\":");
+    buf_jstrz(b, finish_for(P_COHERE, d, p->tool));
+    buf_lit(b, ",\"response\":");
+    /* co_response writes generated text through srv->piece, not srv->ev: b stays valid. */
+    co_response(b, r, ch, p);
+    buf_putc(b, '}');
+    co_line_end(r);
+    rep_finish(r);
+}
+
+static void h_co_chat(struct req *r)
+{
+    if (!co_validate(r))
+        return;
+    json_object *j = r->json;
+    struct chat ch = {.model = jstr(j, "model"), .stream = jbool(j, "stream")};
+    ch.prompt = co_prompt_tokens(r);
+    rec_model(r, ch.model);
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (ch.stream) {
+        co_stream(r, &ch, &p);
+        return;
+    }
+    co_response(body_reset(r->srv), r, &ch, &p);
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Scripted responses */
 
 static struct script_q *script_queue(struct server *srv, const char *key, bool create)
@@ -3629,6 +3812,11 @@ static void route(struct req *r)
                 return;
             }
     }
+    if (!strcmp(p, "/v1/chat") || has_suffix(p, "/v1/chat")) {
+        r->prov = P_COHERE;
+        r->op = OP_CO_CHAT;
+        return;
+    }
     if (has_suffix(p, "/messages") || has_suffix(p, "/messages/count_tokens")) {
         r->prov = P_ANTHROPIC;
         r->op = has_suffix(p, "/messages") ? OP_MESSAGES : OP_COUNT_TOKENS;
@@ -3739,6 +3927,7 @@ static void directive_text(struct req *r, struct buf *t)
             }
         }
         break;
+    case OP_CO_CHAT: v = jget(j, "message"); break;
     case OP_BATCH_EMBED:
         list = jarr(j, "requests");
         if (jlen(list))
@@ -3877,6 +4066,7 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_BALANCE: h_balance(r); break;
     case OP_DEEPL: h_deepl(r); break;
     case OP_PALM: h_palm(r); break;
+    case OP_CO_CHAT: h_co_chat(r); break;
     case OP_NONE: break;
     }
 out:
