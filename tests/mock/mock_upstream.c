@@ -1572,10 +1572,6 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},              /* P_GEMINI */
         {"stop", "stop", "stop", "stop"},                      /* P_DEEPL: no finish reasons */
         {"stop", "stop", "stop", "stop"},                      /* P_PALM: no finish reasons */
-        {"stop", "length", "content_filter", "tool_calls"},    /* P_OPENAI */
-        {"stop", "length", "content_filter", "tool_calls"},    /* P_AZURE */
-        {"end_turn", "max_tokens", "refusal", "tool_use"},     /* P_ANTHROPIC */
-        {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},              /* P_GEMINI */
         {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"}, /* P_COHERE */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
