@@ -118,10 +118,11 @@ const struct cfg_def cfg_defs[CFG__MAX] = {
     [CFG_THEME] = {"theme", "THEME", NULL, CFG_T_STR, "default", 0, 0, "default|dark|berry|air", 0,
                    "Console theme: the seed of the Theme option (berry and air, One API's other "
                    "themes, show as default)"},
-    [CFG_TEMPLATE_DIR] = {"template-dir", "TEMPLATE_DIR", "template-dir", CFG_T_STR,
-                          TEMPLATE_DATADIR, 0, 0, NULL, 0,
+    [CFG_TEMPLATE_DIR] = {"template-dir", "TEMPLATE_DIR", "template-dir", CFG_T_STR, NULL, 0, 0,
+                          NULL, 0,
                           "Directory of the console's templates, one subdirectory per theme "
-                          "(default/ is required; a theme's missing files come from it)"},
+                          "(default/ is required; a theme's missing files come from it); empty "
+                          "= the installed ones, <datadir>/one-api/templates"},
     [CFG_COOKIE_SECURE] = {"cookie-secure", "COOKIE_SECURE", NULL, CFG_T_BOOL, "false", 0, 1, NULL,
                            0, "Mark the session cookie Secure (serve the console over HTTPS)"},
     [CFG_RELAY_TIMEOUT] = {"relay-timeout", "RELAY_TIMEOUT", NULL, CFG_T_INT, "0", 0, 86400, NULL,

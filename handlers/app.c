@@ -263,7 +263,8 @@ static void *app_init(const struct config *cfg, int is_cgi)
     if (rc == 0) {
         /* The API and the relay do not need the console: without its templates they still
          * serve, and the pages say what is missing. */
-        app->console = console_new(cfg_str(cfg, CFG_TEMPLATE_DIR), err, sizeof err);
+        const char *dir = cfg_str(cfg, CFG_TEMPLATE_DIR);
+        app->console = console_new(*dir ? dir : TEMPLATE_DATADIR, err, sizeof err);
         if (!app->console)
             LOG_ERR("the console is off: %s (set TEMPLATE_DIR to the templates directory)", err);
     }
