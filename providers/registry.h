@@ -36,5 +36,6 @@ const struct channel_type *channel_type_at(int i);
 extern const struct provider provider_openai;
 extern const struct provider provider_claude;
 extern const struct provider provider_gemini;
+extern const struct provider provider_ollama;
 
 #endif

@@ -251,6 +251,8 @@ static void on_head(void *ud, long status, const char *ctype)
         struct req *r = at->rl->r;
         at->streaming = 1;
         at->rl->responded = 1;
+        /* NDJSON streams (Ollama) carry one event per line, without SSE framing. */
+        at->sse.is_ndjson = strncasecmp(ctype, "application/x-ndjson", 20) == 0;
         resp_status(r, 200);
         resp_header(r, "Content-Type", "text/event-stream");
         resp_header(r, "Cache-Control", "no-cache");
