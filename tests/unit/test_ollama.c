@@ -248,8 +248,8 @@ static void test_stream_length_and_error(void)
     const char *const len_lines[] = {
         "{\"message\":{\"role\":\"assistant\",\"content\":\"abc\"},\"done\":false}",
         "",
-        "{\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done_reason\":\"length\","
-        "\"done\":true,\"prompt_eval_count\":5,\"eval_count\":1}",
+        ("{\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done_reason\":\"length\","
+         "\"done\":true,\"prompt_eval_count\":5,\"eval_count\":1}"),
     };
 
     fixture_init(&f, RELAY_CHAT, "{\"model\":\"llama3.2\",\"messages\":[]}", 1, 0);
