@@ -76,15 +76,13 @@ static int ol_headers(struct prov_ctx *ctx, struct prov_request *out, struct pro
 }
 
 /* An image_url part: the base64 of a data URL goes into images. */
-static int ol_add_image(struct prov_ctx *ctx, json_object *images, json_object *part,
-                        struct prov_error *err)
+static int ol_add_image(json_object *images, json_object *part, struct prov_error *err)
 {
     json_object *iu = jget(part, "image_url");
     const char *url =
         json_object_is_type(iu, json_type_string) ? json_object_get_string(iu) : jstr(iu, "url");
     const char *comma = url ? strchr(url, ',') : NULL;
 
-    (void)ctx;
     if (!url || strncmp(url, "data:", 5) != 0 || !comma || !comma[1] ||
         !memmem(url, (size_t)(comma - url), ";base64", 7))
         return prov_fail(err, 400, OL_BAD, NULL, "messages",
@@ -117,10 +115,28 @@ static json_object *ol_calls_in(json_object *calls)
     return res;
 }
 
-/* One OpenAI message as an Ollama message (a new reference in *res). */
-static int ol_message(struct prov_ctx *ctx, json_object *m, json_object **res,
+/* The function name of the call id among the assistant messages before msgs[upto], or NULL. */
+static const char *ol_call_name(json_object *msgs, size_t upto, const char *id)
+{
+    for (size_t i = upto; id && i-- > 0;) {
+        json_object *calls = jget(json_object_array_get_idx(msgs, i), "tool_calls");
+        size_t n =
+            json_object_is_type(calls, json_type_array) ? json_object_array_length(calls) : 0;
+        for (size_t k = 0; k < n; k++) {
+            json_object *c = json_object_array_get_idx(calls, k);
+            const char *cid = jstr(c, "id");
+            if (cid && strcmp(cid, id) == 0)
+                return jstr(jget(c, "function"), "name");
+        }
+    }
+    return NULL;
+}
+
+/* msgs[i], an OpenAI message, as an Ollama message (a new reference in *res). */
+static int ol_message(struct prov_ctx *ctx, json_object *msgs, size_t i, json_object **res,
                       struct prov_error *err)
 {
+    json_object *m = json_object_array_get_idx(msgs, i);
     json_object *content = jget(m, "content"), *calls = jget(m, "tool_calls");
     const char *role = jstr(m, "role");
     json_object *o = jnew_obj(), *images = jnew_arr();
@@ -131,15 +147,15 @@ static int ol_message(struct prov_ctx *ctx, json_object *m, json_object **res,
         sb_puts(&text, json_object_get_string(content));
     } else if (json_object_is_type(content, json_type_array)) {
         size_t n = json_object_array_length(content);
-        for (size_t i = 0; i < n; i++) {
-            json_object *p = json_object_array_get_idx(content, i);
+        for (size_t k = 0; k < n; k++) {
+            json_object *p = json_object_array_get_idx(content, k);
             const char *type = jstr(p, "type");
             if (type && strcmp(type, "text") == 0) {
                 if (text.len)
                     sb_putc(&text, '\n');
                 sb_puts(&text, jstr(p, "text") ? jstr(p, "text") : "");
             } else if (type && strcmp(type, "image_url") == 0) {
-                if (ol_add_image(ctx, images, p, err) < 0)
+                if (ol_add_image(images, p, err) < 0)
                     goto fail;
             } else {
                 prov_failf(err, ctx->a, 400, OL_BAD, NULL, "messages",
@@ -155,6 +171,11 @@ static int ol_message(struct prov_ctx *ctx, json_object *m, json_object **res,
         json_object_object_add(o, "images", json_object_get(images));
     if (json_object_is_type(calls, json_type_array) && json_object_array_length(calls) > 0)
         json_object_object_add(o, "tool_calls", ol_calls_in(calls));
+    /* Ollama pairs a tool result with its call by the function's name: calls have no ids. */
+    const char *tool =
+        role && strcmp(role, "tool") == 0 ? ol_call_name(msgs, i, jstr(m, "tool_call_id")) : NULL;
+    if (tool && *tool)
+        json_object_object_add(o, "tool_name", json_object_new_string(tool));
     json_object_put(images);
     *res = o;
     return 0;
@@ -231,7 +252,7 @@ static int ol_build_chat(struct prov_ctx *ctx, struct prov_request *out, struct 
     size_t n = json_object_array_length(msgs);
     for (size_t i = 0; i < n; i++) {
         json_object *m;
-        if (ol_message(ctx, json_object_array_get_idx(msgs, i), &m, err) < 0) {
+        if (ol_message(ctx, msgs, i, &m, err) < 0) {
             json_object_put(body);
             return -1;
         }

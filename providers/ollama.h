@@ -17,6 +17,8 @@
  *     I/O, so an http(s) image URL is refused with a 400).
  *   - A message whose content has several text parts sends them joined by "\n".
  *   - Usage is prompt_eval_count / eval_count, for embeddings prompt_eval_count.
+ *   - A tool message gets "tool_name", the name of the call its tool_call_id answers, since
+ *     Ollama's calls have no ids.
  *   - Chunk and completion ids are "chatcmpl-" + ctx->request_id, one per response; tool
  *     calls, which Ollama sends without ids and with arguments as an object, get
  *     "call_" + 32 random hex digits and their arguments as JSON text.

@@ -359,8 +359,8 @@ static void test_tool_calls(void)
     ok(json_same(at(f.a, rq.body, "messages"),
                  "[{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{"
                  "\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}}]},{\"role\":"
-                 "\"tool\",\"content\":\"sunny\"}]"),
-       "tool turn: arguments become an object, the tool result passes");
+                 "\"tool\",\"content\":\"sunny\",\"tool_name\":\"get_weather\"}]"),
+       "tool turn: arguments become an object, the tool result names its function");
     fixture_fini(&f);
 }
 
