@@ -526,6 +526,8 @@ static int ol_parse_event(struct prov_ctx *ctx, const char *event, const char *d
     struct ol_stream *st = ol_stream_state(ctx);
 
     (void)event; /* NDJSON has no event names */
+    if (ctx->finished)
+        return 0; /* nothing may follow the done line */
     if (!data) {
         ol_stream_end(ctx, st, NULL, out);
         return 0;

@@ -236,6 +236,10 @@ static void test_stream_response(int include_usage)
     is_int(f.ctx.usage.completion_tokens, 3, "stream: eval_count is the completion usage");
     ok(f.ctx.usage.has_usage, "stream: usage reported");
     is_str(f.ctx.text.p, "Hello!", "stream: text kept for counting");
+    size_t len = out.len;
+    ok(provider_ollama.parse_event(&f.ctx, "", STREAM[0], strlen(STREAM[0]), &out, &err) == 0 &&
+           provider_ollama.parse_event(&f.ctx, "", NULL, 0, &out, &err) == 0 && out.len == len,
+       "stream: nothing follows the done line");
     fixture_fini(&f);
 }
 
