@@ -93,16 +93,17 @@ static void read_candidate(struct db_stmt *st, struct arena *a, void *row)
     c->channel_id = db_col_int64(st, 0);
     c->priority = db_col_int64(st, 1);
     c->weight = db_col_int64(st, 2);
+    c->type = db_col_int64(st, 3);
 }
 
 int db_relay_candidates(struct db_conn *c, struct arena *a, const char *group, const char *model,
                         struct relay_candidate **out, int *n)
 {
-    struct db_stmt *st =
-        db_prepare(c, "SELECT a.channel_id, COALESCE(a.priority, 0), COALESCE(ch.weight, 0) "
-                      "FROM abilities a JOIN channels ch ON ch.id = a.channel_id "
-                      "WHERE a.\"group\" = ? AND a.model = ? AND a.enabled = ? AND ch.status = 1 "
-                      "ORDER BY a.priority DESC, a.channel_id");
+    struct db_stmt *st = db_prepare(
+        c, "SELECT a.channel_id, COALESCE(a.priority, 0), COALESCE(ch.weight, 0), ch.type "
+           "FROM abilities a JOIN channels ch ON ch.id = a.channel_id "
+           "WHERE a.\"group\" = ? AND a.model = ? AND a.enabled = ? AND ch.status = 1 "
+           "ORDER BY a.priority DESC, a.channel_id");
     if (!st)
         return DB_ERR;
     db_bind_text(st, 1, group);

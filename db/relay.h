@@ -31,6 +31,7 @@ struct relay_channel {
 /* One enabled channel able to serve (group, model). */
 struct relay_candidate {
     int64_t channel_id, priority, weight;
+    int64_t type; /* channels.type */
 };
 
 /* Lookups: 1 found, 0 not found, < 0 database error. */

@@ -2,12 +2,15 @@
 #include "config.h"
 #include "providers/adaptor.h"
 #include "fcgi/arena.h"
+#include "fcgi/base64.h"
 #include "fcgi/json.h"
 #include "fcgi/strbuf.h"
 
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
 
 int prov_fail(struct prov_error *err, int status, const char *type, const char *code,
               const char *param, const char *msg)
@@ -185,4 +188,27 @@ struct json_object *prov_usage_new(const struct prov_usage *u, int64_t total, in
     if (reasoning > 0)
         add_detail(o, "completion_tokens_details", "reasoning_tokens", reasoning);
     return o;
+}
+
+int prov_b64_floats(struct arena *a, struct json_object *values, struct json_object **res)
+{
+    size_t n = json_object_array_length(values);
+    unsigned char *b = arena_alloc(a, n * 4 + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(values, i);
+        if (!jis_num(v))
+            return -1;
+        float f = (float)json_object_get_double(v);
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        /* Byte by byte, so the output is little-endian whatever the host is. */
+        for (int k = 0; k < 4; k++)
+            b[4 * i + (size_t)k] = (unsigned char)(u >> (8 * k));
+    }
+    struct strbuf sb;
+    sb_init(&sb, a);
+    b64_put(&sb, b, n * 4);
+    *res = prov_str_new(sb.p, sb.len);
+    return 0;
 }

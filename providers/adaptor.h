@@ -75,5 +75,9 @@ struct json_object *prov_tool_call_new(int index, const char *id, const char *na
  * when positive. A new reference. */
 struct json_object *prov_usage_new(const struct prov_usage *u, int64_t total, int64_t cached,
                                    int64_t reasoning);
+/* An embedding vector (a JSON array of numbers) as OpenAI's encoding_format=base64 gives it:
+ * the base64 of the values as little-endian float32, in *res (a new reference). -1 when an
+ * element is not a number. */
+int prov_b64_floats(struct arena *a, struct json_object *values, struct json_object **res);
 
 #endif

@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 
 #include "fcgi/arena.h"
-#include "fcgi/base64.h"
 #include "fcgi/crypto.h"
 #include "fcgi/json.h"
 #include "fcgi/strbuf.h"
@@ -1025,30 +1024,6 @@ static int gm_chat_response(struct prov_ctx *ctx, json_object *root, struct strb
     return 0;
 }
 
-/* The base64 of values as little-endian float32 (OpenAI's encoding_format=base64). */
-static int gm_b64_floats(struct prov_ctx *ctx, json_object *values, json_object **res)
-{
-    size_t n = json_object_array_length(values);
-    unsigned char *b = arena_alloc(ctx->a, n * 4 + 1);
-
-    for (size_t i = 0; i < n; i++) {
-        json_object *v = json_object_array_get_idx(values, i);
-        if (!jis_num(v))
-            return -1;
-        float f = (float)json_object_get_double(v);
-        uint32_t u;
-        memcpy(&u, &f, sizeof u);
-        /* Byte by byte, so the output is little-endian whatever the host is. */
-        for (int k = 0; k < 4; k++)
-            b[4 * i + (size_t)k] = (unsigned char)(u >> (8 * k));
-    }
-    struct strbuf sb;
-    sb_init(&sb, ctx->a);
-    b64_put(&sb, b, n * 4);
-    *res = prov_str_new(sb.p, sb.len);
-    return 0;
-}
-
 static int gm_embed_response(struct prov_ctx *ctx, json_object *root, struct strbuf *out,
                              struct prov_error *err)
 {
@@ -1067,7 +1042,7 @@ static int gm_embed_response(struct prov_ctx *ctx, json_object *root, struct str
         if (!json_object_is_type(values, json_type_array))
             goto malformed;
         if (is_b64) {
-            if (gm_b64_floats(ctx, values, &vec) < 0)
+            if (prov_b64_floats(ctx->a, values, &vec) < 0)
                 goto malformed;
         } else {
             vec = json_object_get(values); /* shared with root: the numbers keep their text */

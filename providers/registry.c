@@ -49,7 +49,7 @@ static const struct channel_type types[] = {
     {27, "MiniMax", "https://api.minimax.chat", NULL, URL_APPEND, NULL, NULL},
     OPENAI(28, "Mistral", "https://api.mistral.ai"),
     OPENAI(29, "Groq", "https://api.groq.com/openai"),
-    {30, "Ollama", "http://localhost:11434", NULL, URL_APPEND, NULL, NULL},
+    {30, "Ollama", "http://localhost:11434", &provider_ollama, URL_APPEND, NULL, NULL},
     OPENAI(31, "01.AI", "https://api.lingyiwanwu.com"),
     OPENAI(32, "StepFun", "https://api.stepfun.com"),
     {33, "AWS Claude", "", NULL, URL_APPEND, NULL, NULL},

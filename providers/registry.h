@@ -39,5 +39,6 @@ extern const struct provider provider_gemini;
 extern const struct provider provider_deepl;
 extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
+extern const struct provider provider_ollama;
 
 #endif

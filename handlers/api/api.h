@@ -166,6 +166,10 @@ struct json_object *channel_json(const struct channel *ch, int with_key);
  * base, created now, with their abilities. The number created; 0 when the key has no line
  * (One API's invalid-parameter message in *why); < 0 an oa_err. */
 int channel_create(struct req *r, const struct channel *base, const char **why);
+/* Whether channel id (0: a new one) may have type: a type this build has an adaptor for, or
+ * the type the stored row already has (so such rows stay editable). 0 with *why NULL when it
+ * may, 0 with the refusal in *why (in r's arena) when not, < 0 an oa_err. */
+int channel_type_check(struct req *r, int64_t id, int64_t type, const char **why);
 /* Writes the fields of ch named in mask (enum channel_field) to channel ch->id as One API's
  * update does: a zero type or status and an empty key, name, models, group or config leave
  * the stored value. 1 updated, 0 no such channel, < 0 an oa_err. */

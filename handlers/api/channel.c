@@ -11,8 +11,10 @@
 #include "fcgi/json.h"
 #include "fcgi/jsonin.h"
 #include "fcgi/request.h"
+#include "providers/registry.h"
 
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -212,6 +214,30 @@ static const char **key_lines(struct arena *a, const char *s, size_t *n)
     return v;
 }
 
+int channel_type_check(struct req *r, int64_t id, int64_t type, const char **why)
+{
+    *why = NULL;
+    const struct channel_type *ct =
+        type >= 0 && type <= INT32_MAX ? channel_type_get((int)type) : NULL;
+    if (ct && ct->prov)
+        return 0;
+    if (id > 0) {
+        /* A row that already has the type keeps it: its other fields stay editable. */
+        struct channel saved;
+        int rc = db_channels_get(req_db(r), r->a, id, 0, &saved);
+        if (rc < 0)
+            return OA_ERR_DB;
+        if (rc == 1 && saved.type == type)
+            return 0;
+    }
+    *why = ct ? arena_printf(r->a,
+                             "channel type %lld (%s) is not supported by this build: it has no "
+                             "adaptor for it; choose another type",
+                             (long long)type, ct->name)
+              : arena_printf(r->a, "unknown channel type %lld", (long long)type);
+    return 0;
+}
+
 int channel_create(struct req *r, const struct channel *base, const char **why)
 {
     size_t n;
@@ -242,7 +268,14 @@ int h_channel_create(struct req *r)
     struct channel base = {0};
     apply_input(&base, in);
     const char *why = NULL;
-    int rc = channel_create(r, &base, &why);
+    int rc = channel_type_check(r, 0, base.type, &why);
+    if (rc < 0)
+        return rc;
+    if (why) {
+        api_fail(r, 200, why);
+        return 0;
+    }
+    rc = channel_create(r, &base, &why);
     if (rc < 0)
         return rc;
     if (rc == 0) {
@@ -290,7 +323,16 @@ int h_channel_update(struct req *r)
     }
     struct channel ch = {.id = in[CF_ID].i};
     unsigned mask = apply_input(&ch, in);
-    int rc = channel_update(r, &ch, mask);
+    const char *why = NULL;
+    /* A zero type leaves the stored one (see channel_update). */
+    int rc = (mask & CH_TYPE) && ch.type != 0 ? channel_type_check(r, ch.id, ch.type, &why) : 0;
+    if (rc < 0)
+        return rc;
+    if (why) {
+        api_fail(r, 200, why);
+        return 0;
+    }
+    rc = channel_update(r, &ch, mask);
     if (rc < 0)
         return rc;
     if (rc == 0) {

@@ -505,6 +505,12 @@ int p_channel_save(struct req *r)
         ch.key = arena_printf(r->a, "%s|%s|%s", v.ak, v.sk, v.region);
     else if (!*v.key && v.id == 0 && is_vertex(v.type) && *v.vertex_project)
         ch.key = arena_printf(r->a, "%s|%s|%s", v.region, v.vertex_project, v.vertex_adc);
+    const char *type_why = NULL;
+    int type_rc = channel_type_check(r, v.id, v.type, &type_why);
+    if (type_rc < 0)
+        return type_rc;
+    if (type_why)
+        put_err(&errors, "type", type_why);
     if (errors) {
         jown(r->a, errors);
         return form_page(r, 422, &v, errors);

@@ -96,14 +96,17 @@ struct relay_route {
 /* Channel id as the relay reads it (from the channel cache when MEMORY_CACHE_ENABLED):
  * 1 found (out filled, strings in r's arena), 0 no such channel, < 0 a database error. */
 int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out);
-/* The candidates of (group, model) into rt (from the cache when there is one). 0, or < 0 on a
- * database error. */
+/* The candidates of (group, model) into rt (from the cache when there is one), without the
+ * channels whose type this build has no adaptor for. 0, or < 0 on a database error. */
 int relay_load_candidates(struct req *r, const char *group, const char *model,
                           struct relay_route *rt);
 /* The next channel to try: the highest priority tier among the untried candidates, weighted
  * random inside it (weight 0 counts as 1; One API ignores weights: docs/compatibility.md).
  * Records it as tried. 0 when none is left, and after RELAY_MAX_TRIED picks. */
 int64_t relay_pick_channel(struct relay_route *rt);
+/* Removes from rt the candidates whose channel type has no adaptor in this build (or is not
+ * a known type): such a channel could only fail, so the relay falls through to the others. */
+void relay_drop_unservable(struct relay_route *rt);
 
 /* ---- health.c */
 

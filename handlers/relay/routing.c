@@ -7,6 +7,7 @@
 #include "db/relay.h"
 #include "fcgi/crypto.h"
 #include "fcgi/request.h"
+#include "providers/registry.h"
 
 #include <stdint.h>
 
@@ -22,16 +23,31 @@ int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out)
     return rc;
 }
 
+void relay_drop_unservable(struct relay_route *rt)
+{
+    int k = 0;
+    for (int i = 0; i < rt->n_cands; i++) {
+        const struct channel_type *ct = channel_type_get((int)rt->cands[i].type);
+        if (ct && ct->prov)
+            rt->cands[k++] = rt->cands[i];
+    }
+    rt->n_cands = k;
+}
+
 int relay_load_candidates(struct req *r, const char *group, const char *model,
                           struct relay_route *rt)
 {
     struct chcache *cc = req_app(r)->chcache;
-    if (cc && chcache_candidates(cc, r->a, group, model, &rt->cands, &rt->n_cands))
+    if (cc && chcache_candidates(cc, r->a, group, model, &rt->cands, &rt->n_cands)) {
+        relay_drop_unservable(rt);
         return 0;
+    }
     uint64_t gen = cc ? chcache_gen(cc) : 0;
     int rc = db_relay_candidates(req_db(r), r->a, group, model, &rt->cands, &rt->n_cands);
     if (rc == 0 && cc)
         chcache_put_candidates(cc, gen, group, model, rt->cands, rt->n_cands);
+    if (rc == 0)
+        relay_drop_unservable(rt);
     return rc;
 }
 

@@ -1,5 +1,5 @@
 /* mock_upstream: single-threaded epoll HTTP/1.1 server speaking the OpenAI, Azure, Anthropic and
- * Gemini wire formats for gateway tests and benchmarks. */
+ * Gemini wire formats, and Ollama's native API, for gateway tests and benchmarks. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -391,7 +391,7 @@ static void jtext(json_object *v, struct buf *out, int depth)
 /* ------------------------------------------------------------------------- */
 /* Server data structures */
 
-enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P_DEEPL, P_PALM, P_COHERE, P__MAX };
+enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P_DEEPL, P_PALM, P_COHERE, P_OLLAMA, P__MAX };
 
 static const char *const prov_names[P__MAX] = {
     "openai",    /* P_OPENAI */
@@ -401,6 +401,7 @@ static const char *const prov_names[P__MAX] = {
     "deepl",     /* P_DEEPL */
     "palm",      /* P_PALM */
     "cohere",    /* P_COHERE */
+    "ollama",    /* P_OLLAMA */
 };
 
 enum op {
@@ -421,6 +422,8 @@ enum op {
     OP_STREAM,       /* Gemini streamGenerateContent */
     OP_EMBED,        /* Gemini embedContent */
     OP_BATCH_EMBED,  /* Gemini batchEmbedContents */
+    OP_OL_CHAT,      /* Ollama /api/chat */
+    OP_OL_EMBED,     /* Ollama /api/embed */
     OP_GCOUNT,       /* Gemini countTokens */
     OP_PUSH,         /* Message Pusher: POST /push/{user} */
     OP_BALANCE,      /* a provider's balance query (credit_grants, sb-api, AIProxy) */
@@ -1573,6 +1576,7 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         {"stop", "stop", "stop", "stop"},                      /* P_DEEPL: no finish reasons */
         {"stop", "stop", "stop", "stop"},                      /* P_PALM: no finish reasons */
         {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"}, /* P_COHERE */
+        {"stop", "length", "stop", "stop"},                    /* P_OLLAMA */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1690,6 +1694,11 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_putc(b, '}');
         break;
+    case P_OLLAMA:
+        buf_lit(b, "{\"error\":");
+        buf_jstrz(b, msg);
+        buf_putc(b, '}');
+        break;
     case P_AZURE:
         buf_lit(b, "{\"error\":{\"code\":");
         buf_jstrz(b, code ? code : azure_code(status));
@@ -1729,7 +1738,10 @@ static void reply_error(struct req *r, int status, const char *msg, bool injecte
     struct buf *b = body_reset(r->srv);
     error_obj(b, r->prov, status, msg, injected ? &r->d : NULL);
     send_body(r, status,
-              r->prov == P_GEMINI ? "application/json; charset=UTF-8" : "application/json", NULL);
+              r->prov == P_GEMINI   ? "application/json; charset=UTF-8"
+              : r->prov == P_OLLAMA ? "application/json; charset=utf-8"
+                                    : "application/json",
+              NULL);
 }
 
 __attribute__((format(printf, 3, 4))) static void reply_errorf(struct req *r, int status,
@@ -1773,6 +1785,13 @@ static void stream_fail(struct req *r)
         b = &srv->ev;
         buf_clear(b);
         error_obj(b, P_COHERE, 500, "mock: stream failed", &r->d);
+        buf_putc(b, '\n');
+        rep_event(r);
+        break;
+    case P_OLLAMA:
+        b = &srv->ev;
+        buf_clear(b);
+        error_obj(b, P_OLLAMA, 500, "mock: stream failed", &r->d);
         buf_putc(b, '\n');
         rep_event(r);
         break;
@@ -3317,6 +3336,176 @@ static void h_co_chat(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Ollama native API. Ollama checks no key; the bearer token a gateway sends is recorded. */
+
+/* One /api/chat object: a content piece (done false), or the done one with the counters. */
+static void ol_object(struct buf *b, struct req *r, const struct chat *ch, const struct plan *p,
+                      const struct buf *text, bool tool, const char *finish, int ctoks)
+{
+    buf_lit(b, "{\"model\":");
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"created_at\":\"2024-11-05T10:00:00.000000Z\",\"message\":{\"role\":"
+               "\"assistant\",\"content\":");
+    if (text)
+        buf_jstr(b, text->p, text->len);
+    else
+        buf_lit(b, "\"\"");
+    if (tool) {
+        buf_lit(b, ",\"tool_calls\":[{\"function\":{\"name\":");
+        buf_jstrz(b, r->d.tool);
+        buf_lit(b, ",\"arguments\":");
+        buf_put(b, p->args, p->args_len);
+        buf_lit(b, "}}]");
+    }
+    buf_putc(b, '}');
+    if (!finish) {
+        buf_lit(b, ",\"done\":false}");
+        return;
+    }
+    buf_lit(b, ",\"done_reason\":");
+    buf_jstrz(b, finish);
+    buf_lit(b, ",\"done\":true,\"total_duration\":512000000,\"load_duration\":20000000");
+    if (r->d.usage)
+        buf_fmt(b, ",\"prompt_eval_count\":%d,\"eval_count\":%d", ch->prompt, ctoks);
+    buf_putc(b, '}');
+}
+
+/* NDJSON: one object per line, then a done line with the counters. */
+static void ol_stream(struct req *r, const struct chat *ch, const struct plan *p)
+{
+    struct server *srv = r->srv;
+    int n_events = p->n_text + (p->tool ? 1 : 0);
+    stream_head(r, 200, "application/x-ndjson", NULL);
+    for (int i = 0; i <= n_events; i++) {
+        if (i == p->fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        buf_clear(&srv->ev);
+        if (i < p->n_text)
+            ol_object(&srv->ev, r, ch, p, piece(r, i), false, NULL, 0);
+        else if (i < n_events)
+            ol_object(&srv->ev, r, ch, p, NULL, true, NULL, 0);
+        else
+            ol_object(&srv->ev, r, ch, p, NULL, false, finish_for(P_OLLAMA, &r->d, p->tool),
+                      p->completion);
+        buf_putc(&srv->ev, '\n');
+        rep_event(r);
+    }
+    rep_finish(r);
+}
+
+/* Ollama refuses what its Go structs cannot decode: images must be bare base64. */
+static bool ol_validate(struct req *r, json_object *msgs)
+{
+    if (!jlen(msgs)) {
+        reply_error(r, 400, "messages is required", false);
+        return false;
+    }
+    for (size_t i = 0; r->d.strict && i < jlen(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i), *c = jget(m, "content");
+        json_object *imgs = jarr(m, "images");
+        if (c && !json_object_is_type(c, json_type_string)) {
+            reply_error(r, 400,
+                        "json: cannot unmarshal array into Go struct field "
+                        "Message.messages.content of type string",
+                        false);
+            return false;
+        }
+        for (size_t k = 0; k < jlen(imgs); k++) {
+            const char *img = json_object_get_string(json_object_array_get_idx(imgs, k));
+            if (!img || !*img || has_prefix(img, "data:")) {
+                reply_error(r, 400, "illegal base64 data at input byte 4", false);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void h_ol_chat(struct req *r)
+{
+    json_object *j = r->json, *msgs = jarr(j, "messages"), *st = jget(j, "stream");
+    const char *model = jstr(j, "model");
+    if (!model || !*model) {
+        reply_error(r, 400, "model is required", false);
+        return;
+    }
+    if (!ol_validate(r, msgs))
+        return;
+    /* Ollama streams unless told not to. */
+    struct chat ch = {.model = model, .stream = !st || json_object_get_boolean(st)};
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        buf_clear(&r->srv->text);
+        jtext(jget(json_object_array_get_idx(msgs, i), "content"), &r->srv->text, 0);
+        ch.prompt += count_words(r->srv->text.p, r->srv->text.len) + 3;
+    }
+    if (r->d.tool[0] && !jlen(jarr(j, "tools"))) {
+        reply_errorf(r, 400, "mock: directive tool=%s but the request declares no tools",
+                     r->d.tool);
+        return;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (ch.stream) {
+        ol_stream(r, &ch, &p);
+        return;
+    }
+    struct buf *b = body_reset(r->srv);
+    ol_object(b, r, &ch, &p, p.n_text ? all_text(r, p.n_text) : NULL, p.tool,
+              finish_for(P_OLLAMA, &r->d, p.tool), p.completion);
+    send_body(r, 200, "application/json; charset=utf-8", NULL);
+}
+
+static void h_ol_embed(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *j = r->json, *input = jget(j, "input");
+    const char *model = jstr(j, "model");
+    if (!model || !*model) {
+        reply_error(r, 400, "model is required", false);
+        return;
+    }
+    bool is_one = json_object_is_type(input, json_type_string);
+    size_t n = is_one ? 1 : jlen(input);
+    if (!is_one && (!json_object_is_type(input, json_type_array) || !n)) {
+        reply_error(r, 400, "invalid input type", false);
+        return;
+    }
+    for (size_t i = 0; !is_one && i < n; i++) {
+        if (!json_object_is_type(json_object_array_get_idx(input, i), json_type_string)) {
+            reply_error(r, 400, "invalid input type", false);
+            return;
+        }
+    }
+    struct buf *b = body_reset(srv);
+    int prompt = 0;
+    buf_lit(b, "{\"model\":");
+    buf_jstrz(b, model);
+    buf_lit(b, ",\"embeddings\":[");
+    for (size_t i = 0; i < n; i++) {
+        int toks = 0;
+        uint64_t h = emb_input(srv, is_one ? input : json_object_array_get_idx(input, i), &toks);
+        prompt += toks;
+        if (i)
+            buf_putc(b, ',');
+        emb_vector(srv, b, h, DEFAULT_DIMS, false);
+    }
+    buf_fmt(b, "],\"total_duration\":14143917,\"load_duration\":1019500");
+    if (r->d.usage)
+        buf_fmt(b, ",\"prompt_eval_count\":%d", prompt);
+    buf_putc(b, '}');
+    rec_model(r, model);
+    rec_tokens(r, prompt, 0, r->d.usage);
+    send_body(r, 200, "application/json; charset=utf-8", NULL);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Scripted responses */
 
 static struct script_q *script_queue(struct server *srv, const char *key, bool create)
@@ -3769,6 +3958,11 @@ static void route(struct req *r)
         r->op = OP_BALANCE;
         return;
     }
+    if (has_suffix(p, "/api/chat") || has_suffix(p, "/api/embed")) {
+        r->prov = P_OLLAMA;
+        r->op = has_suffix(p, "/api/chat") ? OP_OL_CHAT : OP_OL_EMBED;
+        return;
+    }
     if (has_prefix(p, "/openai/deployments/")) {
         const char *dep = p + strlen("/openai/deployments/");
         const char *slash = strchr(dep, '/');
@@ -3876,6 +4070,7 @@ static void directive_text(struct req *r, struct buf *t)
     json_object *list = NULL, *v = NULL;
     switch (r->op) {
     case OP_CHAT:
+    case OP_OL_CHAT:
     case OP_MESSAGES:
     case OP_COUNT_TOKENS:
         list = jarr(j, "messages");
@@ -3904,6 +4099,7 @@ static void directive_text(struct req *r, struct buf *t)
     case OP_COMPLETIONS:
     case OP_IMAGES: v = jget(j, "prompt"); break;
     case OP_EMBEDDINGS:
+    case OP_OL_EMBED:
     case OP_MODERATIONS:
     case OP_SPEECH: v = jget(j, "input"); break;
     case OP_EMBED: v = jget(j, "content"); break;
@@ -4043,6 +4239,8 @@ static void dispatch(struct server *srv, struct req *r)
     switch (r->op) {
     case OP_CHAT: h_oa_chat(r); break;
     case OP_COMPLETIONS: h_oa_completions(r); break;
+    case OP_OL_CHAT: h_ol_chat(r); break;
+    case OP_OL_EMBED: h_ol_embed(r); break;
     case OP_EMBEDDINGS: h_oa_embeddings(r); break;
     case OP_MODERATIONS: h_oa_moderations(r); break;
     case OP_IMAGES: h_oa_images(r); break;

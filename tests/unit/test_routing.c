@@ -2,6 +2,7 @@
 #include "config.h"
 #include "handlers/relay/relay.h"
 #include "db/relay.h"
+#include "providers/registry.h"
 #include "tests/unit/tap.h"
 
 #include <string.h>
@@ -40,5 +41,26 @@ int main(void)
     ok(first[1] > 40 && first[2] > first[1],
        "weights count and weight 0 counts as 1 (first picks: %d and %d of 400)", first[1],
        first[2]);
+
+    /* Types without an adaptor (the first such row of the registry, and an unknown id) are
+     * never candidates. */
+    int64_t none = 0;
+    for (int i = 0; i < channel_type_count() && !none; i++)
+        if (!channel_type_at(i)->prov)
+            none = channel_type_at(i)->id;
+    ok(none > 0, "the registry has a type without an adaptor (%lld)", (long long)none);
+    struct relay_candidate mixed[4] = {{.channel_id = 1, .priority = 9, .type = none},
+                                       {.channel_id = 2, .priority = 0, .type = 1},
+                                       {.channel_id = 3, .priority = 9, .type = 999},
+                                       {.channel_id = 4, .priority = 0, .type = 30}};
+    struct relay_route r3 = {.cands = mixed, .n_cands = 4};
+    relay_drop_unservable(&r3);
+    is_int(r3.n_cands, 2, "channels of types without an adaptor are dropped");
+    ok(r3.cands[0].channel_id == 2 && r3.cands[1].channel_id == 4,
+       "the servable ones stay, in order (%lld, %lld)", (long long)r3.cands[0].channel_id,
+       (long long)r3.cands[1].channel_id);
+    int64_t picked = relay_pick_channel(&r3);
+    ok(picked == 2 || picked == 4, "the pick falls to a lower tier that can serve (%lld)",
+       (long long)picked);
     return done_testing();
 }
