@@ -77,3 +77,9 @@ int64_t api_page_offset(struct req *r)
         page = 100000000000LL;
     return page * API_PAGE_SIZE;
 }
+
+int64_t api_keyword_id(const char *keyword)
+{
+    int64_t id;
+    return parse_decimal(keyword, &id) < 0 ? -1 : id;
+}

@@ -22,6 +22,10 @@ const char *msg_invalid_parameter(struct req *r);
  * number is page 0; clamped so that the offset cannot overflow). */
 int64_t api_page_offset(struct req *r);
 
+/* The id a search keyword names: its value when it is a decimal number, else -1 (no row has
+ * it), so that `id = ? OR name LIKE ?` matches by name only. */
+int64_t api_keyword_id(const char *keyword);
+
 /* Serialises j (not consumed) into the response body with status. */
 void respond_json(struct req *r, int status, struct json_object *j);
 /* 200 {"object":"list","data":data}, OpenAI's list envelope; takes ownership of data (an

@@ -212,3 +212,23 @@ int prov_b64_floats(struct arena *a, struct json_object *values, struct json_obj
     *res = prov_str_new(sb.p, sb.len);
     return 0;
 }
+
+int prov_embedding_add(struct arena *a, json_object *data, size_t index, json_object *values,
+                       int is_b64)
+{
+    json_object *vec;
+    if (!json_object_is_type(values, json_type_array))
+        return -1;
+    if (is_b64) {
+        if (prov_b64_floats(a, values, &vec) < 0)
+            return -1;
+    } else {
+        vec = json_object_get(values);
+    }
+    json_object *item = jnew_obj();
+    json_object_object_add(item, "object", json_object_new_string("embedding"));
+    json_object_object_add(item, "index", json_object_new_int64((int64_t)index));
+    json_object_object_add(item, "embedding", vec);
+    json_object_array_add(data, item);
+    return 0;
+}

@@ -79,5 +79,10 @@ struct json_object *prov_usage_new(const struct prov_usage *u, int64_t total, in
  * the base64 of the values as little-endian float32, in *res (a new reference). -1 when an
  * element is not a number. */
 int prov_b64_floats(struct arena *a, struct json_object *values, struct json_object **res);
+/* Appends OpenAI's {"object":"embedding","index":index,"embedding":...} to data for values,
+ * an upstream's array of floats: shared as they are (the numbers keep their text) or, with
+ * is_b64, as base64 floats. 0, or -1 when values is not an array of numbers. */
+int prov_embedding_add(struct arena *a, struct json_object *data, size_t index,
+                       struct json_object *values, int is_b64);
 
 #endif

@@ -1038,20 +1038,9 @@ static int gm_embed_response(struct prov_ctx *ctx, json_object *root, struct str
     json_object_object_add(resp, "data", data);
     size_t n = json_object_array_length(embs);
     for (size_t i = 0; i < n; i++) {
-        json_object *values = jget(json_object_array_get_idx(embs, i), "values"), *vec;
-        if (!json_object_is_type(values, json_type_array))
+        json_object *values = jget(json_object_array_get_idx(embs, i), "values");
+        if (prov_embedding_add(ctx->a, data, i, values, is_b64) < 0)
             goto malformed;
-        if (is_b64) {
-            if (prov_b64_floats(ctx->a, values, &vec) < 0)
-                goto malformed;
-        } else {
-            vec = json_object_get(values); /* shared with root: the numbers keep their text */
-        }
-        json_object *item = jnew_obj();
-        json_object_object_add(item, "object", json_object_new_string("embedding"));
-        json_object_object_add(item, "index", json_object_new_int64((int64_t)i));
-        json_object_object_add(item, "embedding", vec);
-        json_object_array_add(data, item);
     }
     json_object_object_add(resp, "model", json_object_new_string(gm_out_model(ctx)));
     json_object *usage = jnew_obj();

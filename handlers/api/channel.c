@@ -158,12 +158,9 @@ int h_channel_list(struct req *r)
 int h_channel_search(struct req *r)
 {
     const char *kw = req_query(r, "keyword");
-    int64_t id = 0;
-    if (parse_decimal(kw, &id) < 0)
-        id = 0; /* no channel has id 0, so only the name prefix matches */
     struct channel *v;
     size_t n;
-    if (db_channels_search(req_db(r), r->a, kw ? kw : "", id, &v, &n) < 0)
+    if (db_channels_search(req_db(r), r->a, kw ? kw : "", api_keyword_id(kw), &v, &n) < 0)
         return OA_ERR_DB;
     api_ok(r, channels_json(v, n));
     return 0;

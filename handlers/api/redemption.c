@@ -63,10 +63,7 @@ int h_redemption_list(struct req *r)
 
 int redemptions_search(struct req *r, const char *kw, struct redemption **v, size_t *n)
 {
-    int64_t id = -1;
-    if (parse_decimal(kw, &id) < 0)
-        id = -1; /* not a number: matches no id */
-    if (db_redemptions_search(req_db(r), r->a, id, kw ? kw : "", v, n) < 0)
+    if (db_redemptions_search(req_db(r), r->a, api_keyword_id(kw), kw ? kw : "", v, n) < 0)
         return OA_ERR_DB;
     return 0;
 }

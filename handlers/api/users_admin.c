@@ -50,10 +50,7 @@ int h_users_list(struct req *r)
 
 int users_search(struct req *r, const char *kw, struct user **v, size_t *n)
 {
-    int64_t id = -1;
-    if (parse_decimal(kw, &id) < 0)
-        id = -1; /* not a number: matches no id */
-    if (db_users_search(req_db(r), r->a, id, kw ? kw : "", v, n) < 0)
+    if (db_users_search(req_db(r), r->a, api_keyword_id(kw), kw ? kw : "", v, n) < 0)
         return OA_ERR_DB;
     return 0;
 }

@@ -108,15 +108,13 @@ int p_channel_list(struct req *r)
 {
     const char *kw = req_query(r, "keyword");
     kw = kw ? kw : "";
-    int64_t offset = api_page_offset(r), id = 0;
+    int64_t offset = api_page_offset(r);
     struct channel *v;
     size_t n;
     int has_next;
     if (*kw) {
         /* The API's search has no pages: the page takes its slice of the matches. */
-        if (parse_decimal(kw, &id) < 0)
-            id = 0;
-        if (db_channels_search(req_db(r), r->a, kw, id, &v, &n) < 0)
+        if (db_channels_search(req_db(r), r->a, kw, api_keyword_id(kw), &v, &n) < 0)
             return OA_ERR_DB;
         size_t from = (size_t)offset < n ? (size_t)offset : n;
         v += from;
