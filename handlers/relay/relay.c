@@ -6,6 +6,7 @@
 #include "handlers/relay/relay.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
+#include "handlers/relay/credcache.h"
 #include "handlers/relay/pricing.h"
 #include "handlers/relay/quota.h"
 #include "handlers/relay/upstream.h"
@@ -187,11 +188,45 @@ static void answer_error(const struct provider *p, struct prov_ctx *ctx, int sta
         err->status = status;
 }
 
+/* A token answer larger than this is not a token answer. */
+#define MAX_TOKEN_ANSWER (1u << 20)
+
+/* credcache_http_fn over upstream_fetch with the call's options. */
+static int credential_http(void *ud, const struct prov_request *rq, long *status,
+                           struct strbuf *body, struct prov_error *err)
+{
+    const struct relay_call_opts *o = ud;
+    struct upstream_answer ans = {.body = *body};
+    char errbuf[256] = "";
+    int rc = upstream_fetch(o->curl, rq, o->timeout_s, o->proxy, MAX_TOKEN_ANSWER, o->should_stop,
+                            o->ud, &ans, errbuf, sizeof errbuf);
+    *body = ans.body;
+    if (rc != UPSTREAM_OK) {
+        *err = (struct prov_error){500,
+                                   arena_printf(body->a, "access token request failed: %s",
+                                                rc == UPSTREAM_ABORTED ? "aborted" : errbuf),
+                                   "one_api_error", "", "get_access_token_failed"};
+        return -1;
+    }
+    *status = ans.status;
+    return 0;
+}
+
+int relay_credential(const struct relay_call_opts *o, const struct provider *p,
+                     struct prov_ctx *ctx, struct prov_error *err)
+{
+    if (!p->credential)
+        return 0;
+    return credcache_get(o->creds, p, ctx, credential_http, (void *)o, err);
+}
+
 int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
                struct upstream_answer *ans, struct strbuf *out, struct prov_error *err)
 {
     memset(err, 0, sizeof *err);
     struct prov_request rq = {0};
+    if (relay_credential(o, p, ctx, err) < 0)
+        return RELAY_CALL_CREDENTIAL;
     if (provider_build_request(p, ctx, &rq, err) < 0)
         return RELAY_CALL_BUILD;
     char errbuf[256] = "";
@@ -550,7 +585,8 @@ static int attempt_once(struct attempt *at)
     struct relay_call_opts o = {.curl = req_curl(r),
                                 .timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
                                 .proxy = cfg_str(app->cfg, CFG_RELAY_PROXY),
-                                .max_answer = MAX_UPSTREAM_BODY};
+                                .max_answer = MAX_UPSTREAM_BODY,
+                                .creds = app->creds};
     struct upstream_answer ans;
     struct strbuf out;
     sb_init(&ans.body, r->a);
@@ -560,8 +596,10 @@ static int attempt_once(struct attempt *at)
     int stage = relay_call(&o, at->prov, &at->ctx, &ans, &out, &rl->err);
     if (stage != RELAY_CALL_OK) {
         attempt_release(at);
-        if (stage == RELAY_CALL_STATUS)
+        if (stage == RELAY_CALL_STATUS || stage == RELAY_CALL_CREDENTIAL)
             channel_disable(rl, at->ch, &rl->err);
+        if (stage == RELAY_CALL_STATUS && rl->err.status == 401)
+            credcache_drop(app->creds, at->ch->id); /* the token may have been revoked */
         return 1;
     }
     rl->responded = 1;
@@ -638,6 +676,15 @@ static int attempt_stream(struct attempt *at)
     struct req *r = rl->r;
     struct app *app = rl->app;
     struct prov_request rq = {0};
+    struct relay_call_opts o = {.curl = req_curl(r),
+                                .timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
+                                .proxy = cfg_str(app->cfg, CFG_RELAY_PROXY),
+                                .creds = app->creds};
+    if (relay_credential(&o, at->prov, &at->ctx, &rl->err) < 0) {
+        attempt_release(at);
+        channel_disable(rl, at->ch, &rl->err);
+        return 1;
+    }
     if (provider_build_request(at->prov, &at->ctx, &rq, &rl->err) < 0) {
         attempt_release(at);
         return 1;
@@ -669,6 +716,8 @@ static int attempt_stream(struct attempt *at)
     answer_error(at->prov, &at->ctx, is_ok ? 500 : (int)at->status, at->body.p, at->body.len,
                  &rl->err);
     channel_disable(rl, at->ch, &rl->err);
+    if (at->status == 401)
+        credcache_drop(app->creds, at->ch->id); /* the token may have been revoked */
     return 1;
 }
 

@@ -12,6 +12,7 @@
 struct app;
 struct arena;
 struct channel_type;
+struct credcache;
 struct db_conn;
 struct prov_channel;
 struct prov_ctx;
@@ -60,16 +61,18 @@ struct relay_call_opts {
     size_t max_answer;            /* a longer answer fails the call (RELAY_CALL_TRANSPORT) */
     int (*should_stop)(void *ud); /* polled about once a second; NULL: never */
     void *ud;                     /* for should_stop */
+    struct credcache *creds;      /* the process's credential cache; NULL: none */
 };
 
 /* Where relay_call stopped. */
 enum relay_call_stage {
-    RELAY_CALL_OK,        /* out has the OpenAI body */
-    RELAY_CALL_BUILD,     /* the adaptor could not build the upstream request */
-    RELAY_CALL_TRANSPORT, /* no complete answer: 500 do_request_failed with the reason */
-    RELAY_CALL_ABORTED,   /* should_stop ended the transfer; err is empty */
-    RELAY_CALL_STATUS,    /* the upstream answered non-2xx: its error, normalised */
-    RELAY_CALL_PARSE,     /* the adaptor could not read a 2xx answer */
+    RELAY_CALL_OK,         /* out has the OpenAI body */
+    RELAY_CALL_CREDENTIAL, /* no access token for the channel (relay_credential) */
+    RELAY_CALL_BUILD,      /* the adaptor could not build the upstream request */
+    RELAY_CALL_TRANSPORT,  /* no complete answer: 500 do_request_failed with the reason */
+    RELAY_CALL_ABORTED,    /* should_stop ended the transfer; err is empty */
+    RELAY_CALL_STATUS,     /* the upstream answered non-2xx: its error, normalised */
+    RELAY_CALL_PARSE,      /* the adaptor could not read a 2xx answer */
 };
 
 /* One non-stream call of ctx (prepared: mode, channel, model, request, body) through adaptor
@@ -80,6 +83,12 @@ enum relay_call_stage {
  * HTTP status for the client in err->status). The relay and the channel tests share it. */
 int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
                struct upstream_answer *ans, struct strbuf *out, struct prov_error *err);
+/* For an adaptor with a credential operation (providers/provider.h): the channel's access
+ * token into ctx->credential, from o->creds or through a token request performed with o's
+ * handle, timeout and proxy. Nothing to do (0) for other adaptors. 0, or -1 with err filled:
+ * a channel error (the token endpoint's status, or 500). */
+int relay_credential(const struct relay_call_opts *o, const struct provider *p,
+                     struct prov_ctx *ctx, struct prov_error *err);
 
 /* ---- routing.c */
 
