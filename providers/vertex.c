@@ -191,8 +191,12 @@ static int vx_credential_parse(struct prov_ctx *ctx, int status, const char *bod
             desc = jstr(jget(root, "error"), "message");
         if (!desc || !*desc)
             desc = code && *code ? code : "no reason given";
-        /* The key was refused: a channel to disable, as an upstream 401 or 403 would be. */
-        const char *type = status == 401   ? "authentication_error"
+        /* The key was refused (Google answers a bad signature or an unknown account with
+         * 400 invalid_grant): a channel to disable, as an upstream 401 or 403 would be. */
+        int is_refused =
+            status == 401 ||
+            (code && (!strcmp(code, "invalid_grant") || !strcmp(code, "invalid_client")));
+        const char *type = is_refused      ? "authentication_error"
                            : status == 403 ? "permission_error"
                                            : "upstream_error";
         return prov_failf(err, ctx->a, status, type, "get_access_token_failed", NULL,

@@ -239,8 +239,19 @@ static void test_credential_parse(void)
     ok(err.message && strstr(err.message, "Invalid JWT Signature."),
        "token refused: the endpoint's description in the message");
     memset(&err, 0, sizeof err);
-    provider_vertex.credential_parse(&f.ctx, 403, bad, strlen(bad), &cred, &err);
-    is_str(err.type, "permission_error", "token refused 403: counts toward auto-disable");
+    provider_vertex.credential_parse(&f.ctx, 400, bad, strlen(bad), &cred, &err);
+    ok(err.status == 400 && !strcmp(err.type, "authentication_error"),
+       "token refused 400 invalid_grant (Google's answer to a bad signature): the key is bad");
+    const char *denied = "{\"error\":{\"code\":403,\"message\":\"denied\"}}";
+    memset(&err, 0, sizeof err);
+    provider_vertex.credential_parse(&f.ctx, 403, denied, strlen(denied), &cred, &err);
+    ok(!strcmp(err.type, "permission_error") && strstr(err.message, "denied"),
+       "token refused 403: permission_error, counts toward auto-disable");
+    const char *busy = "{\"error\":\"temporarily_unavailable\"}";
+    memset(&err, 0, sizeof err);
+    provider_vertex.credential_parse(&f.ctx, 503, busy, strlen(busy), &cred, &err);
+    ok(err.status == 503 && !strcmp(err.type, "upstream_error"),
+       "token endpoint 503: a passing upstream error");
     memset(&err, 0, sizeof err);
     is_int(provider_vertex.credential_parse(&f.ctx, 200, "{}", 2, &cred, &err), -1,
            "token answer without access_token: an error");
