@@ -61,7 +61,7 @@ static const struct channel_type types[] = {
     OPENAI(39, "together.ai", "https://api.together.xyz"),
     {40, "Doubao", "https://ark.cn-beijing.volces.com", NULL, URL_APPEND, NULL, NULL},
     {41, "Novita", "https://api.novita.ai/v3/openai", &provider_openai, URL_CHAT_ONLY, NULL, NULL},
-    {42, "VertexAI", "", NULL, URL_APPEND, NULL, NULL},
+    {42, "VertexAI", "", &provider_vertex, URL_APPEND, NULL, NULL},
     {43, "Proxy", "", NULL, URL_APPEND, NULL, NULL},
     OPENAI_BALANCE(44, "SiliconFlow", "https://api.siliconflow.cn", balance_siliconflow),
     OPENAI(45, "xAI", "https://api.x.ai"),

@@ -17,6 +17,7 @@
 #include "fcgi/json.h"
 #include "fcgi/strbuf.h"
 #include "providers/provider.h"
+#include "providers/registry.h"
 #include "providers/vertex.h"
 #include "tap.h"
 
@@ -473,6 +474,12 @@ static void test_errors(void)
     fixture_fini(&f);
 }
 
+static void test_registry(void)
+{
+    const struct channel_type *t = channel_type_get(42);
+    ok(t && t->prov == &provider_vertex, "registry: type 42 is served by the Vertex adaptor");
+}
+
 int main(void)
 {
     test_credential();
@@ -481,5 +488,6 @@ int main(void)
     test_claude();
     test_refusals();
     test_errors();
+    test_registry();
     return done_testing();
 }
