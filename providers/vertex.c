@@ -28,6 +28,8 @@
 #define VX_JWT_SECONDS 3600
 /* An access token's life when the token endpoint does not say. */
 #define VX_DEFAULT_EXPIRES 3600
+/* The longest lifetime believed: a day. */
+#define VX_MAX_EXPIRES 86400
 
 /* The channel's Vertex settings. */
 struct vx_conf {
@@ -207,8 +209,11 @@ static int vx_credential_parse(struct prov_ctx *ctx, int status, const char *bod
         return prov_fail(err, 500, "one_api_error", "get_access_token_failed", NULL,
                          "the token endpoint answered no access_token");
     int64_t expires = jint(root, "expires_in");
+    /* Google's tokens live an hour; a missing, negative or absurd lifetime is not trusted. */
+    if (expires <= 0 || expires > VX_MAX_EXPIRES)
+        expires = expires > 0 ? VX_MAX_EXPIRES : VX_DEFAULT_EXPIRES;
     out->token = arena_strdup(ctx->a, token);
-    out->expires_at = ctx->created + (expires > 0 ? expires : VX_DEFAULT_EXPIRES);
+    out->expires_at = ctx->created + expires;
     return 0;
 }
 

@@ -230,6 +230,14 @@ static void test_credential_parse(void)
     is_str(cred.token, "ya29.abc", "token answer: access_token");
     is_int(cred.expires_at, CREATED + 3599, "token answer: expires_at = now + expires_in");
 
+    const char *huge = "{\"access_token\":\"t\",\"expires_in\":9223372036854775807}";
+    is_int(provider_vertex.credential_parse(&f.ctx, 200, huge, strlen(huge), &cred, &err), 0,
+           "token answer with an absurd lifetime: read");
+    is_int(cred.expires_at, CREATED + 86400, "token answer with an absurd lifetime: a day at most");
+    const char *neg = "{\"access_token\":\"t\",\"expires_in\":-5}";
+    provider_vertex.credential_parse(&f.ctx, 200, neg, strlen(neg), &cred, &err);
+    is_int(cred.expires_at, CREATED + 3600, "token answer with a negative lifetime: an hour");
+
     const char *bad =
         "{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}";
     memset(&err, 0, sizeof err);
