@@ -334,6 +334,56 @@ static void test_gemini(void)
     account_fini(&sa);
 }
 
+/* The Gemini vectors through Vertex: the same body and answer, Vertex's URL and auth. */
+static void test_gemini_vector(void)
+{
+    struct fixture f;
+    struct prov_request rq = {0};
+    struct prov_error err = {0};
+    fixture_init(&f, NULL,
+                 "{\"model\": \"gemini-2.0-flash\", \"messages\": [{\"role\": \"system\", "
+                 "\"content\": \"Be concise.\"}, {\"role\": \"user\", \"content\": \"Capital of "
+                 "France?\"}], \"max_tokens\": 64, \"temperature\": 0.1}",
+                 0);
+    is_int(provider_build_request(&provider_vertex, &f.ctx, &rq, &err), 0, "gemini vector: built");
+    is_str(rq.url,
+           "https://us-east5-aiplatform.googleapis.com/v1/projects/proj-1/locations/us-east5/"
+           "publishers/google/models/gemini-2.0-flash:generateContent",
+           "gemini vector: Vertex's URL");
+    ok(json_same(
+           rq.body,
+           "{\"systemInstruction\": {\"parts\": [{\"text\": \"Be concise.\"}]}, \"contents\": "
+           "[{\"role\": \"user\", \"parts\": [{\"text\": \"Capital of France?\"}]}], "
+           "\"generationConfig\": {\"temperature\": 0.1, \"maxOutputTokens\": 64}, "
+           "\"safetySettings\": [{\"category\": \"HARM_CATEGORY_HARASSMENT\", "
+           "\"threshold\": \"BLOCK_NONE\"}, {\"category\": \"HARM_CATEGORY_HATE_SPEECH\", "
+           "\"threshold\": \"BLOCK_NONE\"}, {\"category\": "
+           "\"HARM_CATEGORY_SEXUALLY_EXPLICIT\", \"threshold\": \"BLOCK_NONE\"}, "
+           "{\"category\": \"HARM_CATEGORY_DANGEROUS_CONTENT\", \"threshold\": "
+           "\"BLOCK_NONE\"}, {\"category\": \"HARM_CATEGORY_CIVIC_INTEGRITY\", "
+           "\"threshold\": \"BLOCK_NONE\"}]}"),
+       "gemini vector: the expected body");
+    const char *ans = "{\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Paris.\"}], "
+                      "\"role\": \"model\"}, \"finishReason\": \"STOP\", \"index\": 0}], "
+                      "\"usageMetadata\": {\"promptTokenCount\": 8, \"candidatesTokenCount\": 2, "
+                      "\"totalTokenCount\": 10}, \"modelVersion\": \"gemini-2.0-flash\"}";
+    struct strbuf out;
+    sb_init(&out, f.a);
+    is_int(provider_parse_response(&provider_vertex, &f.ctx, ans, strlen(ans), &out, &err), 0,
+           "gemini vector answer: read");
+    json_object *o = json_tokener_parse(out.p);
+    json_object_object_del(o, "id"); /* chatcmpl-<request id> */
+    ok(json_same(json_object_to_json_string(o),
+                 "{\"object\": \"chat.completion\", \"created\": 1730000000, \"model\": "
+                 "\"gemini-2.0-flash\", \"choices\": [{\"index\": 0, \"message\": {\"role\": "
+                 "\"assistant\", \"content\": \"Paris.\"}, \"finish_reason\": \"stop\"}], "
+                 "\"usage\": {\"prompt_tokens\": 8, \"completion_tokens\": 2, \"total_tokens\": "
+                 "10}}"),
+       "gemini vector answer: the expected chat.completion");
+    json_object_put(o);
+    fixture_fini(&f);
+}
+
 static void test_claude(void)
 {
     struct account sa;
@@ -493,6 +543,7 @@ int main(void)
     test_credential();
     test_credential_parse();
     test_gemini();
+    test_gemini_vector();
     test_claude();
     test_refusals();
     test_errors();
