@@ -147,15 +147,18 @@ for ws in $(oa_webservers); do
     relay_bill "$ws: vertex claude stream" 30 5
     is "$LOG_P/$LOG_C" "$billed_p/2" "$ws: vertex claude stream: billed message_start + message_delta usage"
     is "$(vx_stat exchanges)" 1 "$ws: all of it on the first token"
+    oa_admin GET "/api/channel/test/$CH_A?model=$CLAUDE"
+    is "$(json_fields success message modelName)|$(vx_stat exchanges)" "true|Hello from mock|$CLAUDE|1" \
+        "$ws: the channel test (GET /api/channel/test/:id) uses the cached token too"
 
     # --- a token about to expire is refreshed (channel B, settings in the key) ---------------
-    mock_ctl POST /_mock/vertex '{"expires_in":302}'
+    mock_ctl POST /_mock/vertex '{"expires_in":304}'
     ask "{\"model\":\"$FLASH\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
     is "$OA_STATUS|$(json_fields choices.0.message.content)" "200|Hello from mock" \
         "$ws: key form region|project|adc: served"
     ask "{\"model\":\"$FLASH\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
     is "$OA_STATUS|$(vx_stat exchanges)" "200|2" "$ws: channel B: its own token, reused while > 5 minutes remain"
-    sleep 3
+    sleep 5
     ask "{\"model\":\"$FLASH\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" -N
     sse
     is "$OA_STATUS|$done_last|$content|$(vx_stat exchanges)|$(vx_stat unauthorized)" "200|1|Hello from mock|3|0" \
@@ -171,7 +174,7 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS|$(json_fields choices.0.message.content)" "200|Hello from mock" \
         "$ws: vertex 429: the relay retries on the other Vertex channel"
     mock_ctl GET /_mock/requests
-    is "$("$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["path"].split("/")[-1], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY")" \
+    is "$("$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["path"].split("/")[-1], r["status"]) for r in json.loads(sys.stdin.read()) if r["path"] != "/token"))' <<<"$MOCK_BODY")" \
         "$GEMINI:generateContent:429,$GEMINI:generateContent:200" "$ws: vertex 429: A answered 429, B 200"
     relay_bill "$ws: vertex retried" 0.625 3
     mock_ctl POST /_mock/script '{"key":"","responses":[{"status":429},{"status":429}]}'
