@@ -33,6 +33,9 @@ struct prov_channel {
     int is_default_base;     /* base_url is the type's default: the channel has none of its own */
     const char *api_version; /* config.api_version, else the legacy `other` column */
     const char *config;      /* the channel's config JSON text */
+    const char *gemini_safety; /* GEMINI_SAFETY_SETTING, the Gemini threshold of the process
+                                * ("" or NULL: the adaptor's default); the channel's config
+                                * key gemini_safety_setting wins over it */
 };
 
 /* Token usage as the upstream reported it. */

@@ -168,6 +168,7 @@ void relay_prov_channel(struct arena *a, const struct app *app, const struct rel
     size_t bl = strlen(out->base_url);
     if (bl && out->base_url[bl - 1] == '/')
         out->base_url = arena_strndup(a, out->base_url, bl - 1);
+    out->gemini_safety = cfg_str(app->cfg, CFG_GEMINI_SAFETY_SETTING);
     out->api_version = config_str(a, ch->config, "api_version");
     if (!*out->api_version)
         out->api_version = *ch->other       ? ch->other
