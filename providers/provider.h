@@ -62,6 +62,11 @@ struct prov_ctx {
     int include_usage;        /* the client asked for stream_options.include_usage */
     const char *request_id;   /* for chunk ids where the upstream gives none */
     int64_t created;          /* Unix time of the request, for "created" */
+    /* What the client sent beyond its body; NULL when unknown (channel tests). */
+    const char *client_uri;        /* the request URI ("/v1/embeddings?x=1"), which the OpenAI
+                                    * family forwards as it is */
+    const char *anthropic_version; /* the client's anthropic-version header */
+    const char *anthropic_beta;    /* the client's anthropic-beta header */
 
     /* Outputs. */
     struct prov_usage usage; /* usage seen so far (the last report wins, never summed) */

@@ -407,6 +407,9 @@ static void attempt_prepare(struct attempt *at, const struct channel_type *ct)
     ctx->request_id = r->request_id;
     ctx->created = (int64_t)time(NULL);
     ctx->content_type = req_header(r, "Content-Type");
+    ctx->client_uri = *r->query ? arena_printf(r->a, "%s?%s", r->raw_path, r->query) : r->raw_path;
+    ctx->anthropic_version = req_header(r, "anthropic-version");
+    ctx->anthropic_beta = req_header(r, "anthropic-beta");
     sb_init(&ctx->text, r->a);
     prepare_body(at, ct);
 }
