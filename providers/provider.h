@@ -82,6 +82,9 @@ struct prov_request {
     int n_headers;
     const char *body; /* in the arena */
     size_t body_len;
+    const char *method;              /* NULL: POST when there is a body, else GET */
+    const char *const *more_headers; /* n_more further "Name: value" lines, or NULL */
+    int n_more;
 };
 
 /* An error to show the client, normalised to OpenAI's shape. */

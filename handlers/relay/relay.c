@@ -649,7 +649,7 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->body, r->a);
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
-    struct upstream_cb cb = {on_head, on_body, on_tick, at};
+    struct upstream_cb cb = {on_head, on_body, on_tick, at, NULL};
     char errbuf[256] = "";
     int rc = upstream_perform(req_curl(r), &rq, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
                               cfg_str(app->cfg, CFG_RELAY_PROXY), &cb, errbuf, sizeof errbuf);

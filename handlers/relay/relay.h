@@ -81,6 +81,24 @@ enum relay_call_stage {
 int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
                struct upstream_answer *ans, struct strbuf *out, struct prov_error *err);
 
+/* ---- proxy.c */
+
+/* GET/POST/PUT/PATCH/DELETE /v1/oneapi/proxy/:channelid/<target>: the request passed to a
+ * Proxy channel (type 43) and its answer streamed back, without quota, billing or log. */
+int h_relay_proxy(struct req *r);
+/* May an upstream answer header called name (n bytes) reach the client? Not hop-by-hop
+ * headers, body framing (Content-Length, Content-Encoding), cookies, the upstream host's
+ * Alt-Svc and HSTS, X-Accel-* and Status, or the gateway's own (Date, Server, CORS, request
+ * id). */
+int relay_header_passes(const char *name, size_t n);
+/* Adds upstream header (name, value; lengths given) to r's answer when it passes and the
+ * answer has none of that name yet (so the first value wins). */
+void relay_pass_header(struct req *r, const char *name, size_t nlen, const char *value,
+                       size_t vlen);
+/* relay_pass_header for each "name\0value\0" pair of pairs (len bytes, as
+ * upstream_answer.headers holds them). */
+void relay_pass_headers(struct req *r, const char *pairs, size_t len);
+
 /* ---- routing.c */
 
 #define RELAY_MAX_TRIED 64 /* channels one request may try */
