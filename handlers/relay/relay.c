@@ -578,6 +578,10 @@ static int attempt_once(struct attempt *at)
     } else {
         resp_header(r, "Content-Type",
                     *ans.ctype && rl->mode >= RELAY_SPEECH ? ans.ctype : "application/json");
+        /* The OpenAI family's answers come with the upstream's headers (x-request-id,
+         * x-ratelimit-*, openai-processing-ms), as One API copies them. */
+        if (at->prov == &provider_openai)
+            relay_pass_headers(r, ans.headers.p, ans.headers.len);
     }
     resp_write(r, out.p, out.len);
     attempt_settle(at);

@@ -156,6 +156,14 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS|$(mock_last path model)" "200|/v1/engines/text-embedding-ada-002/embeddings|text-embedding-ada-002" \
         "$ws: relay: /v1/engines/:model/embeddings goes upstream as the client wrote it"
 
+    mock_ctl POST /_mock/script '{"key":"k-openai","responses":[{"status":200,"body":{"id":"chatcmpl-h","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hey"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}},"headers":{"X-Ratelimit-Remaining-Requests":"99","Set-Cookie":"up=1","X-Accel-Redirect":"/internal","Alt-Svc":"h3=\":443\""}}]}'
+    oa_relay "/v1/chat/completions?api-version=7" "$ROOT_KEY" '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(header X-Ratelimit-Remaining-Requests)" "200|hey|99" \
+        "$ws: relay: an OpenAI channel's answer headers reach the client"
+    is "$(header Set-Cookie || echo none)|$(header X-Accel-Redirect || echo none)|$(header Alt-Svc || echo none)" "none|none|none" \
+        "$ws: relay: ... but not its cookies, X-Accel-* or Alt-Svc"
+    is "$(mock_last path)" "/v1/chat/completions?api-version=7" "$ws: relay: the client's query string goes upstream"
+
     oa_stop
 done
 done_testing
