@@ -377,6 +377,10 @@ static void prepare_body(struct attempt *at, const struct channel_type *ct)
         }
         at->is_system_reset = 1;
     }
+    /* One API sends the client the usage chunk of every stream whose request it had to
+     * re-encode (a mapped model, a system prompt, Baichuan), asked for or not. */
+    if (want_usage && (mapped_differs || *ch->system_prompt || ch->type == 26))
+        ctx->include_usage = 1;
     if (want_usage) {
         json_object *so = jget(copy, "stream_options");
         if (!json_object_is_type(so, json_type_object)) {

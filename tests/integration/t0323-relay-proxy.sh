@@ -164,6 +164,14 @@ for ws in $(oa_webservers); do
         "$ws: relay: ... but not its cookies, X-Accel-* or Alt-Svc"
     is "$(mock_last path)" "/v1/chat/completions?api-version=7" "$ws: relay: the client's query string goes upstream"
 
+    oa_relay /v1/chat/completions "$ROOT_KEY" '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}' -N
+    sse
+    is "$done_last|$usage" "1|none" "$ws: relay: a pass-through stream: no usage chunk the client did not ask for"
+    oa_relay /v1/chat/completions "$ROOT_KEY" '{"model":"gpt-4o-mini-alias","stream":true,"messages":[{"role":"user","content":"hi"}]}' -N
+    sse
+    is "$done_last|$content|${usage#*/}" "1|Hello from mock|3" \
+        "$ws: relay: a re-encoded stream (mapped model): the forced usage chunk reaches the client, as in One API"
+
     oa_stop
 done
 done_testing
