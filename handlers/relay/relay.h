@@ -122,6 +122,9 @@ int relay_load_candidates(struct req *r, const char *group, const char *model,
  * random inside it (weight 0 counts as 1; One API ignores weights: docs/compatibility.md).
  * Records it as tried. 0 when none is left, and after RELAY_MAX_TRIED picks. */
 int64_t relay_pick_channel(struct relay_route *rt);
+/* Can the relay route requests to a channel of type (it has an adaptor in this build)? The
+ * Proxy type cannot: its channels serve only the proxy route. */
+int relay_type_routable(int64_t type);
 /* Removes from rt the candidates whose channel type has no adaptor in this build (or is not
  * a known type): such a channel could only fail, so the relay falls through to the others. */
 void relay_drop_unservable(struct relay_route *rt);

@@ -172,6 +172,16 @@ for ws in $(oa_webservers); do
     is "$done_last|$content|${usage#*/}" "1|Hello from mock|3" \
         "$ws: relay: a re-encoded stream (mapped model): the forced usage chunk reaches the client, as in One API"
 
+    # ============================== the model lists ==============================
+    oa_add_channel "{\"type\":1,\"name\":\"legacy\",\"key\":\"k-legacy\",\"base_url\":\"$MOCK_URL\",\"models\":\"ernie-only-model\",\"group\":\"default\"}"
+    oa_db_query "UPDATE channels SET type = 15 WHERE id = $CH_ID" >/dev/null # Baidu: no adaptor
+    oa_req GET /v1/models -H "Authorization: Bearer sk-$ROOT_KEY"
+    ids=$("$OA_PY" -c 'import json,sys; print(",".join(sorted(m["id"] for m in json.load(sys.stdin)["data"])))' <<<"$OA_BODY")
+    is "$ids" "$CLAUDE,$GEMINI,gpt-4o-mini,gpt-4o-mini-alias,text-embedding-ada-002" \
+        "$ws: /v1/models leaves out the models of Proxy channels and of types without an adaptor"
+    oa_admin GET /api/user/available_models
+    is "$(json_fields data)" "[\"$CLAUDE\",\"$GEMINI\",\"gpt-4o-mini\",\"gpt-4o-mini-alias\",\"text-embedding-ada-002\"]" \
+        "$ws: /api/user/available_models too"
     oa_stop
 done
 done_testing
