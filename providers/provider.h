@@ -33,6 +33,9 @@ struct prov_channel {
     int is_default_base;     /* base_url is the type's default: the channel has none of its own */
     const char *api_version; /* config.api_version, else the legacy `other` column */
     const char *config;      /* the channel's config JSON text */
+    const char *gemini_safety; /* GEMINI_SAFETY_SETTING, the Gemini threshold of the process
+                                * ("" or NULL: the adaptor's default); the channel's config
+                                * key gemini_safety_setting wins over it */
 };
 
 /* Token usage as the upstream reported it. */
@@ -62,6 +65,11 @@ struct prov_ctx {
     const char *credential;   /* the token the core obtained through the adaptor's
                                * credential operation (see struct prov_cred), for
                                * build_request; NULL for adaptors without one */
+    /* What the client sent beyond its body; NULL when unknown (channel tests). */
+    const char *client_uri;        /* the request URI ("/v1/embeddings?x=1"), which the OpenAI
+                                    * family forwards as it is */
+    const char *anthropic_version; /* the client's anthropic-version header */
+    const char *anthropic_beta;    /* the client's anthropic-beta header */
 
     /* Outputs. */
     struct prov_usage usage;        /* usage seen so far (the last report wins, never summed) */
@@ -78,6 +86,9 @@ struct prov_request {
     int n_headers;
     const char *body; /* in the arena; NULL sends a GET */
     size_t body_len;
+    const char *method;              /* NULL: POST when there is a body, else GET */
+    const char *const *more_headers; /* n_more further "Name: value" lines, or NULL */
+    int n_more;
     int delay_ms;  /* follow-ups only: how long the core waits before sending it (polling) */
     int is_stream; /* follow-ups only: the answer is an event stream (see PROV_FOLLOW_UP) */
 };

@@ -83,6 +83,11 @@ const struct channel_type *channel_type_get(int id)
     return &types[id];
 }
 
+int channel_type_servable(const struct channel_type *ct)
+{
+    return ct && (ct->prov || ct->id == CHANNEL_TYPE_PROXY);
+}
+
 int channel_type_count(void)
 {
     return (int)(sizeof types / sizeof *types);

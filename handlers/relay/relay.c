@@ -169,6 +169,7 @@ void relay_prov_channel(struct arena *a, const struct app *app, const struct rel
     size_t bl = strlen(out->base_url);
     if (bl && out->base_url[bl - 1] == '/')
         out->base_url = arena_strndup(a, out->base_url, bl - 1);
+    out->gemini_safety = cfg_str(app->cfg, CFG_GEMINI_SAFETY_SETTING);
     out->api_version = config_str(a, ch->config, "api_version");
     if (!*out->api_version)
         out->api_version = *ch->other       ? ch->other
@@ -473,6 +474,10 @@ static void prepare_body(struct attempt *at, const struct channel_type *ct)
         }
         at->is_system_reset = 1;
     }
+    /* One API sends the client the usage chunk of every stream whose request it had to
+     * re-encode (a mapped model, a system prompt, Baichuan), asked for or not. */
+    if (want_usage && (mapped_differs || *ch->system_prompt || ch->type == 26))
+        ctx->include_usage = 1;
     if (want_usage) {
         json_object *so = jget(copy, "stream_options");
         if (!json_object_is_type(so, json_type_object)) {
@@ -503,6 +508,9 @@ static void attempt_prepare(struct attempt *at, const struct channel_type *ct)
     ctx->request_id = r->request_id;
     ctx->created = (int64_t)time(NULL);
     ctx->content_type = req_header(r, "Content-Type");
+    ctx->client_uri = *r->query ? arena_printf(r->a, "%s?%s", r->raw_path, r->query) : r->raw_path;
+    ctx->anthropic_version = req_header(r, "anthropic-version");
+    ctx->anthropic_beta = req_header(r, "anthropic-beta");
     sb_init(&ctx->text, r->a);
     prepare_body(at, ct);
 }
@@ -674,6 +682,10 @@ static int attempt_once(struct attempt *at)
     } else {
         resp_header(r, "Content-Type",
                     *ans.ctype && rl->mode >= RELAY_SPEECH ? ans.ctype : "application/json");
+        /* The OpenAI family's answers come with the upstream's headers (x-request-id,
+         * x-ratelimit-*, openai-processing-ms), as One API copies them. */
+        if (at->prov == &provider_openai)
+            relay_pass_headers(r, ans.headers.p, ans.headers.len);
     }
     resp_write(r, out.p, out.len);
     attempt_settle(at);
@@ -769,7 +781,7 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->body, r->a);
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
-    struct upstream_cb cb = {on_head, on_body, on_tick, at};
+    struct upstream_cb cb = {on_head, on_body, on_tick, at, NULL};
     long timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

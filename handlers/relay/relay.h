@@ -90,6 +90,24 @@ int relay_call(const struct relay_call_opts *o, const struct provider *p, struct
 int relay_credential(const struct relay_call_opts *o, const struct provider *p,
                      struct prov_ctx *ctx, struct prov_error *err);
 
+/* ---- proxy.c */
+
+/* GET/POST/PUT/PATCH/DELETE /v1/oneapi/proxy/:channelid/<target>: the request passed to a
+ * Proxy channel (type 43) and its answer streamed back, without quota, billing or log. */
+int h_relay_proxy(struct req *r);
+/* May an upstream answer header called name (n bytes) reach the client? Not hop-by-hop
+ * headers, body framing (Content-Length, Content-Encoding), cookies, the upstream host's
+ * Alt-Svc and HSTS, X-Accel-* and Status, or the gateway's own (Date, Server, CORS, request
+ * id). */
+int relay_header_passes(const char *name, size_t n);
+/* Adds upstream header (name, value; lengths given) to r's answer when it passes and the
+ * answer has none of that name yet (so the first value wins). */
+void relay_pass_header(struct req *r, const char *name, size_t nlen, const char *value,
+                       size_t vlen);
+/* relay_pass_header for each "name\0value\0" pair of pairs (len bytes, as
+ * upstream_answer.headers holds them). */
+void relay_pass_headers(struct req *r, const char *pairs, size_t len);
+
 /* ---- routing.c */
 
 #define RELAY_MAX_TRIED 64 /* channels one request may try */
@@ -113,6 +131,9 @@ int relay_load_candidates(struct req *r, const char *group, const char *model,
  * random inside it (weight 0 counts as 1; One API ignores weights: docs/compatibility.md).
  * Records it as tried. 0 when none is left, and after RELAY_MAX_TRIED picks. */
 int64_t relay_pick_channel(struct relay_route *rt);
+/* Can the relay route requests to a channel of type (it has an adaptor in this build)? The
+ * Proxy type cannot: its channels serve only the proxy route. */
+int relay_type_routable(int64_t type);
 /* Removes from rt the candidates whose channel type has no adaptor in this build (or is not
  * a known type): such a channel could only fail, so the relay falls through to the others. */
 void relay_drop_unservable(struct relay_route *rt);

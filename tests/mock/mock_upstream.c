@@ -4546,7 +4546,12 @@ static void req_key(struct req *r)
             copy_str(r->key, sizeof r->key, h->val, h->val_len);
             return;
         }
-    query_param(r->query, "key", r->key, sizeof r->key);
+    if (query_param(r->query, "key", r->key, sizeof r->key))
+        return;
+    /* A bare credential (no scheme) is how One API's Proxy channels send their key. */
+    h = hfind(r, "authorization");
+    if (h && h->val_len && !memchr(h->val, ' ', h->val_len))
+        copy_str(r->key, sizeof r->key, h->val, h->val_len);
 }
 
 /* The text that may hold [[mock ...]]: the last user message, or the field playing its role. */
