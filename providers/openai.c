@@ -16,6 +16,7 @@ static const char *const mode_path[RELAY_MODE__MAX] = {
     [RELAY_COMPLETIONS] = "/completions",
     [RELAY_EMBEDDINGS] = "/embeddings",
     [RELAY_MODERATIONS] = "/moderations",
+    [RELAY_EDITS] = "/edits",
     [RELAY_IMAGES] = "/images/generations",
     [RELAY_SPEECH] = "/audio/speech",
     [RELAY_TRANSCRIPTION] = "/audio/transcriptions",

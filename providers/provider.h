@@ -17,6 +17,7 @@ enum relay_mode {
     RELAY_COMPLETIONS,   /* /v1/completions */
     RELAY_EMBEDDINGS,    /* /v1/embeddings */
     RELAY_MODERATIONS,   /* /v1/moderations */
+    RELAY_EDITS,         /* /v1/edits (OpenAI's retired Edits API) */
     RELAY_IMAGES,        /* /v1/images/generations */
     RELAY_SPEECH,        /* /v1/audio/speech */
     RELAY_TRANSCRIPTION, /* /v1/audio/transcriptions */

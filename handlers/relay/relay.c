@@ -750,6 +750,19 @@ static int relay_check(struct relay *rl)
     return 0;
 }
 
+/* One API's checks of a text request's fields: made once a channel can serve the request
+ * (without one, the answer is the 503 of routing, as in One API, which checks after choosing
+ * a channel) and before anything is reserved or sent. 0, or 1 when refused (the answer is
+ * written). */
+static int relay_validate(struct relay *rl)
+{
+    const char *invalid = relay_text_invalid(rl->mode, rl->body, rl->model);
+    if (!invalid)
+        return 0;
+    relay_fail_code(rl->r, 400, invalid, "invalid_text_request");
+    return 1;
+}
+
 /* The answer when every attempt failed before answering: the last error, with the request
  * id; a 429 in One API's words. */
 static void relay_fail_last(struct relay *rl)
@@ -792,6 +805,8 @@ static int relay_route(struct relay *rl)
             return relay_fail(r, 400, "无效的渠道 Id");
         if (ch.status != 1)
             return relay_fail(r, 403, "该渠道已被禁用");
+        if (relay_validate(rl) != 0)
+            return 0;
         if (attempt(rl, &ch) == 0)
             return 0;
         retries = 0; /* a pinned channel is never swapped for another */
@@ -807,6 +822,8 @@ static int relay_route(struct relay *rl)
                                                    rl->au->user.group, rl->model));
                 break;
             }
+            if (i == 0 && relay_validate(rl) != 0)
+                return 0;
             struct relay_channel ch;
             if (relay_load_channel(r, id, &ch) <= 0) {
                 rl->err = (struct prov_error){503, "数据库一致性已被破坏，请联系管理员",

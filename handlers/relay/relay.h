@@ -8,11 +8,13 @@
 #include <stdint.h>
 
 #include "db/relay.h"
+#include "providers/provider.h"
 
 struct app;
 struct arena;
 struct channel_type;
 struct db_conn;
+struct json_object;
 struct prov_channel;
 struct prov_ctx;
 struct prov_error;
@@ -80,6 +82,15 @@ enum relay_call_stage {
  * HTTP status for the client in err->status). The relay and the channel tests share it. */
 int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
                struct upstream_answer *ans, struct strbuf *out, struct prov_error *err);
+
+/* ---- validate.c */
+
+/* One API's checks of a text request's fields for mode, after max_tokens: model (the one the
+ * request names, or its default) non-empty; chat messages a non-empty array; a completions
+ * prompt or a moderations input not the empty string; an edits instruction a non-empty
+ * string. NULL when body passes (and for the modes that are not text), else the message of
+ * the 400 invalid_text_request (static). */
+const char *relay_text_invalid(enum relay_mode mode, struct json_object *body, const char *model);
 
 /* ---- routing.c */
 

@@ -77,6 +77,8 @@ static void test_urls(struct fixture *f)
     is_str(url(f), "https://api.openai.com/v1/chat/completions", "OpenAI appends the client path");
     setup(f, 1, "https://api.openai.com", RELAY_EMBEDDINGS);
     is_str(url(f), "https://api.openai.com/v1/embeddings", "every mode has its path");
+    setup(f, 1, "https://api.openai.com", RELAY_EDITS);
+    is_str(url(f), "https://api.openai.com/v1/edits", "edits go to /v1/edits");
     setup(f, 1, "https://api.openai.com", RELAY_TRANSLATION);
     is_str(url(f), "https://api.openai.com/v1/audio/translations", "audio translations");
     setup(f, 1, "https://gateway.ai.cloudflare.com/v1/acct/gw/openai", RELAY_CHAT);
