@@ -664,10 +664,10 @@ static int attempt_stream(struct attempt *at)
                                       "do_request_failed"};
         return 1;
     }
-    /* Not a stream: an error status, or JSON where a stream was asked for (a 500). */
-    int is_ok = at->status == 200 || at->status == 201;
-    answer_error(at->prov, &at->ctx, is_ok ? 500 : (int)at->status, at->body.p, at->body.len,
-                 &rl->err);
+    /* Not a stream: an error status, or JSON where a stream was asked for, normalised with
+     * the upstream's status either way (a JSON 200 reaches the client as a 200 error, as in
+     * One API). */
+    answer_error(at->prov, &at->ctx, (int)at->status, at->body.p, at->body.len, &rl->err);
     channel_disable(rl, at->ch, &rl->err);
     return 1;
 }
