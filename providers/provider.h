@@ -60,6 +60,7 @@ struct prov_ctx {
     int include_usage;        /* the client asked for stream_options.include_usage */
     const char *request_id;   /* for chunk ids where the upstream gives none */
     int64_t created;          /* Unix time of the request, for "created" */
+    int64_t prompt_estimate;  /* the core's local count of the prompt's tokens */
 
     /* Outputs. */
     struct prov_usage usage; /* usage seen so far (the last report wins, never summed) */

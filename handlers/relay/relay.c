@@ -426,6 +426,7 @@ static int attempt_reserve(struct attempt *at)
         return 1;
     }
     at->reserved = at->price.reserve;
+    at->ctx.prompt_estimate = at->price.prompt_tokens;
     db_snapshot_end(req_db(r)); /* the reservation must see the latest commits */
     int q;
     if (rl->sql_quota) {

@@ -194,6 +194,26 @@ static void test_response(struct fixture *f)
     response(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"total_tokens\":12}}");
     is_int(f->ctx.usage.completion_tokens, 7, "completion from total - prompt");
 
+    setup(f, 1, "https://api.openai.com", RELAY_CHAT);
+    f->ctx.prompt_estimate = 20;
+    response(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"total_tokens\":50}}");
+    ok(f->ctx.usage.has_usage && f->ctx.usage.prompt_tokens == 20 &&
+           f->ctx.usage.completion_tokens == 30,
+       "only a total: prompt = the estimate, completion = total - estimate");
+    response(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":45,"
+                "\"total_tokens\":45}}");
+    ok(f->ctx.usage.prompt_tokens == 20 && f->ctx.usage.completion_tokens == 25,
+       "a zero prompt with a total: the estimate is taken out of the total");
+    response(f, "{\"choices\":[],\"usage\":{\"total_tokens\":8}}");
+    ok(f->ctx.usage.prompt_tokens == 20 && f->ctx.usage.completion_tokens == 0,
+       "a total below the estimate leaves no negative completion");
+    setup(f, 1, "https://api.openai.com", RELAY_CHAT);
+    f->ctx.prompt_estimate = 20;
+    event(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"total_tokens\":50}}");
+    ok(f->ctx.usage.has_usage && f->ctx.usage.prompt_tokens == 20 &&
+           f->ctx.usage.completion_tokens == 30,
+       "stream: the same split of a usage chunk with only a total");
+
     setup(f, 1, "https://api.openai.com", RELAY_COMPLETIONS);
     response(f, "{\"choices\":[{\"text\":\"legacy\"},{\"text\":\" too\"}]}");
     is_str(f->ctx.text.p, "legacy too", "completions: choices[].text is counted");
