@@ -114,6 +114,9 @@ struct provider {
      * and parse_response (ctx->is_stream set) writes the whole answer as SSE chunks, which the
      * core sends as a stream followed by [DONE]; parse_event is never called. */
     int is_stream_emulated;
+    /* The upstream cannot fetch image URLs itself: before build_request the core replaces
+     * every http(s) image_url of a chat request by a base64 data: URL of the image. */
+    int needs_inline_images;
 };
 
 /* The default of parse_error, for upstreams that answer errors in OpenAI's shape or close to

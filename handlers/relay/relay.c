@@ -9,6 +9,7 @@
 #include "handlers/relay/pricing.h"
 #include "handlers/relay/quota.h"
 #include "handlers/relay/upstream.h"
+#include "handlers/relay/usercontent.h"
 #include "handlers/respond.h"
 #include "db/db.h"
 #include "db/relay.h"
@@ -55,6 +56,7 @@ struct relay {
     struct prov_error err;    /* the last attempt's failure */
     int responded;            /* the client has (part of) an answer: no more retries */
     int sql_quota;            /* reservations go through the sql store (quota.h) */
+    struct usercontent *uc;   /* the prompt's image URLs fetched so far (relay_uc) */
 };
 
 int relay_uses_sql_quota(const struct app *app)
@@ -388,6 +390,39 @@ static void prepare_body(struct attempt *at, const struct channel_type *ct)
     ctx->req = copy;
 }
 
+/* The request's fetcher of client image URLs, made on first use. */
+static struct usercontent *relay_uc(struct relay *rl)
+{
+    if (!rl->uc)
+        rl->uc = usercontent_new(rl->r->a, req_curl(rl->r),
+                                 cfg_str(rl->app->cfg, CFG_USER_CONTENT_REQUEST_PROXY),
+                                 (long)cfg_int(rl->app->cfg, CFG_USER_CONTENT_REQUEST_TIMEOUT));
+    return rl->uc;
+}
+
+/* For an upstream that cannot fetch image URLs itself: the chat request's http(s) images
+ * become data: URLs (each fetched once per request) in the attempt's copy of the request.
+ * 0, or 1 with rl->err (400) when an image cannot be fetched. */
+static int attempt_inline_images(struct attempt *at)
+{
+    struct relay *rl = at->rl;
+    struct prov_ctx *ctx = &at->ctx;
+    if (rl->mode != RELAY_CHAT || !ctx->req ||
+        !usercontent_has_remote_images(jget(ctx->req, "messages")))
+        return 0;
+    if (ctx->req == rl->body) /* the client's own request stays as it came, for other channels */
+        ctx->req = jown(rl->r->a, jcopy(rl->body));
+    const char *why = NULL;
+    if (usercontent_inline_images(jget(ctx->req, "messages"), usercontent_data_url, relay_uc(rl),
+                                  &why) < 0) {
+        rl->err =
+            (struct prov_error){400, why, "invalid_request_error", "messages", "invalid_image_url"};
+        return 1;
+    }
+    ctx->body = jdump(rl->r->a, ctx->req, &ctx->body_len);
+    return 0;
+}
+
 /* Fills the adaptor's context for the attempt on the channel of type row ct. */
 static void attempt_prepare(struct attempt *at, const struct channel_type *ct)
 {
@@ -420,7 +455,8 @@ static int attempt_reserve(struct attempt *at)
     struct relay_auth *au = rl->au;
     const char *pcode = NULL, *pmsg = NULL;
     if (pricing_request(app->pricing, app->opts, rl->mode, at->ctx.model, (int)at->ch->type,
-                        au->user.group, rl->body, rl->max_tokens, &at->price, &pcode, &pmsg) < 0) {
+                        au->user.group, rl->body, rl->max_tokens, usercontent_image_size,
+                        relay_uc(rl), &at->price, &pcode, &pmsg) < 0) {
         rl->responded = 1;
         relay_fail_code(r, 400, pmsg, pcode);
         return 1;
@@ -686,6 +722,8 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     }
     struct attempt at = {.rl = rl, .ch = ch, .prov = ct->prov};
     attempt_prepare(&at, ct);
+    if (at.prov->needs_inline_images && attempt_inline_images(&at) != 0)
+        return 1;
     if (attempt_reserve(&at) != 0)
         return 0;
     req_db_release(rl->r); /* a stream may last minutes: hold no connection meanwhile */
