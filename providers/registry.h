@@ -47,5 +47,6 @@ extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
 extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
+extern const struct provider provider_spark;
 
 #endif
