@@ -40,5 +40,6 @@ extern const struct provider provider_deepl;
 extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
+extern const struct provider provider_bedrock;
 
 #endif
