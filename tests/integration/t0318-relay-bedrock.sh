@@ -91,6 +91,22 @@ for ws in $(oa_webservers); do
         "$ws: bedrock stream exception: an OpenAI-shaped rate_limit_error"
     relay_bill "$ws: bedrock stream exception" 0.125 5
 
+    # --- frames the event-stream reader must refuse -----------------------------------------
+    mock_ctl POST /_mock/script '{"key":"AKIDMOCKA","responses":[{"content_type":"application/vnd.amazon.eventstream","events":["garbage, not a frame at all"]}]}'
+    ask "{\"model\":\"$MODEL\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" -N
+    sse
+    is "$OA_STATUS|$done_last|$content|$errors" "200|1||1" "$ws: bedrock corrupt stream: an error event, then [DONE]"
+    like "$(grep '"error"' <<<"$OA_BODY")" 'event-stream frame with a bad prelude' \
+        "$ws: bedrock corrupt stream: the error says the prelude CRC failed"
+    relay_bill "$ws: bedrock corrupt stream" 0.125 5
+    mock_ctl POST /_mock/script '{"key":"AKIDMOCKA","responses":[{"content_type":"application/vnd.amazon.eventstream","events":["\u0000\u0000\u0001"]}]}'
+    ask "{\"model\":\"$MODEL\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" -N
+    sse
+    is "$OA_STATUS|$done_last|$errors" "200|1|1" "$ws: bedrock cut stream: an error event, then [DONE]"
+    like "$(grep '"error"' <<<"$OA_BODY")" 'event stream ended inside a frame' \
+        "$ws: bedrock cut stream: the error says the stream stopped inside a frame"
+    relay_bill "$ws: bedrock cut stream" 0.125 5
+
     # --- model ids, a region from the config, a wrong secret ----------------------------------
     oa_add_channel "{\"type\":33,\"name\":\"bedrock-cfg\",\"key\":\"AKIDMOCKC|secret-c\",\"config\":\"{\\\"region\\\":\\\"eu-west-3\\\"}\",\"base_url\":\"$MOCK_URL\",\"models\":\"claude-3-5-sonnet-latest\",\"group\":\"default\"}"
     ask '{"model":"claude-3-5-sonnet-latest","messages":[{"role":"user","content":"hi"}]}'
