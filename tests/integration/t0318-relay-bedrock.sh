@@ -46,6 +46,7 @@ for ws in $(oa_webservers); do
     oa_set_option RetryTimes 2
     OA_KEEP_DB=1 oa_start "$ws" || continue
     oa_add_channel "{\"type\":33,\"name\":\"bedrock\",\"key\":\"AKIDMOCKA|secret-a/+x|us-east-1\",\"base_url\":\"$MOCK_URL\",\"models\":\"$MODEL\",\"group\":\"default\",\"priority\":5}"
+    BR_ID=$CH_ID
     relay_bill_start
     mock_reset
 
@@ -68,6 +69,9 @@ for ws in $(oa_webservers); do
         "$ws: bedrock: the Claude body with anthropic_version, without model and stream"
     relay_bill "$ws: bedrock" 0.125 5
     is "$LOG_P/$LOG_C" "10/3" "$ws: bedrock: billed the usage Bedrock reported"
+    oa_admin GET "/api/channel/test/$BR_ID"
+    is "$(json_fields success message)" "true|Hello from mock" "$ws: bedrock: the channel test passes through the signed call"
+    is "$(mock_last path status)" "/model/$MODEL_ID/invoke|200" "$ws: bedrock: the test called InvokeModel"
 
     # --- stream: event-stream frames in, SSE out ---------------------------------------------
     ask "{\"model\":\"$MODEL\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Go [[mock chunks=4 text=la]]\"}]}" -N
