@@ -2973,8 +2973,12 @@ static void h_an_messages(struct req *r)
 
 static void hex_of(const unsigned char *d, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", d[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 static void sha256_hex(const void *p, size_t n, char out[65])

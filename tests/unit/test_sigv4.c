@@ -19,7 +19,7 @@
 static void hexstr(const unsigned char *in, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", in[i]);
+        snprintf(out + 2 * i, 3, "%02x", in[i]);
 }
 
 static void sha_hex(const char *s, char out[65])
