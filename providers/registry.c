@@ -52,7 +52,7 @@ static const struct channel_type types[] = {
     {30, "Ollama", "http://localhost:11434", &provider_ollama, URL_APPEND, NULL, NULL},
     OPENAI(31, "01.AI", "https://api.lingyiwanwu.com"),
     OPENAI(32, "StepFun", "https://api.stepfun.com"),
-    {33, "AWS Claude", "", NULL, URL_APPEND, NULL, NULL},
+    {33, "AWS Claude", "", &provider_bedrock, URL_APPEND, NULL, NULL},
     {34, "Coze", "https://api.coze.com", NULL, URL_APPEND, NULL, NULL},
     {35, "Cohere", "https://api.cohere.ai", &provider_cohere, URL_APPEND, NULL, NULL},
     OPENAI_BALANCE(36, "DeepSeek", "https://api.deepseek.com", balance_deepseek),

@@ -45,6 +45,7 @@ extern const struct provider provider_deepl;
 extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
+extern const struct provider provider_bedrock;
 extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
 extern const struct provider provider_spark;

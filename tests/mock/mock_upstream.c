@@ -1,6 +1,7 @@
 /* mock_upstream: single-threaded epoll HTTP/1.1 server speaking the OpenAI, Azure, Anthropic and
- * Gemini wire formats, Ollama's native API, Vertex AI's (with a service-account token
- * endpoint) and iFlytek Spark's WebSocket API, for gateway tests and benchmarks. */
+ * Gemini wire formats, Ollama's native API, AWS Bedrock's (SigV4, event-stream frames),
+ * Vertex AI's (with a service-account token endpoint) and iFlytek Spark's WebSocket API,
+ * for gateway tests and benchmarks. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <zlib.h>
 
 /* Limits: generous for tests, small enough that a runaway client cannot exhaust memory. */
 #define MAX_HEADER_BYTES (64u * 1024)       /* request line plus headers */
@@ -195,6 +198,35 @@ static void buf_b64(struct buf *b, const unsigned char *s, size_t n)
     }
     b->len = (size_t)(o - b->p);
     b->p[b->len] = '\0';
+}
+
+static void buf_be32(struct buf *b, uint32_t v)
+{
+    char x[4] = {(char)(v >> 24), (char)(v >> 16), (char)(v >> 8), (char)v};
+    buf_put(b, x, 4);
+}
+
+/* Appends an AWS event-stream frame: lengths, prelude CRC, n string headers, the payload and
+ * the CRC of everything before it (CRC-32 as zlib computes it). */
+static void evs_frame(struct buf *out, const char *const *names, const char *const *values, int n,
+                      const char *payload, size_t len)
+{
+    size_t hlen = 0, start = out->len;
+    for (int i = 0; i < n; i++)
+        hlen += 1 + strlen(names[i]) + 3 + strlen(values[i]);
+    buf_be32(out, (uint32_t)(16 + hlen + len));
+    buf_be32(out, (uint32_t)hlen);
+    buf_be32(out, (uint32_t)crc32(0, (const Bytef *)out->p + start, 8));
+    for (int i = 0; i < n; i++) {
+        size_t nl = strlen(names[i]), vl = strlen(values[i]);
+        char t[3] = {7, (char)(vl >> 8), (char)vl}; /* 7: string */
+        buf_putc(out, (char)nl);
+        buf_put(out, names[i], nl);
+        buf_put(out, t, 3);
+        buf_put(out, values[i], vl);
+    }
+    buf_put(out, payload, len);
+    buf_be32(out, (uint32_t)crc32(0, (const Bytef *)out->p + start, (uInt)(out->len - start)));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -405,6 +437,7 @@ enum prov {
     P_PALM,
     P_COHERE,
     P_OLLAMA,
+    P_BEDROCK,
     P_REPLICATE,
     P_SPARK,
     P__MAX
@@ -419,6 +452,7 @@ static const char *const prov_names[P__MAX] = {
     "palm",      /* P_PALM */
     "cohere",    /* P_COHERE */
     "ollama",    /* P_OLLAMA */
+    "bedrock",   /* P_BEDROCK */
     "replicate", /* P_REPLICATE */
     "spark",     /* P_SPARK */
 };
@@ -449,6 +483,8 @@ enum op {
     OP_DEEPL,        /* DeepL /v2/translate */
     OP_PALM,         /* PaLM 2 generateMessage */
     OP_CO_CHAT,      /* Cohere v1 chat */
+    OP_BR_INVOKE,    /* Bedrock InvokeModel */
+    OP_BR_STREAM,    /* Bedrock InvokeModelWithResponseStream */
     OP_VX_TOKEN,     /* a service account's token exchange (Vertex AI's OAuth) */
     OP_RP_CREATE,    /* Replicate: create a prediction */
     OP_RP_GET,       /* Replicate: a prediction's state */
@@ -596,6 +632,8 @@ struct server {
     struct buf piece;      /* scratch: generated text */
     struct buf dechunked;  /* scratch: decoded chunked request body */
     struct buf path;       /* scratch: copy of the target split at '?' */
+    struct buf frame;      /* scratch: a Bedrock chunk's payload */
+    json_object *aws_keys; /* AWS access key -> secret, for SigV4 checks (POST /_mock/aws_keys) */
     struct vertex vx;      /* Vertex AI's token endpoint */
     struct rp_pred *preds; /* Replicate predictions, a ring of RP_MAX */
     uint64_t n_preds;      /* predictions created */
@@ -931,6 +969,8 @@ static struct buf *sse_named(struct req *r, const char *name)
 {
     struct buf *b = &r->srv->ev;
     buf_clear(b);
+    if (r->prov == P_BEDROCK)
+        return b; /* the event's JSON alone: sse_end wraps it in a frame */
     buf_lit(b, "event: ");
     buf_puts(b, name);
     buf_puts(b, r->crlf ? "\r\ndata: " : "\ndata: ");
@@ -939,6 +979,21 @@ static struct buf *sse_named(struct req *r, const char *name)
 
 static void sse_end(struct req *r)
 {
+    if (r->prov == P_BEDROCK) {
+        /* Bedrock: the Anthropic event in base64 "bytes" plus length padding, in a frame. */
+        static const char *const names[] = {":event-type", ":content-type", ":message-type"};
+        static const char *const values[] = {"chunk", "application/json", "event"};
+        struct server *srv = r->srv;
+        struct buf *t = &srv->frame;
+        buf_clear(t);
+        buf_lit(t, "{\"bytes\":\"");
+        buf_b64(t, (const unsigned char *)srv->ev.p, srv->ev.len);
+        buf_fmt(t, "\",\"p\":\"%.*s\"}", (int)(1 + srv->ev.len % 17), "abcdefghijklmnopqrstuvwxyz");
+        buf_clear(&srv->ev);
+        evs_frame(&srv->ev, names, values, 3, t->p, t->len);
+        rep_event(r);
+        return;
+    }
     buf_puts(&r->srv->ev, r->crlf ? "\r\n\r\n" : "\n\n");
     rep_event(r);
 }
@@ -1719,6 +1774,19 @@ static const char *anthropic_type(int status)
     }
 }
 
+static const char *bedrock_error(int status)
+{
+    switch (status) {
+    case 403: return "AccessDeniedException";
+    case 404: return "ResourceNotFoundException";
+    case 408: return "ModelTimeoutException";
+    case 424: return "ModelErrorException";
+    case 429: return "ThrottlingException";
+    case 503: return "ServiceUnavailableException";
+    default: return status >= 500 ? "InternalServerException" : "ValidationException";
+    }
+}
+
 static const char *google_status(int status)
 {
     switch (status) {
@@ -1753,6 +1821,13 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_lit(b, "}}");
         break;
     case P_DEEPL:
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "}");
+        break;
+    case P_BEDROCK:
+        if (status == 429 && !(d && d->msg[0]))
+            msg = "Too many requests, please wait before trying again.";
         buf_lit(b, "{\"message\":");
         buf_jstrz(b, msg);
         buf_lit(b, "}");
@@ -1827,6 +1902,16 @@ static void reply_error(struct req *r, int status, const char *msg, bool injecte
     struct buf *b = body_reset(r->srv);
     /* Vertex answers its own errors (quota, auth) the Google way, whatever the model. */
     error_obj(b, r->vertex && injected ? P_GEMINI : r->prov, status, msg, injected ? &r->d : NULL);
+    if (r->prov == P_BEDROCK) {
+        /* AWS names the error in a header; the body has only the message. */
+        char extra[256];
+        const char *type = injected && r->d.err_type[0] ? r->d.err_type : bedrock_error(status);
+        snprintf(extra, sizeof extra,
+                 "x-amzn-ErrorType: %s:http://internal.amazon.com/coral/com.amazon.bedrock/\r\n",
+                 type);
+        send_body(r, status, "application/json", extra);
+        return;
+    }
     send_body(r, status,
               r->prov == P_GEMINI   ? "application/json; charset=UTF-8"
               : r->prov == P_OLLAMA ? "application/json; charset=utf-8"
@@ -1871,6 +1956,22 @@ static void stream_fail(struct req *r)
         error_obj(b, P_GEMINI, 500, "mock: stream failed", &r->d);
         sse_end(r);
         break;
+    case P_BEDROCK: {
+        /* An exception frame inside the 200 stream: throttlingException unless err_type= */
+        static const char *const names[] = {":exception-type", ":content-type", ":message-type"};
+        const char *values[] = {r->d.err_type[0] ? r->d.err_type : "throttlingException",
+                                "application/json", "exception"};
+        b = &srv->frame;
+        buf_clear(b);
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b,
+                  r->d.msg[0] ? r->d.msg : "Too many requests, please wait before trying again.");
+        buf_putc(b, '}');
+        buf_clear(&srv->ev);
+        evs_frame(&srv->ev, names, values, 3, b->p, b->len);
+        rep_event(r);
+        break;
+    }
     case P_COHERE:
         b = &srv->ev;
         buf_clear(b);
@@ -2738,7 +2839,11 @@ static void an_stream(struct req *r, const struct chat *ch, const struct plan *p
 {
     struct server *srv = r->srv;
     const struct directives *d = &r->d;
-    stream_head(r, 200, "text/event-stream; charset=utf-8", NULL);
+    if (r->prov == P_BEDROCK)
+        stream_head(r, 200, "application/vnd.amazon.eventstream",
+                    "X-Amzn-Bedrock-Content-Type: application/json\r\n");
+    else
+        stream_head(r, 200, "text/event-stream; charset=utf-8", NULL);
     struct buf *b = sse_named(r, "message_start");
     buf_fmt(b,
             "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock%" PRIu64
@@ -2808,7 +2913,15 @@ static void an_stream(struct req *r, const struct chat *ch, const struct plan *p
         buf_fmt(b, ",\"usage\":{\"output_tokens\":%d}", p->completion);
     buf_putc(b, '}');
     sse_end(r);
-    buf_lit(sse_named(r, "message_stop"), "{\"type\":\"message_stop\"}");
+    b = sse_named(r, "message_stop");
+    buf_lit(b, "{\"type\":\"message_stop\"");
+    /* Bedrock's last event carries the counts it bills. */
+    if (r->prov == P_BEDROCK && d->usage)
+        buf_fmt(b,
+                ",\"amazon-bedrock-invocationMetrics\":{\"inputTokenCount\":%d,"
+                "\"outputTokenCount\":%d,\"invocationLatency\":412,\"firstByteLatency\":230}",
+                ch->prompt, p->completion);
+    buf_putc(b, '}');
     sse_end(r);
     rep_finish(r);
 }
@@ -2838,7 +2951,19 @@ static int an_prompt_tokens(struct req *r)
 static bool an_validate(struct req *r)
 {
     json_object *j = r->json, *msgs = jarr(j, "messages");
-    if (r->vertex) {
+    if (r->prov == P_BEDROCK) {
+        /* Bedrock names the model in the URL and rejects keys it does not know. */
+        const char *v = jstr(j, "anthropic_version");
+        if (!v || strcmp(v, "bedrock-2023-05-31") != 0) {
+            reply_error(r, 400, "Malformed input request: anthropic_version is required", false);
+            return false;
+        }
+        if (jget(j, "model") || jget(j, "stream")) {
+            reply_errorf(r, 400, "Malformed input request: extraneous key [%s] is not permitted",
+                         jget(j, "model") ? "model" : "stream");
+            return false;
+        }
+    } else if (r->vertex) {
         /* Vertex names the model in the path and wants its own API version in the body. */
         const char *v = jstr(j, "anthropic_version");
         if (!v || strcmp(v, "vertex-2023-10-16")) {
@@ -2853,7 +2978,7 @@ static bool an_validate(struct req *r)
         reply_error(r, 400, "model: Field required", false);
         return false;
     }
-    if (r->op == OP_MESSAGES && !jget(j, "max_tokens")) {
+    if (r->op != OP_COUNT_TOKENS && !jget(j, "max_tokens")) {
         reply_error(r, 400, "max_tokens: Field required", false);
         return false;
     }
@@ -2904,6 +3029,10 @@ static void h_an_messages(struct req *r)
     json_object *j = r->json;
     struct chat ch = {.model = r->vertex ? r->pmodel : jstr(j, "model"),
                       .stream = jbool(j, "stream")};
+    if (r->prov == P_BEDROCK) {
+        ch.model = r->pmodel;
+        ch.stream = r->op == OP_BR_STREAM;
+    }
     ch.prompt = an_prompt_tokens(r);
     rec_model(r, ch.model);
     if (r->op == OP_COUNT_TOKENS) {
@@ -2927,6 +3056,177 @@ static void h_an_messages(struct req *r)
         an_stream(r, &ch, &p);
     else
         an_message_json(r, &ch, &p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* AWS Bedrock: Claude over InvokeModel, SigV4 checked as AWS checks it */
+
+static void hex_of(const unsigned char *d, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(p, n, d);
+    hex_of(d, sizeof d, out);
+}
+
+static void hmac256(const void *key, size_t kl, const char *msg, unsigned char out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)kl, (const unsigned char *)msg, strlen(msg), out, &len);
+}
+
+/* Appends s[0..n) with every byte outside A-Z a-z 0-9 - _ . ~ as %XX. */
+static void uri_encode(struct buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            buf_putc(b, (char)c);
+        else
+            buf_fmt(b, "%%%02X", c);
+    }
+}
+
+/* The value of "<name>=" inside an Authorization header, up to the next ',' (or the end). */
+static bool auth_field(const char *auth, const char *name, char *out, size_t cap)
+{
+    const char *p = strstr(auth, name);
+    if (!p)
+        return false;
+    p += strlen(name);
+    size_t n = strcspn(p, ",");
+    copy_str(out, cap, p, n);
+    return n > 0 && n < cap;
+}
+
+/*
+ * Recomputes the request's SigV4 signature from what was received, with the secret the mock
+ * was given for its access key. NULL when it matches; else the 403 message, with *type the
+ * AWS error name.
+ */
+static const char *br_check_sigv4(struct req *r, const char **type)
+{
+    struct server *srv = r->srv;
+    const struct hdr *h = hfind(r, "authorization"), *dh = hfind(r, "x-amz-date");
+    char auth[4096], cred[512], signed_hdrs[1024], sig[128], amz_date[32];
+    *type = "InvalidSignatureException";
+    if (!h || h->val_len >= sizeof auth) {
+        *type = "MissingAuthenticationTokenException";
+        return "Missing Authentication Token";
+    }
+    copy_str(auth, sizeof auth, h->val, h->val_len);
+    if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) ||
+        !auth_field(auth, "Credential=", cred, sizeof cred) ||
+        !auth_field(auth, "SignedHeaders=", signed_hdrs, sizeof signed_hdrs) ||
+        !auth_field(auth, "Signature=", sig, sizeof sig))
+        return "Authorization header requires Credential, SignedHeaders and Signature.";
+    /* AK/date/region/service/aws4_request */
+    char *parts[5], *save = NULL;
+    int np = 0;
+    for (char *t = strtok_r(cred, "/", &save); t && np < 5; t = strtok_r(NULL, "/", &save))
+        parts[np++] = t;
+    if (np != 5 || strcmp(parts[4], "aws4_request") != 0)
+        return "Credential should be scoped to a valid region and service.";
+    if (strcmp(parts[3], "bedrock") != 0)
+        return "Credential should be scoped to correct service: 'bedrock'.";
+    const char *secret = srv->aws_keys ? jstr(srv->aws_keys, parts[0]) : NULL;
+    if (!secret) {
+        *type = "UnrecognizedClientException";
+        return "The security token included in the request is invalid.";
+    }
+    if (!dh || dh->val_len != 16)
+        return "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+               "header.";
+    copy_str(amz_date, sizeof amz_date, dh->val, dh->val_len);
+    if (strncmp(amz_date, parts[1], 8) != 0)
+        return "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+               "from HTTP.";
+    struct tm tm = {0};
+    if (!strptime(amz_date, "%Y%m%dT%H%M%SZ", &tm) ||
+        llabs((long long)(timegm(&tm) - r->now)) > 300)
+        return "Signature expired: the request time is more than 5 minutes from the server's.";
+    if (!strstr(signed_hdrs, "host"))
+        return "'Host' must be a signed header.";
+
+    struct buf c = {0};
+    buf_fmt(&c, "%s\n", r->method);
+    for (const char *p = r->path; *p;) {
+        size_t n = strcspn(p, "/");
+        uri_encode(&c, p, n); /* each segment encoded once more than on the wire */
+        p += n;
+        if (*p == '/') {
+            buf_putc(&c, '/');
+            p++;
+        }
+    }
+    buf_fmt(&c, "\n%s\n", r->query);
+    char names[1024];
+    copy_str(names, sizeof names, signed_hdrs, strlen(signed_hdrs));
+    save = NULL;
+    for (char *name = strtok_r(names, ";", &save); name; name = strtok_r(NULL, ";", &save)) {
+        const struct hdr *v = hfind(r, name);
+        if (!v) {
+            free(c.p);
+            return "A signed header is missing from the request.";
+        }
+        buf_fmt(&c, "%s:", name);
+        size_t a = 0, z = v->val_len;
+        while (a < z && (v->val[a] == ' ' || v->val[a] == '\t'))
+            a++;
+        while (z > a && (v->val[z - 1] == ' ' || v->val[z - 1] == '\t'))
+            z--;
+        for (size_t i = a; i < z; i++)
+            if (!(v->val[i] == ' ' && (v->val[i + 1] == ' ' || v->val[i + 1] == '\t')))
+                buf_putc(&c, v->val[i]);
+        buf_putc(&c, '\n');
+    }
+    char body_hash[65], creq_hash[65], sts[512], key0[300], mine[65];
+    sha256_hex(r->body ? r->body : "", r->body_len, body_hash);
+    buf_fmt(&c, "\n%s\n%s", signed_hdrs, body_hash);
+    sha256_hex(c.p, c.len, creq_hash);
+    free(c.p);
+    snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz_date, parts[1],
+             parts[2], parts[3], creq_hash);
+    unsigned char k1[32], k2[32], k3[32], k4[32], out[32];
+    snprintf(key0, sizeof key0, "AWS4%s", secret);
+    hmac256(key0, strlen(key0), parts[1], k1);
+    hmac256(k1, 32, parts[2], k2);
+    hmac256(k2, 32, parts[3], k3);
+    hmac256(k3, 32, "aws4_request", k4);
+    hmac256(k4, 32, sts, out);
+    hex_of(out, 32, mine);
+    if (strcmp(mine, sig) != 0)
+        return "The request signature we calculated does not match the signature you provided. "
+               "Check your AWS Secret Access Key and signing method.";
+    return NULL;
+}
+
+static void h_br_invoke(struct req *r)
+{
+    const char *type;
+    const char *why = br_check_sigv4(r, &type);
+    if (why) {
+        char extra[256];
+        struct buf *b = body_reset(r->srv);
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b, why);
+        buf_putc(b, '}');
+        snprintf(extra, sizeof extra, "x-amzn-ErrorType: %s:http://internal.amazon.com/coral/\r\n",
+                 type);
+        send_body(r, 403, "application/json", extra);
+        return;
+    }
+    h_an_messages(r);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -4315,6 +4615,37 @@ static int ctl_script_one(struct server *srv, json_object *o)
     return (int)jlen(resp);
 }
 
+/* POST {"<access key>": "<secret>", ...}: secrets to check Bedrock signatures with; DELETE
+ * forgets them. */
+static void ctl_aws_keys(struct req *r)
+{
+    struct server *srv = r->srv;
+    if (!strcmp(r->method, "DELETE")) {
+        json_object_put(srv->aws_keys);
+        srv->aws_keys = NULL;
+        ctl_msg(r, 200, "aws keys cleared");
+        return;
+    }
+    if (strcmp(r->method, "POST")) {
+        ctl_msg(r, 405, "use POST or DELETE");
+        return;
+    }
+    json_object *o = json_tokener_parse(r->body ? r->body : "");
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        ctl_msg(r, 400, "body must be a JSON object {\"<access key>\":\"<secret>\"}");
+        return;
+    }
+    if (!srv->aws_keys)
+        srv->aws_keys = json_object_new_object();
+    json_object_object_foreach(o, k, v)
+    {
+        json_object_object_add(srv->aws_keys, k, json_object_get(v));
+    }
+    json_object_put(o);
+    ctl_msg(r, 200, "aws keys set");
+}
+
 static void ctl_script(struct req *r)
 {
     struct server *srv = r->srv;
@@ -4494,7 +4825,7 @@ static long b64_dec(const char *s, unsigned char *out, size_t cap)
 }
 
 /* The quoted value of name="..." in an authorization text. */
-static bool auth_field(const char *a, const char *name, char *out, size_t cap)
+static bool auth_quoted_field(const char *a, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);
     for (const char *p = a; (p = strstr(p, name)) != NULL; p += nl) {
@@ -4553,11 +4884,12 @@ static void h_spark_upgrade(struct req *r)
     }
     auth[al] = '\0';
     const char *a = (const char *)auth;
-    if ((!auth_field(a, "api_key", key, sizeof key) &&
-         !auth_field(a, "hmac username", key, sizeof key)) ||
-        !auth_field(a, "algorithm", alg, sizeof alg) || strcmp(alg, "hmac-sha256") ||
-        !auth_field(a, "headers", hdrs, sizeof hdrs) || strcmp(hdrs, "host date request-line") ||
-        !auth_field(a, "signature", sig, sizeof sig)) {
+    if ((!auth_quoted_field(a, "api_key", key, sizeof key) &&
+         !auth_quoted_field(a, "hmac username", key, sizeof key)) ||
+        !auth_quoted_field(a, "algorithm", alg, sizeof alg) || strcmp(alg, "hmac-sha256") ||
+        !auth_quoted_field(a, "headers", hdrs, sizeof hdrs) ||
+        strcmp(hdrs, "host date request-line") ||
+        !auth_quoted_field(a, "signature", sig, sizeof sig)) {
         spark_refuse(r, 401, "HMAC signature cannot be verified");
         return;
     }
@@ -4836,6 +5168,8 @@ static void control(struct req *r)
         script_clear(srv);
         ctl_reset_stats(srv);
         ctl_msg(r, 200, "reset");
+    } else if (!strcmp(what, "aws_keys")) {
+        ctl_aws_keys(r);
     } else if (!strcmp(what, "vertex")) {
         ctl_vertex(r);
     } else if (!strcmp(what, "health")) {
@@ -5069,6 +5403,22 @@ static enum op openai_op(const char *tail)
     return OP_NONE;
 }
 
+/* Decodes %XX escapes of s[0..n) into out (cap bytes, cut to fit). */
+static void pct_decode(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        unsigned v;
+        if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+}
+
 /* Decides provider and operation from the path (and, for model lists, from the auth headers). */
 static void route(struct req *r)
 {
@@ -5091,6 +5441,15 @@ static void route(struct req *r)
     if (has_suffix(p, "/dashboard/billing/credit_grants") || has_suffix(p, "/sb-api/user/status") ||
         has_suffix(p, "/api/report/getUserOverview")) {
         r->op = OP_BALANCE;
+        return;
+    }
+    const char *bm = strstr(p, "/model/");
+    const char *bslash = bm ? strchr(bm + 7, '/') : NULL;
+    if (bslash && (has_suffix(p, "/invoke") || has_suffix(p, "/invoke-with-response-stream"))) {
+        const char *id = bm + 7, *slash = bslash;
+        r->prov = P_BEDROCK;
+        r->op = has_suffix(p, "/invoke") ? OP_BR_INVOKE : OP_BR_STREAM;
+        pct_decode(r->pmodel, sizeof r->pmodel, id, (size_t)(slash - id));
         return;
     }
     if (has_suffix(p, "/predictions") && strstr(p, "/models/")) {
@@ -5216,6 +5575,11 @@ static void req_key(struct req *r)
         copy_str(r->key, sizeof r->key, h->val + 7, h->val_len - 7);
         return;
     }
+    if (h && h->val_len > 28 && !strncmp(h->val, "AWS4-HMAC-SHA256 Credential=", 28)) {
+        const char *ak = h->val + 28, *end = memchr(ak, '/', h->val_len - 28);
+        copy_str(r->key, sizeof r->key, ak, end ? (size_t)(end - ak) : h->val_len - 28);
+        return;
+    }
     if (h && h->val_len > 15 && !strncmp(h->val, "DeepL-Auth-Key ", 15)) {
         copy_str(r->key, sizeof r->key, h->val + 15, h->val_len - 15);
         return;
@@ -5254,6 +5618,8 @@ static void directive_text(struct req *r, struct buf *t)
     case OP_CHAT:
     case OP_OL_CHAT:
     case OP_MESSAGES:
+    case OP_BR_INVOKE:
+    case OP_BR_STREAM:
     case OP_COUNT_TOKENS:
         list = jarr(j, "messages");
         for (size_t i = jlen(list); i-- > 0;) {
@@ -5469,6 +5835,8 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_DEEPL: h_deepl(r); break;
     case OP_PALM: h_palm(r); break;
     case OP_CO_CHAT: h_co_chat(r); break;
+    case OP_BR_INVOKE:
+    case OP_BR_STREAM: h_br_invoke(r); break;
     case OP_RP_CREATE: h_rp_create(r); break;
     case OP_RP_GET: h_rp_get(r); break;
     case OP_RP_STREAM: h_rp_stream(r); break;
@@ -5604,6 +5972,8 @@ static void server_free(struct server *srv)
     buf_free(&srv->piece);
     buf_free(&srv->dechunked);
     buf_free(&srv->path);
+    buf_free(&srv->frame);
+    json_object_put(srv->aws_keys);
     if (srv->tok)
         json_tokener_free(srv->tok);
     EVP_PKEY_free(srv->vx.pub);
