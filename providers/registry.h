@@ -40,6 +40,7 @@ extern const struct provider provider_deepl;
 extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
+extern const struct provider provider_replicate;
 extern const struct provider provider_coze;
 extern const struct provider provider_cloudflare;
 extern const struct provider provider_aiproxylib;

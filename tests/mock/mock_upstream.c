@@ -400,6 +400,7 @@ enum prov {
     P_PALM,
     P_COHERE,
     P_OLLAMA,
+    P_REPLICATE,
     P_COZE,
     P_CLOUDFLARE,
     P_AIPROXYLIB,
@@ -415,6 +416,7 @@ static const char *const prov_names[P__MAX] = {
     "palm",       /* P_PALM */
     "cohere",     /* P_COHERE */
     "ollama",     /* P_OLLAMA */
+    "replicate",  /* P_REPLICATE */
     "coze",       /* P_COZE */
     "cloudflare", /* P_CLOUDFLARE */
     "aiproxylib", /* P_AIPROXYLIB */
@@ -446,6 +448,10 @@ enum op {
     OP_DEEPL,        /* DeepL /v2/translate */
     OP_PALM,         /* PaLM 2 generateMessage */
     OP_CO_CHAT,      /* Cohere v1 chat */
+    OP_RP_CREATE,    /* Replicate: create a prediction */
+    OP_RP_GET,       /* Replicate: a prediction's state */
+    OP_RP_STREAM,    /* Replicate: a prediction's event stream */
+    OP_RP_FILE,      /* Replicate: an output file */
     OP_COZE_CHAT,    /* Coze /open_api/v2/chat */
     OP_CF_RUN,       /* Cloudflare Workers AI native /ai/run/{model} */
     OP_LIB_ASK,      /* AI Proxy Library /api/library/ask */
@@ -559,6 +565,8 @@ struct server {
     struct buf piece;         /* scratch: generated text */
     struct buf dechunked;     /* scratch: decoded chunked request body */
     struct buf path;          /* scratch: copy of the target split at '?' */
+    struct rp_pred *preds;    /* Replicate predictions, a ring of RP_MAX */
+    uint64_t n_preds;         /* predictions created */
     char rbuf[65536];         /* recv() landing area, copied into conn.in */
 };
 
@@ -584,6 +592,19 @@ struct directives {
     char msg[512];     /* error message override */
     char block[64];    /* Gemini promptFeedback.blockReason */
 };
+
+/* A Replicate prediction the mock created: what it answers when polled or streamed. */
+struct rp_pred {
+    uint64_t id;         /* its number (mockpred<id>), 0 for a free slot */
+    bool image;          /* an image model's prediction */
+    bool stream;         /* created with "stream": true */
+    int polls;           /* GETs of its state so far */
+    struct directives d; /* the directives of the prompt that created it */
+    char model[128];     /* owner/name */
+};
+
+#define RP_MAX 64         /* predictions remembered; older ones are forgotten */
+#define RP_SETTLE_POLLS 2 /* polls that see it running before it settles */
 
 struct hdr {
     const char *name; /* not NUL-terminated while parsing */
@@ -1596,6 +1617,7 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         {"stop", "stop", "stop", "stop"},                      /* P_PALM: no finish reasons */
         {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"}, /* P_COHERE */
         {"stop", "length", "stop", "stop"},                    /* P_OLLAMA */
+        {"stop", "stop", "stop", "stop"},                      /* P_REPLICATE: none */
         {"stop", "stop", "stop", "stop"},                      /* P_COZE: no finish reasons */
         {"stop", "length", "content_filter", "tool_calls"},    /* P_CLOUDFLARE */
         {"stop", "stop", "stop", "stop"},                      /* P_AIPROXYLIB */
@@ -1720,6 +1742,16 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_lit(b, "{\"error\":");
         buf_jstrz(b, msg);
         buf_putc(b, '}');
+        break;
+    case P_REPLICATE:
+        /* Problem details; a 429 says when to come back. */
+        if (status == 429 && !(d && d->msg[0]))
+            msg = "Request was throttled. Expected available in 1 second.";
+        buf_lit(b, "{\"title\":");
+        buf_jstrz(b, status == 429 ? "Request was throttled" : reason_phrase(status));
+        buf_lit(b, ",\"detail\":");
+        buf_jstrz(b, msg);
+        buf_fmt(b, ",\"status\":%d}", status);
         break;
     case P_COZE:
         /* Coze's code 4013 is its rate limit, 4100 a bad token. */
@@ -3785,6 +3817,195 @@ static void h_ol_embed(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Replicate predictions. The creation's prompt directives decide what the prediction does:
+ * chunks=/text= its output, fail_after= a failure (a failed prediction when polled; in the
+ * stream, an error event with fail=error, else a cut). */
+
+/* Bearer auth as Replicate checks it; false after answering 401. */
+static bool rp_auth(struct req *r)
+{
+    const struct hdr *h = hfind(r, "authorization");
+    if (h && h->val_len > 7 && !strncasecmp(h->val, "Bearer ", 7))
+        return true;
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"title\":\"Unauthenticated\",\"detail\":\"You did not pass a valid "
+               "authentication token\",\"status\":401}");
+    send_body(r, 401, "application/problem+json", NULL);
+    return false;
+}
+
+/* The prediction named by the path's last segment (mockpred<n>, an optional extension),
+ * or NULL after answering 404. */
+static struct rp_pred *rp_find(struct req *r)
+{
+    const char *slash = strrchr(r->path, '/');
+    unsigned long long id = 0;
+    struct rp_pred *p = NULL;
+    if (slash && sscanf(slash + 1, "mockpred%llu", &id) == 1 && id)
+        p = &r->srv->preds[id % RP_MAX];
+    if (p && p->id == id)
+        return p;
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"detail\":\"Not found.\",\"status\":404}");
+    send_body(r, 404, "application/problem+json", NULL);
+    return NULL;
+}
+
+/* The base of the URLs the mock hands out: http://<Host header>. */
+static void rp_base(struct req *r, struct buf *b)
+{
+    const struct hdr *h = hfind(r, "host");
+    buf_lit(b, "http://");
+    if (h)
+        buf_put(b, h->val, h->val_len);
+    else
+        buf_lit(b, "127.0.0.1");
+}
+
+/* The prediction object in its current state. */
+static void rp_object(struct req *r, const struct rp_pred *p, const char *status)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"id\":\"mockpred%" PRIu64 "\",\"model\":", p->id);
+    buf_jstrz(b, p->model);
+    buf_fmt(b, ",\"version\":\"\",\"status\":\"%s\",\"logs\":\"\",\"data_removed\":false,", status);
+    buf_lit(b, "\"created_at\":\"2024-01-01T00:00:00.000Z\",\"output\":");
+    bool ok = !strcmp(status, "succeeded");
+    if (ok && p->image) {
+        buf_lit(b, "[\"");
+        rp_base(r, b);
+        buf_fmt(b, "/v1/files/mockpred%" PRIu64 ".png\"]", p->id);
+    } else if (ok) {
+        buf_putc(b, '[');
+        for (int i = 0; i < p->d.chunks; i++) {
+            struct buf *pc = &r->srv->piece;
+            buf_clear(pc);
+            piece_append(&p->d, i, pc);
+            if (i)
+                buf_putc(b, ',');
+            buf_jstr(b, pc->p, pc->len);
+        }
+        buf_putc(b, ']');
+    } else {
+        buf_lit(b, "null");
+    }
+    buf_lit(b, ",\"error\":");
+    if (!strcmp(status, "failed"))
+        buf_jstrz(b, p->d.msg[0] ? p->d.msg : "mock: prediction failed");
+    else
+        buf_lit(b, "null");
+    buf_lit(b, ",\"metrics\":");
+    buf_puts(b, ok ? "{\"predict_time\":0.5}" : "{}");
+    buf_lit(b, ",\"urls\":{\"get\":\"");
+    rp_base(r, b);
+    buf_fmt(b, "/v1/predictions/mockpred%" PRIu64 "\",\"cancel\":\"", p->id);
+    rp_base(r, b);
+    buf_fmt(b, "/v1/predictions/mockpred%" PRIu64 "/cancel\"", p->id);
+    if (p->stream) {
+        buf_lit(b, ",\"stream\":\"");
+        rp_base(r, b);
+        buf_fmt(b, "/v1/streams/mockpred%" PRIu64 "\"", p->id);
+    }
+    buf_lit(b, "}}");
+}
+
+static void h_rp_create(struct req *r)
+{
+    if (!rp_auth(r))
+        return;
+    json_object *input = jget(r->json, "input");
+    const char *prompt = jstr(input, "prompt");
+    if (!json_object_is_type(input, json_type_object) || !prompt || !*prompt) {
+        struct buf *b = body_reset(r->srv);
+        buf_lit(b, "{\"title\":\"Input validation failed\",\"detail\":\"- input: prompt is "
+                   "required\",\"status\":422}");
+        send_body(r, 422, "application/problem+json", NULL);
+        return;
+    }
+    struct server *srv = r->srv;
+    uint64_t id = ++srv->n_preds;
+    struct rp_pred *p = &srv->preds[id % RP_MAX];
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    p->d = r->d;
+    copy_str(p->model, sizeof p->model, r->pmodel, strlen(r->pmodel));
+    p->image = has_prefix(p->model, "black-forest-labs/") ||
+               has_prefix(p->model, "stability-ai/") || has_prefix(p->model, "ideogram-ai/") ||
+               has_prefix(p->model, "recraft-ai/");
+    p->stream = !p->image && jbool(r->json, "stream");
+    rec_model(r, p->model);
+    if (!p->image)
+        rec_tokens(r, count_words(prompt, strlen(prompt)), p->d.chunks, false);
+    rp_object(r, p, "starting");
+    send_body(r, 201, "application/json", NULL);
+}
+
+static void h_rp_get(struct req *r)
+{
+    if (!rp_auth(r))
+        return;
+    struct rp_pred *p = rp_find(r);
+    if (!p)
+        return;
+    rec_model(r, p->model);
+    p->polls++;
+    const char *status = p->polls == 1                 ? "starting"
+                         : p->polls <= RP_SETTLE_POLLS ? "processing"
+                         : p->d.fail_after >= 0        ? "failed"
+                                                       : "succeeded";
+    rp_object(r, p, status);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_rp_stream(struct req *r)
+{
+    if (!rp_auth(r))
+        return;
+    struct rp_pred *p = rp_find(r);
+    if (!p)
+        return;
+    struct server *srv = r->srv;
+    rec_model(r, p->model);
+    r->d = p->d;
+    stream_head(r, 200, "text/event-stream", "Cache-Control: no-store\r\n");
+    for (int i = 0; i < r->d.chunks; i++) {
+        if (i == r->d.fail_after) {
+            rep_seg(&srv->rep, r->d.delay_ms);
+            if (!r->d.fail_error) {
+                srv->rep.cut = true;
+                return;
+            }
+            struct buf *b = sse_named(r, "error");
+            buf_lit(b, "{\"detail\":");
+            buf_jstrz(b, r->d.msg[0] ? r->d.msg : "mock: prediction failed");
+            buf_putc(b, '}');
+            sse_end(r);
+            buf_puts(sse_named(r, "done"), "{\"reason\":\"error\"}");
+            sse_end(r);
+            rep_finish(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        struct buf *b = &srv->ev;
+        buf_clear(b);
+        buf_fmt(b, "event: output\nid: %d\ndata: ", i + 1);
+        buf_put(b, pc->p, pc->len);
+        sse_end(r);
+    }
+    buf_puts(sse_named(r, "done"), "{}");
+    sse_end(r);
+    rep_finish(r);
+}
+
+static void h_rp_file(struct req *r)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_put(b, tiny_png, sizeof tiny_png);
+    send_body(r, 200, "image/png", NULL);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Scripted responses */
 
 static struct script_q *script_queue(struct server *srv, const char *key, bool create)
@@ -4237,6 +4458,25 @@ static void route(struct req *r)
         r->op = OP_BALANCE;
         return;
     }
+    if (has_suffix(p, "/predictions") && strstr(p, "/models/")) {
+        const char *m = strstr(p, "/models/") + 8;
+        r->prov = P_REPLICATE;
+        r->op = OP_RP_CREATE;
+        copy_str(r->pmodel, sizeof r->pmodel, m, strlen(m) - strlen("/predictions"));
+        return;
+    }
+    static const struct {
+        const char *prefix;
+        enum op op;
+    } rp[] = {{"/v1/predictions/", OP_RP_GET},
+              {"/v1/streams/", OP_RP_STREAM},
+              {"/v1/files/", OP_RP_FILE}};
+    for (size_t i = 0; i < sizeof rp / sizeof *rp; i++)
+        if (has_prefix(p, rp[i].prefix)) {
+            r->prov = P_REPLICATE;
+            r->op = rp[i].op;
+            return;
+        }
     if (has_suffix(p, "/open_api/v2/chat")) {
         r->prov = P_COZE;
         r->op = OP_COZE_CHAT;
@@ -4420,6 +4660,7 @@ static void directive_text(struct req *r, struct buf *t)
         }
         break;
     case OP_CO_CHAT: v = jget(j, "message"); break;
+    case OP_RP_CREATE: v = jget(jget(j, "input"), "prompt"); break;
     case OP_COZE_CHAT:
     case OP_LIB_ASK: v = jget(j, "query"); break;
     case OP_CF_RUN:
@@ -4443,7 +4684,7 @@ static void directive_text(struct req *r, struct buf *t)
 static bool op_needs_json(enum op op)
 {
     return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
-           op != OP_BALANCE;
+           op != OP_BALANCE && op != OP_RP_GET && op != OP_RP_STREAM && op != OP_RP_FILE;
 }
 
 static void dispatch(struct server *srv, struct req *r)
@@ -4519,7 +4760,8 @@ static void dispatch(struct server *srv, struct req *r)
         reply_error(r, 404, msg, true);
         goto out;
     }
-    bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE;
+    bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE ||
+                    r->op == OP_RP_GET || r->op == OP_RP_STREAM || r->op == OP_RP_FILE;
     if (strcmp(r->method, want_get ? "GET" : "POST")) {
         reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
         goto out;
@@ -4578,6 +4820,10 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_DEEPL: h_deepl(r); break;
     case OP_PALM: h_palm(r); break;
     case OP_CO_CHAT: h_co_chat(r); break;
+    case OP_RP_CREATE: h_rp_create(r); break;
+    case OP_RP_GET: h_rp_get(r); break;
+    case OP_RP_STREAM: h_rp_stream(r); break;
+    case OP_RP_FILE: h_rp_file(r); break;
     case OP_COZE_CHAT: h_coze_chat(r); break;
     case OP_CF_RUN: h_cf_run(r); break;
     case OP_LIB_ASK: h_lib_ask(r); break;
@@ -4699,6 +4945,7 @@ static void server_free(struct server *srv)
     }
     log_clear(srv);
     free(srv->log);
+    free(srv->preds);
     script_clear(srv);
     free(srv->heap);
     rep_free(&srv->rep);
@@ -4770,6 +5017,8 @@ int main(int argc, char **argv)
     srv->lfd = srv->sfd = srv->epfd = -1;
     srv->log_cap = (size_t)log_size;
     srv->log = xrealloc(NULL, srv->log_cap * sizeof *srv->log);
+    srv->preds = xrealloc(NULL, RP_MAX * sizeof *srv->preds);
+    memset(srv->preds, 0, RP_MAX * sizeof *srv->preds);
     memset(srv->log, 0, srv->log_cap * sizeof *srv->log);
     srv->tok = json_tokener_new_ex(128); /* tool schemas nest deeper than the default 32 */
     srv->started = time(NULL);
