@@ -32,7 +32,14 @@ static void fix_init(struct fix *f, const char *model, const char *req_json)
 {
     memset(f, 0, sizeof *f);
     f->a = arena_new(4096);
-    f->ch = (struct prov_channel){7, FIX_TYPE, "KEY", FIX_BASE, 1, "", "{}"};
+    f->ch = (struct prov_channel){.id = 7,
+                                  .type = FIX_TYPE,
+                                  .key = "KEY",
+                                  .base_url = FIX_BASE,
+                                  .is_default_base = 1,
+                                  .api_version = "",
+                                  .config = "{}",
+                                  .gemini_safety = ""};
     f->req = json_tokener_parse(req_json);
     f->ctx.a = f->a;
     f->ctx.mode = RELAY_CHAT;
