@@ -2,6 +2,7 @@
  * registry): URL and auth rules, bodies passed through, usage picked from responses. */
 #include "config.h"
 #include "providers/adaptor.h"
+#include "providers/cloudflare.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 #include "fcgi/arena.h"
@@ -78,27 +79,14 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
                              "unsupported relay mode for this channel");
         out->url = arena_printf(ctx->a, "%s%s", base, task);
         break;
-    case URL_CLOUDFLARE: {
+    case URL_CLOUDFLARE:
         if (ctx->mode != RELAY_CHAT && ctx->mode != RELAY_EMBEDDINGS)
             return prov_fail(err, 400, "one_api_error", "convert_request_failed", NULL,
                              "unsupported relay mode for Cloudflare Workers AI");
-        size_t bl = strlen(base);
-        /* Through Cloudflare AI Gateway the account is in the base already. */
-        if (!strncmp(base, "https://gateway.ai.cloudflare.com", 32) && bl >= 11 &&
-            !strcmp(base + bl - 11, "/workers-ai")) {
-            out->url = arena_printf(ctx->a, "%s/v1%s", base, task);
-            break;
-        }
-        json_object *cfg = jparse(ctx->ch->config, strlen(ctx->ch->config), 0, NULL);
-        json_object *acct = jget(cfg, "user_id");
-        const char *id = acct ? arena_strdup(ctx->a, json_object_get_string(acct)) : "";
-        json_object_put(cfg);
-        if (!*id)
-            return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
-                             "the Cloudflare channel needs its account id in config.user_id");
-        out->url = arena_printf(ctx->a, "%s/client/v4/accounts/%s/ai/v1%s", base, id, task);
+        out->url = cloudflare_url(ctx, task, err);
+        if (!out->url)
+            return -1;
         break;
-    }
     case URL_STRIP_V1: out->url = arena_printf(ctx->a, "%s%s", base, client_path(ctx)); break;
     case URL_APPEND:
     default:

@@ -49,5 +49,8 @@ extern const struct provider provider_bedrock;
 extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
 extern const struct provider provider_spark;
+extern const struct provider provider_coze;
+extern const struct provider provider_cloudflare;
+extern const struct provider provider_aiproxylib;
 
 #endif

@@ -440,21 +440,27 @@ enum prov {
     P_BEDROCK,
     P_REPLICATE,
     P_SPARK,
+    P_COZE,
+    P_CLOUDFLARE,
+    P_AIPROXYLIB,
     P__MAX
 };
 
 static const char *const prov_names[P__MAX] = {
-    "openai",    /* P_OPENAI */
-    "azure",     /* P_AZURE */
-    "anthropic", /* P_ANTHROPIC */
-    "gemini",    /* P_GEMINI */
-    "deepl",     /* P_DEEPL */
-    "palm",      /* P_PALM */
-    "cohere",    /* P_COHERE */
-    "ollama",    /* P_OLLAMA */
-    "bedrock",   /* P_BEDROCK */
-    "replicate", /* P_REPLICATE */
-    "spark",     /* P_SPARK */
+    "openai",     /* P_OPENAI */
+    "azure",      /* P_AZURE */
+    "anthropic",  /* P_ANTHROPIC */
+    "gemini",     /* P_GEMINI */
+    "deepl",      /* P_DEEPL */
+    "palm",       /* P_PALM */
+    "cohere",     /* P_COHERE */
+    "ollama",     /* P_OLLAMA */
+    "bedrock",    /* P_BEDROCK */
+    "replicate",  /* P_REPLICATE */
+    "spark",      /* P_SPARK */
+    "coze",       /* P_COZE */
+    "cloudflare", /* P_CLOUDFLARE */
+    "aiproxylib", /* P_AIPROXYLIB */
 };
 
 enum op {
@@ -492,6 +498,9 @@ enum op {
     OP_RP_FILE,      /* Replicate: an output file */
     OP_EDITS,        /* OpenAI's retired Edits API */
     OP_IMAGE_FILE,   /* GET/HEAD /img/{W}x{H}.{png,jpg,gif,webp}: a generated image file */
+    OP_COZE_CHAT,    /* Coze /open_api/v2/chat */
+    OP_CF_RUN,       /* Cloudflare Workers AI native /ai/run/{model} */
+    OP_LIB_ASK,      /* AI Proxy Library /api/library/ask */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -1700,17 +1709,22 @@ static void arg_frag(const struct plan *p, int k, const char **s, size_t *n)
 /* Provider spelling of a finish reason; canonical names are stop, length, filter, tool. */
 static const char *finish_for(enum prov pv, const struct directives *d, bool tool)
 {
+    /* Indexed by provider: a provider without a row would read NULL names. */
     static const char *const names[P__MAX][4] = {
-        {"stop", "length", "content_filter", "tool_calls"},    /* P_OPENAI */
-        {"stop", "length", "content_filter", "tool_calls"},    /* P_AZURE */
-        {"end_turn", "max_tokens", "refusal", "tool_use"},     /* P_ANTHROPIC */
-        {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},              /* P_GEMINI */
-        {"stop", "stop", "stop", "stop"},                      /* P_DEEPL: no finish reasons */
-        {"stop", "stop", "stop", "stop"},                      /* P_PALM: no finish reasons */
-        {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"}, /* P_COHERE */
-        {"stop", "length", "stop", "stop"},                    /* P_OLLAMA */
-        {"stop", "stop", "stop", "stop"},                      /* P_REPLICATE: none */
-        {"stop", "stop", "stop", "stop"},                      /* P_SPARK: no finish reasons */
+        [P_OPENAI] = {"stop", "length", "content_filter", "tool_calls"},
+        [P_AZURE] = {"stop", "length", "content_filter", "tool_calls"},
+        [P_ANTHROPIC] = {"end_turn", "max_tokens", "refusal", "tool_use"},
+        [P_GEMINI] = {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},
+        [P_DEEPL] = {"stop", "stop", "stop", "stop"}, /* no finish reasons */
+        [P_PALM] = {"stop", "stop", "stop", "stop"},  /* no finish reasons */
+        [P_COHERE] = {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"},
+        [P_OLLAMA] = {"stop", "length", "stop", "stop"},
+        [P_BEDROCK] = {"end_turn", "max_tokens", "refusal", "tool_use"}, /* Claude's */
+        [P_REPLICATE] = {"stop", "stop", "stop", "stop"},                /* none */
+        [P_SPARK] = {"stop", "stop", "stop", "stop"},                    /* no finish reasons */
+        [P_COZE] = {"stop", "stop", "stop", "stop"},                     /* no finish reasons */
+        [P_CLOUDFLARE] = {"stop", "length", "content_filter", "tool_calls"},
+        [P_AIPROXYLIB] = {"stop", "stop", "stop", "stop"},
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1863,6 +1877,34 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_fmt(b, ",\"status\":%d}", status);
         break;
+    case P_COZE:
+        /* Coze's code 4013 is its rate limit, 4100 a bad token. */
+        buf_fmt(b, "{\"code\":%s,\"msg\":",
+                code                ? code
+                : status == 429     ? "4013"
+                : status == 401     ? "4100"
+                : status / 100 == 4 ? "4000"
+                                    : "5000");
+        buf_jstrz(b, status == 429 && !(d && d->msg[0]) ? "The requests exceed the limit" : msg);
+        buf_putc(b, '}');
+        break;
+    case P_CLOUDFLARE:
+        /* The v4 API envelope; 3040 is Workers AI's capacity limit, 10000 a bad token. */
+        buf_fmt(b, "{\"result\":null,\"success\":false,\"errors\":[{\"code\":%s,\"message\":",
+                code            ? code
+                : status == 429 ? "3040"
+                : status == 401 ? "10000"
+                                : "5007");
+        buf_jstrz(b, status == 429 && !(d && d->msg[0])
+                         ? "Capacity temporarily exceeded, please try again."
+                         : msg);
+        buf_lit(b, "}],\"messages\":[]}");
+        break;
+    case P_AIPROXYLIB:
+        buf_fmt(b, "{\"success\":false,\"errCode\":%s,\"message\":", code ? code : "1");
+        buf_jstrz(b, msg);
+        buf_putc(b, '}');
+        break;
     case P_AZURE:
         buf_lit(b, "{\"error\":{\"code\":");
         buf_jstrz(b, code ? code : azure_code(status));
@@ -1985,6 +2027,14 @@ static void stream_fail(struct req *r)
         error_obj(b, P_OLLAMA, 500, "mock: stream failed", &r->d);
         buf_putc(b, '\n');
         rep_event(r);
+        break;
+    case P_COZE:
+        b = &srv->ev;
+        buf_clear(b);
+        buf_lit(b, "data:{\"event\":\"error\",\"error_information\":{\"code\":5000,\"msg\":");
+        buf_jstrz(b, r->d.msg[0] ? r->d.msg : "mock: stream failed");
+        buf_lit(b, "}}");
+        sse_end(r);
         break;
     default:
         b = sse_data(r);
@@ -3738,6 +3788,227 @@ static void h_co_chat(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Coze v2 chat: POST /open_api/v2/chat with `Authorization: Bearer <token>`. Coze's v2 API
+ * reports no usage; the counts the mock records are words + 3 per turn over chat_history and
+ * query. Errors are {"code": N, "msg": ...}. */
+
+static int cz_prompt_tokens(struct req *r)
+{
+    int total = 0;
+    json_object *hist = jarr(r->json, "chat_history");
+    for (size_t i = 0; i < jlen(hist); i++) {
+        const char *m = jstr(json_object_array_get_idx(hist, i), "content");
+        total += (m ? count_words(m, strlen(m)) : 0) + 3;
+    }
+    const char *q = jstr(r->json, "query");
+    return total + (q ? count_words(q, strlen(q)) : 0) + 3;
+}
+
+/* One "data:{...}" event (Coze writes no space after the colon). */
+static struct buf *cz_event(struct req *r)
+{
+    buf_clear(&r->srv->ev);
+    buf_lit(&r->srv->ev, "data:");
+    return &r->srv->ev;
+}
+
+static void cz_message(struct buf *b, struct req *r, const char *type, const char *text, size_t n,
+                       int index)
+{
+    buf_lit(b, "{\"event\":\"message\",\"message\":{\"role\":\"assistant\",\"type\":");
+    buf_jstrz(b, type);
+    buf_lit(b, ",\"content\":");
+    buf_jstr(b, text, n);
+    buf_fmt(b,
+            ",\"content_type\":\"text\"},\"is_finish\":false,\"index\":%d,\"conversation_id\":"
+            "\"mock-conv-%" PRIu64 "\"}",
+            index, r->seq);
+}
+
+static void h_coze_chat(struct req *r)
+{
+    json_object *j = r->json;
+    const char *bot = jstr(j, "bot_id"), *user = jstr(j, "user"), *query = jstr(j, "query");
+    if (!bot || !*bot || !user || !*user || !query || !*query) {
+        reply_error(r, 400, "bot_id, user and query are required", false);
+        return;
+    }
+    if (r->d.strict && jget(j, "messages")) {
+        reply_error(r, 400, "invalid parameter: messages", false);
+        return;
+    }
+    bool stream = jbool(j, "stream");
+    int prompt = cz_prompt_tokens(r);
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_model(r, bot);
+    rec_tokens(r, prompt, p.completion, false);
+    if (drop_if_failing(r, stream))
+        return;
+    static const char follow[] = "What else can you do?";
+    if (!stream) {
+        struct buf *b = body_reset(r->srv);
+        struct buf *t = all_text(r, p.n_text);
+        buf_lit(b, "{\"messages\":[");
+        /* A verbose message first: the answer is the first of type "answer", not the first. */
+        buf_lit(b, "{\"role\":\"assistant\",\"type\":\"verbose\",\"content\":\"{}\","
+                   "\"content_type\":\"text\"},{\"role\":\"assistant\",\"type\":\"answer\","
+                   "\"content\":");
+        buf_jstr(b, t->p, t->len);
+        buf_lit(b, ",\"content_type\":\"text\"},{\"role\":\"assistant\",\"type\":\"follow_up\","
+                   "\"content\":");
+        buf_jstrz(b, follow);
+        buf_fmt(b,
+                ",\"content_type\":\"text\"}],\"conversation_id\":\"mock-conv-%" PRIu64
+                "\",\"code\":0,\"msg\":\"success\"}",
+                r->seq);
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&r->srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        cz_message(cz_event(r), r, "answer", pc->p, pc->len, 0);
+        sse_end(r);
+    }
+    cz_message(cz_event(r), r, "follow_up", follow, strlen(follow), 1);
+    sse_end(r);
+    buf_lit(cz_event(r), "{\"event\":\"done\"}");
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Cloudflare Workers AI. The OpenAI-compatible /client/v4/accounts/{acct}/ai/v1/... paths are
+ * answered by the OpenAI handlers with Cloudflare's error envelope; the native
+ * /client/v4/accounts/{acct}/ai/run/{model} takes {"prompt"} or {"messages"} and answers
+ * {"result":{"response":...,"usage":{...}},"success":true,...} or an SSE stream of
+ * {"response":"..."} events, a usage event and [DONE]. usage=0 leaves the usage out. */
+
+static void h_cf_run(struct req *r)
+{
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    const char *prompt = jstr(j, "prompt");
+    if (!prompt && !jlen(msgs)) {
+        reply_error(r, 400, "AiError: Bad input: must have required property 'prompt'", false);
+        return;
+    }
+    int ptoks = 0;
+    if (prompt) {
+        ptoks = count_words(prompt, strlen(prompt)) + 3;
+    } else {
+        for (size_t i = 0; i < jlen(msgs); i++) {
+            const char *c = jstr(json_object_array_get_idx(msgs, i), "content");
+            ptoks += (c ? count_words(c, strlen(c)) : 0) + 3;
+        }
+    }
+    bool stream = jbool(j, "stream");
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_model(r, r->pmodel);
+    rec_tokens(r, ptoks, p.completion, r->d.usage);
+    if (drop_if_failing(r, stream))
+        return;
+    if (!stream) {
+        struct buf *b = body_reset(r->srv);
+        struct buf *t = all_text(r, p.n_text);
+        buf_lit(b, "{\"result\":{\"response\":");
+        buf_jstr(b, t->p, t->len);
+        if (r->d.usage)
+            buf_fmt(
+                b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                ptoks, p.completion, ptoks + p.completion);
+        buf_lit(b, "},\"success\":true,\"errors\":[],\"messages\":[]}");
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&r->srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        struct buf *b = sse_data(r);
+        buf_lit(b, "{\"response\":");
+        buf_jstr(b, pc->p, pc->len);
+        buf_lit(b, ",\"p\":\"abcdefgh\"}");
+        sse_end(r);
+    }
+    if (r->d.usage) {
+        buf_fmt(sse_data(r),
+                "{\"response\":\"\",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
+                "\"total_tokens\":%d}}",
+                ptoks, p.completion, ptoks + p.completion);
+        sse_end(r);
+    }
+    buf_lit(sse_data(r), "[DONE]");
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* AI Proxy Library: POST /api/library/ask {"model","query","libraryId","stream"} with a
+ * Bearer key. The answer cites one document; no usage is reported (the recorded counts are
+ * words + 3 over the query). Errors are {"success":false,"errCode":N,"message":...}. */
+
+#define LIB_DOCS "[{\"title\":\"Mock guide\",\"url\":\"https://mock.invalid/guide\"}]"
+
+static void h_lib_ask(struct req *r)
+{
+    json_object *j = r->json;
+    const char *query = jstr(j, "query"), *lib = jstr(j, "libraryId");
+    const char *model = jstr(j, "model");
+    if (!query || !*query || !lib || !*lib) {
+        reply_error(r, 400, "query and libraryId are required", false);
+        return;
+    }
+    bool stream = jbool(j, "stream");
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_tokens(r, count_words(query, strlen(query)) + 3, p.completion, false);
+    if (drop_if_failing(r, stream))
+        return;
+    if (!stream) {
+        struct buf *b = body_reset(r->srv);
+        struct buf *t = all_text(r, p.n_text);
+        buf_lit(b, "{\"success\":true,\"answer\":");
+        buf_jstr(b, t->p, t->len);
+        buf_lit(b, ",\"documents\":" LIB_DOCS "}");
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&r->srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        struct buf *b = sse_data(r);
+        buf_lit(b, "{\"content\":");
+        buf_jstr(b, pc->p, pc->len);
+        buf_lit(b, ",\"finish\":false,\"model\":");
+        buf_jstrz(b, model ? model : "");
+        buf_lit(b, ",\"documents\":[]}");
+        sse_end(r);
+    }
+    struct buf *b = sse_data(r);
+    buf_lit(b, "{\"content\":\"\",\"finish\":true,\"model\":");
+    buf_jstrz(b, model ? model : "");
+    buf_lit(b, ",\"documents\":" LIB_DOCS "}");
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Ollama native API. Ollama checks no key; the bearer token a gateway sends is recorded. */
 
 /* One /api/chat object: a content piece (done false), or the done one with the counters. */
@@ -5471,6 +5742,27 @@ static void route(struct req *r)
             r->op = rp[i].op;
             return;
         }
+    if (has_suffix(p, "/open_api/v2/chat")) {
+        r->prov = P_COZE;
+        r->op = OP_COZE_CHAT;
+        return;
+    }
+    if (has_suffix(p, "/api/library/ask")) {
+        r->prov = P_AIPROXYLIB;
+        r->op = OP_LIB_ASK;
+        return;
+    }
+    if (has_prefix(p, "/client/v4/accounts/")) {
+        const char *run = strstr(p, "/ai/run/");
+        r->prov = P_CLOUDFLARE;
+        if (run) {
+            r->op = OP_CF_RUN;
+            copy_str(r->pmodel, sizeof r->pmodel, run + 8, strlen(run + 8));
+        } else if (strstr(p, "/ai/v1/")) {
+            r->op = openai_op(p);
+        }
+        return;
+    }
     if (has_suffix(p, "/api/chat") || has_suffix(p, "/api/embed")) {
         r->prov = P_OLLAMA;
         r->op = has_suffix(p, "/api/chat") ? OP_OL_CHAT : OP_OL_EMBED;
@@ -5670,6 +5962,16 @@ static void directive_text(struct req *r, struct buf *t)
         break;
     case OP_CO_CHAT: v = jget(j, "message"); break;
     case OP_RP_CREATE: v = jget(jget(j, "input"), "prompt"); break;
+    case OP_COZE_CHAT:
+    case OP_LIB_ASK: v = jget(j, "query"); break;
+    case OP_CF_RUN:
+        v = jget(j, "prompt");
+        if (!v) {
+            list = jarr(j, "messages");
+            if (jlen(list))
+                v = jget(json_object_array_get_idx(list, jlen(list) - 1), "content");
+        }
+        break;
     case OP_BATCH_EMBED:
         list = jarr(j, "requests");
         if (jlen(list))
@@ -5804,6 +6106,13 @@ static void dispatch(struct server *srv, struct req *r)
             goto out;
         }
     }
+    /* These check the Bearer token before anything else, as the real services do. */
+    if ((r->prov == P_COZE || r->prov == P_CLOUDFLARE || r->prov == P_AIPROXYLIB) && !r->key[0]) {
+        reply_error(r, 401,
+                    r->prov == P_CLOUDFLARE ? "Authentication error" : "authentication is invalid",
+                    false);
+        goto out;
+    }
     if (r->prov == P_AZURE && r->d.strict && !strstr(r->query, "api-version=")) {
         struct buf *b = body_reset(srv);
         buf_lit(b, "{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}");
@@ -5843,6 +6152,9 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_RP_FILE: h_rp_file(r); break;
     case OP_EDITS: h_oa_edits(r); break;
     case OP_IMAGE_FILE: h_image_file(r); break;
+    case OP_COZE_CHAT: h_coze_chat(r); break;
+    case OP_CF_RUN: h_cf_run(r); break;
+    case OP_LIB_ASK: h_lib_ask(r); break;
     case OP_VX_TOKEN:
     case OP_NONE: break;
     }
