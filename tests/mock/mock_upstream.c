@@ -391,7 +391,19 @@ static void jtext(json_object *v, struct buf *out, int depth)
 /* ------------------------------------------------------------------------- */
 /* Server data structures */
 
-enum prov { P_OPENAI, P_AZURE, P_ANTHROPIC, P_GEMINI, P_DEEPL, P_PALM, P_COHERE, P_OLLAMA, P__MAX };
+enum prov {
+    P_OPENAI,
+    P_AZURE,
+    P_ANTHROPIC,
+    P_GEMINI,
+    P_DEEPL,
+    P_PALM,
+    P_COHERE,
+    P_OLLAMA,
+    P_MINIMAX,
+    P_TENCENT,
+    P__MAX
+};
 
 static const char *const prov_names[P__MAX] = {
     "openai",    /* P_OPENAI */
@@ -402,6 +414,8 @@ static const char *const prov_names[P__MAX] = {
     "palm",      /* P_PALM */
     "cohere",    /* P_COHERE */
     "ollama",    /* P_OLLAMA */
+    "minimax",   /* P_MINIMAX */
+    "tencent",   /* P_TENCENT */
 };
 
 enum op {
@@ -430,6 +444,8 @@ enum op {
     OP_DEEPL,        /* DeepL /v2/translate */
     OP_PALM,         /* PaLM 2 generateMessage */
     OP_CO_CHAT,      /* Cohere v1 chat */
+    OP_MM_CHAT,      /* MiniMax chatcompletion_v2 */
+    OP_TC,           /* Tencent API 3.0: the action is X-TC-Action */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -1577,6 +1593,8 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         {"stop", "stop", "stop", "stop"},                      /* P_PALM: no finish reasons */
         {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"}, /* P_COHERE */
         {"stop", "length", "stop", "stop"},                    /* P_OLLAMA */
+        {"stop", "length", "stop", "tool_calls"},              /* P_MINIMAX */
+        {"stop", "length", "sensitive", "tool_calls"},         /* P_TENCENT */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1699,6 +1717,33 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_putc(b, '}');
         break;
+    case P_MINIMAX:
+        /* Inside HTTP 200: base_resp carries MiniMax's own code. */
+        buf_fmt(b,
+                "{\"id\":\"\",\"choices\":null,\"created\":0,\"model\":\"\",\"object\":"
+                "\"chat.completion\",\"base_resp\":{\"status_code\":%d,\"status_msg\":",
+                code            ? atoi(code)
+                : status == 429 ? 1002
+                : status == 401 ? 1004
+                : status == 402 ? 1008
+                : status < 500  ? 2013
+                                : 1000);
+        buf_jstrz(b, msg);
+        buf_lit(b, "}}");
+        break;
+    case P_TENCENT:
+        /* Inside HTTP 200: Response.Error with a string code. */
+        buf_lit(b, "{\"Response\":{\"Error\":{\"Code\":");
+        buf_jstrz(b, code            ? code
+                     : status == 429 ? "RequestLimitExceeded"
+                     : status == 401 ? "AuthFailure.SignatureFailure"
+                     : status == 403 ? "ResourceInsufficient.ChargeResourceExhaust"
+                     : status < 500  ? "InvalidParameter"
+                                     : "InternalError");
+        buf_lit(b, ",\"Message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "},\"RequestId\":\"mock-error\"}}");
+        break;
     case P_AZURE:
         buf_lit(b, "{\"error\":{\"code\":");
         buf_jstrz(b, code ? code : azure_code(status));
@@ -1735,9 +1780,18 @@ static void reply_error(struct req *r, int status, const char *msg, bool injecte
         snprintf(dflt, sizeof dflt, "mock upstream error (HTTP %d)", status);
         msg = dflt;
     }
+    if (r->prov == P_MINIMAX && r->json && jbool(r->json, "stream")) {
+        /* MiniMax fails a stream with one data event of the error body. */
+        stream_head(r, 200, "text/event-stream", NULL);
+        error_obj(sse_data(r), r->prov, status, msg, injected ? &r->d : NULL);
+        sse_end(r);
+        rep_finish(r);
+        return;
+    }
     struct buf *b = body_reset(r->srv);
     error_obj(b, r->prov, status, msg, injected ? &r->d : NULL);
-    send_body(r, status,
+    /* MiniMax and Tencent answer their errors with HTTP 200. */
+    send_body(r, r->prov == P_MINIMAX || r->prov == P_TENCENT ? 200 : status,
               r->prov == P_GEMINI   ? "application/json; charset=UTF-8"
               : r->prov == P_OLLAMA ? "application/json; charset=utf-8"
                                     : "application/json",
@@ -3336,6 +3390,469 @@ static void h_co_chat(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* MiniMax chatcompletion_v2: OpenAI's shape plus base_resp, errors inside HTTP 200, and a
+ * stream that ends with the whole chat.completion instead of [DONE]. */
+
+static void mm_base_resp(struct buf *b)
+{
+    buf_lit(b, ",\"input_sensitive\":false,\"output_sensitive\":false,\"base_resp\":{"
+               "\"status_code\":0,\"status_msg\":\"\"}}");
+}
+
+/* The whole answer: the non-stream body, and the last event of a stream. */
+static void mm_answer(struct buf *b, struct req *r, const struct chat *ch, const struct plan *p)
+{
+    buf_fmt(b, "{\"id\":\"mm-mock%" PRIu64 "\",\"choices\":[{\"finish_reason\":", r->seq);
+    buf_jstrz(b, finish_for(P_MINIMAX, &r->d, false));
+    buf_lit(b, ",\"index\":0,\"message\":{\"content\":");
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_fmt(b, ",\"role\":\"assistant\",\"name\":\"MiniMax AI\"}}],\"created\":%lld,\"model\":",
+            (long long)r->now);
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"object\":\"chat.completion\"");
+    if (r->d.usage)
+        buf_fmt(b, ",\"usage\":{\"total_tokens\":%d,\"prompt_tokens\":%d,\"completion_tokens\":%d}",
+                ch->prompt + p->completion, ch->prompt, p->completion);
+    mm_base_resp(b);
+}
+
+static void h_mm_chat(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    if (!r->key[0]) {
+        reply_error(r, 401,
+                    "login fail: Please carry the API secret key in the 'Authorization' field "
+                    "of the request header",
+                    false);
+        return;
+    }
+    const char *model = jstr(j, "model");
+    if (!model || !jlen(msgs)) {
+        reply_error(r, 400, "invalid params, model and messages are required", false);
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "stream")};
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        buf_clear(&srv->text);
+        jtext(jget(json_object_array_get_idx(msgs, i), "content"), &srv->text, 0);
+        ch.prompt += count_words(srv->text.p, srv->text.len) + 3;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.tool = false;
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (!ch.stream) {
+        mm_answer(body_reset(srv), r, &ch, &p);
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_clear(&srv->text);
+        buf_jstr(&srv->text, pc->p, pc->len);
+        struct buf *b = sse_data(r);
+        buf_fmt(b,
+                "{\"id\":\"mm-mock%" PRIu64 "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":",
+                r->seq);
+        buf_put(b, srv->text.p, srv->text.len);
+        buf_fmt(b, ",\"role\":\"assistant\",\"name\":\"MiniMax AI\"}}],\"created\":%lld,\"model\":",
+                (long long)r->now);
+        buf_jstrz(b, model);
+        buf_lit(b, ",\"object\":\"chat.completion.chunk\",\"usage\":null,\"input_sensitive\":false,"
+                   "\"output_sensitive\":false}");
+        sse_end(r);
+    }
+    /* mm_answer writes the text through srv->piece, not srv->ev: the event buffer stays. */
+    mm_answer(sse_data(r), r, &ch, &p);
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tencent Hunyuan (TencentCloud API 3.0): POST / with X-TC-Action, TC3-HMAC-SHA256 checked as
+ * Tencent checks it (over the Host and Content-Type received, the timestamp within 300 s),
+ * errors as Response.Error inside HTTP 200, a stream without [DONE]. The secret key of a
+ * SecretId is that id followed by "-secret" (Tencent's documentation id has its documented
+ * key). */
+
+#define TC_DOC_ID "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
+#define TC_DOC_KEY "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
+#define TC_NOTE "以上内容为AI生成，不代表开发者立场，请勿删除或修改本标记"
+
+/* A small SHA-256 (FIPS 180-4) of its own, so the mock checks signatures independently of
+ * the gateway's crypto. */
+struct sha256 {
+    uint32_t h[8];
+    unsigned char blk[64];
+    size_t n;     /* bytes in blk */
+    uint64_t len; /* total bytes */
+};
+
+static uint32_t ror32(uint32_t x, int n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(struct sha256 *s, const unsigned char *p)
+{
+    static const uint32_t k[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2};
+    uint32_t w[64], v[8];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    memcpy(v, s->h, sizeof v);
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = v[7] + (ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25)) +
+                      ((v[4] & v[5]) ^ (~v[4] & v[6])) + k[i] + w[i];
+        uint32_t t2 = (ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22)) +
+                      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof *v);
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++)
+        s->h[i] += v[i];
+}
+
+static void sha256_init(struct sha256 *s)
+{
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, iv, sizeof iv);
+    s->n = 0;
+    s->len = 0;
+}
+
+static void sha256_add(struct sha256 *s, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    s->len += n;
+    while (n) {
+        size_t take = 64 - s->n < n ? 64 - s->n : n;
+        memcpy(s->blk + s->n, p, take);
+        s->n += take;
+        p += take;
+        n -= take;
+        if (s->n == 64) {
+            sha256_block(s, s->blk);
+            s->n = 0;
+        }
+    }
+}
+
+static void sha256_end(struct sha256 *s, unsigned char out[32])
+{
+    uint64_t bits = s->len * 8;
+    unsigned char pad = 0x80, zero = 0, be[8];
+    sha256_add(s, &pad, 1);
+    while (s->n != 56)
+        sha256_add(s, &zero, 1);
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha256_add(s, be, 8);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (unsigned char)(s->h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)s->h[i];
+    }
+}
+
+static void hmac256(const void *key, size_t kn, const void *msg, size_t n, unsigned char out[32])
+{
+    unsigned char k[64] = {0}, pad[64], inner[32];
+    struct sha256 s;
+    if (kn > 64) {
+        sha256_init(&s);
+        sha256_add(&s, key, kn);
+        sha256_end(&s, k);
+    } else {
+        memcpy(k, key, kn);
+    }
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    sha256_init(&s);
+    sha256_add(&s, pad, 64);
+    sha256_add(&s, msg, n);
+    sha256_end(&s, inner);
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    sha256_init(&s);
+    sha256_add(&s, pad, 64);
+    sha256_add(&s, inner, 32);
+    sha256_end(&s, out);
+}
+
+static void hex_of(const unsigned char *d, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* Copies header name's value (NUL-terminated, cut to cap) into out; false when absent. */
+static bool hval(const struct req *r, const char *name, char *out, size_t cap)
+{
+    const struct hdr *h = hfind(r, name);
+    if (!h)
+        return false;
+    copy_str(out, cap, h->val, h->val_len);
+    return true;
+}
+
+/* Sends Tencent's error (HTTP 200) with code and message. */
+static void tc_error(struct req *r, const char *code, const char *msg)
+{
+    copy_str(r->d.err_code, sizeof r->d.err_code, code, strlen(code));
+    copy_str(r->d.msg, sizeof r->d.msg, msg, strlen(msg));
+    reply_error(r, 200, msg, true);
+}
+
+/* Checks the TC3 signature as Tencent does. True when the request may proceed; otherwise the
+ * error is answered. */
+static bool tc_verify(struct req *r)
+{
+    char auth[1024], ctype[256], host[256], action[128], ts[32], version[32];
+    if (!hval(r, "authorization", auth, sizeof auth) || strncmp(auth, "TC3-HMAC-SHA256 ", 16)) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The Authorization header is missing or not TC3");
+        return false;
+    }
+    if (!hval(r, "x-tc-timestamp", ts, sizeof ts) ||
+        !hval(r, "x-tc-version", version, sizeof version)) {
+        tc_error(r, "MissingParameter", "X-TC-Timestamp and X-TC-Version are required");
+        return false;
+    }
+    if (strcmp(version, "2023-09-01")) {
+        tc_error(r, "InvalidParameterValue", "X-TC-Version must be 2023-09-01 for hunyuan");
+        return false;
+    }
+    long long t = atoll(ts);
+    if (t < (long long)r->now - 300 || t > (long long)r->now + 300) {
+        tc_error(r, "AuthFailure.SignatureExpire",
+                 "Signature expired. Timestamp is more than 5 minutes away from the server time");
+        return false;
+    }
+    hval(r, "content-type", ctype, sizeof ctype);
+    hval(r, "host", host, sizeof host);
+    hval(r, "x-tc-action", action, sizeof action);
+    for (char *c = action; *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    /* Credential=<id>/<date>/hunyuan/tc3_request, SignedHeaders=..., Signature=<hex> */
+    char id[128] = "", date[16] = "", signed_h[128] = "", sig[80] = "";
+    if (sscanf(auth,
+               "TC3-HMAC-SHA256 Credential=%127[^/]/%15[^/]/hunyuan/tc3_request, "
+               "SignedHeaders=%127[^,], Signature=%79s",
+               id, date, signed_h, sig) != 4) {
+        tc_error(r, "AuthFailure.SignatureFailure", "The Authorization header is malformed");
+        return false;
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char want_date[16];
+    gmtime_r(&tt, &tm);
+    strftime(want_date, sizeof want_date, "%Y-%m-%d", &tm);
+    if (strcmp(date, want_date) || strcmp(signed_h, "content-type;host;x-tc-action")) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The credential date or the signed headers do not match the request");
+        return false;
+    }
+    unsigned char d[32];
+    char hex[65], canon_hex[65];
+    struct sha256 s;
+    sha256_init(&s);
+    sha256_add(&s, r->body ? r->body : "", r->body_len);
+    sha256_end(&s, d);
+    hex_of(d, 32, hex);
+    struct buf *cr = &r->srv->piece;
+    buf_clear(cr);
+    buf_fmt(cr,
+            "POST\n/\n\ncontent-type:%s\nhost:%s\nx-tc-action:%s\n\ncontent-type;host;"
+            "x-tc-action\n%s",
+            ctype, host, action, hex);
+    sha256_init(&s);
+    sha256_add(&s, cr->p, cr->len);
+    sha256_end(&s, d);
+    hex_of(d, 32, canon_hex);
+    buf_clear(cr);
+    buf_fmt(cr, "TC3-HMAC-SHA256\n%lld\n%s/hunyuan/tc3_request\n%s", t, date, canon_hex);
+    char key[200];
+    snprintf(key, sizeof key, "TC3%s%s", !strcmp(id, TC_DOC_ID) ? TC_DOC_KEY : id,
+             !strcmp(id, TC_DOC_ID) ? "" : "-secret");
+    unsigned char k1[32], k2[32], k3[32];
+    hmac256(key, strlen(key), date, strlen(date), k1);
+    hmac256(k1, 32, "hunyuan", 7, k2);
+    hmac256(k2, 32, "tc3_request", 11, k3);
+    hmac256(k3, 32, cr->p, cr->len, d);
+    hex_of(d, 32, hex);
+    if (strcmp(hex, sig)) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The provided credentials could not be validated. Please check your signature "
+                 "is correct.");
+        return false;
+    }
+    return true;
+}
+
+static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan *p)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"Response\":{\"RequestId\":\"mock-req-%" PRIu64 "\",\"Note\":\"" TC_NOTE
+            "\",\"Choices\":[{\"FinishReason\":",
+            r->seq);
+    buf_jstrz(b, finish_for(P_TENCENT, &r->d, false));
+    buf_lit(b, ",\"Message\":{\"Role\":\"assistant\",\"Content\":");
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
+                ch->prompt, p->completion, ch->prompt + p->completion);
+    buf_lit(b, "}}");
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* One stream event: a content piece (finish "" while it goes on) and the running usage. */
+static void tc_event(struct req *r, const struct chat *ch, const char *text, size_t n,
+                     const char *finish, int completion)
+{
+    struct buf *b = sse_data(r);
+    buf_lit(b, "{\"Note\":\"" TC_NOTE "\",\"Choices\":[{\"FinishReason\":");
+    buf_jstrz(b, finish);
+    buf_lit(b, ",\"Delta\":{\"Role\":\"assistant\",\"Content\":");
+    buf_jstr(b, text, n);
+    buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
+                ch->prompt, completion, ch->prompt + completion);
+    buf_putc(b, '}');
+    sse_end(r);
+}
+
+static void tc_chat(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *j = r->json, *msgs = jarr(j, "Messages");
+    const char *model = jstr(j, "Model");
+    if (!model || !jlen(msgs)) {
+        tc_error(r, "MissingParameter",
+                 "The request is missing a required parameter `Model` or "
+                 "`Messages`.");
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "Stream")};
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        const char *content = jstr(m, "Content"), *role = jstr(m, "Role");
+        if (!role || !content || (r->d.strict && !*content)) {
+            tc_error(r, "InvalidParameter", "Messages need a Role and a non-empty Content.");
+            return;
+        }
+        ch.prompt += count_words(content, strlen(content)) + 3;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.tool = false;
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (!ch.stream) {
+        tc_chat_json(r, &ch, &p);
+        return;
+    }
+    char extra[64];
+    snprintf(extra, sizeof extra, "X-TC-RequestId: mock-req-%" PRIu64 "\r\n", r->seq);
+    stream_head(r, 200, "text/event-stream", extra);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_clear(&srv->text);
+        buf_put(&srv->text, pc->p, pc->len);
+        tc_event(r, &ch, srv->text.p, srv->text.len, "", i + 1);
+    }
+    tc_event(r, &ch, "", 0, finish_for(P_TENCENT, &r->d, false), p.completion);
+    rep_finish(r);
+}
+
+static void tc_embed(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *list = jarr(r->json, "InputList");
+    if (!jlen(list)) {
+        tc_error(r, "InvalidParameter", "InputList must be a non-empty array of strings.");
+        return;
+    }
+    struct buf *b = body_reset(srv);
+    buf_lit(b, "{\"Response\":{\"Data\":[");
+    int prompt = 0;
+    for (size_t i = 0; i < jlen(list); i++) {
+        json_object *v = json_object_array_get_idx(list, i);
+        int toks = 0;
+        if (!json_object_is_type(v, json_type_string)) {
+            tc_error(r, "InvalidParameter", "InputList must be a non-empty array of strings.");
+            return;
+        }
+        uint64_t h = emb_input(srv, v, &toks);
+        prompt += toks;
+        buf_puts(b, i ? ",{\"Embedding\":" : "{\"Embedding\":");
+        emb_vector(srv, b, h, DEFAULT_DIMS, false);
+        buf_fmt(b, ",\"Index\":%zu,\"Object\":\"embedding\"}", i);
+    }
+    buf_lit(b, "]");
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"TotalTokens\":%d}", prompt, prompt);
+    buf_fmt(b, ",\"RequestId\":\"mock-req-%" PRIu64 "\"}}", r->seq);
+    rec_model(r, "hunyuan-embedding");
+    rec_tokens(r, prompt, 0, r->d.usage);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_tc(struct req *r)
+{
+    char action[64] = "";
+    hval(r, "x-tc-action", action, sizeof action);
+    if (!tc_verify(r))
+        return;
+    if (!strcmp(action, "ChatCompletions"))
+        tc_chat(r);
+    else if (!strcmp(action, "GetEmbedding"))
+        tc_embed(r);
+    else
+        tc_error(r, "InvalidAction", "The action requested is not supported by the mock.");
+}
+
+/* ------------------------------------------------------------------------- */
 /* Ollama native API. Ollama checks no key; the bearer token a gateway sends is recorded. */
 
 /* One /api/chat object: a content piece (done false), or the done one with the counters. */
@@ -3973,6 +4490,16 @@ static void route(struct req *r)
         r->op = openai_op(slash);
         return;
     }
+    if (hfind(r, "x-tc-action")) {
+        r->prov = P_TENCENT;
+        r->op = OP_TC;
+        return;
+    }
+    if (has_suffix(p, "/v1/text/chatcompletion_v2")) {
+        r->prov = P_MINIMAX;
+        r->op = OP_MM_CHAT;
+        return;
+    }
     if (has_suffix(p, "/v2/translate")) {
         r->prov = P_DEEPL;
         r->op = OP_DEEPL;
@@ -4039,6 +4566,12 @@ static void req_key(struct req *r)
         copy_str(r->key, sizeof r->key, h->val + 7, h->val_len - 7);
         return;
     }
+    if (h && h->val_len > 28 && !strncmp(h->val, "TC3-HMAC-SHA256 Credential=", 27)) {
+        /* Tencent: the SecretId names the key. */
+        const char *id = h->val + 27, *slash = memchr(id, '/', h->val_len - 27);
+        copy_str(r->key, sizeof r->key, id, slash ? (size_t)(slash - id) : h->val_len - 27);
+        return;
+    }
     if (h && h->val_len > 15 && !strncmp(h->val, "DeepL-Auth-Key ", 15)) {
         copy_str(r->key, sizeof r->key, h->val + 15, h->val_len - 15);
         return;
@@ -4069,7 +4602,23 @@ static void directive_text(struct req *r, struct buf *t)
     }
     json_object *list = NULL, *v = NULL;
     switch (r->op) {
+    case OP_TC:
+        list = jarr(j, "Messages");
+        if (list) {
+            for (size_t i = jlen(list); i-- > 0;) {
+                json_object *m = json_object_array_get_idx(list, i);
+                const char *role = jstr(m, "Role");
+                if (role && !strcmp(role, "user")) {
+                    v = jget(m, "Content");
+                    break;
+                }
+            }
+        } else if (jlen(list = jarr(j, "InputList"))) {
+            v = json_object_array_get_idx(list, jlen(list) - 1);
+        }
+        break;
     case OP_CHAT:
+    case OP_MM_CHAT:
     case OP_OL_CHAT:
     case OP_MESSAGES:
     case OP_COUNT_TOKENS:
@@ -4261,6 +4810,8 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_DEEPL: h_deepl(r); break;
     case OP_PALM: h_palm(r); break;
     case OP_CO_CHAT: h_co_chat(r); break;
+    case OP_MM_CHAT: h_mm_chat(r); break;
+    case OP_TC: h_tc(r); break;
     case OP_NONE: break;
     }
 out:
