@@ -316,12 +316,21 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
     return 0;
 }
 
+/* The first element of array member key of j, or NULL (json-c asserts on a non-array). */
+static json_object *first_of(json_object *j, const char *key)
+{
+    json_object *a = jget(j, key);
+    return json_object_is_type(a, json_type_array) && json_object_array_length(a)
+               ? json_object_array_get_idx(a, 0)
+               : NULL;
+}
+
 /* 1 when j is a whole chat.completion (choices[0].message, no delta) where a chunk was
  * expected. */
 static int is_whole_answer(json_object *j)
 {
     const char *object = jstr(j, "object");
-    json_object *c0 = json_object_array_get_idx(jget(j, "choices"), 0);
+    json_object *c0 = first_of(j, "choices");
     return object && !strcmp(object, "chat.completion") && jget(c0, "message") &&
            !jget(c0, "delta");
 }
@@ -339,7 +348,7 @@ static void whole_answer(struct prov_ctx *ctx, struct oa_stream *st, json_object
         .usage_null = 0,
     };
     if (!st->is_finish_seen) {
-        const char *fr = jstr(json_object_array_get_idx(jget(j, "choices"), 0), "finish_reason");
+        const char *fr = jstr(first_of(j, "choices"), "finish_reason");
         json_object *delta = jnew_obj();
         prov_chunk_put(out, &c, 0, delta, fr && *fr ? fr : "stop");
         json_object_put(delta);

@@ -72,6 +72,15 @@ static const char *answer_model(const struct prov_ctx *ctx)
     return ctx->model ? ctx->model : "";
 }
 
+/* The first element of array member key of j, or NULL (json-c asserts on a non-array). */
+static json_object *first_of(json_object *j, const char *key)
+{
+    json_object *a = jget(j, key);
+    return json_object_is_type(a, json_type_array) && json_object_array_length(a)
+               ? json_object_array_get_idx(a, 0)
+               : NULL;
+}
+
 /* --- errors --- */
 
 /* The Error object of an answer: Response.Error, or a top-level Error. NULL when none. */
@@ -283,7 +292,7 @@ static int usage_fill(struct prov_ctx *ctx, json_object *u)
 
 static int chat_response(struct prov_ctx *ctx, json_object *resp, struct strbuf *out)
 {
-    json_object *choice = json_object_array_get_idx(jget(resp, "Choices"), 0);
+    json_object *choice = first_of(resp, "Choices");
     json_object *msg = jget(choice, "Message");
     const char *text = jstr(msg, "Content");
     const char *id = jstr(resp, "Id");
@@ -428,7 +437,7 @@ static int tc_parse_event(struct prov_ctx *ctx, const char *event, const char *d
         return -1;
     }
     struct tc_stream *st = stream_state(ctx, jstr(ev, "Id"));
-    json_object *choice = json_object_array_get_idx(jget(ev, "Choices"), 0);
+    json_object *choice = first_of(ev, "Choices");
     const char *text = jstr(jget(choice, "Delta"), "Content");
     const char *reason = jstr(choice, "FinishReason");
     int is_last = reason && *reason;

@@ -396,6 +396,11 @@ static void test_cn_types(struct fixture *f)
     is_str(f->ctx.text.p, "Hello", "its text is not counted twice");
     ok(f->ctx.usage.prompt_tokens == 4 && f->ctx.usage.completion_tokens == 1,
        "its usage is billed");
+    setup(f, 27, "https://api.minimax.chat", RELAY_CHAT);
+    is_int(event(f, "{\"object\":\"chat.completion\",\"choices\":{\"message\":{}}}"), 0,
+           "a chat.completion whose choices is not an array (once a crash)");
+    is_int(event(f, "{\"object\":\"chat.completion\"}"), 0, "or that has no choices");
+    ok(!f->ctx.finished, "is no whole answer");
 }
 
 int main(void)

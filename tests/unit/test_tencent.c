@@ -452,6 +452,31 @@ static void test_t3_errors(void)
     fixture_fini(&f);
 }
 
+static void test_odd_shapes(void)
+{
+    static const char *const bodies[] = {
+        "{\"Response\":{\"Choices\":{\"Message\":{}},\"Id\":\"x\"}}",
+        "{\"Response\":{\"Id\":\"x\"}}",
+        "{\"Response\":{\"Choices\":[],\"Id\":\"x\"}}",
+    };
+    struct fixture f;
+    struct prov_error err = {0};
+    struct strbuf out;
+    fixture_init(&f, RELAY_CHAT, "{\"model\":\"hunyuan-lite\",\"messages\":[]}", 1700000000);
+    sb_init(&out, f.a);
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        sb_reset(&out);
+        ok(provider_tencent.parse_response(&f.ctx, bodies[i], strlen(bodies[i]), &out, &err) == 0 &&
+               strstr(out.p, "\"content\":\"\""),
+           "an answer with odd Choices (%zu) is an empty answer, not a crash", i);
+    }
+    static const char ev[] = "{\"Choices\":{\"Delta\":{}},\"Id\":\"x\"}";
+    sb_reset(&out);
+    ok(provider_tencent.parse_event(&f.ctx, "", ev, sizeof ev - 1, &out, &err) == 0 && !out.len,
+       "a stream event whose Choices is not an array is skipped (once a crash)");
+    fixture_fini(&f);
+}
+
 static void test_embedding_response(void)
 {
     static const char body[] =
@@ -496,5 +521,6 @@ int main(void)
     test_stream_cut_and_filter();
     test_t3_errors();
     test_embedding_response();
+    test_odd_shapes();
     return done_testing();
 }
