@@ -3611,8 +3611,12 @@ static void hmac256(const void *key, size_t kn, const void *msg, size_t n, unsig
 
 static void hex_of(const unsigned char *d, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", d[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 /* Copies header name's value (NUL-terminated, cut to cap) into out; false when absent. */
