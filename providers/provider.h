@@ -61,10 +61,11 @@ struct prov_ctx {
     int64_t created;          /* Unix time of the request, for "created" */
 
     /* Outputs. */
-    struct prov_usage usage; /* usage seen so far (the last report wins, never summed) */
-    struct strbuf text;      /* completion text produced, for counting when no usage */
-    int finished;            /* the upstream signalled the end of the stream */
-    void *state;             /* the adaptor's own stream state, in the arena */
+    struct prov_usage usage;        /* usage seen so far (the last report wins, never summed) */
+    struct strbuf text;             /* completion text produced, for counting when no usage */
+    int finished;                   /* the upstream signalled the end of the stream */
+    void *state;                    /* the adaptor's own state (stream, follow-ups), in the arena */
+    struct prov_request *follow_up; /* set with PROV_FOLLOW_UP: the next upstream request */
 };
 
 /* The upstream request an adaptor builds. */
@@ -72,9 +73,34 @@ struct prov_request {
     const char *url;         /* absolute URL */
     const char *headers[16]; /* "Name: value" lines, in the arena */
     int n_headers;
-    const char *body; /* in the arena */
+    const char *body; /* in the arena; NULL sends a GET */
     size_t body_len;
+    int delay_ms;  /* follow-ups only: how long the core waits before sending it (polling) */
+    int is_stream; /* follow-ups only: the answer is an event stream (see PROV_FOLLOW_UP) */
 };
+
+/* Follow-up requests, for upstreams that need more than one request per client request
+ * (create a task, then poll it or open its stream; download a result).
+ *
+ * parse_response may return PROV_FOLLOW_UP instead of 0 after pointing ctx->follow_up at a
+ * new prov_request in the arena (URL, headers, body NULL for a GET, delay_ms, is_stream).
+ * The core then waits delay_ms, performs it with the relay's proxy and cancellation rules,
+ * and:
+ *   - on a 200/201 answer, hands its whole body to parse_response again, which answers 0
+ *     (out holds the final OpenAI answer), PROV_FOLLOW_UP again, or -1. The adaptor knows
+ *     which answer it is reading from its own ctx->state. When the client asked for a stream
+ *     and the follow-up has is_stream set, an answer that is not application/json is instead
+ *     fed event by event to parse_event, as a first answer that streams would be;
+ *   - on any other status, normalises it through parse_error as for the first request.
+ * The body passed to parse_response is only valid during that call: copy what must survive
+ * into the arena. The first request and its follow-ups share the relay timeout as one
+ * deadline, and at most PROV_MAX_FOLLOW_UPS follow-ups are made; past either the attempt
+ * fails with 500 do_request_failed. Only a provider with may_follow_up set may answer
+ * PROV_FOLLOW_UP: for it, a 2xx JSON answer to a stream request goes to parse_response
+ * (which writes SSE chunks, as with is_stream_emulated, when it answers at once) instead of
+ * being refused as "not a stream". */
+#define PROV_FOLLOW_UP 1
+#define PROV_MAX_FOLLOW_UPS 600
 
 /* An error to show the client, normalised to OpenAI's shape. */
 struct prov_error {
@@ -91,7 +117,8 @@ struct provider {
      * (status 500, code "convert_request_failed", or 400 for a request it cannot serve). */
     int (*build_request)(struct prov_ctx *ctx, struct prov_request *out, struct prov_error *err);
     /* Converts a successful (2xx) non-stream upstream body into the OpenAI response body
-     * appended to out, and fills ctx->usage when the upstream reported it. -1 with err. */
+     * appended to out, and fills ctx->usage when the upstream reported it. -1 with err;
+     * PROV_FOLLOW_UP (may_follow_up providers) to ask for another upstream request. */
     int (*parse_response)(struct prov_ctx *ctx, const char *body, size_t n, struct strbuf *out,
                           struct prov_error *err);
     /* Converts one upstream stream event into zero or more complete OpenAI SSE events
@@ -112,6 +139,8 @@ struct provider {
      * and parse_response (ctx->is_stream set) writes the whole answer as SSE chunks, which the
      * core sends as a stream followed by [DONE]; parse_event is never called. */
     int is_stream_emulated;
+    /* parse_response may answer PROV_FOLLOW_UP (see there). */
+    int may_follow_up;
 };
 
 /* The default of parse_error, for upstreams that answer errors in OpenAI's shape or close to

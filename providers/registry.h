@@ -46,5 +46,6 @@ extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
 extern const struct provider provider_tencent;
+extern const struct provider provider_replicate;
 
 #endif

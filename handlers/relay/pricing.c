@@ -162,6 +162,8 @@ int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, 
             n = 1;
         if (quota_math_image_validate(model, prompt, size, n, code, msg) < 0)
             return -1;
+        if (channel_type == 46)
+            n = 1; /* Replicate makes one image per request, whatever n says */
         out->fixed_quota = quota_math_image_quota(
             out->ratio, quota_math_image_cost_ratio(model, size, quality), n);
         out->reserve = out->fixed_quota;

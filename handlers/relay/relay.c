@@ -187,6 +187,46 @@ static void answer_error(const struct provider *p, struct prov_ctx *ctx, int sta
         err->status = status;
 }
 
+/* Waits ms before a follow-up request, in slices so that should_stop (NULL: never) is
+ * honoured. 0, or -1 when should_stop ended the wait. */
+static int follow_up_wait(int ms, int (*should_stop)(void *ud), void *ud)
+{
+    while (ms > 0) {
+        if (should_stop && should_stop(ud))
+            return -1;
+        int slice = ms < 200 ? ms : 200;
+        nanosleep(&(struct timespec){0, (long)slice * 1000000L}, NULL);
+        ms -= slice;
+    }
+    return should_stop && should_stop(ud) ? -1 : 0;
+}
+
+/* The timeout of follow-up number n (from 1) of a call that began at t0 with timeout_s for
+ * the whole: the seconds left (0 when timeout_s is 0: none). -1 with err filled when the
+ * deadline or the follow-up cap has passed. */
+static long follow_up_timeout(struct arena *a, const struct timespec *t0, long timeout_s, int n,
+                              struct prov_error *err)
+{
+    if (n > PROV_MAX_FOLLOW_UPS) {
+        *err = (struct prov_error){
+            500, arena_printf(a, "the upstream task needed more than %d requests", n - 1),
+            "one_api_error", "", "do_request_failed"};
+        return -1;
+    }
+    if (timeout_s <= 0)
+        return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = timeout_s - (long)(now.tv_sec - t0->tv_sec);
+    if (left <= 0) {
+        *err = (struct prov_error){
+            500, arena_printf(a, "the upstream task did not finish within %ld seconds", timeout_s),
+            "one_api_error", "", "do_request_failed"};
+        return -1;
+    }
+    return left;
+}
+
 int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
                struct upstream_answer *ans, struct strbuf *out, struct prov_error *err)
 {
@@ -194,26 +234,45 @@ int relay_call(const struct relay_call_opts *o, const struct provider *p, struct
     struct prov_request rq = {0};
     if (provider_build_request(p, ctx, &rq, err) < 0)
         return RELAY_CALL_BUILD;
-    char errbuf[256] = "";
-    int rc = upstream_fetch(o->curl, &rq, o->timeout_s, o->proxy, o->max_answer, o->should_stop,
-                            o->ud, ans, errbuf, sizeof errbuf);
-    if (rc == UPSTREAM_ABORTED)
-        return RELAY_CALL_ABORTED;
-    if (rc != UPSTREAM_OK) {
-        *err = (struct prov_error){500, arena_strdup(ctx->a, errbuf), "one_api_error", "",
-                                   "do_request_failed"};
-        return RELAY_CALL_TRANSPORT;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long timeout_s = o->timeout_s;
+    for (int n = 1;; n++) {
+        char errbuf[256] = "";
+        sb_reset(&ans->body);
+        int rc = upstream_fetch(o->curl, &rq, timeout_s, o->proxy, o->max_answer, o->should_stop,
+                                o->ud, ans, errbuf, sizeof errbuf);
+        if (rc == UPSTREAM_ABORTED)
+            return RELAY_CALL_ABORTED;
+        if (rc != UPSTREAM_OK) {
+            *err = (struct prov_error){500, arena_strdup(ctx->a, errbuf), "one_api_error", "",
+                                       "do_request_failed"};
+            return RELAY_CALL_TRANSPORT;
+        }
+        if (ans->status != 200 && ans->status != 201) {
+            answer_error(p, ctx, (int)ans->status, ans->body.p, ans->body.len, err);
+            return RELAY_CALL_STATUS;
+        }
+        ctx->follow_up = NULL;
+        int pr = provider_parse_response(p, ctx, ans->body.p, ans->body.len, out, err);
+        if (pr < 0 || (pr == PROV_FOLLOW_UP && (!p->may_follow_up || !ctx->follow_up))) {
+            if (pr >= 0)
+                *err = (struct prov_error){500,
+                                           "the adaptor asked for a follow-up request it "
+                                           "cannot make",
+                                           "one_api_error", "", "read_response_body_failed"};
+            if (!err->status)
+                err->status = 500;
+            return RELAY_CALL_PARSE;
+        }
+        if (pr != PROV_FOLLOW_UP)
+            return RELAY_CALL_OK;
+        rq = *ctx->follow_up;
+        if (follow_up_wait(rq.delay_ms, o->should_stop, o->ud) < 0)
+            return RELAY_CALL_ABORTED;
+        if ((timeout_s = follow_up_timeout(ctx->a, &t0, o->timeout_s, n, err)) < 0)
+            return RELAY_CALL_TRANSPORT;
     }
-    if (ans->status != 200 && ans->status != 201) {
-        answer_error(p, ctx, (int)ans->status, ans->body.p, ans->body.len, err);
-        return RELAY_CALL_STATUS;
-    }
-    if (provider_parse_response(p, ctx, ans->body.p, ans->body.len, out, err) < 0) {
-        if (!err->status)
-            err->status = 500;
-        return RELAY_CALL_PARSE;
-    }
-    return RELAY_CALL_OK;
 }
 
 /* ---------------------------------------------------------------- one attempt */
@@ -231,6 +290,8 @@ struct attempt {
     long status;         /* the upstream's HTTP status */
     char ctype[128];     /* and its Content-Type */
     int streaming;       /* upstream answered a stream: events go to the client */
+    int expect_stream;   /* the request in flight may answer a stream (not a follow-up that
+                          * downloads or polls) */
     struct sse_parser sse;
     struct strbuf body;    /* an answer that is not a stream (an error body) */
     struct strbuf out;     /* converted events waiting to be written */
@@ -264,7 +325,8 @@ static void on_head(void *ud, long status, const char *ctype)
     struct attempt *at = ud;
     at->status = status;
     snprintf(at->ctype, sizeof at->ctype, "%s", ctype);
-    if ((status == 200 || status == 201) && strncasecmp(ctype, "application/json", 16) != 0) {
+    if (at->expect_stream && (status == 200 || status == 201) &&
+        strncasecmp(ctype, "application/json", 16) != 0) {
         struct req *r = at->rl->r;
         at->streaming = 1;
         at->rl->responded = 1;
@@ -629,8 +691,23 @@ static void attempt_finish_stream(struct attempt *at, int rc, const char *errbuf
     attempt_settle(at);
 }
 
+/* The answer of a may_follow_up adaptor that ended a stream attempt without streaming (it
+ * wrote SSE chunks): sent whole, then [DONE], and settled. */
+static void attempt_send_chunks(struct attempt *at)
+{
+    struct req *r = at->rl->r;
+    at->rl->responded = 1;
+    resp_status(r, 200);
+    resp_header(r, "Content-Type", "text/event-stream");
+    resp_header(r, "Cache-Control", "no-cache");
+    SB_LIT(&at->out, "data: [DONE]\n\n");
+    resp_write(r, at->out.p, at->out.len);
+    attempt_settle(at);
+}
+
 /* A stream attempt: events go to the client as they come; an upstream that answers with an
- * error (or JSON instead of a stream) fails the attempt before anything was sent. 0 answered;
+ * error (or JSON instead of a stream) fails the attempt before anything was sent, unless the
+ * adaptor reads that JSON and asks for follow-up requests (PROV_FOLLOW_UP). 0 answered;
  * 1 failed before answering (rl->err). */
 static int attempt_stream(struct attempt *at)
 {
@@ -646,29 +723,64 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
     struct upstream_cb cb = {on_head, on_body, on_tick, at};
-    char errbuf[256] = "";
-    int rc = upstream_perform(req_curl(r), &rq, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
-                              cfg_str(app->cfg, CFG_RELAY_PROXY), &cb, errbuf, sizeof errbuf);
-    if (at->streaming) {
-        attempt_finish_stream(at, rc, errbuf);
-        return 0;
+    long timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    at->expect_stream = 1;
+    for (int n = 1;; n++) {
+        char errbuf[256] = "";
+        at->status = 0;
+        at->ctype[0] = '\0';
+        sb_reset(&at->body);
+        int rc = upstream_perform(req_curl(r), &rq, timeout_s, cfg_str(app->cfg, CFG_RELAY_PROXY),
+                                  &cb, errbuf, sizeof errbuf);
+        if (at->streaming) {
+            attempt_finish_stream(at, rc, errbuf);
+            return 0;
+        }
+        if (at->too_big) {
+            rl->err = (struct prov_error){500, "upstream answer too large", "one_api_error", "",
+                                          "do_request_failed"};
+            break;
+        }
+        if (rc != UPSTREAM_OK) {
+            rl->err = (struct prov_error){500, arena_strdup(r->a, errbuf), "one_api_error", "",
+                                          "do_request_failed"};
+            break;
+        }
+        /* Not a stream: an error status, or JSON where a stream was asked for (a 500). */
+        int is_ok = at->status == 200 || at->status == 201;
+        if (!is_ok || !at->prov->may_follow_up) {
+            answer_error(at->prov, &at->ctx, is_ok ? 500 : (int)at->status, at->body.p,
+                         at->body.len, &rl->err);
+            channel_disable(rl, at->ch, &rl->err);
+            break;
+        }
+        at->ctx.follow_up = NULL;
+        int pr = provider_parse_response(at->prov, &at->ctx, at->body.p, at->body.len, &at->out,
+                                         &rl->err);
+        if (pr == 0) {
+            attempt_send_chunks(at);
+            return 0;
+        }
+        if (pr != PROV_FOLLOW_UP || !at->ctx.follow_up) {
+            if (pr >= 0)
+                rl->err = (struct prov_error){500,
+                                              "the adaptor asked for a follow-up request "
+                                              "it cannot make",
+                                              "one_api_error", "", "read_response_body_failed"};
+            if (!rl->err.status)
+                rl->err.status = 500;
+            break;
+        }
+        rq = *at->ctx.follow_up;
+        at->expect_stream = rq.is_stream;
+        if (follow_up_wait(rq.delay_ms, NULL, NULL) < 0 ||
+            (timeout_s = follow_up_timeout(r->a, &t0, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT), n,
+                                           &rl->err)) < 0)
+            break;
     }
     attempt_release(at);
-    if (at->too_big) {
-        rl->err = (struct prov_error){500, "upstream answer too large", "one_api_error", "",
-                                      "do_request_failed"};
-        return 1;
-    }
-    if (rc != UPSTREAM_OK) {
-        rl->err = (struct prov_error){500, arena_strdup(r->a, errbuf), "one_api_error", "",
-                                      "do_request_failed"};
-        return 1;
-    }
-    /* Not a stream: an error status, or JSON where a stream was asked for (a 500). */
-    int is_ok = at->status == 200 || at->status == 201;
-    answer_error(at->prov, &at->ctx, is_ok ? 500 : (int)at->status, at->body.p, at->body.len,
-                 &rl->err);
-    channel_disable(rl, at->ch, &rl->err);
     return 1;
 }
 

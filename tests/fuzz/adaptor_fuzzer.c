@@ -1,6 +1,6 @@
 /* libFuzzer target: each adaptor's response and stream-event converters under untrusted
- * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Tencent Hunyuan). Beyond not crashing,
- * what the translating adaptors write must be what the core relies on: complete
+ * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Replicate, Tencent Hunyuan). Beyond not
+ * crashing, what the translating adaptors write must be what the core relies on: complete
  * "data: {json}" events, a JSON answer, and a filled error whenever they fail. */
 #include "config.h"
 #include "fcgi/arena.h"
@@ -48,8 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    static const struct provider *const provs[] = {
-        &provider_openai, &provider_claude, &provider_gemini, &provider_ollama, &provider_tencent};
+    static const struct provider *const provs[] = {&provider_openai,    &provider_claude,
+                                                   &provider_gemini,    &provider_ollama,
+                                                   &provider_replicate, &provider_tencent};
     const struct provider *prov = provs[data[0] % (sizeof provs / sizeof *provs)];
     int as_event = data[1] & 1;
     enum relay_mode mode = (data[1] >> 1) % 2 ? RELAY_EMBEDDINGS : RELAY_CHAT;
@@ -98,6 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         int rc = prov->parse_response(&ctx, copy, size, &out, &err);
         check_error(rc, &err);
+        /* A follow-up must name its request, and only adaptors allowed to may ask for one. */
+        if (rc == PROV_FOLLOW_UP && (!prov->may_follow_up || !ctx.follow_up || !ctx.follow_up->url))
+            abort();
         if (rc == 0 && prov != &provider_openai && !is_object(out.p, out.len))
             abort();
         if (prov->parse_error) {

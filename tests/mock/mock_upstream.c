@@ -402,6 +402,7 @@ enum prov {
     P_OLLAMA,
     P_MINIMAX,
     P_TENCENT,
+    P_REPLICATE,
     P__MAX
 };
 
@@ -416,6 +417,7 @@ static const char *const prov_names[P__MAX] = {
     "ollama",    /* P_OLLAMA */
     "minimax",   /* P_MINIMAX */
     "tencent",   /* P_TENCENT */
+    "replicate", /* P_REPLICATE */
 };
 
 enum op {
@@ -446,6 +448,10 @@ enum op {
     OP_CO_CHAT,      /* Cohere v1 chat */
     OP_MM_CHAT,      /* MiniMax chatcompletion_v2 */
     OP_TC,           /* Tencent API 3.0: the action is X-TC-Action */
+    OP_RP_CREATE,    /* Replicate: create a prediction */
+    OP_RP_GET,       /* Replicate: a prediction's state */
+    OP_RP_STREAM,    /* Replicate: a prediction's event stream */
+    OP_RP_FILE,      /* Replicate: an output file */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -556,6 +562,8 @@ struct server {
     struct buf piece;         /* scratch: generated text */
     struct buf dechunked;     /* scratch: decoded chunked request body */
     struct buf path;          /* scratch: copy of the target split at '?' */
+    struct rp_pred *preds;    /* Replicate predictions, a ring of RP_MAX */
+    uint64_t n_preds;         /* predictions created */
     char rbuf[65536];         /* recv() landing area, copied into conn.in */
 };
 
@@ -581,6 +589,19 @@ struct directives {
     char msg[512];     /* error message override */
     char block[64];    /* Gemini promptFeedback.blockReason */
 };
+
+/* A Replicate prediction the mock created: what it answers when polled or streamed. */
+struct rp_pred {
+    uint64_t id;         /* its number (mockpred<id>), 0 for a free slot */
+    bool image;          /* an image model's prediction */
+    bool stream;         /* created with "stream": true */
+    int polls;           /* GETs of its state so far */
+    struct directives d; /* the directives of the prompt that created it */
+    char model[128];     /* owner/name */
+};
+
+#define RP_MAX 64         /* predictions remembered; older ones are forgotten */
+#define RP_SETTLE_POLLS 2 /* polls that see it running before it settles */
 
 struct hdr {
     const char *name; /* not NUL-terminated while parsing */
@@ -1595,6 +1616,7 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         {"stop", "length", "stop", "stop"},                    /* P_OLLAMA */
         {"stop", "length", "stop", "tool_calls"},              /* P_MINIMAX */
         {"stop", "length", "sensitive", "tool_calls"},         /* P_TENCENT */
+        {"stop", "stop", "stop", "stop"},                      /* P_REPLICATE: none */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1743,6 +1765,16 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_lit(b, ",\"Message\":");
         buf_jstrz(b, msg);
         buf_lit(b, "},\"RequestId\":\"mock-error\"}}");
+        break;
+    case P_REPLICATE:
+        /* Problem details; a 429 says when to come back. */
+        if (status == 429 && !(d && d->msg[0]))
+            msg = "Request was throttled. Expected available in 1 second.";
+        buf_lit(b, "{\"title\":");
+        buf_jstrz(b, status == 429 ? "Request was throttled" : reason_phrase(status));
+        buf_lit(b, ",\"detail\":");
+        buf_jstrz(b, msg);
+        buf_fmt(b, ",\"status\":%d}", status);
         break;
     case P_AZURE:
         buf_lit(b, "{\"error\":{\"code\":");
@@ -4027,6 +4059,195 @@ static void h_ol_embed(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Replicate predictions. The creation's prompt directives decide what the prediction does:
+ * chunks=/text= its output, fail_after= a failure (a failed prediction when polled; in the
+ * stream, an error event with fail=error, else a cut). */
+
+/* Bearer auth as Replicate checks it; false after answering 401. */
+static bool rp_auth(struct req *r)
+{
+    const struct hdr *h = hfind(r, "authorization");
+    if (h && h->val_len > 7 && !strncasecmp(h->val, "Bearer ", 7))
+        return true;
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"title\":\"Unauthenticated\",\"detail\":\"You did not pass a valid "
+               "authentication token\",\"status\":401}");
+    send_body(r, 401, "application/problem+json", NULL);
+    return false;
+}
+
+/* The prediction named by the path's last segment (mockpred<n>, an optional extension),
+ * or NULL after answering 404. */
+static struct rp_pred *rp_find(struct req *r)
+{
+    const char *slash = strrchr(r->path, '/');
+    unsigned long long id = 0;
+    struct rp_pred *p = NULL;
+    if (slash && sscanf(slash + 1, "mockpred%llu", &id) == 1 && id)
+        p = &r->srv->preds[id % RP_MAX];
+    if (p && p->id == id)
+        return p;
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"detail\":\"Not found.\",\"status\":404}");
+    send_body(r, 404, "application/problem+json", NULL);
+    return NULL;
+}
+
+/* The base of the URLs the mock hands out: http://<Host header>. */
+static void rp_base(struct req *r, struct buf *b)
+{
+    const struct hdr *h = hfind(r, "host");
+    buf_lit(b, "http://");
+    if (h)
+        buf_put(b, h->val, h->val_len);
+    else
+        buf_lit(b, "127.0.0.1");
+}
+
+/* The prediction object in its current state. */
+static void rp_object(struct req *r, const struct rp_pred *p, const char *status)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"id\":\"mockpred%" PRIu64 "\",\"model\":", p->id);
+    buf_jstrz(b, p->model);
+    buf_fmt(b, ",\"version\":\"\",\"status\":\"%s\",\"logs\":\"\",\"data_removed\":false,", status);
+    buf_lit(b, "\"created_at\":\"2024-01-01T00:00:00.000Z\",\"output\":");
+    bool ok = !strcmp(status, "succeeded");
+    if (ok && p->image) {
+        buf_lit(b, "[\"");
+        rp_base(r, b);
+        buf_fmt(b, "/v1/files/mockpred%" PRIu64 ".png\"]", p->id);
+    } else if (ok) {
+        buf_putc(b, '[');
+        for (int i = 0; i < p->d.chunks; i++) {
+            struct buf *pc = &r->srv->piece;
+            buf_clear(pc);
+            piece_append(&p->d, i, pc);
+            if (i)
+                buf_putc(b, ',');
+            buf_jstr(b, pc->p, pc->len);
+        }
+        buf_putc(b, ']');
+    } else {
+        buf_lit(b, "null");
+    }
+    buf_lit(b, ",\"error\":");
+    if (!strcmp(status, "failed"))
+        buf_jstrz(b, p->d.msg[0] ? p->d.msg : "mock: prediction failed");
+    else
+        buf_lit(b, "null");
+    buf_lit(b, ",\"metrics\":");
+    buf_puts(b, ok ? "{\"predict_time\":0.5}" : "{}");
+    buf_lit(b, ",\"urls\":{\"get\":\"");
+    rp_base(r, b);
+    buf_fmt(b, "/v1/predictions/mockpred%" PRIu64 "\",\"cancel\":\"", p->id);
+    rp_base(r, b);
+    buf_fmt(b, "/v1/predictions/mockpred%" PRIu64 "/cancel\"", p->id);
+    if (p->stream) {
+        buf_lit(b, ",\"stream\":\"");
+        rp_base(r, b);
+        buf_fmt(b, "/v1/streams/mockpred%" PRIu64 "\"", p->id);
+    }
+    buf_lit(b, "}}");
+}
+
+static void h_rp_create(struct req *r)
+{
+    if (!rp_auth(r))
+        return;
+    json_object *input = jget(r->json, "input");
+    const char *prompt = jstr(input, "prompt");
+    if (!json_object_is_type(input, json_type_object) || !prompt || !*prompt) {
+        struct buf *b = body_reset(r->srv);
+        buf_lit(b, "{\"title\":\"Input validation failed\",\"detail\":\"- input: prompt is "
+                   "required\",\"status\":422}");
+        send_body(r, 422, "application/problem+json", NULL);
+        return;
+    }
+    struct server *srv = r->srv;
+    uint64_t id = ++srv->n_preds;
+    struct rp_pred *p = &srv->preds[id % RP_MAX];
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    p->d = r->d;
+    copy_str(p->model, sizeof p->model, r->pmodel, strlen(r->pmodel));
+    p->image = has_prefix(p->model, "black-forest-labs/") ||
+               has_prefix(p->model, "stability-ai/") || has_prefix(p->model, "ideogram-ai/") ||
+               has_prefix(p->model, "recraft-ai/");
+    p->stream = !p->image && jbool(r->json, "stream");
+    rec_model(r, p->model);
+    if (!p->image)
+        rec_tokens(r, count_words(prompt, strlen(prompt)), p->d.chunks, false);
+    rp_object(r, p, "starting");
+    send_body(r, 201, "application/json", NULL);
+}
+
+static void h_rp_get(struct req *r)
+{
+    if (!rp_auth(r))
+        return;
+    struct rp_pred *p = rp_find(r);
+    if (!p)
+        return;
+    rec_model(r, p->model);
+    p->polls++;
+    const char *status = p->polls == 1                 ? "starting"
+                         : p->polls <= RP_SETTLE_POLLS ? "processing"
+                         : p->d.fail_after >= 0        ? "failed"
+                                                       : "succeeded";
+    rp_object(r, p, status);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_rp_stream(struct req *r)
+{
+    if (!rp_auth(r))
+        return;
+    struct rp_pred *p = rp_find(r);
+    if (!p)
+        return;
+    struct server *srv = r->srv;
+    rec_model(r, p->model);
+    r->d = p->d;
+    stream_head(r, 200, "text/event-stream", "Cache-Control: no-store\r\n");
+    for (int i = 0; i < r->d.chunks; i++) {
+        if (i == r->d.fail_after) {
+            rep_seg(&srv->rep, r->d.delay_ms);
+            if (!r->d.fail_error) {
+                srv->rep.cut = true;
+                return;
+            }
+            struct buf *b = sse_named(r, "error");
+            buf_lit(b, "{\"detail\":");
+            buf_jstrz(b, r->d.msg[0] ? r->d.msg : "mock: prediction failed");
+            buf_putc(b, '}');
+            sse_end(r);
+            buf_puts(sse_named(r, "done"), "{\"reason\":\"error\"}");
+            sse_end(r);
+            rep_finish(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        struct buf *b = &srv->ev;
+        buf_clear(b);
+        buf_fmt(b, "event: output\nid: %d\ndata: ", i + 1);
+        buf_put(b, pc->p, pc->len);
+        sse_end(r);
+    }
+    buf_puts(sse_named(r, "done"), "{}");
+    sse_end(r);
+    rep_finish(r);
+}
+
+static void h_rp_file(struct req *r)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_put(b, tiny_png, sizeof tiny_png);
+    send_body(r, 200, "image/png", NULL);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Scripted responses */
 
 static struct script_q *script_queue(struct server *srv, const char *key, bool create)
@@ -4479,6 +4700,25 @@ static void route(struct req *r)
         r->op = OP_BALANCE;
         return;
     }
+    if (has_suffix(p, "/predictions") && strstr(p, "/models/")) {
+        const char *m = strstr(p, "/models/") + 8;
+        r->prov = P_REPLICATE;
+        r->op = OP_RP_CREATE;
+        copy_str(r->pmodel, sizeof r->pmodel, m, strlen(m) - strlen("/predictions"));
+        return;
+    }
+    static const struct {
+        const char *prefix;
+        enum op op;
+    } rp[] = {{"/v1/predictions/", OP_RP_GET},
+              {"/v1/streams/", OP_RP_STREAM},
+              {"/v1/files/", OP_RP_FILE}};
+    for (size_t i = 0; i < sizeof rp / sizeof *rp; i++)
+        if (has_prefix(p, rp[i].prefix)) {
+            r->prov = P_REPLICATE;
+            r->op = rp[i].op;
+            return;
+        }
     if (has_suffix(p, "/api/chat") || has_suffix(p, "/api/embed")) {
         r->prov = P_OLLAMA;
         r->op = has_suffix(p, "/api/chat") ? OP_OL_CHAT : OP_OL_EMBED;
@@ -4673,6 +4913,7 @@ static void directive_text(struct req *r, struct buf *t)
         }
         break;
     case OP_CO_CHAT: v = jget(j, "message"); break;
+    case OP_RP_CREATE: v = jget(jget(j, "input"), "prompt"); break;
     case OP_BATCH_EMBED:
         list = jarr(j, "requests");
         if (jlen(list))
@@ -4686,7 +4927,7 @@ static void directive_text(struct req *r, struct buf *t)
 static bool op_needs_json(enum op op)
 {
     return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
-           op != OP_BALANCE;
+           op != OP_BALANCE && op != OP_RP_GET && op != OP_RP_STREAM && op != OP_RP_FILE;
 }
 
 static void dispatch(struct server *srv, struct req *r)
@@ -4762,7 +5003,8 @@ static void dispatch(struct server *srv, struct req *r)
         reply_error(r, 404, msg, true);
         goto out;
     }
-    bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE;
+    bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE ||
+                    r->op == OP_RP_GET || r->op == OP_RP_STREAM || r->op == OP_RP_FILE;
     if (strcmp(r->method, want_get ? "GET" : "POST")) {
         reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
         goto out;
@@ -4816,6 +5058,10 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_CO_CHAT: h_co_chat(r); break;
     case OP_MM_CHAT: h_mm_chat(r); break;
     case OP_TC: h_tc(r); break;
+    case OP_RP_CREATE: h_rp_create(r); break;
+    case OP_RP_GET: h_rp_get(r); break;
+    case OP_RP_STREAM: h_rp_stream(r); break;
+    case OP_RP_FILE: h_rp_file(r); break;
     case OP_NONE: break;
     }
 out:
@@ -4934,6 +5180,7 @@ static void server_free(struct server *srv)
     }
     log_clear(srv);
     free(srv->log);
+    free(srv->preds);
     script_clear(srv);
     free(srv->heap);
     rep_free(&srv->rep);
@@ -5005,6 +5252,8 @@ int main(int argc, char **argv)
     srv->lfd = srv->sfd = srv->epfd = -1;
     srv->log_cap = (size_t)log_size;
     srv->log = xrealloc(NULL, srv->log_cap * sizeof *srv->log);
+    srv->preds = xrealloc(NULL, RP_MAX * sizeof *srv->preds);
+    memset(srv->preds, 0, RP_MAX * sizeof *srv->preds);
     memset(srv->log, 0, srv->log_cap * sizeof *srv->log);
     srv->tok = json_tokener_new_ex(128); /* tool schemas nest deeper than the default 32 */
     srv->started = time(NULL);

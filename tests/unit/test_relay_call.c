@@ -24,8 +24,10 @@ struct server {
     int port;           /* its port */
     pthread_mutex_t mu; /* guards answer and delay_ms */
     const char *answer; /* the raw HTTP answer to send */
+    const char *then;   /* when set, the answer from the second request on */
     int delay_ms;       /* wait before answering */
     int n_requests;     /* connections served */
+    char line[256];     /* the request line of the last request */
 };
 
 static void *serve(void *arg)
@@ -49,8 +51,13 @@ static void *serve(void *arg)
         }
         pthread_mutex_lock(&s->mu);
         const char *answer = s->answer;
+        if (s->then) {
+            s->answer = s->then;
+            s->then = NULL;
+        }
         int delay = s->delay_ms;
         s->n_requests++;
+        snprintf(s->line, sizeof s->line, "%.*s", (int)strcspn(buf, "\r\n"), buf);
         pthread_mutex_unlock(&s->mu);
         if (delay)
             nanosleep(&(struct timespec){delay / 1000, (long)(delay % 1000) * 1000000L}, NULL);
@@ -65,6 +72,7 @@ static void script(struct server *s, const char *answer, int delay_ms)
     pthread_mutex_lock(&s->mu);
     s->answer = answer;
     s->delay_ms = delay_ms;
+    s->then = NULL;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -107,6 +115,66 @@ static const struct provider fake = {
     .parse_response = fake_parse,
     .parse_event = fake_event,
 };
+
+/* A fake adaptor that follows up: an answer "again" asks for a GET of the channel's base URL
+ * with "/poll" appended after 100 ms; any other answer is the output. */
+static int follow_parse(struct prov_ctx *ctx, const char *body, size_t n, struct strbuf *out,
+                        struct prov_error *err)
+{
+    (void)err;
+    int *calls = ctx->state;
+    (*calls)++;
+    if (n == 5 && !memcmp(body, "again", 5)) {
+        struct prov_request *rq = arena_calloc(ctx->a, 1, sizeof *rq);
+        rq->url = arena_printf(ctx->a, "%s/poll", ctx->ch->base_url);
+        rq->headers[rq->n_headers++] = "X-Follow: 1";
+        rq->delay_ms = 100;
+        ctx->follow_up = rq;
+        return PROV_FOLLOW_UP;
+    }
+    sb_putn(out, body, n);
+    return 0;
+}
+
+static const struct provider follow = {
+    .name = "follow",
+    .build_request = fake_build,
+    .parse_response = follow_parse,
+    .parse_event = fake_event,
+    .may_follow_up = 1,
+};
+
+/* The same, without may_follow_up: its PROV_FOLLOW_UP is a broken answer. */
+static const struct provider rogue = {
+    .name = "rogue",
+    .build_request = fake_build,
+    .parse_response = follow_parse,
+    .parse_event = fake_event,
+};
+
+/* Runs relay_call through adaptor p with timeout_s; *calls counts parse_response calls. */
+static int call_p(struct arena *a, void *curl, const struct provider *p, const char *url,
+                  long timeout_s, int *calls, struct upstream_answer *ans, struct strbuf *out,
+                  struct prov_error *err)
+{
+    static struct prov_channel ch;
+    ch = (struct prov_channel){.base_url = url, .key = "", .api_version = "", .config = ""};
+    struct prov_ctx ctx = {.a = a,
+                           .mode = RELAY_CHAT,
+                           .ch = &ch,
+                           .model = "m",
+                           .origin_model = "m",
+                           .body = "{}",
+                           .body_len = 2,
+                           .request_id = "t",
+                           .state = calls};
+    sb_init(&ctx.text, a);
+    sb_init(&ans->body, a);
+    sb_init(out, a);
+    struct relay_call_opts o = {
+        .curl = curl, .timeout_s = timeout_s, .proxy = "", .max_answer = 1024};
+    return relay_call(&o, p, &ctx, ans, out, err);
+}
 
 static int stop_now(void *ud)
 {
@@ -234,6 +302,48 @@ int main(void)
            "should_stop ends a slow call");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ok(t1.tv_sec - t0.tv_sec < 3, "before the upstream answers");
+
+    /* Follow-ups: the core performs the adaptor's next request and feeds its answer back. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/task", s.port);
+    script(&s, "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: close\r\n\r\nagain", 0);
+    int calls = 0;
+    before = s.n_requests;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    is_int(call_p(a, curl, &follow, url, 3, &calls, &ans, &out, &err), RELAY_CALL_TRANSPORT,
+           "follow-ups that never settle end at the relay timeout");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ok(err.status == 500 && !strcmp(err.code, "do_request_failed") &&
+           strstr(err.message, "did not finish within 3 seconds"),
+       "500 do_request_failed: the task did not finish (%s)", err.message ? err.message : "");
+    ok(t1.tv_sec - t0.tv_sec >= 2 && t1.tv_sec - t0.tv_sec <= 5, "after about 3 s (%ld s)",
+       (long)(t1.tv_sec - t0.tv_sec));
+    ok(s.n_requests - before >= 10 && calls == s.n_requests - before,
+       "each answer went to the adaptor (%d requests, %d answers)", s.n_requests - before, calls);
+    pthread_mutex_lock(&s.mu);
+    is_str(s.line, "GET /task/poll HTTP/1.1", "a follow-up without a body is a GET of its URL");
+    pthread_mutex_unlock(&s.mu);
+
+    script(&s, "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: close\r\n\r\nagain", 0);
+    pthread_mutex_lock(&s.mu);
+    s.then = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndone";
+    pthread_mutex_unlock(&s.mu);
+    calls = 0;
+    before = s.n_requests;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    is_int(call_p(a, curl, &follow, url, 10, &calls, &ans, &out, &err), RELAY_CALL_OK,
+           "a follow-up whose answer settles ends the call");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    is_str(out.p, "done", "the output is the adaptor's conversion of the last answer");
+    ok(s.n_requests - before == 2 && calls == 2, "two requests, two answers read");
+    ok((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 100,
+       "after the follow-up's delay");
+
+    script(&s, "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: close\r\n\r\nagain", 0);
+    calls = 0;
+    before = s.n_requests;
+    is_int(call_p(a, curl, &rogue, url, 10, &calls, &ans, &out, &err), RELAY_CALL_PARSE,
+           "an adaptor without may_follow_up cannot ask for one");
+    ok(err.status == 500 && s.n_requests - before == 1, "500, and nothing more is sent");
 
     upstream_handle_free(curl);
     arena_free(a);
