@@ -34,6 +34,11 @@ struct channel_type {
 
 /* The row for type id, or NULL for an unknown id. */
 const struct channel_type *channel_type_get(int id);
+
+#define CHANNEL_TYPE_PROXY 43 /* served only by /v1/oneapi/proxy/:channelid, never by routing */
+/* Can this build serve a channel of row ct (NULL: no): it has an adaptor, or it is the Proxy
+ * type. Channels of other types cannot be created. */
+int channel_type_servable(const struct channel_type *ct);
 /* Number of rows and the row at i, for listings and the registry self-test. */
 int channel_type_count(void);
 const struct channel_type *channel_type_at(int i);
@@ -46,6 +51,7 @@ extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
 extern const struct provider provider_tencent;
+extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
 
 #endif
