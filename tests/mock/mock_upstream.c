@@ -443,6 +443,8 @@ enum prov {
     P_COZE,
     P_CLOUDFLARE,
     P_AIPROXYLIB,
+    P_MINIMAX,
+    P_TENCENT,
     P__MAX
 };
 
@@ -461,6 +463,8 @@ static const char *const prov_names[P__MAX] = {
     "coze",       /* P_COZE */
     "cloudflare", /* P_CLOUDFLARE */
     "aiproxylib", /* P_AIPROXYLIB */
+    "minimax",    /* P_MINIMAX */
+    "tencent",    /* P_TENCENT */
 };
 
 enum op {
@@ -491,6 +495,8 @@ enum op {
     OP_CO_CHAT,      /* Cohere v1 chat */
     OP_BR_INVOKE,    /* Bedrock InvokeModel */
     OP_BR_STREAM,    /* Bedrock InvokeModelWithResponseStream */
+    OP_MM_CHAT,      /* MiniMax chatcompletion_v2 */
+    OP_TC,           /* Tencent API 3.0: the action is X-TC-Action */
     OP_VX_TOKEN,     /* a service account's token exchange (Vertex AI's OAuth) */
     OP_RP_CREATE,    /* Replicate: create a prediction */
     OP_RP_GET,       /* Replicate: a prediction's state */
@@ -1725,6 +1731,8 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         [P_COZE] = {"stop", "stop", "stop", "stop"},                     /* no finish reasons */
         [P_CLOUDFLARE] = {"stop", "length", "content_filter", "tool_calls"},
         [P_AIPROXYLIB] = {"stop", "stop", "stop", "stop"},
+        [P_MINIMAX] = {"stop", "length", "stop", "tool_calls"},
+        [P_TENCENT] = {"stop", "length", "sensitive", "tool_calls"},
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1867,6 +1875,33 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_putc(b, '}');
         break;
+    case P_MINIMAX:
+        /* Inside HTTP 200: base_resp carries MiniMax's own code. */
+        buf_fmt(b,
+                "{\"id\":\"\",\"choices\":null,\"created\":0,\"model\":\"\",\"object\":"
+                "\"chat.completion\",\"base_resp\":{\"status_code\":%d,\"status_msg\":",
+                code            ? atoi(code)
+                : status == 429 ? 1002
+                : status == 401 ? 1004
+                : status == 402 ? 1008
+                : status < 500  ? 2013
+                                : 1000);
+        buf_jstrz(b, msg);
+        buf_lit(b, "}}");
+        break;
+    case P_TENCENT:
+        /* Inside HTTP 200: Response.Error with a string code. */
+        buf_lit(b, "{\"Response\":{\"Error\":{\"Code\":");
+        buf_jstrz(b, code            ? code
+                     : status == 429 ? "RequestLimitExceeded"
+                     : status == 401 ? "AuthFailure.SignatureFailure"
+                     : status == 403 ? "ResourceInsufficient.ChargeResourceExhaust"
+                     : status < 500  ? "InvalidParameter"
+                                     : "InternalError");
+        buf_lit(b, ",\"Message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "},\"RequestId\":\"mock-error\"}}");
+        break;
     case P_REPLICATE:
         /* Problem details; a 429 says when to come back. */
         if (status == 429 && !(d && d->msg[0]))
@@ -1941,6 +1976,14 @@ static void reply_error(struct req *r, int status, const char *msg, bool injecte
         snprintf(dflt, sizeof dflt, "mock upstream error (HTTP %d)", status);
         msg = dflt;
     }
+    if (r->prov == P_MINIMAX && r->json && jbool(r->json, "stream")) {
+        /* MiniMax fails a stream with one data event of the error body. */
+        stream_head(r, 200, "text/event-stream", NULL);
+        error_obj(sse_data(r), r->prov, status, msg, injected ? &r->d : NULL);
+        sse_end(r);
+        rep_finish(r);
+        return;
+    }
     struct buf *b = body_reset(r->srv);
     /* Vertex answers its own errors (quota, auth) the Google way, whatever the model. */
     error_obj(b, r->vertex && injected ? P_GEMINI : r->prov, status, msg, injected ? &r->d : NULL);
@@ -1954,7 +1997,8 @@ static void reply_error(struct req *r, int status, const char *msg, bool injecte
         send_body(r, status, "application/json", extra);
         return;
     }
-    send_body(r, status,
+    /* MiniMax and Tencent answer their errors with HTTP 200. */
+    send_body(r, r->prov == P_MINIMAX || r->prov == P_TENCENT ? 200 : status,
               r->prov == P_GEMINI   ? "application/json; charset=UTF-8"
               : r->prov == P_OLLAMA ? "application/json; charset=utf-8"
                                     : "application/json",
@@ -3128,10 +3172,10 @@ static void sha256_hex(const void *p, size_t n, char out[65])
     hex_of(d, sizeof d, out);
 }
 
-static void hmac256(const void *key, size_t kl, const char *msg, unsigned char out[32])
+static void hmac256(const void *key, size_t kl, const void *msg, size_t n, unsigned char out[32])
 {
     unsigned int len = 32;
-    HMAC(EVP_sha256(), key, (int)kl, (const unsigned char *)msg, strlen(msg), out, &len);
+    HMAC(EVP_sha256(), key, (int)kl, msg, n, out, &len);
 }
 
 /* Appends s[0..n) with every byte outside A-Z a-z 0-9 - _ . ~ as %XX. */
@@ -3249,11 +3293,11 @@ static const char *br_check_sigv4(struct req *r, const char **type)
              parts[2], parts[3], creq_hash);
     unsigned char k1[32], k2[32], k3[32], k4[32], out[32];
     snprintf(key0, sizeof key0, "AWS4%s", secret);
-    hmac256(key0, strlen(key0), parts[1], k1);
-    hmac256(k1, 32, parts[2], k2);
-    hmac256(k2, 32, parts[3], k3);
-    hmac256(k3, 32, "aws4_request", k4);
-    hmac256(k4, 32, sts, out);
+    hmac256(key0, strlen(key0), parts[1], strlen(parts[1]), k1);
+    hmac256(k1, 32, parts[2], strlen(parts[2]), k2);
+    hmac256(k2, 32, parts[3], strlen(parts[3]), k3);
+    hmac256(k3, 32, "aws4_request", 12, k4);
+    hmac256(k4, 32, sts, strlen(sts), out);
     hex_of(out, 32, mine);
     if (strcmp(mine, sig) != 0)
         return "The request signature we calculated does not match the signature you provided. "
@@ -4006,6 +4050,337 @@ static void h_lib_ask(struct req *r)
     buf_lit(b, ",\"documents\":" LIB_DOCS "}");
     sse_end(r);
     rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* MiniMax chatcompletion_v2: OpenAI's shape plus base_resp, errors inside HTTP 200, and a
+ * stream that ends with the whole chat.completion instead of [DONE]. */
+
+static void mm_base_resp(struct buf *b)
+{
+    buf_lit(b, ",\"input_sensitive\":false,\"output_sensitive\":false,\"base_resp\":{"
+               "\"status_code\":0,\"status_msg\":\"\"}}");
+}
+
+/* The whole answer: the non-stream body, and the last event of a stream. */
+static void mm_answer(struct buf *b, struct req *r, const struct chat *ch, const struct plan *p)
+{
+    buf_fmt(b, "{\"id\":\"mm-mock%" PRIu64 "\",\"choices\":[{\"finish_reason\":", r->seq);
+    buf_jstrz(b, finish_for(P_MINIMAX, &r->d, false));
+    buf_lit(b, ",\"index\":0,\"message\":{\"content\":");
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_fmt(b, ",\"role\":\"assistant\",\"name\":\"MiniMax AI\"}}],\"created\":%lld,\"model\":",
+            (long long)r->now);
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"object\":\"chat.completion\"");
+    if (r->d.usage)
+        buf_fmt(b, ",\"usage\":{\"total_tokens\":%d,\"prompt_tokens\":%d,\"completion_tokens\":%d}",
+                ch->prompt + p->completion, ch->prompt, p->completion);
+    mm_base_resp(b);
+}
+
+static void h_mm_chat(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    if (!r->key[0]) {
+        reply_error(r, 401,
+                    "login fail: Please carry the API secret key in the 'Authorization' field "
+                    "of the request header",
+                    false);
+        return;
+    }
+    const char *model = jstr(j, "model");
+    if (!model || !jlen(msgs)) {
+        reply_error(r, 400, "invalid params, model and messages are required", false);
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "stream")};
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        buf_clear(&srv->text);
+        jtext(jget(json_object_array_get_idx(msgs, i), "content"), &srv->text, 0);
+        ch.prompt += count_words(srv->text.p, srv->text.len) + 3;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.tool = false;
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (!ch.stream) {
+        mm_answer(body_reset(srv), r, &ch, &p);
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_clear(&srv->text);
+        buf_jstr(&srv->text, pc->p, pc->len);
+        struct buf *b = sse_data(r);
+        buf_fmt(b,
+                "{\"id\":\"mm-mock%" PRIu64 "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":",
+                r->seq);
+        buf_put(b, srv->text.p, srv->text.len);
+        buf_fmt(b, ",\"role\":\"assistant\",\"name\":\"MiniMax AI\"}}],\"created\":%lld,\"model\":",
+                (long long)r->now);
+        buf_jstrz(b, model);
+        buf_lit(b, ",\"object\":\"chat.completion.chunk\",\"usage\":null,\"input_sensitive\":false,"
+                   "\"output_sensitive\":false}");
+        sse_end(r);
+    }
+    /* mm_answer writes the text through srv->piece, not srv->ev: the event buffer stays. */
+    mm_answer(sse_data(r), r, &ch, &p);
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tencent Hunyuan (TencentCloud API 3.0): POST / with X-TC-Action, TC3-HMAC-SHA256 checked as
+ * Tencent checks it (over the Host and Content-Type received, the timestamp within 300 s),
+ * errors as Response.Error inside HTTP 200, a stream without [DONE]. The secret key of a
+ * SecretId is that id followed by "-secret" (Tencent's documentation id has its documented
+ * key). */
+
+#define TC_DOC_ID "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
+#define TC_DOC_KEY "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
+#define TC_NOTE "以上内容为AI生成，不代表开发者立场，请勿删除或修改本标记"
+
+/* Copies header name's value (NUL-terminated, cut to cap) into out; false when absent. */
+static bool hval(const struct req *r, const char *name, char *out, size_t cap)
+{
+    const struct hdr *h = hfind(r, name);
+    if (!h)
+        return false;
+    copy_str(out, cap, h->val, h->val_len);
+    return true;
+}
+
+/* Sends Tencent's error (HTTP 200) with code and message. */
+static void tc_error(struct req *r, const char *code, const char *msg)
+{
+    copy_str(r->d.err_code, sizeof r->d.err_code, code, strlen(code));
+    copy_str(r->d.msg, sizeof r->d.msg, msg, strlen(msg));
+    reply_error(r, 200, msg, true);
+}
+
+/* Checks the TC3 signature as Tencent does. True when the request may proceed; otherwise the
+ * error is answered. */
+static bool tc_verify(struct req *r)
+{
+    char auth[1024], ctype[256], host[256], action[128], ts[32], version[32];
+    if (!hval(r, "authorization", auth, sizeof auth) || strncmp(auth, "TC3-HMAC-SHA256 ", 16)) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The Authorization header is missing or not TC3");
+        return false;
+    }
+    if (!hval(r, "x-tc-timestamp", ts, sizeof ts) ||
+        !hval(r, "x-tc-version", version, sizeof version)) {
+        tc_error(r, "MissingParameter", "X-TC-Timestamp and X-TC-Version are required");
+        return false;
+    }
+    if (strcmp(version, "2023-09-01")) {
+        tc_error(r, "InvalidParameterValue", "X-TC-Version must be 2023-09-01 for hunyuan");
+        return false;
+    }
+    long long t = atoll(ts);
+    if (t < (long long)r->now - 300 || t > (long long)r->now + 300) {
+        tc_error(r, "AuthFailure.SignatureExpire",
+                 "Signature expired. Timestamp is more than 5 minutes away from the server time");
+        return false;
+    }
+    hval(r, "content-type", ctype, sizeof ctype);
+    hval(r, "host", host, sizeof host);
+    hval(r, "x-tc-action", action, sizeof action);
+    for (char *c = action; *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    /* Credential=<id>/<date>/hunyuan/tc3_request, SignedHeaders=..., Signature=<hex> */
+    char id[128] = "", date[16] = "", signed_h[128] = "", sig[80] = "";
+    if (sscanf(auth,
+               "TC3-HMAC-SHA256 Credential=%127[^/]/%15[^/]/hunyuan/tc3_request, "
+               "SignedHeaders=%127[^,], Signature=%79s",
+               id, date, signed_h, sig) != 4) {
+        tc_error(r, "AuthFailure.SignatureFailure", "The Authorization header is malformed");
+        return false;
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char want_date[16];
+    gmtime_r(&tt, &tm);
+    strftime(want_date, sizeof want_date, "%Y-%m-%d", &tm);
+    if (strcmp(date, want_date) || strcmp(signed_h, "content-type;host;x-tc-action")) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The credential date or the signed headers do not match the request");
+        return false;
+    }
+    unsigned char d[32];
+    char hex[65], canon_hex[65];
+    sha256_hex(r->body ? r->body : "", r->body_len, hex);
+    struct buf *cr = &r->srv->piece;
+    buf_clear(cr);
+    buf_fmt(cr,
+            "POST\n/\n\ncontent-type:%s\nhost:%s\nx-tc-action:%s\n\ncontent-type;host;"
+            "x-tc-action\n%s",
+            ctype, host, action, hex);
+    sha256_hex(cr->p, cr->len, canon_hex);
+    buf_clear(cr);
+    buf_fmt(cr, "TC3-HMAC-SHA256\n%lld\n%s/hunyuan/tc3_request\n%s", t, date, canon_hex);
+    char key[200];
+    snprintf(key, sizeof key, "TC3%s%s", !strcmp(id, TC_DOC_ID) ? TC_DOC_KEY : id,
+             !strcmp(id, TC_DOC_ID) ? "" : "-secret");
+    unsigned char k1[32], k2[32], k3[32];
+    hmac256(key, strlen(key), date, strlen(date), k1);
+    hmac256(k1, 32, "hunyuan", 7, k2);
+    hmac256(k2, 32, "tc3_request", 11, k3);
+    hmac256(k3, 32, cr->p, cr->len, d);
+    hex_of(d, 32, hex);
+    if (strcmp(hex, sig)) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The provided credentials could not be validated. Please check your signature "
+                 "is correct.");
+        return false;
+    }
+    return true;
+}
+
+static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan *p)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"Response\":{\"RequestId\":\"mock-req-%" PRIu64 "\",\"Note\":\"" TC_NOTE
+            "\",\"Choices\":[{\"FinishReason\":",
+            r->seq);
+    buf_jstrz(b, finish_for(P_TENCENT, &r->d, false));
+    buf_lit(b, ",\"Message\":{\"Role\":\"assistant\",\"Content\":");
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
+                ch->prompt, p->completion, ch->prompt + p->completion);
+    buf_lit(b, "}}");
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* One stream event: a content piece (finish "" while it goes on) and the running usage. */
+static void tc_event(struct req *r, const struct chat *ch, const char *text, size_t n,
+                     const char *finish, int completion)
+{
+    struct buf *b = sse_data(r);
+    buf_lit(b, "{\"Note\":\"" TC_NOTE "\",\"Choices\":[{\"FinishReason\":");
+    buf_jstrz(b, finish);
+    buf_lit(b, ",\"Delta\":{\"Role\":\"assistant\",\"Content\":");
+    buf_jstr(b, text, n);
+    buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
+                ch->prompt, completion, ch->prompt + completion);
+    buf_putc(b, '}');
+    sse_end(r);
+}
+
+static void tc_chat(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *j = r->json, *msgs = jarr(j, "Messages");
+    const char *model = jstr(j, "Model");
+    if (!model || !jlen(msgs)) {
+        tc_error(r, "MissingParameter",
+                 "The request is missing a required parameter `Model` or "
+                 "`Messages`.");
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "Stream")};
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        const char *content = jstr(m, "Content"), *role = jstr(m, "Role");
+        if (!role || !content || (r->d.strict && !*content)) {
+            tc_error(r, "InvalidParameter", "Messages need a Role and a non-empty Content.");
+            return;
+        }
+        ch.prompt += count_words(content, strlen(content)) + 3;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.tool = false;
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (!ch.stream) {
+        tc_chat_json(r, &ch, &p);
+        return;
+    }
+    char extra[64];
+    snprintf(extra, sizeof extra, "X-TC-RequestId: mock-req-%" PRIu64 "\r\n", r->seq);
+    stream_head(r, 200, "text/event-stream", extra);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_clear(&srv->text);
+        buf_put(&srv->text, pc->p, pc->len);
+        tc_event(r, &ch, srv->text.p, srv->text.len, "", i + 1);
+    }
+    tc_event(r, &ch, "", 0, finish_for(P_TENCENT, &r->d, false), p.completion);
+    rep_finish(r);
+}
+
+static void tc_embed(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *list = jarr(r->json, "InputList");
+    if (!jlen(list)) {
+        tc_error(r, "InvalidParameter", "InputList must be a non-empty array of strings.");
+        return;
+    }
+    struct buf *b = body_reset(srv);
+    buf_lit(b, "{\"Response\":{\"Data\":[");
+    int prompt = 0;
+    for (size_t i = 0; i < jlen(list); i++) {
+        json_object *v = json_object_array_get_idx(list, i);
+        int toks = 0;
+        if (!json_object_is_type(v, json_type_string)) {
+            tc_error(r, "InvalidParameter", "InputList must be a non-empty array of strings.");
+            return;
+        }
+        uint64_t h = emb_input(srv, v, &toks);
+        prompt += toks;
+        buf_puts(b, i ? ",{\"Embedding\":" : "{\"Embedding\":");
+        emb_vector(srv, b, h, DEFAULT_DIMS, false);
+        buf_fmt(b, ",\"Index\":%zu,\"Object\":\"embedding\"}", i);
+    }
+    buf_lit(b, "]");
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"TotalTokens\":%d}", prompt, prompt);
+    buf_fmt(b, ",\"RequestId\":\"mock-req-%" PRIu64 "\"}}", r->seq);
+    rec_model(r, "hunyuan-embedding");
+    rec_tokens(r, prompt, 0, r->d.usage);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_tc(struct req *r)
+{
+    char action[64] = "";
+    hval(r, "x-tc-action", action, sizeof action);
+    if (!tc_verify(r))
+        return;
+    if (!strcmp(action, "ChatCompletions"))
+        tc_chat(r);
+    else if (!strcmp(action, "GetEmbedding"))
+        tc_embed(r);
+    else
+        tc_error(r, "InvalidAction", "The action requested is not supported by the mock.");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -5778,6 +6153,16 @@ static void route(struct req *r)
         r->op = openai_op(slash);
         return;
     }
+    if (hfind(r, "x-tc-action")) {
+        r->prov = P_TENCENT;
+        r->op = OP_TC;
+        return;
+    }
+    if (has_suffix(p, "/v1/text/chatcompletion_v2")) {
+        r->prov = P_MINIMAX;
+        r->op = OP_MM_CHAT;
+        return;
+    }
     if (!strcmp(p, "/token")) {
         r->vertex = true;
         r->op = OP_VX_TOKEN;
@@ -5872,6 +6257,12 @@ static void req_key(struct req *r)
         copy_str(r->key, sizeof r->key, ak, end ? (size_t)(end - ak) : h->val_len - 28);
         return;
     }
+    if (h && h->val_len > 28 && !strncmp(h->val, "TC3-HMAC-SHA256 Credential=", 27)) {
+        /* Tencent: the SecretId names the key. */
+        const char *id = h->val + 27, *slash = memchr(id, '/', h->val_len - 27);
+        copy_str(r->key, sizeof r->key, id, slash ? (size_t)(slash - id) : h->val_len - 27);
+        return;
+    }
     if (h && h->val_len > 15 && !strncmp(h->val, "DeepL-Auth-Key ", 15)) {
         copy_str(r->key, sizeof r->key, h->val + 15, h->val_len - 15);
         return;
@@ -5907,7 +6298,23 @@ static void directive_text(struct req *r, struct buf *t)
     }
     json_object *list = NULL, *v = NULL;
     switch (r->op) {
+    case OP_TC:
+        list = jarr(j, "Messages");
+        if (list) {
+            for (size_t i = jlen(list); i-- > 0;) {
+                json_object *m = json_object_array_get_idx(list, i);
+                const char *role = jstr(m, "Role");
+                if (role && !strcmp(role, "user")) {
+                    v = jget(m, "Content");
+                    break;
+                }
+            }
+        } else if (jlen(list = jarr(j, "InputList"))) {
+            v = json_object_array_get_idx(list, jlen(list) - 1);
+        }
+        break;
     case OP_CHAT:
+    case OP_MM_CHAT:
     case OP_OL_CHAT:
     case OP_MESSAGES:
     case OP_BR_INVOKE:
@@ -6125,6 +6532,8 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_OL_CHAT: h_ol_chat(r); break;
     case OP_OL_EMBED: h_ol_embed(r); break;
     case OP_EMBEDDINGS: h_oa_embeddings(r); break;
+    case OP_MM_CHAT: h_mm_chat(r); break;
+    case OP_TC: h_tc(r); break;
     case OP_MODERATIONS: h_oa_moderations(r); break;
     case OP_IMAGES: h_oa_images(r); break;
     case OP_TRANSCRIBE:
