@@ -52,8 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     /* New adaptors go last: the seeds' first byte picks the adaptor. */
     static const struct provider *const provs[] = {
-        &provider_openai,    &provider_claude,  &provider_gemini, &provider_ollama,
-        &provider_replicate, &provider_bedrock, &provider_coze,   &provider_aiproxylib, &provider_tencent};
+        &provider_openai, &provider_claude,     &provider_gemini,
+        &provider_ollama, &provider_replicate,  &provider_bedrock,
+        &provider_coze,   &provider_aiproxylib, &provider_tencent};
     const struct provider *prov = provs[data[0] % (sizeof provs / sizeof *provs)];
     int as_event = data[1] & 1;
     int as_token = data[1] & 4; /* a token endpoint's answer, for Vertex AI */
