@@ -80,9 +80,10 @@ static json_object *chunk_at(const struct strbuf *out, int i)
     if (!p || strncmp(p, "data: ", 6))
         return NULL;
     const char *end = strstr(p, "\n\n");
-    char *s = strndup(p + 6, end ? (size_t)(end - p - 6) : strlen(p + 6));
-    json_object *o = json_tokener_parse(s);
-    free(s);
+    struct json_tokener *tok = json_tokener_new();
+    json_object *o =
+        json_tokener_parse_ex(tok, p + 6, (int)(end ? (size_t)(end - p - 6) : strlen(p + 6)));
+    json_tokener_free(tok);
     return o;
 }
 
