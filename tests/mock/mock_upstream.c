@@ -1757,6 +1757,8 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
                                          : "InternalError";
         if (status == 429 && !(d && d->msg[0]))
             msg = "Requests rate limit exceeded, please try again later.";
+        if (status == 401 && !(d && d->msg[0]))
+            msg = "Invalid API-key provided.";
         buf_lit(b, "{\"code\":");
         buf_jstrz(b, code ? code : ac);
         buf_lit(b, ",\"message\":");
