@@ -41,5 +41,6 @@ extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
 extern const struct provider provider_replicate;
+extern const struct provider provider_ali;
 
 #endif

@@ -23,6 +23,7 @@ int main(void)
     ok(channel_type_get(14)->prov == &provider_claude, "Anthropic is the Claude adaptor");
     ok(channel_type_get(24)->prov == &provider_gemini, "Gemini is the Gemini adaptor");
     ok(channel_type_get(35)->prov == &provider_cohere, "Cohere is the Cohere adaptor");
+    ok(channel_type_get(17)->prov == &provider_ali, "Ali is the DashScope adaptor");
 
     return done_testing();
 }
