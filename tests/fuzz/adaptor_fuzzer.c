@@ -1,7 +1,7 @@
 /* libFuzzer target: each adaptor's response and stream-event converters under untrusted
- * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Replicate). Beyond not crashing, what the
- * translating adaptors write must be what the core relies on: complete "data: {json}" events, a
- * JSON answer, and a filled error whenever they fail. */
+ * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Replicate, Ali DashScope). Beyond not
+ * crashing, what the translating adaptors write must be what the core relies on: complete
+ * "data: {json}" events, a JSON answer, and a filled error whenever they fail. */
 #include "config.h"
 #include "fcgi/arena.h"
 #include "fcgi/json.h"
@@ -48,9 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    static const struct provider *const provs[] = {&provider_openai, &provider_claude,
-                                                   &provider_gemini, &provider_ollama,
-                                                   &provider_replicate};
+    static const struct provider *const provs[] = {&provider_openai,    &provider_claude,
+                                                   &provider_gemini,    &provider_ollama,
+                                                   &provider_replicate, &provider_ali};
     const struct provider *prov = provs[data[0] % (sizeof provs / sizeof *provs)];
     int as_event = data[1] & 1;
     enum relay_mode mode = (data[1] >> 1) % 2 ? RELAY_EMBEDDINGS : RELAY_CHAT;
