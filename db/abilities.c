@@ -40,12 +40,13 @@ static int cmp_str(const void *x, const void *y)
 }
 
 int db_abilities_group_models(struct db_conn *c, struct arena *a, const char *group,
-                              const char ***out, size_t *n)
+                              int (*keep_type)(int64_t type), const char ***out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    struct db_stmt *st = db_prepare(c, "SELECT DISTINCT model FROM abilities "
-                                       "WHERE \"group\" = ? AND enabled = ?");
+    struct db_stmt *st = db_prepare(c, "SELECT DISTINCT a.model, ch.type FROM abilities a "
+                                       "LEFT JOIN channels ch ON ch.id = a.channel_id "
+                                       "WHERE a.\"group\" = ? AND a.enabled = ?");
     if (!st)
         return DB_ERR;
     db_bind_text(st, 1, group);
@@ -58,6 +59,8 @@ int db_abilities_group_models(struct db_conn *c, struct arena *a, const char *gr
             v = arena_realloc(a, v, cap * sizeof *v, 2 * cap * sizeof *v);
             cap *= 2;
         }
+        if (keep_type && !keep_type(db_col_int64(st, 1)))
+            continue;
         const char *s = db_col_text(st, 0);
         v[k++] = arena_strdup(a, s ? s : "");
     }
@@ -66,6 +69,11 @@ int db_abilities_group_models(struct db_conn *c, struct arena *a, const char *gr
         return rc;
     /* ORDER BY would follow PostgreSQL's collation; One API sorts bytewise in Go. */
     qsort(v, k, sizeof *v, cmp_str);
+    size_t u = 0; /* a model of several channel types came once per type */
+    for (size_t i = 0; i < k; i++)
+        if (!u || strcmp(v[u - 1], v[i]) != 0)
+            v[u++] = v[i];
+    k = u;
     v[k] = NULL;
     *out = v;
     *n = k;

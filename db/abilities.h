@@ -17,9 +17,10 @@ int db_abilities_rebuild(struct db_conn *c, struct arena *a, int64_t channel_id,
 /* Deletes every ability row of channel_id. Rows deleted, or < 0. */
 int64_t db_abilities_delete_channel(struct db_conn *c, int64_t channel_id);
 /* The distinct models with an enabled ability in group, sorted bytewise ascending (as Go's
- * sort.Strings, the same on SQLite and PostgreSQL). Array and strings in a; count in *n.
- * Returns 0, or < 0 on a database error. */
+ * sort.Strings, the same on SQLite and PostgreSQL). When keep_type is not NULL, only the
+ * abilities of channels whose type it accepts count. Array (NULL-terminated) and strings in a;
+ * count in *n. Returns 0, or < 0 on a database error. */
 int db_abilities_group_models(struct db_conn *c, struct arena *a, const char *group,
-                              const char ***out, size_t *n);
+                              int (*keep_type)(int64_t type), const char ***out, size_t *n);
 
 #endif

@@ -510,6 +510,15 @@ const char *fcgi_param(const struct fcgi_conn *c, const char *name)
     return NULL;
 }
 
+int fcgi_param_at(const struct fcgi_conn *c, size_t i, const char **name, const char **value)
+{
+    if (i >= c->n_params)
+        return -1;
+    *name = c->params[2 * i];
+    *value = c->params[2 * i + 1];
+    return 0;
+}
+
 long fcgi_read(struct fcgi_conn *c, char *buf, size_t n)
 {
     size_t got = 0;

@@ -63,6 +63,8 @@ void fcgi_conn_init(struct fcgi_conn *c, int fd, const struct fcgi_limits *lim);
 int fcgi_begin(struct fcgi_conn *c, struct arena *a);
 /* Parameter value, or NULL. */
 const char *fcgi_param(const struct fcgi_conn *c, const char *name);
+/* The i-th parameter's name and value: 0, or -1 past the last. */
+int fcgi_param_at(const struct fcgi_conn *c, size_t i, const char **name, const char **value);
 /* Reads up to n bytes of the request body: bytes read, 0 at its end, -1 on error. */
 long fcgi_read(struct fcgi_conn *c, char *buf, size_t n);
 /* Appends n bytes of response (headers then body); -1 once the connection failed. */

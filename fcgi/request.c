@@ -22,6 +22,36 @@ const char *req_param(struct req *r, const char *name)
     return r->io->param(r->io->ctx, name);
 }
 
+int req_header_at(struct req *r, size_t i, const char **name, const char **value)
+{
+    if (!r->io->param_at)
+        return -1;
+    /* Header k is the k-th parameter that is one: HTTP_*, CONTENT_TYPE, CONTENT_LENGTH. */
+    for (size_t j = 0, k = 0;; j++) {
+        const char *n, *v;
+        size_t nl;
+        if (r->io->param_at(r->io->ctx, j, &n, &nl, &v) < 0)
+            return -1;
+        int is_http = nl > 5 && !strncmp(n, "HTTP_", 5);
+        int is_content = (nl == 12 && !strncmp(n, "CONTENT_TYPE", 12)) ||
+                         (nl == 14 && !strncmp(n, "CONTENT_LENGTH", 14));
+        if ((!is_http && !is_content) || k++ != i)
+            continue;
+        if (is_http)
+            n += 5, nl -= 5;
+        char *out = arena_strndup(r->a, n, nl);
+        for (size_t c = 0; c < nl; c++) {
+            int word_start = c == 0 || out[c - 1] == '-';
+            out[c] = out[c] == '_' ? '-'
+                     : word_start  ? (char)toupper((unsigned char)out[c])
+                                   : (char)tolower((unsigned char)out[c]);
+        }
+        *name = out;
+        *value = v ? v : "";
+        return 0;
+    }
+}
+
 const char *req_header(struct req *r, const char *name)
 {
     if (!strcasecmp(name, "Content-Type"))

@@ -26,6 +26,9 @@ struct req_io {
     /* Optional: the response starts streaming, so writes may wait as long as the client
      * takes to read (the transport lifts its write deadline). */
     void (*stream)(void *ctx);
+    /* Optional: the i-th parameter (from 0): its name (nlen bytes, not NUL-terminated) and
+     * value. 0, or -1 past the last. */
+    int (*param_at)(void *ctx, size_t i, const char **name, size_t *nlen, const char **value);
 };
 
 #define REQ_MAX_PARAMS 4 /* path parameters (":id") a route may capture */
@@ -80,6 +83,11 @@ struct req {
 const char *req_param(struct req *r, const char *name);
 /* Request header by its HTTP name ("Authorization"), or NULL. */
 const char *req_header(struct req *r, const char *name);
+/* The i-th request header (from 0, in the web server's order): its name as the CGI spelling
+ * allows ("X-Stainless-Os": words capitalised, '_' read as '-'; Content-Type and
+ * Content-Length included) in the arena, and its value. 0, or -1 past the last (at once when
+ * the transport cannot list them). */
+int req_header_at(struct req *r, size_t i, const char **name, const char **value);
 /* Query argument, percent-decoded into the arena, or NULL. */
 const char *req_query(struct req *r, const char *name);
 /* Cookie value, or NULL. */

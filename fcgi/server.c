@@ -199,6 +199,13 @@ static const char *conn_param(void *ctx, const char *name)
 {
     return fcgi_param(ctx, name);
 }
+static int conn_param_at(void *ctx, size_t i, const char **name, size_t *nlen, const char **value)
+{
+    if (fcgi_param_at(ctx, i, name, value) < 0)
+        return -1;
+    *nlen = strlen(*name);
+    return 0;
+}
 static long conn_read(void *ctx, char *buf, size_t n)
 {
     return fcgi_read(ctx, buf, n);
@@ -229,7 +236,8 @@ static void serve_one(struct server *s, struct req *r)
 /* Serves requests on fd until the web server is done with it; returns 1 when fd is kept. */
 static int serve_conn(struct server *s, struct fcgi_conn *c, struct arena *a, void *w)
 {
-    struct req_io io = {conn_param, conn_read, conn_write, conn_flush, c, conn_stream};
+    struct req_io io = {conn_param, conn_read,   conn_write,   conn_flush,
+                        c,          conn_stream, conn_param_at};
     int keep;
     do {
         if (fcgi_begin(c, a) < 0) {
@@ -578,6 +586,23 @@ static const char *cgi_param(void *ctx, const char *name)
     return getenv(name);
 }
 
+static int cgi_param_at(void *ctx, size_t i, const char **name, size_t *nlen, const char **value)
+{
+    extern char **environ;
+    (void)ctx;
+    for (size_t k = 0; k < i; k++)
+        if (!environ[k])
+            return -1;
+    const char *e = environ[i];
+    if (!e)
+        return -1;
+    const char *eq = strchr(e, '=');
+    *name = e;
+    *nlen = eq ? (size_t)(eq - e) : strlen(e);
+    *value = eq ? eq + 1 : "";
+    return 0;
+}
+
 static long cgi_read(void *ctx, char *buf, size_t n)
 {
     (void)ctx;
@@ -603,7 +628,7 @@ static int run_cgi(struct server *s)
 {
     void *w = s->vt->worker_init(s->app);
     struct arena *a = arena_new(ARENA_BLOCK);
-    struct req_io io = {cgi_param, cgi_read, cgi_write, cgi_flush, NULL, NULL};
+    struct req_io io = {cgi_param, cgi_read, cgi_write, cgi_flush, NULL, NULL, cgi_param_at};
     struct req r;
     req_init(&r, a, &io, s->app, w);
     s->vt->handle(&r);

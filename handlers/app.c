@@ -8,6 +8,7 @@
 #include "handlers/errors.h"
 #include "handlers/gate.h"
 #include "handlers/relay/chcache.h"
+#include "handlers/relay/credcache.h"
 #include "handlers/options.h"
 #include "handlers/throttle.h"
 #include "handlers/session.h"
@@ -160,6 +161,7 @@ static void app_free(struct app *app)
     app->notify = NULL;
     console_free(app->console);
     chcache_free(app->chcache);
+    credcache_free(app->creds);
     throttle_free(app->login_throttle);
     writer_stop(app->writer);
     db_close(app->db);
@@ -178,6 +180,7 @@ static void *app_init(const struct config *cfg, int is_cgi)
     app->cfg = cfg;
     app->is_cgi = is_cgi;
     app->start_time = (int64_t)time(NULL);
+    app->creds = credcache_new();
     app->cookie_secure = (int)cfg_int(cfg, CFG_COOKIE_SECURE);
     const char *secret = cfg_str(cfg, CFG_SESSION_SECRET);
     /* Published example values would let anyone sign a session cookie: One API logs an error

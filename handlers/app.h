@@ -15,6 +15,7 @@ struct options;
 struct pricing;
 struct quota_store;
 struct chcache;
+struct credcache;
 struct req;
 struct ticker;
 struct writer;
@@ -42,6 +43,7 @@ struct app {
     struct ticker *tester;           /* tests all channels every CHANNEL_TEST_FREQUENCY min */
     struct notify *notify;           /* alerts to root */
     struct chcache *chcache;         /* MEMORY_CACHE_ENABLED channel cache, or NULL */
+    struct credcache *creds;         /* access tokens of the channels that need one */
     struct console *console;         /* the pages' templates, or NULL when they did not load */
     struct throttle *login_throttle; /* sign-in attempts per address and name (this process) */
 };

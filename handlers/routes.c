@@ -162,6 +162,12 @@ const struct route app_routes[] = {
     /* One API's routes with no implementation answer 501 before any channel is chosen (One
      * API answers 503 from its distributor first: docs/compatibility.md). */
     {"POST", "/v1/edits", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},
+    /* Proxy channels (type 43): any method, the rest of the path goes upstream. */
+    {"GET", "/v1/oneapi/proxy/:channelid/*", h_relay_proxy, AUTH_RELAY_TOKEN, 0},
+    {"POST", "/v1/oneapi/proxy/:channelid/*", h_relay_proxy, AUTH_RELAY_TOKEN, 0},
+    {"PUT", "/v1/oneapi/proxy/:channelid/*", h_relay_proxy, AUTH_RELAY_TOKEN, 0},
+    {"PATCH", "/v1/oneapi/proxy/:channelid/*", h_relay_proxy, AUTH_RELAY_TOKEN, 0},
+    {"DELETE", "/v1/oneapi/proxy/:channelid/*", h_relay_proxy, AUTH_RELAY_TOKEN, 0},
     {"POST", "/v1/images/edits", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},
     {"POST", "/v1/images/variations", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},
     {"GET", "/v1/files", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},

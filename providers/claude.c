@@ -625,7 +625,16 @@ static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
     out->url = arena_printf(ctx->a, "%s/v1/messages", base);
     out->n_headers = 0;
     out->headers[out->n_headers++] = arena_printf(ctx->a, "x-api-key: %s", key);
-    out->headers[out->n_headers++] = "anthropic-version: " CLAUDE_VERSION;
+    /* The client's version when it names one, as One API does. */
+    const char *ver = ctx->anthropic_version;
+    out->headers[out->n_headers++] =
+        arena_printf(ctx->a, "anthropic-version: %s",
+                     ver && *ver && !strpbrk(ver, "\r\n") ? ver : CLAUDE_VERSION);
+    /* The client's betas reach Anthropic; One API's fixed ones are obsolete and not sent
+     * (docs/compatibility.md). */
+    const char *beta = ctx->anthropic_beta;
+    if (beta && *beta && !strpbrk(beta, "\r\n"))
+        out->headers[out->n_headers++] = arena_printf(ctx->a, "anthropic-beta: %s", beta);
     out->headers[out->n_headers++] = "Content-Type: application/json";
     if (ctx->is_stream)
         out->headers[out->n_headers++] = "Accept: text/event-stream";

@@ -123,7 +123,7 @@ static void gm_conf_read(struct prov_ctx *ctx, struct gm_conf *c)
     const struct prov_channel *ch = ctx->ch;
     const char *model = gm_model(ctx), *pinned = NULL;
 
-    c->safety = GM_DEFAULT_SAFETY;
+    c->safety = ch->gemini_safety && *ch->gemini_safety ? ch->gemini_safety : GM_DEFAULT_SAFETY;
     if (ch->config && *ch->config) {
         /* A broken config must not break the channel: it only loses the optional keys. */
         json_object *cfg = jparse(ch->config, strlen(ch->config), 0, NULL);

@@ -16,8 +16,8 @@
  *     else `v1`. Because the core folds GEMINI_VERSION into api_version, a legacy `other`
  *     value loses to the model rule; a separate field for the process default would fix that.
  *   - Safety threshold for the five harm categories: channel config key
- *     `gemini_safety_setting`, else `BLOCK_NONE` (One API's GEMINI_SAFETY_SETTING default;
- *     prov_ctx has no field for the process-wide value).
+ *     `gemini_safety_setting`, else ch->gemini_safety (GEMINI_SAFETY_SETTING as the core
+ *     passes it), else `BLOCK_NONE` (One API's default).
  *
  * Conventions beyond provider.h:
  *   - parse_event with data == NULL means the upstream closed the stream (EOF). Gemini sends no

@@ -41,6 +41,17 @@ static const char *azure_deployment(struct prov_ctx *ctx)
     return d;
 }
 
+/* The path after "/v1" to append to the base: the client's own, query string included, as
+ * One API forwards it (so /v1/engines/{model}/embeddings stays what it is); the mode's path
+ * when the client's is unknown or not under /v1. */
+static const char *client_path(const struct prov_ctx *ctx)
+{
+    const char *u = ctx->client_uri;
+    if (u && !strncmp(u, "/v1/", 4) && !strpbrk(u, " \r\n"))
+        return u + 3;
+    return mode_path[ctx->mode];
+}
+
 static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct prov_error *err)
 {
     const struct channel_type *ct = channel_type_get(ctx->ch->type);
@@ -87,13 +98,13 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
         out->url = arena_printf(ctx->a, "%s/client/v4/accounts/%s/ai/v1%s", base, id, task);
         break;
     }
-    case URL_STRIP_V1: out->url = arena_printf(ctx->a, "%s%s", base, task); break;
+    case URL_STRIP_V1: out->url = arena_printf(ctx->a, "%s%s", base, client_path(ctx)); break;
     case URL_APPEND:
     default:
         /* Cloudflare AI Gateway's OpenAI endpoint takes the path without "/v1". */
         out->url = arena_printf(
             ctx->a, "%s%s%s", base,
-            !strncmp(base, "https://gateway.ai.cloudflare.com", 32) ? "" : "/v1", task);
+            !strncmp(base, "https://gateway.ai.cloudflare.com", 32) ? "" : "/v1", client_path(ctx));
         break;
     }
     if (rule != URL_AZURE)

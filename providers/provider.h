@@ -33,6 +33,9 @@ struct prov_channel {
     int is_default_base;     /* base_url is the type's default: the channel has none of its own */
     const char *api_version; /* config.api_version, else the legacy `other` column */
     const char *config;      /* the channel's config JSON text */
+    const char *gemini_safety; /* GEMINI_SAFETY_SETTING, the Gemini threshold of the process
+                                * ("" or NULL: the adaptor's default); the channel's config
+                                * key gemini_safety_setting wins over it */
 };
 
 /* Token usage as the upstream reported it. */
@@ -59,6 +62,14 @@ struct prov_ctx {
     int include_usage;        /* the client asked for stream_options.include_usage */
     const char *request_id;   /* for chunk ids where the upstream gives none */
     int64_t created;          /* Unix time of the request, for "created" */
+    const char *credential;   /* the token the core obtained through the adaptor's
+                               * credential operation (see struct prov_cred), for
+                               * build_request; NULL for adaptors without one */
+    /* What the client sent beyond its body; NULL when unknown (channel tests). */
+    const char *client_uri;        /* the request URI ("/v1/embeddings?x=1"), which the OpenAI
+                                    * family forwards as it is */
+    const char *anthropic_version; /* the client's anthropic-version header */
+    const char *anthropic_beta;    /* the client's anthropic-beta header */
 
     /* Outputs. */
     struct prov_usage usage;        /* usage seen so far (the last report wins, never summed) */
@@ -75,6 +86,9 @@ struct prov_request {
     int n_headers;
     const char *body; /* in the arena; NULL sends a GET */
     size_t body_len;
+    const char *method;              /* NULL: POST when there is a body, else GET */
+    const char *const *more_headers; /* n_more further "Name: value" lines, or NULL */
+    int n_more;
     int delay_ms;  /* follow-ups only: how long the core waits before sending it (polling) */
     int is_stream; /* follow-ups only: the answer is an event stream (see PROV_FOLLOW_UP) */
 };
@@ -111,6 +125,27 @@ struct prov_error {
     const char *code;  /* a JSON string value, or NULL */
 };
 
+/* A credential an adaptor needs before it can build requests: an access token that must be
+ * fetched from a token endpoint (OAuth), or one the adaptor mints itself (a signed JWT).
+ * The relay core keeps the token per process, keyed by channel id and a hash of the
+ * channel's key and config, and hands it to build_request in ctx->credential. It asks the
+ * adaptor again when less than 5 minutes of the token's life remain; concurrent requests of
+ * one channel wait for a single exchange instead of each making their own. Neither the key
+ * nor the token is ever logged.
+ *
+ * The adaptor's credential operation fills this in one of two ways:
+ *   - a token it minted: token and expires_at set, req.url NULL; the core uses it as it is;
+ *   - a token request: req (url, headers, body; POST when body is set, else GET) set, token
+ *     NULL; the core performs it and passes a 2xx answer to credential_parse, which sets
+ *     token and expires_at. A non-2xx answer goes through credential_parse too (status set),
+ *     which fills the error.
+ * Everything lives in ctx->a. */
+struct prov_cred {
+    struct prov_request req; /* the token request to perform, or req.url NULL */
+    const char *token;       /* the token, once known */
+    int64_t expires_at;      /* Unix time the token stops working */
+};
+
 struct provider {
     const char *name;
     /* Builds URL, headers and body for ctx. Returns 0, or -1 with err filled
@@ -139,6 +174,15 @@ struct provider {
      * and parse_response (ctx->is_stream set) writes the whole answer as SSE chunks, which the
      * core sends as a stream followed by [DONE]; parse_event is never called. */
     int is_stream_emulated;
+    /* Optional; NULL for adaptors that use ch->key as it is. Describes the credential of
+     * ctx->ch (see struct prov_cred), using ctx->created as the current time. -1 with err
+     * filled when the channel's settings cannot give one (500 convert_request_failed). */
+    int (*credential)(struct prov_ctx *ctx, struct prov_cred *out, struct prov_error *err);
+    /* Reads the token endpoint's answer (status, body) into out->token and out->expires_at:
+     * 0, or -1 with err filled (the endpoint's error, normalised; a 2xx answer without a
+     * token is a 500). Required when credential can return a token request. */
+    int (*credential_parse)(struct prov_ctx *ctx, int status, const char *body, size_t n,
+                            struct prov_cred *out, struct prov_error *err);
     /* parse_response may answer PROV_FOLLOW_UP (see there). */
     int may_follow_up;
 };

@@ -61,7 +61,7 @@ static const struct channel_type types[] = {
     OPENAI(39, "together.ai", "https://api.together.xyz"),
     {40, "Doubao", "https://ark.cn-beijing.volces.com", NULL, URL_APPEND, NULL, NULL},
     {41, "Novita", "https://api.novita.ai/v3/openai", &provider_openai, URL_CHAT_ONLY, NULL, NULL},
-    {42, "VertexAI", "", NULL, URL_APPEND, NULL, NULL},
+    {42, "VertexAI", "", &provider_vertex, URL_APPEND, NULL, NULL},
     {43, "Proxy", "", NULL, URL_APPEND, NULL, NULL},
     OPENAI_BALANCE(44, "SiliconFlow", "https://api.siliconflow.cn", balance_siliconflow),
     OPENAI(45, "xAI", "https://api.x.ai"),
@@ -81,6 +81,11 @@ const struct channel_type *channel_type_get(int id)
     if (id < 0 || (size_t)id >= sizeof types / sizeof *types)
         return NULL;
     return &types[id];
+}
+
+int channel_type_servable(const struct channel_type *ct)
+{
+    return ct && (ct->prov || ct->id == CHANNEL_TYPE_PROXY);
 }
 
 int channel_type_count(void)

@@ -29,6 +29,11 @@ struct channel_type {
 
 /* The row for type id, or NULL for an unknown id. */
 const struct channel_type *channel_type_get(int id);
+
+#define CHANNEL_TYPE_PROXY 43 /* served only by /v1/oneapi/proxy/:channelid, never by routing */
+/* Can this build serve a channel of row ct (NULL: no): it has an adaptor, or it is the Proxy
+ * type. Channels of other types cannot be created. */
+int channel_type_servable(const struct channel_type *ct);
 /* Number of rows and the row at i, for listings and the registry self-test. */
 int channel_type_count(void);
 const struct channel_type *channel_type_at(int i);
@@ -40,6 +45,7 @@ extern const struct provider provider_deepl;
 extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
+extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
 extern const struct provider provider_ali;
 

@@ -216,7 +216,7 @@ int channel_type_check(struct req *r, int64_t id, int64_t type, const char **why
     *why = NULL;
     const struct channel_type *ct =
         type >= 0 && type <= INT32_MAX ? channel_type_get((int)type) : NULL;
-    if (ct && ct->prov)
+    if (channel_type_servable(ct))
         return 0;
     if (id > 0) {
         /* A row that already has the type keeps it: its other fields stay editable. */

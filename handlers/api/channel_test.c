@@ -100,7 +100,8 @@ static void run_test(struct app *app, struct arena *a, void *curl, const struct 
                                 .proxy = cfg_str(app->cfg, CFG_RELAY_PROXY),
                                 .max_answer = TEST_MAX_ANSWER,
                                 .should_stop = test_should_stop,
-                                .ud = app};
+                                .ud = app,
+                                .creds = app->creds};
     struct upstream_answer ans;
     struct strbuf out;
     sb_init(&ans.body, a);

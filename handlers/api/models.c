@@ -3,6 +3,7 @@
 #include "config.h"
 #include "handlers/api/api.h"
 #include "handlers/app.h"
+#include "handlers/relay/relay.h"
 #include "handlers/respond.h"
 #include "db/abilities.h"
 #include "db/users.h"
@@ -49,7 +50,8 @@ int h_channel_models(struct req *r)
     return 0;
 }
 
-/* GET /api/user/available_models: the enabled ability models of the caller's group. */
+/* GET /api/user/available_models: the enabled ability models of the caller's group, on
+ * channels the relay can route to. */
 int h_user_available_models(struct req *r)
 {
     struct user u;
@@ -58,7 +60,7 @@ int h_user_available_models(struct req *r)
         return rc;
     const char **names;
     size_t n;
-    if (db_abilities_group_models(req_db(r), r->a, u.group, &names, &n) < 0)
+    if (db_abilities_group_models(req_db(r), r->a, u.group, relay_type_routable, &names, &n) < 0)
         return OA_ERR_DB;
     json_object *arr = jnew_arr();
     for (size_t i = 0; i < n; i++)

@@ -267,7 +267,9 @@ static int form_page(struct req *r, int status, const struct form_vals *v, json_
             continue;
         json_object *t = jnew_obj();
         json_object_object_add(t, "id", json_object_new_int(ct->id));
-        put_str(t, "name", ct->prov ? ct->name : arena_printf(r->a, "%s (no adaptor)", ct->name));
+        put_str(t, "name",
+                channel_type_servable(ct) ? ct->name
+                                          : arena_printf(r->a, "%s (no adaptor)", ct->name));
         put_bool(t, "selected", ct->id == v->type);
         json_object_array_add(types, t);
     }

@@ -6,6 +6,7 @@
 #include "handlers/relay/relay.h"
 #include "handlers/app.h"
 #include "handlers/options.h"
+#include "handlers/relay/credcache.h"
 #include "handlers/relay/pricing.h"
 #include "handlers/relay/quota.h"
 #include "handlers/relay/upstream.h"
@@ -168,6 +169,7 @@ void relay_prov_channel(struct arena *a, const struct app *app, const struct rel
     size_t bl = strlen(out->base_url);
     if (bl && out->base_url[bl - 1] == '/')
         out->base_url = arena_strndup(a, out->base_url, bl - 1);
+    out->gemini_safety = cfg_str(app->cfg, CFG_GEMINI_SAFETY_SETTING);
     out->api_version = config_str(a, ch->config, "api_version");
     if (!*out->api_version)
         out->api_version = *ch->other       ? ch->other
@@ -185,6 +187,38 @@ static void answer_error(const struct provider *p, struct prov_ctx *ctx, int sta
     provider_parse_error(p, ctx, status, body, n, err);
     if (!err->status)
         err->status = status;
+}
+
+/* A token answer larger than this is not a token answer. */
+#define MAX_TOKEN_ANSWER (1u << 20)
+
+/* credcache_http_fn over upstream_fetch with the call's options. */
+static int credential_http(void *ud, const struct prov_request *rq, long *status,
+                           struct strbuf *body, struct prov_error *err)
+{
+    const struct relay_call_opts *o = ud;
+    struct upstream_answer ans = {.body = *body};
+    char errbuf[256] = "";
+    int rc = upstream_fetch(o->curl, rq, o->timeout_s, o->proxy, MAX_TOKEN_ANSWER, o->should_stop,
+                            o->ud, &ans, errbuf, sizeof errbuf);
+    *body = ans.body;
+    if (rc != UPSTREAM_OK) {
+        *err = (struct prov_error){500,
+                                   arena_printf(body->a, "access token request failed: %s",
+                                                rc == UPSTREAM_ABORTED ? "aborted" : errbuf),
+                                   "one_api_error", "", "get_access_token_failed"};
+        return -1;
+    }
+    *status = ans.status;
+    return 0;
+}
+
+int relay_credential(const struct relay_call_opts *o, const struct provider *p,
+                     struct prov_ctx *ctx, struct prov_error *err)
+{
+    if (!p->credential)
+        return 0;
+    return credcache_get(o->creds, p, ctx, credential_http, (void *)o, err);
 }
 
 /* Waits ms before a follow-up request, in slices so that should_stop (NULL: never) is
@@ -232,6 +266,8 @@ int relay_call(const struct relay_call_opts *o, const struct provider *p, struct
 {
     memset(err, 0, sizeof *err);
     struct prov_request rq = {0};
+    if (relay_credential(o, p, ctx, err) < 0)
+        return RELAY_CALL_CREDENTIAL;
     if (provider_build_request(p, ctx, &rq, err) < 0)
         return RELAY_CALL_BUILD;
     struct timespec t0;
@@ -438,6 +474,10 @@ static void prepare_body(struct attempt *at, const struct channel_type *ct)
         }
         at->is_system_reset = 1;
     }
+    /* One API sends the client the usage chunk of every stream whose request it had to
+     * re-encode (a mapped model, a system prompt, Baichuan), asked for or not. */
+    if (want_usage && (mapped_differs || *ch->system_prompt || ch->type == 26))
+        ctx->include_usage = 1;
     if (want_usage) {
         json_object *so = jget(copy, "stream_options");
         if (!json_object_is_type(so, json_type_object)) {
@@ -468,6 +508,9 @@ static void attempt_prepare(struct attempt *at, const struct channel_type *ct)
     ctx->request_id = r->request_id;
     ctx->created = (int64_t)time(NULL);
     ctx->content_type = req_header(r, "Content-Type");
+    ctx->client_uri = *r->query ? arena_printf(r->a, "%s?%s", r->raw_path, r->query) : r->raw_path;
+    ctx->anthropic_version = req_header(r, "anthropic-version");
+    ctx->anthropic_beta = req_header(r, "anthropic-beta");
     sb_init(&ctx->text, r->a);
     prepare_body(at, ct);
 }
@@ -612,7 +655,8 @@ static int attempt_once(struct attempt *at)
     struct relay_call_opts o = {.curl = req_curl(r),
                                 .timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
                                 .proxy = cfg_str(app->cfg, CFG_RELAY_PROXY),
-                                .max_answer = MAX_UPSTREAM_BODY};
+                                .max_answer = MAX_UPSTREAM_BODY,
+                                .creds = app->creds};
     struct upstream_answer ans;
     struct strbuf out;
     sb_init(&ans.body, r->a);
@@ -622,8 +666,10 @@ static int attempt_once(struct attempt *at)
     int stage = relay_call(&o, at->prov, &at->ctx, &ans, &out, &rl->err);
     if (stage != RELAY_CALL_OK) {
         attempt_release(at);
-        if (stage == RELAY_CALL_STATUS)
+        if (stage == RELAY_CALL_STATUS || stage == RELAY_CALL_CREDENTIAL)
             channel_disable(rl, at->ch, &rl->err);
+        if (stage == RELAY_CALL_STATUS && rl->err.status == 401)
+            credcache_drop(app->creds, at->ch->id); /* the token may have been revoked */
         return 1;
     }
     rl->responded = 1;
@@ -636,6 +682,10 @@ static int attempt_once(struct attempt *at)
     } else {
         resp_header(r, "Content-Type",
                     *ans.ctype && rl->mode >= RELAY_SPEECH ? ans.ctype : "application/json");
+        /* The OpenAI family's answers come with the upstream's headers (x-request-id,
+         * x-ratelimit-*, openai-processing-ms), as One API copies them. */
+        if (at->prov == &provider_openai)
+            relay_pass_headers(r, ans.headers.p, ans.headers.len);
     }
     resp_write(r, out.p, out.len);
     attempt_settle(at);
@@ -715,6 +765,15 @@ static int attempt_stream(struct attempt *at)
     struct req *r = rl->r;
     struct app *app = rl->app;
     struct prov_request rq = {0};
+    struct relay_call_opts o = {.curl = req_curl(r),
+                                .timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),
+                                .proxy = cfg_str(app->cfg, CFG_RELAY_PROXY),
+                                .creds = app->creds};
+    if (relay_credential(&o, at->prov, &at->ctx, &rl->err) < 0) {
+        attempt_release(at);
+        channel_disable(rl, at->ch, &rl->err);
+        return 1;
+    }
     if (provider_build_request(at->prov, &at->ctx, &rq, &rl->err) < 0) {
         attempt_release(at);
         return 1;
@@ -722,7 +781,7 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->body, r->a);
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
-    struct upstream_cb cb = {on_head, on_body, on_tick, at};
+    struct upstream_cb cb = {on_head, on_body, on_tick, at, NULL};
     long timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -754,6 +813,8 @@ static int attempt_stream(struct attempt *at)
             answer_error(at->prov, &at->ctx, is_ok ? 500 : (int)at->status, at->body.p,
                          at->body.len, &rl->err);
             channel_disable(rl, at->ch, &rl->err);
+            if (at->status == 401)
+                credcache_drop(app->creds, at->ch->id); /* the token may have been revoked */
             break;
         }
         at->ctx.follow_up = NULL;

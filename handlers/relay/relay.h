@@ -12,6 +12,7 @@
 struct app;
 struct arena;
 struct channel_type;
+struct credcache;
 struct db_conn;
 struct prov_channel;
 struct prov_ctx;
@@ -60,16 +61,18 @@ struct relay_call_opts {
     size_t max_answer;            /* a longer answer fails the call (RELAY_CALL_TRANSPORT) */
     int (*should_stop)(void *ud); /* polled about once a second; NULL: never */
     void *ud;                     /* for should_stop */
+    struct credcache *creds;      /* the process's credential cache; NULL: none */
 };
 
 /* Where relay_call stopped. */
 enum relay_call_stage {
-    RELAY_CALL_OK,        /* out has the OpenAI body */
-    RELAY_CALL_BUILD,     /* the adaptor could not build the upstream request */
-    RELAY_CALL_TRANSPORT, /* no complete answer: 500 do_request_failed with the reason */
-    RELAY_CALL_ABORTED,   /* should_stop ended the transfer; err is empty */
-    RELAY_CALL_STATUS,    /* the upstream answered non-2xx: its error, normalised */
-    RELAY_CALL_PARSE,     /* the adaptor could not read a 2xx answer */
+    RELAY_CALL_OK,         /* out has the OpenAI body */
+    RELAY_CALL_CREDENTIAL, /* no access token for the channel (relay_credential) */
+    RELAY_CALL_BUILD,      /* the adaptor could not build the upstream request */
+    RELAY_CALL_TRANSPORT,  /* no complete answer: 500 do_request_failed with the reason */
+    RELAY_CALL_ABORTED,    /* should_stop ended the transfer; err is empty */
+    RELAY_CALL_STATUS,     /* the upstream answered non-2xx: its error, normalised */
+    RELAY_CALL_PARSE,      /* the adaptor could not read a 2xx answer */
 };
 
 /* One non-stream call of ctx (prepared: mode, channel, model, request, body) through adaptor
@@ -80,6 +83,30 @@ enum relay_call_stage {
  * HTTP status for the client in err->status). The relay and the channel tests share it. */
 int relay_call(const struct relay_call_opts *o, const struct provider *p, struct prov_ctx *ctx,
                struct upstream_answer *ans, struct strbuf *out, struct prov_error *err);
+/* For an adaptor with a credential operation (providers/provider.h): the channel's access
+ * token into ctx->credential, from o->creds or through a token request performed with o's
+ * handle, timeout and proxy. Nothing to do (0) for other adaptors. 0, or -1 with err filled:
+ * a channel error (the token endpoint's status, or 500). */
+int relay_credential(const struct relay_call_opts *o, const struct provider *p,
+                     struct prov_ctx *ctx, struct prov_error *err);
+
+/* ---- proxy.c */
+
+/* GET/POST/PUT/PATCH/DELETE /v1/oneapi/proxy/:channelid/<target>: the request passed to a
+ * Proxy channel (type 43) and its answer streamed back, without quota, billing or log. */
+int h_relay_proxy(struct req *r);
+/* May an upstream answer header called name (n bytes) reach the client? Not hop-by-hop
+ * headers, body framing (Content-Length, Content-Encoding), cookies, the upstream host's
+ * Alt-Svc and HSTS, X-Accel-* and Status, or the gateway's own (Date, Server, CORS, request
+ * id). */
+int relay_header_passes(const char *name, size_t n);
+/* Adds upstream header (name, value; lengths given) to r's answer when it passes and the
+ * answer has none of that name yet (so the first value wins). */
+void relay_pass_header(struct req *r, const char *name, size_t nlen, const char *value,
+                       size_t vlen);
+/* relay_pass_header for each "name\0value\0" pair of pairs (len bytes, as
+ * upstream_answer.headers holds them). */
+void relay_pass_headers(struct req *r, const char *pairs, size_t len);
 
 /* ---- routing.c */
 
@@ -104,6 +131,9 @@ int relay_load_candidates(struct req *r, const char *group, const char *model,
  * random inside it (weight 0 counts as 1; One API ignores weights: docs/compatibility.md).
  * Records it as tried. 0 when none is left, and after RELAY_MAX_TRIED picks. */
 int64_t relay_pick_channel(struct relay_route *rt);
+/* Can the relay route requests to a channel of type (it has an adaptor in this build)? The
+ * Proxy type cannot: its channels serve only the proxy route. */
+int relay_type_routable(int64_t type);
 /* Removes from rt the candidates whose channel type has no adaptor in this build (or is not
  * a known type): such a channel could only fail, so the relay falls through to the others. */
 void relay_drop_unservable(struct relay_route *rt);

@@ -23,14 +23,19 @@ int relay_load_channel(struct req *r, int64_t id, struct relay_channel *out)
     return rc;
 }
 
+int relay_type_routable(int64_t type)
+{
+    const struct channel_type *ct =
+        type >= 0 && type <= INT32_MAX ? channel_type_get((int)type) : NULL;
+    return ct && ct->prov;
+}
+
 void relay_drop_unservable(struct relay_route *rt)
 {
     int k = 0;
-    for (int i = 0; i < rt->n_cands; i++) {
-        const struct channel_type *ct = channel_type_get((int)rt->cands[i].type);
-        if (ct && ct->prov)
+    for (int i = 0; i < rt->n_cands; i++)
+        if (relay_type_routable(rt->cands[i].type))
             rt->cands[k++] = rt->cands[i];
-    }
     rt->n_cands = k;
 }
 

@@ -16,6 +16,9 @@ struct upstream_cb {
     /* About once a second while the transfer runs. Return -1 to abort. */
     int (*on_tick)(void *ud);
     void *ud;
+    /* Optional, called just before on_head for each header line of the final answer, in
+     * order: name and value trimmed, not NUL-terminated. */
+    void (*on_header)(void *ud, const char *name, size_t nlen, const char *value, size_t vlen);
 };
 
 /* How a transfer ended. The failures have a range of their own (from -300), apart from enum
@@ -27,17 +30,19 @@ enum upstream_result {
     UPSTREAM_TOO_LARGE = -302, /* upstream_fetch: the body went over its limit */
 };
 
-/* Performs rq (POST when it has a body, else GET) on curl (a CURL *). timeout_s 0 = none;
- * proxy "" = none. Returns UPSTREAM_OK when an HTTP answer was received completely,
+/* Performs rq (rq->method, else POST when it has a body, else GET) on curl (a CURL *). timeout_s 0
+ * = none; proxy "" = none. Returns UPSTREAM_OK when an HTTP answer was received completely,
  * UPSTREAM_ABORTED when a callback stopped it, UPSTREAM_TRANSPORT otherwise with the reason in
  * err (errlen bytes) — also when the connection broke in the middle of the body. */
 int upstream_perform(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
                      const struct upstream_cb *cb, char *err, size_t errlen);
 /* A whole answer collected in memory by upstream_fetch. */
 struct upstream_answer {
-    long status;        /* HTTP status */
-    char ctype[128];    /* Content-Type, "" when none */
-    struct strbuf body; /* the body; the caller initialises it (and so chooses its arena) */
+    long status;           /* HTTP status */
+    char ctype[128];       /* Content-Type, "" when none */
+    struct strbuf body;    /* the body; the caller initialises it (and so chooses its arena) */
+    struct strbuf headers; /* the answer's header lines as "name\0value\0" pairs, in the
+                            * body's arena (left empty when the body is on the heap) */
 };
 
 /* Performs rq as upstream_perform does and collects the answer into ans. A body over max

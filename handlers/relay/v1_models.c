@@ -15,7 +15,9 @@
 #include <json-c/json.h>
 #include <string.h>
 
-/* The models the key may use: its allowlist, else its group's enabled abilities. */
+/* The models the key may use: its allowlist, else its group's enabled abilities on channels
+ * the relay can route to (a model only channels of a type without an adaptor serve would
+ * only ever fail). */
 static int available_models(struct req *r, const char ***names, size_t *n)
 {
     struct relay_auth *au = r->auth;
@@ -23,7 +25,8 @@ static int available_models(struct req *r, const char ***names, size_t *n)
         *names = strlist_split(r->a, au->tok.models, n);
         return 0;
     }
-    return db_abilities_group_models(req_db(r), r->a, au->user.group, names, n);
+    return db_abilities_group_models(req_db(r), r->a, au->user.group, relay_type_routable, names,
+                                     n);
 }
 
 /* Is id in the NULL-terminated list? */

@@ -1,7 +1,8 @@
 /* libFuzzer target: each adaptor's response and stream-event converters under untrusted
- * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Replicate, Ali DashScope). Beyond not
- * crashing, what the translating adaptors write must be what the core relies on: complete
- * "data: {json}" events, a JSON answer, and a filled error whenever they fail. */
+ * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Replicate, Ali DashScope), and Vertex
+ * AI's reader of token endpoint answers. Beyond not crashing, what the translating adaptors
+ * write must be what the core relies on: complete "data: {json}" events, a JSON answer, a
+ * token with its expiry, and a filled error whenever they fail. */
 #include "config.h"
 #include "fcgi/arena.h"
 #include "fcgi/json.h"
@@ -53,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                    &provider_replicate, &provider_ali};
     const struct provider *prov = provs[data[0] % (sizeof provs / sizeof *provs)];
     int as_event = data[1] & 1;
+    int as_token = data[1] & 4; /* a token endpoint's answer, for Vertex AI */
     enum relay_mode mode = (data[1] >> 1) % 2 ? RELAY_EMBEDDINGS : RELAY_CHAT;
     data += 2, size -= 2;
 
@@ -76,7 +78,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sb_init(&out, a);
     struct prov_error err = {0};
     char *copy = arena_strndup(a, (const char *)data, size); /* adaptors get NUL-ended text */
-    if (as_event) {
+    if (as_token) {
+        static const int statuses[] = {200, 400, 401, 503};
+        for (size_t i = 0; i < sizeof statuses / sizeof *statuses; i++) {
+            struct prov_cred cred = {0};
+            memset(&err, 0, sizeof err);
+            int rc = provider_vertex.credential_parse(&ctx, statuses[i], copy, size, &cred, &err);
+            check_error(rc, &err);
+            if (rc == 0 && (!cred.token || !*cred.token || cred.expires_at <= ctx.created))
+                abort();
+        }
+    } else if (as_event) {
         /* Several events: split on newlines, with the event name before a '|'. */
         char *save = NULL;
         for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -1,5 +1,6 @@
 /* mock_upstream: single-threaded epoll HTTP/1.1 server speaking the OpenAI, Azure, Anthropic and
- * Gemini wire formats, and Ollama's native API, for gateway tests and benchmarks. */
+ * Gemini wire formats, Ollama's native API and Vertex AI's (with a service-account token
+ * endpoint), for gateway tests and benchmarks. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,9 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 /* Limits: generous for tests, small enough that a runaway client cannot exhaust memory. */
 #define MAX_HEADER_BYTES (64u * 1024)       /* request line plus headers */
@@ -444,6 +448,7 @@ enum op {
     OP_DEEPL,        /* DeepL /v2/translate */
     OP_PALM,         /* PaLM 2 generateMessage */
     OP_CO_CHAT,      /* Cohere v1 chat */
+    OP_VX_TOKEN,     /* a service account's token exchange (Vertex AI's OAuth) */
     OP_RP_CREATE,    /* Replicate: create a prediction */
     OP_RP_GET,       /* Replicate: a prediction's state */
     OP_RP_STREAM,    /* Replicate: a prediction's event stream */
@@ -538,6 +543,21 @@ struct conn {
     bool sent_continue;       /* 100 Continue already sent for the current request */
 };
 
+/* Access tokens the token endpoint issued, the newest VX_MAX_TOKENS of them. */
+#define VX_MAX_TOKENS 256
+
+/* Vertex AI: the test service account and what its token endpoint did. */
+struct vertex {
+    EVP_PKEY *pub;         /* the service account's public key (POST /_mock/vertex), or NULL */
+    int expires_in;        /* lifetime of the tokens issued (default 3600 s) */
+    uint64_t exchanges;    /* tokens issued */
+    uint64_t refused;      /* token requests refused (bad assertion) */
+    uint64_t unauthorized; /* Vertex calls refused for their token */
+    uint64_t issued;       /* tokens issued ever: numbers them */
+    char tokens[VX_MAX_TOKENS][48];
+    time_t expires[VX_MAX_TOKENS];
+};
+
 struct server {
     int lfd;            /* listening socket */
     int epfd;           /* epoll instance */
@@ -562,6 +582,7 @@ struct server {
     struct buf piece;         /* scratch: generated text */
     struct buf dechunked;     /* scratch: decoded chunked request body */
     struct buf path;          /* scratch: copy of the target split at '?' */
+    struct vertex vx;         /* Vertex AI's token endpoint */
     struct rp_pred *preds;    /* Replicate predictions, a ring of RP_MAX */
     uint64_t n_preds;         /* predictions created */
     char rbuf[65536];         /* recv() landing area, copied into conn.in */
@@ -641,6 +662,7 @@ struct req {
     const char *mp_prompt;
     size_t mp_prompt_len, mp_file_len;
     bool mp_has_file;
+    bool vertex; /* a Vertex AI call (publisher path) or its token endpoint */
 };
 
 /* A normalised chat request. */
@@ -1396,7 +1418,7 @@ static struct rec *rec_new(struct server *srv, const struct req *r)
     e->body_total = r->body_len;
     e->body_len = r->body_len > LOG_BODY_MAX ? LOG_BODY_MAX : r->body_len;
     e->body = xstrndup(r->body ? r->body : "", e->body_len);
-    e->provider = prov_names[r->prov];
+    e->provider = r->vertex ? "vertex" : prov_names[r->prov];
     if (r->key[0])
         e->key = xstrndup(r->key, strlen(r->key));
     if (r->deployment[0])
@@ -1803,7 +1825,8 @@ static void reply_error(struct req *r, int status, const char *msg, bool injecte
         msg = dflt;
     }
     struct buf *b = body_reset(r->srv);
-    error_obj(b, r->prov, status, msg, injected ? &r->d : NULL);
+    /* Vertex answers its own errors (quota, auth) the Google way, whatever the model. */
+    error_obj(b, r->vertex && injected ? P_GEMINI : r->prov, status, msg, injected ? &r->d : NULL);
     send_body(r, status,
               r->prov == P_GEMINI   ? "application/json; charset=UTF-8"
               : r->prov == P_OLLAMA ? "application/json; charset=utf-8"
@@ -2815,7 +2838,18 @@ static int an_prompt_tokens(struct req *r)
 static bool an_validate(struct req *r)
 {
     json_object *j = r->json, *msgs = jarr(j, "messages");
-    if (!jstr(j, "model")) {
+    if (r->vertex) {
+        /* Vertex names the model in the path and wants its own API version in the body. */
+        const char *v = jstr(j, "anthropic_version");
+        if (!v || strcmp(v, "vertex-2023-10-16")) {
+            reply_error(r, 400, "anthropic_version: vertex-2023-10-16 is required", false);
+            return false;
+        }
+        if (jget(j, "model")) {
+            reply_error(r, 400, "model: Extra inputs are not permitted", false);
+            return false;
+        }
+    } else if (!jstr(j, "model")) {
         reply_error(r, 400, "model: Field required", false);
         return false;
     }
@@ -2868,7 +2902,8 @@ static void h_an_messages(struct req *r)
     if (!an_validate(r))
         return;
     json_object *j = r->json;
-    struct chat ch = {.model = jstr(j, "model"), .stream = jbool(j, "stream")};
+    struct chat ch = {.model = r->vertex ? r->pmodel : jstr(j, "model"),
+                      .stream = jbool(j, "stream")};
     ch.prompt = an_prompt_tokens(r);
     rec_model(r, ch.model);
     if (r->op == OP_COUNT_TOKENS) {
@@ -4224,6 +4259,193 @@ static bool query_param(const char *q, const char *name, char *out, size_t cap)
     return false;
 }
 
+/* ------------------------------------------------------------------------- */
+/* Vertex AI: the service account's token endpoint and the token check */
+
+/* Decodes base64url (no padding) s[0..n) into out (cap bytes, NUL added). -1 when invalid. */
+static long b64url_dec(const char *s, size_t n, unsigned char *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+                : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                : c >= '0' && c <= '9' ? c - '0' + 52
+                : c == '-'             ? 62
+                : c == '_'             ? 63
+                                       : -1;
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= cap)
+                return -1;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* The base64url JSON segment s[0..n) parsed, or NULL. */
+static json_object *jwt_part(const char *s, size_t n)
+{
+    unsigned char buf[4096];
+    if (b64url_dec(s, n, buf, sizeof buf) < 0)
+        return NULL;
+    return json_tokener_parse((const char *)buf);
+}
+
+/* Why the assertion fails the checks Google makes, or NULL when it passes them. */
+static const char *vx_check_jwt(struct req *r, const char *jwt)
+{
+    struct vertex *vx = &r->srv->vx;
+    const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d2 || strchr(d2 + 1, '.'))
+        return "the assertion is not a JWS";
+    if (!vx->pub)
+        return "no service account is known (POST /_mock/vertex a public_key)";
+    json_object *h = jwt_part(jwt, (size_t)(d1 - jwt));
+    json_object *c = jwt_part(d1 + 1, (size_t)(d2 - d1 - 1));
+    const char *why = NULL;
+    unsigned char sig[1024];
+    long sl = b64url_dec(d2 + 1, strlen(d2 + 1), sig, sizeof sig);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const struct hdr *host = hfind(r, "host");
+    char aud[300];
+    snprintf(aud, sizeof aud, "http://%.*s/token", host ? (int)host->val_len : 0,
+             host ? host->val : "");
+    int64_t now = (int64_t)time(NULL), iat = jint(c, "iat", 0), exp = jint(c, "exp", 0);
+    const char *scope = jstr(c, "scope");
+    if (!h || !c)
+        why = "the JWT header or claims are not JSON";
+    else if (!jstr(h, "alg") || strcmp(jstr(h, "alg"), "RS256"))
+        why = "alg must be RS256";
+    else if (sl <= 0 || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, vx->pub) != 1 ||
+             EVP_DigestVerify(md, sig, (size_t)sl, (const unsigned char *)jwt,
+                              (size_t)(d2 - jwt)) != 1)
+        why = "Invalid JWT Signature.";
+    else if (!jstr(c, "iss") || !jstr(c, "iss")[0])
+        why = "the JWT has no iss";
+    else if (!scope || !strstr(scope, "https://www.googleapis.com/auth/cloud-platform"))
+        why = "the JWT's scope lacks cloud-platform";
+    else if (!jstr(c, "aud") || strcmp(jstr(c, "aud"), aud))
+        why = "the JWT's aud is not this token endpoint";
+    else if (iat > now + 300 || iat < now - 300)
+        why = "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.";
+    else if (exp <= now || exp - iat > 3600)
+        why = "Invalid JWT: exp must be after now and at most an hour after iat.";
+    EVP_MD_CTX_free(md);
+    json_object_put(h);
+    json_object_put(c);
+    return why;
+}
+
+/* POST /token: grant_type jwt-bearer with the service account's signed assertion, form
+ * encoded, answered with an access token the Vertex routes then accept. */
+static void h_vx_token(struct req *r)
+{
+    struct vertex *vx = &r->srv->vx;
+    char grant[128] = "", *form = xstrndup(r->body ? r->body : "", r->body_len);
+    size_t cap = r->body_len + 1;
+    char *jwt = xrealloc(NULL, cap);
+    jwt[0] = '\0';
+    query_param(form, "grant_type", grant, sizeof grant);
+    query_param(form, "assertion", jwt, cap);
+    const char *why = NULL;
+    if (strcmp(r->method, "POST"))
+        why = "use POST";
+    else if (strcmp(grant, "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer") &&
+             strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer"))
+        why = "grant_type must be jwt-bearer";
+    else
+        why = vx_check_jwt(r, jwt);
+    struct buf *b = body_reset(r->srv);
+    if (why) {
+        vx->refused++;
+        buf_lit(b, "{\"error\":\"invalid_grant\",\"error_description\":");
+        buf_jstrz(b, why);
+        buf_putc(b, '}');
+        send_body(r, 400, "application/json; charset=utf-8", NULL);
+    } else {
+        size_t i = vx->issued++ % VX_MAX_TOKENS;
+        snprintf(vx->tokens[i], sizeof vx->tokens[i], "ya29.mock-%" PRIu64 "-%08" PRIx64,
+                 vx->issued, mix64(vx->issued ^ (uint64_t)r->now) & 0xffffffffu);
+        vx->expires[i] = time(NULL) + vx->expires_in;
+        vx->exchanges++;
+        buf_lit(b, "{\"access_token\":");
+        buf_jstrz(b, vx->tokens[i]);
+        buf_fmt(b, ",\"expires_in\":%d,\"token_type\":\"Bearer\"}", vx->expires_in);
+        send_body(r, 200, "application/json; charset=utf-8", NULL);
+    }
+    free(form);
+    free(jwt);
+}
+
+/* True when the Vertex call carries `Authorization: Bearer <a token issued and not expired>`;
+ * otherwise answers Google's 401. */
+static bool vx_authorized(struct req *r)
+{
+    struct vertex *vx = &r->srv->vx;
+    const struct hdr *h = hfind(r, "authorization");
+    time_t now = time(NULL);
+    if (h && h->val_len > 7 && !strncmp(h->val, "Bearer ", 7))
+        for (size_t i = 0; i < VX_MAX_TOKENS && i < vx->issued; i++)
+            if (vx->expires[i] > now && strlen(vx->tokens[i]) == h->val_len - 7 &&
+                !memcmp(vx->tokens[i], h->val + 7, h->val_len - 7))
+                return true;
+    vx->unauthorized++;
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"error\":{\"code\":401,\"message\":\"Request had invalid authentication "
+               "credentials. Expected OAuth 2 access token, login cookie or other valid "
+               "authentication credential.\",\"status\":\"UNAUTHENTICATED\"}}");
+    send_body(r, 401, "application/json; charset=UTF-8", NULL);
+    return false;
+}
+
+/* /_mock/vertex: POST {"public_key": PEM, "expires_in": N} sets the service account and the
+ * lifetime of the next tokens; GET reports the counters; DELETE zeroes them. */
+static void ctl_vertex(struct req *r)
+{
+    struct vertex *vx = &r->srv->vx;
+    if (!strcmp(r->method, "POST")) {
+        json_object *o = json_tokener_parse(r->body_len ? r->body : "{}");
+        const char *pem = jstr(o, "public_key");
+        int64_t exp = jint(o, "expires_in", 0);
+        if (pem) {
+            BIO *bio = BIO_new_mem_buf(pem, -1);
+            EVP_PKEY *k = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+            BIO_free(bio);
+            if (!k) {
+                json_object_put(o);
+                ctl_msg(r, 400, "public_key is not a PEM public key");
+                return;
+            }
+            EVP_PKEY_free(vx->pub);
+            vx->pub = k;
+        }
+        if (exp > 0)
+            vx->expires_in = (int)exp;
+        json_object_put(o);
+    } else if (!strcmp(r->method, "DELETE")) {
+        vx->exchanges = vx->refused = vx->unauthorized = 0;
+    } else if (strcmp(r->method, "GET")) {
+        ctl_msg(r, 405, "use GET, POST or DELETE");
+        return;
+    }
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"exchanges\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"unauthorized\":%" PRIu64
+            ",\"expires_in\":%d,\"has_key\":%s}",
+            vx->exchanges, vx->refused, vx->unauthorized, vx->expires_in,
+            vx->pub ? "true" : "false");
+    send_body(r, 200, "application/json", NULL);
+}
+
 static json_object *rec_json(const struct rec *e)
 {
     json_object *o = json_object_new_object();
@@ -4437,6 +4659,8 @@ static void control(struct req *r)
         script_clear(srv);
         ctl_reset_stats(srv);
         ctl_msg(r, 200, "reset");
+    } else if (!strcmp(what, "vertex")) {
+        ctl_vertex(r);
     } else if (!strcmp(what, "health")) {
         ctl_msg(r, 200, "ok");
     } else {
@@ -4530,6 +4754,29 @@ static void route(struct req *r)
         r->op = openai_op(slash);
         return;
     }
+    if (!strcmp(p, "/token")) {
+        r->vertex = true;
+        r->op = OP_VX_TOKEN;
+        return;
+    }
+    const char *pub = strstr(p, "/projects/") ? strstr(p, "/publishers/") : NULL;
+    if (pub) {
+        /* Vertex AI: .../publishers/google/models/M:generateContent is Gemini's body, and
+         * .../publishers/anthropic/models/M:rawPredict Anthropic's. */
+        r->vertex = true;
+        const char *am = "/publishers/anthropic/models/";
+        if (has_prefix(pub, am)) {
+            const char *model = pub + strlen(am), *colon = strchr(model, ':');
+            r->prov = P_ANTHROPIC;
+            if (colon && (!strcmp(colon, ":rawPredict") || !strcmp(colon, ":streamRawPredict"))) {
+                r->op = OP_MESSAGES;
+                copy_str(r->pmodel, sizeof r->pmodel, model, (size_t)(colon - model));
+            }
+            return;
+        }
+        if (!has_prefix(pub, "/publishers/google/models/"))
+            return;
+    }
     if (has_suffix(p, "/v2/translate")) {
         r->prov = P_DEEPL;
         r->op = OP_DEEPL;
@@ -4606,7 +4853,12 @@ static void req_key(struct req *r)
             copy_str(r->key, sizeof r->key, h->val, h->val_len);
             return;
         }
-    query_param(r->query, "key", r->key, sizeof r->key);
+    if (query_param(r->query, "key", r->key, sizeof r->key))
+        return;
+    /* A bare credential (no scheme) is how One API's Proxy channels send their key. */
+    h = hfind(r, "authorization");
+    if (h && h->val_len && !memchr(h->val, ' ', h->val_len))
+        copy_str(r->key, sizeof r->key, h->val, h->val_len);
 }
 
 /* The text that may hold [[mock ...]]: the last user message, or the field playing its role. */
@@ -4753,6 +5005,15 @@ static void dispatch(struct server *srv, struct req *r)
     if (!r->rec->model && (r->pmodel[0] || r->deployment[0]))
         rec_model(r, r->pmodel[0] ? r->pmodel : r->deployment);
 
+    /* Vertex: the token endpoint and the token check come before scripts and directives,
+     * which are about the model's answer. */
+    if (r->op == OP_VX_TOKEN) {
+        h_vx_token(r);
+        goto out;
+    }
+    if (r->vertex && !vx_authorized(r))
+        goto out;
+
     directive_text(r, &srv->text);
     dir_scan(&r->d, srv->text.p, srv->text.len);
 
@@ -4847,6 +5108,7 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_AL_EMBED: h_al_embed(r); break;
     case OP_AL_IMAGE: h_al_image(r); break;
     case OP_AL_TASK: h_al_task(r); break;
+    case OP_VX_TOKEN:
     case OP_NONE: break;
     }
 out:
@@ -4977,6 +5239,7 @@ static void server_free(struct server *srv)
     buf_free(&srv->path);
     if (srv->tok)
         json_tokener_free(srv->tok);
+    EVP_PKEY_free(srv->vx.pub);
     if (srv->lfd >= 0)
         close(srv->lfd);
     if (srv->sfd >= 0)
@@ -5041,6 +5304,7 @@ int main(int argc, char **argv)
     memset(srv->preds, 0, RP_MAX * sizeof *srv->preds);
     memset(srv->log, 0, srv->log_cap * sizeof *srv->log);
     srv->tok = json_tokener_new_ex(128); /* tool schemas nest deeper than the default 32 */
+    srv->vx.expires_in = 3600;
     srv->started = time(NULL);
     rep_reset(&srv->rep);
 

@@ -1126,6 +1126,53 @@ static void test_errors(void)
     fixture_fini(&f);
 }
 
+/* The client's anthropic-version and anthropic-beta headers reach Anthropic; without them the
+ * default version goes and no beta. */
+static void test_client_headers(void)
+{
+    static const char *const req = "{\"model\":\"claude-3-5-sonnet-20241022\","
+                                   "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    struct fixture f;
+    struct prov_request out;
+    struct prov_error err;
+    struct json_object *body;
+    const char *ver = NULL, *beta = NULL;
+
+    note("client headers");
+    fixture_init(&f, req, 0, 0);
+    f.ctx.anthropic_version = "2024-10-22";
+    f.ctx.anthropic_beta = "prompt-caching-2024-07-31,pdfs-2024-09-25";
+    body = build(&f, &out, &err);
+    ok(body != NULL, "build_request succeeds with client headers");
+    for (int i = 0; i < out.n_headers; i++) {
+        if (!strncasecmp(out.headers[i], "anthropic-version: ", 19))
+            ver = out.headers[i] + 19;
+        if (!strncasecmp(out.headers[i], "anthropic-beta: ", 16))
+            beta = out.headers[i] + 16;
+    }
+    is_str(ver, "2024-10-22", "the client's anthropic-version is sent");
+    is_str(beta, "prompt-caching-2024-07-31,pdfs-2024-09-25",
+           "the client's anthropic-beta is sent");
+    json_object_put(body);
+    fixture_fini(&f);
+
+    fixture_init(&f, req, 0, 0);
+    f.ctx.anthropic_version = "";
+    f.ctx.anthropic_beta = "bad\r\nx-evil: 1";
+    body = build(&f, &out, &err);
+    ver = beta = NULL;
+    for (int i = 0; i < out.n_headers; i++) {
+        if (!strncasecmp(out.headers[i], "anthropic-version: ", 19))
+            ver = out.headers[i] + 19;
+        if (!strncasecmp(out.headers[i], "anthropic-beta: ", 16))
+            beta = out.headers[i] + 16;
+    }
+    is_str(ver, "2023-06-01", "an empty client version gives the default");
+    ok(beta == NULL, "a header value with a line break is not sent");
+    json_object_put(body);
+    fixture_fini(&f);
+}
+
 int main(void)
 {
     struct arena *a = arena_new(4096);
@@ -1142,6 +1189,7 @@ int main(void)
            provider_claude.parse_event && provider_claude.parse_error,
        "all four ops set");
     test_vector_request();
+    test_client_headers();
     test_vector_response();
     test_vector_error();
     test_vector_stream();

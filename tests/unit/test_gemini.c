@@ -464,19 +464,24 @@ static void test_versions(const char *dir)
 
 static void test_safety(const char *dir)
 {
-    const char *cfgs[] = {"", "{\"gemini_safety_setting\":\"BLOCK_ONLY_HIGH\"}"};
-    const char *want[] = {"BLOCK_NONE", "BLOCK_ONLY_HIGH"};
+    /* The channel's config beats the process setting (GEMINI_SAFETY_SETTING), which beats
+     * the default. */
+    const char *cfgs[] = {"", "{\"gemini_safety_setting\":\"BLOCK_ONLY_HIGH\"}", "",
+                          "{\"gemini_safety_setting\":\"BLOCK_ONLY_HIGH\"}"};
+    const char *process[] = {NULL, NULL, "OFF", "OFF"};
+    const char *want[] = {"BLOCK_NONE", "BLOCK_ONLY_HIGH", "OFF", "BLOCK_ONLY_HIGH"};
     const char *cats[] = {"HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH",
                           "HARM_CATEGORY_SEXUALLY_EXPLICIT", "HARM_CATEGORY_DANGEROUS_CONTENT",
                           "HARM_CATEGORY_CIVIC_INTEGRITY"};
 
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < 4; c++) {
         struct fix f;
         int good = 1;
 
         fix_init(&f, dir, RELAY_CHAT, "gemini-pro",
                  "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         f.ch.config = cfgs[c];
+        f.ch.gemini_safety = process[c];
         if (P->build_request(&f.ctx, &f.r, &f.err) != 0)
             good = 0;
         for (int i = 0; good && i < 5; i++) {
@@ -490,7 +495,8 @@ static void test_safety(const char *dir)
             good = cat && thr && strcmp(cat, cats[i]) == 0 && strcmp(thr, want[c]) == 0;
         }
         ok(good && !field(&f, f.r.body, "safetySettings.5"),
-           "safety: five categories at %s (config '%s')", want[c], cfgs[c]);
+           "safety: five categories at %s (config '%s', GEMINI_SAFETY_SETTING %s)", want[c],
+           cfgs[c], process[c] ? process[c] : "unset");
         fix_fini(&f);
     }
 }

@@ -133,6 +133,31 @@ static void test_urls(struct fixture *f)
     setup(f, 37, "https://api.cloudflare.com", RELAY_IMAGES);
     f->ch.config = "{\"user_id\":\"acct42\"}";
     is_str(url(f), "<error 400 convert_request_failed>", "Workers AI: chat and embeddings only");
+
+    note("the client's request URI");
+    setup(f, 1, "https://api.openai.com", RELAY_CHAT);
+    f->ctx.client_uri = "/v1/chat/completions?api-version=2&x=y";
+    is_str(url(f), "https://api.openai.com/v1/chat/completions?api-version=2&x=y",
+           "the client's query string is forwarded");
+    setup(f, 1, "https://api.openai.com", RELAY_EMBEDDINGS);
+    f->ctx.client_uri = "/v1/engines/text-embedding-ada-002/embeddings";
+    is_str(url(f), "https://api.openai.com/v1/engines/text-embedding-ada-002/embeddings",
+           "the legacy engines path is forwarded as it is");
+    setup(f, 50, "https://host/api/v3", RELAY_CHAT);
+    f->ctx.client_uri = "/v1/chat/completions?a=1";
+    is_str(url(f), "https://host/api/v3/chat/completions?a=1", "type 50: without /v1, with query");
+    setup(f, 1, "https://gateway.ai.cloudflare.com/v1/acct/gw/openai", RELAY_CHAT);
+    f->ctx.client_uri = "/v1/chat/completions?a=1";
+    is_str(url(f), "https://gateway.ai.cloudflare.com/v1/acct/gw/openai/chat/completions?a=1",
+           "AI Gateway: without /v1, with query");
+    setup(f, 41, "https://api.novita.ai/v3/openai", RELAY_CHAT);
+    f->ctx.client_uri = "/v1/chat/completions?a=1";
+    is_str(url(f), "https://api.novita.ai/v3/openai/chat/completions",
+           "chat-only type: its fixed path");
+    setup(f, 1, "https://api.openai.com", RELAY_CHAT);
+    f->ctx.client_uri = "/other/chat/completions";
+    is_str(url(f), "https://api.openai.com/v1/chat/completions",
+           "a URI not under /v1 falls back to the mode's path");
 }
 
 static void test_headers_and_body(struct fixture *f)

@@ -31,7 +31,7 @@ static void fix_init(struct fix *f, const char *model, const char *req_json)
     memset(f, 0, sizeof *f);
     f->a = arena_new(4096);
     f->ch = (struct prov_channel){9, 11, "GKEY", "https://generativelanguage.googleapis.com",
-                                  1, "", "{}"};
+                                  1, "", "{}",   NULL};
     f->req = json_tokener_parse(req_json);
     f->ctx.a = f->a;
     f->ctx.mode = RELAY_CHAT;

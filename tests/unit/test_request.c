@@ -149,9 +149,60 @@ static void test_request_id(void)
     tzset();
 }
 
+/* params as the transport lists them. */
+static int fake_param_at(void *ctx, size_t i, const char **name, size_t *nlen, const char **value)
+{
+    (void)ctx;
+    for (size_t k = 0; k < i; k++)
+        if (!params[2 * k])
+            return -1;
+    if (!params[2 * i])
+        return -1;
+    *name = params[2 * i];
+    *nlen = strlen(*name);
+    *value = params[2 * i + 1];
+    return 0;
+}
+
+/* req_header_at lists the request headers with their HTTP names, and nothing else. */
+static void test_header_list(struct arena *a)
+{
+    static const char *const with[] = {"REQUEST_METHOD",
+                                       "POST",
+                                       "HTTP_X_STAINLESS_OS",
+                                       "Linux",
+                                       "CONTENT_TYPE",
+                                       "text/plain",
+                                       "HTTP_ACCEPT",
+                                       "*/*",
+                                       "SCRIPT_NAME",
+                                       "/x",
+                                       "CONTENT_LENGTH",
+                                       "3",
+                                       "HTTP_",
+                                       "empty",
+                                       NULL};
+    static const struct req_io io = {.param = fake_param, .param_at = fake_param_at};
+    static const struct req_io no_list = {.param = fake_param};
+    struct req r;
+    const char *name, *value;
+    struct strbuf got;
+
+    params = with;
+    req_init(&r, a, &io, NULL, NULL);
+    sb_init(&got, a);
+    for (size_t i = 0; req_header_at(&r, i, &name, &value) == 0; i++)
+        sb_printf(&got, "%s=%s;", name, value);
+    is_str(got.p, "X-Stainless-Os=Linux;Content-Type=text/plain;Accept=*/*;Content-Length=3;",
+           "headers in order, named as HTTP spells them; other params left out");
+    req_init(&r, a, &no_list, NULL, NULL);
+    is_int(req_header_at(&r, 0, &name, &value), -1, "a transport that cannot list has none");
+}
+
 int main(void)
 {
     struct arena *a = arena_new(4096);
+    test_header_list(a);
     const char *const spoof[] = {"REMOTE_ADDR", "127.0.0.1",      "HTTP_X_FORWARDED_FOR",
                                  "10.1.2.3",    "HTTP_X_REAL_IP", "10.9.9.9",
                                  NULL};
