@@ -154,6 +154,7 @@ const struct route app_routes[] = {
     {"POST", "/v1/embeddings", h_relay, AUTH_RELAY_TOKEN, RELAY_EMBEDDINGS},
     {"POST", "/v1/engines/:model/embeddings", h_relay, AUTH_RELAY_TOKEN, RELAY_EMBEDDINGS},
     {"POST", "/v1/moderations", h_relay, AUTH_RELAY_TOKEN, RELAY_MODERATIONS},
+    {"POST", "/v1/edits", h_relay, AUTH_RELAY_TOKEN, RELAY_EDITS},
     {"POST", "/v1/images/generations", h_relay, AUTH_RELAY_TOKEN, RELAY_IMAGES},
     {"POST", "/v1/audio/speech", h_relay, AUTH_RELAY_TOKEN, RELAY_SPEECH},
     {"POST", "/v1/audio/transcriptions", h_relay, AUTH_RELAY_TOKEN | BODY_FORM,
@@ -161,7 +162,6 @@ const struct route app_routes[] = {
     {"POST", "/v1/audio/translations", h_relay, AUTH_RELAY_TOKEN | BODY_FORM, RELAY_TRANSLATION},
     /* One API's routes with no implementation answer 501 before any channel is chosen (One
      * API answers 503 from its distributor first: docs/compatibility.md). */
-    {"POST", "/v1/edits", h_relay_not_implemented, AUTH_RELAY_TOKEN, 0},
     /* Proxy channels (type 43): any method, the rest of the path goes upstream. */
     {"GET", "/v1/oneapi/proxy/:channelid/*", h_relay_proxy, AUTH_RELAY_TOKEN, 0},
     {"POST", "/v1/oneapi/proxy/:channelid/*", h_relay_proxy, AUTH_RELAY_TOKEN, 0},

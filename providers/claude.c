@@ -1043,4 +1043,5 @@ const struct provider provider_claude = {
     .parse_response = claude_parse_response,
     .parse_event = claude_parse_event,
     .parse_error = claude_parse_error,
+    .needs_inline_images = 1, /* the core turns image URLs into data: URLs */
 };

@@ -1212,4 +1212,5 @@ const struct provider provider_gemini = {
     .parse_response = gm_parse_response,
     .parse_event = gm_parse_event,
     .parse_error = gm_parse_error,
+    .needs_inline_images = 1, /* the core turns image URLs into data: URLs */
 };

@@ -574,4 +574,5 @@ const struct provider provider_ollama = {
     .parse_response = ol_parse_response,
     .parse_event = ol_parse_event,
     .parse_error = ol_parse_error,
+    .needs_inline_images = 1, /* the core turns image URLs into data: URLs */
 };

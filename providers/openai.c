@@ -16,6 +16,7 @@ static const char *const mode_path[RELAY_MODE__MAX] = {
     [RELAY_COMPLETIONS] = "/completions",
     [RELAY_EMBEDDINGS] = "/embeddings",
     [RELAY_MODERATIONS] = "/moderations",
+    [RELAY_EDITS] = "/edits",
     [RELAY_IMAGES] = "/images/generations",
     [RELAY_SPEECH] = "/audio/speech",
     [RELAY_TRANSCRIPTION] = "/audio/transcriptions",
@@ -160,8 +161,14 @@ static void take_usage(struct prov_ctx *ctx, json_object *j)
     int64_t t = json_object_get_int64(jget(u, "total_tokens"));
     if (!p && !c && !t)
         return; /* a zero usage is no usage: the core counts the tokens itself */
-    if (!c && t > p)
+    if (t > 0 && !p) {
+        /* Some upstreams report only the total: the prompt is the local estimate and the
+         * completion the rest, as One API splits it (never below 0). */
+        p = ctx->prompt_estimate;
+        c = t > p ? t - p : 0;
+    } else if (!c && t > p) {
         c = t - p;
+    }
     ctx->usage.prompt_tokens = p;
     ctx->usage.completion_tokens = c;
     ctx->usage.has_usage = 1;

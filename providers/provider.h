@@ -17,6 +17,7 @@ enum relay_mode {
     RELAY_COMPLETIONS,   /* /v1/completions */
     RELAY_EMBEDDINGS,    /* /v1/embeddings */
     RELAY_MODERATIONS,   /* /v1/moderations */
+    RELAY_EDITS,         /* /v1/edits (OpenAI's retired Edits API) */
     RELAY_IMAGES,        /* /v1/images/generations */
     RELAY_SPEECH,        /* /v1/audio/speech */
     RELAY_TRANSCRIPTION, /* /v1/audio/transcriptions */
@@ -70,6 +71,7 @@ struct prov_ctx {
                                     * family forwards as it is */
     const char *anthropic_version; /* the client's anthropic-version header */
     const char *anthropic_beta;    /* the client's anthropic-beta header */
+    int64_t prompt_estimate;       /* the core's local count of the prompt's tokens */
 
     /* Outputs. */
     struct prov_usage usage;        /* usage seen so far (the last report wins, never summed) */
@@ -185,6 +187,9 @@ struct provider {
                             struct prov_cred *out, struct prov_error *err);
     /* parse_response may answer PROV_FOLLOW_UP (see there). */
     int may_follow_up;
+    /* The upstream cannot fetch image URLs itself: before build_request the core replaces
+     * every http(s) image_url of a chat request by a base64 data: URL of the image. */
+    int needs_inline_images;
 };
 
 /* The default of parse_error, for upstreams that answer errors in OpenAI's shape or close to

@@ -118,11 +118,14 @@ static const struct tiktoken *encoder(struct pricing *p, const char *model)
 
 int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
                     int channel_type, const char *group, struct json_object *req,
-                    int64_t max_tokens, struct price *out, const char **code, const char **msg)
+                    int64_t max_tokens, count_fetch_image_size_fn fetch, void *fetch_ud,
+                    struct price *out, const char **code, const char **msg)
 {
     memset(out, 0, sizeof *out);
     out->fixed_quota = -1;
-    struct count_opts copts = {.is_approximate = options_bool(o, "ApproximateTokenEnabled")};
+    struct count_opts copts = {.is_approximate = options_bool(o, "ApproximateTokenEnabled"),
+                               .fetch_image_size = fetch,
+                               .fetch_ud = fetch_ud};
     /* Transcriptions are priced as whisper-1 whatever the form says, as One API does. */
     const char *billed =
         mode == RELAY_TRANSCRIPTION || mode == RELAY_TRANSLATION ? "whisper-1" : model;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handlers/relay/count.h"
 #include "providers/provider.h"
 
 struct json_object;
@@ -32,12 +33,14 @@ void pricing_free(struct pricing *p);
  * Invalid JSON keeps the previous tables (logged once per new text); 0, or -1 when the new
  * texts do not parse. */
 int pricing_reload(struct pricing *p, struct options *o);
-/* Prices a request of mode for the upstream model (after mapping) on a channel type.
- * 0, or -1 for a request the rules refuse (image size, speech length...) with a 400 error's
- * code and message (static strings). */
+/* Prices a request of mode for the upstream model (after mapping) on a channel type; the
+ * size of a remote image in a chat prompt comes from fetch (called with fetch_ud; NULL: such
+ * an image costs the low-detail price). 0, or -1 for a request the rules refuse (image size,
+ * speech length...) with a 400 error's code and message (static strings). */
 int pricing_request(struct pricing *p, struct options *o, enum relay_mode mode, const char *model,
                     int channel_type, const char *group, struct json_object *req,
-                    int64_t max_tokens, struct price *out, const char **code, const char **msg);
+                    int64_t max_tokens, count_fetch_image_size_fn fetch, void *fetch_ud,
+                    struct price *out, const char **code, const char **msg);
 /* Tokens of generated text (for usage an upstream did not report). */
 int64_t pricing_count_text(struct pricing *p, const char *model, const char *text, size_t n);
 /* The final quota for the usage seen. */

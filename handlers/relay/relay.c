@@ -10,6 +10,7 @@
 #include "handlers/relay/pricing.h"
 #include "handlers/relay/quota.h"
 #include "handlers/relay/upstream.h"
+#include "handlers/relay/usercontent.h"
 #include "handlers/respond.h"
 #include "db/db.h"
 #include "db/relay.h"
@@ -56,6 +57,7 @@ struct relay {
     struct prov_error err;    /* the last attempt's failure */
     int responded;            /* the client has (part of) an answer: no more retries */
     int sql_quota;            /* reservations go through the sql store (quota.h) */
+    struct usercontent *uc;   /* the prompt's image URLs fetched so far (relay_uc) */
 };
 
 int relay_uses_sql_quota(const struct app *app)
@@ -490,6 +492,39 @@ static void prepare_body(struct attempt *at, const struct channel_type *ct)
     ctx->req = copy;
 }
 
+/* The request's fetcher of client image URLs, made on first use. */
+static struct usercontent *relay_uc(struct relay *rl)
+{
+    if (!rl->uc)
+        rl->uc = usercontent_new(rl->r->a, req_curl(rl->r),
+                                 cfg_str(rl->app->cfg, CFG_USER_CONTENT_REQUEST_PROXY),
+                                 (long)cfg_int(rl->app->cfg, CFG_USER_CONTENT_REQUEST_TIMEOUT));
+    return rl->uc;
+}
+
+/* For an upstream that cannot fetch image URLs itself: the chat request's http(s) images
+ * become data: URLs (each fetched once per request) in the attempt's copy of the request.
+ * 0, or 1 with rl->err (400) when an image cannot be fetched. */
+static int attempt_inline_images(struct attempt *at)
+{
+    struct relay *rl = at->rl;
+    struct prov_ctx *ctx = &at->ctx;
+    if (rl->mode != RELAY_CHAT || !ctx->req ||
+        !usercontent_has_remote_images(jget(ctx->req, "messages")))
+        return 0;
+    if (ctx->req == rl->body) /* the client's own request stays as it came, for other channels */
+        ctx->req = jown(rl->r->a, jcopy(rl->body));
+    const char *why = NULL;
+    if (usercontent_inline_images(jget(ctx->req, "messages"), usercontent_data_url, relay_uc(rl),
+                                  &why) < 0) {
+        rl->err =
+            (struct prov_error){400, why, "invalid_request_error", "messages", "invalid_image_url"};
+        return 1;
+    }
+    ctx->body = jdump(rl->r->a, ctx->req, &ctx->body_len);
+    return 0;
+}
+
 /* Fills the adaptor's context for the attempt on the channel of type row ct. */
 static void attempt_prepare(struct attempt *at, const struct channel_type *ct)
 {
@@ -525,12 +560,14 @@ static int attempt_reserve(struct attempt *at)
     struct relay_auth *au = rl->au;
     const char *pcode = NULL, *pmsg = NULL;
     if (pricing_request(app->pricing, app->opts, rl->mode, at->ctx.model, (int)at->ch->type,
-                        au->user.group, rl->body, rl->max_tokens, &at->price, &pcode, &pmsg) < 0) {
+                        au->user.group, rl->body, rl->max_tokens, usercontent_image_size,
+                        relay_uc(rl), &at->price, &pcode, &pmsg) < 0) {
         rl->responded = 1;
         relay_fail_code(r, 400, pmsg, pcode);
         return 1;
     }
     at->reserved = at->price.reserve;
+    at->ctx.prompt_estimate = at->price.prompt_tokens;
     db_snapshot_end(req_db(r)); /* the reservation must see the latest commits */
     int q;
     if (rl->sql_quota) {
@@ -807,11 +844,12 @@ static int attempt_stream(struct attempt *at)
                                           "do_request_failed"};
             break;
         }
-        /* Not a stream: an error status, or JSON where a stream was asked for (a 500). */
+        /* Not a stream: an error status, or JSON where a stream was asked for, normalised
+         * with the upstream's status either way (a JSON 200 reaches the client as a 200
+         * error, as in One API). */
         int is_ok = at->status == 200 || at->status == 201;
         if (!is_ok || !at->prov->may_follow_up) {
-            answer_error(at->prov, &at->ctx, is_ok ? 500 : (int)at->status, at->body.p,
-                         at->body.len, &rl->err);
+            answer_error(at->prov, &at->ctx, (int)at->status, at->body.p, at->body.len, &rl->err);
             channel_disable(rl, at->ch, &rl->err);
             if (at->status == 401)
                 credcache_drop(app->creds, at->ch->id); /* the token may have been revoked */
@@ -858,6 +896,8 @@ static int attempt(struct relay *rl, const struct relay_channel *ch)
     }
     struct attempt at = {.rl = rl, .ch = ch, .prov = ct->prov};
     attempt_prepare(&at, ct);
+    if (at.prov->needs_inline_images && attempt_inline_images(&at) != 0)
+        return 1;
     if (attempt_reserve(&at) != 0)
         return 0;
     req_db_release(rl->r); /* a stream may last minutes: hold no connection meanwhile */
@@ -923,6 +963,19 @@ static int relay_check(struct relay *rl)
     return 0;
 }
 
+/* One API's checks of a text request's fields: made once a channel can serve the request
+ * (without one, the answer is the 503 of routing, as in One API, which checks after choosing
+ * a channel) and before anything is reserved or sent. 0, or 1 when refused (the answer is
+ * written). */
+static int relay_validate(struct relay *rl)
+{
+    const char *invalid = relay_text_invalid(rl->mode, rl->body, rl->model);
+    if (!invalid)
+        return 0;
+    relay_fail_code(rl->r, 400, invalid, "invalid_text_request");
+    return 1;
+}
+
 /* The answer when every attempt failed before answering: the last error, with the request
  * id; a 429 in One API's words. */
 static void relay_fail_last(struct relay *rl)
@@ -965,6 +1018,8 @@ static int relay_route(struct relay *rl)
             return relay_fail(r, 400, "无效的渠道 Id");
         if (ch.status != 1)
             return relay_fail(r, 403, "该渠道已被禁用");
+        if (relay_validate(rl) != 0)
+            return 0;
         if (attempt(rl, &ch) == 0)
             return 0;
         retries = 0; /* a pinned channel is never swapped for another */
@@ -980,6 +1035,8 @@ static int relay_route(struct relay *rl)
                                                    rl->au->user.group, rl->model));
                 break;
             }
+            if (i == 0 && relay_validate(rl) != 0)
+                return 0;
             struct relay_channel ch;
             if (relay_load_channel(r, id, &ch) <= 0) {
                 rl->err = (struct prov_error){503, "数据库一致性已被破坏，请联系管理员",

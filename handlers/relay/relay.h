@@ -8,12 +8,14 @@
 #include <stdint.h>
 
 #include "db/relay.h"
+#include "providers/provider.h"
 
 struct app;
 struct arena;
 struct channel_type;
 struct credcache;
 struct db_conn;
+struct json_object;
 struct prov_channel;
 struct prov_ctx;
 struct prov_error;
@@ -107,6 +109,15 @@ void relay_pass_header(struct req *r, const char *name, size_t nlen, const char 
 /* relay_pass_header for each "name\0value\0" pair of pairs (len bytes, as
  * upstream_answer.headers holds them). */
 void relay_pass_headers(struct req *r, const char *pairs, size_t len);
+
+/* ---- validate.c */
+
+/* One API's checks of a text request's fields for mode, after max_tokens: model (the one the
+ * request names, or its default) non-empty; chat messages a non-empty array; a completions
+ * prompt or a moderations input not the empty string; an edits instruction a non-empty
+ * string. NULL when body passes (and for the modes that are not text), else the message of
+ * the 400 invalid_text_request (static). */
+const char *relay_text_invalid(enum relay_mode mode, struct json_object *body, const char *model);
 
 /* ---- routing.c */
 

@@ -457,6 +457,8 @@ enum op {
     OP_AL_EMBED,     /* DashScope text embedding */
     OP_AL_IMAGE,     /* DashScope image synthesis task */
     OP_AL_TASK,      /* DashScope: a task's state */
+    OP_EDITS,        /* OpenAI's retired Edits API */
+    OP_IMAGE_FILE,   /* GET/HEAD /img/{W}x{H}.{png,jpg,gif,webp}: a generated image file */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -1150,7 +1152,8 @@ static int handle_next_request(struct server *srv, struct conn *c)
     char *sp1 = memchr(buf, ' ', (size_t)(eol - buf));
     char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
     if (!sp1 || !sp2 || sp1 == buf || sp2 == sp1 + 1 || eol - sp2 - 1 != 8 ||
-        memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1') || sp1[1] != '/') {
+        memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1') ||
+        (sp1[1] != '/' && strncmp(sp1 + 1, "http://", 7) != 0)) {
         http_fail(srv, c, 400, "malformed request line");
         free(r);
         return 1;
@@ -4668,6 +4671,205 @@ static void control(struct req *r)
     }
 }
 
+/* POST .../edits: OpenAI's retired Edits API, {"model","input","instruction"} -> an "edit"
+ * object. The prompt counts the words of input and instruction. */
+static void h_oa_edits(struct req *r)
+{
+    json_object *j = r->json;
+    const char *model = jstr(j, "model");
+    if (!model) {
+        reply_error(r, 400, "you must provide a model parameter", false);
+        return;
+    }
+    if (!jstr(j, "instruction")) {
+        reply_error(r, 400, "'instruction' is a required property", false);
+        return;
+    }
+    struct directives d2 = r->d;
+    d2.tool[0] = '\0';
+    struct plan p;
+    plan_make(&p, &d2);
+    struct buf *t = &r->srv->text;
+    buf_clear(t);
+    jtext(jget(j, "input"), t, 0);
+    jtext(jget(j, "instruction"), t, 0);
+    int prompt = count_words(t->p, t->len);
+    rec_model(r, model);
+    rec_tokens(r, prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, false))
+        return;
+    t = all_text(r, p.n_text);
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"object\":\"edit\",\"created\":%lld,\"choices\":[{\"text\":", (long long)r->now);
+    buf_jstr(b, t->p, t->len);
+    buf_lit(b, ",\"index\":0}]");
+    if (r->d.usage)
+        buf_fmt(b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                prompt, p.completion, prompt + p.completion);
+    buf_lit(b, "}");
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* GET or HEAD /img/{W}x{H}.{png,jpg,gif,webp}: the header of such an image (enough for its
+ * size), zero-padded to bytes=N. Query: ct= another Content-Type, status=N, delay_ms=N. HEAD
+ * gets the headers alone. */
+static void h_image_file(struct req *r)
+{
+    char v[128], ct[128] = "";
+    int w = 0, h = 0, status = 200;
+    size_t bytes = 0;
+    char ext[8] = "";
+    const char *name = r->path + strlen("/img/");
+    if (sscanf(name, "%dx%d.%7s", &w, &h, ext) != 3 || w <= 0 || h <= 0 || w > 65535 || h > 65535) {
+        reply_error(r, 404, "mock: no such image (use /img/{W}x{H}.{png,jpg,gif,webp})", false);
+        return;
+    }
+    if (query_param(r->query, "status", v, sizeof v))
+        status = atoi(v);
+    if (query_param(r->query, "delay_ms", v, sizeof v))
+        r->d.delay_ms = atoi(v);
+    if (query_param(r->query, "bytes", v, sizeof v))
+        bytes = (size_t)strtoull(v, NULL, 10);
+    query_param(r->query, "ct", ct, sizeof ct);
+    struct buf *b = body_reset(r->srv);
+    unsigned uw = (unsigned)w, uh = (unsigned)h;
+    if (!strcmp(ext, "png")) {
+        unsigned char hd[33] = {0x89,
+                                'P',
+                                'N',
+                                'G',
+                                '\r',
+                                '\n',
+                                0x1A,
+                                '\n',
+                                0,
+                                0,
+                                0,
+                                13,
+                                'I',
+                                'H',
+                                'D',
+                                'R',
+                                (unsigned char)(uw >> 24),
+                                (unsigned char)(uw >> 16),
+                                (unsigned char)(uw >> 8),
+                                (unsigned char)uw,
+                                (unsigned char)(uh >> 24),
+                                (unsigned char)(uh >> 16),
+                                (unsigned char)(uh >> 8),
+                                (unsigned char)uh,
+                                8,
+                                6,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0};
+        buf_put(b, hd, sizeof hd);
+        if (!*ct)
+            snprintf(ct, sizeof ct, "image/png");
+    } else if (!strcmp(ext, "jpg")) {
+        unsigned char hd[] = {0xFF,
+                              0xD8,
+                              0xFF,
+                              0xE0,
+                              0,
+                              16,
+                              'J',
+                              'F',
+                              'I',
+                              'F',
+                              0,
+                              1,
+                              1,
+                              0,
+                              0,
+                              1,
+                              0,
+                              1,
+                              0,
+                              0,
+                              0xFF,
+                              0xC0,
+                              0,
+                              17,
+                              8,
+                              (unsigned char)(uh >> 8),
+                              (unsigned char)uh,
+                              (unsigned char)(uw >> 8),
+                              (unsigned char)uw,
+                              3};
+        buf_put(b, hd, sizeof hd);
+        if (!*ct)
+            snprintf(ct, sizeof ct, "image/jpeg");
+    } else if (!strcmp(ext, "gif")) {
+        unsigned char hd[] = {'G',
+                              'I',
+                              'F',
+                              '8',
+                              '9',
+                              'a',
+                              (unsigned char)uw,
+                              (unsigned char)(uw >> 8),
+                              (unsigned char)uh,
+                              (unsigned char)(uh >> 8),
+                              0,
+                              0,
+                              0};
+        buf_put(b, hd, sizeof hd);
+        if (!*ct)
+            snprintf(ct, sizeof ct, "image/gif");
+    } else if (!strcmp(ext, "webp")) {
+        unsigned w1 = uw - 1, h1 = uh - 1;
+        unsigned char hd[] = {'R',
+                              'I',
+                              'F',
+                              'F',
+                              22,
+                              0,
+                              0,
+                              0,
+                              'W',
+                              'E',
+                              'B',
+                              'P',
+                              'V',
+                              'P',
+                              '8',
+                              'X',
+                              10,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              (unsigned char)w1,
+                              (unsigned char)(w1 >> 8),
+                              (unsigned char)(w1 >> 16),
+                              (unsigned char)h1,
+                              (unsigned char)(h1 >> 8),
+                              (unsigned char)(h1 >> 16)};
+        buf_put(b, hd, sizeof hd);
+        if (!*ct)
+            snprintf(ct, sizeof ct, "image/webp");
+    } else {
+        reply_error(r, 404, "mock: image type must be png, jpg, gif or webp", false);
+        return;
+    }
+    while (b->len < bytes)
+        buf_putc(b, 0);
+    if (!strcmp(r->method, "HEAD")) {
+        r->srv->rep.segs[0].delay_ms = r->d.delay_ms;
+        rep_head(r, status, ct, (long long)b->len, NULL);
+        return;
+    }
+    send_body(r, status, ct, NULL);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Routing and dispatch */
 
@@ -4677,10 +4879,15 @@ static enum op openai_op(const char *tail)
         const char *suffix;
         enum op op;
     } tab[] = {
-        {"/chat/completions", OP_CHAT},        {"/completions", OP_COMPLETIONS},
-        {"/embeddings", OP_EMBEDDINGS},        {"/moderations", OP_MODERATIONS},
-        {"/images/generations", OP_IMAGES},    {"/audio/transcriptions", OP_TRANSCRIBE},
-        {"/audio/translations", OP_TRANSLATE}, {"/audio/speech", OP_SPEECH},
+        {"/chat/completions", OP_CHAT},
+        {"/completions", OP_COMPLETIONS},
+        {"/embeddings", OP_EMBEDDINGS},
+        {"/moderations", OP_MODERATIONS},
+        {"/images/generations", OP_IMAGES},
+        {"/audio/transcriptions", OP_TRANSCRIBE},
+        {"/audio/translations", OP_TRANSLATE},
+        {"/audio/speech", OP_SPEECH},
+        {"/edits", OP_EDITS},
     };
     for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
         if (has_suffix(tail, tab[i].suffix))
@@ -4694,6 +4901,10 @@ static void route(struct req *r)
     const char *p = r->path;
     r->prov = P_OPENAI;
     r->op = OP_NONE;
+    if (has_prefix(p, "/img/")) {
+        r->op = OP_IMAGE_FILE;
+        return;
+    }
     if (has_prefix(p, "/push/") || !strcmp(p, "/push")) {
         r->op = OP_PUSH;
         return;
@@ -4907,6 +5118,7 @@ static void directive_text(struct req *r, struct buf *t)
         break;
     case OP_COMPLETIONS:
     case OP_IMAGES: v = jget(j, "prompt"); break;
+    case OP_EDITS: v = jget(j, "instruction"); break;
     case OP_EMBEDDINGS:
     case OP_OL_EMBED:
     case OP_MODERATIONS:
@@ -4961,14 +5173,21 @@ static bool op_needs_json(enum op op)
 {
     return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
            op != OP_BALANCE && op != OP_RP_GET && op != OP_RP_STREAM && op != OP_RP_FILE &&
-           op != OP_AL_TASK;
+           op != OP_AL_TASK && op != OP_IMAGE_FILE;
 }
 
 static void dispatch(struct server *srv, struct req *r)
 {
     r->now = time(NULL);
     buf_clear(&srv->path);
-    buf_puts(&srv->path, r->target);
+    /* Through a proxy the target is absolute ("http://host/path"): route on its path, as a
+     * forward proxy to the named host would (the recorded path keeps the whole URL). */
+    const char *target = r->target;
+    if (!strncmp(target, "http://", 7)) {
+        const char *slash = strchr(target + 7, '/');
+        target = slash ? slash : "/";
+    }
+    buf_puts(&srv->path, target);
     char *q = strchr(srv->path.p, '?');
     if (q)
         *q++ = '\0';
@@ -5048,8 +5267,9 @@ static void dispatch(struct server *srv, struct req *r)
     }
     bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE ||
                     r->op == OP_RP_GET || r->op == OP_RP_STREAM || r->op == OP_RP_FILE ||
-                    r->op == OP_AL_TASK;
-    if (strcmp(r->method, want_get ? "GET" : "POST")) {
+                    r->op == OP_AL_TASK || r->op == OP_IMAGE_FILE;
+    if (strcmp(r->method, want_get ? "GET" : "POST") &&
+        !(r->op == OP_IMAGE_FILE && !strcmp(r->method, "HEAD"))) {
         reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
         goto out;
     }
@@ -5108,6 +5328,8 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_AL_EMBED: h_al_embed(r); break;
     case OP_AL_IMAGE: h_al_image(r); break;
     case OP_AL_TASK: h_al_task(r); break;
+    case OP_EDITS: h_oa_edits(r); break;
+    case OP_IMAGE_FILE: h_image_file(r); break;
     case OP_VX_TOKEN:
     case OP_NONE: break;
     }

@@ -32,7 +32,7 @@ static void fix_init(struct fix *f, enum relay_mode mode, const char *model, con
 {
     memset(f, 0, sizeof *f);
     f->a = arena_new(4096);
-    f->ch = (struct prov_channel){7, 17, "sk-test123", BASE, 1, "", "{}"};
+    f->ch = (struct prov_channel){7, 17, "sk-test123", BASE, 1, "", "{}", NULL};
     f->req = json_tokener_parse(req_json);
     f->ctx.a = f->a;
     f->ctx.mode = mode;

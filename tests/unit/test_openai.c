@@ -77,6 +77,8 @@ static void test_urls(struct fixture *f)
     is_str(url(f), "https://api.openai.com/v1/chat/completions", "OpenAI appends the client path");
     setup(f, 1, "https://api.openai.com", RELAY_EMBEDDINGS);
     is_str(url(f), "https://api.openai.com/v1/embeddings", "every mode has its path");
+    setup(f, 1, "https://api.openai.com", RELAY_EDITS);
+    is_str(url(f), "https://api.openai.com/v1/edits", "edits go to /v1/edits");
     setup(f, 1, "https://api.openai.com", RELAY_TRANSLATION);
     is_str(url(f), "https://api.openai.com/v1/audio/translations", "audio translations");
     setup(f, 1, "https://gateway.ai.cloudflare.com/v1/acct/gw/openai", RELAY_CHAT);
@@ -216,6 +218,26 @@ static void test_response(struct fixture *f)
     ok(!f->ctx.usage.has_usage, "a zero usage is no usage");
     response(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"total_tokens\":12}}");
     is_int(f->ctx.usage.completion_tokens, 7, "completion from total - prompt");
+
+    setup(f, 1, "https://api.openai.com", RELAY_CHAT);
+    f->ctx.prompt_estimate = 20;
+    response(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"total_tokens\":50}}");
+    ok(f->ctx.usage.has_usage && f->ctx.usage.prompt_tokens == 20 &&
+           f->ctx.usage.completion_tokens == 30,
+       "only a total: prompt = the estimate, completion = total - estimate");
+    response(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":45,"
+                "\"total_tokens\":45}}");
+    ok(f->ctx.usage.prompt_tokens == 20 && f->ctx.usage.completion_tokens == 25,
+       "a zero prompt with a total: the estimate is taken out of the total");
+    response(f, "{\"choices\":[],\"usage\":{\"total_tokens\":8}}");
+    ok(f->ctx.usage.prompt_tokens == 20 && f->ctx.usage.completion_tokens == 0,
+       "a total below the estimate leaves no negative completion");
+    setup(f, 1, "https://api.openai.com", RELAY_CHAT);
+    f->ctx.prompt_estimate = 20;
+    event(f, "{\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"total_tokens\":50}}");
+    ok(f->ctx.usage.has_usage && f->ctx.usage.prompt_tokens == 20 &&
+           f->ctx.usage.completion_tokens == 30,
+       "stream: the same split of a usage chunk with only a total");
 
     setup(f, 1, "https://api.openai.com", RELAY_COMPLETIONS);
     response(f, "{\"choices\":[{\"text\":\"legacy\"},{\"text\":\" too\"}]}");
