@@ -190,6 +190,14 @@ struct provider {
     /* The upstream cannot fetch image URLs itself: before build_request the core replaces
      * every http(s) image_url of a chat request by a base64 data: URL of the image. */
     int needs_inline_images;
+    /* WebSocket upstreams (a build_request URL of ws:// or wss://): the core sends the body
+     * as one text message and hands every message the server sends to parse_event as an
+     * NDJSON line (event NULL) or, for a non-stream request, all of them as the lines of
+     * one body to parse_response. message_status gives the HTTP status the first message
+     * stands for: 200 when it starts an answer, else an error status, and the message then
+     * goes to parse_error as the body of that status, before anything reached the client,
+     * so another channel can be tried. Optional: NULL means every first message is 200. */
+    int (*message_status)(struct prov_ctx *ctx, const char *msg, size_t n);
 };
 
 /* The default of parse_error, for upstreams that answer errors in OpenAI's shape or close to
@@ -230,6 +238,13 @@ static inline void provider_parse_error(const struct provider *p, struct prov_ct
         p->parse_error(ctx, status, body, n, err);
     else
         provider_error_default(ctx->a, status, body, n, err);
+}
+
+/* message_status, or 200 when the adaptor has none. */
+static inline int provider_message_status(const struct provider *p, struct prov_ctx *ctx,
+                                          const char *msg, size_t n)
+{
+    return p->message_status ? p->message_status(ctx, msg, n) : 200;
 }
 
 /* Finish reasons the client may see: a known upstream value maps to one of OpenAI's

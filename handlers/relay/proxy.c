@@ -243,7 +243,11 @@ int h_relay_proxy(struct req *r)
 
     struct app *app = req_app(r);
     struct proxy_xfer x = {.r = r};
-    struct upstream_cb cb = {px_head, px_body, px_tick, &x, px_header};
+    struct upstream_cb cb = {.on_head = px_head,
+                             .on_body = px_body,
+                             .on_tick = px_tick,
+                             .ud = &x,
+                             .on_header = px_header};
     char errbuf[256] = "";
     req_db_release(r); /* an answer may stream for minutes: hold no connection meanwhile */
     int rc = upstream_perform(req_curl(r), &rq, (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT),

@@ -433,6 +433,14 @@ static int on_tick(void *ud)
     return 0;
 }
 
+/* A WebSocket upstream's first message: the adaptor says whether it starts an answer, so
+ * that an error in it (a rate limit) fails the attempt before the client's stream begins. */
+static int on_first_message(void *ud, const char *msg, size_t n)
+{
+    struct attempt *at = ud;
+    return provider_message_status(at->prov, &at->ctx, msg, n);
+}
+
 /* Edits the request for the channel (model mapping, forced system prompt, usage in streams)
  * and serialises it into the adaptor's context; the client's bytes go untouched when nothing
  * changes. The edited copy belongs to the request's arena. */
@@ -818,7 +826,11 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->body, r->a);
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
-    struct upstream_cb cb = {on_head, on_body, on_tick, at, NULL};
+    struct upstream_cb cb = {.on_head = on_head,
+                             .on_body = on_body,
+                             .on_tick = on_tick,
+                             .ud = at,
+                             .on_first_message = on_first_message};
     long timeout_s = (long)cfg_int(app->cfg, CFG_RELAY_TIMEOUT);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

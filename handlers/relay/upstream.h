@@ -19,6 +19,10 @@ struct upstream_cb {
     /* Optional, called just before on_head for each header line of the final answer, in
      * order: name and value trimmed, not NUL-terminated. */
     void (*on_header)(void *ud, const char *name, size_t nlen, const char *value, size_t vlen);
+    /* WebSocket only, optional: the HTTP status the first message stands for (200 when it
+     * starts an answer). on_head then gets that status, and any other than 2xx ends the
+     * exchange with the message as the body. */
+    int (*on_first_message)(void *ud, const char *msg, size_t n);
 };
 
 /* How a transfer ended. The failures have a range of their own (from -300), apart from enum
@@ -33,7 +37,14 @@ enum upstream_result {
 /* Performs rq (rq->method, else POST when it has a body, else GET) on curl (a CURL *). timeout_s 0
  * = none; proxy "" = none. Returns UPSTREAM_OK when an HTTP answer was received completely,
  * UPSTREAM_ABORTED when a callback stopped it, UPSTREAM_TRANSPORT otherwise with the reason in
- * err (errlen bytes) — also when the connection broke in the middle of the body. */
+ * err (errlen bytes) — also when the connection broke in the middle of the body.
+ * A ws:// or wss:// URL speaks WebSocket (RFC 6455) instead, on a connection of its own
+ * (libcurl gives TLS and the proxy tunnel): the handshake, then rq->body as one text
+ * message; a refused handshake is an HTTP answer like any other; after it, each message the
+ * server sends goes to on_body as one line (its line breaks, which JSON only has as white
+ * space, turned into spaces), under the head (status 200, or on_first_message's, and
+ * Content-Type application/x-ndjson) given before the first one. Pings are answered; the
+ * exchange ends when the server closes (UPSTREAM_OK once a message came). */
 int upstream_perform(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
                      const struct upstream_cb *cb, char *err, size_t errlen);
 /* A whole answer collected in memory by upstream_fetch. */

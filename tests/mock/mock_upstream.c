@@ -1,6 +1,6 @@
 /* mock_upstream: single-threaded epoll HTTP/1.1 server speaking the OpenAI, Azure, Anthropic and
- * Gemini wire formats, Ollama's native API and Vertex AI's (with a service-account token
- * endpoint), for gateway tests and benchmarks. */
+ * Gemini wire formats, Ollama's native API, Vertex AI's (with a service-account token
+ * endpoint) and iFlytek Spark's WebSocket API, for gateway tests and benchmarks. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 /* Limits: generous for tests, small enough that a runaway client cannot exhaust memory. */
@@ -406,6 +407,7 @@ enum prov {
     P_OLLAMA,
     P_REPLICATE,
     P_ALI,
+    P_SPARK,
     P__MAX
 };
 
@@ -420,6 +422,7 @@ static const char *const prov_names[P__MAX] = {
     "ollama",    /* P_OLLAMA */
     "replicate", /* P_REPLICATE */
     "ali",       /* P_ALI */
+    "spark",     /* P_SPARK */
 };
 
 enum op {
@@ -479,6 +482,8 @@ struct stats {
     uint64_t bad_http;           /* malformed HTTP requests */
     uint64_t bytes_in;           /* received */
     uint64_t bytes_out;          /* sent */
+    uint64_t spark_sessions;     /* Spark WebSocket handshakes accepted */
+    uint64_t spark_pongs;        /* pongs that echoed the mock's ping */
 };
 
 /* One recorded request. Strings are heap copies owned by the record. */
@@ -543,6 +548,17 @@ struct conn {
     bool close_after;         /* close once the output is flushed */
     bool read_eof;            /* peer shut its sending side */
     bool sent_continue;       /* 100 Continue already sent for the current request */
+    bool ws;                  /* switched to WebSocket (Spark): frames, not requests */
+    bool ws_answered;         /* the request frame was answered */
+    char ws_key[128];         /* the APIKey the handshake was signed with */
+    char ws_path[64];         /* the path of the handshake, for the domain check */
+};
+
+/* A Spark credential the mock verifies signatures with, and how it answers that key. */
+struct spark_cred {
+    char key[128];    /* APIKey */
+    char secret[128]; /* APISecret */
+    int code;         /* answer with this Spark error code (0: a normal answer) */
 };
 
 /* Access tokens the token endpoint issued, the newest VX_MAX_TOKENS of them. */
@@ -571,23 +587,25 @@ struct server {
     size_t heap_len, heap_cap;
     struct rec *log; /* ring of recorded requests */
     size_t log_cap, log_start, log_count;
-    struct script_q *scripts; /* scripted responses */
-    struct stats st;          /* counters */
-    uint64_t seq;             /* last request number */
-    uint64_t now_ms;          /* monotonic clock at the last wake-up */
-    time_t started;           /* wall clock at start */
-    json_tokener *tok;        /* reused parser */
-    struct reply rep;         /* reply being built for the current request */
-    struct buf body;          /* scratch: response body */
-    struct buf ev;            /* scratch: one stream event */
-    struct buf text;          /* scratch: extracted request text */
-    struct buf piece;         /* scratch: generated text */
-    struct buf dechunked;     /* scratch: decoded chunked request body */
-    struct buf path;          /* scratch: copy of the target split at '?' */
-    struct vertex vx;         /* Vertex AI's token endpoint */
-    struct rp_pred *preds;    /* Replicate predictions, a ring of RP_MAX */
-    uint64_t n_preds;         /* predictions created */
-    char rbuf[65536];         /* recv() landing area, copied into conn.in */
+    struct script_q *scripts;    /* scripted responses */
+    struct spark_cred spark[16]; /* Spark keys (POST /_mock/spark) */
+    size_t n_spark;
+    struct stats st;       /* counters */
+    uint64_t seq;          /* last request number */
+    uint64_t now_ms;       /* monotonic clock at the last wake-up */
+    time_t started;        /* wall clock at start */
+    json_tokener *tok;     /* reused parser */
+    struct reply rep;      /* reply being built for the current request */
+    struct buf body;       /* scratch: response body */
+    struct buf ev;         /* scratch: one stream event */
+    struct buf text;       /* scratch: extracted request text */
+    struct buf piece;      /* scratch: generated text */
+    struct buf dechunked;  /* scratch: decoded chunked request body */
+    struct buf path;       /* scratch: copy of the target split at '?' */
+    struct vertex vx;      /* Vertex AI's token endpoint */
+    struct rp_pred *preds; /* Replicate predictions, a ring of RP_MAX */
+    uint64_t n_preds;      /* predictions created */
+    char rbuf[65536];      /* recv() landing area, copied into conn.in */
 };
 
 /* Behaviour knobs parsed from [[mock ...]] and from scripted responses. */
@@ -1047,6 +1065,7 @@ static void http_fail(struct server *srv, struct conn *c, int status, const char
 }
 
 static void dispatch(struct server *srv, struct req *r);
+static int spark_ws_next(struct server *srv, struct conn *c);
 
 /*
  * Decodes a chunked body from p[0..n). Returns 1 when complete (*wire = bytes used),
@@ -1119,6 +1138,8 @@ static const struct hdr *hfind(const struct req *r, const char *name)
 /* Parses and answers one request. Returns 0 when more input is needed, 1 otherwise. */
 static int handle_next_request(struct server *srv, struct conn *c)
 {
+    if (c->ws)
+        return spark_ws_next(srv, c);
     if (c->in_off == c->in.len)
         return 0; /* also covers in.p == NULL, where even p + 0 is undefined */
     char *buf = c->in.p + c->in_off;
@@ -1641,6 +1662,7 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         {"stop", "length", "stop", "stop"},                    /* P_OLLAMA */
         {"stop", "stop", "stop", "stop"},                      /* P_REPLICATE: none */
         {"stop", "length", "stop", "tool_calls"},              /* P_ALI */
+        {"stop", "stop", "stop", "stop"},                      /* P_SPARK: no finish reasons */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -4539,13 +4561,15 @@ static void ctl_stats(struct req *r)
             ",\"streams_completed\":%" PRIu64 ",\"streams_cut\":%" PRIu64
             ",\"client_disconnects\":%" PRIu64 ",\"injected_errors\":%" PRIu64
             ",\"scripted\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"bad_http\":%" PRIu64
-            ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"timers_pending\":%zu}",
+            ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"timers_pending\":%zu"
+            ",\"spark_sessions\":%" PRIu64 ",\"spark_pongs\":%" PRIu64 "}",
             (long long)(time(NULL) - r->srv->started), r->srv->seq, s->requests_total,
             s->requests_control, s->requests[P_OPENAI], s->requests[P_AZURE],
             s->requests[P_ANTHROPIC], s->requests[P_GEMINI], s->connections_total,
             s->connections_active, s->streams_total, s->streams_active, s->streams_completed,
             s->streams_cut, s->client_disconnects, s->injected_errors, s->scripted, s->dropped,
-            s->bad_http, s->bytes_in, s->bytes_out, r->srv->heap_len);
+            s->bad_http, s->bytes_in, s->bytes_out, r->srv->heap_len, s->spark_sessions,
+            s->spark_pongs);
     send_body(r, 200, "application/json", NULL);
 }
 
@@ -4632,6 +4656,444 @@ static void ctl_script(struct req *r)
     ctl_json(r, 200, res);
 }
 
+/* ------------------------------------------------------------------------- */
+/* iFlytek Spark over WebSocket. The handshake is signed in its URL (HMAC-SHA256 over the
+ * host, the date and the request line, with the APISecret of the APIKey the authorization
+ * names) and checked as iFlytek's gateway checks it, a date more than 300 s off included.
+ * Then one request frame, answered with the frames of a Spark exchange: a ping after the
+ * first, the second in two fragments, usage in the last, then a close. Keys come from
+ * POST /_mock/spark (the documentation's example pair is known from the start). */
+
+#define SPARK_SID "cht000b9e5f@dx18bcd9a1b2c3a4e532"
+#define SPARK_PING "mock" /* the payload of the mock's ping, which a pong must echo */
+#define SPARK_SKEW_S 300  /* the clock difference iFlytek's gateway accepts */
+#define SPARK_PROMPT 2    /* the usage every answer reports */
+#define SPARK_COMPLETION 8
+
+/* The paths iFlytek serves, with the domain each expects in parameter.chat.domain. */
+static const char *const spark_paths[][2] = {
+    {"/v1.1/chat", "lite"},        {"/v2.1/chat", "generalv2"},
+    {"/v3.1/chat", "generalv3"},   {"/chat/pro-128k", "pro-128k"},
+    {"/v3.5/chat", "generalv3.5"}, {"/chat/max-32k", "max-32k"},
+    {"/v4.0/chat", "4.0Ultra"},    {"/v1/x1", "x1"},
+};
+
+static const char *spark_domain(const char *path)
+{
+    for (size_t i = 0; i < sizeof spark_paths / sizeof *spark_paths; i++)
+        if (!strcmp(path, spark_paths[i][0]))
+            return spark_paths[i][1];
+    return NULL;
+}
+
+static struct spark_cred *spark_cred_find(struct server *srv, const char *key)
+{
+    for (size_t i = 0; i < srv->n_spark; i++)
+        if (!strcmp(srv->spark[i].key, key))
+            return &srv->spark[i];
+    return NULL;
+}
+
+static struct spark_cred *spark_cred_set(struct server *srv, const char *key, const char *secret,
+                                         int code)
+{
+    struct spark_cred *c = spark_cred_find(srv, key);
+    if (!c) {
+        if (srv->n_spark == sizeof srv->spark / sizeof *srv->spark)
+            return NULL;
+        c = &srv->spark[srv->n_spark++];
+    }
+    copy_str(c->key, sizeof c->key, key, strlen(key));
+    copy_str(c->secret, sizeof c->secret, secret, strlen(secret));
+    c->code = code;
+    return c;
+}
+
+/* An unmasked (server) frame. */
+static void ws_frame(struct buf *b, int op, bool fin, const char *p, size_t n)
+{
+    unsigned char h[10];
+    size_t hl = 0;
+    h[hl++] = (unsigned char)((fin ? 0x80 : 0) | op);
+    if (n < 126) {
+        h[hl++] = (unsigned char)n;
+    } else if (n <= 0xFFFF) {
+        h[hl++] = 126;
+        h[hl++] = (unsigned char)(n >> 8);
+        h[hl++] = (unsigned char)n;
+    } else {
+        h[hl++] = 127;
+        for (int i = 7; i >= 0; i--)
+            h[hl++] = (unsigned char)((uint64_t)n >> (8 * i));
+    }
+    buf_put(b, h, hl);
+    buf_put(b, p, n);
+}
+
+static void ws_close_frame(struct buf *b, int code)
+{
+    char cb[2] = {(char)(code >> 8), (char)(code & 0xFF)};
+    ws_frame(b, 8, true, cb, 2);
+}
+
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* The form-encoded query value of name ('+' a space, %XX a byte) into out. */
+static bool form_param(const char *q, const char *name, char *out, size_t cap)
+{
+    char raw[4096];
+    if (!query_param(q, name, raw, sizeof raw))
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; raw[i] && o + 1 < cap; i++) {
+        int hi, lo;
+        if (raw[i] == '+') {
+            out[o++] = ' ';
+        } else if (raw[i] == '%' && raw[i + 1] && raw[i + 2] && (hi = hexval(raw[i + 1])) >= 0 &&
+                   (lo = hexval(raw[i + 2])) >= 0) {
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = raw[i];
+        }
+    }
+    out[o] = '\0';
+    return true;
+}
+
+/* Standard base64 with padding into out; the length, or -1. */
+static long b64_dec(const char *s, unsigned char *out, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n % 4 || n / 4 * 3 > cap)
+        return -1;
+    int len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+    if (len < 0)
+        return -1;
+    if (n && s[n - 1] == '=')
+        len--;
+    if (n > 1 && s[n - 2] == '=')
+        len--;
+    return len;
+}
+
+/* The quoted value of name="..." in an authorization text. */
+static bool auth_field(const char *a, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = a; (p = strstr(p, name)) != NULL; p += nl) {
+        if ((p != a && p[-1] != ' ' && p[-1] != ',') || strncmp(p + nl, "=\"", 2))
+            continue;
+        const char *v = p + nl + 2, *e = strchr(v, '"');
+        if (!e)
+            return false;
+        copy_str(out, cap, v, (size_t)(e - v));
+        return true;
+    }
+    return false;
+}
+
+/* Base64 of HMAC-SHA256(secret, msg) into out. */
+static void hmac_b64(const char *secret, const char *msg, struct buf *out)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, strlen(msg), mac,
+         &ml);
+    buf_b64(out, mac, ml);
+}
+
+static void spark_refuse(struct req *r, int status, const char *msg)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"message\":");
+    buf_jstrz(b, msg);
+    buf_putc(b, '}');
+    r->keep_alive = false;
+    send_body(r, status, "application/json", NULL);
+}
+
+/* The opening handshake of a Spark chat: the signature, then the switch to WebSocket. */
+static void h_spark_upgrade(struct req *r)
+{
+    struct server *srv = r->srv;
+    char enc[1024], date[128], host[256], key[128], alg[64], hdrs[128], sig[128];
+    unsigned char auth[1024];
+    const struct hdr *hh = hfind(r, "host"), *wk = hfind(r, "sec-websocket-key");
+    const struct hdr *wv = hfind(r, "sec-websocket-version");
+    if (!spark_domain(r->path)) {
+        spark_refuse(r, 404, "no Route matched with those values");
+        return;
+    }
+    if (!form_param(r->query, "authorization", enc, sizeof enc)) {
+        spark_refuse(r, 401, "Unauthorized");
+        return;
+    }
+    long al = b64_dec(enc, auth, sizeof auth - 1);
+    if (al < 0 || !form_param(r->query, "date", date, sizeof date) ||
+        !form_param(r->query, "host", host, sizeof host)) {
+        spark_refuse(r, 401, "HMAC signature cannot be verified");
+        return;
+    }
+    auth[al] = '\0';
+    const char *a = (const char *)auth;
+    if ((!auth_field(a, "api_key", key, sizeof key) &&
+         !auth_field(a, "hmac username", key, sizeof key)) ||
+        !auth_field(a, "algorithm", alg, sizeof alg) || strcmp(alg, "hmac-sha256") ||
+        !auth_field(a, "headers", hdrs, sizeof hdrs) || strcmp(hdrs, "host date request-line") ||
+        !auth_field(a, "signature", sig, sizeof sig)) {
+        spark_refuse(r, 401, "HMAC signature cannot be verified");
+        return;
+    }
+    copy_str(r->key, sizeof r->key, key, strlen(key));
+    if (r->rec) {
+        free(r->rec->key);
+        r->rec->key = xstrndup(key, strlen(key));
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(date, "%a, %d %b %Y %H:%M:%S", &tm);
+    if (!rest || (strcmp(rest, " GMT") && strcmp(rest, " UTC")) ||
+        llabs((long long)(timegm(&tm) - time(NULL))) > SPARK_SKEW_S) {
+        spark_refuse(r, 403,
+                     "HMAC signature cannot be verified, a valid date or x-date header is "
+                     "required for HMAC Authentication");
+        return;
+    }
+    struct spark_cred *cred = spark_cred_find(srv, key);
+    if (!cred) {
+        spark_refuse(r, 401, "HMAC signature cannot be verified");
+        return;
+    }
+    /* The gateway signs over the Host it received; the host parameter must name it too. */
+    char hv[256];
+    copy_str(hv, sizeof hv, hh ? hh->val : "", hh ? hh->val_len : 0);
+    struct buf origin = {0}, want = {0};
+    buf_fmt(&origin, "host: %s\ndate: %s\nGET %s HTTP/1.1", hv, date, r->path);
+    hmac_b64(cred->secret, origin.p, &want);
+    bool match = !strcmp(host, hv) && !strcmp(want.p, sig);
+    buf_free(&origin);
+    buf_free(&want);
+    if (!match) {
+        spark_refuse(r, 401, "HMAC signature does not match");
+        return;
+    }
+    if (!wk || !wv || !mem_ieq(wv->val, wv->val_len, "13")) {
+        spark_refuse(r, 400, "a WebSocket handshake is required");
+        return;
+    }
+    struct buf kg = {0};
+    buf_put(&kg, wk->val, wk->val_len);
+    buf_lit(&kg, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    EVP_Digest(kg.p, kg.len, md, &ml, EVP_sha1(), NULL);
+    buf_clear(&kg);
+    buf_b64(&kg, md, ml);
+    struct reply *p = &srv->rep;
+    buf_fmt(&p->data,
+            "HTTP/1.1 101 Switching Protocols\r\nServer: mock-upstream\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+            kg.p);
+    buf_free(&kg);
+    p->has_head = true;
+    if (r->rec) {
+        r->rec->status = 101;
+        rec_model(r, spark_domain(r->path));
+    }
+    r->c->ws = true;
+    copy_str(r->c->ws_key, sizeof r->c->ws_key, key, strlen(key));
+    copy_str(r->c->ws_path, sizeof r->c->ws_path, r->path, strlen(r->path));
+    srv->st.spark_sessions++;
+}
+
+static const char *spark_code_message(int code)
+{
+    switch (code) {
+    case 10013: return "input content audit failed";
+    case 10163: return "request parameter error";
+    case 10907: return "token count exceeds the limit";
+    case 11200: return "AppIdNoAuthError:(11200)auth no license";
+    case 11201: return "AppIdNoAuthError:(11201)auth daily limit exceeded";
+    case 11202: return "AppIdQpsOverFlowError:(11202)qps over flow";
+    case 11203: return "AppIdQpsOverFlowError:(11203)concurrency over flow";
+    default: return "error";
+    }
+}
+
+/* One answer frame; usage only in the last. */
+static void spark_answer_frame(struct buf *b, int status, const char *content)
+{
+    buf_fmt(b,
+            "{\"header\":{\"code\":0,\"message\":\"Success\",\"sid\":\"" SPARK_SID
+            "\",\"status\":%d},\"payload\":{\"choices\":{\"status\":%d,\"seq\":%d,\"text\":[{"
+            "\"content\":",
+            status, status, status);
+    buf_jstrz(b, content);
+    buf_lit(b, ",\"role\":\"assistant\",\"index\":0}]}");
+    if (status == 2)
+        buf_fmt(b,
+                ",\"usage\":{\"text\":{\"question_tokens\":%d,\"prompt_tokens\":%d,"
+                "\"completion_tokens\":%d,\"total_tokens\":%d}}",
+                SPARK_PROMPT, SPARK_PROMPT, SPARK_COMPLETION, SPARK_PROMPT + SPARK_COMPLETION);
+    buf_lit(b, "}}");
+}
+
+/* Answers the request frame: checks it as Spark does, then the frames (or an error frame),
+ * then a close. It is logged as a request of its own ("WS" + the path), body the frame. */
+static void spark_answer(struct server *srv, struct conn *c, const char *data, size_t n)
+{
+    struct req r;
+    memset(&r, 0, sizeof r);
+    r.srv = srv;
+    r.c = c;
+    r.method = "WS";
+    r.target = c->ws_path;
+    r.body = data;
+    r.body_len = n;
+    r.prov = P_SPARK;
+    copy_str(r.key, sizeof r.key, c->ws_key, strlen(c->ws_key));
+    r.seq = ++srv->seq;
+    srv->st.requests_total++;
+    srv->st.requests[P_SPARK]++;
+    r.rec = rec_new(srv, &r);
+    c->ws_answered = true;
+
+    const char *domain = spark_domain(c->ws_path);
+    json_tokener_reset(srv->tok);
+    json_object *j = json_tokener_parse_ex(srv->tok, data, (int)n);
+    const char *app_id = jstr(jget(j, "header"), "app_id");
+    const char *sent = jstr(jget(jget(j, "parameter"), "chat"), "domain");
+    json_object *text = jarr(jget(jget(j, "payload"), "message"), "text");
+    struct spark_cred *cred = spark_cred_find(srv, c->ws_key);
+    int code = 0;
+    const char *msg = NULL;
+    if (!j || !app_id || !*app_id || !jlen(text)) {
+        code = 10163;
+        msg = "request parameter error: header.app_id and payload.message.text are required";
+    } else if (!sent || !domain || strcmp(sent, domain)) {
+        code = 10163;
+        msg = "request parameter error: parameter.chat.domain does not match the URL";
+    } else if (cred && cred->code) {
+        code = cred->code;
+        msg = spark_code_message(code);
+    }
+    rec_model(&r, sent ? sent : domain);
+    struct buf *b = &srv->ev;
+    if (code) {
+        buf_clear(b);
+        buf_fmt(b, "{\"header\":{\"code\":%d,\"message\":", code);
+        buf_jstrz(b, msg);
+        buf_lit(b, ",\"sid\":\"" SPARK_SID "\",\"status\":2}}");
+        ws_frame(&c->out, 1, true, b->p, b->len);
+        r.rec->status = 200;
+        srv->st.injected_errors++;
+    } else {
+        buf_clear(b);
+        spark_answer_frame(b, 0, "你好");
+        ws_frame(&c->out, 1, true, b->p, b->len);
+        ws_frame(&c->out, 9, true, SPARK_PING, strlen(SPARK_PING));
+        buf_clear(b);
+        spark_answer_frame(b, 1, "！我是讯飞星火");
+        size_t half = b->len / 2; /* mid-character on purpose: fragments split bytes */
+        ws_frame(&c->out, 1, false, b->p, half);
+        ws_frame(&c->out, 0, true, b->p + half, b->len - half);
+        buf_clear(b);
+        spark_answer_frame(b, 2, "。");
+        ws_frame(&c->out, 1, true, b->p, b->len);
+        r.rec->status = 200;
+        r.rec->stream = true;
+        rec_tokens(&r, SPARK_PROMPT, SPARK_COMPLETION, true);
+    }
+    ws_close_frame(&c->out, 1000);
+    json_object_put(j);
+}
+
+/* Reads one client frame of a switched connection. Returns 0 when more input is needed, 1
+ * otherwise (as handle_next_request). */
+static int spark_ws_next(struct server *srv, struct conn *c)
+{
+    unsigned char *u = (unsigned char *)c->in.p + c->in_off;
+    size_t n = c->in.len - c->in_off;
+    if (!c->in.p || n < 2)
+        return 0;
+    bool fin = u[0] & 0x80, masked = u[1] & 0x80;
+    int op = u[0] & 0x0F;
+    uint64_t len = u[1] & 0x7F;
+    size_t hl = 2;
+    if (len == 126) {
+        if (n < 4)
+            return 0;
+        len = (uint64_t)u[2] << 8 | u[3];
+        hl = 4;
+    } else if (len == 127) {
+        if (n < 10)
+            return 0;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | u[2 + i];
+        hl = 10;
+    }
+    if (!masked || (u[0] & 0x70) || len > MAX_BODY_BYTES) {
+        /* A client must mask; no extension was negotiated. */
+        ws_close_frame(&c->out, len > MAX_BODY_BYTES ? 1009 : 1002);
+        c->close_after = true;
+        srv->st.bad_http++;
+        return 1;
+    }
+    if (n < hl + 4 || n - hl - 4 < len)
+        return 0;
+    unsigned char *mask = u + hl, *data = u + hl + 4;
+    for (uint64_t i = 0; i < len; i++)
+        data[i] ^= mask[i & 3];
+    c->in_off += hl + 4 + (size_t)len;
+    switch (op) {
+    case 9: ws_frame(&c->out, 10, true, (const char *)data, (size_t)len); break;
+    case 10:
+        if (len == strlen(SPARK_PING) && !memcmp(data, SPARK_PING, len))
+            srv->st.spark_pongs++;
+        break;
+    case 8:
+        if (!c->ws_answered)
+            ws_close_frame(&c->out, 1000);
+        c->close_after = true;
+        break;
+    case 1:
+        if (!fin) {
+            ws_close_frame(&c->out, 1003); /* Spark's clients send one whole frame */
+            c->close_after = true;
+        } else if (!c->ws_answered) {
+            spark_answer(srv, c, (const char *)data, (size_t)len);
+        }
+        break;
+    default:
+        ws_close_frame(&c->out, 1003);
+        c->close_after = true;
+        break;
+    }
+    return 1;
+}
+
+/* POST /_mock/spark {"api_key": ..., "api_secret": ..., "code": 0}: a key the handshake
+ * accepts, and the Spark error code its requests get (0: a normal answer). */
+static void ctl_spark(struct req *r)
+{
+    json_object *j = json_tokener_parse(r->body ? r->body : "");
+    const char *key = jstr(j, "api_key"), *secret = jstr(j, "api_secret");
+    if (!key || !*key || !secret || !*secret ||
+        !spark_cred_set(r->srv, key, secret, (int)jint(j, "code", 0)))
+        ctl_msg(r, 400, "need api_key and api_secret (strings), and at most 16 keys");
+    else
+        ctl_msg(r, 200, "spark key set");
+    json_object_put(j);
+}
+
 static void control(struct req *r)
 {
     struct server *srv = r->srv;
@@ -4648,6 +5110,8 @@ static void control(struct req *r)
         }
     } else if (!strcmp(what, "script")) {
         ctl_script(r);
+    } else if (!strcmp(what, "spark") && !strcmp(r->method, "POST")) {
+        ctl_spark(r);
     } else if (!strcmp(what, "stats")) {
         if (get) {
             ctl_stats(r);
@@ -4903,6 +5367,11 @@ static void route(struct req *r)
     r->op = OP_NONE;
     if (has_prefix(p, "/img/")) {
         r->op = OP_IMAGE_FILE;
+        return;
+    }
+    const struct hdr *up = hfind(r, "upgrade");
+    if (up && mem_ieq(up->val, up->val_len, "websocket")) {
+        r->prov = P_SPARK; /* the only WebSocket API the mock speaks */
         return;
     }
     if (has_prefix(p, "/push/") || !strcmp(p, "/push")) {
@@ -5207,6 +5676,10 @@ static void dispatch(struct server *srv, struct req *r)
     req_key(r);
     r->rec = rec_new(srv, r);
     r->crlf = r->prov == P_GEMINI;
+    if (r->prov == P_SPARK) {
+        h_spark_upgrade(r);
+        return;
+    }
 
     if (r->op == OP_TRANSCRIBE || r->op == OP_TRANSLATE) {
         multipart_parse(r);
@@ -5527,6 +6000,8 @@ int main(int argc, char **argv)
     memset(srv->log, 0, srv->log_cap * sizeof *srv->log);
     srv->tok = json_tokener_new_ex(128); /* tool schemas nest deeper than the default 32 */
     srv->vx.expires_in = 3600;
+    /* iFlytek's documentation example credentials */
+    spark_cred_set(srv, "addd2272b6d8b7c8abdd79531420ca3b", "MjlmNzkzNmZkMDQ2OTc0ZDdmNGE2ZTZi", 0);
     srv->started = time(NULL);
     rep_reset(&srv->rep);
 
