@@ -445,6 +445,7 @@ enum prov {
     P_AIPROXYLIB,
     P_MINIMAX,
     P_TENCENT,
+    P_ALI,
     P__MAX
 };
 
@@ -465,6 +466,7 @@ static const char *const prov_names[P__MAX] = {
     "aiproxylib", /* P_AIPROXYLIB */
     "minimax",    /* P_MINIMAX */
     "tencent",    /* P_TENCENT */
+    "ali",        /* P_ALI */
 };
 
 enum op {
@@ -502,6 +504,10 @@ enum op {
     OP_RP_GET,       /* Replicate: a prediction's state */
     OP_RP_STREAM,    /* Replicate: a prediction's event stream */
     OP_RP_FILE,      /* Replicate: an output file */
+    OP_AL_CHAT,      /* DashScope text generation */
+    OP_AL_EMBED,     /* DashScope text embedding */
+    OP_AL_IMAGE,     /* DashScope image synthesis task */
+    OP_AL_TASK,      /* DashScope: a task's state */
     OP_EDITS,        /* OpenAI's retired Edits API */
     OP_IMAGE_FILE,   /* GET/HEAD /img/{W}x{H}.{png,jpg,gif,webp}: a generated image file */
     OP_COZE_CHAT,    /* Coze /open_api/v2/chat */
@@ -1733,6 +1739,7 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         [P_AIPROXYLIB] = {"stop", "stop", "stop", "stop"},
         [P_MINIMAX] = {"stop", "length", "stop", "tool_calls"},
         [P_TENCENT] = {"stop", "length", "sensitive", "tool_calls"},
+        [P_ALI] = {"stop", "length", "stop", "tool_calls"},
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1940,6 +1947,24 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_putc(b, '}');
         break;
+    case P_ALI: {
+        /* {code, message, request_id}; the code names the kind of failure. */
+        const char *ac = status == 429   ? "Throttling.RateQuota"
+                         : status == 401 ? "InvalidApiKey"
+                         : status == 403 ? "AccessDenied"
+                         : status == 400 ? "InvalidParameter"
+                                         : "InternalError";
+        if (status == 429 && !(d && d->msg[0]))
+            msg = "Requests rate limit exceeded, please try again later.";
+        if (status == 401 && !(d && d->msg[0]))
+            msg = "Invalid API-key provided.";
+        buf_lit(b, "{\"code\":");
+        buf_jstrz(b, code ? code : ac);
+        buf_lit(b, ",\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, ",\"request_id\":\"mock-req-error\"}");
+        break;
+    }
     case P_AZURE:
         buf_lit(b, "{\"error\":{\"code\":");
         buf_jstrz(b, code ? code : azure_code(status));
@@ -4743,6 +4768,271 @@ static void h_rp_file(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Ali DashScope native API. Chat answers JSON, or SSE when X-DashScope-SSE: enable is sent
+ * (events repeat the whole text unless parameters.incremental_output is true); image
+ * synthesis is an async task (X-DashScope-Async: enable) polled at /api/v1/tasks/{id}, kept in
+ * the prediction ring as mocktask<n>. Keys are Bearer sk-...; fail_after= with fail=error sends
+ * an event:error frame inside HTTP 200, as DashScope does. */
+
+/* Bearer sk-... as DashScope checks it; false after answering 401 InvalidApiKey. */
+static bool al_auth(struct req *r)
+{
+    if (has_prefix(r->key, "sk-"))
+        return true;
+    reply_error(r, 401, "Invalid API-key provided.", false);
+    return false;
+}
+
+static void al_invalid(struct req *r, const char *msg)
+{
+    reply_error(r, 400, msg, false);
+}
+
+/* Words + 3 per message, over input.messages. */
+static int al_prompt_tokens(json_object *msgs)
+{
+    int total = 0;
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        const char *c = jstr(json_object_array_get_idx(msgs, i), "content");
+        total += (c ? count_words(c, strlen(c)) : 0) + 3;
+    }
+    return total;
+}
+
+/* One answer object: text (the whole or one increment), finish NULL for "null". */
+static void al_object(struct req *r, struct buf *b, bool as_message, const struct buf *text,
+                      const char *finish, int prompt, int completion)
+{
+    if (as_message) {
+        buf_lit(b, "{\"output\":{\"choices\":[{\"message\":{\"content\":");
+        buf_jstr(b, text->p, text->len);
+        buf_lit(b, ",\"role\":\"assistant\"},\"finish_reason\":");
+        buf_jstrz(b, finish ? finish : "null");
+        buf_lit(b, "}]}");
+    } else {
+        buf_lit(b, "{\"output\":{\"text\":");
+        buf_jstr(b, text->p, text->len);
+        buf_lit(b, ",\"finish_reason\":");
+        buf_jstrz(b, finish ? finish : "null");
+        buf_putc(b, '}');
+    }
+    if (r->d.usage)
+        buf_fmt(b, ",\"usage\":{\"total_tokens\":%d,\"output_tokens\":%d,\"input_tokens\":%d}",
+                prompt + completion, completion, prompt);
+    buf_fmt(b, ",\"request_id\":\"mock-req-%" PRIu64 "\"}", r->seq);
+}
+
+/* Starts one DashScope SSE frame (no space after the colons) in srv->ev. */
+static struct buf *al_frame(struct req *r, int id, const char *event, int status)
+{
+    struct buf *b = &r->srv->ev;
+    buf_clear(b);
+    buf_fmt(b, "id:%d\nevent:%s\n:HTTP_STATUS/%d\ndata:", id, event, status);
+    return b;
+}
+
+static void al_stream(struct req *r, const struct plan *p, bool as_message, bool incremental,
+                      int prompt)
+{
+    struct server *srv = r->srv;
+    stream_head(r, 200, "text/event-stream;charset=UTF-8", NULL);
+    struct buf whole = {0};
+    int i = 0;
+    for (; i < p->n_text; i++) {
+        if (i == p->fail_at) {
+            rep_seg(&srv->rep, r->d.delay_ms);
+            if (!r->d.fail_error) {
+                srv->rep.cut = true;
+                buf_free(&whole);
+                return;
+            }
+            error_obj(al_frame(r, i + 1, "error", 400), P_ALI, 400, "mock: stream failed", &r->d);
+            sse_end(r);
+            rep_finish(r);
+            buf_free(&whole);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_put(&whole, pc->p, pc->len);
+        /* al_object writes through srv->ev only: pc (srv->piece) stays valid. */
+        struct buf *b = al_frame(r, i + 1, "result", 200);
+        al_object(r, b, as_message, incremental ? pc : &whole, NULL, prompt, i + 1);
+        sse_end(r);
+    }
+    struct buf empty = {0};
+    buf_puts(&empty, "");
+    struct buf *b = al_frame(r, i + 1, "result", 200);
+    al_object(r, b, as_message, incremental ? &empty : &whole, finish_for(P_ALI, &r->d, false),
+              prompt, p->completion);
+    sse_end(r);
+    rep_finish(r);
+    buf_free(&empty);
+    buf_free(&whole);
+}
+
+static void h_al_chat(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    json_object *j = r->json, *params = jget(j, "parameters");
+    json_object *msgs = jarr(jget(j, "input"), "messages");
+    if (!jlen(msgs)) {
+        al_invalid(r, "Field required: input.messages");
+        return;
+    }
+    if (r->d.strict && jget(j, "messages")) {
+        al_invalid(r, "Field required: input.messages; messages is not a valid field");
+        return;
+    }
+    json_object *top_p = jget(params, "top_p");
+    if (top_p && (json_object_get_double(top_p) <= 0 || json_object_get_double(top_p) >= 1)) {
+        al_invalid(r, "Range of top_p should be (0.0, 1.0)");
+        return;
+    }
+    const char *rf = jstr(params, "result_format");
+    bool as_message = rf && !strcmp(rf, "message");
+    const struct hdr *sse = hfind(r, "x-dashscope-sse");
+    bool stream = sse && mem_ieq(sse->val, sse->val_len, "enable");
+    int prompt = al_prompt_tokens(msgs);
+    rec_model(r, jstr(j, "model"));
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.completion = p.n_text;
+    rec_tokens(r, prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, stream))
+        return;
+    if (stream) {
+        al_stream(r, &p, as_message, jbool(params, "incremental_output"), prompt);
+        return;
+    }
+    struct buf *t = all_text(r, p.n_text);
+    struct buf *b = body_reset(r->srv);
+    al_object(r, b, as_message, t, finish_for(P_ALI, &r->d, false), prompt, p.completion);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_al_embed(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    struct server *srv = r->srv;
+    json_object *texts = jarr(jget(r->json, "input"), "texts");
+    size_t n = jlen(texts);
+    if (!n || n > 25) {
+        al_invalid(r, "input.texts must hold 1 to 25 texts");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_is_type(json_object_array_get_idx(texts, i), json_type_string)) {
+            al_invalid(r, "input.texts must be strings");
+            return;
+        }
+    struct buf *b = body_reset(srv);
+    int prompt = 0;
+    buf_lit(b, "{\"output\":{\"embeddings\":[");
+    for (size_t i = 0; i < n; i++) {
+        int toks = 0;
+        uint64_t h = emb_input(srv, json_object_array_get_idx(texts, i), &toks);
+        prompt += toks;
+        buf_fmt(b, "%s{\"text_index\":%zu,\"embedding\":", i ? "," : "", i);
+        emb_vector(srv, b, h, DEFAULT_DIMS, false);
+        buf_putc(b, '}');
+    }
+    buf_fmt(b, "]},\"usage\":{\"total_tokens\":%d},\"request_id\":\"mock-req-%" PRIu64 "\"}",
+            prompt, r->seq);
+    rec_model(r, jstr(r->json, "model"));
+    rec_tokens(r, prompt, 0, true);
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* The task object in its current state. */
+static void al_task_object(struct req *r, const struct rp_pred *t, const char *status)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"request_id\":\"mock-req-%" PRIu64 "\",\"output\":{\"task_id\":\"mocktask%" PRIu64
+            "\",\"task_status\":\"%s\"",
+            r->seq, t->id, status);
+    if (!strcmp(status, "SUCCEEDED")) {
+        int n = t->d.chunks;
+        buf_lit(b, ",\"results\":[");
+        for (int i = 0; i < n; i++) {
+            buf_puts(b, i ? ",{\"url\":\"" : "{\"url\":\"");
+            rp_base(r, b);
+            buf_fmt(b, "/v1/files/mocktask%" PRIu64 "-%d.png\"}", t->id, i);
+        }
+        buf_fmt(b, "],\"task_metrics\":{\"TOTAL\":%d,\"SUCCEEDED\":%d,\"FAILED\":0}}", n, n);
+        buf_fmt(b, ",\"usage\":{\"image_count\":%d}}", n);
+        return;
+    }
+    if (!strcmp(status, "FAILED")) {
+        buf_lit(b, ",\"code\":\"InternalError\",\"message\":");
+        buf_jstrz(b, t->d.msg[0] ? t->d.msg : "mock: task failed");
+    }
+    buf_lit(b, "}}");
+}
+
+static void h_al_image(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    const struct hdr *h = hfind(r, "x-dashscope-async");
+    if (!h || !mem_ieq(h->val, h->val_len, "enable")) {
+        r->d = (struct directives){0};
+        copy_str(r->d.err_code, sizeof r->d.err_code, "AccessDenied", 12);
+        copy_str(r->d.msg, sizeof r->d.msg, "current user api does not support synchronous calls",
+                 52);
+        reply_error(r, 403, NULL, true);
+        return;
+    }
+    const char *prompt = jstr(jget(r->json, "input"), "prompt");
+    const char *size = jstr(jget(r->json, "parameters"), "size");
+    if (!prompt || !*prompt || (size && !strchr(size, '*'))) {
+        al_invalid(r, "input.prompt is required and parameters.size is W*H");
+        return;
+    }
+    struct server *srv = r->srv;
+    uint64_t id = ++srv->n_preds;
+    struct rp_pred *t = &srv->preds[id % RP_MAX];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->image = true;
+    t->d = r->d;
+    /* The task makes parameters.n images (1 to 4, as wanx does). */
+    int64_t n = jint(jget(r->json, "parameters"), "n", 1);
+    t->d.chunks = n < 1 ? 1 : n > 4 ? 4 : (int)n;
+    const char *model = jstr(r->json, "model");
+    copy_str(t->model, sizeof t->model, model ? model : "", model ? strlen(model) : 0);
+    rec_model(r, t->model);
+    al_task_object(r, t, "PENDING");
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_al_task(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    const char *slash = strrchr(r->path, '/');
+    unsigned long long id = 0;
+    struct rp_pred *t = NULL;
+    if (slash && sscanf(slash + 1, "mocktask%llu", &id) == 1 && id)
+        t = &r->srv->preds[id % RP_MAX];
+    if (!t || t->id != id || !t->image) {
+        copy_str(r->d.err_code, sizeof r->d.err_code, "InvalidParameter", 16);
+        reply_error(r, 404, "task not found", true);
+        return;
+    }
+    rec_model(r, t->model);
+    t->polls++;
+    const char *status = t->polls < RP_SETTLE_POLLS ? "RUNNING"
+                         : t->d.fail_after >= 0     ? "FAILED"
+                                                    : "SUCCEEDED";
+    al_task_object(r, t, status);
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Scripted responses */
 
 static struct script_q *script_queue(struct server *srv, const char *key, bool create)
@@ -6138,6 +6428,23 @@ static void route(struct req *r)
         }
         return;
     }
+    static const struct {
+        const char *suffix;
+        enum op op;
+    } al[] = {{"/api/v1/services/aigc/text-generation/generation", OP_AL_CHAT},
+              {"/api/v1/services/embeddings/text-embedding/text-embedding", OP_AL_EMBED},
+              {"/api/v1/services/aigc/text2image/image-synthesis", OP_AL_IMAGE}};
+    for (size_t i = 0; i < sizeof al / sizeof *al; i++)
+        if (has_suffix(p, al[i].suffix)) {
+            r->prov = P_ALI;
+            r->op = al[i].op;
+            return;
+        }
+    if (has_prefix(p, "/api/v1/tasks/")) {
+        r->prov = P_ALI;
+        r->op = OP_AL_TASK;
+        return;
+    }
     if (has_suffix(p, "/api/chat") || has_suffix(p, "/api/embed")) {
         r->prov = P_OLLAMA;
         r->op = has_suffix(p, "/api/chat") ? OP_OL_CHAT : OP_OL_EMBED;
@@ -6369,6 +6676,23 @@ static void directive_text(struct req *r, struct buf *t)
         break;
     case OP_CO_CHAT: v = jget(j, "message"); break;
     case OP_RP_CREATE: v = jget(jget(j, "input"), "prompt"); break;
+    case OP_AL_CHAT:
+        list = jarr(jget(j, "input"), "messages");
+        for (size_t i = jlen(list); i-- > 0;) {
+            json_object *m = json_object_array_get_idx(list, i);
+            const char *role = jstr(m, "role");
+            if (role && !strcmp(role, "user")) {
+                v = jget(m, "content");
+                break;
+            }
+        }
+        break;
+    case OP_AL_EMBED:
+        list = jarr(jget(j, "input"), "texts");
+        if (jlen(list))
+            v = json_object_array_get_idx(list, jlen(list) - 1);
+        break;
+    case OP_AL_IMAGE: v = jget(jget(j, "input"), "prompt"); break;
     case OP_COZE_CHAT:
     case OP_LIB_ASK: v = jget(j, "query"); break;
     case OP_CF_RUN:
@@ -6393,7 +6717,7 @@ static bool op_needs_json(enum op op)
 {
     return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
            op != OP_BALANCE && op != OP_RP_GET && op != OP_RP_STREAM && op != OP_RP_FILE &&
-           op != OP_IMAGE_FILE;
+           op != OP_AL_TASK && op != OP_IMAGE_FILE;
 }
 
 static void dispatch(struct server *srv, struct req *r)
@@ -6491,7 +6815,7 @@ static void dispatch(struct server *srv, struct req *r)
     }
     bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE ||
                     r->op == OP_RP_GET || r->op == OP_RP_STREAM || r->op == OP_RP_FILE ||
-                    r->op == OP_IMAGE_FILE;
+                    r->op == OP_AL_TASK || r->op == OP_IMAGE_FILE;
     if (strcmp(r->method, want_get ? "GET" : "POST") &&
         !(r->op == OP_IMAGE_FILE && !strcmp(r->method, "HEAD"))) {
         reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
@@ -6559,6 +6883,10 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_RP_GET: h_rp_get(r); break;
     case OP_RP_STREAM: h_rp_stream(r); break;
     case OP_RP_FILE: h_rp_file(r); break;
+    case OP_AL_CHAT: h_al_chat(r); break;
+    case OP_AL_EMBED: h_al_embed(r); break;
+    case OP_AL_IMAGE: h_al_image(r); break;
+    case OP_AL_TASK: h_al_task(r); break;
     case OP_EDITS: h_oa_edits(r); break;
     case OP_IMAGE_FILE: h_image_file(r); break;
     case OP_COZE_CHAT: h_coze_chat(r); break;

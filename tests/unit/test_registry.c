@@ -31,6 +31,7 @@ int main(void)
            channel_type_get(47)->url_rule == URL_QIANFAN_V2 &&
            channel_type_get(49)->url_rule == URL_BAILIAN,
        "Doubao, Baidu V2 and Ali Bailian have their path prefixes");
+    ok(channel_type_get(17)->prov == &provider_ali, "Ali is the DashScope adaptor");
 
     return done_testing();
 }
