@@ -5,6 +5,7 @@
 #include "providers/cloudflare.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
+#include "providers/spark.h"
 #include "fcgi/arena.h"
 #include "fcgi/json.h"
 
@@ -242,10 +243,22 @@ static void take_text(struct prov_ctx *ctx, json_object *j, const char *field)
     }
 }
 
-/* An error reported inside a 2xx answer or chunk as base_resp with a non-zero status_code
- * (MiniMax). Fills err and returns -1; 0 when j carries none. */
+/* An error reported inside a 2xx answer or chunk: MiniMax's base_resp with a non-zero
+ * status_code, or, from iFlytek Spark's HTTP API, a top-level code other than 0 beside its
+ * message (its successful answers carry code 0). Fills err and returns -1; 0 when j carries
+ * none. */
 static int base_resp_error(struct prov_ctx *ctx, json_object *j, struct prov_error *err)
 {
+    if (ctx->ch && ctx->ch->type == CHANNEL_TYPE_XUNFEI_V2) {
+        json_object *c = jget(j, "code");
+        int64_t code = json_object_is_type(c, json_type_int) ? json_object_get_int64(c) : 0;
+        if (!code)
+            return 0;
+        const char *msg = jstr(j, "message");
+        return prov_fail(err, spark_error_status(code), "upstream_error",
+                         arena_printf(ctx->a, "%lld", (long long)code), NULL,
+                         arena_strdup(ctx->a, msg && *msg ? msg : "the upstream failed"));
+    }
     json_object *br = jget(j, "base_resp");
     int64_t code = jint(br, "status_code");
     int status = 500;

@@ -35,7 +35,8 @@ struct channel_type {
 /* The row for type id, or NULL for an unknown id. */
 const struct channel_type *channel_type_get(int id);
 
-#define CHANNEL_TYPE_PROXY 43 /* served only by /v1/oneapi/proxy/:channelid, never by routing */
+#define CHANNEL_TYPE_PROXY 43     /* served only by /v1/oneapi/proxy/:channelid, never by routing */
+#define CHANNEL_TYPE_XUNFEI_V2 48 /* iFlytek Spark's HTTP API: OpenAI's shape plus code/sid */
 /* Can this build serve a channel of row ct (NULL: no): it has an adaptor, or it is the Proxy
  * type. Channels of other types cannot be created. */
 int channel_type_servable(const struct channel_type *ct);

@@ -450,10 +450,47 @@ static void test_cn_types(struct fixture *f)
     ok(!f->ctx.finished, "is no whole answer");
 }
 
+/* iFlytek Spark's HTTP API (type 48): OpenAI's shape with code, message and sid added; a code
+ * other than 0 inside a 200 answer or chunk is an error. */
+static void test_xunfei_v2(struct fixture *f)
+{
+    note("Xunfei V2");
+    setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
+    is_str(url(f), "https://spark-api-open.xf-yun.com/v1/chat/completions", "the chat path");
+    is_int(response(f, "{\"code\":0,\"message\":\"Success\",\"sid\":\"cha000b0003@dx1\","
+                       "\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},"
+                       "\"index\":0}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,"
+                       "\"question_tokens\":3,\"total_tokens\":4}}"),
+           0, "code 0 is an answer");
+    ok(f->ctx.usage.prompt_tokens == 3 && f->ctx.usage.completion_tokens == 1,
+       "its usage is billed");
+    is_int(response(f, "{\"code\":11202,\"message\":\"AppIdQpsOverFlowError\",\"sid\":\"x\"}"), -1,
+           "code 11202 inside HTTP 200 is an error");
+    ok(f->err.status == 429 && !strcmp(f->err.code, "11202") &&
+           !strcmp(f->err.message, "AppIdQpsOverFlowError"),
+       "the QPS limit is a retryable 429 with Spark's code and message");
+    response(f, "{\"code\":11200,\"message\":\"AppIdNoAuthError\"}");
+    is_int(f->err.status, 403, "11200 (no authorisation) is a 403");
+    setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
+    is_int(event(f, "{\"code\":10013,\"message\":\"input content is sensitive\",\"sid\":\"x\"}"),
+           -1, "a chunk with a code other than 0 fails the stream");
+    is_int(f->err.status, 400, "a content error is a 400");
+    setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
+    is_int(event(f, "{\"code\":0,\"message\":\"Success\",\"sid\":\"x\",\"id\":\"x\","
+                    "\"created\":1,\"choices\":[{\"delta\":{\"role\":\"assistant\","
+                    "\"content\":\"Hi\"},\"index\":0}]}"),
+           0, "a chunk with code 0 passes");
+    is_str(f->ctx.text.p, "Hi", "and its text is counted");
+    setup(f, 36, "https://api.deepseek.com", RELAY_CHAT);
+    is_int(response(f, "{\"code\":5,\"choices\":[]}"), 0,
+           "another type's answer with a code field is not an error");
+}
+
 int main(void)
 {
     struct fixture f = {0};
     test_cn_types(&f);
+    test_xunfei_v2(&f);
     test_urls(&f);
     test_headers_and_body(&f);
     test_response(&f);
