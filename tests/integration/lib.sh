@@ -61,6 +61,20 @@ fail() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok 
 
 # diag MSG...: a TAP comment (shown in the test's log).
 diag() { local l; while IFS= read -r l; do echo "# $l"; done <<<"$*"; }
+# tap_relay PREFIX OUTPUT: re-reports the TAP lines a helper program printed ("ok ...",
+# "not ok ...") as checks of this test, each named with PREFIX; other lines become
+# diagnostics, and no output at all is a failure.
+tap_relay() {
+    local prefix=$1 out=$2 line
+    [[ -n $out ]] || out="not ok the program printed nothing"
+    while IFS= read -r line; do
+        case $line in
+        "ok "*) pass "$prefix: ${line#ok }" ;;
+        "not ok "*) fail "$prefix: ${line#not ok }" ;;
+        *) diag "$line" ;;
+        esac
+    done <<<"$out"
+}
 
 # skip DESC REASON: a skipped test point.
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP ${2:-}"; }

@@ -252,14 +252,7 @@ for ws in $(oa_webservers); do
     else
         sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
         res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$BOT" "$CF_CHAT" "$CF_EMB" "$LIB" 2>&1)
-        [[ -n $res ]] || res="not ok node printed nothing"
-        while IFS= read -r line; do
-            case $line in
-            "ok "*) pass "$ws: ${line#ok }" ;;
-            "not ok "*) fail "$ws: ${line#not ok }" ;;
-            *) diag "$line" ;;
-            esac
-        done <<<"$res"
+        tap_relay "$ws" "$res"
     fi
     oa_stop
 done

@@ -121,14 +121,7 @@ for ws in $(oa_webservers); do
     # --- the official SDK pointed at the proxy route
     if [[ $have_sdk == 1 ]]; then
         res=$(timeout 120 node "$OA_TMP/sdk.mjs" "$OA_URL/v1/oneapi/proxy/$P/v1" "$ROOT_KEY" 2>&1)
-        [[ -n $res ]] || res="not ok node printed nothing"
-        while IFS= read -r line; do
-            case $line in
-            "ok "*) pass "$ws: ${line#ok }" ;;
-            "not ok "*) fail "$ws: ${line#not ok }" ;;
-            *) diag "$line" ;;
-            esac
-        done <<<"$res"
+        tap_relay "$ws" "$res"
         is "$(mock_last key)" "$PKEY" "$ws: SDK through the proxy: the channel's key went upstream"
         is "$(state)" "$before" "$ws: SDK through the proxy: nothing billed"
     else
