@@ -60,6 +60,12 @@ static int take_line(struct sse_parser *p, sse_event_fn fn, void *ud)
         } else if (fl == 5 && !memcmp(l, "event", 5)) {
             sb_reset(&p->event);
             sb_putn(&p->event, v, vl);
+        } else if (fl == 4 && !memcmp(l, "meta", 4)) {
+            /* Zhipu's v3 streams put the usage in a "meta:" line after the finish event's
+             * data: the event so far goes out, then the line as an event of its own. */
+            rc = dispatch(p, fn, ud);
+            if (!rc)
+                rc = fn(ud, "meta", v, vl);
         } /* id:, retry: and unknown fields are ignored */
     }
     sb_reset(&p->line);

@@ -9,7 +9,9 @@
 struct arena;
 
 /* Called once per complete event: event is its name ("" when none), data its data lines
- * joined by '\n'. Return 0 to go on, non-zero to stop parsing (sse_feed returns it). */
+ * joined by '\n'. A "meta:" line (Zhipu's v3 usage) ends the event before it and comes as
+ * an event named "meta" whose data is the line's value. Return 0 to go on, non-zero to stop parsing
+ * (sse_feed returns it). */
 typedef int (*sse_event_fn)(void *ud, const char *event, const char *data, size_t n);
 
 struct sse_parser {
