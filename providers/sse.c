@@ -50,7 +50,7 @@ static int take_line(struct sse_parser *p, sse_event_fn fn, void *ud)
         size_t fl = colon ? (size_t)(colon - l) : n;
         const char *v = colon ? colon + 1 : l + n;
         size_t vl = colon ? n - fl - 1 : 0;
-        if (vl && *v == ' ')
+        if (vl && *v == ' ' && !(p->keeps_data_space && fl == 4 && !memcmp(l, "data", 4)))
             v++, vl--;
         if (fl == 4 && !memcmp(l, "data", 4)) {
             if (p->has_data)

@@ -415,6 +415,9 @@ static int zhipu_parse_event(struct prov_ctx *ctx, const char *event, const char
 {
     if (is_v3(ctx))
         return v3_event(ctx, event, data, n, out, err);
+    /* v4 is SSE as usual: the space the parser kept (for v3's sake) is the separator. */
+    if (data && n && *data == ' ')
+        data++, n--;
     json_object *j = data ? prov_parse_object(data, n) : NULL;
     if (j && zhipu_error_of(ctx, j, 200, err)) {
         json_object_put(j);
@@ -436,4 +439,5 @@ const struct provider provider_zhipu = {
     .parse_event = zhipu_parse_event,
     .parse_error = zhipu_parse_error,
     .credential = zhipu_credential,
+    .sse_keeps_data_space = 1,
 };

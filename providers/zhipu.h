@@ -22,6 +22,8 @@ struct arena;
  *   - v4 embeddings take one string input (more is a 400); images send model and prompt.
  *   - v3: messages become "prompt" with flattened content, at .../invoke or .../sse-invoke;
  *     a quoted answer content is JSON-decoded; {"success":false} inside a 200 is an error.
+ *     Its SSE text is raw (a space after "data:" is content), so the adaptor asks the SSE
+ *     parser for data lines verbatim and drops the separator space of v4 events itself.
  *   - Errors ({"error":{"code","message"}} of v4, {"code","msg"} of v3): the rate-limit and
  *     overload codes 1302, 1303, 1304 and 1305 become 429 (another channel is tried); the
  *     key codes 1000-1004 become 401; other v3 codes 400. The code is Zhipu's.

@@ -826,6 +826,7 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->body, r->a);
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
+    at->sse.keeps_data_space = at->prov->sse_keeps_data_space;
     struct upstream_cb cb = {.on_head = on_head,
                              .on_body = on_body,
                              .on_tick = on_tick,

@@ -229,6 +229,23 @@ static void test_v3_stream(void)
        "Z2: usage 2/7 from meta");
     is_str(f.ctx.text.p, "你好！我是\n智谱清言", "Z2: the text for counting");
     ok(!strstr(out.p, "[DONE]"), "Z2: [DONE] is left to the core");
+    /* Through the parser as the relay sets it up for Zhipu: a leading space is text. */
+    fixture_fini(&f);
+    fixture_init(&f, RELAY_CHAT, "{\"model\":\"chatglm_std\",\"stream\":true,\"messages\":[]}");
+    static const char en[] =
+        "event:add\ndata:Hello\n\nevent:add\ndata: world\n\nevent:finish\n"
+        "data:\nmeta:{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n";
+    sse_init(&p, f.a, 0);
+    p.keeps_data_space = provider_zhipu.sse_keeps_data_space;
+    sb_init(&out, f.a);
+    SB_LIT(&out, "");
+    fd = (struct feed){&f, &out, &err};
+    is_int(sse_feed(&p, en, sizeof en - 1, on_event, &fd), 0, "v3 English stream read");
+    is_str(f.ctx.text.p, "Hello world", "v3: the space after data: is content, kept");
+    fixture_fini(&f);
+    fixture_init(&f, RELAY_CHAT, "{\"model\":\"chatglm_turbo\",\"stream\":true,\"messages\":[]}");
+    sb_init(&out, f.a);
+    SB_LIT(&out, "");
     /* An error event mid-stream. */
     sb_reset(&out);
     f.ctx.finished = 0;
@@ -259,13 +276,16 @@ static void test_v4(void)
     struct strbuf out;
     sb_init(&out, f.a);
     SB_LIT(&out, "");
-    is_int(provider_zhipu.parse_event(&f.ctx, "", chunk, sizeof chunk - 1, &out, &err), 0,
-           "v4 chunk read");
+    /* The parser keeps the space after "data:" for v3's sake: v4 events arrive with it. */
+    char spaced[sizeof chunk + 1] = " ";
+    memcpy(spaced + 1, chunk, sizeof chunk);
+    is_int(provider_zhipu.parse_event(&f.ctx, "", spaced, sizeof spaced - 1, &out, &err), 0,
+           "v4 chunk read (after the kept space)");
     ok(strstr(out.p, "\"object\":\"chat.completion.chunk\""), "v4 chunk gets its object");
     ok(f.ctx.usage.prompt_tokens == 60 && f.ctx.usage.completion_tokens == 100,
        "v4 chunk usage 60/100");
-    provider_zhipu.parse_event(&f.ctx, "", "[DONE]", 6, &out, &err);
-    ok(f.ctx.finished, "v4 [DONE] finishes");
+    provider_zhipu.parse_event(&f.ctx, "", " [DONE]", 7, &out, &err);
+    ok(f.ctx.finished, "v4 [DONE] finishes (after the kept space)");
     fixture_fini(&f);
 
     /* Models outside the legacy list go to v4 even when they do not start with glm-. */
