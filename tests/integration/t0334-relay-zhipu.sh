@@ -197,6 +197,13 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS|$(json_fields usage.completion_tokens)|$(call_keys)" "200|9|busy,$ID" \
         "$ws: v3 1302 (success:false in a 200): retried on the other channel"
     relay_bill "$ws: v3 rate limit retry" 0.25 1
+    mock_reset
+    oa_relay /v1/chat/completions "$ROOT_KEY" \
+        '{"model":"chatglm_turbo","stream":true,"messages":[{"role":"user","content":"你好"}]}' -N
+    sse
+    is "$OA_STATUS|$done_last|$content|$errors|$(call_keys)" "200|1|你好！我是~智谱清言|0|busy,$ID" \
+        "$ws: v3 1302 as JSON where a stream was asked: retried before the client saw a byte"
+    relay_bill "$ws: v3 stream rate limit retry" 0.25 1
     oa_admin PUT /api/channel/ "{\"id\":$busy,\"status\":2}"
 
     # --- the official SDK ------------------------------------------------------------------
