@@ -193,6 +193,9 @@ struct provider {
     /* The upstream cannot fetch image URLs itself: before build_request the core replaces
      * every http(s) image_url of a chat request by a base64 data: URL of the image. */
     int needs_inline_images;
+    /* The space after "data:" in the upstream's SSE is content, not the separator SSE makes
+     * it (Zhipu's v3 text): parse_event gets every data line verbatim. */
+    int sse_keeps_data_space;
     /* WebSocket upstreams (a build_request URL of ws:// or wss://): the core sends the body
      * as one text message and hands every message the server sends to parse_event as an
      * NDJSON line (event NULL) or, for a non-stream request, all of them as the lines of

@@ -60,5 +60,6 @@ extern const struct provider provider_spark;
 extern const struct provider provider_coze;
 extern const struct provider provider_cloudflare;
 extern const struct provider provider_aiproxylib;
+extern const struct provider provider_zhipu;
 
 #endif

@@ -50,7 +50,7 @@ static int take_line(struct sse_parser *p, sse_event_fn fn, void *ud)
         size_t fl = colon ? (size_t)(colon - l) : n;
         const char *v = colon ? colon + 1 : l + n;
         size_t vl = colon ? n - fl - 1 : 0;
-        if (vl && *v == ' ')
+        if (vl && *v == ' ' && !(p->keeps_data_space && fl == 4 && !memcmp(l, "data", 4)))
             v++, vl--;
         if (fl == 4 && !memcmp(l, "data", 4)) {
             if (p->has_data)
@@ -60,6 +60,12 @@ static int take_line(struct sse_parser *p, sse_event_fn fn, void *ud)
         } else if (fl == 5 && !memcmp(l, "event", 5)) {
             sb_reset(&p->event);
             sb_putn(&p->event, v, vl);
+        } else if (fl == 4 && !memcmp(l, "meta", 4)) {
+            /* Zhipu's v3 streams put the usage in a "meta:" line after the finish event's
+             * data: the event so far goes out, then the line as an event of its own. */
+            rc = dispatch(p, fn, ud);
+            if (!rc)
+                rc = fn(ud, "meta", v, vl);
         } /* id:, retry: and unknown fields are ignored */
     }
     sb_reset(&p->line);

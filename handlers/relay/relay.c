@@ -865,6 +865,7 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
     evs_init(&at->evs, r->a);
+    at->sse.keeps_data_space = at->prov->sse_keeps_data_space;
     struct upstream_cb cb = {.on_head = on_head,
                              .on_body = on_body,
                              .on_tick = on_tick,

@@ -446,6 +446,7 @@ enum prov {
     P_MINIMAX,
     P_TENCENT,
     P_ALI,
+    P_ZHIPU,
     P__MAX
 };
 
@@ -467,6 +468,7 @@ static const char *const prov_names[P__MAX] = {
     "minimax",    /* P_MINIMAX */
     "tencent",    /* P_TENCENT */
     "ali",        /* P_ALI */
+    "zhipu",      /* P_ZHIPU */
 };
 
 enum op {
@@ -513,6 +515,7 @@ enum op {
     OP_COZE_CHAT,    /* Coze /open_api/v2/chat */
     OP_CF_RUN,       /* Cloudflare Workers AI native /ai/run/{model} */
     OP_LIB_ASK,      /* AI Proxy Library /api/library/ask */
+    OP_ZP_V3,        /* Zhipu v3: /api/paas/v3/model-api/{model}/invoke or sse-invoke */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -612,6 +615,23 @@ struct spark_cred {
     int code;         /* answer with this Spark error code (0: a normal answer) */
 };
 
+/* Zhipu: the keys whose JWTs the mock accepts, and the distinct tokens it accepted. */
+#define ZP_MAX_KEYS 16
+#define ZP_MAX_TOKENS 64
+struct zhipu_key {
+    char id[128];     /* the key's id, the JWT's api_key claim */
+    char secret[128]; /* the secret the JWT is signed with */
+    int code;         /* answer with this Zhipu error code (0: a normal answer) */
+};
+struct zhipu {
+    struct zhipu_key keys[ZP_MAX_KEYS];
+    size_t n_keys;
+    char tokens[ZP_MAX_TOKENS][384]; /* distinct tokens accepted (the first ZP_MAX_TOKENS) */
+    size_t n_tokens;
+    uint64_t accepted; /* requests whose token passed */
+    uint64_t refused;  /* requests whose token did not */
+};
+
 /* Access tokens the token endpoint issued, the newest VX_MAX_TOKENS of them. */
 #define VX_MAX_TOKENS 256
 
@@ -656,6 +676,7 @@ struct server {
     struct buf frame;      /* scratch: a Bedrock chunk's payload */
     json_object *aws_keys; /* AWS access key -> secret, for SigV4 checks (POST /_mock/aws_keys) */
     struct vertex vx;      /* Vertex AI's token endpoint */
+    struct zhipu zp;       /* Zhipu's keys and the tokens seen (POST /_mock/zhipu) */
     struct rp_pred *preds; /* Replicate predictions, a ring of RP_MAX */
     uint64_t n_preds;      /* predictions created */
     char rbuf[65536];      /* recv() landing area, copied into conn.in */
@@ -1740,6 +1761,7 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         [P_MINIMAX] = {"stop", "length", "stop", "tool_calls"},
         [P_TENCENT] = {"stop", "length", "sensitive", "tool_calls"},
         [P_ALI] = {"stop", "length", "stop", "tool_calls"},
+        [P_ZHIPU] = {"stop", "length", "sensitive", "tool_calls"},
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1918,6 +1940,19 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_lit(b, ",\"detail\":");
         buf_jstrz(b, msg);
         buf_fmt(b, ",\"status\":%d}", status);
+        break;
+    case P_ZHIPU:
+        /* Zhipu's errors carry its numeric code as a string and no type; 1302 is its rate
+         * limit. */
+        buf_lit(b, "{\"error\":{\"code\":");
+        buf_jstrz(b, code            ? code
+                     : status == 429 ? "1302"
+                     : status == 401 ? "1002"
+                     : status >= 500 ? "500"
+                                     : "1210");
+        buf_lit(b, ",\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "}}");
         break;
     case P_COZE:
         /* Coze's code 4013 is its rate limit, 4100 a bad token. */
@@ -6058,6 +6093,197 @@ static int spark_ws_next(struct server *srv, struct conn *c)
     return 1;
 }
 
+/* ------------------------------------------------------------------------- */
+/* Zhipu: every call carries a JWT (HS256, claims api_key, exp and timestamp in
+ * milliseconds) signed with the secret of a key told with POST /_mock/zhipu. v4 is OpenAI's
+ * format (the OpenAI handlers answer it); v3 has its own, below. */
+
+/* Why the token fails Zhipu's checks, or NULL with *key set when it passes them. */
+static const char *zp_check(struct zhipu *zp, const char *tok, const struct zhipu_key **key)
+{
+    const char *d1 = strchr(tok, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d2 || strchr(d2 + 1, '.'))
+        return "Authorization Token非法，请确认Authorization Token正确传递。";
+    json_object *h = jwt_part(tok, (size_t)(d1 - tok));
+    json_object *c = jwt_part(d1 + 1, (size_t)(d2 - d1 - 1));
+    const char *id = jstr(c, "api_key"), *why = NULL;
+    const struct zhipu_key *k = NULL;
+    for (size_t i = 0; id && i < zp->n_keys; i++)
+        if (!strcmp(zp->keys[i].id, id))
+            k = &zp->keys[i];
+    unsigned char sig[64], mac[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    long sl = b64url_dec(d2 + 1, strlen(d2 + 1), sig, sizeof sig);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (!h || !c)
+        why = "Authorization Token非法，请确认Authorization Token正确传递。";
+    else if (!jstr(h, "alg") || strcmp(jstr(h, "alg"), "HS256") || !jstr(h, "sign_type") ||
+             strcmp(jstr(h, "sign_type"), "SIGN"))
+        why = "Authorization Token非法：alg must be HS256 and sign_type SIGN";
+    else if (!k)
+        why = "API key 不存在";
+    else if (!HMAC(EVP_sha256(), k->secret, (int)strlen(k->secret), (const unsigned char *)tok,
+                   (size_t)(d2 - tok), mac, &ml) ||
+             sl != (long)ml || memcmp(sig, mac, ml))
+        why = "Authorization Token非法：signature does not match";
+    else if (jint(c, "exp", 0) <= now_ms)
+        why = "Authorization Token已过期";
+    else if (jint(c, "timestamp", 0) > now_ms + 300000)
+        why = "Authorization Token非法：timestamp is in the future (not milliseconds?)";
+    json_object_put(h);
+    json_object_put(c);
+    *key = why ? NULL : k;
+    return why;
+}
+
+/* Zhipu's error answer: v4's {"error":{"code","message"}} with status, v3's
+ * {"code","msg","success":false} inside a 200. */
+static void zp_error(struct req *r, int status, int code, const char *msg)
+{
+    struct buf *b = body_reset(r->srv);
+    if (r->op == OP_ZP_V3) {
+        buf_fmt(b, "{\"code\":%d,\"msg\":", code);
+        buf_jstrz(b, msg);
+        buf_lit(b, ",\"success\":false}");
+        status = 200;
+    } else {
+        buf_fmt(b, "{\"error\":{\"code\":\"%d\",\"message\":", code);
+        buf_jstrz(b, msg);
+        buf_lit(b, "}}");
+    }
+    send_body(r, status, "application/json", NULL);
+}
+
+/* True when the call's Authorization (the JWT, bare or after "Bearer ") passes zp_check and
+ * its key answers normally; otherwise answers Zhipu's error. The key's id becomes the
+ * request's key in the log. */
+static bool zp_authorized(struct req *r)
+{
+    struct zhipu *zp = &r->srv->zp;
+    const struct hdr *h = hfind(r, "authorization");
+    const char *v = h ? h->val : "";
+    size_t n = h ? h->val_len : 0;
+    if (n > 7 && !strncasecmp(v, "Bearer ", 7))
+        v += 7, n -= 7;
+    char tok[384];
+    const struct zhipu_key *k = NULL;
+    const char *why = "Authorization Token非法，请确认Authorization Token正确传递。";
+    if (n && n < sizeof tok) {
+        memcpy(tok, v, n);
+        tok[n] = '\0';
+        why = zp_check(zp, tok, &k);
+    }
+    if (why) {
+        zp->refused++;
+        zp_error(r, 401, 1002, why);
+        return false;
+    }
+    zp->accepted++;
+    size_t i = 0;
+    while (i < zp->n_tokens && strcmp(zp->tokens[i], tok))
+        i++;
+    if (i == zp->n_tokens && i < ZP_MAX_TOKENS)
+        memcpy(zp->tokens[zp->n_tokens++], tok, n + 1);
+    copy_str(r->key, sizeof r->key, k->id, strlen(k->id));
+    if (r->rec) {
+        free(r->rec->key);
+        r->rec->key = xstrndup(k->id, strlen(k->id));
+    }
+    if (k->code) {
+        zp_error(r, k->code == 1302 || k->code == 1303 || k->code == 1305 ? 429 : 400, k->code,
+                 k->code == 1302 ? "您当前使用该API的并发数过高，请降低并发，或联系客服增加限额。"
+                                 : "mock: the key answers this code");
+        return false;
+    }
+    return true;
+}
+
+/* Zhipu v3: POST .../model-api/{model}/invoke answers the whole text, with the content as a
+ * JSON string literal (quoted, "\n" escaped) as Zhipu sends it; .../sse-invoke streams "add"
+ * events of raw text (one of them on two data: lines) and a "finish" event whose meta: line
+ * has the usage. Prompt tokens: the words of the prompt plus 2 per message. */
+static void h_zp_v3(struct req *r)
+{
+    json_object *prompt = jarr(r->json, "prompt");
+    if (!jlen(prompt)) {
+        zp_error(r, 400, 1214, "prompt 参数非法");
+        return;
+    }
+    int ptok = 0;
+    for (size_t i = 0; i < jlen(prompt); i++) {
+        const char *c = jstr(json_object_array_get_idx(prompt, i), "content");
+        ptok += (c ? count_words(c, strlen(c)) : 0) + 2;
+    }
+    static const char id[] = "7951544019094669224";
+    bool stream = has_suffix(r->path, "/sse-invoke");
+    int ctok = stream ? 7 : 9;
+    rec_tokens(r, ptok, ctok, true);
+    if (!stream) {
+        struct buf *b = body_reset(r->srv);
+        buf_fmt(b,
+                "{\"code\":200,\"msg\":\"操作成功\",\"success\":true,\"data\":{\"request_id\":"
+                "\"%s\",\"task_id\":\"%s\",\"task_status\":\"SUCCESS\",\"choices\":[{\"role\":"
+                "\"assistant\",\"content\":\"\\\" 你好！\\\\n我是智谱清言。\\\"\"}],\"usage\":{"
+                "\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}}}",
+                id, id, ptok, ctok, ptok + ctok);
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream;charset=UTF-8", NULL);
+    struct buf *ev = &r->srv->ev;
+    buf_clear(ev);
+    buf_fmt(ev, "event:add\nid:%s\ndata:你好\n\n", id);
+    rep_event(r);
+    buf_clear(ev);
+    buf_fmt(ev, "event:add\nid:%s\ndata:！我是\ndata:智谱清言\n\n", id);
+    rep_event(r);
+    buf_clear(ev);
+    buf_fmt(ev,
+            "event:finish\nid:%s\ndata:\nmeta:{\"task_status\":\"SUCCESS\",\"usage\":{"
+            "\"completion_tokens\":%d,\"prompt_tokens\":%d,\"total_tokens\":%d},\"task_id\":"
+            "\"%s\",\"request_id\":\"%s\"}\n\n",
+            id, ctok, ptok, ptok + ctok, id, id);
+    rep_event(r);
+    rep_finish(r);
+}
+
+/* /_mock/zhipu: POST {"id": ..., "secret": ..., "code": 0} adds a key (answering with that
+ * Zhipu error code when not 0); GET reports the distinct tokens accepted and the calls
+ * accepted and refused; DELETE forgets the tokens and zeroes the counters. */
+static void ctl_zhipu(struct req *r)
+{
+    struct zhipu *zp = &r->srv->zp;
+    if (!strcmp(r->method, "POST")) {
+        json_object *j = json_tokener_parse(r->body_len ? r->body : "{}");
+        const char *id = jstr(j, "id"), *secret = jstr(j, "secret");
+        bool ok = id && *id && secret && *secret && strlen(id) < sizeof zp->keys[0].id &&
+                  strlen(secret) < sizeof zp->keys[0].secret && zp->n_keys < ZP_MAX_KEYS;
+        if (ok) {
+            struct zhipu_key *k = &zp->keys[zp->n_keys++];
+            snprintf(k->id, sizeof k->id, "%s", id);
+            snprintf(k->secret, sizeof k->secret, "%s", secret);
+            k->code = (int)jint(j, "code", 0);
+        }
+        json_object_put(j);
+        if (!ok) {
+            ctl_msg(r, 400, "need id and secret (strings), and at most 16 keys");
+            return;
+        }
+    } else if (!strcmp(r->method, "DELETE")) {
+        zp->n_tokens = 0;
+        zp->accepted = zp->refused = 0;
+    } else if (strcmp(r->method, "GET")) {
+        ctl_msg(r, 405, "use GET, POST or DELETE");
+        return;
+    }
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"tokens\":%zu,\"accepted\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"keys\":%zu}",
+            zp->n_tokens, zp->accepted, zp->refused, zp->n_keys);
+    send_body(r, 200, "application/json", NULL);
+}
+
 /* POST /_mock/spark {"api_key": ..., "api_secret": ..., "code": 0}: a key the handshake
  * accepts, and the Spark error code its requests get (0: a normal answer). */
 static void ctl_spark(struct req *r)
@@ -6108,6 +6334,8 @@ static void control(struct req *r)
         ctl_aws_keys(r);
     } else if (!strcmp(what, "vertex")) {
         ctl_vertex(r);
+    } else if (!strcmp(what, "zhipu")) {
+        ctl_zhipu(r);
     } else if (!strcmp(what, "health")) {
         ctl_msg(r, 200, "ok");
     } else {
@@ -6407,6 +6635,20 @@ static void route(struct req *r)
             r->op = rp[i].op;
             return;
         }
+    if (has_prefix(p, "/api/paas/v4/")) {
+        r->prov = P_ZHIPU;
+        r->op = openai_op(p);
+        return;
+    }
+    if (has_prefix(p, "/api/paas/v3/model-api/")) {
+        const char *m = p + strlen("/api/paas/v3/model-api/"), *slash = strchr(m, '/');
+        r->prov = P_ZHIPU;
+        if (slash && (!strcmp(slash, "/invoke") || !strcmp(slash, "/sse-invoke"))) {
+            r->op = OP_ZP_V3;
+            copy_str(r->pmodel, sizeof r->pmodel, m, (size_t)(slash - m));
+        }
+        return;
+    }
     if (has_suffix(p, "/open_api/v2/chat")) {
         r->prov = P_COZE;
         r->op = OP_COZE_CHAT;
@@ -6693,6 +6935,11 @@ static void directive_text(struct req *r, struct buf *t)
             v = json_object_array_get_idx(list, jlen(list) - 1);
         break;
     case OP_AL_IMAGE: v = jget(jget(j, "input"), "prompt"); break;
+    case OP_ZP_V3:
+        list = jarr(j, "prompt");
+        if (jlen(list))
+            v = jget(json_object_array_get_idx(list, jlen(list) - 1), "content");
+        break;
     case OP_COZE_CHAT:
     case OP_LIB_ASK: v = jget(j, "query"); break;
     case OP_CF_RUN:
@@ -6779,6 +7026,8 @@ static void dispatch(struct server *srv, struct req *r)
         goto out;
     }
     if (r->vertex && !vx_authorized(r))
+        goto out;
+    if (r->prov == P_ZHIPU && !zp_authorized(r))
         goto out;
 
     directive_text(r, &srv->text);
@@ -6892,6 +7141,7 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_COZE_CHAT: h_coze_chat(r); break;
     case OP_CF_RUN: h_cf_run(r); break;
     case OP_LIB_ASK: h_lib_ask(r); break;
+    case OP_ZP_V3: h_zp_v3(r); break;
     case OP_VX_TOKEN:
     case OP_NONE: break;
     }

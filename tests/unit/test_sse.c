@@ -106,5 +106,23 @@ int main(void)
     feed("{\"a\":1}\n\n  \n{\"b\":2}\r\n{\"c\":3}", 4, 1, &s);
     is_str(s.log, "[|{\"a\":1}][|{\"b\":2}][|{\"c\":3}]",
            "NDJSON: a line per event, blanks skipped");
+
+    /* Zhipu's v3 stream: usage on a meta: line after the finish event's data, and a space
+     * after "data:" that is text. */
+    static const char v3[] = "event:add\ndata: Hello\ndata:  world\n\nevent:finish\ndata:\n"
+                             "meta:{\"u\":1}\n\ndata: x\n\n";
+    sse_init(&p, NULL, 0);
+    memset(&s, 0, sizeof s);
+    sse_feed(&p, v3, sizeof v3 - 1, collect, &s);
+    sse_free(&p);
+    is_str(s.log, "[add|Hello\n world][finish|][meta|{\"u\":1}][|x]",
+           "a meta: line ends its event and comes as a \"meta\" event");
+    sse_init(&p, NULL, 0);
+    p.keeps_data_space = 1;
+    memset(&s, 0, sizeof s);
+    sse_feed(&p, v3, sizeof v3 - 1, collect, &s);
+    sse_free(&p);
+    is_str(s.log, "[add| Hello\n  world][finish|][meta|{\"u\":1}][| x]",
+           "keeps_data_space: the space after data: is kept (meta: is unchanged)");
     return done_testing();
 }
