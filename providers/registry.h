@@ -48,5 +48,6 @@ extern const struct provider provider_ollama;
 extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
 extern const struct provider provider_spark;
+extern const struct provider provider_baidu;
 
 #endif
