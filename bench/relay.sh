@@ -47,7 +47,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 gcc -std=c17 -D_GNU_SOURCE -O2 -o "$tmp/mock" "$top/tests/mock/mock_upstream.c" \
-    $(pkg-config --cflags --libs json-c libcrypto) || die "cannot build the mock"
+    $(pkg-config --cflags --libs json-c libcrypto zlib) || die "cannot build the mock"
 "$tmp/mock" --port 0 >"$tmp/mock.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [[ -s $tmp/mock.out ]] && break; sleep 0.1; done

@@ -232,3 +232,24 @@ int prov_embedding_add(struct arena *a, json_object *data, size_t index, json_ob
     json_object_array_add(data, item);
     return 0;
 }
+
+const char *prov_content_text(struct arena *a, json_object *content)
+{
+    if (json_object_is_type(content, json_type_string))
+        return json_object_get_string(content);
+    struct strbuf sb;
+    sb_init(&sb, a);
+    size_t n =
+        json_object_is_type(content, json_type_array) ? json_object_array_length(content) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *part = json_object_array_get_idx(content, i);
+        json_object *t = jget(part, "text");
+        const char *type = jstr(part, "type");
+        if (!type || strcmp(type, "text") || !json_object_is_type(t, json_type_string))
+            continue;
+        if (sb.len)
+            sb_putc(&sb, '\n');
+        sb_putn(&sb, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+    }
+    return sb.p ? sb.p : "";
+}

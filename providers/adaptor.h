@@ -84,5 +84,9 @@ int prov_b64_floats(struct arena *a, struct json_object *values, struct json_obj
  * is_b64, as base64 floats. 0, or -1 when values is not an array of numbers. */
 int prov_embedding_add(struct arena *a, struct json_object *data, size_t index,
                        struct json_object *values, int is_b64);
+/* The plain text of an OpenAI message content: the string itself, or the text parts of an
+ * array joined with '\n' (other parts are skipped); "" for anything else. Valid while content
+ * lives, or in a. */
+const char *prov_content_text(struct arena *a, struct json_object *content);
 
 #endif

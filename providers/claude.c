@@ -581,23 +581,16 @@ static void conv_params(struct conv *cv, struct json_object *body)
     }
 }
 
-static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
-                                struct prov_error *err)
+int claude_body_new(struct prov_ctx *ctx, struct prov_error *err, struct json_object **body)
 {
     struct conv cv = {.ctx = ctx, .err = err};
-    const char *base =
-        ctx->ch->base_url && *ctx->ch->base_url ? ctx->ch->base_url : CLAUDE_BASE_URL;
-    const char *key = ctx->ch->key ? ctx->ch->key : "";
 
+    *body = NULL;
     if (ctx->mode != RELAY_CHAT)
         return prov_fail(err, 400, "invalid_request_error", "convert_request_failed", NULL,
                          "this relay mode is not supported by this channel");
     if (!json_object_is_type(ctx->req, json_type_object))
         return bad_request(&cv, NULL, "the request body must be a JSON object");
-    /* A line break in the key would smuggle extra headers into the upstream request. */
-    if (strpbrk(key, "\r\n"))
-        return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
-                         "the channel key contains a line break");
     struct json_object *v = jget(ctx->req, "n");
     if (jis_num(v) && json_object_get_int64(v) > 1)
         return bad_request(&cv, "n", "n > 1 is not supported by this channel");
@@ -608,20 +601,39 @@ static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
         json_object_put(cv.msgs);
         return -1;
     }
-    struct json_object *body = jnew_obj();
-    json_object_object_add(body, "model",
+    struct json_object *b = jnew_obj();
+    json_object_object_add(b, "model",
                            json_object_new_string(upstream_model(ctx->model ? ctx->model : "")));
     if (cv.system.len)
-        json_object_object_add(body, "system",
+        json_object_object_add(b, "system",
                                json_object_new_string_len(cv.system.p, (int)cv.system.len));
-    conv_params(&cv, body);
-    if (conv_tools(&cv, body) != 0) {
+    conv_params(&cv, b);
+    if (conv_tools(&cv, b) != 0) {
         json_object_put(cv.msgs);
-        json_object_put(body);
+        json_object_put(b);
         return -1;
     }
-    json_object_object_add(body, "messages", cv.msgs);
+    json_object_object_add(b, "messages", cv.msgs);
+    *body = b;
+    return 0;
+}
 
+static int claude_build_request(struct prov_ctx *ctx, struct prov_request *out,
+                                struct prov_error *err)
+{
+    const char *base =
+        ctx->ch->base_url && *ctx->ch->base_url ? ctx->ch->base_url : CLAUDE_BASE_URL;
+    const char *key = ctx->ch->key ? ctx->ch->key : "";
+    struct json_object *body;
+
+    if (claude_body_new(ctx, err, &body) != 0)
+        return -1;
+    /* A line break in the key would smuggle extra headers into the upstream request. */
+    if (strpbrk(key, "\r\n")) {
+        json_object_put(body);
+        return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
+                         "the channel key contains a line break");
+    }
     out->url = arena_printf(ctx->a, "%s/v1/messages", base);
     out->n_headers = 0;
     out->headers[out->n_headers++] = arena_printf(ctx->a, "x-api-key: %s", key);
@@ -981,8 +993,19 @@ static void on_message_delta(struct prov_ctx *ctx, struct claude_stream *st, str
         emit_finish(st, out, stop_reason);
 }
 
-static void on_message_stop(struct prov_ctx *ctx, struct claude_stream *st, struct strbuf *out)
+static void on_message_stop(struct prov_ctx *ctx, struct claude_stream *st, struct json_object *ev,
+                            struct strbuf *out)
 {
+    /* Bedrock closes its streams with the counts it bills: the authoritative usage. */
+    struct json_object *m = jget(ev, "amazon-bedrock-invocationMetrics");
+    if (json_object_is_type(m, json_type_object) && jget(m, "inputTokenCount") &&
+        jget(m, "outputTokenCount")) {
+        st->input_tokens = jint(m, "inputTokenCount");
+        st->output_tokens = jint(m, "outputTokenCount");
+        usage_fill(ctx, st->input_tokens, st->cache_write_tokens, st->cache_read_tokens,
+                   st->output_tokens);
+        st->has_final_usage = 1;
+    }
     /* Clients wait for a finish_reason; give one even if message_delta named none. */
     if (!st->is_finish_sent)
         emit_finish(st, out, NULL);
@@ -1025,7 +1048,7 @@ static int claude_parse_event(struct prov_ctx *ctx, const char *event, const cha
     } else if (!strcmp(type, "message_delta")) {
         on_message_delta(ctx, st, ev, out);
     } else if (!strcmp(type, "message_stop")) {
-        on_message_stop(ctx, st, out);
+        on_message_stop(ctx, st, ev, out);
     } else if (!strcmp(type, "error")) {
         if (error_from_json(ctx, ev, status_of_type(jstr(jget(ev, "error"), "type")), err) != 0)
             prov_fail(err, 500, "upstream_error", NULL, NULL, "the upstream stream failed");

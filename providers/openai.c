@@ -2,6 +2,7 @@
  * registry): URL and auth rules, bodies passed through, usage picked from responses. */
 #include "config.h"
 #include "providers/adaptor.h"
+#include "providers/cloudflare.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 #include "fcgi/arena.h"
@@ -21,6 +22,38 @@ static const char *const mode_path[RELAY_MODE__MAX] = {
     [RELAY_SPEECH] = "/audio/speech",
     [RELAY_TRANSCRIPTION] = "/audio/transcriptions",
     [RELAY_TRANSLATION] = "/audio/translations",
+};
+
+/* Rules that put the task under a fixed prefix and serve chat and embeddings only. */
+static const struct {
+    enum url_rule rule;
+    const char *prefix;
+} prefixed[] = {
+    {URL_ARK, "/api/v3"},
+    {URL_QIANFAN_V2, "/v2"},
+    {URL_BAILIAN, "/compatible-mode/v1"},
+};
+
+/* Status codes MiniMax reports in base_resp inside HTTP 200 answers, and the HTTP status the
+ * client sees for them (others are 500). */
+static const struct {
+    int64_t code;
+    int status;
+} base_resp_status[] = {
+    {1002, 429}, /* rate limit */
+    {1041, 429}, /* connection limit */
+    {1004, 401}, /* authentication failed */
+    {2049, 401}, /* invalid API key */
+    {1008, 402}, /* insufficient balance */
+    {1026, 400}, /* input moderation */
+    {1027, 400}, /* output moderation */
+    {1039, 400}, /* token limit */
+    {2013, 400}, /* invalid parameters */
+};
+
+/* Stream state, in the request arena (ctx->state). */
+struct oa_stream {
+    int is_finish_seen; /* a chunk carried a finish_reason */
 };
 
 static void add_header(struct prov_ctx *ctx, struct prov_request *out, const char *h)
@@ -78,28 +111,34 @@ static int openai_build(struct prov_ctx *ctx, struct prov_request *out, struct p
                              "unsupported relay mode for this channel");
         out->url = arena_printf(ctx->a, "%s%s", base, task);
         break;
-    case URL_CLOUDFLARE: {
+    case URL_CLOUDFLARE:
         if (ctx->mode != RELAY_CHAT && ctx->mode != RELAY_EMBEDDINGS)
             return prov_fail(err, 400, "one_api_error", "convert_request_failed", NULL,
                              "unsupported relay mode for Cloudflare Workers AI");
-        size_t bl = strlen(base);
-        /* Through Cloudflare AI Gateway the account is in the base already. */
-        if (!strncmp(base, "https://gateway.ai.cloudflare.com", 32) && bl >= 11 &&
-            !strcmp(base + bl - 11, "/workers-ai")) {
-            out->url = arena_printf(ctx->a, "%s/v1%s", base, task);
-            break;
-        }
-        json_object *cfg = jparse(ctx->ch->config, strlen(ctx->ch->config), 0, NULL);
-        json_object *acct = jget(cfg, "user_id");
-        const char *id = acct ? arena_strdup(ctx->a, json_object_get_string(acct)) : "";
-        json_object_put(cfg);
-        if (!*id)
-            return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
-                             "the Cloudflare channel needs its account id in config.user_id");
-        out->url = arena_printf(ctx->a, "%s/client/v4/accounts/%s/ai/v1%s", base, id, task);
+        out->url = cloudflare_url(ctx, task, err);
+        if (!out->url)
+            return -1;
+        break;
+    case URL_STRIP_V1: out->url = arena_printf(ctx->a, "%s%s", base, client_path(ctx)); break;
+    case URL_MINIMAX:
+        if (ctx->mode != RELAY_CHAT)
+            return prov_fail(err, 400, "one_api_error", "convert_request_failed", NULL,
+                             "unsupported relay mode for MiniMax");
+        out->url = arena_printf(ctx->a, "%s/v1/text/chatcompletion_v2", base);
+        break;
+    case URL_ARK:
+    case URL_QIANFAN_V2:
+    case URL_BAILIAN: {
+        const char *prefix = "";
+        for (size_t i = 0; i < sizeof prefixed / sizeof *prefixed; i++)
+            if (prefixed[i].rule == rule)
+                prefix = prefixed[i].prefix;
+        if (ctx->mode != RELAY_CHAT && ctx->mode != RELAY_EMBEDDINGS)
+            return prov_fail(err, 400, "one_api_error", "convert_request_failed", NULL,
+                             "unsupported relay mode for this channel");
+        out->url = arena_printf(ctx->a, "%s%s%s", base, prefix, task);
         break;
     }
-    case URL_STRIP_V1: out->url = arena_printf(ctx->a, "%s%s", base, client_path(ctx)); break;
     case URL_APPEND:
     default:
         /* Cloudflare AI Gateway's OpenAI endpoint takes the path without "/v1". */
@@ -203,6 +242,24 @@ static void take_text(struct prov_ctx *ctx, json_object *j, const char *field)
     }
 }
 
+/* An error reported inside a 2xx answer or chunk as base_resp with a non-zero status_code
+ * (MiniMax). Fills err and returns -1; 0 when j carries none. */
+static int base_resp_error(struct prov_ctx *ctx, json_object *j, struct prov_error *err)
+{
+    json_object *br = jget(j, "base_resp");
+    int64_t code = jint(br, "status_code");
+    int status = 500;
+
+    if (!code)
+        return 0;
+    for (size_t i = 0; i < sizeof base_resp_status / sizeof *base_resp_status; i++)
+        if (base_resp_status[i].code == code)
+            status = base_resp_status[i].status;
+    const char *msg = jstr(br, "status_msg");
+    return prov_fail(err, status, "upstream_error", arena_printf(ctx->a, "%lld", (long long)code),
+                     NULL, arena_strdup(ctx->a, msg && *msg ? msg : "the upstream failed"));
+}
+
 /* Appends the data event of a chunk to out as the upstream sent it. */
 static void forward(struct strbuf *out, const char *data, size_t n)
 {
@@ -235,6 +292,10 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
     if (!j)
         return prov_fail(err, 500, "one_api_error", "unmarshal_response_body_failed", NULL,
                          "unmarshal_response_body_failed");
+    if (base_resp_error(ctx, j, err) < 0) {
+        json_object_put(j);
+        return -1;
+    }
     /* A 200 that still carries error.type is an error; the client sees the upstream's status
      * (200) and its error object, as One API shows it. */
     json_object *e = jget(j, "error");
@@ -255,11 +316,73 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
     return 0;
 }
 
+/* The first element of array member key of j, or NULL (json-c asserts on a non-array). */
+static json_object *first_of(json_object *j, const char *key)
+{
+    json_object *a = jget(j, key);
+    return json_object_is_type(a, json_type_array) && json_object_array_length(a)
+               ? json_object_array_get_idx(a, 0)
+               : NULL;
+}
+
+/* 1 when j is a whole chat.completion (choices[0].message, no delta) where a chunk was
+ * expected. */
+static int is_whole_answer(json_object *j)
+{
+    const char *object = jstr(j, "object");
+    json_object *c0 = first_of(j, "choices");
+    return object && !strcmp(object, "chat.completion") && jget(c0, "message") &&
+           !jget(c0, "delta");
+}
+
+/* MiniMax ends its stream with the whole answer, whose text was streamed already: it becomes
+ * the finishing chunk (unless one came) and the usage chunk (when asked for). */
+static void whole_answer(struct prov_ctx *ctx, struct oa_stream *st, json_object *j,
+                         struct strbuf *out)
+{
+    const char *id = jstr(j, "id"), *model = jstr(j, "model");
+    struct prov_chunk c = {
+        .id = id && *id ? id : arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id),
+        .model = model && *model ? model : ctx->origin_model,
+        .created = jint(j, "created") ? jint(j, "created") : ctx->created,
+        .usage_null = 0,
+    };
+    if (!st->is_finish_seen) {
+        const char *fr = jstr(first_of(j, "choices"), "finish_reason");
+        json_object *delta = jnew_obj();
+        prov_chunk_put(out, &c, 0, delta, fr && *fr ? fr : "stop");
+        json_object_put(delta);
+        st->is_finish_seen = 1;
+    }
+    if (ctx->include_usage && ctx->usage.has_usage) {
+        json_object *u = prov_usage_new(&ctx->usage, 0, 0, 0);
+        prov_chunk_usage(out, &c, u);
+        json_object_put(u);
+    }
+    ctx->finished = 1;
+}
+
+/* 1 when a choice of chunk j has a finish_reason. */
+static int has_finish(json_object *j)
+{
+    json_object *choices = jget(j, "choices");
+    for (size_t i = 0;
+         json_object_is_type(choices, json_type_array) && i < json_object_array_length(choices);
+         i++) {
+        const char *fr = jstr(json_object_array_get_idx(choices, i), "finish_reason");
+        if (fr && *fr)
+            return 1;
+    }
+    return 0;
+}
+
 static int openai_event(struct prov_ctx *ctx, const char *event, const char *data, size_t n,
                         struct strbuf *out, struct prov_error *err)
 {
     (void)event;
-    (void)err;
+    if (!ctx->state)
+        ctx->state = arena_calloc(ctx->a, 1, sizeof(struct oa_stream));
+    struct oa_stream *st = ctx->state;
     if (!data)
         return 0; /* end of the upstream: OpenAI streams need no closing */
     if (n == 6 && !memcmp(data, "[DONE]", 6)) {
@@ -272,11 +395,22 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
         forward(out, data, n);
         return 0;
     }
+    if (base_resp_error(ctx, j, err) < 0) {
+        json_object_put(j);
+        return -1;
+    }
+    take_usage(ctx, j);
+    if (is_whole_answer(j)) {
+        whole_answer(ctx, st, j, out);
+        json_object_put(j);
+        return 0;
+    }
+    if (has_finish(j))
+        st->is_finish_seen = 1;
     json_object *choices = jget(j, "choices");
     int empty_choices =
         json_object_is_type(choices, json_type_array) && json_object_array_length(choices) == 0;
     int has_usage = json_object_is_type(jget(j, "usage"), json_type_object);
-    take_usage(ctx, j);
     take_text(ctx, j, "delta");
     json_object_put(j);
     /* Azure's prompt-filter chunks carry no choices and no usage: drop them. A usage-only
@@ -287,10 +421,22 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
     return 0;
 }
 
-/* parse_error is left NULL: OpenAI's errors are what the core's normalisation expects. */
+/* OpenAI's errors are what the default normalisation expects; a base_resp error (MiniMax
+ * answering JSON where a stream was asked for) is read first. */
+static void openai_error(struct prov_ctx *ctx, int status, const char *body, size_t n,
+                         struct prov_error *err)
+{
+    json_object *j = prov_parse_object(body, n);
+    int is_base_resp = j && base_resp_error(ctx, j, err) < 0;
+    json_object_put(j);
+    if (!is_base_resp)
+        provider_error_default(ctx->a, status, body, n, err);
+}
+
 const struct provider provider_openai = {
     .name = "openai",
     .build_request = openai_build,
     .parse_response = openai_response,
     .parse_event = openai_event,
+    .parse_error = openai_error,
 };

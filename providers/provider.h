@@ -160,7 +160,10 @@ struct provider {
                           struct prov_error *err);
     /* Converts one upstream stream event into zero or more complete OpenAI SSE events
      * ("data: {chunk}\n\n") appended to out. event is the SSE event name ("" when none;
-     * NULL for NDJSON lines); data is the event's data (or the NDJSON line). Sets
+     * NULL for NDJSON lines); data is the event's data (or the NDJSON line). For an AWS
+     * event stream (application/vnd.amazon.eventstream) each frame is one event: data is the
+     * payload and event the frame's :event-type, "exception:<:exception-type>" for an
+     * exception frame, or "error:<:error-code>" with data the :error-message. Sets
      * ctx->finished when the upstream says the stream is over, updates ctx->usage and appends
      * generated text to ctx->text. Never writes "data: [DONE]": the core does, once.
      * A mid-stream upstream error returns -1 with err filled.

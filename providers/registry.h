@@ -15,6 +15,11 @@ enum url_rule {
     URL_AZURE,      /* base + /openai/deployments/{model without dots}/{task}?api-version= */
     URL_CLOUDFLARE, /* Workers AI's OpenAI endpoints: base + /client/v4/accounts/{config
                      * user_id}/ai/v1/{task}; chat and embeddings only */
+    URL_ARK,        /* Volcengine Ark (Doubao): base + /api/v3/{task}; chat, embeddings */
+    URL_QIANFAN_V2, /* Baidu Qianfan V2: base + /v2/{task}; chat, embeddings */
+    URL_BAILIAN,    /* DashScope compatible mode: base + /compatible-mode/v1/{task}; chat,
+                     * embeddings */
+    URL_MINIMAX,    /* base + /v1/text/chatcompletion_v2; chat only */
 };
 
 struct channel_type {
@@ -45,9 +50,15 @@ extern const struct provider provider_deepl;
 extern const struct provider provider_palm;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
+extern const struct provider provider_bedrock;
+extern const struct provider provider_tencent;
 extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
+extern const struct provider provider_ali;
 extern const struct provider provider_spark;
 extern const struct provider provider_baidu;
+extern const struct provider provider_coze;
+extern const struct provider provider_cloudflare;
+extern const struct provider provider_aiproxylib;
 
 #endif

@@ -23,6 +23,7 @@
 #include "fcgi/request.h"
 #include "fcgi/router.h"
 #include "fcgi/strlist.h"
+#include "providers/eventstream.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 #include "providers/sse.h"
@@ -331,6 +332,8 @@ struct attempt {
     int expect_stream;   /* the request in flight may answer a stream (not a follow-up that
                           * downloads or polls) */
     struct sse_parser sse;
+    struct evs_parser evs; /* AWS event-stream frames, read instead of SSE when is_evs */
+    int is_evs;            /* the stream is application/vnd.amazon.eventstream (Bedrock) */
     struct strbuf body;    /* an answer that is not a stream (an error body) */
     struct strbuf out;     /* converted events waiting to be written */
     size_t sent_text;      /* ctx.text bytes the client has received */
@@ -368,8 +371,10 @@ static void on_head(void *ud, long status, const char *ctype)
         struct req *r = at->rl->r;
         at->streaming = 1;
         at->rl->responded = 1;
-        /* Some upstreams (Cohere, Ollama) stream one JSON object per line instead of SSE. */
+        /* Some upstreams (Cohere, Ollama) stream one JSON object per line instead of SSE,
+         * Bedrock binary event-stream frames. */
         at->sse.is_ndjson = is_ndjson_type(ctype);
+        at->is_evs = !strncasecmp(ctype, "application/vnd.amazon.eventstream", 34);
         resp_status(r, 200);
         resp_header(r, "Content-Type", "text/event-stream");
         resp_header(r, "Cache-Control", "no-cache");
@@ -406,11 +411,41 @@ static int on_event(void *ud, const char *event, const char *data, size_t n)
     return flush_out(at);
 }
 
+/* One event-stream frame as an event for the adaptor: a chunk's payload under its event type,
+ * an exception's under "exception:<type>", an error's message under "error:<code>". */
+static int on_frame(void *ud, const struct evs_message *m)
+{
+    char name[300];
+    if (!strcmp(m->message_type, "exception")) {
+        snprintf(name, sizeof name, "exception:%s", m->exception_type);
+    } else if (!strcmp(m->message_type, "error")) {
+        snprintf(name, sizeof name, "error:%s", m->error_code);
+        return on_event(ud, name, m->error_message, strlen(m->error_message));
+    } else {
+        snprintf(name, sizeof name, "%s", m->event_type);
+    }
+    return on_event(ud, name, m->payload, m->payload_len);
+}
+
+/* A corrupt or cut event stream as the attempt's mid-stream error. */
+static void evs_broken(struct attempt *at, int code)
+{
+    at->midstream_error = 1;
+    at->err =
+        (struct prov_error){502, evs_strerror(code), "upstream_error", "", "stream_interrupted"};
+}
+
 static int on_body(void *ud, const char *p, size_t n)
 {
     struct attempt *at = ud;
     if (at->client_gone)
         return -1;
+    if (at->streaming && at->is_evs) {
+        int rc = evs_feed(&at->evs, p, n, on_frame, at);
+        if (rc <= EVS_BAD_PRELUDE) /* not a callback's -1: the frames themselves are bad */
+            evs_broken(at, rc);
+        return rc ? -1 : 0;
+    }
     if (at->streaming)
         return sse_feed(&at->sse, p, n, on_event, at) ? -1 : 0;
     if (at->body.len + n > MAX_UPSTREAM_BODY) {
@@ -745,6 +780,9 @@ static int attempt_once(struct attempt *at)
 static void attempt_finish_stream(struct attempt *at, int rc, const char *errbuf)
 {
     struct req *r = at->rl->r;
+    if (!at->client_gone && rc == UPSTREAM_OK && !at->midstream_error && at->is_evs &&
+        evs_finish(&at->evs) != 0)
+        evs_broken(at, evs_finish(&at->evs));
     if (!at->client_gone && rc == UPSTREAM_OK && !at->midstream_error) {
         sse_finish(&at->sse, on_event, at);
         if (!at->client_gone && !at->midstream_error && !at->ctx.finished) {
@@ -828,6 +866,7 @@ static int attempt_stream(struct attempt *at)
     sb_init(&at->body, r->a);
     sb_init(&at->out, r->a);
     sse_init(&at->sse, r->a, 0);
+    evs_init(&at->evs, r->a);
     struct upstream_cb cb = {.on_head = on_head,
                              .on_body = on_body,
                              .on_tick = on_tick,

@@ -1,8 +1,9 @@
 /* libFuzzer target: each adaptor's response and stream-event converters under untrusted
- * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Replicate), and Vertex AI's reader of
- * token endpoint answers. Beyond not crashing, what the translating adaptors write must be
- * what the core relies on: complete "data: {json}" events, a JSON answer, a token with its
- * expiry, and a filled error whenever they fail. */
+ * upstream bytes (OpenAI, Anthropic, Gemini, Ollama, Replicate, Bedrock, Coze, AI Proxy
+ * Library, Tencent Hunyuan, Ali DashScope), and Vertex AI's reader of token endpoint
+ * answers. Beyond not crashing, what the translating adaptors write must be what the core
+ * relies on: complete "data: {json}" events, a JSON answer, a token with its expiry, and a
+ * filled error whenever they fail. */
 #include "config.h"
 #include "fcgi/arena.h"
 #include "fcgi/json.h"
@@ -49,9 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    static const struct provider *const provs[] = {&provider_openai, &provider_claude,
-                                                   &provider_gemini, &provider_ollama,
-                                                   &provider_replicate};
+    /* New adaptors go last: the seeds' first byte picks the adaptor. */
+    static const struct provider *const provs[] = {
+        &provider_openai,    &provider_claude,  &provider_gemini, &provider_ollama,
+        &provider_replicate, &provider_bedrock, &provider_coze,   &provider_aiproxylib,
+        &provider_tencent,   &provider_ali};
     const struct provider *prov = provs[data[0] % (sizeof provs / sizeof *provs)];
     int as_event = data[1] & 1;
     int as_token = data[1] & 4; /* a token endpoint's answer, for Vertex AI */

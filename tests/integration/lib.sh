@@ -744,7 +744,7 @@ mock_build() {
     if [[ ! -x $bin ]]; then
         # shellcheck disable=SC2046
         "${CC:-cc}" -std=c17 -D_GNU_SOURCE -O1 -o "$bin" "$top_srcdir/tests/mock/mock_upstream.c" \
-            $(pkg-config --cflags --libs json-c libcrypto) >"$OA_TMP/mock-build.log" 2>&1 || return 1
+            $(pkg-config --cflags --libs json-c libcrypto zlib) >"$OA_TMP/mock-build.log" 2>&1 || return 1
     fi
     echo "$bin"
 }

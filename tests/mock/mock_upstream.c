@@ -1,6 +1,7 @@
 /* mock_upstream: single-threaded epoll HTTP/1.1 server speaking the OpenAI, Azure, Anthropic and
- * Gemini wire formats, Ollama's native API, Vertex AI's (with a service-account token
- * endpoint) and iFlytek Spark's WebSocket API, for gateway tests and benchmarks. */
+ * Gemini wire formats, Ollama's native API, AWS Bedrock's (SigV4, event-stream frames),
+ * Vertex AI's (with a service-account token endpoint) and iFlytek Spark's WebSocket API,
+ * for gateway tests and benchmarks. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <zlib.h>
 
 /* Limits: generous for tests, small enough that a runaway client cannot exhaust memory. */
 #define MAX_HEADER_BYTES (64u * 1024)       /* request line plus headers */
@@ -195,6 +198,35 @@ static void buf_b64(struct buf *b, const unsigned char *s, size_t n)
     }
     b->len = (size_t)(o - b->p);
     b->p[b->len] = '\0';
+}
+
+static void buf_be32(struct buf *b, uint32_t v)
+{
+    char x[4] = {(char)(v >> 24), (char)(v >> 16), (char)(v >> 8), (char)v};
+    buf_put(b, x, 4);
+}
+
+/* Appends an AWS event-stream frame: lengths, prelude CRC, n string headers, the payload and
+ * the CRC of everything before it (CRC-32 as zlib computes it). */
+static void evs_frame(struct buf *out, const char *const *names, const char *const *values, int n,
+                      const char *payload, size_t len)
+{
+    size_t hlen = 0, start = out->len;
+    for (int i = 0; i < n; i++)
+        hlen += 1 + strlen(names[i]) + 3 + strlen(values[i]);
+    buf_be32(out, (uint32_t)(16 + hlen + len));
+    buf_be32(out, (uint32_t)hlen);
+    buf_be32(out, (uint32_t)crc32(0, (const Bytef *)out->p + start, 8));
+    for (int i = 0; i < n; i++) {
+        size_t nl = strlen(names[i]), vl = strlen(values[i]);
+        char t[3] = {7, (char)(vl >> 8), (char)vl}; /* 7: string */
+        buf_putc(out, (char)nl);
+        buf_put(out, names[i], nl);
+        buf_put(out, t, 3);
+        buf_put(out, values[i], vl);
+    }
+    buf_put(out, payload, len);
+    buf_be32(out, (uint32_t)crc32(0, (const Bytef *)out->p + start, (uInt)(out->len - start)));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -405,22 +437,36 @@ enum prov {
     P_PALM,
     P_COHERE,
     P_OLLAMA,
+    P_BEDROCK,
     P_REPLICATE,
     P_SPARK,
+    P_COZE,
+    P_CLOUDFLARE,
+    P_AIPROXYLIB,
+    P_MINIMAX,
+    P_TENCENT,
+    P_ALI,
     P__MAX
 };
 
 static const char *const prov_names[P__MAX] = {
-    "openai",    /* P_OPENAI */
-    "azure",     /* P_AZURE */
-    "anthropic", /* P_ANTHROPIC */
-    "gemini",    /* P_GEMINI */
-    "deepl",     /* P_DEEPL */
-    "palm",      /* P_PALM */
-    "cohere",    /* P_COHERE */
-    "ollama",    /* P_OLLAMA */
-    "replicate", /* P_REPLICATE */
-    "spark",     /* P_SPARK */
+    "openai",     /* P_OPENAI */
+    "azure",      /* P_AZURE */
+    "anthropic",  /* P_ANTHROPIC */
+    "gemini",     /* P_GEMINI */
+    "deepl",      /* P_DEEPL */
+    "palm",       /* P_PALM */
+    "cohere",     /* P_COHERE */
+    "ollama",     /* P_OLLAMA */
+    "bedrock",    /* P_BEDROCK */
+    "replicate",  /* P_REPLICATE */
+    "spark",      /* P_SPARK */
+    "coze",       /* P_COZE */
+    "cloudflare", /* P_CLOUDFLARE */
+    "aiproxylib", /* P_AIPROXYLIB */
+    "minimax",    /* P_MINIMAX */
+    "tencent",    /* P_TENCENT */
+    "ali",        /* P_ALI */
 };
 
 enum op {
@@ -449,16 +495,27 @@ enum op {
     OP_DEEPL,        /* DeepL /v2/translate */
     OP_PALM,         /* PaLM 2 generateMessage */
     OP_CO_CHAT,      /* Cohere v1 chat */
+    OP_BR_INVOKE,    /* Bedrock InvokeModel */
+    OP_BR_STREAM,    /* Bedrock InvokeModelWithResponseStream */
+    OP_MM_CHAT,      /* MiniMax chatcompletion_v2 */
+    OP_TC,           /* Tencent API 3.0: the action is X-TC-Action */
     OP_VX_TOKEN,     /* a service account's token exchange (Vertex AI's OAuth) */
     OP_RP_CREATE,    /* Replicate: create a prediction */
     OP_RP_GET,       /* Replicate: a prediction's state */
     OP_RP_STREAM,    /* Replicate: a prediction's event stream */
     OP_RP_FILE,      /* Replicate: an output file */
+    OP_AL_CHAT,      /* DashScope text generation */
+    OP_AL_EMBED,     /* DashScope text embedding */
+    OP_AL_IMAGE,     /* DashScope image synthesis task */
+    OP_AL_TASK,      /* DashScope: a task's state */
     OP_EDITS,        /* OpenAI's retired Edits API */
     OP_IMAGE_FILE,   /* GET/HEAD /img/{W}x{H}.{png,jpg,gif,webp}: a generated image file */
     OP_BD_TOKEN,     /* Baidu: POST /oauth/2.0/token */
     OP_BD_CHAT,      /* Baidu: POST .../wenxinworkshop/chat/{endpoint} */
     OP_BD_EMBED,     /* Baidu: POST .../wenxinworkshop/embeddings/{endpoint} */
+    OP_COZE_CHAT,    /* Coze /open_api/v2/chat */
+    OP_CF_RUN,       /* Cloudflare Workers AI native /ai/run/{model} */
+    OP_LIB_ASK,      /* AI Proxy Library /api/library/ask */
 };
 
 /* Counters for GET /_mock/stats. */
@@ -608,6 +665,8 @@ struct server {
     struct buf piece;      /* scratch: generated text */
     struct buf dechunked;  /* scratch: decoded chunked request body */
     struct buf path;       /* scratch: copy of the target split at '?' */
+    struct buf frame;      /* scratch: a Bedrock chunk's payload */
+    json_object *aws_keys; /* AWS access key -> secret, for SigV4 checks (POST /_mock/aws_keys) */
     struct vertex vx;      /* Vertex AI's token endpoint */
     struct baidu bd;       /* Baidu's token endpoint */
     struct rp_pred *preds; /* Replicate predictions, a ring of RP_MAX */
@@ -944,6 +1003,8 @@ static struct buf *sse_named(struct req *r, const char *name)
 {
     struct buf *b = &r->srv->ev;
     buf_clear(b);
+    if (r->prov == P_BEDROCK)
+        return b; /* the event's JSON alone: sse_end wraps it in a frame */
     buf_lit(b, "event: ");
     buf_puts(b, name);
     buf_puts(b, r->crlf ? "\r\ndata: " : "\ndata: ");
@@ -952,6 +1013,21 @@ static struct buf *sse_named(struct req *r, const char *name)
 
 static void sse_end(struct req *r)
 {
+    if (r->prov == P_BEDROCK) {
+        /* Bedrock: the Anthropic event in base64 "bytes" plus length padding, in a frame. */
+        static const char *const names[] = {":event-type", ":content-type", ":message-type"};
+        static const char *const values[] = {"chunk", "application/json", "event"};
+        struct server *srv = r->srv;
+        struct buf *t = &srv->frame;
+        buf_clear(t);
+        buf_lit(t, "{\"bytes\":\"");
+        buf_b64(t, (const unsigned char *)srv->ev.p, srv->ev.len);
+        buf_fmt(t, "\",\"p\":\"%.*s\"}", (int)(1 + srv->ev.len % 17), "abcdefghijklmnopqrstuvwxyz");
+        buf_clear(&srv->ev);
+        evs_frame(&srv->ev, names, values, 3, t->p, t->len);
+        rep_event(r);
+        return;
+    }
     buf_puts(&r->srv->ev, r->crlf ? "\r\n\r\n" : "\n\n");
     rep_event(r);
 }
@@ -1658,17 +1734,25 @@ static void arg_frag(const struct plan *p, int k, const char **s, size_t *n)
 /* Provider spelling of a finish reason; canonical names are stop, length, filter, tool. */
 static const char *finish_for(enum prov pv, const struct directives *d, bool tool)
 {
+    /* Indexed by provider: a provider without a row would read NULL names. */
     static const char *const names[P__MAX][4] = {
-        {"stop", "length", "content_filter", "tool_calls"},    /* P_OPENAI */
-        {"stop", "length", "content_filter", "tool_calls"},    /* P_AZURE */
-        {"end_turn", "max_tokens", "refusal", "tool_use"},     /* P_ANTHROPIC */
-        {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},              /* P_GEMINI */
-        {"stop", "stop", "stop", "stop"},                      /* P_DEEPL: no finish reasons */
-        {"stop", "stop", "stop", "stop"},                      /* P_PALM: no finish reasons */
-        {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"}, /* P_COHERE */
-        {"stop", "length", "stop", "stop"},                    /* P_OLLAMA */
-        {"stop", "stop", "stop", "stop"},                      /* P_REPLICATE: none */
-        {"stop", "stop", "stop", "stop"},                      /* P_SPARK: no finish reasons */
+        [P_OPENAI] = {"stop", "length", "content_filter", "tool_calls"},
+        [P_AZURE] = {"stop", "length", "content_filter", "tool_calls"},
+        [P_ANTHROPIC] = {"end_turn", "max_tokens", "refusal", "tool_use"},
+        [P_GEMINI] = {"STOP", "MAX_TOKENS", "SAFETY", "STOP"},
+        [P_DEEPL] = {"stop", "stop", "stop", "stop"}, /* no finish reasons */
+        [P_PALM] = {"stop", "stop", "stop", "stop"},  /* no finish reasons */
+        [P_COHERE] = {"COMPLETE", "MAX_TOKENS", "ERROR_TOXIC", "COMPLETE"},
+        [P_OLLAMA] = {"stop", "length", "stop", "stop"},
+        [P_BEDROCK] = {"end_turn", "max_tokens", "refusal", "tool_use"}, /* Claude's */
+        [P_REPLICATE] = {"stop", "stop", "stop", "stop"},                /* none */
+        [P_SPARK] = {"stop", "stop", "stop", "stop"},                    /* no finish reasons */
+        [P_COZE] = {"stop", "stop", "stop", "stop"},                     /* no finish reasons */
+        [P_CLOUDFLARE] = {"stop", "length", "content_filter", "tool_calls"},
+        [P_AIPROXYLIB] = {"stop", "stop", "stop", "stop"},
+        [P_MINIMAX] = {"stop", "length", "stop", "tool_calls"},
+        [P_TENCENT] = {"stop", "length", "sensitive", "tool_calls"},
+        [P_ALI] = {"stop", "length", "stop", "tool_calls"},
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -1732,6 +1816,19 @@ static const char *anthropic_type(int status)
     }
 }
 
+static const char *bedrock_error(int status)
+{
+    switch (status) {
+    case 403: return "AccessDeniedException";
+    case 404: return "ResourceNotFoundException";
+    case 408: return "ModelTimeoutException";
+    case 424: return "ModelErrorException";
+    case 429: return "ThrottlingException";
+    case 503: return "ServiceUnavailableException";
+    default: return status >= 500 ? "InternalServerException" : "ValidationException";
+    }
+}
+
 static const char *google_status(int status)
 {
     switch (status) {
@@ -1770,6 +1867,13 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_lit(b, "}");
         break;
+    case P_BEDROCK:
+        if (status == 429 && !(d && d->msg[0]))
+            msg = "Too many requests, please wait before trying again.";
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "}");
+        break;
     case P_GEMINI:
     case P_PALM:
         buf_fmt(b, "{\"error\":{\"code\":%d,\"message\":", status);
@@ -1791,6 +1895,33 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_putc(b, '}');
         break;
+    case P_MINIMAX:
+        /* Inside HTTP 200: base_resp carries MiniMax's own code. */
+        buf_fmt(b,
+                "{\"id\":\"\",\"choices\":null,\"created\":0,\"model\":\"\",\"object\":"
+                "\"chat.completion\",\"base_resp\":{\"status_code\":%d,\"status_msg\":",
+                code            ? atoi(code)
+                : status == 429 ? 1002
+                : status == 401 ? 1004
+                : status == 402 ? 1008
+                : status < 500  ? 2013
+                                : 1000);
+        buf_jstrz(b, msg);
+        buf_lit(b, "}}");
+        break;
+    case P_TENCENT:
+        /* Inside HTTP 200: Response.Error with a string code. */
+        buf_lit(b, "{\"Response\":{\"Error\":{\"Code\":");
+        buf_jstrz(b, code            ? code
+                     : status == 429 ? "RequestLimitExceeded"
+                     : status == 401 ? "AuthFailure.SignatureFailure"
+                     : status == 403 ? "ResourceInsufficient.ChargeResourceExhaust"
+                     : status < 500  ? "InvalidParameter"
+                                     : "InternalError");
+        buf_lit(b, ",\"Message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, "},\"RequestId\":\"mock-error\"}}");
+        break;
     case P_REPLICATE:
         /* Problem details; a 429 says when to come back. */
         if (status == 429 && !(d && d->msg[0]))
@@ -1801,6 +1932,52 @@ static void error_obj(struct buf *b, enum prov pv, int status, const char *msg,
         buf_jstrz(b, msg);
         buf_fmt(b, ",\"status\":%d}", status);
         break;
+    case P_COZE:
+        /* Coze's code 4013 is its rate limit, 4100 a bad token. */
+        buf_fmt(b, "{\"code\":%s,\"msg\":",
+                code                ? code
+                : status == 429     ? "4013"
+                : status == 401     ? "4100"
+                : status / 100 == 4 ? "4000"
+                                    : "5000");
+        buf_jstrz(b, status == 429 && !(d && d->msg[0]) ? "The requests exceed the limit" : msg);
+        buf_putc(b, '}');
+        break;
+    case P_CLOUDFLARE:
+        /* The v4 API envelope; 3040 is Workers AI's capacity limit, 10000 a bad token. */
+        buf_fmt(b, "{\"result\":null,\"success\":false,\"errors\":[{\"code\":%s,\"message\":",
+                code            ? code
+                : status == 429 ? "3040"
+                : status == 401 ? "10000"
+                                : "5007");
+        buf_jstrz(b, status == 429 && !(d && d->msg[0])
+                         ? "Capacity temporarily exceeded, please try again."
+                         : msg);
+        buf_lit(b, "}],\"messages\":[]}");
+        break;
+    case P_AIPROXYLIB:
+        buf_fmt(b, "{\"success\":false,\"errCode\":%s,\"message\":", code ? code : "1");
+        buf_jstrz(b, msg);
+        buf_putc(b, '}');
+        break;
+    case P_ALI: {
+        /* {code, message, request_id}; the code names the kind of failure. */
+        const char *ac = status == 429   ? "Throttling.RateQuota"
+                         : status == 401 ? "InvalidApiKey"
+                         : status == 403 ? "AccessDenied"
+                         : status == 400 ? "InvalidParameter"
+                                         : "InternalError";
+        if (status == 429 && !(d && d->msg[0]))
+            msg = "Requests rate limit exceeded, please try again later.";
+        if (status == 401 && !(d && d->msg[0]))
+            msg = "Invalid API-key provided.";
+        buf_lit(b, "{\"code\":");
+        buf_jstrz(b, code ? code : ac);
+        buf_lit(b, ",\"message\":");
+        buf_jstrz(b, msg);
+        buf_lit(b, ",\"request_id\":\"mock-req-error\"}");
+        break;
+    }
     case P_AZURE:
         buf_lit(b, "{\"error\":{\"code\":");
         buf_jstrz(b, code ? code : azure_code(status));
@@ -1837,10 +2014,29 @@ static void reply_error(struct req *r, int status, const char *msg, bool injecte
         snprintf(dflt, sizeof dflt, "mock upstream error (HTTP %d)", status);
         msg = dflt;
     }
+    if (r->prov == P_MINIMAX && r->json && jbool(r->json, "stream")) {
+        /* MiniMax fails a stream with one data event of the error body. */
+        stream_head(r, 200, "text/event-stream", NULL);
+        error_obj(sse_data(r), r->prov, status, msg, injected ? &r->d : NULL);
+        sse_end(r);
+        rep_finish(r);
+        return;
+    }
     struct buf *b = body_reset(r->srv);
     /* Vertex answers its own errors (quota, auth) the Google way, whatever the model. */
     error_obj(b, r->vertex && injected ? P_GEMINI : r->prov, status, msg, injected ? &r->d : NULL);
-    send_body(r, status,
+    if (r->prov == P_BEDROCK) {
+        /* AWS names the error in a header; the body has only the message. */
+        char extra[256];
+        const char *type = injected && r->d.err_type[0] ? r->d.err_type : bedrock_error(status);
+        snprintf(extra, sizeof extra,
+                 "x-amzn-ErrorType: %s:http://internal.amazon.com/coral/com.amazon.bedrock/\r\n",
+                 type);
+        send_body(r, status, "application/json", extra);
+        return;
+    }
+    /* MiniMax and Tencent answer their errors with HTTP 200. */
+    send_body(r, r->prov == P_MINIMAX || r->prov == P_TENCENT ? 200 : status,
               r->prov == P_GEMINI   ? "application/json; charset=UTF-8"
               : r->prov == P_OLLAMA ? "application/json; charset=utf-8"
                                     : "application/json",
@@ -1884,6 +2080,22 @@ static void stream_fail(struct req *r)
         error_obj(b, P_GEMINI, 500, "mock: stream failed", &r->d);
         sse_end(r);
         break;
+    case P_BEDROCK: {
+        /* An exception frame inside the 200 stream: throttlingException unless err_type= */
+        static const char *const names[] = {":exception-type", ":content-type", ":message-type"};
+        const char *values[] = {r->d.err_type[0] ? r->d.err_type : "throttlingException",
+                                "application/json", "exception"};
+        b = &srv->frame;
+        buf_clear(b);
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b,
+                  r->d.msg[0] ? r->d.msg : "Too many requests, please wait before trying again.");
+        buf_putc(b, '}');
+        buf_clear(&srv->ev);
+        evs_frame(&srv->ev, names, values, 3, b->p, b->len);
+        rep_event(r);
+        break;
+    }
     case P_COHERE:
         b = &srv->ev;
         buf_clear(b);
@@ -1897,6 +2109,14 @@ static void stream_fail(struct req *r)
         error_obj(b, P_OLLAMA, 500, "mock: stream failed", &r->d);
         buf_putc(b, '\n');
         rep_event(r);
+        break;
+    case P_COZE:
+        b = &srv->ev;
+        buf_clear(b);
+        buf_lit(b, "data:{\"event\":\"error\",\"error_information\":{\"code\":5000,\"msg\":");
+        buf_jstrz(b, r->d.msg[0] ? r->d.msg : "mock: stream failed");
+        buf_lit(b, "}}");
+        sse_end(r);
         break;
     default:
         b = sse_data(r);
@@ -2751,7 +2971,11 @@ static void an_stream(struct req *r, const struct chat *ch, const struct plan *p
 {
     struct server *srv = r->srv;
     const struct directives *d = &r->d;
-    stream_head(r, 200, "text/event-stream; charset=utf-8", NULL);
+    if (r->prov == P_BEDROCK)
+        stream_head(r, 200, "application/vnd.amazon.eventstream",
+                    "X-Amzn-Bedrock-Content-Type: application/json\r\n");
+    else
+        stream_head(r, 200, "text/event-stream; charset=utf-8", NULL);
     struct buf *b = sse_named(r, "message_start");
     buf_fmt(b,
             "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock%" PRIu64
@@ -2821,7 +3045,15 @@ static void an_stream(struct req *r, const struct chat *ch, const struct plan *p
         buf_fmt(b, ",\"usage\":{\"output_tokens\":%d}", p->completion);
     buf_putc(b, '}');
     sse_end(r);
-    buf_lit(sse_named(r, "message_stop"), "{\"type\":\"message_stop\"}");
+    b = sse_named(r, "message_stop");
+    buf_lit(b, "{\"type\":\"message_stop\"");
+    /* Bedrock's last event carries the counts it bills. */
+    if (r->prov == P_BEDROCK && d->usage)
+        buf_fmt(b,
+                ",\"amazon-bedrock-invocationMetrics\":{\"inputTokenCount\":%d,"
+                "\"outputTokenCount\":%d,\"invocationLatency\":412,\"firstByteLatency\":230}",
+                ch->prompt, p->completion);
+    buf_putc(b, '}');
     sse_end(r);
     rep_finish(r);
 }
@@ -2851,7 +3083,19 @@ static int an_prompt_tokens(struct req *r)
 static bool an_validate(struct req *r)
 {
     json_object *j = r->json, *msgs = jarr(j, "messages");
-    if (r->vertex) {
+    if (r->prov == P_BEDROCK) {
+        /* Bedrock names the model in the URL and rejects keys it does not know. */
+        const char *v = jstr(j, "anthropic_version");
+        if (!v || strcmp(v, "bedrock-2023-05-31") != 0) {
+            reply_error(r, 400, "Malformed input request: anthropic_version is required", false);
+            return false;
+        }
+        if (jget(j, "model") || jget(j, "stream")) {
+            reply_errorf(r, 400, "Malformed input request: extraneous key [%s] is not permitted",
+                         jget(j, "model") ? "model" : "stream");
+            return false;
+        }
+    } else if (r->vertex) {
         /* Vertex names the model in the path and wants its own API version in the body. */
         const char *v = jstr(j, "anthropic_version");
         if (!v || strcmp(v, "vertex-2023-10-16")) {
@@ -2866,7 +3110,7 @@ static bool an_validate(struct req *r)
         reply_error(r, 400, "model: Field required", false);
         return false;
     }
-    if (r->op == OP_MESSAGES && !jget(j, "max_tokens")) {
+    if (r->op != OP_COUNT_TOKENS && !jget(j, "max_tokens")) {
         reply_error(r, 400, "max_tokens: Field required", false);
         return false;
     }
@@ -2917,6 +3161,10 @@ static void h_an_messages(struct req *r)
     json_object *j = r->json;
     struct chat ch = {.model = r->vertex ? r->pmodel : jstr(j, "model"),
                       .stream = jbool(j, "stream")};
+    if (r->prov == P_BEDROCK) {
+        ch.model = r->pmodel;
+        ch.stream = r->op == OP_BR_STREAM;
+    }
     ch.prompt = an_prompt_tokens(r);
     rec_model(r, ch.model);
     if (r->op == OP_COUNT_TOKENS) {
@@ -2940,6 +3188,177 @@ static void h_an_messages(struct req *r)
         an_stream(r, &ch, &p);
     else
         an_message_json(r, &ch, &p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* AWS Bedrock: Claude over InvokeModel, SigV4 checked as AWS checks it */
+
+static void hex_of(const unsigned char *d, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(p, n, d);
+    hex_of(d, sizeof d, out);
+}
+
+static void hmac256(const void *key, size_t kl, const void *msg, size_t n, unsigned char out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)kl, msg, n, out, &len);
+}
+
+/* Appends s[0..n) with every byte outside A-Z a-z 0-9 - _ . ~ as %XX. */
+static void uri_encode(struct buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            buf_putc(b, (char)c);
+        else
+            buf_fmt(b, "%%%02X", c);
+    }
+}
+
+/* The value of "<name>=" inside an Authorization header, up to the next ',' (or the end). */
+static bool auth_field(const char *auth, const char *name, char *out, size_t cap)
+{
+    const char *p = strstr(auth, name);
+    if (!p)
+        return false;
+    p += strlen(name);
+    size_t n = strcspn(p, ",");
+    copy_str(out, cap, p, n);
+    return n > 0 && n < cap;
+}
+
+/*
+ * Recomputes the request's SigV4 signature from what was received, with the secret the mock
+ * was given for its access key. NULL when it matches; else the 403 message, with *type the
+ * AWS error name.
+ */
+static const char *br_check_sigv4(struct req *r, const char **type)
+{
+    struct server *srv = r->srv;
+    const struct hdr *h = hfind(r, "authorization"), *dh = hfind(r, "x-amz-date");
+    char auth[4096], cred[512], signed_hdrs[1024], sig[128], amz_date[32];
+    *type = "InvalidSignatureException";
+    if (!h || h->val_len >= sizeof auth) {
+        *type = "MissingAuthenticationTokenException";
+        return "Missing Authentication Token";
+    }
+    copy_str(auth, sizeof auth, h->val, h->val_len);
+    if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) ||
+        !auth_field(auth, "Credential=", cred, sizeof cred) ||
+        !auth_field(auth, "SignedHeaders=", signed_hdrs, sizeof signed_hdrs) ||
+        !auth_field(auth, "Signature=", sig, sizeof sig))
+        return "Authorization header requires Credential, SignedHeaders and Signature.";
+    /* AK/date/region/service/aws4_request */
+    char *parts[5], *save = NULL;
+    int np = 0;
+    for (char *t = strtok_r(cred, "/", &save); t && np < 5; t = strtok_r(NULL, "/", &save))
+        parts[np++] = t;
+    if (np != 5 || strcmp(parts[4], "aws4_request") != 0)
+        return "Credential should be scoped to a valid region and service.";
+    if (strcmp(parts[3], "bedrock") != 0)
+        return "Credential should be scoped to correct service: 'bedrock'.";
+    const char *secret = srv->aws_keys ? jstr(srv->aws_keys, parts[0]) : NULL;
+    if (!secret) {
+        *type = "UnrecognizedClientException";
+        return "The security token included in the request is invalid.";
+    }
+    if (!dh || dh->val_len != 16)
+        return "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+               "header.";
+    copy_str(amz_date, sizeof amz_date, dh->val, dh->val_len);
+    if (strncmp(amz_date, parts[1], 8) != 0)
+        return "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+               "from HTTP.";
+    struct tm tm = {0};
+    if (!strptime(amz_date, "%Y%m%dT%H%M%SZ", &tm) ||
+        llabs((long long)(timegm(&tm) - r->now)) > 300)
+        return "Signature expired: the request time is more than 5 minutes from the server's.";
+    if (!strstr(signed_hdrs, "host"))
+        return "'Host' must be a signed header.";
+
+    struct buf c = {0};
+    buf_fmt(&c, "%s\n", r->method);
+    for (const char *p = r->path; *p;) {
+        size_t n = strcspn(p, "/");
+        uri_encode(&c, p, n); /* each segment encoded once more than on the wire */
+        p += n;
+        if (*p == '/') {
+            buf_putc(&c, '/');
+            p++;
+        }
+    }
+    buf_fmt(&c, "\n%s\n", r->query);
+    char names[1024];
+    copy_str(names, sizeof names, signed_hdrs, strlen(signed_hdrs));
+    save = NULL;
+    for (char *name = strtok_r(names, ";", &save); name; name = strtok_r(NULL, ";", &save)) {
+        const struct hdr *v = hfind(r, name);
+        if (!v) {
+            free(c.p);
+            return "A signed header is missing from the request.";
+        }
+        buf_fmt(&c, "%s:", name);
+        size_t a = 0, z = v->val_len;
+        while (a < z && (v->val[a] == ' ' || v->val[a] == '\t'))
+            a++;
+        while (z > a && (v->val[z - 1] == ' ' || v->val[z - 1] == '\t'))
+            z--;
+        for (size_t i = a; i < z; i++)
+            if (!(v->val[i] == ' ' && (v->val[i + 1] == ' ' || v->val[i + 1] == '\t')))
+                buf_putc(&c, v->val[i]);
+        buf_putc(&c, '\n');
+    }
+    char body_hash[65], creq_hash[65], sts[512], key0[300], mine[65];
+    sha256_hex(r->body ? r->body : "", r->body_len, body_hash);
+    buf_fmt(&c, "\n%s\n%s", signed_hdrs, body_hash);
+    sha256_hex(c.p, c.len, creq_hash);
+    free(c.p);
+    snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz_date, parts[1],
+             parts[2], parts[3], creq_hash);
+    unsigned char k1[32], k2[32], k3[32], k4[32], out[32];
+    snprintf(key0, sizeof key0, "AWS4%s", secret);
+    hmac256(key0, strlen(key0), parts[1], strlen(parts[1]), k1);
+    hmac256(k1, 32, parts[2], strlen(parts[2]), k2);
+    hmac256(k2, 32, parts[3], strlen(parts[3]), k3);
+    hmac256(k3, 32, "aws4_request", 12, k4);
+    hmac256(k4, 32, sts, strlen(sts), out);
+    hex_of(out, 32, mine);
+    if (strcmp(mine, sig) != 0)
+        return "The request signature we calculated does not match the signature you provided. "
+               "Check your AWS Secret Access Key and signing method.";
+    return NULL;
+}
+
+static void h_br_invoke(struct req *r)
+{
+    const char *type;
+    const char *why = br_check_sigv4(r, &type);
+    if (why) {
+        char extra[256];
+        struct buf *b = body_reset(r->srv);
+        buf_lit(b, "{\"message\":");
+        buf_jstrz(b, why);
+        buf_putc(b, '}');
+        snprintf(extra, sizeof extra, "x-amzn-ErrorType: %s:http://internal.amazon.com/coral/\r\n",
+                 type);
+        send_body(r, 403, "application/json", extra);
+        return;
+    }
+    h_an_messages(r);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -3451,6 +3870,558 @@ static void h_co_chat(struct req *r)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Coze v2 chat: POST /open_api/v2/chat with `Authorization: Bearer <token>`. Coze's v2 API
+ * reports no usage; the counts the mock records are words + 3 per turn over chat_history and
+ * query. Errors are {"code": N, "msg": ...}. */
+
+static int cz_prompt_tokens(struct req *r)
+{
+    int total = 0;
+    json_object *hist = jarr(r->json, "chat_history");
+    for (size_t i = 0; i < jlen(hist); i++) {
+        const char *m = jstr(json_object_array_get_idx(hist, i), "content");
+        total += (m ? count_words(m, strlen(m)) : 0) + 3;
+    }
+    const char *q = jstr(r->json, "query");
+    return total + (q ? count_words(q, strlen(q)) : 0) + 3;
+}
+
+/* One "data:{...}" event (Coze writes no space after the colon). */
+static struct buf *cz_event(struct req *r)
+{
+    buf_clear(&r->srv->ev);
+    buf_lit(&r->srv->ev, "data:");
+    return &r->srv->ev;
+}
+
+static void cz_message(struct buf *b, struct req *r, const char *type, const char *text, size_t n,
+                       int index)
+{
+    buf_lit(b, "{\"event\":\"message\",\"message\":{\"role\":\"assistant\",\"type\":");
+    buf_jstrz(b, type);
+    buf_lit(b, ",\"content\":");
+    buf_jstr(b, text, n);
+    buf_fmt(b,
+            ",\"content_type\":\"text\"},\"is_finish\":false,\"index\":%d,\"conversation_id\":"
+            "\"mock-conv-%" PRIu64 "\"}",
+            index, r->seq);
+}
+
+static void h_coze_chat(struct req *r)
+{
+    json_object *j = r->json;
+    const char *bot = jstr(j, "bot_id"), *user = jstr(j, "user"), *query = jstr(j, "query");
+    if (!bot || !*bot || !user || !*user || !query || !*query) {
+        reply_error(r, 400, "bot_id, user and query are required", false);
+        return;
+    }
+    if (r->d.strict && jget(j, "messages")) {
+        reply_error(r, 400, "invalid parameter: messages", false);
+        return;
+    }
+    bool stream = jbool(j, "stream");
+    int prompt = cz_prompt_tokens(r);
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_model(r, bot);
+    rec_tokens(r, prompt, p.completion, false);
+    if (drop_if_failing(r, stream))
+        return;
+    static const char follow[] = "What else can you do?";
+    if (!stream) {
+        struct buf *b = body_reset(r->srv);
+        struct buf *t = all_text(r, p.n_text);
+        buf_lit(b, "{\"messages\":[");
+        /* A verbose message first: the answer is the first of type "answer", not the first. */
+        buf_lit(b, "{\"role\":\"assistant\",\"type\":\"verbose\",\"content\":\"{}\","
+                   "\"content_type\":\"text\"},{\"role\":\"assistant\",\"type\":\"answer\","
+                   "\"content\":");
+        buf_jstr(b, t->p, t->len);
+        buf_lit(b, ",\"content_type\":\"text\"},{\"role\":\"assistant\",\"type\":\"follow_up\","
+                   "\"content\":");
+        buf_jstrz(b, follow);
+        buf_fmt(b,
+                ",\"content_type\":\"text\"}],\"conversation_id\":\"mock-conv-%" PRIu64
+                "\",\"code\":0,\"msg\":\"success\"}",
+                r->seq);
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&r->srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        cz_message(cz_event(r), r, "answer", pc->p, pc->len, 0);
+        sse_end(r);
+    }
+    cz_message(cz_event(r), r, "follow_up", follow, strlen(follow), 1);
+    sse_end(r);
+    buf_lit(cz_event(r), "{\"event\":\"done\"}");
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Cloudflare Workers AI. The OpenAI-compatible /client/v4/accounts/{acct}/ai/v1/... paths are
+ * answered by the OpenAI handlers with Cloudflare's error envelope; the native
+ * /client/v4/accounts/{acct}/ai/run/{model} takes {"prompt"} or {"messages"} and answers
+ * {"result":{"response":...,"usage":{...}},"success":true,...} or an SSE stream of
+ * {"response":"..."} events, a usage event and [DONE]. usage=0 leaves the usage out. */
+
+static void h_cf_run(struct req *r)
+{
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    const char *prompt = jstr(j, "prompt");
+    if (!prompt && !jlen(msgs)) {
+        reply_error(r, 400, "AiError: Bad input: must have required property 'prompt'", false);
+        return;
+    }
+    int ptoks = 0;
+    if (prompt) {
+        ptoks = count_words(prompt, strlen(prompt)) + 3;
+    } else {
+        for (size_t i = 0; i < jlen(msgs); i++) {
+            const char *c = jstr(json_object_array_get_idx(msgs, i), "content");
+            ptoks += (c ? count_words(c, strlen(c)) : 0) + 3;
+        }
+    }
+    bool stream = jbool(j, "stream");
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_model(r, r->pmodel);
+    rec_tokens(r, ptoks, p.completion, r->d.usage);
+    if (drop_if_failing(r, stream))
+        return;
+    if (!stream) {
+        struct buf *b = body_reset(r->srv);
+        struct buf *t = all_text(r, p.n_text);
+        buf_lit(b, "{\"result\":{\"response\":");
+        buf_jstr(b, t->p, t->len);
+        if (r->d.usage)
+            buf_fmt(
+                b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                ptoks, p.completion, ptoks + p.completion);
+        buf_lit(b, "},\"success\":true,\"errors\":[],\"messages\":[]}");
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&r->srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        struct buf *b = sse_data(r);
+        buf_lit(b, "{\"response\":");
+        buf_jstr(b, pc->p, pc->len);
+        buf_lit(b, ",\"p\":\"abcdefgh\"}");
+        sse_end(r);
+    }
+    if (r->d.usage) {
+        buf_fmt(sse_data(r),
+                "{\"response\":\"\",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
+                "\"total_tokens\":%d}}",
+                ptoks, p.completion, ptoks + p.completion);
+        sse_end(r);
+    }
+    buf_lit(sse_data(r), "[DONE]");
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* AI Proxy Library: POST /api/library/ask {"model","query","libraryId","stream"} with a
+ * Bearer key. The answer cites one document; no usage is reported (the recorded counts are
+ * words + 3 over the query). Errors are {"success":false,"errCode":N,"message":...}. */
+
+#define LIB_DOCS "[{\"title\":\"Mock guide\",\"url\":\"https://mock.invalid/guide\"}]"
+
+static void h_lib_ask(struct req *r)
+{
+    json_object *j = r->json;
+    const char *query = jstr(j, "query"), *lib = jstr(j, "libraryId");
+    const char *model = jstr(j, "model");
+    if (!query || !*query || !lib || !*lib) {
+        reply_error(r, 400, "query and libraryId are required", false);
+        return;
+    }
+    bool stream = jbool(j, "stream");
+    struct plan p;
+    plan_make(&p, &r->d);
+    rec_tokens(r, count_words(query, strlen(query)) + 3, p.completion, false);
+    if (drop_if_failing(r, stream))
+        return;
+    if (!stream) {
+        struct buf *b = body_reset(r->srv);
+        struct buf *t = all_text(r, p.n_text);
+        buf_lit(b, "{\"success\":true,\"answer\":");
+        buf_jstr(b, t->p, t->len);
+        buf_lit(b, ",\"documents\":" LIB_DOCS "}");
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&r->srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        struct buf *b = sse_data(r);
+        buf_lit(b, "{\"content\":");
+        buf_jstr(b, pc->p, pc->len);
+        buf_lit(b, ",\"finish\":false,\"model\":");
+        buf_jstrz(b, model ? model : "");
+        buf_lit(b, ",\"documents\":[]}");
+        sse_end(r);
+    }
+    struct buf *b = sse_data(r);
+    buf_lit(b, "{\"content\":\"\",\"finish\":true,\"model\":");
+    buf_jstrz(b, model ? model : "");
+    buf_lit(b, ",\"documents\":" LIB_DOCS "}");
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* MiniMax chatcompletion_v2: OpenAI's shape plus base_resp, errors inside HTTP 200, and a
+ * stream that ends with the whole chat.completion instead of [DONE]. */
+
+static void mm_base_resp(struct buf *b)
+{
+    buf_lit(b, ",\"input_sensitive\":false,\"output_sensitive\":false,\"base_resp\":{"
+               "\"status_code\":0,\"status_msg\":\"\"}}");
+}
+
+/* The whole answer: the non-stream body, and the last event of a stream. */
+static void mm_answer(struct buf *b, struct req *r, const struct chat *ch, const struct plan *p)
+{
+    buf_fmt(b, "{\"id\":\"mm-mock%" PRIu64 "\",\"choices\":[{\"finish_reason\":", r->seq);
+    buf_jstrz(b, finish_for(P_MINIMAX, &r->d, false));
+    buf_lit(b, ",\"index\":0,\"message\":{\"content\":");
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_fmt(b, ",\"role\":\"assistant\",\"name\":\"MiniMax AI\"}}],\"created\":%lld,\"model\":",
+            (long long)r->now);
+    buf_jstrz(b, ch->model);
+    buf_lit(b, ",\"object\":\"chat.completion\"");
+    if (r->d.usage)
+        buf_fmt(b, ",\"usage\":{\"total_tokens\":%d,\"prompt_tokens\":%d,\"completion_tokens\":%d}",
+                ch->prompt + p->completion, ch->prompt, p->completion);
+    mm_base_resp(b);
+}
+
+static void h_mm_chat(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    if (!r->key[0]) {
+        reply_error(r, 401,
+                    "login fail: Please carry the API secret key in the 'Authorization' field "
+                    "of the request header",
+                    false);
+        return;
+    }
+    const char *model = jstr(j, "model");
+    if (!model || !jlen(msgs)) {
+        reply_error(r, 400, "invalid params, model and messages are required", false);
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "stream")};
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        buf_clear(&srv->text);
+        jtext(jget(json_object_array_get_idx(msgs, i), "content"), &srv->text, 0);
+        ch.prompt += count_words(srv->text.p, srv->text.len) + 3;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.tool = false;
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (!ch.stream) {
+        mm_answer(body_reset(srv), r, &ch, &p);
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_clear(&srv->text);
+        buf_jstr(&srv->text, pc->p, pc->len);
+        struct buf *b = sse_data(r);
+        buf_fmt(b,
+                "{\"id\":\"mm-mock%" PRIu64 "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":",
+                r->seq);
+        buf_put(b, srv->text.p, srv->text.len);
+        buf_fmt(b, ",\"role\":\"assistant\",\"name\":\"MiniMax AI\"}}],\"created\":%lld,\"model\":",
+                (long long)r->now);
+        buf_jstrz(b, model);
+        buf_lit(b, ",\"object\":\"chat.completion.chunk\",\"usage\":null,\"input_sensitive\":false,"
+                   "\"output_sensitive\":false}");
+        sse_end(r);
+    }
+    /* mm_answer writes the text through srv->piece, not srv->ev: the event buffer stays. */
+    mm_answer(sse_data(r), r, &ch, &p);
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tencent Hunyuan (TencentCloud API 3.0): POST / with X-TC-Action, TC3-HMAC-SHA256 checked as
+ * Tencent checks it (over the Host and Content-Type received, the timestamp within 300 s),
+ * errors as Response.Error inside HTTP 200, a stream without [DONE]. The secret key of a
+ * SecretId is that id followed by "-secret" (Tencent's documentation id has its documented
+ * key). */
+
+#define TC_DOC_ID "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
+#define TC_DOC_KEY "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
+#define TC_NOTE "以上内容为AI生成，不代表开发者立场，请勿删除或修改本标记"
+
+/* Copies header name's value (NUL-terminated, cut to cap) into out; false when absent. */
+static bool hval(const struct req *r, const char *name, char *out, size_t cap)
+{
+    const struct hdr *h = hfind(r, name);
+    if (!h)
+        return false;
+    copy_str(out, cap, h->val, h->val_len);
+    return true;
+}
+
+/* Sends Tencent's error (HTTP 200) with code and message. */
+static void tc_error(struct req *r, const char *code, const char *msg)
+{
+    copy_str(r->d.err_code, sizeof r->d.err_code, code, strlen(code));
+    copy_str(r->d.msg, sizeof r->d.msg, msg, strlen(msg));
+    reply_error(r, 200, msg, true);
+}
+
+/* Checks the TC3 signature as Tencent does. True when the request may proceed; otherwise the
+ * error is answered. */
+static bool tc_verify(struct req *r)
+{
+    char auth[1024], ctype[256], host[256], action[128], ts[32], version[32];
+    if (!hval(r, "authorization", auth, sizeof auth) || strncmp(auth, "TC3-HMAC-SHA256 ", 16)) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The Authorization header is missing or not TC3");
+        return false;
+    }
+    if (!hval(r, "x-tc-timestamp", ts, sizeof ts) ||
+        !hval(r, "x-tc-version", version, sizeof version)) {
+        tc_error(r, "MissingParameter", "X-TC-Timestamp and X-TC-Version are required");
+        return false;
+    }
+    if (strcmp(version, "2023-09-01")) {
+        tc_error(r, "InvalidParameterValue", "X-TC-Version must be 2023-09-01 for hunyuan");
+        return false;
+    }
+    long long t = atoll(ts);
+    if (t < (long long)r->now - 300 || t > (long long)r->now + 300) {
+        tc_error(r, "AuthFailure.SignatureExpire",
+                 "Signature expired. Timestamp is more than 5 minutes away from the server time");
+        return false;
+    }
+    hval(r, "content-type", ctype, sizeof ctype);
+    hval(r, "host", host, sizeof host);
+    hval(r, "x-tc-action", action, sizeof action);
+    for (char *c = action; *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    /* Credential=<id>/<date>/hunyuan/tc3_request, SignedHeaders=..., Signature=<hex> */
+    char id[128] = "", date[16] = "", signed_h[128] = "", sig[80] = "";
+    if (sscanf(auth,
+               "TC3-HMAC-SHA256 Credential=%127[^/]/%15[^/]/hunyuan/tc3_request, "
+               "SignedHeaders=%127[^,], Signature=%79s",
+               id, date, signed_h, sig) != 4) {
+        tc_error(r, "AuthFailure.SignatureFailure", "The Authorization header is malformed");
+        return false;
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char want_date[16];
+    gmtime_r(&tt, &tm);
+    strftime(want_date, sizeof want_date, "%Y-%m-%d", &tm);
+    if (strcmp(date, want_date) || strcmp(signed_h, "content-type;host;x-tc-action")) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The credential date or the signed headers do not match the request");
+        return false;
+    }
+    unsigned char d[32];
+    char hex[65], canon_hex[65];
+    sha256_hex(r->body ? r->body : "", r->body_len, hex);
+    struct buf *cr = &r->srv->piece;
+    buf_clear(cr);
+    buf_fmt(cr,
+            "POST\n/\n\ncontent-type:%s\nhost:%s\nx-tc-action:%s\n\ncontent-type;host;"
+            "x-tc-action\n%s",
+            ctype, host, action, hex);
+    sha256_hex(cr->p, cr->len, canon_hex);
+    buf_clear(cr);
+    buf_fmt(cr, "TC3-HMAC-SHA256\n%lld\n%s/hunyuan/tc3_request\n%s", t, date, canon_hex);
+    char key[200];
+    snprintf(key, sizeof key, "TC3%s%s", !strcmp(id, TC_DOC_ID) ? TC_DOC_KEY : id,
+             !strcmp(id, TC_DOC_ID) ? "" : "-secret");
+    unsigned char k1[32], k2[32], k3[32];
+    hmac256(key, strlen(key), date, strlen(date), k1);
+    hmac256(k1, 32, "hunyuan", 7, k2);
+    hmac256(k2, 32, "tc3_request", 11, k3);
+    hmac256(k3, 32, cr->p, cr->len, d);
+    hex_of(d, 32, hex);
+    if (strcmp(hex, sig)) {
+        tc_error(r, "AuthFailure.SignatureFailure",
+                 "The provided credentials could not be validated. Please check your signature "
+                 "is correct.");
+        return false;
+    }
+    return true;
+}
+
+static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan *p)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"Response\":{\"RequestId\":\"mock-req-%" PRIu64 "\",\"Note\":\"" TC_NOTE
+            "\",\"Choices\":[{\"FinishReason\":",
+            r->seq);
+    buf_jstrz(b, finish_for(P_TENCENT, &r->d, false));
+    buf_lit(b, ",\"Message\":{\"Role\":\"assistant\",\"Content\":");
+    struct buf *t = all_text(r, p->n_text);
+    buf_jstr(b, t->p, t->len);
+    buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
+                ch->prompt, p->completion, ch->prompt + p->completion);
+    buf_lit(b, "}}");
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* One stream event: a content piece (finish "" while it goes on) and the running usage. */
+static void tc_event(struct req *r, const struct chat *ch, const char *text, size_t n,
+                     const char *finish, int completion)
+{
+    struct buf *b = sse_data(r);
+    buf_lit(b, "{\"Note\":\"" TC_NOTE "\",\"Choices\":[{\"FinishReason\":");
+    buf_jstrz(b, finish);
+    buf_lit(b, ",\"Delta\":{\"Role\":\"assistant\",\"Content\":");
+    buf_jstr(b, text, n);
+    buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
+                ch->prompt, completion, ch->prompt + completion);
+    buf_putc(b, '}');
+    sse_end(r);
+}
+
+static void tc_chat(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *j = r->json, *msgs = jarr(j, "Messages");
+    const char *model = jstr(j, "Model");
+    if (!model || !jlen(msgs)) {
+        tc_error(r, "MissingParameter",
+                 "The request is missing a required parameter `Model` or "
+                 "`Messages`.");
+        return;
+    }
+    struct chat ch = {.model = model, .stream = jbool(j, "Stream")};
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        const char *content = jstr(m, "Content"), *role = jstr(m, "Role");
+        if (!role || !content || (r->d.strict && !*content)) {
+            tc_error(r, "InvalidParameter", "Messages need a Role and a non-empty Content.");
+            return;
+        }
+        ch.prompt += count_words(content, strlen(content)) + 3;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.tool = false;
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (!ch.stream) {
+        tc_chat_json(r, &ch, &p);
+        return;
+    }
+    char extra[64];
+    snprintf(extra, sizeof extra, "X-TC-RequestId: mock-req-%" PRIu64 "\r\n", r->seq);
+    stream_head(r, 200, "text/event-stream", extra);
+    for (int i = 0; i < p.n_text; i++) {
+        if (i == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_clear(&srv->text);
+        buf_put(&srv->text, pc->p, pc->len);
+        tc_event(r, &ch, srv->text.p, srv->text.len, "", i + 1);
+    }
+    tc_event(r, &ch, "", 0, finish_for(P_TENCENT, &r->d, false), p.completion);
+    rep_finish(r);
+}
+
+static void tc_embed(struct req *r)
+{
+    struct server *srv = r->srv;
+    json_object *list = jarr(r->json, "InputList");
+    if (!jlen(list)) {
+        tc_error(r, "InvalidParameter", "InputList must be a non-empty array of strings.");
+        return;
+    }
+    struct buf *b = body_reset(srv);
+    buf_lit(b, "{\"Response\":{\"Data\":[");
+    int prompt = 0;
+    for (size_t i = 0; i < jlen(list); i++) {
+        json_object *v = json_object_array_get_idx(list, i);
+        int toks = 0;
+        if (!json_object_is_type(v, json_type_string)) {
+            tc_error(r, "InvalidParameter", "InputList must be a non-empty array of strings.");
+            return;
+        }
+        uint64_t h = emb_input(srv, v, &toks);
+        prompt += toks;
+        buf_puts(b, i ? ",{\"Embedding\":" : "{\"Embedding\":");
+        emb_vector(srv, b, h, DEFAULT_DIMS, false);
+        buf_fmt(b, ",\"Index\":%zu,\"Object\":\"embedding\"}", i);
+    }
+    buf_lit(b, "]");
+    if (r->d.usage)
+        buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"TotalTokens\":%d}", prompt, prompt);
+    buf_fmt(b, ",\"RequestId\":\"mock-req-%" PRIu64 "\"}}", r->seq);
+    rec_model(r, "hunyuan-embedding");
+    rec_tokens(r, prompt, 0, r->d.usage);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_tc(struct req *r)
+{
+    char action[64] = "";
+    hval(r, "x-tc-action", action, sizeof action);
+    if (!tc_verify(r))
+        return;
+    if (!strcmp(action, "ChatCompletions"))
+        tc_chat(r);
+    else if (!strcmp(action, "GetEmbedding"))
+        tc_embed(r);
+    else
+        tc_error(r, "InvalidAction", "The action requested is not supported by the mock.");
+}
+
+/* ------------------------------------------------------------------------- */
 /* Ollama native API. Ollama checks no key; the bearer token a gateway sends is recorded. */
 
 /* One /api/chat object: a content piece (done false), or the done one with the counters. */
@@ -3807,6 +4778,271 @@ static void h_rp_file(struct req *r)
     struct buf *b = body_reset(r->srv);
     buf_put(b, tiny_png, sizeof tiny_png);
     send_body(r, 200, "image/png", NULL);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Ali DashScope native API. Chat answers JSON, or SSE when X-DashScope-SSE: enable is sent
+ * (events repeat the whole text unless parameters.incremental_output is true); image
+ * synthesis is an async task (X-DashScope-Async: enable) polled at /api/v1/tasks/{id}, kept in
+ * the prediction ring as mocktask<n>. Keys are Bearer sk-...; fail_after= with fail=error sends
+ * an event:error frame inside HTTP 200, as DashScope does. */
+
+/* Bearer sk-... as DashScope checks it; false after answering 401 InvalidApiKey. */
+static bool al_auth(struct req *r)
+{
+    if (has_prefix(r->key, "sk-"))
+        return true;
+    reply_error(r, 401, "Invalid API-key provided.", false);
+    return false;
+}
+
+static void al_invalid(struct req *r, const char *msg)
+{
+    reply_error(r, 400, msg, false);
+}
+
+/* Words + 3 per message, over input.messages. */
+static int al_prompt_tokens(json_object *msgs)
+{
+    int total = 0;
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        const char *c = jstr(json_object_array_get_idx(msgs, i), "content");
+        total += (c ? count_words(c, strlen(c)) : 0) + 3;
+    }
+    return total;
+}
+
+/* One answer object: text (the whole or one increment), finish NULL for "null". */
+static void al_object(struct req *r, struct buf *b, bool as_message, const struct buf *text,
+                      const char *finish, int prompt, int completion)
+{
+    if (as_message) {
+        buf_lit(b, "{\"output\":{\"choices\":[{\"message\":{\"content\":");
+        buf_jstr(b, text->p, text->len);
+        buf_lit(b, ",\"role\":\"assistant\"},\"finish_reason\":");
+        buf_jstrz(b, finish ? finish : "null");
+        buf_lit(b, "}]}");
+    } else {
+        buf_lit(b, "{\"output\":{\"text\":");
+        buf_jstr(b, text->p, text->len);
+        buf_lit(b, ",\"finish_reason\":");
+        buf_jstrz(b, finish ? finish : "null");
+        buf_putc(b, '}');
+    }
+    if (r->d.usage)
+        buf_fmt(b, ",\"usage\":{\"total_tokens\":%d,\"output_tokens\":%d,\"input_tokens\":%d}",
+                prompt + completion, completion, prompt);
+    buf_fmt(b, ",\"request_id\":\"mock-req-%" PRIu64 "\"}", r->seq);
+}
+
+/* Starts one DashScope SSE frame (no space after the colons) in srv->ev. */
+static struct buf *al_frame(struct req *r, int id, const char *event, int status)
+{
+    struct buf *b = &r->srv->ev;
+    buf_clear(b);
+    buf_fmt(b, "id:%d\nevent:%s\n:HTTP_STATUS/%d\ndata:", id, event, status);
+    return b;
+}
+
+static void al_stream(struct req *r, const struct plan *p, bool as_message, bool incremental,
+                      int prompt)
+{
+    struct server *srv = r->srv;
+    stream_head(r, 200, "text/event-stream;charset=UTF-8", NULL);
+    struct buf whole = {0};
+    int i = 0;
+    for (; i < p->n_text; i++) {
+        if (i == p->fail_at) {
+            rep_seg(&srv->rep, r->d.delay_ms);
+            if (!r->d.fail_error) {
+                srv->rep.cut = true;
+                buf_free(&whole);
+                return;
+            }
+            error_obj(al_frame(r, i + 1, "error", 400), P_ALI, 400, "mock: stream failed", &r->d);
+            sse_end(r);
+            rep_finish(r);
+            buf_free(&whole);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        struct buf *pc = piece(r, i);
+        buf_put(&whole, pc->p, pc->len);
+        /* al_object writes through srv->ev only: pc (srv->piece) stays valid. */
+        struct buf *b = al_frame(r, i + 1, "result", 200);
+        al_object(r, b, as_message, incremental ? pc : &whole, NULL, prompt, i + 1);
+        sse_end(r);
+    }
+    struct buf empty = {0};
+    buf_puts(&empty, "");
+    struct buf *b = al_frame(r, i + 1, "result", 200);
+    al_object(r, b, as_message, incremental ? &empty : &whole, finish_for(P_ALI, &r->d, false),
+              prompt, p->completion);
+    sse_end(r);
+    rep_finish(r);
+    buf_free(&empty);
+    buf_free(&whole);
+}
+
+static void h_al_chat(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    json_object *j = r->json, *params = jget(j, "parameters");
+    json_object *msgs = jarr(jget(j, "input"), "messages");
+    if (!jlen(msgs)) {
+        al_invalid(r, "Field required: input.messages");
+        return;
+    }
+    if (r->d.strict && jget(j, "messages")) {
+        al_invalid(r, "Field required: input.messages; messages is not a valid field");
+        return;
+    }
+    json_object *top_p = jget(params, "top_p");
+    if (top_p && (json_object_get_double(top_p) <= 0 || json_object_get_double(top_p) >= 1)) {
+        al_invalid(r, "Range of top_p should be (0.0, 1.0)");
+        return;
+    }
+    const char *rf = jstr(params, "result_format");
+    bool as_message = rf && !strcmp(rf, "message");
+    const struct hdr *sse = hfind(r, "x-dashscope-sse");
+    bool stream = sse && mem_ieq(sse->val, sse->val_len, "enable");
+    int prompt = al_prompt_tokens(msgs);
+    rec_model(r, jstr(j, "model"));
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.completion = p.n_text;
+    rec_tokens(r, prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, stream))
+        return;
+    if (stream) {
+        al_stream(r, &p, as_message, jbool(params, "incremental_output"), prompt);
+        return;
+    }
+    struct buf *t = all_text(r, p.n_text);
+    struct buf *b = body_reset(r->srv);
+    al_object(r, b, as_message, t, finish_for(P_ALI, &r->d, false), prompt, p.completion);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_al_embed(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    struct server *srv = r->srv;
+    json_object *texts = jarr(jget(r->json, "input"), "texts");
+    size_t n = jlen(texts);
+    if (!n || n > 25) {
+        al_invalid(r, "input.texts must hold 1 to 25 texts");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_is_type(json_object_array_get_idx(texts, i), json_type_string)) {
+            al_invalid(r, "input.texts must be strings");
+            return;
+        }
+    struct buf *b = body_reset(srv);
+    int prompt = 0;
+    buf_lit(b, "{\"output\":{\"embeddings\":[");
+    for (size_t i = 0; i < n; i++) {
+        int toks = 0;
+        uint64_t h = emb_input(srv, json_object_array_get_idx(texts, i), &toks);
+        prompt += toks;
+        buf_fmt(b, "%s{\"text_index\":%zu,\"embedding\":", i ? "," : "", i);
+        emb_vector(srv, b, h, DEFAULT_DIMS, false);
+        buf_putc(b, '}');
+    }
+    buf_fmt(b, "]},\"usage\":{\"total_tokens\":%d},\"request_id\":\"mock-req-%" PRIu64 "\"}",
+            prompt, r->seq);
+    rec_model(r, jstr(r->json, "model"));
+    rec_tokens(r, prompt, 0, true);
+    send_body(r, 200, "application/json", NULL);
+}
+
+/* The task object in its current state. */
+static void al_task_object(struct req *r, const struct rp_pred *t, const char *status)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b,
+            "{\"request_id\":\"mock-req-%" PRIu64 "\",\"output\":{\"task_id\":\"mocktask%" PRIu64
+            "\",\"task_status\":\"%s\"",
+            r->seq, t->id, status);
+    if (!strcmp(status, "SUCCEEDED")) {
+        int n = t->d.chunks;
+        buf_lit(b, ",\"results\":[");
+        for (int i = 0; i < n; i++) {
+            buf_puts(b, i ? ",{\"url\":\"" : "{\"url\":\"");
+            rp_base(r, b);
+            buf_fmt(b, "/v1/files/mocktask%" PRIu64 "-%d.png\"}", t->id, i);
+        }
+        buf_fmt(b, "],\"task_metrics\":{\"TOTAL\":%d,\"SUCCEEDED\":%d,\"FAILED\":0}}", n, n);
+        buf_fmt(b, ",\"usage\":{\"image_count\":%d}}", n);
+        return;
+    }
+    if (!strcmp(status, "FAILED")) {
+        buf_lit(b, ",\"code\":\"InternalError\",\"message\":");
+        buf_jstrz(b, t->d.msg[0] ? t->d.msg : "mock: task failed");
+    }
+    buf_lit(b, "}}");
+}
+
+static void h_al_image(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    const struct hdr *h = hfind(r, "x-dashscope-async");
+    if (!h || !mem_ieq(h->val, h->val_len, "enable")) {
+        r->d = (struct directives){0};
+        copy_str(r->d.err_code, sizeof r->d.err_code, "AccessDenied", 12);
+        copy_str(r->d.msg, sizeof r->d.msg, "current user api does not support synchronous calls",
+                 52);
+        reply_error(r, 403, NULL, true);
+        return;
+    }
+    const char *prompt = jstr(jget(r->json, "input"), "prompt");
+    const char *size = jstr(jget(r->json, "parameters"), "size");
+    if (!prompt || !*prompt || (size && !strchr(size, '*'))) {
+        al_invalid(r, "input.prompt is required and parameters.size is W*H");
+        return;
+    }
+    struct server *srv = r->srv;
+    uint64_t id = ++srv->n_preds;
+    struct rp_pred *t = &srv->preds[id % RP_MAX];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->image = true;
+    t->d = r->d;
+    /* The task makes parameters.n images (1 to 4, as wanx does). */
+    int64_t n = jint(jget(r->json, "parameters"), "n", 1);
+    t->d.chunks = n < 1 ? 1 : n > 4 ? 4 : (int)n;
+    const char *model = jstr(r->json, "model");
+    copy_str(t->model, sizeof t->model, model ? model : "", model ? strlen(model) : 0);
+    rec_model(r, t->model);
+    al_task_object(r, t, "PENDING");
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_al_task(struct req *r)
+{
+    if (!al_auth(r))
+        return;
+    const char *slash = strrchr(r->path, '/');
+    unsigned long long id = 0;
+    struct rp_pred *t = NULL;
+    if (slash && sscanf(slash + 1, "mocktask%llu", &id) == 1 && id)
+        t = &r->srv->preds[id % RP_MAX];
+    if (!t || t->id != id || !t->image) {
+        copy_str(r->d.err_code, sizeof r->d.err_code, "InvalidParameter", 16);
+        reply_error(r, 404, "task not found", true);
+        return;
+    }
+    rec_model(r, t->model);
+    t->polls++;
+    const char *status = t->polls < RP_SETTLE_POLLS ? "RUNNING"
+                         : t->d.fail_after >= 0     ? "FAILED"
+                                                    : "SUCCEEDED";
+    al_task_object(r, t, status);
+    send_body(r, 200, "application/json", NULL);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -4328,6 +5564,37 @@ static int ctl_script_one(struct server *srv, json_object *o)
     return (int)jlen(resp);
 }
 
+/* POST {"<access key>": "<secret>", ...}: secrets to check Bedrock signatures with; DELETE
+ * forgets them. */
+static void ctl_aws_keys(struct req *r)
+{
+    struct server *srv = r->srv;
+    if (!strcmp(r->method, "DELETE")) {
+        json_object_put(srv->aws_keys);
+        srv->aws_keys = NULL;
+        ctl_msg(r, 200, "aws keys cleared");
+        return;
+    }
+    if (strcmp(r->method, "POST")) {
+        ctl_msg(r, 405, "use POST or DELETE");
+        return;
+    }
+    json_object *o = json_tokener_parse(r->body ? r->body : "");
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        ctl_msg(r, 400, "body must be a JSON object {\"<access key>\":\"<secret>\"}");
+        return;
+    }
+    if (!srv->aws_keys)
+        srv->aws_keys = json_object_new_object();
+    json_object_object_foreach(o, k, v)
+    {
+        json_object_object_add(srv->aws_keys, k, json_object_get(v));
+    }
+    json_object_put(o);
+    ctl_msg(r, 200, "aws keys set");
+}
+
 static void ctl_script(struct req *r)
 {
     struct server *srv = r->srv;
@@ -4507,7 +5774,7 @@ static long b64_dec(const char *s, unsigned char *out, size_t cap)
 }
 
 /* The quoted value of name="..." in an authorization text. */
-static bool auth_field(const char *a, const char *name, char *out, size_t cap)
+static bool auth_quoted_field(const char *a, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);
     for (const char *p = a; (p = strstr(p, name)) != NULL; p += nl) {
@@ -4566,11 +5833,12 @@ static void h_spark_upgrade(struct req *r)
     }
     auth[al] = '\0';
     const char *a = (const char *)auth;
-    if ((!auth_field(a, "api_key", key, sizeof key) &&
-         !auth_field(a, "hmac username", key, sizeof key)) ||
-        !auth_field(a, "algorithm", alg, sizeof alg) || strcmp(alg, "hmac-sha256") ||
-        !auth_field(a, "headers", hdrs, sizeof hdrs) || strcmp(hdrs, "host date request-line") ||
-        !auth_field(a, "signature", sig, sizeof sig)) {
+    if ((!auth_quoted_field(a, "api_key", key, sizeof key) &&
+         !auth_quoted_field(a, "hmac username", key, sizeof key)) ||
+        !auth_quoted_field(a, "algorithm", alg, sizeof alg) || strcmp(alg, "hmac-sha256") ||
+        !auth_quoted_field(a, "headers", hdrs, sizeof hdrs) ||
+        strcmp(hdrs, "host date request-line") ||
+        !auth_quoted_field(a, "signature", sig, sizeof sig)) {
         spark_refuse(r, 401, "HMAC signature cannot be verified");
         return;
     }
@@ -5006,6 +6274,8 @@ static void control(struct req *r)
         script_clear(srv);
         ctl_reset_stats(srv);
         ctl_msg(r, 200, "reset");
+    } else if (!strcmp(what, "aws_keys")) {
+        ctl_aws_keys(r);
     } else if (!strcmp(what, "vertex")) {
         ctl_vertex(r);
     } else if (!strcmp(what, "baidu")) {
@@ -5241,6 +6511,22 @@ static enum op openai_op(const char *tail)
     return OP_NONE;
 }
 
+/* Decodes %XX escapes of s[0..n) into out (cap bytes, cut to fit). */
+static void pct_decode(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        unsigned v;
+        if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+}
+
 /* Decides provider and operation from the path (and, for model lists, from the auth headers). */
 static void route(struct req *r)
 {
@@ -5265,6 +6551,15 @@ static void route(struct req *r)
         r->op = OP_BALANCE;
         return;
     }
+    const char *bm = strstr(p, "/model/");
+    const char *bslash = bm ? strchr(bm + 7, '/') : NULL;
+    if (bslash && (has_suffix(p, "/invoke") || has_suffix(p, "/invoke-with-response-stream"))) {
+        const char *id = bm + 7, *slash = bslash;
+        r->prov = P_BEDROCK;
+        r->op = has_suffix(p, "/invoke") ? OP_BR_INVOKE : OP_BR_STREAM;
+        pct_decode(r->pmodel, sizeof r->pmodel, id, (size_t)(slash - id));
+        return;
+    }
     if (has_suffix(p, "/predictions") && strstr(p, "/models/")) {
         const char *m = strstr(p, "/models/") + 8;
         r->prov = P_REPLICATE;
@@ -5284,6 +6579,44 @@ static void route(struct req *r)
             r->op = rp[i].op;
             return;
         }
+    if (has_suffix(p, "/open_api/v2/chat")) {
+        r->prov = P_COZE;
+        r->op = OP_COZE_CHAT;
+        return;
+    }
+    if (has_suffix(p, "/api/library/ask")) {
+        r->prov = P_AIPROXYLIB;
+        r->op = OP_LIB_ASK;
+        return;
+    }
+    if (has_prefix(p, "/client/v4/accounts/")) {
+        const char *run = strstr(p, "/ai/run/");
+        r->prov = P_CLOUDFLARE;
+        if (run) {
+            r->op = OP_CF_RUN;
+            copy_str(r->pmodel, sizeof r->pmodel, run + 8, strlen(run + 8));
+        } else if (strstr(p, "/ai/v1/")) {
+            r->op = openai_op(p);
+        }
+        return;
+    }
+    static const struct {
+        const char *suffix;
+        enum op op;
+    } al[] = {{"/api/v1/services/aigc/text-generation/generation", OP_AL_CHAT},
+              {"/api/v1/services/embeddings/text-embedding/text-embedding", OP_AL_EMBED},
+              {"/api/v1/services/aigc/text2image/image-synthesis", OP_AL_IMAGE}};
+    for (size_t i = 0; i < sizeof al / sizeof *al; i++)
+        if (has_suffix(p, al[i].suffix)) {
+            r->prov = P_ALI;
+            r->op = al[i].op;
+            return;
+        }
+    if (has_prefix(p, "/api/v1/tasks/")) {
+        r->prov = P_ALI;
+        r->op = OP_AL_TASK;
+        return;
+    }
     if (has_suffix(p, "/api/chat") || has_suffix(p, "/api/embed")) {
         r->prov = P_OLLAMA;
         r->op = has_suffix(p, "/api/chat") ? OP_OL_CHAT : OP_OL_EMBED;
@@ -5308,6 +6641,16 @@ static void route(struct req *r)
         r->op = has_prefix(ep, "chat/")         ? OP_BD_CHAT
                 : has_prefix(ep, "embeddings/") ? OP_BD_EMBED
                                                 : OP_NONE;
+        return;
+    }
+    if (hfind(r, "x-tc-action")) {
+        r->prov = P_TENCENT;
+        r->op = OP_TC;
+        return;
+    }
+    if (has_suffix(p, "/v1/text/chatcompletion_v2")) {
+        r->prov = P_MINIMAX;
+        r->op = OP_MM_CHAT;
         return;
     }
     if (!strcmp(p, "/token")) {
@@ -5399,6 +6742,17 @@ static void req_key(struct req *r)
         copy_str(r->key, sizeof r->key, h->val + 7, h->val_len - 7);
         return;
     }
+    if (h && h->val_len > 28 && !strncmp(h->val, "AWS4-HMAC-SHA256 Credential=", 28)) {
+        const char *ak = h->val + 28, *end = memchr(ak, '/', h->val_len - 28);
+        copy_str(r->key, sizeof r->key, ak, end ? (size_t)(end - ak) : h->val_len - 28);
+        return;
+    }
+    if (h && h->val_len > 28 && !strncmp(h->val, "TC3-HMAC-SHA256 Credential=", 27)) {
+        /* Tencent: the SecretId names the key. */
+        const char *id = h->val + 27, *slash = memchr(id, '/', h->val_len - 27);
+        copy_str(r->key, sizeof r->key, id, slash ? (size_t)(slash - id) : h->val_len - 27);
+        return;
+    }
     if (h && h->val_len > 15 && !strncmp(h->val, "DeepL-Auth-Key ", 15)) {
         copy_str(r->key, sizeof r->key, h->val + 15, h->val_len - 15);
         return;
@@ -5434,10 +6788,28 @@ static void directive_text(struct req *r, struct buf *t)
     }
     json_object *list = NULL, *v = NULL;
     switch (r->op) {
+    case OP_TC:
+        list = jarr(j, "Messages");
+        if (list) {
+            for (size_t i = jlen(list); i-- > 0;) {
+                json_object *m = json_object_array_get_idx(list, i);
+                const char *role = jstr(m, "Role");
+                if (role && !strcmp(role, "user")) {
+                    v = jget(m, "Content");
+                    break;
+                }
+            }
+        } else if (jlen(list = jarr(j, "InputList"))) {
+            v = json_object_array_get_idx(list, jlen(list) - 1);
+        }
+        break;
     case OP_CHAT:
+    case OP_MM_CHAT:
     case OP_OL_CHAT:
     case OP_BD_CHAT:
     case OP_MESSAGES:
+    case OP_BR_INVOKE:
+    case OP_BR_STREAM:
     case OP_COUNT_TOKENS:
         list = jarr(j, "messages");
         for (size_t i = jlen(list); i-- > 0;) {
@@ -5488,6 +6860,33 @@ static void directive_text(struct req *r, struct buf *t)
         break;
     case OP_CO_CHAT: v = jget(j, "message"); break;
     case OP_RP_CREATE: v = jget(jget(j, "input"), "prompt"); break;
+    case OP_AL_CHAT:
+        list = jarr(jget(j, "input"), "messages");
+        for (size_t i = jlen(list); i-- > 0;) {
+            json_object *m = json_object_array_get_idx(list, i);
+            const char *role = jstr(m, "role");
+            if (role && !strcmp(role, "user")) {
+                v = jget(m, "content");
+                break;
+            }
+        }
+        break;
+    case OP_AL_EMBED:
+        list = jarr(jget(j, "input"), "texts");
+        if (jlen(list))
+            v = json_object_array_get_idx(list, jlen(list) - 1);
+        break;
+    case OP_AL_IMAGE: v = jget(jget(j, "input"), "prompt"); break;
+    case OP_COZE_CHAT:
+    case OP_LIB_ASK: v = jget(j, "query"); break;
+    case OP_CF_RUN:
+        v = jget(j, "prompt");
+        if (!v) {
+            list = jarr(j, "messages");
+            if (jlen(list))
+                v = jget(json_object_array_get_idx(list, jlen(list) - 1), "content");
+        }
+        break;
     case OP_BATCH_EMBED:
         list = jarr(j, "requests");
         if (jlen(list))
@@ -5502,7 +6901,7 @@ static bool op_needs_json(enum op op)
 {
     return op != OP_MODELS && op != OP_MODEL && op != OP_TRANSCRIBE && op != OP_TRANSLATE &&
            op != OP_BALANCE && op != OP_RP_GET && op != OP_RP_STREAM && op != OP_RP_FILE &&
-           op != OP_IMAGE_FILE;
+           op != OP_AL_TASK && op != OP_IMAGE_FILE;
 }
 
 static void dispatch(struct server *srv, struct req *r)
@@ -5608,7 +7007,7 @@ static void dispatch(struct server *srv, struct req *r)
     }
     bool want_get = r->op == OP_MODELS || r->op == OP_MODEL || r->op == OP_BALANCE ||
                     r->op == OP_RP_GET || r->op == OP_RP_STREAM || r->op == OP_RP_FILE ||
-                    r->op == OP_IMAGE_FILE;
+                    r->op == OP_AL_TASK || r->op == OP_IMAGE_FILE;
     if (strcmp(r->method, want_get ? "GET" : "POST") &&
         !(r->op == OP_IMAGE_FILE && !strcmp(r->method, "HEAD"))) {
         reply_errorf(r, 405, "mock: use %s for %s", want_get ? "GET" : "POST", r->path);
@@ -5630,6 +7029,13 @@ static void dispatch(struct server *srv, struct req *r)
             goto out;
         }
     }
+    /* These check the Bearer token before anything else, as the real services do. */
+    if ((r->prov == P_COZE || r->prov == P_CLOUDFLARE || r->prov == P_AIPROXYLIB) && !r->key[0]) {
+        reply_error(r, 401,
+                    r->prov == P_CLOUDFLARE ? "Authentication error" : "authentication is invalid",
+                    false);
+        goto out;
+    }
     if (r->prov == P_AZURE && r->d.strict && !strstr(r->query, "api-version=")) {
         struct buf *b = body_reset(srv);
         buf_lit(b, "{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}");
@@ -5642,6 +7048,8 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_OL_CHAT: h_ol_chat(r); break;
     case OP_OL_EMBED: h_ol_embed(r); break;
     case OP_EMBEDDINGS: h_oa_embeddings(r); break;
+    case OP_MM_CHAT: h_mm_chat(r); break;
+    case OP_TC: h_tc(r); break;
     case OP_MODERATIONS: h_oa_moderations(r); break;
     case OP_IMAGES: h_oa_images(r); break;
     case OP_TRANSCRIBE:
@@ -5661,12 +7069,21 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_DEEPL: h_deepl(r); break;
     case OP_PALM: h_palm(r); break;
     case OP_CO_CHAT: h_co_chat(r); break;
+    case OP_BR_INVOKE:
+    case OP_BR_STREAM: h_br_invoke(r); break;
     case OP_RP_CREATE: h_rp_create(r); break;
     case OP_RP_GET: h_rp_get(r); break;
     case OP_RP_STREAM: h_rp_stream(r); break;
     case OP_RP_FILE: h_rp_file(r); break;
+    case OP_AL_CHAT: h_al_chat(r); break;
+    case OP_AL_EMBED: h_al_embed(r); break;
+    case OP_AL_IMAGE: h_al_image(r); break;
+    case OP_AL_TASK: h_al_task(r); break;
     case OP_EDITS: h_oa_edits(r); break;
     case OP_IMAGE_FILE: h_image_file(r); break;
+    case OP_COZE_CHAT: h_coze_chat(r); break;
+    case OP_CF_RUN: h_cf_run(r); break;
+    case OP_LIB_ASK: h_lib_ask(r); break;
     case OP_VX_TOKEN:
     case OP_BD_TOKEN:
     case OP_BD_CHAT:
@@ -5799,6 +7216,8 @@ static void server_free(struct server *srv)
     buf_free(&srv->piece);
     buf_free(&srv->dechunked);
     buf_free(&srv->path);
+    buf_free(&srv->frame);
+    json_object_put(srv->aws_keys);
     if (srv->tok)
         json_tokener_free(srv->tok);
     EVP_PKEY_free(srv->vx.pub);

@@ -13,7 +13,7 @@ if [ -z "$bin" ]; then
 	bin=$tmp/mock_upstream
 	# shellcheck disable=SC2046
 	${CC:-cc} -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$bin" "$here/mock_upstream.c" \
-		$(pkg-config --cflags --libs json-c libcrypto) || { echo "Bail out! build failed"; exit 1; }
+		$(pkg-config --cflags --libs json-c libcrypto zlib) || { echo "Bail out! build failed"; exit 1; }
 fi
 
 "$bin" --port 0 >"$tmp/out" 2>"$tmp/err" &

@@ -291,7 +291,16 @@ static void test_errors(struct fixture *f)
     is_int(response(f, "{\"choices\":[]} trailing"), -1,
            "a JSON object followed by garbage is not JSON");
     is_int(response(f, "[1,2]"), -1, "an array is not an answer");
-    ok(P->parse_error == NULL, "the core normalises OpenAI's non-2xx errors itself");
+    /* A non-2xx OpenAI error reads as the default normalisation reads it. */
+    const char *e429 = "{\"error\":{\"type\":\"requests\",\"message\":\"slow\",\"code\":"
+                       "\"rate_limit_exceeded\"}}";
+    struct prov_error want = {0};
+    memset(&f->err, 0, sizeof f->err);
+    P->parse_error(&f->ctx, 429, e429, strlen(e429), &f->err);
+    provider_error_default(f->a, 429, e429, strlen(e429), &want);
+    ok(f->err.status == want.status && !strcmp(f->err.message, want.message) &&
+           !strcmp(f->err.type, want.type) && !strcmp(f->err.code, want.code),
+       "OpenAI's non-2xx errors are normalised as the default does");
 }
 
 static void test_events(struct fixture *f)
@@ -340,9 +349,111 @@ static void test_events(struct fixture *f)
     is_int(f->out.len, 0, "needs no closing chunk");
 }
 
+static void test_cn_types(struct fixture *f)
+{
+    note("Doubao, Baidu V2, Ali Bailian and MiniMax");
+    setup(f, 40, "https://ark.cn-beijing.volces.com", RELAY_CHAT);
+    is_str(url(f), "https://ark.cn-beijing.volces.com/api/v3/chat/completions",
+           "Doubao chat under /api/v3");
+    ok(has_header(f, "Authorization: Bearer sk-1"), "Doubao: the Ark key as a bearer");
+    setup(f, 40, "https://ark.cn-beijing.volces.com", RELAY_EMBEDDINGS);
+    is_str(url(f), "https://ark.cn-beijing.volces.com/api/v3/embeddings",
+           "Doubao embeddings under /api/v3");
+    setup(f, 40, "https://ark.cn-beijing.volces.com", RELAY_IMAGES);
+    is_str(url(f), "<error 400 convert_request_failed>", "Doubao: other modes are refused");
+    setup(f, 47, "https://qianfan.baidubce.com", RELAY_CHAT);
+    is_str(url(f), "https://qianfan.baidubce.com/v2/chat/completions", "Baidu V2 chat under /v2");
+    setup(f, 47, "https://qianfan.baidubce.com", RELAY_EMBEDDINGS);
+    is_str(url(f), "https://qianfan.baidubce.com/v2/embeddings", "Baidu V2 embeddings under /v2");
+    setup(f, 49, "https://dashscope.aliyuncs.com", RELAY_CHAT);
+    is_str(url(f), "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions",
+           "Bailian chat under /compatible-mode/v1");
+    setup(f, 49, "https://dashscope.aliyuncs.com", RELAY_EMBEDDINGS);
+    is_str(url(f), "https://dashscope.aliyuncs.com/compatible-mode/v1/embeddings",
+           "Bailian embeddings under /compatible-mode/v1");
+    setup(f, 49, "https://dashscope.aliyuncs.com", RELAY_SPEECH);
+    is_str(url(f), "<error 400 convert_request_failed>", "Bailian: other modes are refused");
+    setup(f, 27, "https://api.minimax.chat", RELAY_CHAT);
+    is_str(url(f), "https://api.minimax.chat/v1/text/chatcompletion_v2", "MiniMax chat path");
+    setup(f, 27, "https://api.minimax.chat", RELAY_EMBEDDINGS);
+    is_str(url(f), "<error 400 convert_request_failed>", "MiniMax: chat only");
+
+    /* Errors inside HTTP 200 as base_resp. */
+    setup(f, 27, "https://api.minimax.chat", RELAY_CHAT);
+    is_int(response(f, "{\"id\":\"\",\"choices\":null,\"created\":0,\"model\":\"\",\"object\":"
+                       "\"chat.completion\",\"base_resp\":{\"status_code\":1004,\"status_msg\":"
+                       "\"login fail: Please carry the API secret key in the 'Authorization' "
+                       "field of the request header\"}}"),
+           -1, "MiniMax's 1004 inside HTTP 200 is an error");
+    is_int(f->err.status, 401, "1004 is a 401");
+    is_str(f->err.message,
+           "login fail: Please carry the API secret key in the 'Authorization' field of the "
+           "request header",
+           "carrying status_msg");
+    is_str(f->err.code, "1004", "the status code is the error's code");
+    is_int(response(f, "{\"base_resp\":{\"status_code\":1002,\"status_msg\":\"rate limit\"}}"), -1,
+           "1002 is an error");
+    is_int(f->err.status, 429, "1002 (rate limit) is a retryable 429");
+    response(f, "{\"base_resp\":{\"status_code\":1008,\"status_msg\":\"no money\"}}");
+    is_int(f->err.status, 402, "1008 (balance) is a 402");
+    response(f, "{\"base_resp\":{\"status_code\":9999,\"status_msg\":\"odd\"}}");
+    is_int(f->err.status, 500, "an unknown code is a 500");
+    is_int(response(f, "{\"choices\":[{\"message\":{\"content\":\"hi\"}}],\"usage\":{"
+                       "\"total_tokens\":12},\"base_resp\":{\"status_code\":0,\"status_msg\":"
+                       "\"\"}}"),
+           0, "status_code 0 is an answer");
+    ok(f->ctx.usage.has_usage && f->ctx.usage.prompt_tokens == 0 &&
+           f->ctx.usage.completion_tokens == 12,
+       "a total alone with no estimate is all completion");
+    setup(f, 27, "https://api.minimax.chat", RELAY_CHAT);
+    f->ctx.prompt_estimate = 5; /* the core's estimate */
+    response(f, "{\"choices\":[{\"message\":{\"content\":\"hi\"}}],\"usage\":{"
+                "\"total_tokens\":12}}");
+    ok(f->ctx.usage.prompt_tokens == 5 && f->ctx.usage.completion_tokens == 7,
+       "a total alone: completion = total - the prompt estimate");
+
+    const char *ej = "{\"base_resp\":{\"status_code\":1002,\"status_msg\":\"slow down\"}}";
+    memset(&f->err, 0, sizeof f->err);
+    P->parse_error(&f->ctx, 500, ej, strlen(ej), &f->err);
+    ok(f->err.status == 429 && !strcmp(f->err.message, "slow down"),
+       "a JSON base_resp answer to a stream request is a 429 too");
+
+    /* The stream: a base_resp error event, and the whole answer that ends it. */
+    setup(f, 27, "https://api.minimax.chat", RELAY_CHAT);
+    is_int(event(f, ej), -1, "a base_resp error inside a stream fails it");
+    is_int(f->err.status, 429, "as a 429");
+    setup(f, 27, "https://api.minimax.chat", RELAY_CHAT);
+    f->ctx.include_usage = 1;
+    event(f, "{\"id\":\"m1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+             "\"abab6.5s-chat\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+             "\"content\":\"Hello\"}}]}");
+    sb_reset(&f->out);
+    is_int(event(f, "{\"id\":\"m1\",\"object\":\"chat.completion\",\"created\":1,\"model\":"
+                    "\"abab6.5s-chat\",\"choices\":[{\"index\":0,\"finish_reason\":\"stop\","
+                    "\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"}}],\"usage\":{"
+                    "\"prompt_tokens\":4,\"completion_tokens\":1,\"total_tokens\":5},"
+                    "\"base_resp\":{\"status_code\":0,\"status_msg\":\"\"}}"),
+           0, "the closing whole answer converts");
+    ok(f->ctx.finished, "and ends the stream");
+    ok(!strstr(f->out.p, "\"message\"") && strstr(f->out.p, "\"delta\":{}") &&
+           strstr(f->out.p, "\"finish_reason\":\"stop\"") &&
+           strstr(f->out.p, "\"object\":\"chat.completion.chunk\""),
+       "it becomes a finishing chunk with an empty delta, not the full text again");
+    ok(strstr(f->out.p, "\"total_tokens\":5") != NULL, "then the usage chunk, when asked for");
+    is_str(f->ctx.text.p, "Hello", "its text is not counted twice");
+    ok(f->ctx.usage.prompt_tokens == 4 && f->ctx.usage.completion_tokens == 1,
+       "its usage is billed");
+    setup(f, 27, "https://api.minimax.chat", RELAY_CHAT);
+    is_int(event(f, "{\"object\":\"chat.completion\",\"choices\":{\"message\":{}}}"), 0,
+           "a chat.completion whose choices is not an array (once a crash)");
+    is_int(event(f, "{\"object\":\"chat.completion\"}"), 0, "or that has no choices");
+    ok(!f->ctx.finished, "is no whole answer");
+}
+
 int main(void)
 {
     struct fixture f = {0};
+    test_cn_types(&f);
     test_urls(&f);
     test_headers_and_body(&f);
     test_response(&f);

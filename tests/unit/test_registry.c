@@ -23,6 +23,15 @@ int main(void)
     ok(channel_type_get(14)->prov == &provider_claude, "Anthropic is the Claude adaptor");
     ok(channel_type_get(24)->prov == &provider_gemini, "Gemini is the Gemini adaptor");
     ok(channel_type_get(35)->prov == &provider_cohere, "Cohere is the Cohere adaptor");
+    ok(channel_type_get(23)->prov == &provider_tencent, "Tencent is the Hunyuan adaptor");
+    ok(channel_type_get(27)->prov == &provider_openai &&
+           channel_type_get(27)->url_rule == URL_MINIMAX,
+       "MiniMax is OpenAI-compatible at its own chat path");
+    ok(channel_type_get(40)->url_rule == URL_ARK &&
+           channel_type_get(47)->url_rule == URL_QIANFAN_V2 &&
+           channel_type_get(49)->url_rule == URL_BAILIAN,
+       "Doubao, Baidu V2 and Ali Bailian have their path prefixes");
+    ok(channel_type_get(17)->prov == &provider_ali, "Ali is the DashScope adaptor");
 
     return done_testing();
 }
