@@ -31,7 +31,7 @@ static const struct channel_type types[] = {
     OPENAI_BALANCE(12, "API2GPT", "https://api.api2gpt.com", balance_api2gpt),
     OPENAI_BALANCE(13, "AIGC2D", "https://api.aigc2d.com", balance_aigc2d),
     {14, "Anthropic", "https://api.anthropic.com", &provider_claude, URL_APPEND, NULL, NULL},
-    {15, "Baidu", "https://aip.baidubce.com", NULL, URL_APPEND, NULL, NULL},
+    {15, "Baidu", "https://aip.baidubce.com", &provider_baidu, URL_APPEND, NULL, NULL},
     {16, "Zhipu", "https://open.bigmodel.cn", &provider_zhipu, URL_APPEND, NULL, NULL},
     {17, "Ali", "https://dashscope.aliyuncs.com", &provider_ali, URL_APPEND, NULL, NULL},
     {18, "Xunfei", "", &provider_spark, URL_APPEND, NULL, NULL},

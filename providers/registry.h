@@ -57,6 +57,7 @@ extern const struct provider provider_vertex;
 extern const struct provider provider_replicate;
 extern const struct provider provider_ali;
 extern const struct provider provider_spark;
+extern const struct provider provider_baidu;
 extern const struct provider provider_coze;
 extern const struct provider provider_cloudflare;
 extern const struct provider provider_aiproxylib;

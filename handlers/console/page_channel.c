@@ -19,6 +19,7 @@
 #include "providers/registry.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -273,6 +274,14 @@ static int form_page(struct req *r, int status, const struct form_vals *v, json_
         put_bool(t, "selected", ct->id == v->type);
         json_object_array_add(types, t);
     }
+    if (v->type > 0 && !channel_type_get(v->type)) {
+        /* An existing row of a type this build does not know keeps it when saved. */
+        json_object *t = jnew_obj();
+        json_object_object_add(t, "id", json_object_new_int(v->type));
+        put_str(t, "name", arena_printf(r->a, "%d (unknown, no adaptor)", v->type));
+        put_bool(t, "selected", 1);
+        json_object_array_add(types, t);
+    }
     json_object_object_add(d, "types", types);
     put_str(d, "type_name", type_name(v->type));
 
@@ -418,7 +427,8 @@ int p_channel_save(struct req *r)
         return 0;
     }
     int64_t t = 0;
-    if (parse_decimal(console_field(form, "type"), &t) < 0 || !channel_type_get((int)t) || t <= 0)
+    /* A type outside the registry is left to channel_type_check: an existing row keeps it. */
+    if (parse_decimal(console_field(form, "type"), &t) < 0 || t <= 0 || t > INT_MAX)
         put_err(&errors, "type", "Choose a type from the list."), t = 1;
     v.type = (int)t;
 #define F(field, name) v.field = console_field(form, name)

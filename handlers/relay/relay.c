@@ -748,8 +748,10 @@ static int attempt_once(struct attempt *at)
         attempt_release(at);
         if (stage == RELAY_CALL_STATUS || stage == RELAY_CALL_CREDENTIAL)
             channel_disable(rl, at->ch, &rl->err);
-        if (stage == RELAY_CALL_STATUS && rl->err.status == 401)
-            credcache_drop(app->creds, at->ch->id); /* the token may have been revoked */
+        /* The token may have been revoked; some upstreams say so inside a 200 answer,
+         * which the adaptor turns into a 401. */
+        if ((stage == RELAY_CALL_STATUS || stage == RELAY_CALL_PARSE) && rl->err.status == 401)
+            credcache_drop(app->creds, at->ch->id);
         return 1;
     }
     rl->responded = 1;
@@ -903,7 +905,7 @@ static int attempt_stream(struct attempt *at)
         if (!is_ok || !at->prov->may_follow_up) {
             answer_error(at->prov, &at->ctx, (int)at->status, at->body.p, at->body.len, &rl->err);
             channel_disable(rl, at->ch, &rl->err);
-            if (at->status == 401)
+            if (at->status == 401 || rl->err.status == 401)
                 credcache_drop(app->creds, at->ch->id); /* the token may have been revoked */
             break;
         }

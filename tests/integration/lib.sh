@@ -106,6 +106,12 @@ like() {
     fail "$3"; diag "     got: '$1'"; diag "expected to match: '$2'"; return 1
 }
 
+# unlike GOT ERE DESC: GOT does not match the extended regular expression.
+unlike() {
+    if ! [[ "$1" =~ $2 ]]; then pass "$3"; return 0; fi
+    fail "$3"; diag "got a match of '$2' in: '${1:0:400}'"; return 1
+}
+
 # done_testing: print the plan; the exit status says whether all passed.
 done_testing() {
     _tap_done=1

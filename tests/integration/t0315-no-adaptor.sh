@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# t0315: channel types this build has no adaptor for (15 Baidu here). Such a channel is never a
-# routing candidate: the relay serves the model from the other channels instead of failing
-# with 400. The API and the console refuse to create a channel of such a type or to switch one
-# to it, while an existing row of such a type (a One API database) stays readable and
-# editable in its other fields.
+# t0315: channel types this build has no adaptor for. Every type of One API's registry has one
+# now, so the test uses a type id outside it (99), as a database shared with a fork that added
+# types would hold. Such a channel is never a routing candidate: the relay serves the model
+# from the other channels instead of failing with 400. The API and the console refuse to
+# create a channel of such a type or to switch one to it, while an existing row of such a type
+# stays readable and editable in its other fields.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
 
 relay_env
 mock_start
-NONE=15 # Baidu: a row of the registry without an adaptor
+NONE=99 # no row of the registry
 keys_seen() {
     mock_ctl GET /_mock/requests
     "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
@@ -28,9 +29,9 @@ for cache in false true; do
         tag="$ws (memory cache $cache)"
 
         # --- the API refuses the type -----------------------------------------------------
-        oa_admin POST /api/channel/ "{\"type\":$NONE,\"name\":\"baidu\",\"key\":\"k-baidu\",\"models\":\"gpt-4o-mini\",\"group\":\"default\"}"
+        oa_admin POST /api/channel/ "{\"type\":$NONE,\"name\":\"zhipu\",\"key\":\"k-zhipu\",\"models\":\"gpt-4o-mini\",\"group\":\"default\"}"
         is "$OA_STATUS|$(json_fields success)" "200|false" "$tag: creating a channel of a type without an adaptor is refused"
-        like "$(json_fields message)" "^channel type $NONE \\(Baidu\\) is not supported by this build" "$tag: ... saying why"
+        like "$(json_fields message)" "^unknown channel type $NONE" "$tag: ... saying why"
         oa_admin POST /api/channel/ "{\"type\":999,\"name\":\"x\",\"key\":\"k-x\",\"models\":\"gpt-4o-mini\",\"group\":\"default\"}"
         is "$(json_fields success message)" "false|unknown channel type 999" "$tag: an unknown type is refused"
         is "$(n_channels)" 0 "$tag: ... and nothing was stored"
@@ -65,7 +66,7 @@ for cache in false true; do
         is "$(json_fields success data.type)" "true|1" "$tag: it may switch to a type with an adaptor"
         oa_admin PUT /api/channel/ "{\"id\":$good,\"type\":$NONE,\"name\":\"good-renamed\"}"
         is "$OA_STATUS|$(json_fields success)" "200|false" "$tag: switching a channel to a type without an adaptor is refused"
-        like "$(json_fields message)" "^channel type $NONE \\(Baidu\\) is not supported" "$tag: ... saying why"
+        like "$(json_fields message)" "^unknown channel type $NONE" "$tag: ... saying why"
         is "$(oa_db_query "SELECT type || '|' || name FROM channels WHERE id = $good")" "1|good" \
             "$tag: ... and nothing was changed"
 
@@ -73,13 +74,16 @@ for cache in false true; do
         jar=$OA_TMP/jar-$ws-$cache
         console_login "$jar" root 123456
         oa_req GET /channel/new -b "$jar"
-        like "$OA_BODY" "<option value=\"$NONE\">Baidu \\(no adaptor\\)</option>" \
-            "$tag: the console's form marks the type unavailable"
+        unlike "$OA_BODY" "value=\"$NONE\"" "$tag: the console's form does not offer the type"
+        unlike "$OA_BODY" "no adaptor" "$tag: ... and every type it offers has an adaptor"
         CSRF=$(page_csrf)
         page_post "$jar" /channel/save name=console type=$NONE key=k-console g_0=default models=gpt-4o-mini
         is "$OA_STATUS|$(n_channels)" "422|2" "$tag: the console refuses to create one"
-        like "$OA_BODY" 'is not supported by this build' "$tag: ... saying why"
+        like "$OA_BODY" 'unknown channel type' "$tag: ... saying why"
         oa_db_query "UPDATE channels SET type = $NONE WHERE id = $legacy" >/dev/null
+        oa_req GET "/channel/edit?id=$legacy" -b "$jar"
+        like "$OA_BODY" "<option value=\"$NONE\" selected>$NONE \\(unknown, no adaptor\\)</option>" \
+            "$tag: the edit form of such a row offers its own type"
         page_post "$jar" /channel/save id="$legacy" name=legacy-console type=$NONE key= "base_url=$MOCK_URL" \
             models=gpt-4o-mini g_0=default
         is "$OA_STATUS|$(oa_db_query "SELECT type || '|' || name FROM channels WHERE id = $legacy")" \

@@ -167,7 +167,7 @@ for ws in $(oa_webservers); do
 
     # ============================== the model lists ==============================
     oa_add_channel "{\"type\":1,\"name\":\"legacy\",\"key\":\"k-legacy\",\"base_url\":\"$MOCK_URL\",\"models\":\"ernie-only-model\",\"group\":\"default\"}"
-    oa_db_query "UPDATE channels SET type = 15 WHERE id = $CH_ID" >/dev/null # Baidu: no adaptor
+    oa_db_query "UPDATE channels SET type = 99 WHERE id = $CH_ID" >/dev/null # no adaptor
     oa_req GET /v1/models -H "Authorization: Bearer sk-$ROOT_KEY"
     ids=$("$OA_PY" -c 'import json,sys; print(",".join(sorted(m["id"] for m in json.load(sys.stdin)["data"])))' <<<"$OA_BODY")
     is "$ids" "$CLAUDE,$GEMINI,gpt-4o-mini,gpt-4o-mini-alias,text-embedding-ada-002" \

@@ -512,6 +512,9 @@ enum op {
     OP_AL_TASK,      /* DashScope: a task's state */
     OP_EDITS,        /* OpenAI's retired Edits API */
     OP_IMAGE_FILE,   /* GET/HEAD /img/{W}x{H}.{png,jpg,gif,webp}: a generated image file */
+    OP_BD_TOKEN,     /* Baidu: POST /oauth/2.0/token */
+    OP_BD_CHAT,      /* Baidu: POST .../wenxinworkshop/chat/{endpoint} */
+    OP_BD_EMBED,     /* Baidu: POST .../wenxinworkshop/embeddings/{endpoint} */
     OP_COZE_CHAT,    /* Coze /open_api/v2/chat */
     OP_CF_RUN,       /* Cloudflare Workers AI native /ai/run/{model} */
     OP_LIB_ASK,      /* AI Proxy Library /api/library/ask */
@@ -647,6 +650,15 @@ struct vertex {
     time_t expires[VX_MAX_TOKENS];
 };
 
+/* Baidu ERNIE: the tokens its OAuth endpoint issued, and how many. */
+#define BD_MAX_TOKENS 8
+struct baidu {
+    uint64_t exchanges; /* tokens issued since the last DELETE /_mock/baidu */
+    uint64_t issued;    /* tokens issued ever: numbers them */
+    uint64_t refused;   /* calls answered error_code 110 for their token */
+    char tokens[BD_MAX_TOKENS][96];
+};
+
 struct server {
     int lfd;            /* listening socket */
     int epfd;           /* epoll instance */
@@ -677,6 +689,7 @@ struct server {
     json_object *aws_keys; /* AWS access key -> secret, for SigV4 checks (POST /_mock/aws_keys) */
     struct vertex vx;      /* Vertex AI's token endpoint */
     struct zhipu zp;       /* Zhipu's keys and the tokens seen (POST /_mock/zhipu) */
+    struct baidu bd;       /* Baidu's token endpoint */
     struct rp_pred *preds; /* Replicate predictions, a ring of RP_MAX */
     uint64_t n_preds;      /* predictions created */
     char rbuf[65536];      /* recv() landing area, copied into conn.in */
@@ -6298,6 +6311,163 @@ static void ctl_spark(struct req *r)
     json_object_put(j);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Baidu ERNIE (wenxinworkshop). Keys "AK|SK" get tokens from /oauth/2.0/token (a client_id
+ * starting with "bad" is refused as Baidu refuses an unknown one); the model endpoints take
+ * the token from ?access_token= and answer, as Baidu does, every error with HTTP 200 and
+ * {"error_code","error_msg"}: 110 for a token it did not issue, 18 (QPS limit) for the
+ * directive status=429 and for every call of a client_id starting with "busy", 336003 for a system
+ * message inside messages. Answers are the documentation's transcripts: usage 6 + 8 for chat, 2
+ * prompt tokens per embedded input. */
+
+static void bd_reply(struct req *r, int code, const char *msg)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"error_code\":%d,\"error_msg\":", code);
+    buf_jstrz(b, msg);
+    buf_putc(b, '}');
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_bd_token(struct req *r)
+{
+    struct baidu *bd = &r->srv->bd;
+    char id[64] = "", secret[64] = "", grant[64] = "";
+    query_param(r->query, "grant_type", grant, sizeof grant);
+    query_param(r->query, "client_id", id, sizeof id);
+    query_param(r->query, "client_secret", secret, sizeof secret);
+    struct buf *b = body_reset(r->srv);
+    if (strcmp(r->method, "POST") || strcmp(grant, "client_credentials") || !*id || !*secret ||
+        has_prefix(id, "bad")) {
+        buf_lit(b, "{\"error\":\"invalid_client\",\"error_description\":\"unknown client id\"}");
+        send_body(r, 401, "application/json", NULL);
+        return;
+    }
+    bd->exchanges++;
+    bd->issued++;
+    char *t = bd->tokens[bd->issued % BD_MAX_TOKENS];
+    snprintf(t, sizeof bd->tokens[0], "24.mock%" PRIu64 ".2592000.%.40s", bd->issued, id);
+    buf_lit(b, "{\"refresh_token\":\"25.r3fr3sh\",\"expires_in\":2592000,\"session_key\":\"sk\","
+               "\"access_token\":");
+    buf_jstrz(b, t);
+    buf_lit(b, ",\"scope\":\"public\",\"session_secret\":\"ss\"}");
+    send_body(r, 200, "application/json", NULL);
+}
+
+static bool bd_token_ok(struct req *r)
+{
+    char t[96] = "";
+    query_param(r->query, "access_token", t, sizeof t);
+    for (size_t i = 0; *t && i < BD_MAX_TOKENS; i++)
+        if (!strcmp(t, r->srv->bd.tokens[i]))
+            return true;
+    return false;
+}
+
+static void bd_chat(struct req *r)
+{
+    static const char *const pieces[] = {"你好！", "有什么可以帮你？", ""};
+    json_object *msgs = jarr(r->json, "messages"), *st = jget(r->json, "stream");
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        const char *role = jstr(json_object_array_get_idx(msgs, i), "role");
+        if (!role || strcmp(role, i % 2 ? "assistant" : "user")) {
+            bd_reply(r, 336003, "the role of messages must alternate user and assistant");
+            return;
+        }
+    }
+    if (!jlen(msgs) || jlen(msgs) % 2 == 0) {
+        bd_reply(r, 336003, "the messages length must be odd");
+        return;
+    }
+    rec_tokens(r, 6, 8, true);
+    if (!st || !json_object_get_boolean(st)) {
+        struct buf *b = body_reset(r->srv);
+        buf_lit(b, "{\"id\":\"as-bcmt5ct4iy\",\"object\":\"chat.completion\",\"created\":"
+                   "1700000000,\"result\":\"你好！有什么可以帮你？\",\"is_truncated\":false,"
+                   "\"need_clear_history\":false,\"finish_reason\":\"normal\",\"usage\":{"
+                   "\"prompt_tokens\":6,\"completion_tokens\":8,\"total_tokens\":14}}");
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < 3; i++) {
+        rep_seg(&r->srv->rep, r->d.delay_ms);
+        struct buf *b = sse_data(r);
+        buf_fmt(b,
+                "{\"id\":\"as-s7g0kq1x2c\",\"object\":\"chat.completion\",\"created\":1700000001,"
+                "\"sentence_id\":%d,\"is_end\":%s,\"is_truncated\":false,\"result\":",
+                i, i == 2 ? "true" : "false");
+        buf_jstrz(b, pieces[i]);
+        buf_fmt(b,
+                ",\"need_clear_history\":false,\"finish_reason\":\"normal\",\"usage\":{"
+                "\"prompt_tokens\":6,\"completion_tokens\":%d,\"total_tokens\":%d}}\n\n",
+                i ? 8 : 3, i ? 14 : 9);
+        rep_event(r);
+    }
+    rep_finish(r);
+}
+
+static void bd_embed(struct req *r)
+{
+    json_object *input = jarr(r->json, "input");
+    size_t n = jlen(input);
+    if (!n) {
+        bd_reply(r, 336003, "input is required and must be a list of strings");
+        return;
+    }
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"id\":\"as-emb01\",\"object\":\"embedding_list\",\"created\":1700000003,"
+               "\"data\":[");
+    for (size_t i = 0; i < n; i++)
+        buf_fmt(b,
+                "%s{\"object\":\"embedding\",\"embedding\":[0.0123,-0.0456,0.0789],"
+                "\"index\":%zu}",
+                i ? "," : "", i);
+    buf_fmt(b, "],\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}", 2 * n, 2 * n);
+    rec_tokens(r, (int)(2 * n), 0, true);
+    send_body(r, 200, "application/json", NULL);
+}
+
+static void h_bd_call(struct req *r)
+{
+    if (strcmp(r->method, "POST") || !r->json) {
+        bd_reply(r, 336003, "a POST with a JSON body is required");
+        return;
+    }
+    if (!bd_token_ok(r)) {
+        r->srv->bd.refused++;
+        bd_reply(r, 110, "Access token invalid or no longer valid");
+        return;
+    }
+    char t[96] = "";
+    query_param(r->query, "access_token", t, sizeof t);
+    if (r->d.status == 429 || strstr(t, ".2592000.busy")) {
+        r->srv->st.injected_errors++;
+        bd_reply(r, 18, "Open api qps request limit reached");
+        return;
+    }
+    if (r->op == OP_BD_CHAT)
+        bd_chat(r);
+    else
+        bd_embed(r);
+}
+
+/* /_mock/baidu: GET the counters; DELETE zeroes them and revokes every token issued. */
+static void ctl_baidu(struct req *r)
+{
+    struct baidu *bd = &r->srv->bd;
+    if (!strcmp(r->method, "DELETE")) {
+        bd->exchanges = bd->refused = 0;
+        memset(bd->tokens, 0, sizeof bd->tokens);
+    } else if (strcmp(r->method, "GET")) {
+        ctl_msg(r, 405, "use GET or DELETE");
+        return;
+    }
+    struct buf *b = body_reset(r->srv);
+    buf_fmt(b, "{\"exchanges\":%" PRIu64 ",\"refused\":%" PRIu64 "}", bd->exchanges, bd->refused);
+    send_body(r, 200, "application/json", NULL);
+}
+
 static void control(struct req *r)
 {
     struct server *srv = r->srv;
@@ -6336,6 +6506,8 @@ static void control(struct req *r)
         ctl_vertex(r);
     } else if (!strcmp(what, "zhipu")) {
         ctl_zhipu(r);
+    } else if (!strcmp(what, "baidu")) {
+        ctl_baidu(r);
     } else if (!strcmp(what, "health")) {
         ctl_msg(r, 200, "ok");
     } else {
@@ -6702,6 +6874,17 @@ static void route(struct req *r)
         r->op = openai_op(slash);
         return;
     }
+    if (!strcmp(p, "/oauth/2.0/token")) {
+        r->op = OP_BD_TOKEN;
+        return;
+    }
+    if (has_prefix(p, "/rpc/2.0/ai_custom/v1/wenxinworkshop/")) {
+        const char *ep = p + strlen("/rpc/2.0/ai_custom/v1/wenxinworkshop/");
+        r->op = has_prefix(ep, "chat/")         ? OP_BD_CHAT
+                : has_prefix(ep, "embeddings/") ? OP_BD_EMBED
+                                                : OP_NONE;
+        return;
+    }
     if (hfind(r, "x-tc-action")) {
         r->prov = P_TENCENT;
         r->op = OP_TC;
@@ -6865,6 +7048,7 @@ static void directive_text(struct req *r, struct buf *t)
     case OP_CHAT:
     case OP_MM_CHAT:
     case OP_OL_CHAT:
+    case OP_BD_CHAT:
     case OP_MESSAGES:
     case OP_BR_INVOKE:
     case OP_BR_STREAM:
@@ -7030,8 +7214,16 @@ static void dispatch(struct server *srv, struct req *r)
     if (r->prov == P_ZHIPU && !zp_authorized(r))
         goto out;
 
+    if (r->op == OP_BD_TOKEN) {
+        h_bd_token(r);
+        goto out;
+    }
     directive_text(r, &srv->text);
     dir_scan(&r->d, srv->text.p, srv->text.len);
+    if (r->op == OP_BD_CHAT || r->op == OP_BD_EMBED) {
+        h_bd_call(r);
+        goto out;
+    }
 
     json_object *entry = script_pop(srv, r->key);
     if (entry) {
@@ -7143,6 +7335,9 @@ static void dispatch(struct server *srv, struct req *r)
     case OP_LIB_ASK: h_lib_ask(r); break;
     case OP_ZP_V3: h_zp_v3(r); break;
     case OP_VX_TOKEN:
+    case OP_BD_TOKEN:
+    case OP_BD_CHAT:
+    case OP_BD_EMBED:
     case OP_NONE: break;
     }
 out:
