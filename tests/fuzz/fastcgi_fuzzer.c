@@ -107,8 +107,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (fcgi_begin(&c, a) == 0) {
         const char *m = fcgi_param(&c, "REQUEST_METHOD");
         char body[1000];
-        /* Drain the body: the reader must survive any record sequence. */
-        while (fcgi_read(&c, body, sizeof body) > 0)
+        /* Drain the body: the reader must survive any record sequence; a failed read (n < 0)
+         * ends the connection. */
+        long n;
+        while ((n = fcgi_read(&c, body, sizeof body)) > 0)
             ;
         if (m && !strcmp(m, "STREAM"))
             fcgi_stream(&c);
