@@ -301,17 +301,20 @@ static int build_chat(struct prov_ctx *ctx, json_object *body, struct prov_error
         if (role && !strcmp(role, "developer"))
             role = "system";
         json_object_object_add(o, "Role", json_object_new_string(role ? role : "user"));
-        /* Images go in Contents (the vision models), which stands instead of Content. */
+        int has_calls =
+            json_object_is_type(calls, json_type_array) && json_object_array_length(calls);
+        const char *text = content_text(ctx->a, content);
+        /* Images go in Contents (the vision models), which stands instead of Content. Hunyuan
+         * refuses an empty Content: a call without text has none, as OpenAI's has null. */
         if (has_image(content)) {
             if (add_contents(content, o, err) < 0)
                 return -1;
-        } else {
-            json_object_object_add(o, "Content",
-                                   json_object_new_string(content_text(ctx->a, content)));
+        } else if (*text || !has_calls) {
+            json_object_object_add(o, "Content", json_object_new_string(text));
         }
         if (role && !strcmp(role, "tool") && call_id)
             json_object_object_add(o, "ToolCallId", json_object_new_string(call_id));
-        if (json_object_is_type(calls, json_type_array) && json_object_array_length(calls))
+        if (has_calls)
             json_object_object_add(o, "ToolCalls", calls_in(calls));
     }
     json_object_object_add(body, "Stream", json_object_new_boolean(ctx->is_stream));

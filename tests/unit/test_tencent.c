@@ -560,14 +560,15 @@ static void test_tools_request(void)
         &err);
     ok(json_same(body, "{\"Model\":\"hunyuan-functioncall\",\"Messages\":["
                        "{\"Role\":\"user\",\"Content\":\"Weather in Beijing?\"},"
-                       "{\"Role\":\"assistant\",\"Content\":\"\",\"ToolCalls\":[{\"Id\":\"call_1\","
+                       "{\"Role\":\"assistant\",\"ToolCalls\":[{\"Id\":\"call_1\","
                        "\"Type\":\"function\",\"Function\":{\"Name\":\"get_weather\",\"Arguments\":"
                        "\"{\\\"city\\\":\\\"Beijing\\\"}\"}}]},"
                        "{\"Role\":\"tool\",\"Content\":\"sunny, 25C\",\"ToolCallId\":\"call_1\"}],"
                        "\"Stream\":false,\"Tools\":[" WEATHER_HY "," TIME_HY "],"
                        "\"ToolChoice\":\"custom\",\"CustomTool\":" WEATHER_HY "}"),
        "tools: function tools become Tools (Parameters a JSON string, other tool types "
-       "dropped), assistant tool_calls ToolCalls, tool messages ToolCallId, a named "
+       "dropped), assistant tool_calls ToolCalls (no empty Content beside them), tool messages "
+       "ToolCallId, a named "
        "tool_choice custom with CustomTool");
     fixture_fini(&f);
 
