@@ -127,11 +127,9 @@ for ws in $(oa_webservers); do
     relay_bill "$ws: failed stream" 0.5 2
 
     chat "Go [[mock fail_after=0 fail=error msg=\\\"Range of input length should be [1, 6000]\\\" err_code=InvalidParameter]]" '"stream":true' -N
-    sse
-    is "$OA_STATUS|$done_last|$content|$errors" "200|1||1" \
-        "$ws: stream: an event:error frame before any output is an error event, not a silent success"
-    like "$OA_BODY" '"code":"InvalidParameter"' "$ws: ... with DashScope's code"
-    relay_bill "$ws: stream failed at once" 0.5 2
+    is "$OA_STATUS|$(json_fields error.code error.type)" "400|InvalidParameter|InvalidParameter" \
+        "$ws: stream: an event:error frame before any output is DashScope's error with its status, not a 200 stream"
+    like "$(json_fields error.message)" 'Range of input length' "$ws: ... with DashScope's message"
 
     # --- errors ----------------------------------------------------------------------------
     chat "x [[mock status=401]]"
@@ -187,6 +185,15 @@ for ws in $(oa_webservers); do
     chat "hi"
     is "$OA_STATUS|$(json_fields error.message)" "429|当前分组上游负载已饱和，请稍后再试 (request id: $(header X-Oneapi-Request-Id))" \
         "$ws: rate limit everywhere: an OpenAI-shaped 429 with One API's saturated-group message"
+    # DashScope may also refuse a stream with HTTP 200 and a first event:error frame.
+    mock_ctl DELETE /_mock/script
+    mock_reset
+    mock_ctl POST /_mock/script '{"key":"sk-ali-a","responses":[{"mock":"fail_after=0 fail=error err_code=Throttling.RateQuota"}]}'
+    chat "hi" '"stream":true' -N
+    sse
+    is "$OA_STATUS|$done_last|$errors|$content|$(keys_seen)" "200|1|0|Hello from mock|sk-ali-a,sk-ali-b" \
+        "$ws: rate limit: a Throttling event:error as the stream's first frame is retried on the other channel"
+    relay_bill "$ws: rate limit stream retry" 0.5 2
     mock_ctl DELETE /_mock/script
     oa_admin PUT /api/channel/ "{\"id\":$CH_ID,\"status\":2}"
 
