@@ -97,4 +97,19 @@ int prov_embedding_add(struct arena *a, struct json_object *data, size_t index,
  * lives, or in a. */
 const char *prov_content_text(struct arena *a, struct json_object *content);
 
+/* A base64 data: URL, split; both pointers point into the URL. */
+struct prov_data_url {
+    const char *mime; /* the media type, mime_len bytes (0 when the URL names none) */
+    size_t mime_len;
+    const char *data; /* the base64 payload, to the end of the URL, never empty */
+};
+/* Splits url, "data:[<media type>][;<param>]*;base64,<payload>", into out. -1 for anything
+ * else: NULL, another scheme, a payload that is not base64 or is empty. */
+int prov_data_url(const char *url, struct prov_data_url *out);
+/* The image of an OpenAI image_url part ({"image_url":{"url":...}} or {"image_url":"..."}),
+ * split into out. For adaptors with needs_inline_images the core has turned every http(s)
+ * URL into a data: URL before build_request, so any other URL is the client's mistake: -1
+ * with err a 400 invalid_request_error for param "messages" (static text). */
+int prov_image_data(struct json_object *part, struct prov_data_url *out, struct prov_error *err);
+
 #endif
