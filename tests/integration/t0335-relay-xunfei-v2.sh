@@ -175,6 +175,14 @@ for ws in $(oa_webservers); do
         "$ws: 11202 as a stream's first chunk: retried on the other channel before the client saw a byte" \
         "the relay does not yet retry an error in a stream's first event"
     mock_ctl DELETE /_mock/script
+    relay_bill_start # the case above settles differently with and without the retry
+    mock_reset
+    mock_ctl POST /_mock/script "{\"key\":\"$KA\",\"responses\":[{\"body\":{\"code\":11202,\"message\":\"AppIdQpsOverFlowError\",\"sid\":\"cha0@dx1\"}}]}"
+    ask "{\"model\":\"$MAX\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}" -N
+    sse
+    is "$OA_STATUS|$done_last|$content|$errors|$(keys_statuses)" "200|1|Hello from mock|0|$KA:200,$KB:200" \
+        "$ws: 11202 as a JSON answer where a stream was asked: retried on the other channel"
+    relay_bill "$ws: stream rate limit (JSON) retry" 0.5 2
 
     ask "{\"model\":\"$MAX\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Go [[mock fail_after=1 fail=error]]\"}]}" -N
     sse
