@@ -5,8 +5,10 @@
 # written "data:{...}" without a space. Non-stream and stream chats, usage billed exactly as
 # Spark reported it, an unknown password refused as an OpenAI error, Spark's QPS limit
 # (code 11202 inside an HTTP 200) a 429 retried on the type's other channel (and One API's
-# saturated-group message when every channel is limited), an error chunk mid-stream, and
-# the official OpenAI SDK (skipped without node and npm).
+# saturated-group message when every channel is limited), also when it answers a stream
+# request (as JSON, or as the stream's first chunk: a TODO until the relay retries an error
+# in a stream's first event), an error chunk mid-stream, and the official OpenAI SDK
+# (skipped without node and npm).
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
