@@ -64,6 +64,25 @@ struct json_object *prov_parse_object(const char *s, size_t n)
     return NULL;
 }
 
+const char *prov_answer_model(const struct prov_ctx *ctx)
+{
+    if (ctx->origin_model && *ctx->origin_model)
+        return ctx->origin_model;
+    return ctx->model ? ctx->model : "";
+}
+
+const char *prov_config_str(struct prov_ctx *ctx, const char *key)
+{
+    const char *cfg = ctx->ch && ctx->ch->config ? ctx->ch->config : "";
+    if (!*cfg)
+        return NULL;
+    json_object *j = jparse(cfg, strlen(cfg), 0, NULL);
+    const char *v = jstr(j, key);
+    v = v && *v ? arena_strdup(ctx->a, v) : NULL;
+    json_object_put(j);
+    return v;
+}
+
 /* "data: {id, object, created, model," of every chunk. */
 static void chunk_head(struct strbuf *out, const struct prov_chunk *c)
 {

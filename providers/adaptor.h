@@ -31,6 +31,14 @@ const char *prov_error_message(struct json_object *root);
  * NULL for anything else, an upstream's broken body included. */
 struct json_object *prov_parse_object(const char *s, size_t n);
 
+/* The model named in answers to the client: the one it asked for, else the one sent upstream,
+ * else "". */
+const char *prov_answer_model(const struct prov_ctx *ctx);
+/* The value of key in the channel's JSON config when it is a non-empty string, copied into
+ * ctx->a; NULL otherwise, also for an empty or broken config (a broken config must not break
+ * the channel, it only loses its settings). */
+const char *prov_config_str(struct prov_ctx *ctx, const char *key);
+
 /* The fixed part of every chat.completion.chunk of one stream. */
 struct prov_chunk {
     const char *id;    /* "chatcmpl-..." */

@@ -214,28 +214,28 @@ for ws in $(oa_webservers); do
         mock_ctl DELETE /_mock/script
     done
 
-    # --- errors inside a 200 stream (last: such a failed stream is not billed like the others) --
-    ask "{\"model\":\"$MM\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x [[mock status=429 msg=\\\"rate limit exceeded(RPM)\\\"]]\"}]}" -N
+    # --- errors inside a 200 stream -----------------------------------------------------------
+    # MiniMax answers a rate-limited stream with HTTP 200 and one event of base_resp 1002:
+    # nothing has reached the client yet, so the relay tries the type's other channel.
+    mock_reset
+    mock_ctl POST /_mock/script '{"key":"mm-key-a","responses":[{"status":429}]}'
+    ask "{\"model\":\"$MM\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" -N
     sse
-    is "$OA_STATUS|$errors|$done_last" "200|1|1" "$ws: minimax: an error event inside the stream becomes an OpenAI error event"
-    like "$OA_BODY" 'rate limit exceeded\(RPM\)' "$ws: minimax: ... with MiniMax's status_msg"
+    is "$OA_STATUS|$errors|$done_last|$content" "200|0|1|Hello from mock" \
+        "$ws: minimax: a rate limit as the stream's first event is retried on the other channel"
+    like "$(keys_statuses)" '^mm-key-a:200,mm-key-b:200$' "$ws: minimax: ... both channels answered 200 streams"
+    relay_bill "$ws: minimax stream retried" 0.5 2
+    mock_ctl DELETE /_mock/script
+    ask "{\"model\":\"$MM\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x [[mock status=429 msg=\\\"rate limit exceeded(RPM)\\\"]]\"}]}" -N
+    is "$OA_STATUS|$(json_fields error.message)" "429|当前分组上游负载已饱和，请稍后再试 (request id: $(header X-Oneapi-Request-Id))" \
+        "$ws: minimax: a rate limit as every channel's first stream event: One API's 429, not a 200 stream"
     ask "{\"model\":\"$HY\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x [[mock status=400 msg=\\\"bad Messages\\\"]]\"}]}"
     is "$OA_STATUS|$(json_fields error.code)" "400|InvalidParameter" \
         "$ws: hunyuan: a JSON error answering a stream request is detected, not parsed as SSE"
 
     # --- the official OpenAI SDK ------------------------------------------------------------
-    if ! { have node && have npm; }; then
-        skip "$ws: the official OpenAI SDK" "node and npm are needed"
-    else
-        sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-        if [[ ! -d $sdk_dir/node_modules/openai ]]; then
-            mkdir -p "$sdk_dir"
-            (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-                timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) ||
-                fail "$ws: cannot install the openai package: $(tail -3 "$OA_TMP/npm.log" 2>/dev/null)"
-        fi
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 180 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$CHATS" "$EMBS" 2>&1)
+    if sdk_check "$ws: the official OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$CHATS" "$EMBS")
         tap_relay "$ws" "$res"
     fi
     oa_stop
