@@ -6,9 +6,8 @@
 # Spark reported it, an unknown password refused as an OpenAI error, Spark's QPS limit
 # (code 11202 inside an HTTP 200) a 429 retried on the type's other channel (and One API's
 # saturated-group message when every channel is limited), also when it answers a stream
-# request (as JSON, or as the stream's first chunk: a TODO until the relay retries an error
-# in a stream's first event), an error chunk mid-stream, and the official OpenAI SDK
-# (skipped without node and npm).
+# request (as JSON, or as the stream's first chunk, before the client saw a byte), an error
+# chunk mid-stream, and the official OpenAI SDK (skipped without node and npm).
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
@@ -23,26 +22,12 @@ KBAD=ZzZzZzZzZzZzZzZzZzZz:not-a-known-password
 
 sse() { IFS='|' read -r done_last content _ _ finish usage _ errors events other <<<"$(sse_summary)"; }
 ask() { local b=$1; shift; oa_relay /v1/chat/completions "$ROOT_KEY" "$b" "$@"; }
-# todo_is GOT WANT DESC REASON: "is" for behaviour not there yet (TAP TODO): a failure does
-# not fail the run, and a pass is reported as an unexpected pass, to drop the TODO then.
-todo_is() {
-    if [[ "$1" == "$2" ]]; then pass "$3 # TODO $4"; return 0; fi
-    fail "$3 # TODO $4"; _tap_failed=$((_tap_failed - 1)); diag "     got: '$1'"; diag "expected: '$2'"
-}
 # keys_statuses: "key:status,..." of every request the mock recorded since its reset.
 keys_statuses() {
     mock_ctl GET /_mock/requests
     "$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["key"], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
 }
 
-sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-sdk_ready() {
-    have node && have npm || return 1
-    [[ -d $sdk_dir/node_modules/openai ]] && return 0
-    mkdir -p "$sdk_dir"
-    (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-        timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1)
-}
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
 const [base, key, model, bad] = process.argv.slice(2);
@@ -173,11 +158,10 @@ for ws in $(oa_webservers); do
     mock_ctl POST /_mock/script "{\"key\":\"$KA\",\"responses\":[{\"status\":429}]}"
     ask "{\"model\":\"$MAX\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}" -N
     sse
-    todo_is "$OA_STATUS|$done_last|$content|$errors|$(keys_statuses)" "200|1|Hello from mock|0|$KA:200,$KB:200" \
-        "$ws: 11202 as a stream's first chunk: retried on the other channel before the client saw a byte" \
-        "the relay does not yet retry an error in a stream's first event"
+    is "$OA_STATUS|$done_last|$content|$errors|$(keys_statuses)" "200|1|Hello from mock|0|$KA:200,$KB:200" \
+        "$ws: 11202 as a stream's first chunk: retried on the other channel before the client saw a byte"
+    relay_bill "$ws: stream rate limit (first chunk) retry" 0.5 2
     mock_ctl DELETE /_mock/script
-    relay_bill_start # the case above settles differently with and without the retry
     mock_reset
     mock_ctl POST /_mock/script "{\"key\":\"$KA\",\"responses\":[{\"body\":{\"code\":11202,\"message\":\"AppIdQpsOverFlowError\",\"sid\":\"cha0@dx1\"}}]}"
     ask "{\"model\":\"$MAX\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}" -N
@@ -193,11 +177,8 @@ for ws in $(oa_webservers); do
     like "$OA_BODY" '"code":"10012"' "$ws: ... with Spark's code"
 
     # --- the official SDK --------------------------------------------------------------------
-    if ! sdk_ready; then
-        skip "$ws: the OpenAI SDK" "node and npm are needed"
-    else
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$MAX" "$ULTRA" 2>&1)
+    if sdk_check "$ws: the OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$MAX" "$ULTRA")
         tap_relay "$ws" "$res"
     fi
     oa_stop
