@@ -66,14 +66,6 @@ static const char *map_finish(const char *reason)
     return "stop";
 }
 
-/* The model named in answers: what the client asked for, else the one sent upstream. */
-static const char *answer_model(const struct prov_ctx *ctx)
-{
-    if (ctx->origin_model && *ctx->origin_model)
-        return ctx->origin_model;
-    return ctx->model ? ctx->model : "";
-}
-
 /* The first element of array member key of j, or NULL (json-c asserts on a non-array). */
 static json_object *first_of(json_object *j, const char *key)
 {
@@ -471,7 +463,7 @@ static int chat_response(struct prov_ctx *ctx, json_object *resp, struct strbuf 
     json_object *choices;
     json_object *res =
         prov_completion_new(arena_printf(ctx->a, "chatcmpl-%s", id ? id : ctx->request_id),
-                            ctx->created, answer_model(ctx), &choices);
+                            ctx->created, prov_answer_model(ctx), &choices);
     json_object_array_add(choices,
                           prov_choice_new(0, "message",
                                           prov_message_new(text, strlen(text), NULL, 0,
@@ -507,7 +499,7 @@ static int embedding_response(struct prov_ctx *ctx, json_object *resp, struct st
             return bad_upstream_json(err);
         }
     }
-    json_object_object_add(res, "model", json_object_new_string(answer_model(ctx)));
+    json_object_object_add(res, "model", json_object_new_string(prov_answer_model(ctx)));
     usage_fill(ctx, jget(resp, "Usage"));
     json_object *u = jnew_obj();
     json_object_object_add(u, "prompt_tokens", json_object_new_int64(ctx->usage.prompt_tokens));
@@ -550,7 +542,7 @@ static struct tc_stream *stream_state(struct prov_ctx *ctx, const char *id)
     st = arena_calloc(ctx->a, 1, sizeof *st);
     st->chunk.id = arena_printf(ctx->a, "chatcmpl-%s",
                                 id && *id ? id : (ctx->request_id ? ctx->request_id : ""));
-    st->chunk.model = answer_model(ctx);
+    st->chunk.model = prov_answer_model(ctx);
     st->chunk.created = ctx->created;
     st->chunk.usage_null = ctx->include_usage;
     ctx->state = st;
