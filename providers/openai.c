@@ -54,7 +54,8 @@ static const struct {
 
 /* Stream state, in the request arena (ctx->state). */
 struct oa_stream {
-    int is_finish_seen; /* a chunk carried a finish_reason */
+    int is_finish_seen;   /* a chunk carried a finish_reason */
+    const char *spark_id; /* Spark HTTP: the id of the stream's chunks, once one came */
 };
 
 static void add_header(struct prov_ctx *ctx, struct prov_request *out, const char *h)
@@ -273,6 +274,41 @@ static int base_resp_error(struct prov_ctx *ctx, json_object *j, struct prov_err
                      NULL, arena_strdup(ctx->a, msg && *msg ? msg : "the upstream failed"));
 }
 
+static int is_spark_http(const struct prov_ctx *ctx)
+{
+    return ctx->ch && ctx->ch->type == CHANNEL_TYPE_XUNFEI_V2;
+}
+
+/* iFlytek Spark's HTTP answers and chunks lack OpenAI's id, object, model and created, and
+ * its choices their finish_reason, which clients read: fills in what is missing (whole:
+ * a chat.completion, whose choices all end with "stop"; else a chunk). */
+static void spark_http_fill(struct prov_ctx *ctx, json_object *j, int whole)
+{
+    if (!jstr(j, "id")) {
+        const char *sid = jstr(j, "sid");
+        json_object_object_add(j, "id",
+                               json_object_new_string(arena_printf(
+                                   ctx->a, "chatcmpl-%s", sid && *sid ? sid : ctx->request_id)));
+    }
+    if (!jstr(j, "object"))
+        json_object_object_add(
+            j, "object",
+            json_object_new_string(whole ? "chat.completion" : "chat.completion.chunk"));
+    if (!jget(j, "created"))
+        json_object_object_add(j, "created", json_object_new_int64(ctx->created));
+    if (!jstr(j, "model"))
+        json_object_object_add(j, "model", json_object_new_string(prov_answer_model(ctx)));
+    json_object *choices = jget(j, "choices");
+    for (size_t i = 0; whole && json_object_is_type(choices, json_type_array) &&
+                       i < json_object_array_length(choices);
+         i++) {
+        json_object *c = json_object_array_get_idx(choices, i);
+        const char *fr = jstr(c, "finish_reason");
+        if (json_object_is_type(c, json_type_object) && !(fr && *fr))
+            json_object_object_add(c, "finish_reason", json_object_new_string("stop"));
+    }
+}
+
 /* Appends the data event of a chunk to out as the upstream sent it. */
 static void forward(struct strbuf *out, const char *data, size_t n)
 {
@@ -324,8 +360,13 @@ static int openai_response(struct prov_ctx *ctx, const char *body, size_t n, str
     }
     take_usage(ctx, j);
     take_text(ctx, j, "message");
+    if (is_spark_http(ctx)) {
+        spark_http_fill(ctx, j, 1);
+        jput(out, j);
+    } else {
+        sb_putn(out, body, n);
+    }
     json_object_put(j);
-    sb_putn(out, body, n);
     return 0;
 }
 
@@ -389,6 +430,21 @@ static int has_finish(json_object *j)
     return 0;
 }
 
+/* Spark's HTTP streams end without a finish_reason: the closing chunk clients wait for. */
+static void spark_http_finish(struct prov_ctx *ctx, struct oa_stream *st, struct strbuf *out)
+{
+    if (st->is_finish_seen)
+        return;
+    struct prov_chunk c = {
+        .id = st->spark_id ? st->spark_id : arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id),
+        .model = prov_answer_model(ctx),
+        .created = ctx->created};
+    json_object *delta = jnew_obj();
+    prov_chunk_put(out, &c, 0, delta, "stop");
+    json_object_put(delta);
+    st->is_finish_seen = 1;
+}
+
 static int openai_event(struct prov_ctx *ctx, const char *event, const char *data, size_t n,
                         struct strbuf *out, struct prov_error *err)
 {
@@ -396,10 +452,12 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
     if (!ctx->state)
         ctx->state = arena_calloc(ctx->a, 1, sizeof(struct oa_stream));
     struct oa_stream *st = ctx->state;
-    if (!data)
-        return 0; /* end of the upstream: OpenAI streams need no closing */
-    if (n == 6 && !memcmp(data, "[DONE]", 6)) {
-        ctx->finished = 1;
+    if (!data || (n == 6 && !memcmp(data, "[DONE]", 6))) {
+        if (is_spark_http(ctx) && st->spark_id)
+            spark_http_finish(ctx, st, out);
+        /* Otherwise an OpenAI stream that ends without [DONE] needs no closing. */
+        if (data)
+            ctx->finished = 1;
         return 0;
     }
     json_object *j = prov_parse_object(data, n);
@@ -425,12 +483,23 @@ static int openai_event(struct prov_ctx *ctx, const char *event, const char *dat
         json_object_is_type(choices, json_type_array) && json_object_array_length(choices) == 0;
     int has_usage = json_object_is_type(jget(j, "usage"), json_type_object);
     take_text(ctx, j, "delta");
-    json_object_put(j);
     /* Azure's prompt-filter chunks carry no choices and no usage: drop them. A usage-only
      * chunk reaches the client only when it asked for usage. */
-    if (empty_choices && (!has_usage || !ctx->include_usage))
+    if (empty_choices && (!has_usage || !ctx->include_usage)) {
+        json_object_put(j);
         return 0;
-    forward(out, data, n);
+    }
+    if (is_spark_http(ctx)) {
+        spark_http_fill(ctx, j, 0);
+        if (!st->spark_id)
+            st->spark_id = arena_strdup(ctx->a, jstr(j, "id"));
+        SB_LIT(out, "data: ");
+        jput(out, j);
+        SB_LIT(out, "\n\n");
+    } else {
+        forward(out, data, n);
+    }
+    json_object_put(j);
     return 0;
 }
 

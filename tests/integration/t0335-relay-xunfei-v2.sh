@@ -36,11 +36,11 @@ const out = [];
 const check = (name, cond, detail) => out.push(`${cond ? "ok" : "not ok"} ${name}${cond ? "" : " # " + JSON.stringify(detail)}`);
 try {
   const r = await client.chat.completions.create({ model, messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Say hello" }] });
-  check("sdk: chat", r.choices[0].message.role === "assistant" && r.choices[0].message.content === "Hello from mock" && r.usage.completion_tokens === 3 && r.usage.total_tokens === r.usage.prompt_tokens + 3, r);
-  let text = "", usage = null, n = 0;
+  check("sdk: chat", r.object === "chat.completion" && r.model === model && r.choices[0].finish_reason === "stop" && r.choices[0].message.role === "assistant" && r.choices[0].message.content === "Hello from mock" && r.usage.completion_tokens === 3 && r.usage.total_tokens === r.usage.prompt_tokens + 3, r);
+  let text = "", usage = null, n = 0, finish = null;
   const s = await client.chat.completions.create({ model, stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "Say hello" }] });
-  for await (const c of s) { n++; if (c.choices[0]?.delta?.content) text += c.choices[0].delta.content; if (c.usage) usage = c.usage; }
-  check("sdk: stream with include_usage", text === "Hello from mock" && n === 4 && usage && usage.completion_tokens === 3 && usage.total_tokens === usage.prompt_tokens + 3, { text, n, usage });
+  for await (const c of s) { n++; if (c.choices[0]?.delta?.content) text += c.choices[0].delta.content; if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason; if (c.usage) usage = c.usage; }
+  check("sdk: stream with include_usage", text === "Hello from mock" && n === 5 && finish === "stop" && usage && usage.completion_tokens === 3 && usage.total_tokens === usage.prompt_tokens + 3, { text, n, finish, usage });
 } catch (e) {
   out.push(`not ok sdk: exception # ${String(e)} ${JSON.stringify(e?.error ?? "")}`);
 }
@@ -107,9 +107,9 @@ for ws in $(oa_webservers); do
     ask "{\"model\":\"$LITE\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Go [[mock chunks=4 text=ni]]\"}]}" -N
     sse
     billed_p=$(mock_last prompt_tokens)
-    is "$OA_STATUS|$(header Content-Type)|$done_last|$content|$errors|$events|$usage" \
-        "200|text/event-stream|1|ni ni ni ni|0|5|$billed_p/4" \
-        "$ws: stream: Spark's chunks, the usage in the last, one [DONE]"
+    is "$OA_STATUS|$(header Content-Type)|$done_last|$content|$errors|$events|$usage|$finish" \
+        "200|text/event-stream|1|ni ni ni ni|0|6|$billed_p/4|stop" \
+        "$ws: stream: Spark's chunks, the usage in the last, a closing chunk with finish_reason stop (Spark sends none), one [DONE]"
     is "$(grep -c '^data:[^ ]' <<<"$OA_BODY")" 0 "$ws: stream: every line reaches the client as 'data: '"
     is "$(mock_last path status)" "/spark-api-open/v1/chat/completions|200" "$ws: stream: the same path"
     relay_bill "$ws: stream" 0.5 2

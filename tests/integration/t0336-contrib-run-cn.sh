@@ -17,6 +17,8 @@ ZP_ID=d2b1f0c2e7a44b8c9f0e1d2c3b4a5968 ZP_SECRET=QzN1aVhDd0RrS2pVbE5tTw
 mock_ctl POST /_mock/zhipu "{\"id\":\"$ZP_ID\",\"secret\":\"$ZP_SECRET\"}"
 # Spark's documented example credentials, which the mock knows from the start.
 SPARK_KEY="1a2b3c4d|MjlmNzkzNmZkMDQ2OTc0ZDdmNGE2ZTZi|addd2272b6d8b7c8abdd79531420ca3b"
+# Spark's HTTP API (Xunfei V2) takes "<APIKey>:<APISecret>" of the same credentials.
+XF_PASSWORD="addd2272b6d8b7c8abdd79531420ca3b:MjlmNzkzNmZkMDQ2OTc0ZDdmNGE2ZTZi"
 
 # type|name|key|chat model|embedding model ("" without)|model mapping ("" without)
 CHANNELS=(
@@ -26,6 +28,7 @@ CHANNELS=(
     "17|ali|sk-ali-a|qwen-plus|text-embedding-v1|"
     "49|bailian|sk-qw-a|qwen-max|text-embedding-v3|"
     "18|spark|$SPARK_KEY|Spark-Max||"
+    "48|spark-http|$XF_PASSWORD|generalv3.5||"
     "23|hunyuan|1250000000|AKIDmockA|AKIDmockA-secret|hunyuan-lite|hunyuan-embedding|"
     "27|minimax|mm-key-a|abab6.5s-chat||"
     "40|doubao|ark-key-a|doubao-pro-32k|doubao-embedding|{\\\"doubao-pro-32k\\\":\\\"ep-20240608051426-tkxvl\\\"}"
@@ -67,7 +70,9 @@ for c in "${CHANNELS[@]}"; do
     type=${f[0]} name=${f[1]} chat=${f[n - 4]} emb=${f[n - 3]} mapping=${f[n - 2]}
     key=$(IFS='|'; echo "${f[*]:2:n-6}")
     models=$chat${emb:+,$emb}
-    admin POST /api/channel/ "{\"type\":$type,\"name\":\"$name\",\"key\":\"$key\",\"base_url\":\"$MOCK_URL\",\"models\":\"$models\",\"group\":\"default\"${mapping:+,\"model_mapping\":\"$mapping\"}}"
+    base=$MOCK_URL
+    [[ $type == 48 ]] && base=$MOCK_URL/spark-api-open # the mock's path for Spark's HTTP API
+    admin POST /api/channel/ "{\"type\":$type,\"name\":\"$name\",\"key\":\"$key\",\"base_url\":\"$base\",\"models\":\"$models\",\"group\":\"default\"${mapping:+,\"model_mapping\":\"$mapping\"}}"
     is "$OA_STATUS|$(json_get success)" "200|true" "type $type ($name): the channel is created through /api"
     chats+="$chat " n_calls=$((n_calls + 2))
     [[ -n $emb ]] && embs+="$emb " n_calls=$((n_calls + 1))

@@ -2,10 +2,12 @@
  * through, usage and text picked from answers and chunks, and errors inside 200 answers. */
 #include "config.h"
 #include "fcgi/arena.h"
+#include "fcgi/json.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
 #include "tests/unit/tap.h"
 
+#include <json-c/json.h>
 #include <string.h>
 
 static const struct provider *const P = &provider_openai;
@@ -484,6 +486,51 @@ static void test_xunfei_v2(struct fixture *f)
     setup(f, 36, "https://api.deepseek.com", RELAY_CHAT);
     is_int(response(f, "{\"code\":5,\"choices\":[]}"), 0,
            "another type's answer with a code field is not an error");
+
+    /* What Spark leaves out and clients read is filled in. */
+    setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
+    f->ctx.origin_model = "generalv3.5";
+    f->ctx.created = 1700000000;
+    response(
+        f,
+        "{\"code\":0,\"message\":\"Success\",\"sid\":\"cha1@dx1\",\"choices\":[{\"message\":"
+        "{\"role\":\"assistant\",\"content\":\"hi\"},\"index\":0}],\"usage\":{\"prompt_tokens\":3,"
+        "\"completion_tokens\":1,\"total_tokens\":4}}");
+    json_object *j = json_tokener_parse(f->out.p ? f->out.p : "");
+    is_str(j ? jstr(j, "object") : NULL, "chat.completion", "the answer is a chat.completion");
+    is_str(jstr(j, "id"), "chatcmpl-cha1@dx1", "its id is made of Spark's sid");
+    is_str(jstr(j, "model"), "generalv3.5", "it names the model the client asked for");
+    ok(jint(j, "created") == 1700000000, "and when it was made");
+    json_object *c0 = json_object_array_get_idx(jget(j, "choices"), 0);
+    is_str(jstr(c0, "finish_reason"), "stop", "its choice ends with stop");
+    is_str(jstr(jget(c0, "message"), "content"), "hi", "Spark's text is kept");
+    is_str(jstr(j, "sid"), "cha1@dx1", "as are Spark's own fields");
+    json_object_put(j);
+
+    setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
+    f->ctx.origin_model = "generalv3.5";
+    is_int(
+        event(f,
+              "{\"code\":0,\"message\":\"Success\",\"sid\":\"cha2@dx1\",\"id\":\"cha2@dx1\","
+              "\"created\":5,\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
+              "\"index\":0}]}"),
+        0, "a Spark chunk");
+    ok(!strncmp(f->out.p, "data: {", 7) &&
+           strstr(f->out.p, "\"object\":\"chat.completion.chunk\"") &&
+           strstr(f->out.p, "\"model\":\"generalv3.5\""),
+       "becomes a chat.completion.chunk naming the model");
+    size_t before = f->out.len;
+    is_int(event(f, "[DONE]"), 0, "[DONE] without a finish_reason");
+    static const char closing[] = "data: {\"id\":\"cha2@dx1\",";
+    ok(!strncmp(f->out.p + before, closing, sizeof closing - 1) &&
+           strstr(f->out.p + before, "\"finish_reason\":\"stop\""),
+       "sends the closing chunk clients wait for, under the stream's id");
+    setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
+    event(f, "{\"code\":0,\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"a\"},"
+             "\"finish_reason\":\"length\",\"index\":0}]}");
+    before = f->out.len;
+    event(f, "[DONE]");
+    is_int((int)(f->out.len - before), 0, "a stream that said how it ended gets no second ending");
 }
 
 int main(void)
