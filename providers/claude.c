@@ -144,21 +144,19 @@ static int add_image_block(struct conv *cv, struct json_object *part, struct jso
         return bad_request(cv, param, "image_url part without a url");
     src = jnew_obj();
     if (!strncasecmp(url, "data:", 5)) {
-        const char *meta = url + 5, *comma = strchr(meta, ','), *semi;
+        struct prov_data_url d;
 
-        if (!comma || comma - meta < 7 || strncasecmp(comma - 7, ";base64", 7) != 0 || !comma[1]) {
+        if (prov_data_url(url, &d) != 0) {
             json_object_put(src);
             return bad_request(cv, param, "image data URL must be data:<media type>;base64,<data>");
         }
-        semi = memchr(meta, ';', (size_t)(comma - meta));
-        if (semi == meta) {
+        if (!d.mime_len) {
             json_object_put(src);
             return bad_request(cv, param, "image data URL without a media type");
         }
         json_object_object_add(src, "type", json_object_new_string("base64"));
-        json_object_object_add(src, "media_type",
-                               json_object_new_string_len(meta, (int)(semi - meta)));
-        json_object_object_add(src, "data", json_object_new_string(comma + 1));
+        json_object_object_add(src, "media_type", prov_str_new(d.mime, d.mime_len));
+        json_object_object_add(src, "data", json_object_new_string(d.data));
     } else if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
         json_object_object_add(src, "type", json_object_new_string("url"));
         json_object_object_add(src, "url", json_object_new_string(url));
