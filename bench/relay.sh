@@ -46,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-gcc -std=c17 -D_GNU_SOURCE -O2 -o "$tmp/mock" "$top/tests/mock/mock_upstream.c" \
+gcc -std=c17 -D_GNU_SOURCE -O2 -o "$tmp/mock" "$top"/tests/mock/*.c \
     $(pkg-config --cflags --libs json-c libcrypto zlib) || die "cannot build the mock"
 "$tmp/mock" --port 0 >"$tmp/mock.out" 2>&1 &
 pids+=($!)

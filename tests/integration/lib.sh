@@ -751,19 +751,19 @@ trap 'exit 143' TERM
 # --- relay tests: the mock upstream and a database prepared before start -----
 # (used by tests/integration/t03*.sh)
 
-MOCK_PID=""      # the mock upstream (tests/mock/mock_upstream.c)
+MOCK_PID=""      # the mock upstream (tests/mock)
 MOCK_PORT=""
 MOCK_URL=""      # http://127.0.0.1:$MOCK_PORT
 MOCK_BODY=""     # body of the last mock_ctl answer
 
-# mock_build: print the path of a mock_upstream binary: $MOCK_BIN, or one built
-# from tests/mock/mock_upstream.c into the test's temporary directory.
+# mock_build: print the path of a mock_upstream binary: $MOCK_BIN (make check builds it
+# once), or one built from tests/mock/*.c into the test's temporary directory.
 mock_build() {
     if [[ -n ${MOCK_BIN:-} ]]; then echo "$MOCK_BIN"; return 0; fi
     local bin="$OA_TMP/mock_upstream"
     if [[ ! -x $bin ]]; then
         # shellcheck disable=SC2046
-        "${CC:-cc}" -std=c17 -D_GNU_SOURCE -O1 -o "$bin" "$top_srcdir/tests/mock/mock_upstream.c" \
+        "${CC:-cc}" -std=c17 -D_GNU_SOURCE -O1 -o "$bin" "$top_srcdir"/tests/mock/*.c \
             $(pkg-config --cflags --libs json-c libcrypto zlib) >"$OA_TMP/mock-build.log" 2>&1 || return 1
     fi
     echo "$bin"
@@ -773,7 +773,7 @@ mock_build() {
 # MOCK_URL. Bails out when it cannot be built or does not come up.
 mock_start() {
     local bin i
-    bin=$(mock_build) || bail_out "cannot build tests/mock/mock_upstream.c: $(cat "$OA_TMP/mock-build.log")"
+    bin=$(mock_build) || bail_out "cannot build tests/mock: $(cat "$OA_TMP/mock-build.log")"
     "$bin" --port 0 --log-size "${MOCK_LOG_SIZE:-2048}" >"$OA_TMP/mock.out" 2>"$OA_TMP/mock.err" &
     MOCK_PID=$!
     _oa_pids+=("$MOCK_PID")

@@ -12,7 +12,7 @@ bin=${1:-${MOCK_BIN:-}}
 if [ -z "$bin" ]; then
 	bin=$tmp/mock_upstream
 	# shellcheck disable=SC2046
-	${CC:-cc} -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$bin" "$here/mock_upstream.c" \
+	${CC:-cc} -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$bin" "$here"/*.c \
 		$(pkg-config --cflags --libs json-c libcrypto zlib) || { echo "Bail out! build failed"; exit 1; }
 fi
 
