@@ -132,6 +132,18 @@ static inline int prov_fixture_feed(struct prov_fixture *f, const char *event, c
                                 &f->err);
 }
 
+/* Hands n NDJSON lines to parse_event one by one as the core does for a line-delimited stream
+ * (event ""), stopping at the first failure or once the adaptor says the stream is over.
+ * Returns the last value parse_event returned (0 for no line). */
+static inline int prov_fixture_feed_lines(struct prov_fixture *f, const char *const *lines, int n)
+{
+    int rc = 0;
+
+    for (int i = 0; i < n && rc == 0 && !f->ctx.finished; i++)
+        rc = prov_fixture_feed(f, "", lines[i]);
+    return rc;
+}
+
 /* The sse_event_fn that hands each event the SSE parser reads to parse_event, counting them
  * in n_fed; ud is the fixture. Returns parse_event's value, so parsing stops at a failure. */
 static inline int prov_fixture_on_sse_event(void *ud, const char *event, const char *data, size_t n)
@@ -261,33 +273,38 @@ static inline const char *prov_fixture_json_at(struct arena *a, const char *json
     return res;
 }
 
-/* Splits an adaptor's SSE output, which must be nothing but "data: X\n\n" events, into the
- * texts X (copies in a) in data[0..max). Returns how many; -1 when sse holds anything else or
- * more than max events. NULL or "" holds none. */
-static inline int prov_fixture_split_sse(struct arena *a, const char *sse, const char **data,
-                                         int max)
-{
-    int n = 0;
+/* The events of an adaptor's SSE output, as prov_fixture_split_sse reads them. */
+struct prov_fixture_events {
+    const char *data[PROV_FIXTURE_MAX_EVENTS]; /* the text after "data: " of each, in the arena */
+    int n;
+};
 
+/* Splits an adaptor's SSE output, which must be nothing but "data: X\n\n" events, into the
+ * texts X (copies in a). Returns ev->n, how many; -1 when sse holds anything else or more than
+ * PROV_FIXTURE_MAX_EVENTS events (ev->n then counts those before). NULL or "" holds none. */
+static inline int prov_fixture_split_sse(struct arena *a, const char *sse,
+                                         struct prov_fixture_events *ev)
+{
+    ev->n = 0;
     while (sse && *sse) {
         const char *end = strstr(sse, "\n\n");
 
-        if (strncmp(sse, "data: ", 6) != 0 || !end || n == max)
+        if (strncmp(sse, "data: ", 6) != 0 || !end || ev->n == PROV_FIXTURE_MAX_EVENTS)
             return -1;
-        data[n++] = arena_strndup(a, sse + 6, (size_t)(end - sse - 6));
+        ev->data[ev->n++] = arena_strndup(a, sse + 6, (size_t)(end - sse - 6));
         sse = end + 2;
     }
-    return n;
+    return ev->n;
 }
 
 /* The text of event i (from 0) of an SSE output as prov_fixture_split_sse reads it, in a; NULL
  * when there is no such event or the output is not made of events only. */
 static inline const char *prov_fixture_sse_event(struct arena *a, const char *sse, int i)
 {
-    const char *data[PROV_FIXTURE_MAX_EVENTS];
-    int n = prov_fixture_split_sse(a, sse, data, PROV_FIXTURE_MAX_EVENTS);
+    struct prov_fixture_events ev;
+    int n = prov_fixture_split_sse(a, sse, &ev);
 
-    return i >= 0 && i < n ? data[i] : NULL;
+    return i >= 0 && i < n ? ev.data[i] : NULL;
 }
 
 /* 1 when event i of f->out is the JSON value want; notes the output when it has no event i. */
@@ -303,9 +320,9 @@ static inline int prov_fixture_event_is(struct prov_fixture *f, int i, const cha
 /* How many events f->out holds; -1 when it holds anything else than "data: X\n\n" events. */
 static inline int prov_fixture_n_events(struct prov_fixture *f)
 {
-    const char *data[PROV_FIXTURE_MAX_EVENTS];
+    struct prov_fixture_events ev;
 
-    return prov_fixture_split_sse(f->a, f->out.p, data, PROV_FIXTURE_MAX_EVENTS);
+    return prov_fixture_split_sse(f->a, f->out.p, &ev);
 }
 
 /* Event i of f->out parsed as JSON, owned by f's arena; NULL when there is no such event or it
