@@ -112,6 +112,16 @@ static inline int prov_fixture_build(struct prov_fixture *f)
     return provider_build_request(f->prov, &f->ctx, &f->rq, &f->err);
 }
 
+/* Runs prov_fixture_build; the body it built, or "<error STATUS: MESSAGE>" when it failed, so
+ * that one comparison shows either. In f's arena. */
+static inline const char *prov_fixture_build_text(struct prov_fixture *f)
+{
+    if (prov_fixture_build(f) != 0)
+        return arena_printf(f->a, "<error %d: %s>", f->err.status,
+                            f->err.message ? f->err.message : "");
+    return f->rq.body ? f->rq.body : "";
+}
+
 /* Hands the upstream's answer body to parse_response as the core does for a 2xx answer or a
  * follow-up's: f->out emptied, ctx.follow_up and f->err cleared first. Its return value. */
 static inline int prov_fixture_answer(struct prov_fixture *f, const char *body)

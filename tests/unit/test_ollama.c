@@ -60,10 +60,8 @@ static void test_stream_request(void)
                             "\"content\": \"Say hello\"}], \"stream\": true, \"options\": "
                             "{\"temperature\": 0, \"num_predict\": 20}}"),
        "stream request: temperature 0 kept, max_tokens -> options.num_predict");
-    int has_auth = 0;
-    for (int i = 0; i < f.rq.n_headers; i++)
-        has_auth |= strcmp(f.rq.headers[i], "Authorization: Bearer ollama-key") == 0;
-    ok(has_auth, "stream request: the key goes as a bearer token");
+    ok(prov_fixture_has_header(&f.rq, "Authorization: Bearer ollama-key"),
+       "stream request: the key goes as a bearer token");
     prov_fixture_free(&f);
 }
 
