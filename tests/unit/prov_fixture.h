@@ -53,6 +53,41 @@ struct prov_fixture {
     int n_fed;                   /* events prov_fixture_feed_sse handed to parse_event */
 };
 
+/* The directory tests/data is under: $top_srcdir, else $srcdir (automake's, the top directory
+ * in this non-recursive build), else the current directory. */
+static inline const char *prov_fixture_top_dir(void)
+{
+    const char *d = getenv("top_srcdir");
+
+    if (!d || !*d)
+        d = getenv("srcdir");
+    return d && *d ? d : ".";
+}
+
+/* The test vector tests/data/<set>/<name> read whole into a and NUL-terminated; *len (len may
+ * be NULL) its size. NULL, with a note, when it cannot be read. */
+static inline char *prov_fixture_data_file(struct arena *a, const char *set, const char *name,
+                                           size_t *len)
+{
+    char *path = arena_printf(a, "%s/tests/data/%s/%s", prov_fixture_top_dir(), set, name);
+    FILE *fp = fopen(path, "rb");
+    struct strbuf sb;
+    char buf[4096];
+    size_t n;
+
+    if (!fp) {
+        note("cannot open %s", path);
+        return NULL;
+    }
+    sb_init(&sb, a);
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        sb_putn(&sb, buf, n);
+    fclose(fp);
+    if (len)
+        *len = sb.len;
+    return sb.p ? sb.p : arena_strdup(a, "");
+}
+
 /* Sets f up for one call of spec's adaptor in mode, for the client request req_json (NULL:
  * "{}"). The model sent upstream and asked for is model, else the request's "model", else
  * spec->model, else "". ctx.body is req_json (the core's pass-through body); is_stream and
