@@ -130,6 +130,21 @@ static inline void prov_fixture_init(struct prov_fixture *f, const struct prov_f
     sb_init(&f->out, f->a);
 }
 
+/* As prov_fixture_init, with the client request read from the test vector
+ * tests/data/<set>/<name> ("{}", with a note, when it cannot be read). */
+static inline void prov_fixture_init_file(struct prov_fixture *f,
+                                          const struct prov_fixture_spec *spec,
+                                          enum relay_mode mode, const char *model, const char *set,
+                                          const char *name)
+{
+    struct arena *tmp = arena_new(8192);
+    const char *text = prov_fixture_data_file(tmp, set, name, NULL);
+
+    prov_fixture_init(f, spec, mode, model, text);
+    f->ctx.body = arena_strdup(f->a, f->ctx.body);
+    arena_free(tmp);
+}
+
 /* Releases what prov_fixture_init took: the request and the arena with all outputs. */
 static inline void prov_fixture_free(struct prov_fixture *f)
 {

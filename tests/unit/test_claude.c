@@ -111,10 +111,7 @@ static void test_vector_request(void)
     int has_beta = 0, has_accept = 0;
 
     note("vector: request conversion");
-    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
-    json_object_put(f.req);
-    f.req = json_tokener_parse(prov_fixture_data_file(f.a, "claude", "basic.request.json", NULL));
-    f.ctx.req = f.req;
+    prov_fixture_init_file(&f, &CLAUDE, RELAY_CHAT, NULL, "claude", "basic.request.json");
     ok(f.req != NULL, "basic.request.json parses");
     body = build(&f);
     want = prov_fixture_data_file(f.a, "claude", "basic.upstream-request.json", NULL);
