@@ -447,6 +447,7 @@ enum prov {
     P_TENCENT,
     P_ALI,
     P_ZHIPU,
+    P_XFHTTP,
     P__MAX
 };
 
@@ -469,6 +470,7 @@ static const char *const prov_names[P__MAX] = {
     "tencent",    /* P_TENCENT */
     "ali",        /* P_ALI */
     "zhipu",      /* P_ZHIPU */
+    "spark-http", /* P_XFHTTP */
 };
 
 enum op {
@@ -1775,6 +1777,7 @@ static const char *finish_for(enum prov pv, const struct directives *d, bool too
         [P_TENCENT] = {"stop", "length", "sensitive", "tool_calls"},
         [P_ALI] = {"stop", "length", "stop", "tool_calls"},
         [P_ZHIPU] = {"stop", "length", "sensitive", "tool_calls"},
+        [P_XFHTTP] = {"stop", "stop", "stop", "stop"}, /* no finish reasons */
     };
     const char *f = d->finish[0] ? d->finish : tool ? "tool" : "stop";
     if (!strcmp(f, "stop"))
@@ -4323,6 +4326,20 @@ static bool tc_verify(struct req *r)
     return true;
 }
 
+/* ,"ToolCalls":[...] with one call of the tool= directive: Hunyuan repeats the call's Id,
+ * Type and Name on every streamed piece of its Arguments. */
+static void tc_tool_call(struct buf *b, struct req *r, const char *args, size_t n)
+{
+    buf_fmt(b,
+            ",\"ToolCalls\":[{\"Id\":\"call_mockhy%" PRIu64
+            "\",\"Type\":\"function\",\"Function\":{\"Name\":",
+            r->seq);
+    buf_jstrz(b, r->d.tool);
+    buf_lit(b, ",\"Arguments\":");
+    buf_jstr(b, args, n);
+    buf_lit(b, "}}]");
+}
+
 static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan *p)
 {
     struct buf *b = body_reset(r->srv);
@@ -4330,10 +4347,12 @@ static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan
             "{\"Response\":{\"RequestId\":\"mock-req-%" PRIu64 "\",\"Note\":\"" TC_NOTE
             "\",\"Choices\":[{\"FinishReason\":",
             r->seq);
-    buf_jstrz(b, finish_for(P_TENCENT, &r->d, false));
+    buf_jstrz(b, finish_for(P_TENCENT, &r->d, p->tool));
     buf_lit(b, ",\"Message\":{\"Role\":\"assistant\",\"Content\":");
     struct buf *t = all_text(r, p->n_text);
     buf_jstr(b, t->p, t->len);
+    if (p->tool)
+        tc_tool_call(b, r, p->args, p->args_len);
     buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
     if (r->d.usage)
         buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
@@ -4344,13 +4363,15 @@ static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan
 
 /* One stream event: a content piece (finish "" while it goes on) and the running usage. */
 static void tc_event(struct req *r, const struct chat *ch, const char *text, size_t n,
-                     const char *finish, int completion)
+                     const char *args, size_t args_len, const char *finish, int completion)
 {
     struct buf *b = sse_data(r);
     buf_lit(b, "{\"Note\":\"" TC_NOTE "\",\"Choices\":[{\"FinishReason\":");
     buf_jstrz(b, finish);
     buf_lit(b, ",\"Delta\":{\"Role\":\"assistant\",\"Content\":");
     buf_jstr(b, text, n);
+    if (args)
+        tc_tool_call(b, r, args, args_len);
     buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
     if (r->d.usage)
         buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
@@ -4374,7 +4395,22 @@ static void tc_chat(struct req *r)
     for (size_t i = 0; i < jlen(msgs); i++) {
         json_object *m = json_object_array_get_idx(msgs, i);
         const char *content = jstr(m, "Content"), *role = jstr(m, "Role");
-        if (!role || !content || (r->d.strict && !*content)) {
+        json_object *items = jarr(m, "Contents");
+        /* The vision models take Contents (text and image_url items) instead of Content. */
+        for (size_t k = 0; !content && k < jlen(items); k++) {
+            json_object *it = json_object_array_get_idx(items, k);
+            const char *type = jstr(it, "Type");
+            if (type && !strcmp(type, "image_url") && !jstr(jget(it, "ImageUrl"), "Url")) {
+                tc_error(r, "InvalidParameter", "An image_url item needs ImageUrl.Url.");
+                return;
+            }
+            if (type && !strcmp(type, "text") && jstr(it, "Text"))
+                ch.prompt += count_words(jstr(it, "Text"), strlen(jstr(it, "Text")));
+        }
+        /* An assistant's tool calls may come without Content, never with an empty one. */
+        if (!content && (jlen(items) || jlen(jarr(m, "ToolCalls"))))
+            content = "";
+        if (!role || !content || (r->d.strict && jstr(m, "Content") && !*content)) {
             tc_error(r, "InvalidParameter", "Messages need a Role and a non-empty Content.");
             return;
         }
@@ -4382,7 +4418,13 @@ static void tc_chat(struct req *r)
     }
     struct plan p;
     plan_make(&p, &r->d);
-    p.tool = false;
+    /* A tool call answers only a request that declares Tools. */
+    p.tool = p.tool && jlen(jarr(j, "Tools"));
+    if (!p.tool) {
+        p.n_args = 0;
+        p.n_text = r->d.chunks;
+        p.completion = p.n_text;
+    }
     rec_model(r, model);
     rec_tokens(r, ch.prompt, p.completion, r->d.usage);
     if (drop_if_failing(r, ch.stream))
@@ -4403,9 +4445,20 @@ static void tc_chat(struct req *r)
         struct buf *pc = piece(r, i);
         buf_clear(&srv->text);
         buf_put(&srv->text, pc->p, pc->len);
-        tc_event(r, &ch, srv->text.p, srv->text.len, "", i + 1);
+        tc_event(r, &ch, srv->text.p, srv->text.len, NULL, 0, "", i + 1);
     }
-    tc_event(r, &ch, "", 0, finish_for(P_TENCENT, &r->d, false), p.completion);
+    for (int k = 0; k < p.n_args; k++) {
+        if (p.n_text + k == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        const char *a;
+        size_t an;
+        arg_frag(&p, k, &a, &an);
+        tc_event(r, &ch, "", 0, a, an, "", p.n_text + k + 1);
+    }
+    tc_event(r, &ch, "", 0, NULL, 0, finish_for(P_TENCENT, &r->d, p.tool), p.completion);
     rep_finish(r);
 }
 
@@ -6107,6 +6160,209 @@ static int spark_ws_next(struct server *srv, struct conn *c)
 }
 
 /* ------------------------------------------------------------------------- */
+/* iFlytek Spark's HTTP API (One API's "Xunfei V2"), under the path prefix /spark-api-open
+ * that stands for its host: POST /v1/chat/completions (and /v2/chat/completions for x1)
+ * with Authorization: Bearer <APIPassword>. The mock knows the password
+ * "<APIKey>:<APISecret>" of every Spark key told with POST /_mock/spark (the form iFlytek
+ * accepts besides the console's password); another is refused with HTTP 401 and an
+ * OpenAI-shaped "invalid user". Answers are OpenAI's shape without id, object, model or
+ * finish_reason, plus code 0, message "Success" and sid; a stream is SSE written "data:{...}"
+ * (no space), every chunk with code 0 and the delta's role, the last one empty with the
+ * usage, then "data:[DONE]". Spark's errors come inside HTTP 200 with a code other than 0:
+ * the whole body, or for a stream the first chunk. A key registered with a code answers that
+ * code; an injected status maps to one (429 -> 11202, the QPS limit; 403 -> 11200; other
+ * 4xx -> 10163; else 10012), or err_code= names it. */
+
+#define XF_PREFIX "/spark-api-open"
+
+/* The Spark key whose "<APIKey>:<APISecret>" is password, or NULL. */
+static const struct spark_cred *xf_cred(struct server *srv, const char *password)
+{
+    const char *colon = strchr(password, ':');
+    if (!colon)
+        return NULL;
+    for (size_t i = 0; i < srv->n_spark; i++) {
+        const struct spark_cred *c = &srv->spark[i];
+        size_t n = strlen(c->key);
+        if (n == (size_t)(colon - password) && !strncmp(password, c->key, n) &&
+            !strcmp(colon + 1, c->secret))
+            return c;
+    }
+    return NULL;
+}
+
+/* Spark's code for an injected HTTP status. */
+static int xf_code(const struct req *r, int status)
+{
+    if (r->d.err_code[0] && atoi(r->d.err_code))
+        return atoi(r->d.err_code);
+    return status == 429 ? 11202 : status == 403 ? 11200 : status < 500 ? 10163 : 10012;
+}
+
+static void xf_sid(struct buf *b, const struct req *r)
+{
+    buf_fmt(b, "\"sid\":\"cha%06" PRIx64 "@dx19mock\"", r->seq);
+}
+
+/* {"code":code,"message":...,"sid":...}: Spark's error, inside HTTP 200. */
+static void xf_error_obj(struct buf *b, const struct req *r, int code)
+{
+    buf_fmt(b, "{\"code\":%d,\"message\":", code);
+    buf_jstrz(b, r->d.msg[0]     ? r->d.msg
+                 : code == 10012 ? "EngineInternalError"
+                                 : spark_code_message(code));
+    buf_putc(b, ',');
+    xf_sid(b, r);
+    buf_putc(b, '}');
+}
+
+/* An error in OpenAI's shape with Spark's code as a string (what it answers for requests it
+ * cannot read); code NULL writes null. */
+static void xf_openai_error(struct req *r, int status, const char *type, const char *code,
+                            const char *msg)
+{
+    struct buf *b = body_reset(r->srv);
+    buf_lit(b, "{\"error\":{\"message\":");
+    buf_jstrz(b, msg);
+    buf_lit(b, ",\"type\":");
+    buf_jstrz(b, type);
+    buf_lit(b, ",\"param\":null,\"code\":");
+    if (code)
+        buf_jstrz(b, code);
+    else
+        buf_lit(b, "null");
+    buf_lit(b, "}}");
+    send_body(r, status, "application/json", NULL);
+}
+
+/* One stream chunk: "data:" without a space, code 0, the delta with its role. */
+static void xf_chunk(struct req *r, const char *content, size_t n, const struct chat *ch,
+                     int completion)
+{
+    struct buf *b = &r->srv->ev;
+    buf_clear(b);
+    buf_lit(b, "data:{\"code\":0,\"message\":\"Success\",");
+    xf_sid(b, r);
+    buf_fmt(b, ",\"id\":\"cha%06" PRIx64 "@dx19mock\",\"created\":%lld,", r->seq,
+            (long long)r->now);
+    buf_lit(b, "\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":");
+    buf_jstr(b, content, n);
+    buf_lit(b, "},\"index\":0}]");
+    if (completion >= 0)
+        buf_fmt(b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                ch->prompt, completion, ch->prompt + completion);
+    buf_putc(b, '}');
+    sse_end(r);
+}
+
+static void h_xf_chat(struct req *r)
+{
+    static const char *const v1_models[] = {"lite",        "generalv3", "pro-128k",
+                                            "generalv3.5", "max-32k",   "4.0Ultra"};
+    struct server *srv = r->srv;
+    const struct spark_cred *cred = xf_cred(srv, r->key);
+    if (!cred) {
+        xf_openai_error(r, 401, "api_error", NULL, "invalid user");
+        return;
+    }
+    if (strcmp(r->method, "POST")) {
+        reply_errorf(r, 405, "mock: use POST for %s", r->path);
+        return;
+    }
+    json_object *j = r->json, *msgs = jarr(j, "messages");
+    const char *model = jstr(j, "model");
+    struct chat ch = {.model = model, .stream = jbool(j, "stream")};
+    if (r->d.status)
+        srv->st.injected_errors++;
+    if (r->d.status == 401) {
+        xf_openai_error(r, 401, "api_error", NULL, "invalid user");
+        return;
+    }
+    int code = r->d.status ? xf_code(r, r->d.status) : cred->code;
+    if (code) {
+        if (!ch.stream) {
+            xf_error_obj(body_reset(srv), r, code);
+            send_body(r, 200, "application/json", NULL);
+            return;
+        }
+        stream_head(r, 200, "text/event-stream", NULL);
+        buf_clear(&srv->ev);
+        buf_lit(&srv->ev, "data:");
+        xf_error_obj(&srv->ev, r, code);
+        sse_end(r);
+        rep_finish(r);
+        return;
+    }
+    /* x1 is served under /v2 only, the others under /v1 only. */
+    bool x1 = has_suffix(r->path, "/v2/chat/completions");
+    bool known = model && x1 && !strcmp(model, "x1");
+    for (size_t i = 0; model && !x1 && i < sizeof v1_models / sizeof *v1_models; i++)
+        known = known || !strcmp(model, v1_models[i]);
+    if (!jlen(msgs) || (r->d.strict && !known)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "invalid param %s:%.200s (sid: cha%06" PRIx64 "@dx19mock)",
+                 jlen(msgs) ? "model" : "messages", jlen(msgs) ? (model ? model : "") : "[]",
+                 r->seq);
+        xf_openai_error(r, 400, "invalid_request_error", "10005", msg);
+        return;
+    }
+    for (size_t i = 0; i < jlen(msgs); i++) {
+        buf_clear(&srv->text);
+        jtext(jget(json_object_array_get_idx(msgs, i), "content"), &srv->text, 0);
+        ch.prompt += count_words(srv->text.p, srv->text.len) + 3;
+    }
+    struct plan p;
+    plan_make(&p, &r->d);
+    p.tool = false;
+    p.n_text = r->d.chunks;
+    p.completion = p.n_text;
+    rec_model(r, model);
+    rec_tokens(r, ch.prompt, p.completion, r->d.usage);
+    if (drop_if_failing(r, ch.stream))
+        return;
+    if (!ch.stream) {
+        struct buf *b = body_reset(srv);
+        buf_lit(b, "{\"code\":0,\"message\":\"Success\",");
+        xf_sid(b, r);
+        buf_lit(b, ",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":");
+        struct buf *t = all_text(r, p.n_text);
+        buf_jstr(b, t->p, t->len);
+        buf_lit(b, "},\"index\":0}]");
+        if (r->d.usage)
+            buf_fmt(b,
+                    ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
+                    "\"question_tokens\":%d,\"total_tokens\":%d}",
+                    ch.prompt, p.completion, ch.prompt, ch.prompt + p.completion);
+        buf_putc(b, '}');
+        send_body(r, 200, "application/json", NULL);
+        return;
+    }
+    stream_head(r, 200, "text/event-stream", NULL);
+    for (int i = 0; i < p.n_text; i++) {
+        rep_seg(&srv->rep, r->d.delay_ms);
+        if (i == p.fail_at) {
+            if (!r->d.fail_error) {
+                srv->rep.cut = true;
+                return;
+            }
+            buf_clear(&srv->ev);
+            buf_lit(&srv->ev, "data:");
+            xf_error_obj(&srv->ev, r, xf_code(r, 500));
+            sse_end(r);
+            rep_finish(r);
+            return;
+        }
+        struct buf *pc = piece(r, i);
+        xf_chunk(r, pc->p, pc->len, &ch, -1);
+    }
+    xf_chunk(r, "", 0, &ch, r->d.usage ? p.completion : -1);
+    buf_clear(&srv->ev);
+    buf_lit(&srv->ev, "data:[DONE]");
+    sse_end(r);
+    rep_finish(r);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Zhipu: every call carries a JWT (HS256, claims api_key, exp and timestamp in
  * milliseconds) signed with the secret of a key told with POST /_mock/zhipu. v4 is OpenAI's
  * format (the OpenAI handlers answer it); v3 has its own, below. */
@@ -6807,6 +7063,12 @@ static void route(struct req *r)
             r->op = rp[i].op;
             return;
         }
+    if (has_prefix(p, XF_PREFIX "/")) {
+        r->prov = P_XFHTTP;
+        if (has_suffix(p, "/v1/chat/completions") || has_suffix(p, "/v2/chat/completions"))
+            r->op = OP_CHAT;
+        return;
+    }
     if (has_prefix(p, "/api/paas/v4/")) {
         r->prov = P_ZHIPU;
         r->op = openai_op(p);
@@ -7240,6 +7502,10 @@ static void dispatch(struct server *srv, struct req *r)
         srv->st.dropped++;
         srv->rep.segs[0].delay_ms = r->d.delay_ms;
         srv->rep.cut = true;
+        goto out;
+    }
+    if (r->prov == P_XFHTTP && r->op == OP_CHAT) {
+        h_xf_chat(r); /* its errors, injected ones included, are Spark's */
         goto out;
     }
     if (r->d.status) {

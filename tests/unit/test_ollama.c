@@ -92,9 +92,40 @@ static void test_request_options(void)
         &f, &OLLAMA, RELAY_CHAT, NULL,
         "{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
         "\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}]}]}");
+    /* The core inlines http(s) URLs before build_request; Ollama cannot fetch one. */
     is_int(prov_fixture_build(&f), -1, "http image: refused");
     is_int(f.err.status, 400, "http image: a 400, not retried");
+    is_str(f.err.param, "messages", "http image: param messages");
     prov_fixture_free(&f);
+
+    prov_fixture_init(
+        &f, &OLLAMA, RELAY_CHAT, NULL,
+        "{\"model\":\"llava\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"image_url\",\"image_url\":\"Data:image/jpeg;name=a.jpg;Base64,/9j/4A==\"}]}]}");
+    is_int(prov_fixture_build(&f), 0,
+           "image_url as a string, data URL with parameters in any case: built");
+    ok(prov_fixture_json_eq(f.rq.body,
+                            "{\"model\":\"llava\",\"messages\":[{\"role\":\"user\",\"content\":"
+                            "\"\",\"images\":[\"/9j/4A==\"]}],\"stream\":false}"),
+       "... the bare base64 goes into images");
+    prov_fixture_free(&f);
+
+    static const char *const bad[] = {
+        "\"data:image/png,iVBORw0KGgo=\"",        /* percent-encoded, not base64 */
+        "\"data:image/png;base64;x=y,iVBORw0=\"", /* base64 must be the last parameter */
+        "\"data:image/png;base64,\"",             /* no payload */
+        "{}",                                     /* no url */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char req[256];
+        snprintf(req, sizeof req,
+                 "{\"model\":\"llava\",\"messages\":[{\"role\":\"user\",\"content\":[{"
+                 "\"type\":\"image_url\",\"image_url\":%s}]}]}",
+                 bad[i]);
+        prov_fixture_init(&f, &OLLAMA, RELAY_CHAT, NULL, req);
+        ok(prov_fixture_build(&f) == -1 && f.err.status == 400, "image_url %s: a 400", bad[i]);
+        prov_fixture_free(&f);
+    }
 }
 
 static void test_stream_response(int include_usage)

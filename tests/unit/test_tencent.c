@@ -424,6 +424,199 @@ static void test_embedding_response(void)
     prov_fixture_free(&f);
 }
 
+/* --- tools and images --- */
+/* The body build_request makes of req_json, in f's arena; NULL when it fails (f->err says
+ * why). */
+static const char *chat_body(struct prov_fixture *f, const char *req_json)
+{
+    prov_fixture_init(f, &TENCENT, RELAY_CHAT, NULL, req_json);
+    return prov_fixture_build(f) == 0 ? f->rq.body : NULL;
+}
+
+#define WEATHER_TOOL                                                                               \
+    "{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather of "  \
+    "a city\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":"             \
+    "\"string\"}},\"required\":[\"city\"]}}}"
+#define WEATHER_HY                                                                                 \
+    "{\"Type\":\"function\",\"Function\":{\"Name\":\"get_weather\",\"Parameters\":"                \
+    "\"{\\\"type\\\":\\\"object\\\",\\\"properties\\\":{\\\"city\\\":{\\\"type\\\":"               \
+    "\\\"string\\\"}},\\\"required\\\":[\\\"city\\\"]}\",\"Description\":\"Weather of a city\"}}"
+#define TIME_TOOL "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}"
+#define TIME_HY "{\"Type\":\"function\",\"Function\":{\"Name\":\"get_time\"}}"
+
+static void test_tools_request(void)
+{
+    struct prov_fixture f;
+    const char *body = chat_body(
+        &f, "{\"model\":\"hunyuan-functioncall\",\"messages\":["
+            "{\"role\":\"user\",\"content\":\"Weather in Beijing?\"},"
+            "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+            "\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":"
+            "\\\"Beijing\\\"}\"}}]},"
+            "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny, 25C\"}],"
+            "\"tools\":[" WEATHER_TOOL "," TIME_TOOL ",{\"type\":\"code_interpreter\"}],"
+            "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}");
+    ok(prov_fixture_json_eq(
+           body, "{\"Model\":\"hunyuan-functioncall\",\"Messages\":["
+                 "{\"Role\":\"user\",\"Content\":\"Weather in Beijing?\"},"
+                 "{\"Role\":\"assistant\",\"ToolCalls\":[{\"Id\":\"call_1\","
+                 "\"Type\":\"function\",\"Function\":{\"Name\":\"get_weather\",\"Arguments\":"
+                 "\"{\\\"city\\\":\\\"Beijing\\\"}\"}}]},"
+                 "{\"Role\":\"tool\",\"Content\":\"sunny, 25C\",\"ToolCallId\":\"call_1\"}],"
+                 "\"Stream\":false,\"Tools\":[" WEATHER_HY "," TIME_HY "],"
+                 "\"ToolChoice\":\"custom\",\"CustomTool\":" WEATHER_HY "}"),
+       "tools: function tools become Tools (Parameters a JSON string, other tool types "
+       "dropped), assistant tool_calls ToolCalls (no empty Content beside them), tool messages "
+       "ToolCallId, a named "
+       "tool_choice custom with CustomTool");
+    prov_fixture_free(&f);
+
+    static const struct {
+        const char *tools, *choice, *tools_hy, *want;
+    } cases[] = {
+        {WEATHER_TOOL, "\"none\"", WEATHER_HY, ",\"ToolChoice\":\"none\""},
+        {WEATHER_TOOL, "\"auto\"", WEATHER_HY, ",\"ToolChoice\":\"auto\""},
+        {WEATHER_TOOL, "\"required\"", WEATHER_HY,
+         ",\"ToolChoice\":\"custom\",\"CustomTool\":" WEATHER_HY},
+        {WEATHER_TOOL "," TIME_TOOL, "\"required\"", WEATHER_HY "," TIME_HY, ""},
+        {WEATHER_TOOL, "{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}", WEATHER_HY, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char req[1024], want[1024];
+        snprintf(req, sizeof req,
+                 "{\"model\":\"hunyuan-pro\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"tools\":[%s],\"tool_choice\":%s}",
+                 cases[i].tools, cases[i].choice);
+        snprintf(want, sizeof want,
+                 "{\"Model\":\"hunyuan-pro\",\"Messages\":[{\"Role\":\"user\",\"Content\":\"x\"}],"
+                 "\"Stream\":false,\"Tools\":[%s]%s}",
+                 cases[i].tools_hy, cases[i].want);
+        ok(prov_fixture_json_eq(chat_body(&f, req), want),
+           "tool_choice %s (case %zu): ToolChoice%s", cases[i].choice, i,
+           *cases[i].want ? cases[i].want : " left to Hunyuan (auto)");
+        prov_fixture_free(&f);
+    }
+
+    body = chat_body(&f, "{\"model\":\"hunyuan-lite\",\"messages\":[{\"role\":\"user\",\"content\":"
+                         "\"x\"}],\"tools\":[],\"tool_choice\":\"none\"}");
+    ok(prov_fixture_json_eq(
+           body, "{\"Model\":\"hunyuan-lite\",\"Messages\":[{\"Role\":\"user\",\"Content\":"
+                 "\"x\"}],\"Stream\":false}"),
+       "tools: no Tools and no ToolChoice without a function tool");
+    prov_fixture_free(&f);
+}
+
+static void test_images_request(void)
+{
+    struct prov_fixture f;
+    const char *body = chat_body(
+        &f, "{\"model\":\"hunyuan-vision\",\"messages\":[{\"role\":\"system\",\"content\":\"Be "
+            "brief.\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is "
+            "this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/1.png\","
+            "\"detail\":\"low\"}},{\"type\":\"image_url\",\"image_url\":\"data:image/jpeg;base64,"
+            "/9j/4A==\"},{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"x\"}}]}]}");
+    ok(prov_fixture_json_eq(
+           body, "{\"Model\":\"hunyuan-vision\",\"Messages\":[{\"Role\":\"system\",\"Content\":"
+                 "\"Be brief.\"},{\"Role\":\"user\",\"Contents\":[{\"Type\":\"text\",\"Text\":"
+                 "\"What is this?\"},{\"Type\":\"image_url\",\"ImageUrl\":{\"Url\":"
+                 "\"https://example.com/1.png\"}},{\"Type\":\"image_url\",\"ImageUrl\":{\"Url\":"
+                 "\"data:image/jpeg;base64,/9j/4A==\"}}]}],\"Stream\":false}"),
+       "images: a content with image_url parts becomes Contents (text and images in order, "
+       "http(s) and data: URLs as they are, other parts dropped); text-only contents stay "
+       "Content");
+    prov_fixture_free(&f);
+
+    body =
+        chat_body(&f, "{\"model\":\"hunyuan-vision\",\"messages\":[{\"role\":\"user\",\"content\":"
+                      "[{\"type\":\"image_url\",\"image_url\":{}}]}]}");
+    ok(!body && f.err.status == 400 && !strcmp(f.err.param, "messages"),
+       "images: an image_url part without a url is a 400 on messages");
+    prov_fixture_free(&f);
+}
+
+static void test_tools_response(void)
+{
+    static const char body[] =
+        "{\"Response\":{\"RequestId\":\"r1\",\"Note\":\"" NOTE "\",\"Choices\":[{"
+        "\"FinishReason\":\"tool_calls\",\"Message\":{\"Role\":\"assistant\",\"Content\":\"\","
+        "\"ToolCalls\":[{\"Id\":\"call_cq8b\",\"Type\":\"function\",\"Function\":{\"Name\":"
+        "\"get_weather\",\"Arguments\":\"{\\\"city\\\":\\\"北京\\\"}\"}},{\"Type\":\"function\","
+        "\"Function\":{\"Name\":\"get_time\",\"Arguments\":\"{}\"}}]}}],\"Created\":1700000001,"
+        "\"Id\":\"hy-1\",\"Usage\":{\"PromptTokens\":20,\"CompletionTokens\":12,"
+        "\"TotalTokens\":32}}}";
+    struct prov_fixture f;
+    prov_fixture_init(&f, &TENCENT, RELAY_CHAT, NULL,
+                      "{\"model\":\"hunyuan-functioncall\",\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"x\"}]}");
+    ok(prov_fixture_answer(&f, body) == 0, "tool answer: converts");
+    ok(prov_fixture_json_eq(
+           f.out.p,
+           "{\"id\":\"chatcmpl-hy-1\",\"object\":\"chat.completion\",\"created\":1700000000,"
+           "\"model\":\"hunyuan-functioncall\",\"choices\":[{\"index\":0,\"message\":{"
+           "\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_cq8b\","
+           "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
+           "\"{\\\"city\\\":\\\"北京\\\"}\"}},{\"id\":\"call_req123_1\",\"type\":"
+           "\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"{}\"}}]},"
+           "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":20,"
+           "\"completion_tokens\":12,\"total_tokens\":32}}"),
+       "tool answer: ToolCalls become tool_calls (content null, an id made for a call "
+       "without one), finish_reason tool_calls, usage as reported");
+    prov_fixture_free(&f);
+}
+
+static void test_tools_stream(void)
+{
+    static const char *const events[] = {
+        "{\"Choices\":[{\"FinishReason\":\"\",\"Delta\":{\"Role\":\"assistant\",\"Content\":"
+        "\"\",\"ToolCalls\":[{\"Id\":\"call_a\",\"Type\":\"function\",\"Function\":{\"Name\":"
+        "\"get_weather\",\"Arguments\":\"{\\\"city\\\":\"}}]}}],\"Id\":\"hy-s\",\"Usage\":{"
+        "\"PromptTokens\":20,\"CompletionTokens\":3,\"TotalTokens\":23}}",
+        "{\"Choices\":[{\"FinishReason\":\"\",\"Delta\":{\"Role\":\"assistant\",\"Content\":"
+        "\"\",\"ToolCalls\":[{\"Id\":\"call_a\",\"Type\":\"function\",\"Function\":{\"Name\":"
+        "\"get_weather\",\"Arguments\":\"\\\"Beijing\\\"}\"}},{\"Id\":\"call_b\",\"Type\":"
+        "\"function\",\"Function\":{\"Name\":\"get_time\",\"Arguments\":\"{}\"}}]}}],\"Id\":"
+        "\"hy-s\",\"Usage\":{\"PromptTokens\":20,\"CompletionTokens\":9,\"TotalTokens\":29}}",
+        "{\"Choices\":[{\"FinishReason\":\"tool_calls\",\"Delta\":{\"Role\":\"assistant\","
+        "\"Content\":\"\"}}],\"Id\":\"hy-s\",\"Usage\":{\"PromptTokens\":20,"
+        "\"CompletionTokens\":9,\"TotalTokens\":29}}",
+    };
+    struct prov_fixture f;
+    prov_fixture_init(&f, &TENCENT, RELAY_CHAT, NULL,
+                      "{\"model\":\"hunyuan-functioncall\",\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"x\"}],\"stream\":true}");
+    int rc = 0;
+    for (size_t i = 0; i < 3; i++)
+        rc |= prov_fixture_feed(&f, "", events[i]);
+    ok(rc == 0 && f.ctx.finished, "tool stream: every event converts, the last ends it");
+    int n = prov_fixture_n_events(&f);
+    is_int(n, 3, "tool stream: three chunks");
+    if (n == 3) {
+        json_object *c0 = json_object_array_get_idx(
+            json_object_object_get(prov_fixture_event_json(&f, 0), "choices"), 0);
+        json_object *c1 = json_object_array_get_idx(
+            json_object_object_get(prov_fixture_event_json(&f, 1), "choices"), 0);
+        ok(prov_fixture_json_eq(
+               json_object_to_json_string(json_object_object_get(c0, "delta")),
+               "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,"
+               "\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":"
+               "\"get_weather\",\"arguments\":\"{\\\"city\\\":\"}}]}"),
+           "tool stream: a call's first piece has index, id, type, name and arguments");
+        ok(prov_fixture_json_eq(
+               json_object_to_json_string(json_object_object_get(c1, "delta")),
+               "{\"content\":null,\"tool_calls\":[{\"index\":0,\"function\":{"
+               "\"arguments\":\"\\\"Beijing\\\"}\"}},{\"index\":1,\"id\":\"call_b\","
+               "\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":"
+               "\"{}\"}}]}"),
+           "tool stream: the same Id again only appends arguments at its index; a new Id "
+           "is the next index");
+        is_str(choice_str(prov_fixture_event_json(&f, 2), "finish_reason", NULL), "tool_calls",
+               "tool stream: finish_reason tool_calls");
+    }
+    ok(f.ctx.usage.prompt_tokens == 20 && f.ctx.usage.completion_tokens == 9,
+       "tool stream: the last Usage is billed");
+    prov_fixture_free(&f);
+}
+
 int main(void)
 {
     test_tv_t0();
@@ -439,5 +632,9 @@ int main(void)
     test_t3_errors();
     test_embedding_response();
     test_odd_shapes();
+    test_tools_request();
+    test_images_request();
+    test_tools_response();
+    test_tools_stream();
     return done_testing();
 }
