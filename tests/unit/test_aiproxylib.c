@@ -13,6 +13,7 @@
 #include "providers/aiproxylib.h"
 #include "prov_fixture.h"
 
+/* An AI Proxy Library channel (type 21) at the default base. */
 static const struct prov_fixture_spec AIPROXYLIB = {
     .prov = &provider_aiproxylib,
     .ch = {.id = 7,

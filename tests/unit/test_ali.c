@@ -15,6 +15,7 @@
 
 #define BASE "https://dashscope.aliyuncs.com"
 
+/* A DashScope channel (type 17) at the default base. */
 static const struct prov_fixture_spec ALI = {
     .prov = &provider_ali,
     .ch = {.id = 7,

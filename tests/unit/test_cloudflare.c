@@ -16,6 +16,7 @@
 
 #define MODEL "@cf/meta/llama-3.1-8b-instruct"
 
+/* A Workers AI channel (type 37) at the default base, without an account id. */
 static const struct prov_fixture_spec CLOUDFLARE = {
     .prov = &provider_cloudflare,
     .ch = {.id = 7,

@@ -13,6 +13,7 @@
 #include "providers/deepl.h"
 #include "prov_fixture.h"
 
+/* A DeepL channel (type 38) with a Free API key (":fx") at the free host. */
 static const struct prov_fixture_spec DEEPL = {
     .prov = &provider_deepl,
     .ch = {.id = 7,

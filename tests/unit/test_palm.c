@@ -13,6 +13,7 @@
 #include "providers/palm.h"
 #include "prov_fixture.h"
 
+/* A PaLM channel (type 11) at the default base. */
 static const struct prov_fixture_spec PALM = {
     .prov = &provider_palm,
     .ch = {.id = 9,

@@ -17,6 +17,7 @@
 #define IMAGE_MODEL "black-forest-labs/flux-schnell"
 #define BASE "https://api.replicate.com/v1/models"
 
+/* A Replicate channel (type 46) at the default base. */
 static const struct prov_fixture_spec REPLICATE = {
     .prov = &provider_replicate,
     .ch = {.id = 7,
