@@ -485,7 +485,7 @@ static void test_xunfei_v2(struct prov_fixture *f)
     setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
     f->ctx.origin_model = "generalv3.5";
     f->ctx.created = 1700000000;
-    response(
+    prov_fixture_answer(
         f,
         "{\"code\":0,\"message\":\"Success\",\"sid\":\"cha1@dx1\",\"choices\":[{\"message\":"
         "{\"role\":\"assistant\",\"content\":\"hi\"},\"index\":0}],\"usage\":{\"prompt_tokens\":3,"
@@ -503,27 +503,28 @@ static void test_xunfei_v2(struct prov_fixture *f)
 
     setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
     f->ctx.origin_model = "generalv3.5";
-    is_int(
-        event(f,
-              "{\"code\":0,\"message\":\"Success\",\"sid\":\"cha2@dx1\",\"id\":\"cha2@dx1\","
-              "\"created\":5,\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
-              "\"index\":0}]}"),
-        0, "a Spark chunk");
+    is_int(prov_fixture_feed(
+               f, "",
+               "{\"code\":0,\"message\":\"Success\",\"sid\":\"cha2@dx1\",\"id\":\"cha2@dx1\","
+               "\"created\":5,\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
+               "\"index\":0}]}"),
+           0, "a Spark chunk");
     ok(!strncmp(f->out.p, "data: {", 7) &&
            strstr(f->out.p, "\"object\":\"chat.completion.chunk\"") &&
            strstr(f->out.p, "\"model\":\"generalv3.5\""),
        "becomes a chat.completion.chunk naming the model");
     size_t before = f->out.len;
-    is_int(event(f, "[DONE]"), 0, "[DONE] without a finish_reason");
+    is_int(prov_fixture_feed(f, "", "[DONE]"), 0, "[DONE] without a finish_reason");
     static const char closing[] = "data: {\"id\":\"cha2@dx1\",";
     ok(!strncmp(f->out.p + before, closing, sizeof closing - 1) &&
            strstr(f->out.p + before, "\"finish_reason\":\"stop\""),
        "sends the closing chunk clients wait for, under the stream's id");
     setup(f, 48, "https://spark-api-open.xf-yun.com", RELAY_CHAT);
-    event(f, "{\"code\":0,\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"a\"},"
-             "\"finish_reason\":\"length\",\"index\":0}]}");
+    prov_fixture_feed(f, "",
+                      "{\"code\":0,\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"a\"},"
+                      "\"finish_reason\":\"length\",\"index\":0}]}");
     before = f->out.len;
-    event(f, "[DONE]");
+    prov_fixture_feed(f, "", "[DONE]");
     is_int((int)(f->out.len - before), 0, "a stream that said how it ended gets no second ending");
 }
 
