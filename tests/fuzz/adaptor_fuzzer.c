@@ -5,14 +5,17 @@
  * events, a JSON answer, a token with its expiry, and a filled error whenever they fail.
  *
  * Input: byte 0 picks the adaptor (provs[] below); byte 1 holds the call: bit 0 stream events,
- * bit 1 embeddings instead of chat, bit 2 a token endpoint's answer, and bits 3 and up a
- * variant for the adaptors that speak several formats (see struct fz_setup). The rest is the
- * upstream's bytes: one body, or events one per line with the event name before a '|'. */
+ * bit 1 embeddings instead of chat, bit 2 a token endpoint's answer, bits 3 and 4 a variant
+ * for the adaptors that speak several formats (see fz_setup), bit 5 the other client request
+ * (base64 embeddings, n 2, no usage in streams), bit 6 events as raw bytes through the
+ * core's parser, bit 7 NDJSON instead of SSE there. The rest is the upstream's bytes: one
+ * body, or events one per line with the event name before a '|', or the raw stream. */
 #include "config.h"
 #include "fcgi/arena.h"
 #include "fcgi/json.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
+#include "providers/sse.h"
 
 #include <json-c/json.h>
 #include <stddef.h>
@@ -43,16 +46,22 @@ static void check_events(const struct strbuf *out)
     }
 }
 
-/* Aborts unless out is a run of "data: <one line>\n\n" events: what the adaptors that forward
- * the upstream's data as it came (the OpenAI family's) must still keep, or one bad chunk
- * would run into the next event. */
+/* Aborts unless out is a run of events whose every line is a "data: " line: what the adaptors
+ * that forward the upstream's data as it came (the OpenAI family's) must still keep, or the
+ * client would lose lines or see one chunk run into the next. */
 static void check_frames(const struct strbuf *out)
 {
     const char *p = out->p, *end = out->p + out->len;
     while (p < end) {
         const char *stop = memmem(p, (size_t)(end - p), "\n\n", 2);
-        if (!stop || strncmp(p, "data: ", 6) != 0 || memchr(p, '\n', (size_t)(stop - p)))
+        if (!stop)
             abort();
+        /* Every line up to the blank one that ends the event. */
+        for (const char *l = p; l <= stop;) {
+            if (strncmp(l, "data: ", 6) != 0)
+                abort();
+            l = (const char *)memchr(l, '\n', (size_t)(stop + 1 - l)) + 1;
+        }
         p = stop + 2;
     }
 }
@@ -62,6 +71,24 @@ static void check_error(int rc, const struct prov_error *err)
 {
     if (rc < 0 && (err->status < 100 || err->status > 599 || !err->message || !err->type))
         abort();
+}
+
+/* The adaptor behind the core's event parser: what on_event of the relay does. */
+struct fz_feed {
+    const struct provider *prov;
+    struct prov_ctx *ctx;
+    struct strbuf *out;
+    struct prov_error *err;
+};
+
+static int fz_on_event(void *ud, const char *event, const char *data, size_t n)
+{
+    struct fz_feed *f = ud;
+    if (f->ctx->finished)
+        return 0;
+    int rc = provider_parse_event(f->prov, f->ctx, event, data, n, f->out, f->err);
+    check_error(rc, f->err);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The OpenAI-compatible channel types whose answers the OpenAI adaptor reads differently:
@@ -78,7 +105,7 @@ struct fz_setup {
     int is_forwarding; /* the adaptor passes the upstream's events through as they came */
 };
 
-/* The setup for adaptor index i and variant v (byte 1 from bit 3 on). Variant 0 is each
+/* The setup for adaptor index i and variant v (bits 3 and 4 of byte 1). Variant 0 is each
  * adaptor's plain case; odd variants pick Zhipu's v3 models, Cloudflare's native completions
  * and Vertex AI's Claude models; the OpenAI adaptor cycles through openai_types. */
 static struct fz_setup fz_setup(size_t i, unsigned v, int is_embed)
@@ -125,12 +152,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int as_event = data[1] & 1;
     int as_token = data[1] & 4; /* a token endpoint's answer */
-    struct fz_setup s = fz_setup(data[0], data[1] >> 3, data[1] & 2);
+    int is_other_req = data[1] & 0x20, is_raw = data[1] & 0x40, is_ndjson = data[1] & 0x80;
+    struct fz_setup s = fz_setup(data[0], (data[1] >> 3) & 3, data[1] & 2);
     const struct provider *prov = s.prov;
     data += 2, size -= 2;
 
     struct arena *a = arena_new(16384);
-    json_object *req = json_tokener_parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+    json_object *req =
+        json_tokener_parse(is_other_req ? "{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
+                                          "\"content\":\"be brief\"},{\"role\":\"user\","
+                                          "\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}],"
+                                          "\"n\":2,\"encoding_format\":\"base64\",\"stream\":true}"
+                                        : "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
                                           "\"content\":\"hi\"}],\"stream\":true}");
     struct prov_channel ch = {.id = 1,
                               .type = s.type,
@@ -145,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            .origin_model = s.model,
                            .req = req,
                            .is_stream = as_event,
-                           .include_usage = 1,
+                           .include_usage = !is_other_req,
                            .request_id = "fuzz",
                            .created = 1};
     sb_init(&ctx.text, a);
@@ -171,6 +204,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = provider_parse_response(prov, &ctx, copy, size, &out, &err);
         check_error(rc, &err);
         check_events(&out);
+    } else if (as_event && is_raw) {
+        /* The upstream's bytes as the core hands them over: through its parser in two pieces,
+         * until an adaptor error, then the closing call when the adaptor saw no end. */
+        struct sse_parser p;
+        sse_init(&p, a, is_ndjson);
+        p.keeps_data_space = prov->sse_keeps_data_space;
+        struct fz_feed f = {prov, &ctx, &out, &err};
+        size_t half = size / 2;
+        int rc = sse_feed(&p, copy, half, fz_on_event, &f);
+        if (!rc)
+            rc = sse_feed(&p, copy + half, size - half, fz_on_event, &f);
+        if (!rc)
+            rc = sse_finish(&p, fz_on_event, &f);
+        if (!rc && !ctx.finished)
+            check_error(provider_parse_event(prov, &ctx, "", NULL, 0, &out, &err), &err);
+        if (s.is_forwarding)
+            check_frames(&out);
+        else
+            check_events(&out);
     } else if (as_event) {
         /* Several events: split on newlines, with the event name before a '|'. */
         char *save = NULL;
