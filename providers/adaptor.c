@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 int prov_fail(struct prov_error *err, int status, const char *type, const char *code,
               const char *param, const char *msg)
@@ -62,6 +63,25 @@ struct json_object *prov_parse_object(const char *s, size_t n)
         return o;
     json_object_put(o);
     return NULL;
+}
+
+const char *prov_answer_model(const struct prov_ctx *ctx)
+{
+    if (ctx->origin_model && *ctx->origin_model)
+        return ctx->origin_model;
+    return ctx->model ? ctx->model : "";
+}
+
+const char *prov_config_str(struct prov_ctx *ctx, const char *key)
+{
+    const char *cfg = ctx->ch && ctx->ch->config ? ctx->ch->config : "";
+    if (!*cfg)
+        return NULL;
+    json_object *j = jparse(cfg, strlen(cfg), 0, NULL);
+    const char *v = jstr(j, key);
+    v = v && *v ? arena_strdup(ctx->a, v) : NULL;
+    json_object_put(j);
+    return v;
 }
 
 /* "data: {id, object, created, model," of every chunk. */
@@ -252,4 +272,32 @@ const char *prov_content_text(struct arena *a, json_object *content)
         sb_putn(&sb, json_object_get_string(t), (size_t)json_object_get_string_len(t));
     }
     return sb.p ? sb.p : "";
+}
+
+int prov_data_url(const char *url, struct prov_data_url *out)
+{
+    if (!url || strncasecmp(url, "data:", 5) != 0)
+        return -1;
+    const char *meta = url + 5, *comma = strchr(meta, ',');
+    /* ";base64" is the last parameter when there is one; without it the payload is
+     * percent-encoded text, which no adaptor passes on. */
+    if (!comma || !comma[1] || comma - meta < 7 || strncasecmp(comma - 7, ";base64", 7) != 0)
+        return -1;
+    const char *semi = memchr(meta, ';', (size_t)(comma - meta));
+    out->mime = meta;
+    out->mime_len = (size_t)(semi - meta);
+    out->data = comma + 1;
+    return 0;
+}
+
+int prov_image_data(json_object *part, struct prov_data_url *out, struct prov_error *err)
+{
+    json_object *iu = jget(part, "image_url");
+    const char *url =
+        json_object_is_type(iu, json_type_string) ? json_object_get_string(iu) : jstr(iu, "url");
+    if (prov_data_url(url, out) == 0)
+        return 0;
+    return prov_fail(err, 400, "invalid_request_error", NULL, "messages",
+                     url && *url ? "image_url must be an http(s) URL or a base64 data: URL"
+                                 : "image_url has no url");
 }

@@ -31,6 +31,14 @@ const char *prov_error_message(struct json_object *root);
  * NULL for anything else, an upstream's broken body included. */
 struct json_object *prov_parse_object(const char *s, size_t n);
 
+/* The model named in answers to the client: the one it asked for, else the one sent upstream,
+ * else "". */
+const char *prov_answer_model(const struct prov_ctx *ctx);
+/* The value of key in the channel's JSON config when it is a non-empty string, copied into
+ * ctx->a; NULL otherwise, also for an empty or broken config (a broken config must not break
+ * the channel, it only loses its settings). */
+const char *prov_config_str(struct prov_ctx *ctx, const char *key);
+
 /* The fixed part of every chat.completion.chunk of one stream. */
 struct prov_chunk {
     const char *id;    /* "chatcmpl-..." */
@@ -88,5 +96,20 @@ int prov_embedding_add(struct arena *a, struct json_object *data, size_t index,
  * array joined with '\n' (other parts are skipped); "" for anything else. Valid while content
  * lives, or in a. */
 const char *prov_content_text(struct arena *a, struct json_object *content);
+
+/* A base64 data: URL, split; both pointers point into the URL. */
+struct prov_data_url {
+    const char *mime; /* the media type, mime_len bytes (0 when the URL names none) */
+    size_t mime_len;
+    const char *data; /* the base64 payload, to the end of the URL, never empty */
+};
+/* Splits url, "data:[<media type>][;<param>]*;base64,<payload>", into out. -1 for anything
+ * else: NULL, another scheme, a payload that is not base64 or is empty. */
+int prov_data_url(const char *url, struct prov_data_url *out);
+/* The image of an OpenAI image_url part ({"image_url":{"url":...}} or {"image_url":"..."}),
+ * split into out. For adaptors with needs_inline_images the core has turned every http(s)
+ * URL into a data: URL before build_request, so any other URL is the client's mistake: -1
+ * with err a 400 invalid_request_error for param "messages" (static text). */
+int prov_image_data(struct json_object *part, struct prov_data_url *out, struct prov_error *err);
 
 #endif

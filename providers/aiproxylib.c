@@ -19,20 +19,10 @@ struct lib_stream {
     int is_role_sent;        /* the assistant role went out with a delta */
 };
 
-static const char *answer_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model
-                                                   : (ctx->model ? ctx->model : "");
-}
-
 /* config.library_id, else the legacy column; "" when neither is set. In ctx->a. */
 static const char *library_id(struct prov_ctx *ctx)
 {
-    const char *cfg = ctx->ch->config ? ctx->ch->config : "";
-    json_object *j = jparse(cfg, strlen(cfg), 0, NULL);
-    const char *id = jstr(j, "library_id");
-    id = id && *id ? arena_strdup(ctx->a, id) : NULL;
-    json_object_put(j);
+    const char *id = prov_config_str(ctx, "library_id");
     return id ? id : (ctx->ch->api_version ? ctx->ch->api_version : "");
 }
 
@@ -131,7 +121,7 @@ static int lib_parse_response(struct prov_ctx *ctx, const char *body, size_t n, 
     json_object *choices;
     json_object *res = prov_completion_new(
         arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : ""), ctx->created,
-        answer_model(ctx), &choices);
+        prov_answer_model(ctx), &choices);
     json_object_array_add(
         choices,
         prov_choice_new(0, "message",
@@ -176,7 +166,7 @@ static int lib_parse_event(struct prov_ctx *ctx, const char *event, const char *
     if (!st) {
         st = arena_calloc(ctx->a, 1, sizeof *st);
         st->chunk.id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
-        st->chunk.model = answer_model(ctx);
+        st->chunk.model = prov_answer_model(ctx);
         st->chunk.created = ctx->created;
         st->chunk.usage_null = ctx->include_usage;
         ctx->state = st;

@@ -45,13 +45,6 @@ struct ali_state {
     struct json_object *b64; /* downloaded images as base64 strings (owned by the arena) */
 };
 
-static const char *ali_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model
-           : ctx->model                            ? ctx->model
-                                                   : "";
-}
-
 static struct ali_state *ali_state(struct prov_ctx *ctx)
 {
     struct ali_state *st = ctx->state;
@@ -59,7 +52,7 @@ static struct ali_state *ali_state(struct prov_ctx *ctx)
         return st;
     st = arena_calloc(ctx->a, 1, sizeof *st);
     st->chunk.id = ctx->request_id ? ctx->request_id : "";
-    st->chunk.model = ali_model(ctx);
+    st->chunk.model = prov_answer_model(ctx);
     st->chunk.created = ctx->created;
     ctx->state = st;
     return st;
@@ -278,24 +271,10 @@ static int ali_image_body(struct prov_ctx *ctx, json_object *body, struct prov_e
     return 0;
 }
 
-/* The channel config's plugin (a string), or NULL. */
-static const char *ali_plugin(struct prov_ctx *ctx)
-{
-    const char *cfg = ctx->ch->config;
-    if (!cfg || !*cfg)
-        return NULL;
-    /* A broken config must not break the channel: it only loses the plugin. */
-    json_object *o = jparse(cfg, strlen(cfg), 0, NULL);
-    const char *p = jstr(o, "plugin");
-    const char *res = p && *p ? arena_strdup(ctx->a, p) : NULL;
-    json_object_put(o);
-    return res;
-}
-
 static int ali_build_request(struct prov_ctx *ctx, struct prov_request *out, struct prov_error *err)
 {
     const char *key = ctx->ch->key ? ctx->ch->key : "";
-    const char *plugin = ali_plugin(ctx);
+    const char *plugin = prov_config_str(ctx, "plugin");
     const char *path;
     /* A line break would smuggle extra headers into the upstream request. */
     if (strpbrk(key, "\r\n") || (plugin && strpbrk(plugin, "\r\n")))
@@ -432,7 +411,7 @@ static int ali_chat_response(struct prov_ctx *ctx, json_object *root, struct str
     json_object *choices;
     json_object *res =
         jown(ctx->a, prov_completion_new(rid && *rid ? rid : ali_state(ctx)->chunk.id, ctx->created,
-                                         ali_model(ctx), &choices));
+                                         prov_answer_model(ctx), &choices));
     for (size_t i = 0; i < n; i++) {
         json_object *c = json_object_array_get_idx(choices_in, i), *m = jget(c, "message");
         size_t len, rlen = 0;
@@ -573,7 +552,7 @@ static int ali_embed_response(struct prov_ctx *ctx, json_object *root, struct st
                                jget(e, "embedding"), is_b64) < 0)
             return ali_malformed(err);
     }
-    json_object_object_add(res, "model", json_object_new_string(ali_model(ctx)));
+    json_object_object_add(res, "model", json_object_new_string(prov_answer_model(ctx)));
     int64_t total = jint(jget(root, "usage"), "total_tokens");
     ctx->usage.prompt_tokens = total;
     ctx->usage.completion_tokens = 0;

@@ -35,13 +35,6 @@ static int bd_convert_fail(struct prov_error *err, const char *message)
     return prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL, message);
 }
 
-/* The model name shown to the client. */
-static const char *bd_out_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model
-                                                   : (ctx->model ? ctx->model : "");
-}
-
 static const char *bd_base(struct prov_ctx *ctx)
 {
     const char *base = ctx->ch->base_url ? ctx->ch->base_url : "";
@@ -365,7 +358,7 @@ static int bd_chat_response(struct prov_ctx *ctx, json_object *root, struct strb
     sb_puts(&ctx->text, text);
     json_object *resp =
         prov_completion_new(id && *id ? id : ctx->request_id, created ? created : ctx->created,
-                            bd_out_model(ctx), &choices);
+                            prov_answer_model(ctx), &choices);
     json_object *m = prov_message_new(text, strlen(text), NULL, 0, NULL);
     json_object_array_add(choices,
                           prov_choice_new(0, "message", m, bd_finish(jstr(root, "finish_reason"))));
@@ -396,7 +389,7 @@ static int bd_embed_response(struct prov_ctx *ctx, json_object *root, struct str
                                jget(e, "embedding"), is_b64) < 0)
             return bd_malformed(err);
     }
-    json_object_object_add(resp, "model", json_object_new_string(bd_out_model(ctx)));
+    json_object_object_add(resp, "model", json_object_new_string(prov_answer_model(ctx)));
     json_object *u = jget(root, "usage");
     if (u) {
         ctx->usage.prompt_tokens = jint(u, "prompt_tokens");
@@ -431,7 +424,7 @@ static struct bd_stream *bd_stream_state(struct prov_ctx *ctx)
         return st;
     st = arena_calloc(ctx->a, 1, sizeof *st);
     st->chunk.id = ctx->request_id ? ctx->request_id : "";
-    st->chunk.model = bd_out_model(ctx);
+    st->chunk.model = prov_answer_model(ctx);
     st->chunk.created = ctx->created;
     st->chunk.usage_null = ctx->include_usage;
     ctx->state = st;

@@ -37,24 +37,14 @@ const char *cloudflare_url(struct prov_ctx *ctx, const char *task, struct prov_e
     if (is_gateway(base))
         return task ? arena_printf(ctx->a, "%s/v1%s", base, task)
                     : arena_printf(ctx->a, "%s/%s", base, ctx->model);
-    const char *cfg = ctx->ch->config ? ctx->ch->config : "";
-    json_object *j = jparse(cfg, strlen(cfg), 0, NULL);
-    json_object *acct = jget(j, "user_id");
-    const char *id = acct ? arena_strdup(ctx->a, json_object_get_string(acct)) : "";
-    json_object_put(j);
-    if (!*id) {
+    const char *id = prov_config_str(ctx, "user_id");
+    if (!id) {
         prov_fail(err, 500, "one_api_error", "convert_request_failed", NULL,
                   "the Cloudflare channel needs its account id in config.user_id");
         return NULL;
     }
     return task ? arena_printf(ctx->a, "%s/client/v4/accounts/%s/ai/v1%s", base, id, task)
                 : arena_printf(ctx->a, "%s/client/v4/accounts/%s/ai/run/%s", base, id, ctx->model);
-}
-
-static const char *answer_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model
-                                                   : (ctx->model ? ctx->model : "");
 }
 
 /* --- requests --- */
@@ -189,7 +179,7 @@ static json_object *completion_head(const char *id, const struct prov_ctx *ctx)
     json_object_object_add(o, "id", json_object_new_string(id));
     json_object_object_add(o, "object", json_object_new_string("text_completion"));
     json_object_object_add(o, "created", json_object_new_int64(ctx->created));
-    json_object_object_add(o, "model", json_object_new_string(answer_model(ctx)));
+    json_object_object_add(o, "model", json_object_new_string(prov_answer_model(ctx)));
     return o;
 }
 

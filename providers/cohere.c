@@ -233,14 +233,6 @@ static int cohere_build_request(struct prov_ctx *ctx, struct prov_request *out,
 
 /* --- answers --- */
 
-/* The model named in answers: what the client asked for, else the one sent upstream. */
-static const char *answer_model(const struct prov_ctx *ctx)
-{
-    if (ctx->origin_model && *ctx->origin_model)
-        return ctx->origin_model;
-    return ctx->model ? ctx->model : "";
-}
-
 /* Reads the usage of a Cohere response's meta into ctx->usage; 1 when there was one. */
 static int usage_fill(struct prov_ctx *ctx, struct json_object *meta)
 {
@@ -306,7 +298,7 @@ static int cohere_parse_response(struct prov_ctx *ctx, const char *body, size_t 
     struct json_object *choices;
     struct json_object *res = prov_completion_new(
         arena_printf(ctx->a, "chatcmpl-%s", id ? id : (ctx->request_id ? ctx->request_id : "")),
-        ctx->created, answer_model(ctx), &choices);
+        ctx->created, prov_answer_model(ctx), &choices);
     json_object_array_add(
         choices, prov_choice_new(0, "message", prov_message_new(text, text_len, NULL, 0, calls),
                                  map_finish(jstr(in, "finish_reason"), has_tools)));
@@ -328,7 +320,7 @@ static struct cohere_stream *stream_state(struct prov_ctx *ctx)
         return st;
     st = arena_calloc(ctx->a, 1, sizeof *st);
     st->chunk.id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
-    st->chunk.model = answer_model(ctx);
+    st->chunk.model = prov_answer_model(ctx);
     st->chunk.created = ctx->created;
     ctx->state = st;
     return st;

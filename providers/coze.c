@@ -25,22 +25,12 @@ struct coze_stream {
     int is_role_sent;        /* the assistant role went out with a delta */
 };
 
-static const char *answer_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model
-                                                   : (ctx->model ? ctx->model : "");
-}
-
 /* --- request --- */
 
 /* config.user_id, else the request's user, else the default; in ctx->a. */
 static const char *coze_user(struct prov_ctx *ctx)
 {
-    const char *cfg = ctx->ch->config ? ctx->ch->config : "";
-    json_object *j = jparse(cfg, strlen(cfg), 0, NULL);
-    const char *u = jstr(j, "user_id");
-    u = u && *u ? arena_strdup(ctx->a, u) : NULL;
-    json_object_put(j);
+    const char *u = prov_config_str(ctx, "user_id");
     if (!u) {
         u = jstr(ctx->req, "user");
         u = u && *u ? u : COZE_DEFAULT_USER;
@@ -167,7 +157,7 @@ static int coze_parse_response(struct prov_ctx *ctx, const char *body, size_t n,
     sb_putn(&ctx->text, text, tlen);
     json_object *choices;
     json_object *res = prov_completion_new(chunk_id(ctx, jstr(root, "conversation_id")),
-                                           ctx->created, answer_model(ctx), &choices);
+                                           ctx->created, prov_answer_model(ctx), &choices);
     json_object_array_add(
         choices,
         prov_choice_new(0, "message", prov_message_new(text, tlen, NULL, 0, NULL), "stop"));
@@ -219,7 +209,7 @@ static int coze_parse_event(struct prov_ctx *ctx, const char *event, const char 
     if (!st) {
         st = arena_calloc(ctx->a, 1, sizeof *st);
         st->chunk.id = chunk_id(ctx, NULL);
-        st->chunk.model = answer_model(ctx);
+        st->chunk.model = prov_answer_model(ctx);
         st->chunk.created = ctx->created;
         st->chunk.usage_null = ctx->include_usage;
         ctx->state = st;

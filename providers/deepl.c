@@ -54,11 +54,6 @@ static int64_t deepl_chars(const char *s, size_t n)
     return c;
 }
 
-static const char *deepl_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model : ctx->model;
-}
-
 static int deepl_build_request(struct prov_ctx *ctx, struct prov_request *out,
                                struct prov_error *err)
 {
@@ -124,7 +119,7 @@ static int deepl_parse_response(struct prov_ctx *ctx, const char *body, size_t n
     const char *id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
     json_object *usage = prov_usage_new(&ctx->usage, 0, 0, 0);
     if (ctx->is_stream) {
-        struct prov_chunk c = {id, deepl_model(ctx), ctx->created, ctx->include_usage};
+        struct prov_chunk c = {id, prov_answer_model(ctx), ctx->created, ctx->include_usage};
         json_object *delta = jnew_obj();
         json_object_object_add(delta, "role", json_object_new_string("assistant"));
         json_object_object_add(delta, "content", prov_str_new(t, tlen));
@@ -134,7 +129,7 @@ static int deepl_parse_response(struct prov_ctx *ctx, const char *body, size_t n
             prov_chunk_usage(out, &c, usage);
     } else {
         json_object *choices;
-        json_object *res = prov_completion_new(id, ctx->created, deepl_model(ctx), &choices);
+        json_object *res = prov_completion_new(id, ctx->created, prov_answer_model(ctx), &choices);
         json_object_array_add(
             choices,
             prov_choice_new(0, "message", prov_message_new(t, tlen, NULL, 0, NULL), "stop"));

@@ -198,71 +198,13 @@ static void gm_add_inline(json_object *parts, const char *mime, size_t mime_len,
     json_object_array_add(parts, p);
 }
 
-/* "data:<mime>[;params];base64,<data>" -> an inlineData part. -1 when not such a URL. */
-static int gm_add_data_url(json_object *parts, const char *url)
+/* A base64 data: URL as an inlineData part. */
+static void gm_add_data_url(json_object *parts, const struct prov_data_url *d)
 {
-    const char *p = url + 5, *comma = strchr(p, ',');
-    if (strncmp(url, "data:", 5) != 0 || !comma || !comma[1])
-        return -1;
-    /* Gemini wants base64; percent-encoded data URLs would need decoding and re-encoding. */
-    if (!memmem(p, (size_t)(comma - p), ";base64", 7))
-        return -1;
-    const char *semi = memchr(p, ';', (size_t)(comma - p));
-    size_t mlen = (size_t)((semi ? semi : comma) - p);
-    if (mlen == 0)
-        gm_add_inline(parts, "application/octet-stream", 24, comma + 1);
+    if (d->mime_len == 0)
+        gm_add_inline(parts, "application/octet-stream", 24, d->data);
     else
-        gm_add_inline(parts, p, mlen, comma + 1);
-    return 0;
-}
-
-/* MIME type from a URL's file extension, or NULL when unknown. */
-static const char *gm_guess_mime(const char *url)
-{
-    static const struct {
-        const char *ext, *mime;
-    } tab[] = {
-        {"png", "image/png"},   {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"},
-        {"webp", "image/webp"}, {"gif", "image/gif"},       {"heic", "image/heic"},
-        {"heif", "image/heif"}, {"pdf", "application/pdf"},
-    };
-    size_t end = strcspn(url, "?#"), dot = end;
-
-    while (dot > 0 && url[dot - 1] != '.' && url[dot - 1] != '/')
-        dot--;
-    if (dot == 0 || url[dot - 1] != '.')
-        return NULL;
-    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) {
-        if (strlen(tab[i].ext) == end - dot && strncasecmp(url + dot, tab[i].ext, end - dot) == 0)
-            return tab[i].mime;
-    }
-    return NULL;
-}
-
-/* An image_url: data URLs are inlined; http(s) and gs URLs become fileData, because adaptors
- * do no I/O and Gemini fetches such URIs itself. */
-static int gm_add_image(struct gm_conv *cv, json_object *parts, const char *url)
-{
-    if (!url || !*url)
-        return prov_fail(cv->err, 400, GM_BAD, NULL, "messages", "image_url has no url");
-    if (strncmp(url, "data:", 5) == 0) {
-        if (gm_add_data_url(parts, url) < 0)
-            return prov_fail(cv->err, 400, GM_BAD, NULL, "messages",
-                             "image_url is not a base64 data URL or an http(s) URL");
-        return 0;
-    }
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 &&
-        strncmp(url, "gs://", 5) != 0)
-        return prov_fail(cv->err, 400, GM_BAD, NULL, "messages",
-                         "image_url is not a base64 data URL or an http(s) URL");
-    json_object *p = jnew_obj(), *d = jnew_obj();
-    const char *mime = gm_guess_mime(url);
-    if (mime)
-        json_object_object_add(d, "mimeType", json_object_new_string(mime));
-    json_object_object_add(d, "fileUri", json_object_new_string(url));
-    json_object_object_add(p, "fileData", d);
-    json_object_array_add(parts, p);
-    return 0;
+        gm_add_inline(parts, d->mime, d->mime_len, d->data);
 }
 
 /* Appends the parts of an OpenAI message content (string or array of parts) to parts.
@@ -301,11 +243,10 @@ static int gm_add_content(struct gm_conv *cv, json_object *content, json_object 
             return prov_failf(cv->err, a, 400, GM_BAD, NULL, "messages",
                               "%s messages may only hold text", what);
         } else if (strcmp(type, "image_url") == 0) {
-            json_object *iu = jget(item, "image_url");
-            const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
-                                                                        : jstr(iu, "url");
-            if (gm_add_image(cv, parts, url) < 0)
+            struct prov_data_url d;
+            if (prov_image_data(item, &d, cv->err) < 0)
                 return -1;
+            gm_add_data_url(parts, &d);
         } else if (strcmp(type, "input_audio") == 0) {
             json_object *ia = jget(item, "input_audio");
             const char *data = jstr(ia, "data"), *fmt = jstr(ia, "format");
@@ -315,10 +256,11 @@ static int gm_add_content(struct gm_conv *cv, json_object *content, json_object 
             char *mime = arena_printf(a, "audio/%s", fmt);
             gm_add_inline(parts, mime, strlen(mime), data);
         } else if (strcmp(type, "file") == 0) {
-            const char *fd = jstr(jget(item, "file"), "file_data");
-            if (!fd || gm_add_data_url(parts, fd) < 0)
+            struct prov_data_url d;
+            if (prov_data_url(jstr(jget(item, "file"), "file_data"), &d) < 0)
                 return prov_fail(cv->err, 400, GM_BAD, NULL, "messages",
                                  "file parts need file_data as a base64 data URL");
+            gm_add_data_url(parts, &d);
         } else {
             return prov_failf(cv->err, a, 400, GM_BAD, NULL, "messages",
                               "unsupported content part type '%s'", type);

@@ -75,22 +75,6 @@ static int ol_headers(struct prov_ctx *ctx, struct prov_request *out, struct pro
     return 0;
 }
 
-/* An image_url part: the base64 of a data URL goes into images. */
-static int ol_add_image(json_object *images, json_object *part, struct prov_error *err)
-{
-    json_object *iu = jget(part, "image_url");
-    const char *url =
-        json_object_is_type(iu, json_type_string) ? json_object_get_string(iu) : jstr(iu, "url");
-    const char *comma = url ? strchr(url, ',') : NULL;
-
-    if (!url || strncmp(url, "data:", 5) != 0 || !comma || !comma[1] ||
-        !memmem(url, (size_t)(comma - url), ";base64", 7))
-        return prov_fail(err, 400, OL_BAD, NULL, "messages",
-                         "Ollama takes images only as base64 data URLs");
-    json_object_array_add(images, json_object_new_string(comma + 1));
-    return 0;
-}
-
 /* An assistant's OpenAI tool calls as Ollama's: arguments as an object, no ids. */
 static json_object *ol_calls_in(json_object *calls)
 {
@@ -155,8 +139,11 @@ static int ol_message(struct prov_ctx *ctx, json_object *msgs, size_t i, json_ob
                     sb_putc(&text, '\n');
                 sb_puts(&text, jstr(p, "text") ? jstr(p, "text") : "");
             } else if (type && strcmp(type, "image_url") == 0) {
-                if (ol_add_image(images, p, err) < 0)
+                /* Ollama takes the bare base64, without the data: URL around it. */
+                struct prov_data_url img;
+                if (prov_image_data(p, &img, err) < 0)
                     goto fail;
+                json_object_array_add(images, json_object_new_string(img.data));
             } else {
                 prov_failf(err, ctx->a, 400, OL_BAD, NULL, "messages",
                            "content parts of type %s cannot be sent to Ollama",

@@ -32,11 +32,6 @@ static void palm_content_text(json_object *content, struct strbuf *out)
     }
 }
 
-static const char *palm_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model : ctx->model;
-}
-
 /* Copies the client's field from (a number) into body as to. */
 static void palm_copy_num(json_object *req, const char *from, json_object *body, const char *to)
 {
@@ -125,10 +120,11 @@ static int palm_parse_response(struct prov_ctx *ctx, const char *body, size_t n,
     json_object *cands = jget(root, "candidates");
     size_t nc = json_object_is_type(cands, json_type_array) ? json_object_array_length(cands) : 0;
     const char *id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
-    struct prov_chunk c = {id, palm_model(ctx), ctx->created, ctx->include_usage};
+    struct prov_chunk c = {id, prov_answer_model(ctx), ctx->created, ctx->include_usage};
     json_object *choices = NULL;
     json_object *res =
-        ctx->is_stream ? NULL : prov_completion_new(id, ctx->created, palm_model(ctx), &choices);
+        ctx->is_stream ? NULL
+                       : prov_completion_new(id, ctx->created, prov_answer_model(ctx), &choices);
     /* No candidate means the prompt was filtered: one empty choice says so. */
     size_t nchoice = nc ? nc : 1;
     const char *finish = nc ? "stop" : "content_filter";

@@ -46,11 +46,6 @@ struct rep_state {
     struct json_object *b64; /* the downloaded images as base64 strings (owned by the arena) */
 };
 
-static const char *rep_model(const struct prov_ctx *ctx)
-{
-    return ctx->origin_model && *ctx->origin_model ? ctx->origin_model : ctx->model;
-}
-
 static struct rep_state *rep_state(struct prov_ctx *ctx)
 {
     struct rep_state *st = ctx->state;
@@ -58,7 +53,7 @@ static struct rep_state *rep_state(struct prov_ctx *ctx)
         return st;
     st = arena_calloc(ctx->a, 1, sizeof *st);
     st->chunk.id = arena_printf(ctx->a, "chatcmpl-%s", ctx->request_id ? ctx->request_id : "");
-    st->chunk.model = rep_model(ctx);
+    st->chunk.model = prov_answer_model(ctx);
     st->chunk.created = ctx->created;
     ctx->state = st;
     return st;
@@ -265,7 +260,8 @@ static int rep_chat_answer(struct prov_ctx *ctx, struct strbuf *out)
         return 0;
     }
     json_object *choices;
-    json_object *res = prov_completion_new(st->chunk.id, ctx->created, rep_model(ctx), &choices);
+    json_object *res =
+        prov_completion_new(st->chunk.id, ctx->created, prov_answer_model(ctx), &choices);
     json_object_array_add(
         choices,
         prov_choice_new(0, "message", prov_message_new(ctx->text.p, ctx->text.len, NULL, 0, NULL),

@@ -22,6 +22,8 @@
 struct tc_stream {
     struct prov_chunk chunk; /* id, model and created of every chunk */
     int is_role_sent;        /* the first chunk (with the assistant role) went out */
+    const char **call_ids;   /* the Id of each tool call begun, by OpenAI index */
+    int n_calls, cap_calls;
 };
 
 /* Error code prefixes and the status the client sees for them. */
@@ -149,6 +151,137 @@ static const char *content_text(struct arena *a, json_object *content)
     return sb.p ? sb.p : "";
 }
 
+/* Whether an OpenAI content array holds an image_url part. */
+static int has_image(json_object *content)
+{
+    for (size_t i = 0;
+         json_object_is_type(content, json_type_array) && i < json_object_array_length(content);
+         i++) {
+        const char *type = jstr(json_object_array_get_idx(content, i), "type");
+        if (type && !strcmp(type, "image_url"))
+            return 1;
+    }
+    return 0;
+}
+
+/* An OpenAI content array with images as Hunyuan's Contents: text and image_url items in
+ * order, other parts skipped. Hunyuan fetches http(s) URLs itself and takes data: URLs too.
+ * -1 with err filled for an image part without a URL. */
+static int add_contents(json_object *content, json_object *o, struct prov_error *err)
+{
+    json_object *list = jnew_arr();
+    json_object_object_add(o, "Contents", list);
+    for (size_t i = 0; i < json_object_array_length(content); i++) {
+        json_object *part = json_object_array_get_idx(content, i), *item;
+        const char *type = jstr(part, "type");
+        if (type && !strcmp(type, "text") && jstr(part, "text")) {
+            item = jnew_obj();
+            json_object_object_add(item, "Type", json_object_new_string("text"));
+            json_object_object_add(item, "Text", json_object_new_string(jstr(part, "text")));
+        } else if (type && !strcmp(type, "image_url")) {
+            json_object *iu = jget(part, "image_url");
+            const char *url = json_object_is_type(iu, json_type_string) ? json_object_get_string(iu)
+                                                                        : jstr(iu, "url");
+            if (!url || !*url)
+                return bad_request(err, "messages", "image_url part without a url");
+            json_object *img = jnew_obj();
+            json_object_object_add(img, "Url", json_object_new_string(url));
+            item = jnew_obj();
+            json_object_object_add(item, "Type", json_object_new_string("image_url"));
+            json_object_object_add(item, "ImageUrl", img);
+        } else {
+            continue;
+        }
+        json_object_array_add(list, item);
+    }
+    return 0;
+}
+
+/* An assistant's OpenAI tool_calls as Hunyuan's ToolCalls (arguments stay a JSON string). */
+static json_object *calls_in(json_object *calls)
+{
+    json_object *list = jnew_arr();
+    for (size_t i = 0; i < json_object_array_length(calls); i++) {
+        json_object *c = json_object_array_get_idx(calls, i), *fn = jget(c, "function");
+        json_object *o = jnew_obj(), *f = jnew_obj();
+        const char *id = jstr(c, "id"), *name = jstr(fn, "name"), *args = jstr(fn, "arguments");
+        json_object_object_add(o, "Id", json_object_new_string(id ? id : ""));
+        json_object_object_add(o, "Type", json_object_new_string("function"));
+        json_object_object_add(f, "Name", json_object_new_string(name ? name : ""));
+        json_object_object_add(f, "Arguments", json_object_new_string(args && *args ? args : "{}"));
+        json_object_object_add(o, "Function", f);
+        json_object_array_add(list, o);
+    }
+    return list;
+}
+
+/* An OpenAI function tool as Hunyuan's Tool, whose Parameters is the schema as a JSON
+ * string. NULL for a tool that is not a named function. */
+static json_object *tool_in(struct arena *a, json_object *tool)
+{
+    json_object *fn = jget(tool, "function"), *params = jget(fn, "parameters");
+    const char *type = jstr(tool, "type"), *name = jstr(fn, "name"),
+               *desc = jstr(fn, "description");
+    if ((type && strcmp(type, "function")) || !name || !*name)
+        return NULL;
+    json_object *o = jnew_obj(), *f = jnew_obj();
+    json_object_object_add(o, "Type", json_object_new_string("function"));
+    json_object_object_add(f, "Name", json_object_new_string(name));
+    if (params) {
+        size_t n;
+        const char *text = jdump(a, params, &n);
+        json_object_object_add(f, "Parameters", prov_str_new(text, n));
+    }
+    if (desc && *desc)
+        json_object_object_add(f, "Description", json_object_new_string(desc));
+    json_object_object_add(o, "Function", f);
+    return o;
+}
+
+/* The Tool of tools (Hunyuan's) named name, or NULL. */
+static json_object *tool_named(json_object *tools, const char *name)
+{
+    for (size_t i = 0; name && i < json_object_array_length(tools); i++) {
+        json_object *t = json_object_array_get_idx(tools, i);
+        const char *n = jstr(jget(t, "Function"), "Name");
+        if (n && !strcmp(n, name))
+            return t;
+    }
+    return NULL;
+}
+
+/* tools and tool_choice as Tools, ToolChoice and CustomTool. Hunyuan's choices are none,
+ * auto and custom (one named tool): "required" can only be kept with a single tool, which
+ * it forces; with several it is auto, the closest Hunyuan has. */
+static void add_tools(struct prov_ctx *ctx, json_object *body)
+{
+    json_object *tools = jget(ctx->req, "tools"), *list = jnew_arr();
+    for (size_t i = 0;
+         json_object_is_type(tools, json_type_array) && i < json_object_array_length(tools); i++) {
+        json_object *t = tool_in(ctx->a, json_object_array_get_idx(tools, i));
+        if (t)
+            json_object_array_add(list, t);
+    }
+    if (!json_object_array_length(list)) {
+        json_object_put(list);
+        return;
+    }
+    json_object_object_add(body, "Tools", list);
+    json_object *tc = jget(ctx->req, "tool_choice"), *custom = NULL;
+    const char *choice =
+        json_object_is_type(tc, json_type_string) ? json_object_get_string(tc) : NULL;
+    if (json_object_is_type(tc, json_type_object))
+        custom = tool_named(list, jstr(jget(tc, "function"), "name"));
+    else if (choice && !strcmp(choice, "required"))
+        custom = json_object_array_length(list) == 1 ? json_object_array_get_idx(list, 0) : NULL;
+    if (custom) {
+        json_object_object_add(body, "ToolChoice", json_object_new_string("custom"));
+        json_object_object_add(body, "CustomTool", json_object_get(custom));
+    } else if (choice && (!strcmp(choice, "none") || !strcmp(choice, "auto"))) {
+        json_object_object_add(body, "ToolChoice", json_object_new_string(choice));
+    }
+}
+
 static int build_chat(struct prov_ctx *ctx, json_object *body, struct prov_error *err)
 {
     json_object *msgs = jget(ctx->req, "messages");
@@ -160,15 +293,29 @@ static int build_chat(struct prov_ctx *ctx, json_object *body, struct prov_error
     json_object_object_add(body, "Messages", list);
     for (size_t i = 0; i < json_object_array_length(msgs); i++) {
         json_object *m = json_object_array_get_idx(msgs, i), *o = jnew_obj();
-        const char *role = jstr(m, "role");
+        json_object *content = jget(m, "content"), *calls = jget(m, "tool_calls");
+        const char *role = jstr(m, "role"), *call_id = jstr(m, "tool_call_id");
 
+        json_object_array_add(list, o);
         /* Hunyuan knows no "developer" role: it is OpenAI's new name for system. */
         if (role && !strcmp(role, "developer"))
             role = "system";
         json_object_object_add(o, "Role", json_object_new_string(role ? role : "user"));
-        json_object_object_add(o, "Content",
-                               json_object_new_string(content_text(ctx->a, jget(m, "content"))));
-        json_object_array_add(list, o);
+        int has_calls =
+            json_object_is_type(calls, json_type_array) && json_object_array_length(calls);
+        const char *text = content_text(ctx->a, content);
+        /* Images go in Contents (the vision models), which stands instead of Content. Hunyuan
+         * refuses an empty Content: a call without text has none, as OpenAI's has null. */
+        if (has_image(content)) {
+            if (add_contents(content, o, err) < 0)
+                return -1;
+        } else if (*text || !has_calls) {
+            json_object_object_add(o, "Content", json_object_new_string(text));
+        }
+        if (role && !strcmp(role, "tool") && call_id)
+            json_object_object_add(o, "ToolCallId", json_object_new_string(call_id));
+        if (has_calls)
+            json_object_object_add(o, "ToolCalls", calls_in(calls));
     }
     json_object_object_add(body, "Stream", json_object_new_boolean(ctx->is_stream));
     json_object *v = jget(ctx->req, "top_p");
@@ -177,6 +324,7 @@ static int build_chat(struct prov_ctx *ctx, json_object *body, struct prov_error
     v = jget(ctx->req, "temperature");
     if (jis_num(v))
         json_object_object_add(body, "Temperature", jcopy(v));
+    add_tools(ctx, body);
     return 0;
 }
 
@@ -290,6 +438,24 @@ static int usage_fill(struct prov_ctx *ctx, json_object *u)
     return 1;
 }
 
+/* Hunyuan's ToolCalls of an answer as OpenAI's tool_calls (a new reference); the arguments
+ * also go into ctx->text, so that a count of the answer includes them. */
+static json_object *calls_out(struct prov_ctx *ctx, json_object *calls)
+{
+    json_object *list = jnew_arr();
+    for (size_t i = 0;
+         json_object_is_type(calls, json_type_array) && i < json_object_array_length(calls); i++) {
+        json_object *c = json_object_array_get_idx(calls, i), *fn = jget(c, "Function");
+        const char *id = jstr(c, "Id"), *args = jstr(fn, "Arguments");
+        if (!id || !*id)
+            id = arena_printf(ctx->a, "call_%s_%zu", ctx->request_id ? ctx->request_id : "", i);
+        if (args)
+            sb_puts(&ctx->text, args);
+        json_object_array_add(list, prov_tool_call_new(-1, id, jstr(fn, "Name"), args));
+    }
+    return list;
+}
+
 static int chat_response(struct prov_ctx *ctx, json_object *resp, struct strbuf *out)
 {
     json_object *choice = first_of(resp, "Choices");
@@ -306,9 +472,11 @@ static int chat_response(struct prov_ctx *ctx, json_object *resp, struct strbuf 
     json_object *res =
         prov_completion_new(arena_printf(ctx->a, "chatcmpl-%s", id ? id : ctx->request_id),
                             ctx->created, answer_model(ctx), &choices);
-    json_object_array_add(
-        choices, prov_choice_new(0, "message", prov_message_new(text, strlen(text), NULL, 0, NULL),
-                                 map_finish(jstr(choice, "FinishReason"))));
+    json_object_array_add(choices,
+                          prov_choice_new(0, "message",
+                                          prov_message_new(text, strlen(text), NULL, 0,
+                                                           calls_out(ctx, jget(msg, "ToolCalls"))),
+                                          map_finish(jstr(choice, "FinishReason"))));
     if (usage_fill(ctx, jget(resp, "Usage")))
         json_object_object_add(
             res, "usage",
@@ -389,15 +557,85 @@ static struct tc_stream *stream_state(struct prov_ctx *ctx, const char *id)
     return st;
 }
 
-/* One chunk with content text (the first also names the role) and finish_reason finish. */
-static void emit(struct tc_stream *st, struct strbuf *out, const char *text, const char *finish)
+/* The OpenAI index of the streamed tool call with Hunyuan Id id, a new one when the Id is
+ * new. Hunyuan repeats the Id on every piece of a call; a piece without one continues the
+ * last call. *is_new tells whether the call begins here. */
+static int call_index(struct prov_ctx *ctx, struct tc_stream *st, const char *id, int *is_new)
+{
+    *is_new = 0;
+    if (!id || !*id) {
+        if (st->n_calls)
+            return st->n_calls - 1;
+        id = "";
+    }
+    for (int i = 0; *id && i < st->n_calls; i++)
+        if (!strcmp(st->call_ids[i], id))
+            return i;
+    if (st->n_calls == st->cap_calls) {
+        int cap = st->cap_calls ? 2 * st->cap_calls : 4;
+        const char **ids = arena_alloc(ctx->a, (size_t)cap * sizeof *ids);
+        if (st->n_calls)
+            memcpy(ids, st->call_ids, (size_t)st->n_calls * sizeof *ids);
+        st->call_ids = ids;
+        st->cap_calls = cap;
+    }
+    st->call_ids[st->n_calls] = arena_strdup(ctx->a, id);
+    *is_new = 1;
+    return st->n_calls++;
+}
+
+/* A Delta's ToolCalls as OpenAI's streamed tool_calls (a new reference; NULL when there are
+ * none): a call's first piece has its id, type and name, the next ones only their index and
+ * the arguments to append, since SDKs concatenate every string they are sent again. */
+static json_object *stream_calls(struct prov_ctx *ctx, struct tc_stream *st, json_object *calls)
+{
+    size_t n = json_object_is_type(calls, json_type_array) ? json_object_array_length(calls) : 0;
+    if (!n)
+        return NULL;
+    json_object *list = jnew_arr();
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(calls, i), *fn = jget(c, "Function");
+        const char *id = jstr(c, "Id"), *args = jstr(fn, "Arguments");
+        int is_new, index = call_index(ctx, st, id, &is_new);
+        if (args)
+            sb_puts(&ctx->text, args);
+        if (is_new) {
+            if (!id || !*id)
+                id = arena_printf(ctx->a, "call_%s_%d", ctx->request_id ? ctx->request_id : "",
+                                  index);
+            json_object_array_add(
+                list, prov_tool_call_new(index, id, jstr(fn, "Name"), args ? args : ""));
+            continue;
+        }
+        json_object *o = jnew_obj(), *f = jnew_obj();
+        json_object_object_add(o, "index", json_object_new_int(index));
+        json_object_object_add(f, "arguments", json_object_new_string(args ? args : ""));
+        json_object_object_add(o, "function", f);
+        json_object_array_add(list, o);
+    }
+    return list;
+}
+
+/* One chunk with content text and the tool calls (consumed; NULL for none), finish_reason
+ * finish. The first chunk also names the role. Beside tool calls an empty text is null, as
+ * in OpenAI's streams. */
+static void emit(struct tc_stream *st, struct strbuf *out, const char *text, json_object *calls,
+                 const char *finish)
 {
     prov_chunk_open(out, &st->chunk, 0);
     SB_LIT(out, "{");
     if (!st->is_role_sent)
         SB_LIT(out, "\"role\":\"assistant\",");
     SB_LIT(out, "\"content\":");
-    sb_json_str(out, text);
+    if (calls && !*text)
+        SB_LIT(out, "null");
+    else
+        sb_json_str(out, text);
+    if (calls) {
+        SB_LIT(out, ",\"tool_calls\":");
+        jput(out, calls);
+        json_object_put(calls);
+    }
     SB_LIT(out, "}");
     prov_chunk_close(out, &st->chunk, finish);
     st->is_role_sent = 1;
@@ -421,7 +659,7 @@ static int tc_parse_event(struct prov_ctx *ctx, const char *event, const char *d
     if (!data) {
         /* Closed without a FinishReason: clients still wait for one. */
         struct tc_stream *st = stream_state(ctx, NULL);
-        emit(st, out, "", "stop");
+        emit(st, out, "", NULL, "stop");
         finish(ctx, st, out);
         return 0;
     }
@@ -438,7 +676,8 @@ static int tc_parse_event(struct prov_ctx *ctx, const char *event, const char *d
     }
     struct tc_stream *st = stream_state(ctx, jstr(ev, "Id"));
     json_object *choice = first_of(ev, "Choices");
-    const char *text = jstr(jget(choice, "Delta"), "Content");
+    json_object *delta = jget(choice, "Delta");
+    const char *text = jstr(delta, "Content");
     const char *reason = jstr(choice, "FinishReason");
     int is_last = reason && *reason;
 
@@ -446,7 +685,8 @@ static int tc_parse_event(struct prov_ctx *ctx, const char *event, const char *d
     if (text)
         sb_puts(&ctx->text, text);
     if (choice)
-        emit(st, out, text ? text : "", is_last ? map_finish(reason) : NULL);
+        emit(st, out, text ? text : "", stream_calls(ctx, st, jget(delta, "ToolCalls")),
+             is_last ? map_finish(reason) : NULL);
     if (is_last)
         finish(ctx, st, out);
     json_object_put(ev);

@@ -329,6 +329,8 @@ struct attempt {
     long status;         /* the upstream's HTTP status */
     char ctype[128];     /* and its Content-Type */
     int streaming;       /* upstream answered a stream: events go to the client */
+    int committed;       /* the client has the stream's head: from now on a failure can only
+                          * end the stream, never move to another channel */
     int expect_stream;   /* the request in flight may answer a stream (not a follow-up that
                           * downloads or polls) */
     struct sse_parser sse;
@@ -368,27 +370,43 @@ static void on_head(void *ud, long status, const char *ctype)
     snprintf(at->ctype, sizeof at->ctype, "%s", ctype);
     if (at->expect_stream && (status == 200 || status == 201) &&
         strncasecmp(ctype, "application/json", 16) != 0) {
-        struct req *r = at->rl->r;
         at->streaming = 1;
-        at->rl->responded = 1;
         /* Some upstreams (Cohere, Ollama) stream one JSON object per line instead of SSE,
          * Bedrock binary event-stream frames. */
         at->sse.is_ndjson = is_ndjson_type(ctype);
         at->is_evs = !strncasecmp(ctype, "application/vnd.amazon.eventstream", 34);
-        resp_status(r, 200);
-        resp_header(r, "Content-Type", "text/event-stream");
-        resp_header(r, "Cache-Control", "no-cache");
-        resp_header(r, "X-Accel-Buffering", "no");
-        if (resp_stream_begin(r) < 0)
-            at->client_gone = 1;
         at->last_write = time(NULL);
     }
+}
+
+/* Sends the stream's head, once. It waits for the first converted event because several
+ * upstreams (MiniMax, DashScope) answer a rate limit or a refused request with a 200 stream
+ * whose first event is the error: until the client has seen a byte, such an attempt can
+ * still fail over to another channel. */
+static int stream_commit(struct attempt *at)
+{
+    if (at->committed)
+        return 0;
+    struct req *r = at->rl->r;
+    at->committed = 1;
+    at->rl->responded = 1;
+    resp_status(r, 200);
+    resp_header(r, "Content-Type", "text/event-stream");
+    resp_header(r, "Cache-Control", "no-cache");
+    resp_header(r, "X-Accel-Buffering", "no");
+    if (resp_stream_begin(r) < 0) {
+        at->client_gone = 1;
+        return -1;
+    }
+    return 0;
 }
 
 static int flush_out(struct attempt *at)
 {
     if (!at->out.len)
         return 0;
+    if (stream_commit(at) < 0)
+        return -1;
     if (resp_stream_write(at->rl->r, at->out.p, at->out.len) < 0) {
         at->client_gone = 1;
         return -1;
@@ -462,6 +480,8 @@ static int on_tick(void *ud)
     if (at->client_gone)
         return -1;
     if (at->streaming && time(NULL) - at->last_write >= KEEPALIVE_SECONDS) {
+        /* This also sends a held stream's head: a client kept waiting that long needs bytes
+         * more than the chance of another channel. */
         SB_LIT(&at->out, ": keep-alive\n\n");
         return flush_out(at);
     }
@@ -774,24 +794,30 @@ static int attempt_once(struct attempt *at)
     return 0;
 }
 
-/* Ends a stream the client has the headers of: the adaptor's last word when the upstream
- * closed without one, an error event when it broke, then [DONE]. Whatever happens, the
+/* After the upstream closed a complete stream: its last, unterminated event, and the
+ * adaptor's last word when the upstream ended without one (both may still fail). */
+static void attempt_drain_stream(struct attempt *at, int rc)
+{
+    if (at->client_gone || rc != UPSTREAM_OK || at->midstream_error)
+        return;
+    if (at->is_evs && evs_finish(&at->evs) != 0) {
+        evs_broken(at, evs_finish(&at->evs));
+        return;
+    }
+    sse_finish(&at->sse, on_event, at);
+    if (!at->client_gone && !at->midstream_error && !at->ctx.finished) {
+        if (provider_parse_event(at->prov, &at->ctx, "", NULL, 0, &at->out, &at->err) < 0)
+            at->midstream_error = 1;
+        else
+            flush_out(at);
+    }
+}
+
+/* Ends a drained stream: an error event when it broke, then [DONE]. Whatever happens, the
  * attempt is billed for what the client received. */
 static void attempt_finish_stream(struct attempt *at, int rc, const char *errbuf)
 {
     struct req *r = at->rl->r;
-    if (!at->client_gone && rc == UPSTREAM_OK && !at->midstream_error && at->is_evs &&
-        evs_finish(&at->evs) != 0)
-        evs_broken(at, evs_finish(&at->evs));
-    if (!at->client_gone && rc == UPSTREAM_OK && !at->midstream_error) {
-        sse_finish(&at->sse, on_event, at);
-        if (!at->client_gone && !at->midstream_error && !at->ctx.finished) {
-            if (provider_parse_event(at->prov, &at->ctx, "", NULL, 0, &at->out, &at->err) < 0)
-                at->midstream_error = 1;
-            else
-                flush_out(at);
-        }
-    }
     if (!at->client_gone && (rc == UPSTREAM_TRANSPORT || at->midstream_error)) {
         if (!at->midstream_error)
             at->err =
@@ -885,6 +911,21 @@ static int attempt_stream(struct attempt *at)
         int rc = upstream_perform(req_curl(r), &rq, timeout_s, cfg_str(app->cfg, CFG_RELAY_PROXY),
                                   &cb, errbuf, sizeof errbuf);
         if (at->streaming) {
+            attempt_drain_stream(at, rc);
+            if (!at->committed && (at->midstream_error || rc == UPSTREAM_TRANSPORT)) {
+                /* Nothing reached the client: fail like an error status, so that the next
+                 * channel may answer. */
+                rl->err = at->midstream_error
+                              ? at->err
+                              : (struct prov_error){500, arena_strdup(r->a, errbuf),
+                                                    "one_api_error", "", "do_request_failed"};
+                if (!rl->err.status)
+                    rl->err.status = 500;
+                channel_disable(rl, at->ch, &rl->err);
+                if (rl->err.status == 401)
+                    credcache_drop(app->creds, at->ch->id);
+                break;
+            }
             attempt_finish_stream(at, rc, errbuf);
             return 0;
         }

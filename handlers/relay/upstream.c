@@ -63,26 +63,31 @@ static void keep_header(struct xfer *x, const char *p, size_t len)
     sb_putc(&x->hdrs, '\0');
 }
 
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+void upstream_track_ctype(const char *line, size_t len, char *ctype, size_t cap)
 {
-    struct xfer *x = ud;
-    size_t len = sz * n;
     /* A new status line (redirect, 100 Continue) starts a new header block. */
-    if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
-        x->ctype[0] = '\0';
-        sb_reset(&x->hdrs);
-    } else if (x->cb->on_header) {
-        keep_header(x, p, len);
-    }
-    if (len > 13 && !strncasecmp(p, "content-type:", 13)) {
-        const char *v = p + 13;
+    if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
+        ctype[0] = '\0';
+    } else if (len > 13 && !strncasecmp(line, "content-type:", 13)) {
+        const char *v = line + 13;
         size_t vl = len - 13;
         while (vl && (*v == ' ' || *v == '\t'))
             v++, vl--;
         while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
             vl--;
-        snprintf(x->ctype, sizeof x->ctype, "%.*s", (int)vl, v);
+        snprintf(ctype, cap, "%.*s", (int)vl, v);
     }
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    size_t len = sz * n;
+    upstream_track_ctype(p, len, x->ctype, sizeof x->ctype);
+    if (len >= 5 && !strncmp(p, "HTTP/", 5))
+        sb_reset(&x->hdrs);
+    else if (x->cb->on_header)
+        keep_header(x, p, len);
     return len;
 }
 

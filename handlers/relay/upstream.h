@@ -62,6 +62,10 @@ struct upstream_answer {
 int upstream_fetch(void *curl, const struct prov_request *rq, long timeout_s, const char *proxy,
                    size_t max, int (*should_stop)(void *ud), void *ud, struct upstream_answer *ans,
                    char *err, size_t errlen);
+/* For a CURLOPT_HEADERFUNCTION: follows the Content-Type of the final answer through one
+ * header line (len bytes, as libcurl hands it over) into ctype (cap bytes, NUL-terminated).
+ * A status line clears it, since a redirect's or 100 Continue's headers come first. */
+void upstream_track_ctype(const char *line, size_t len, char *ctype, size_t cap);
 /* A fresh handle with the options every request shares (NOSIGNAL, keep-alive); aborts when
  * libcurl cannot make one (out of memory). */
 void *upstream_handle_new(void);

@@ -8,6 +8,7 @@
 #include "fcgi/json.h"
 #include "fcgi/log.h"
 #include "fcgi/strbuf.h"
+#include "handlers/relay/upstream.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -90,20 +91,8 @@ struct xfer {
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 {
     struct xfer *x = ud;
-    size_t len = sz * n;
-    /* A redirect's headers come first: only the last answer's type counts. */
-    if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
-        x->ctype[0] = '\0';
-    } else if (len > 13 && !strncasecmp(p, "content-type:", 13)) {
-        const char *v = p + 13;
-        size_t vl = len - 13;
-        while (vl && (*v == ' ' || *v == '\t'))
-            v++, vl--;
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-            vl--;
-        snprintf(x->ctype, sizeof x->ctype, "%.*s", (int)vl, v);
-    }
-    return len;
+    upstream_track_ctype(p, sz * n, x->ctype, sizeof x->ctype);
+    return sz * n;
 }
 
 static size_t on_write(char *p, size_t sz, size_t n, void *ud)

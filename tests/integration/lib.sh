@@ -1044,6 +1044,37 @@ mock_last() {
     JSON_DOC=$MOCK_BODY json_fields "${a[@]}"
 }
 
+# --- the official OpenAI SDK ----------------------------------------------------------------
+
+# Where npm's openai@4 is installed, once per user (OA_SDK_CACHE overrides it).
+OA_SDK_DIR=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
+
+# sdk_check DESC: 0 when the official OpenAI SDK is ready, installing it on first use.
+# Without node and npm, DESC is skipped ("node and npm are needed"); when npm cannot install
+# the package, DESC fails with npm's last words. Either way it returns 1.
+sdk_check() {
+    if ! { have node && have npm; }; then
+        skip "$1" "node and npm are needed"
+        return 1
+    fi
+    [[ -d $OA_SDK_DIR/node_modules/openai ]] && return 0
+    mkdir -p "$OA_SDK_DIR"
+    if ! (cd "$OA_SDK_DIR" && npm init -y >/dev/null 2>&1 &&
+        timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1); then
+        fail "$1: cannot install the openai package: $(tail -3 "$OA_TMP/npm.log" 2>/dev/null)"
+        return 1
+    fi
+}
+
+# sdk_run SCRIPT ARG...: runs the ES module SCRIPT, which imports from "openai", against the
+# SDK sdk_check installed, with ARGs (at most 180 s); prints what it prints, errors included.
+sdk_run() {
+    local script=$1
+    shift
+    sed "s|from \"openai\"|from \"$OA_SDK_DIR/node_modules/openai/index.mjs\"|" "$script" >"$OA_TMP/sdk-run.mjs"
+    timeout 180 node "$OA_TMP/sdk-run.mjs" "$@" 2>&1
+}
+
 # --- the console ---------------------------------------------------------------------------
 
 # html_valid DESC: $OA_BODY is a well-formed HTML5 document by tidy (errors fail; warnings

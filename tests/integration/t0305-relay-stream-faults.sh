@@ -84,6 +84,21 @@ for ws in $(oa_webservers); do
     relay_bill "$ws: upstream cut" 0.075 4
     ok_if "$ws: ... billed for what was sent: $LOG_C completion tokens (4 pieces)" test "$LOG_C" -ge 1 -a "$LOG_C" -le 8
 
+    # --- the upstream cuts the stream before its first event ---------------------------------
+    # The client has seen nothing yet, so the attempt fails like an error status: the other
+    # channel answers, and only its stream is billed.
+    mock_ctl DELETE /_mock/stats
+    mock_reset
+    mock_ctl POST /_mock/script '{"key":"k-openai","responses":[{"events":[],"cut":true}]}'
+    oa_relay /v1/chat/completions "$ROOT_KEY" \
+        '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"cut [[mock chunks=2 text=w]]"}]}' -N
+    IFS='|' read -r done_last content tool args finish usage bare errors events other <<<"$(sse_summary)"
+    is "$OA_STATUS|$content|$errors|$done_last" "200|w w|0|1" \
+        "$ws: upstream cut before its first event: the other channel streams the answer"
+    is "$(upstream_calls)" 2 "$ws: ... after one call to each channel"
+    relay_bill "$ws: cut before the first event" 0.075 4
+    mock_ctl DELETE /_mock/script
+
     # --- the upstream sends an error event mid-stream --------------------------------------
     oa_relay /v1/chat/completions "$ROOT_KEY" \
         '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"err [[mock chunks=50 fail_after=3 fail=error text=w]]"}]}' -N

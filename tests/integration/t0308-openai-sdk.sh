@@ -3,19 +3,13 @@
 # base URL + key. Chat (plain, streamed with include_usage, tool calls), embeddings (float and
 # base64), models list and retrieve, images, speech and transcription, through nginx ->
 # one-api -> mock upstream; then OpenAI-format calls answered by Anthropic and Gemini channels.
-# Skips when node/npm or the npm registry is out of reach (the package is cached per user).
+# Skips without node and npm; fails when npm cannot install the package (cached per user).
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
 have node && have npm || skip_all "node and npm are needed"
 
-sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-if [[ ! -d $sdk_dir/node_modules/openai ]]; then
-    mkdir -p "$sdk_dir"
-    (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-        timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) ||
-        skip_all "cannot install the openai package: $(tail -3 "$OA_TMP/npm.log" 2>/dev/null)"
-fi
+sdk_check "the official OpenAI SDK" || bail_out "the official OpenAI SDK cannot be installed"
 
 relay_env
 mock_start
@@ -73,9 +67,7 @@ for ws in $(oa_webservers); do
     oa_add_channel "{\"type\":1,\"name\":\"openai\",\"key\":\"k-openai\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-4o-mini,text-embedding-3-small,dall-e-3,tts-1,whisper-1\",\"group\":\"default\"}"
     oa_add_channel "{\"type\":14,\"name\":\"claude\",\"key\":\"k-claude\",\"base_url\":\"$MOCK_URL\",\"models\":\"claude-3-5-sonnet-20241022\",\"group\":\"default\"}"
     oa_add_channel "{\"type\":24,\"name\":\"gemini\",\"key\":\"k-gemini\",\"base_url\":\"$MOCK_URL\",\"models\":\"gemini-1.5-flash\",\"group\":\"default\"}"
-    sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" \
-        >"$OA_TMP/run.mjs"
-    res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" 2>&1)
+    res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY")
     tap_relay "$ws" "$res"
     oa_stop
 done

@@ -23,14 +23,6 @@ keys_seen() {
 }
 
 # The SDK part: prints "ok ..." / "not ok ..." lines.
-sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-sdk_ready() {
-    have node && have npm || return 1
-    [[ -d $sdk_dir/node_modules/openai ]] && return 0
-    mkdir -p "$sdk_dir"
-    (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-        timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1)
-}
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
 const [base, key, model, emb] = process.argv.slice(2);
@@ -169,11 +161,8 @@ for ws in $(oa_webservers); do
     oa_admin PUT /api/channel/ "{\"id\":$CH_ID,\"status\":2}"
 
     # --- the official SDK ------------------------------------------------------------------
-    if ! sdk_ready; then
-        skip "$ws: the OpenAI SDK" "node and npm are needed"
-    else
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$MODEL" "$EMB" 2>&1)
+    if sdk_check "$ws: the OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$MODEL" "$EMB")
         tap_relay "$ws" "$res"
     fi
     oa_stop

@@ -32,12 +32,6 @@ keys_seen() {
     "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
 }
 
-have node && have npm && sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-if [[ -n ${sdk_dir:-} && ! -d $sdk_dir/node_modules/openai ]]; then
-    mkdir -p "$sdk_dir"
-    (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-        timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) || sdk_dir=""
-fi
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
 const [base, key, palm] = process.argv.slice(2);
@@ -151,12 +145,9 @@ for ws in $(oa_webservers); do
         "$ws: palm: rate-limited everywhere: an OpenAI-shaped 429"
 
     # ============================== the OpenAI SDK ==============================
-    if [[ -n ${sdk_dir:-} ]]; then
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$PALM" 2>&1)
+    if sdk_check "$ws: the OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$PALM")
         tap_relay "$ws" "$res"
-    else
-        skip "$ws: the OpenAI SDK: node and npm are needed"
     fi
     oa_stop
 done

@@ -96,20 +96,25 @@ for ws in $(oa_webservers); do
     relay_bill "$ws: bedrock stream exception" 0.125 5
 
     # --- frames the event-stream reader must refuse -----------------------------------------
+    # Before anything reached the client, a broken stream fails the attempt like an error
+    # status would: a 502 in OpenAI's shape instead of a 200 stream, and nothing billed (the
+    # next relay_bill counts exactly one new row).
     mock_ctl POST /_mock/script '{"key":"AKIDMOCKA","responses":[{"content_type":"application/vnd.amazon.eventstream","events":["garbage, not a frame at all"]}]}'
     ask "{\"model\":\"$MODEL\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" -N
-    sse
-    is "$OA_STATUS|$done_last|$content|$errors" "200|1||1" "$ws: bedrock corrupt stream: an error event, then [DONE]"
-    like "$(grep '"error"' <<<"$OA_BODY")" 'event-stream frame with a bad prelude' \
+    is "$OA_STATUS|$(json_fields error.code)" "502|stream_interrupted" \
+        "$ws: bedrock corrupt stream: a 502 error before any output, not a 200 stream"
+    like "$(json_fields error.message)" 'event-stream frame with a bad prelude' \
         "$ws: bedrock corrupt stream: the error says the prelude CRC failed"
-    relay_bill "$ws: bedrock corrupt stream" 0.125 5
     mock_ctl POST /_mock/script '{"key":"AKIDMOCKA","responses":[{"content_type":"application/vnd.amazon.eventstream","events":["\u0000\u0000\u0001"]}]}'
     ask "{\"model\":\"$MODEL\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" -N
-    sse
-    is "$OA_STATUS|$done_last|$errors" "200|1|1" "$ws: bedrock cut stream: an error event, then [DONE]"
-    like "$(grep '"error"' <<<"$OA_BODY")" 'event stream ended inside a frame' \
+    is "$OA_STATUS|$(json_fields error.code)" "502|stream_interrupted" \
+        "$ws: bedrock cut stream: a 502 error before any output"
+    like "$(json_fields error.message)" 'event stream ended inside a frame' \
         "$ws: bedrock cut stream: the error says the stream stopped inside a frame"
-    relay_bill "$ws: bedrock cut stream" 0.125 5
+    ask "{\"model\":\"$MODEL\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Go [[mock chunks=2]]\"}]}" -N
+    sse
+    is "$OA_STATUS|$done_last|$errors" "200|1|0" "$ws: bedrock: the channel streams again after the broken streams"
+    relay_bill "$ws: bedrock: only the good stream is billed" 0.125 5
 
     # --- model ids, a region from the config, a wrong secret ----------------------------------
     oa_add_channel "{\"type\":33,\"name\":\"bedrock-cfg\",\"key\":\"AKIDMOCKC|secret-c\",\"config\":\"{\\\"region\\\":\\\"eu-west-3\\\"}\",\"base_url\":\"$MOCK_URL\",\"models\":\"claude-3-5-sonnet-latest\",\"group\":\"default\"}"
@@ -152,18 +157,8 @@ for ws in $(oa_webservers); do
     mock_ctl DELETE /_mock/script
 
     # --- the official OpenAI SDK ------------------------------------------------------------
-    if ! { have node && have npm; }; then
-        skip "$ws: the official OpenAI SDK" "node and npm are needed"
-    else
-        sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-        if [[ ! -d $sdk_dir/node_modules/openai ]]; then
-            mkdir -p "$sdk_dir"
-            (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-                timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) ||
-                fail "$ws: cannot install the openai package: $(tail -3 "$OA_TMP/npm.log" 2>/dev/null)"
-        fi
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$MODEL" 2>&1)
+    if sdk_check "$ws: the official OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$MODEL")
         tap_relay "$ws" "$res"
     fi
     oa_stop

@@ -202,18 +202,8 @@ for ws in $(oa_webservers); do
     oa_wait_logs $((N_LOGS + 2))
 
     # --- the official OpenAI SDK ------------------------------------------------------------
-    if ! { have node && have npm; }; then
-        skip "$ws: the official OpenAI SDK" "node and npm are needed"
-    else
-        sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-        if [[ ! -d $sdk_dir/node_modules/openai ]]; then
-            mkdir -p "$sdk_dir"
-            (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-                timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) ||
-                fail "$ws: cannot install the openai package: $(tail -3 "$OA_TMP/npm.log" 2>/dev/null)"
-        fi
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$GEMINI" 2>&1)
+    if sdk_check "$ws: the official OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$GEMINI")
         tap_relay "$ws" "$res"
     fi
     oa_stop

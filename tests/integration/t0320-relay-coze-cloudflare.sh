@@ -46,12 +46,6 @@ seen() {
     "$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["key"], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
 }
 
-have node && have npm && sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-if [[ -n ${sdk_dir:-} && ! -d $sdk_dir/node_modules/openai ]]; then
-    mkdir -p "$sdk_dir"
-    (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-        timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) || sdk_dir=""
-fi
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
 const [base, key, bot, cfChat, cfEmb, lib] = process.argv.slice(2);
@@ -247,11 +241,8 @@ for ws in $(oa_webservers); do
     mock_ctl DELETE /_mock/script
 
     # --- the official OpenAI SDK ------------------------------------------------------------
-    if [[ -z ${sdk_dir:-} ]]; then
-        skip "$ws: the official OpenAI SDK" "node and npm are needed"
-    else
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$BOT" "$CF_CHAT" "$CF_EMB" "$LIB" 2>&1)
+    if sdk_check "$ws: the official OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$BOT" "$CF_CHAT" "$CF_EMB" "$LIB")
         tap_relay "$ws" "$res"
     fi
     oa_stop

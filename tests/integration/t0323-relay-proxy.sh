@@ -23,18 +23,8 @@ proxy() { # proxy METHOD CHANNEL TARGET [CURL ARGS...]
     local m=$1 id=$2 t=$3; shift 3
     oa_req "$m" "/v1/oneapi/proxy/$id$t" -H "Authorization: Bearer sk-$ROOT_KEY" "$@"
 }
-sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-have_sdk=0
-if have node && have npm; then
-    if [[ ! -d $sdk_dir/node_modules/openai ]]; then
-        mkdir -p "$sdk_dir"
-        (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-            timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) || true
-    fi
-    [[ -d $sdk_dir/node_modules/openai ]] && have_sdk=1
-fi
 cat >"$OA_TMP/sdk.mjs" <<JS
-import OpenAI from "$sdk_dir/node_modules/openai/index.mjs";
+import OpenAI from "openai";
 const [base, key] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: base, apiKey: "sk-" + key, maxRetries: 0 });
 const out = [];
@@ -119,13 +109,11 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS" 503 "$ws: a model only a Proxy channel lists has no channel on /v1"
 
     # --- the official SDK pointed at the proxy route
-    if [[ $have_sdk == 1 ]]; then
-        res=$(timeout 120 node "$OA_TMP/sdk.mjs" "$OA_URL/v1/oneapi/proxy/$P/v1" "$ROOT_KEY" 2>&1)
+    if sdk_check "$ws: the OpenAI SDK through the proxy"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL/v1/oneapi/proxy/$P/v1" "$ROOT_KEY")
         tap_relay "$ws" "$res"
         is "$(mock_last key)" "$PKEY" "$ws: SDK through the proxy: the channel's key went upstream"
         is "$(state)" "$before" "$ws: SDK through the proxy: nothing billed"
-    else
-        skip "$ws: the OpenAI SDK through the proxy" "node and npm are needed"
     fi
 
     # ============================== the relay's forwarding ==============================

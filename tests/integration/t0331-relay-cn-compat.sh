@@ -5,7 +5,8 @@
 # Doubao (40, Ark's /api/v3), Baidu V2 (47, Qianfan's /v2) and Ali Bailian (49, DashScope's
 # /compatible-mode/v1). For each: non-stream and stream chats, embeddings where the provider
 # has them, usage billed exactly as the provider reported it, the provider's rate-limit error
-# retried on another channel of the type, and the official OpenAI SDK.
+# retried on another channel of the type, and the official OpenAI SDK; Hunyuan also with
+# tools (a named tool_choice, streamed calls, the tool result turn) and an image.
 . "$(dirname "$0")/lib.sh"
 oa_require_bin
 oa_require_webserver
@@ -14,6 +15,8 @@ relay_env
 mock_start
 
 HY=hunyuan-lite HY_EMB=hunyuan-embedding HY_BAD=hunyuan-pro
+TOOLS='"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]'
+PNG='iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='
 MM=abab6.5s-chat
 DB=doubao-pro-32k DB_EMB=doubao-embedding DB_EP=ep-20240608051426-tkxvl
 BD=ernie-3.5-8k BD_EMB=embedding-v1
@@ -25,6 +28,7 @@ sse() { IFS='|' read -r done_last content tool args finish usage bare errors eve
 ask() { local b=$1; shift; oa_relay /v1/chat/completions "$ROOT_KEY" "$b" "$@"; }
 embed() { oa_relay /v1/embeddings "$ROOT_KEY" "$1"; }
 # keys_statuses: "key:status,..." of every request the mock recorded since its reset.
+same_json() { "$OA_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 keys_statuses() {
     mock_ctl GET /_mock/requests
     "$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["key"], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
@@ -46,6 +50,22 @@ for (const model of chats.split(" ")) {
     check(`sdk: ${model} stream with include_usage`, text === "Hello from mock" && finish === "stop" && usage && usage.completion_tokens === 3, { text, finish, usage });
   } catch (e) {
     out.push(`not ok ${model}: exception # ${String(e)} ${JSON.stringify(e?.error ?? "")}`);
+  }
+}
+{
+  // Hunyuan's tool calls, through the SDK's own accumulation of the streamed pieces.
+  const model = chats.split(" ")[0];
+  const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+  try {
+    const t = await client.chat.completions.create({ model, tools, messages: [{ role: "user", content: "[[mock tool=get_weather]] weather?" }] });
+    const call = t.choices[0].message.tool_calls?.[0];
+    check(`sdk: ${model} tool call`, call?.function?.name === "get_weather" && JSON.parse(call.function.arguments).city === "Paris" && t.choices[0].finish_reason === "tool_calls", t.choices[0]);
+    const st = client.beta.chat.completions.stream({ model, tools, messages: [{ role: "user", content: "[[mock tool=get_weather chunks=3]] weather?" }] });
+    const fin = await st.finalChatCompletion();
+    const sc = fin.choices[0].message.tool_calls?.[0];
+    check(`sdk: ${model} streamed tool call`, fin.choices[0].message.tool_calls.length === 1 && sc?.id && sc.function.name === "get_weather" && JSON.parse(sc.function.arguments).city === "Paris" && fin.choices[0].finish_reason === "tool_calls", fin.choices[0]);
+  } catch (e) {
+    out.push(`not ok ${model}: tools: exception # ${String(e)} ${JSON.stringify(e?.error ?? "")}`);
   }
 }
 for (const model of embs.split(" ")) {
@@ -144,6 +164,43 @@ for ws in $(oa_webservers); do
     relay_bill "$ws: hunyuan embeddings" 0.05 1
     is "$LOG_P/$LOG_C" "6/0" "$ws: hunyuan embeddings: billed Usage.PromptTokens"
 
+    # --- Hunyuan: tools both ways, images as Contents ----------------------------------------
+    ask "{\"model\":\"$HY\",$TOOLS,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},\"messages\":[{\"role\":\"user\",\"content\":\"Weather? [[mock tool=get_weather]]\"}]}"
+    is "$OA_STATUS|$(json_fields choices.0.message.tool_calls.0.type choices.0.message.tool_calls.0.function.name choices.0.finish_reason)" \
+        "200|function|get_weather|tool_calls" "$ws: hunyuan tool call: an OpenAI tool_calls answer"
+    ok_if "$ws: hunyuan tool call: arguments {\"city\":\"Paris\"}" \
+        same_json "$(json_fields choices.0.message.tool_calls.0.function.arguments)" '{"city":"Paris"}'
+    up=$(mock_last body)
+    is "$(JSON_DOC=$up json_fields Tools.0.Type Tools.0.Function.Name ToolChoice CustomTool.Function.Name)" \
+        "function|get_weather|custom|get_weather" "$ws: hunyuan tool call: Tools, and a named tool_choice as custom"
+    ok_if "$ws: hunyuan tool call: Parameters is the schema as a JSON string" \
+        same_json "$(JSON_DOC=$up json_fields Tools.0.Function.Parameters)" '{"type":"object","properties":{"city":{"type":"string"}}}'
+    billed_p=$(mock_last prompt_tokens) billed_c=$(mock_last completion_tokens)
+    relay_bill "$ws: hunyuan tool call" 0.5 2
+    is "$LOG_P/$LOG_C" "$billed_p/$billed_c" "$ws: hunyuan tool call: billed the upstream's Usage"
+    call_id=$(json_fields choices.0.message.tool_calls.0.id)
+
+    ask "{\"model\":\"$HY\",\"stream\":true,\"stream_options\":{\"include_usage\":true},$TOOLS,\"messages\":[{\"role\":\"user\",\"content\":\"Weather? [[mock tool=get_weather chunks=3 args={\\\"city\\\":\\\"Rome\\\"}]]\"}]}" -N
+    sse
+    billed_p=$(mock_last prompt_tokens) billed_c=$(mock_last completion_tokens)
+    is "$OA_STATUS|$done_last|$tool|$finish|$errors|$usage" "200|1|get_weather|tool_calls|0|$billed_p/$billed_c" \
+        "$ws: hunyuan streamed tool call: the name once, finish tool_calls, the last Usage, [DONE]"
+    ok_if "$ws: hunyuan streamed tool call: the pieces (each repeating Hunyuan's Id) join to {\"city\":\"Rome\"}" \
+        same_json "$args" '{"city":"Rome"}'
+    relay_bill "$ws: hunyuan streamed tool call" 0.5 2
+    is "$LOG_P/$LOG_C" "$billed_p/$billed_c" "$ws: hunyuan streamed tool call: billed the last Usage"
+
+    turn="{\"model\":\"$HY\",$TOOLS,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},"
+    turn+="{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"$call_id\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
+    turn+="{\"role\":\"tool\",\"tool_call_id\":\"$call_id\",\"content\":\"sunny, 21 C\"},"
+    turn+="{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"And this picture?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,$PNG\"}}]}]}"
+    ask "$turn"
+    is "$OA_STATUS|$(json_fields choices.0.message.content)" "200|Hello from mock" "$ws: hunyuan tool result turn: answered"
+    is "$(JSON_DOC=$(mock_last body) json_fields Messages.1.Content Messages.1.ToolCalls.0.Id Messages.1.ToolCalls.0.Function.Name Messages.2.Role Messages.2.ToolCallId Messages.3.Contents.0.Text Messages.3.Contents.1.Type Messages.3.Contents.1.ImageUrl.Url)" \
+        "<none>|$call_id|get_weather|tool|$call_id|And this picture?|image_url|data:image/png;base64,$PNG" \
+        "$ws: hunyuan tool result turn: ToolCalls (no empty Content), ToolCallId, and the image in Contents"
+    relay_bill "$ws: hunyuan tool result turn" 0.5 2
+
     ask "{\"model\":\"$HY_BAD\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
     is "$OA_STATUS|$(json_fields error.code error.type)" "401|AuthFailure.SignatureFailure|upstream_error" \
         "$ws: hunyuan: a wrong secret key is Tencent's signature failure, a 401"
@@ -214,28 +271,28 @@ for ws in $(oa_webservers); do
         mock_ctl DELETE /_mock/script
     done
 
-    # --- errors inside a 200 stream (last: such a failed stream is not billed like the others) --
-    ask "{\"model\":\"$MM\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x [[mock status=429 msg=\\\"rate limit exceeded(RPM)\\\"]]\"}]}" -N
+    # --- errors inside a 200 stream -----------------------------------------------------------
+    # MiniMax answers a rate-limited stream with HTTP 200 and one event of base_resp 1002:
+    # nothing has reached the client yet, so the relay tries the type's other channel.
+    mock_reset
+    mock_ctl POST /_mock/script '{"key":"mm-key-a","responses":[{"status":429}]}'
+    ask "{\"model\":\"$MM\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" -N
     sse
-    is "$OA_STATUS|$errors|$done_last" "200|1|1" "$ws: minimax: an error event inside the stream becomes an OpenAI error event"
-    like "$OA_BODY" 'rate limit exceeded\(RPM\)' "$ws: minimax: ... with MiniMax's status_msg"
+    is "$OA_STATUS|$errors|$done_last|$content" "200|0|1|Hello from mock" \
+        "$ws: minimax: a rate limit as the stream's first event is retried on the other channel"
+    like "$(keys_statuses)" '^mm-key-a:200,mm-key-b:200$' "$ws: minimax: ... both channels answered 200 streams"
+    relay_bill "$ws: minimax stream retried" 0.5 2
+    mock_ctl DELETE /_mock/script
+    ask "{\"model\":\"$MM\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x [[mock status=429 msg=\\\"rate limit exceeded(RPM)\\\"]]\"}]}" -N
+    is "$OA_STATUS|$(json_fields error.message)" "429|当前分组上游负载已饱和，请稍后再试 (request id: $(header X-Oneapi-Request-Id))" \
+        "$ws: minimax: a rate limit as every channel's first stream event: One API's 429, not a 200 stream"
     ask "{\"model\":\"$HY\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x [[mock status=400 msg=\\\"bad Messages\\\"]]\"}]}"
     is "$OA_STATUS|$(json_fields error.code)" "400|InvalidParameter" \
         "$ws: hunyuan: a JSON error answering a stream request is detected, not parsed as SSE"
 
     # --- the official OpenAI SDK ------------------------------------------------------------
-    if ! { have node && have npm; }; then
-        skip "$ws: the official OpenAI SDK" "node and npm are needed"
-    else
-        sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-        if [[ ! -d $sdk_dir/node_modules/openai ]]; then
-            mkdir -p "$sdk_dir"
-            (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-                timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1) ||
-                fail "$ws: cannot install the openai package: $(tail -3 "$OA_TMP/npm.log" 2>/dev/null)"
-        fi
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 180 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$CHATS" "$EMBS" 2>&1)
+    if sdk_check "$ws: the official OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$CHATS" "$EMBS")
         tap_relay "$ws" "$res"
     fi
     oa_stop

@@ -31,14 +31,6 @@ call_keys() {
 # One field of the JSON in $OA_BODY, printed by Python's repr (newlines visible).
 py_field() { "$OA_PY" -c 'import json, sys; j = json.loads(sys.stdin.read()); print(repr(eval("j" + sys.argv[1])))' "$1" <<<"$OA_BODY"; }
 
-sdk_dir=${OA_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-api-tests/openai-sdk}
-sdk_ready() {
-    have node && have npm || return 1
-    [[ -d $sdk_dir/node_modules/openai ]] && return 0
-    mkdir -p "$sdk_dir"
-    (cd "$sdk_dir" && npm init -y >/dev/null 2>&1 &&
-        timeout 300 npm install --no-audit --no-fund openai@4 >"$OA_TMP/npm.log" 2>&1)
-}
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
 const [base, key, answer] = process.argv.slice(2);
@@ -207,11 +199,8 @@ for ws in $(oa_webservers); do
     oa_admin PUT /api/channel/ "{\"id\":$busy,\"status\":2}"
 
     # --- the official SDK ------------------------------------------------------------------
-    if ! sdk_ready; then
-        skip "$ws: the OpenAI SDK" "node and npm are needed"
-    else
-        sed "s|from \"openai\"|from \"$sdk_dir/node_modules/openai/index.mjs\"|" "$OA_TMP/sdk.mjs" >"$OA_TMP/run.mjs"
-        res=$(timeout 120 node "$OA_TMP/run.mjs" "$OA_URL" "$ROOT_KEY" "$ANSWER" 2>&1)
+    if sdk_check "$ws: the OpenAI SDK"; then
+        res=$(sdk_run "$OA_TMP/sdk.mjs" "$OA_URL" "$ROOT_KEY" "$ANSWER")
         [[ -n $res ]] || res="not ok node printed nothing"
         while IFS= read -r line; do
             case $line in

@@ -4323,6 +4323,20 @@ static bool tc_verify(struct req *r)
     return true;
 }
 
+/* ,"ToolCalls":[...] with one call of the tool= directive: Hunyuan repeats the call's Id,
+ * Type and Name on every streamed piece of its Arguments. */
+static void tc_tool_call(struct buf *b, struct req *r, const char *args, size_t n)
+{
+    buf_fmt(b,
+            ",\"ToolCalls\":[{\"Id\":\"call_mockhy%" PRIu64
+            "\",\"Type\":\"function\",\"Function\":{\"Name\":",
+            r->seq);
+    buf_jstrz(b, r->d.tool);
+    buf_lit(b, ",\"Arguments\":");
+    buf_jstr(b, args, n);
+    buf_lit(b, "}}]");
+}
+
 static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan *p)
 {
     struct buf *b = body_reset(r->srv);
@@ -4330,10 +4344,12 @@ static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan
             "{\"Response\":{\"RequestId\":\"mock-req-%" PRIu64 "\",\"Note\":\"" TC_NOTE
             "\",\"Choices\":[{\"FinishReason\":",
             r->seq);
-    buf_jstrz(b, finish_for(P_TENCENT, &r->d, false));
+    buf_jstrz(b, finish_for(P_TENCENT, &r->d, p->tool));
     buf_lit(b, ",\"Message\":{\"Role\":\"assistant\",\"Content\":");
     struct buf *t = all_text(r, p->n_text);
     buf_jstr(b, t->p, t->len);
+    if (p->tool)
+        tc_tool_call(b, r, p->args, p->args_len);
     buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
     if (r->d.usage)
         buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
@@ -4344,13 +4360,15 @@ static void tc_chat_json(struct req *r, const struct chat *ch, const struct plan
 
 /* One stream event: a content piece (finish "" while it goes on) and the running usage. */
 static void tc_event(struct req *r, const struct chat *ch, const char *text, size_t n,
-                     const char *finish, int completion)
+                     const char *args, size_t args_len, const char *finish, int completion)
 {
     struct buf *b = sse_data(r);
     buf_lit(b, "{\"Note\":\"" TC_NOTE "\",\"Choices\":[{\"FinishReason\":");
     buf_jstrz(b, finish);
     buf_lit(b, ",\"Delta\":{\"Role\":\"assistant\",\"Content\":");
     buf_jstr(b, text, n);
+    if (args)
+        tc_tool_call(b, r, args, args_len);
     buf_fmt(b, "}}],\"Created\":%lld,\"Id\":\"mock-hy-%" PRIu64 "\"", (long long)r->now, r->seq);
     if (r->d.usage)
         buf_fmt(b, ",\"Usage\":{\"PromptTokens\":%d,\"CompletionTokens\":%d,\"TotalTokens\":%d}",
@@ -4374,7 +4392,22 @@ static void tc_chat(struct req *r)
     for (size_t i = 0; i < jlen(msgs); i++) {
         json_object *m = json_object_array_get_idx(msgs, i);
         const char *content = jstr(m, "Content"), *role = jstr(m, "Role");
-        if (!role || !content || (r->d.strict && !*content)) {
+        json_object *items = jarr(m, "Contents");
+        /* The vision models take Contents (text and image_url items) instead of Content. */
+        for (size_t k = 0; !content && k < jlen(items); k++) {
+            json_object *it = json_object_array_get_idx(items, k);
+            const char *type = jstr(it, "Type");
+            if (type && !strcmp(type, "image_url") && !jstr(jget(it, "ImageUrl"), "Url")) {
+                tc_error(r, "InvalidParameter", "An image_url item needs ImageUrl.Url.");
+                return;
+            }
+            if (type && !strcmp(type, "text") && jstr(it, "Text"))
+                ch.prompt += count_words(jstr(it, "Text"), strlen(jstr(it, "Text")));
+        }
+        /* An assistant's tool calls may come without Content, never with an empty one. */
+        if (!content && (jlen(items) || jlen(jarr(m, "ToolCalls"))))
+            content = "";
+        if (!role || !content || (r->d.strict && jstr(m, "Content") && !*content)) {
             tc_error(r, "InvalidParameter", "Messages need a Role and a non-empty Content.");
             return;
         }
@@ -4382,7 +4415,13 @@ static void tc_chat(struct req *r)
     }
     struct plan p;
     plan_make(&p, &r->d);
-    p.tool = false;
+    /* A tool call answers only a request that declares Tools. */
+    p.tool = p.tool && jlen(jarr(j, "Tools"));
+    if (!p.tool) {
+        p.n_args = 0;
+        p.n_text = r->d.chunks;
+        p.completion = p.n_text;
+    }
     rec_model(r, model);
     rec_tokens(r, ch.prompt, p.completion, r->d.usage);
     if (drop_if_failing(r, ch.stream))
@@ -4403,9 +4442,20 @@ static void tc_chat(struct req *r)
         struct buf *pc = piece(r, i);
         buf_clear(&srv->text);
         buf_put(&srv->text, pc->p, pc->len);
-        tc_event(r, &ch, srv->text.p, srv->text.len, "", i + 1);
+        tc_event(r, &ch, srv->text.p, srv->text.len, NULL, 0, "", i + 1);
     }
-    tc_event(r, &ch, "", 0, finish_for(P_TENCENT, &r->d, false), p.completion);
+    for (int k = 0; k < p.n_args; k++) {
+        if (p.n_text + k == p.fail_at) {
+            stream_fail(r);
+            return;
+        }
+        rep_seg(&srv->rep, r->d.delay_ms);
+        const char *a;
+        size_t an;
+        arg_frag(&p, k, &a, &an);
+        tc_event(r, &ch, "", 0, a, an, "", p.n_text + k + 1);
+    }
+    tc_event(r, &ch, "", 0, NULL, 0, finish_for(P_TENCENT, &r->d, p.tool), p.completion);
     rep_finish(r);
 }
 

@@ -582,30 +582,49 @@ static void test_images(const char *dir)
         "{\"type\":\"text\",\"text\":\"What is in this image?\"},"
         "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
         "\"detail\":\"high\"}},"
-        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x.test/cat.JPG?s=1\"}},"
-        "{\"type\":\"image_url\",\"image_url\":\"http://x.test/pic\"},"
+        "{\"type\":\"image_url\",\"image_url\":\"DATA:image/jpeg;name=cat.jpg;BASE64,/9j/4A==\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:;base64,R0lGOD=\"}},"
         "{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"UklGRg==\",\"format\":\"wav\"}},"
         "{\"type\":\"file\",\"file\":{\"filename\":\"a.pdf\","
         "\"file_data\":\"data:application/pdf;base64,JVBERi0=\"}}]}]}",
         "contents.0.parts",
         "[{\"text\":\"What is in this image?\"},"
         "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}},"
-        "{\"fileData\":{\"mimeType\":\"image/jpeg\",\"fileUri\":\"https://x.test/cat.JPG?s=1\"}},"
-        "{\"fileData\":{\"fileUri\":\"http://x.test/pic\"}},"
+        "{\"inlineData\":{\"mimeType\":\"image/jpeg\",\"data\":\"/9j/4A==\"}},"
+        "{\"inlineData\":{\"mimeType\":\"application/octet-stream\",\"data\":\"R0lGOD=\"}},"
         "{\"inlineData\":{\"mimeType\":\"audio/wav\",\"data\":\"UklGRg==\"}},"
         "{\"inlineData\":{\"mimeType\":\"application/pdf\",\"data\":\"JVBERi0=\"}}]",
-        "images: data URL -> inlineData, http(s) URL -> fileData, audio and files inline");
+        "images: data URLs (any case, with parameters, without a type) -> inlineData, audio "
+        "and files inline");
     check_refused(dir,
                   "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"data:image/png,notbase64\"}}]}]}",
                   "images: a data URL that is not base64 is refused");
     check_refused(dir,
                   "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{\"url\":\"data:image/png;base64,\"}}]}]}",
+                  "images: a data URL without a payload is refused");
+    /* The core inlines http(s) URLs before build_request: one reaching the adaptor is a bug,
+     * and refusing it beats sending Gemini a URL it may not fetch. */
+    check_refused(dir,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{\"url\":\"https://x.test/cat.jpg\"}}]}]}",
+                  "images: an http(s) URL the core did not inline is refused");
+    check_refused(dir,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{\"url\":\"gs://bucket/a.png\"}}]}]}",
+                  "images: gs:// URLs are refused");
+    check_refused(dir,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"ftp://x.test/a.png\"}}]}]}",
                   "images: other URL schemes are refused");
     check_refused(dir,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{}}]}]}",
+                  "images: an image_url without a url is refused");
+    check_refused(dir,
                   "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\","
-                  "\"image_url\":{\"url\":\"https://x.test/a.png\"}}]},"
+                  "\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]},"
                   "{\"role\":\"user\",\"content\":\"hi\"}]}",
                   "images: not allowed in system messages");
     check_refused(dir, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"video\"}]}]}",

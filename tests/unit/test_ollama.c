@@ -199,9 +199,42 @@ static void test_request_options(void)
                  0, 0);
     memset(&rq, 0, sizeof rq);
     memset(&err, 0, sizeof err);
+    /* The core inlines http(s) URLs before build_request; Ollama cannot fetch one. */
     is_int(provider_ollama.build_request(&f.ctx, &rq, &err), -1, "http image: refused");
     is_int(err.status, 400, "http image: a 400, not retried");
+    is_str(err.param, "messages", "http image: param messages");
     fixture_fini(&f);
+
+    fixture_init(&f, RELAY_CHAT,
+                 "{\"model\":\"llava\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+                 "\"image_url\",\"image_url\":\"Data:image/jpeg;name=a.jpg;Base64,/9j/4A==\"}]}]}",
+                 0, 0);
+    memset(&rq, 0, sizeof rq);
+    is_int(provider_ollama.build_request(&f.ctx, &rq, &err), 0,
+           "image_url as a string, data URL with parameters in any case: built");
+    ok(json_same(rq.body, "{\"model\":\"llava\",\"messages\":[{\"role\":\"user\",\"content\":"
+                          "\"\",\"images\":[\"/9j/4A==\"]}],\"stream\":false}"),
+       "... the bare base64 goes into images");
+    fixture_fini(&f);
+
+    static const char *const bad[] = {
+        "\"data:image/png,iVBORw0KGgo=\"",        /* percent-encoded, not base64 */
+        "\"data:image/png;base64;x=y,iVBORw0=\"", /* base64 must be the last parameter */
+        "\"data:image/png;base64,\"",             /* no payload */
+        "{}",                                     /* no url */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char req[256];
+        snprintf(req, sizeof req,
+                 "{\"model\":\"llava\",\"messages\":[{\"role\":\"user\",\"content\":[{"
+                 "\"type\":\"image_url\",\"image_url\":%s}]}]}",
+                 bad[i]);
+        fixture_init(&f, RELAY_CHAT, req, 0, 0);
+        memset(&err, 0, sizeof err);
+        ok(provider_ollama.build_request(&f.ctx, &rq, &err) == -1 && err.status == 400,
+           "image_url %s: a 400", bad[i]);
+        fixture_fini(&f);
+    }
 }
 
 static void test_stream_response(int include_usage)

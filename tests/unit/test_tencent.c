@@ -507,6 +507,226 @@ static void test_embedding_response(void)
     fixture_fini(&f);
 }
 
+/* --- tools and images --- */
+
+/* 1 when both texts parse to equal JSON; prints both otherwise. */
+static int json_same(const char *got, const char *want)
+{
+    json_object *g = got ? json_tokener_parse(got) : NULL;
+    json_object *w = want ? json_tokener_parse(want) : NULL;
+    int same = g && w && json_object_equal(g, w);
+    if (!same) {
+        note("got:  %s", got ? got : "(null)");
+        note("want: %s", want ? want : "(null)");
+    }
+    json_object_put(g);
+    json_object_put(w);
+    return same;
+}
+
+/* The body build_request makes of req_json, in f's arena; NULL when it fails. */
+static const char *chat_body(struct fixture *f, const char *req_json, struct prov_error *err)
+{
+    struct prov_request rq = {0};
+    fixture_init(f, RELAY_CHAT, req_json, 1700000000);
+    return provider_tencent.build_request(&f->ctx, &rq, err) == 0 ? rq.body : NULL;
+}
+
+#define WEATHER_TOOL                                                                               \
+    "{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather of "  \
+    "a city\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":"             \
+    "\"string\"}},\"required\":[\"city\"]}}}"
+#define WEATHER_HY                                                                                 \
+    "{\"Type\":\"function\",\"Function\":{\"Name\":\"get_weather\",\"Parameters\":"                \
+    "\"{\\\"type\\\":\\\"object\\\",\\\"properties\\\":{\\\"city\\\":{\\\"type\\\":"               \
+    "\\\"string\\\"}},\\\"required\\\":[\\\"city\\\"]}\",\"Description\":\"Weather of a city\"}}"
+#define TIME_TOOL "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}"
+#define TIME_HY "{\"Type\":\"function\",\"Function\":{\"Name\":\"get_time\"}}"
+
+static void test_tools_request(void)
+{
+    struct fixture f;
+    struct prov_error err = {0};
+    const char *body = chat_body(
+        &f,
+        "{\"model\":\"hunyuan-functioncall\",\"messages\":["
+        "{\"role\":\"user\",\"content\":\"Weather in Beijing?\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+        "\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":"
+        "\\\"Beijing\\\"}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny, 25C\"}],"
+        "\"tools\":[" WEATHER_TOOL "," TIME_TOOL ",{\"type\":\"code_interpreter\"}],"
+        "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}",
+        &err);
+    ok(json_same(body, "{\"Model\":\"hunyuan-functioncall\",\"Messages\":["
+                       "{\"Role\":\"user\",\"Content\":\"Weather in Beijing?\"},"
+                       "{\"Role\":\"assistant\",\"ToolCalls\":[{\"Id\":\"call_1\","
+                       "\"Type\":\"function\",\"Function\":{\"Name\":\"get_weather\",\"Arguments\":"
+                       "\"{\\\"city\\\":\\\"Beijing\\\"}\"}}]},"
+                       "{\"Role\":\"tool\",\"Content\":\"sunny, 25C\",\"ToolCallId\":\"call_1\"}],"
+                       "\"Stream\":false,\"Tools\":[" WEATHER_HY "," TIME_HY "],"
+                       "\"ToolChoice\":\"custom\",\"CustomTool\":" WEATHER_HY "}"),
+       "tools: function tools become Tools (Parameters a JSON string, other tool types "
+       "dropped), assistant tool_calls ToolCalls (no empty Content beside them), tool messages "
+       "ToolCallId, a named "
+       "tool_choice custom with CustomTool");
+    fixture_fini(&f);
+
+    static const struct {
+        const char *tools, *choice, *tools_hy, *want;
+    } cases[] = {
+        {WEATHER_TOOL, "\"none\"", WEATHER_HY, ",\"ToolChoice\":\"none\""},
+        {WEATHER_TOOL, "\"auto\"", WEATHER_HY, ",\"ToolChoice\":\"auto\""},
+        {WEATHER_TOOL, "\"required\"", WEATHER_HY,
+         ",\"ToolChoice\":\"custom\",\"CustomTool\":" WEATHER_HY},
+        {WEATHER_TOOL "," TIME_TOOL, "\"required\"", WEATHER_HY "," TIME_HY, ""},
+        {WEATHER_TOOL, "{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}", WEATHER_HY, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char req[1024], want[1024];
+        snprintf(req, sizeof req,
+                 "{\"model\":\"hunyuan-pro\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"tools\":[%s],\"tool_choice\":%s}",
+                 cases[i].tools, cases[i].choice);
+        snprintf(want, sizeof want,
+                 "{\"Model\":\"hunyuan-pro\",\"Messages\":[{\"Role\":\"user\",\"Content\":\"x\"}],"
+                 "\"Stream\":false,\"Tools\":[%s]%s}",
+                 cases[i].tools_hy, cases[i].want);
+        ok(json_same(chat_body(&f, req, &err), want), "tool_choice %s (case %zu): ToolChoice%s",
+           cases[i].choice, i, *cases[i].want ? cases[i].want : " left to Hunyuan (auto)");
+        fixture_fini(&f);
+    }
+
+    body = chat_body(&f,
+                     "{\"model\":\"hunyuan-lite\",\"messages\":[{\"role\":\"user\",\"content\":"
+                     "\"x\"}],\"tools\":[],\"tool_choice\":\"none\"}",
+                     &err);
+    ok(json_same(body, "{\"Model\":\"hunyuan-lite\",\"Messages\":[{\"Role\":\"user\",\"Content\":"
+                       "\"x\"}],\"Stream\":false}"),
+       "tools: no Tools and no ToolChoice without a function tool");
+    fixture_fini(&f);
+}
+
+static void test_images_request(void)
+{
+    struct fixture f;
+    struct prov_error err = {0};
+    const char *body = chat_body(
+        &f,
+        "{\"model\":\"hunyuan-vision\",\"messages\":[{\"role\":\"system\",\"content\":\"Be "
+        "brief.\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is "
+        "this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/1.png\","
+        "\"detail\":\"low\"}},{\"type\":\"image_url\",\"image_url\":\"data:image/jpeg;base64,"
+        "/9j/4A==\"},{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"x\"}}]}]}",
+        &err);
+    ok(json_same(body,
+                 "{\"Model\":\"hunyuan-vision\",\"Messages\":[{\"Role\":\"system\",\"Content\":"
+                 "\"Be brief.\"},{\"Role\":\"user\",\"Contents\":[{\"Type\":\"text\",\"Text\":"
+                 "\"What is this?\"},{\"Type\":\"image_url\",\"ImageUrl\":{\"Url\":"
+                 "\"https://example.com/1.png\"}},{\"Type\":\"image_url\",\"ImageUrl\":{\"Url\":"
+                 "\"data:image/jpeg;base64,/9j/4A==\"}}]}],\"Stream\":false}"),
+       "images: a content with image_url parts becomes Contents (text and images in order, "
+       "http(s) and data: URLs as they are, other parts dropped); text-only contents stay "
+       "Content");
+    fixture_fini(&f);
+
+    body = chat_body(&f,
+                     "{\"model\":\"hunyuan-vision\",\"messages\":[{\"role\":\"user\",\"content\":"
+                     "[{\"type\":\"image_url\",\"image_url\":{}}]}]}",
+                     &err);
+    ok(!body && err.status == 400 && !strcmp(err.param, "messages"),
+       "images: an image_url part without a url is a 400 on messages");
+    fixture_fini(&f);
+}
+
+static void test_tools_response(void)
+{
+    static const char body[] =
+        "{\"Response\":{\"RequestId\":\"r1\",\"Note\":\"" NOTE "\",\"Choices\":[{"
+        "\"FinishReason\":\"tool_calls\",\"Message\":{\"Role\":\"assistant\",\"Content\":\"\","
+        "\"ToolCalls\":[{\"Id\":\"call_cq8b\",\"Type\":\"function\",\"Function\":{\"Name\":"
+        "\"get_weather\",\"Arguments\":\"{\\\"city\\\":\\\"北京\\\"}\"}},{\"Type\":\"function\","
+        "\"Function\":{\"Name\":\"get_time\",\"Arguments\":\"{}\"}}]}}],\"Created\":1700000001,"
+        "\"Id\":\"hy-1\",\"Usage\":{\"PromptTokens\":20,\"CompletionTokens\":12,"
+        "\"TotalTokens\":32}}}";
+    struct fixture f;
+    struct prov_error err = {0};
+    struct strbuf out;
+    fixture_init(&f, RELAY_CHAT,
+                 "{\"model\":\"hunyuan-functioncall\",\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"x\"}]}",
+                 1700000000);
+    sb_init(&out, f.a);
+    ok(provider_tencent.parse_response(&f.ctx, body, sizeof body - 1, &out, &err) == 0,
+       "tool answer: converts");
+    ok(json_same(out.p,
+                 "{\"id\":\"chatcmpl-hy-1\",\"object\":\"chat.completion\",\"created\":1700000000,"
+                 "\"model\":\"hunyuan-functioncall\",\"choices\":[{\"index\":0,\"message\":{"
+                 "\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_cq8b\","
+                 "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
+                 "\"{\\\"city\\\":\\\"北京\\\"}\"}},{\"id\":\"call_req123_1\",\"type\":"
+                 "\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"{}\"}}]},"
+                 "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":20,"
+                 "\"completion_tokens\":12,\"total_tokens\":32}}"),
+       "tool answer: ToolCalls become tool_calls (content null, an id made for a call "
+       "without one), finish_reason tool_calls, usage as reported");
+    fixture_fini(&f);
+}
+
+static void test_tools_stream(void)
+{
+    static const char *const events[] = {
+        "{\"Choices\":[{\"FinishReason\":\"\",\"Delta\":{\"Role\":\"assistant\",\"Content\":"
+        "\"\",\"ToolCalls\":[{\"Id\":\"call_a\",\"Type\":\"function\",\"Function\":{\"Name\":"
+        "\"get_weather\",\"Arguments\":\"{\\\"city\\\":\"}}]}}],\"Id\":\"hy-s\",\"Usage\":{"
+        "\"PromptTokens\":20,\"CompletionTokens\":3,\"TotalTokens\":23}}",
+        "{\"Choices\":[{\"FinishReason\":\"\",\"Delta\":{\"Role\":\"assistant\",\"Content\":"
+        "\"\",\"ToolCalls\":[{\"Id\":\"call_a\",\"Type\":\"function\",\"Function\":{\"Name\":"
+        "\"get_weather\",\"Arguments\":\"\\\"Beijing\\\"}\"}},{\"Id\":\"call_b\",\"Type\":"
+        "\"function\",\"Function\":{\"Name\":\"get_time\",\"Arguments\":\"{}\"}}]}}],\"Id\":"
+        "\"hy-s\",\"Usage\":{\"PromptTokens\":20,\"CompletionTokens\":9,\"TotalTokens\":29}}",
+        "{\"Choices\":[{\"FinishReason\":\"tool_calls\",\"Delta\":{\"Role\":\"assistant\","
+        "\"Content\":\"\"}}],\"Id\":\"hy-s\",\"Usage\":{\"PromptTokens\":20,"
+        "\"CompletionTokens\":9,\"TotalTokens\":29}}",
+    };
+    struct fixture f;
+    struct prov_error err = {0};
+    struct strbuf out;
+    fixture_init(&f, RELAY_CHAT,
+                 "{\"model\":\"hunyuan-functioncall\",\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"x\"}],\"stream\":true}",
+                 1700000000);
+    sb_init(&out, f.a);
+    int rc = 0;
+    for (size_t i = 0; i < 3; i++)
+        rc |= provider_tencent.parse_event(&f.ctx, "", events[i], strlen(events[i]), &out, &err);
+    ok(rc == 0 && f.ctx.finished, "tool stream: every event converts, the last ends it");
+    json_object *fr[MAX_FRAMES];
+    int n = split_frames(f.a, out.p, fr);
+    is_int(n, 3, "tool stream: three chunks");
+    if (n == 3) {
+        json_object *c0 = json_object_array_get_idx(json_object_object_get(fr[0], "choices"), 0);
+        json_object *c1 = json_object_array_get_idx(json_object_object_get(fr[1], "choices"), 0);
+        ok(json_same(json_object_to_json_string(json_object_object_get(c0, "delta")),
+                     "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,"
+                     "\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":"
+                     "\"get_weather\",\"arguments\":\"{\\\"city\\\":\"}}]}"),
+           "tool stream: a call's first piece has index, id, type, name and arguments");
+        ok(json_same(json_object_to_json_string(json_object_object_get(c1, "delta")),
+                     "{\"content\":null,\"tool_calls\":[{\"index\":0,\"function\":{"
+                     "\"arguments\":\"\\\"Beijing\\\"}\"}},{\"index\":1,\"id\":\"call_b\","
+                     "\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":"
+                     "\"{}\"}}]}"),
+           "tool stream: the same Id again only appends arguments at its index; a new Id "
+           "is the next index");
+        is_str(choice_str(fr[2], "finish_reason", NULL), "tool_calls",
+               "tool stream: finish_reason tool_calls");
+    }
+    ok(f.ctx.usage.prompt_tokens == 20 && f.ctx.usage.completion_tokens == 9,
+       "tool stream: the last Usage is billed");
+    fixture_fini(&f);
+}
+
 int main(void)
 {
     test_tv_t0();
@@ -522,5 +742,9 @@ int main(void)
     test_t3_errors();
     test_embedding_response();
     test_odd_shapes();
+    test_tools_request();
+    test_images_request();
+    test_tools_response();
+    test_tools_stream();
     return done_testing();
 }

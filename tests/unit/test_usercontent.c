@@ -2,6 +2,7 @@
  * their replacement by data: URLs in both part shapes, failures, and Content-Type checks. */
 #include "config.h"
 #include "handlers/relay/usercontent.h"
+#include "handlers/relay/upstream.h"
 #include "fcgi/json.h"
 #include "tests/unit/tap.h"
 
@@ -49,6 +50,22 @@ int main(void)
     ok(!usercontent_is_image_type("image/"), "image/ alone is not");
     ok(!usercontent_is_image_type(""), "nor an empty type");
     ok(!usercontent_is_image_type(NULL), "nor none");
+
+    /* The header lines of a redirect, then of the final answer, as libcurl hands them over. */
+    static const char *const lines[] = {
+        "HTTP/1.1 302 Found\r\n", "Content-Type: text/html\r\n",     "Location: /b\r\n", "\r\n",
+        "HTTP/1.1 200 OK\r\n",    "content-type:\t image/webp \r\n", "X-Other: 1\r\n"};
+    char ctype[16] = "junk";
+    upstream_track_ctype(lines[0], strlen(lines[0]), ctype, sizeof ctype);
+    is_str(ctype, "", "a status line clears the Content-Type");
+    upstream_track_ctype(lines[1], strlen(lines[1]), ctype, sizeof ctype);
+    is_str(ctype, "text/html", "a Content-Type line sets it, trimmed");
+    for (size_t i = 2; i < sizeof lines / sizeof *lines; i++)
+        upstream_track_ctype(lines[i], strlen(lines[i]), ctype, sizeof ctype);
+    is_str(ctype, "image/webp", "only the final answer's counts, in any case and spacing");
+    static const char long_type[] = "Content-Type: application/vnd.very-long-name\r\n";
+    upstream_track_ctype(long_type, strlen(long_type), ctype, sizeof ctype);
+    is_str(ctype, "application/vnd", "a longer value is cut to the buffer, NUL-terminated");
 
     note("finding remote images");
     json_object *m = json_tokener_parse(
