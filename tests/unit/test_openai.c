@@ -332,6 +332,23 @@ static void test_events(struct prov_fixture *f)
     is_int(f->out.len, 0, "needs no closing chunk");
 }
 
+/* An event of several data lines reaches the adaptor joined by '\n': forwarded with the newline
+ * as it is, its second line would reach the client as a line of no field (dropped) and an
+ * empty line inside it would end the event early. */
+static void test_multiline_events(struct prov_fixture *f)
+{
+    note("parse_event: events of several data lines");
+    setup(f, 1, "https://api.openai.com", RELAY_CHAT);
+    is_int(prov_fixture_feed(f, "", "not json\n\nstill not json"), 0, "forwarded");
+    is_str(f->out.p, "data: not json\ndata: \ndata: still not json\n\n",
+           "each line is a data line of the one event, the empty one included");
+    sb_reset(&f->out);
+    prov_fixture_feed(f, "", "{\"choices\":[{\"delta\":\n{\"content\":\"Hi\"}}]}");
+    is_str(f->out.p, "data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"Hi\"}}]}\n\n",
+           "a JSON chunk split over two lines stays one event");
+    is_str(f->ctx.text.p, "Hi", "and its text is counted");
+}
+
 static void test_cn_types(struct prov_fixture *f)
 {
     note("Doubao, Baidu V2, Ali Bailian and MiniMax");
@@ -538,6 +555,7 @@ int main(void)
     test_response(&f);
     test_errors(&f);
     test_events(&f);
+    test_multiline_events(&f);
     prov_fixture_free(&f);
     return done_testing();
 }
