@@ -309,11 +309,20 @@ static void spark_http_fill(struct prov_ctx *ctx, json_object *j, int whole)
     }
 }
 
-/* Appends the data event of a chunk to out as the upstream sent it. */
+/* Appends the data event of a chunk to out as the upstream sent it. An event of several data
+ * lines comes joined by '\n': each line goes out as a data line of its own, so the client
+ * reads back the same data and no line (an empty one would end the event) escapes it. */
 static void forward(struct strbuf *out, const char *data, size_t n)
 {
+    const char *end = data + n, *nl;
+    while ((nl = memchr(data, '\n', (size_t)(end - data)))) {
+        SB_LIT(out, "data: ");
+        sb_putn(out, data, (size_t)(nl - data));
+        SB_LIT(out, "\n");
+        data = nl + 1;
+    }
     SB_LIT(out, "data: ");
-    sb_putn(out, data, n);
+    sb_putn(out, data, (size_t)(end - data));
     SB_LIT(out, "\n\n");
 }
 

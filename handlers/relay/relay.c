@@ -56,7 +56,6 @@ struct relay {
     int64_t max_tokens;
     struct relay_route route; /* the channels able to serve (group, model), and those tried */
     struct prov_error err;    /* the last attempt's failure */
-    int responded;            /* the client has (part of) an answer: no more retries */
     int sql_quota;            /* reservations go through the sql store (quota.h) */
     struct usercontent *uc;   /* the prompt's image URLs fetched so far (relay_uc) */
 };
@@ -389,7 +388,6 @@ static int stream_commit(struct attempt *at)
         return 0;
     struct req *r = at->rl->r;
     at->committed = 1;
-    at->rl->responded = 1;
     resp_status(r, 200);
     resp_header(r, "Content-Type", "text/event-stream");
     resp_header(r, "Cache-Control", "no-cache");
@@ -625,7 +623,6 @@ static int attempt_reserve(struct attempt *at)
     if (pricing_request(app->pricing, app->opts, rl->mode, at->ctx.model, (int)at->ch->type,
                         au->user.group, rl->body, rl->max_tokens, usercontent_image_size,
                         relay_uc(rl), &at->price, &pcode, &pmsg) < 0) {
-        rl->responded = 1;
         relay_fail_code(r, 400, pmsg, pcode);
         return 1;
     }
@@ -646,7 +643,6 @@ static int attempt_reserve(struct attempt *at)
             au->quota_epoch = quota_epoch(app->quota);
             if (db_relay_token(req_db(r), r->a, au->tok.key, &t) <= 0 ||
                 db_relay_user(req_db(r), r->a, au->user.id, &u) <= 0) {
-                rl->responded = 1;
                 relay_fail_code(r, 500, "get_user_quota_failed", "get_user_quota_failed");
                 return 1;
             }
@@ -659,7 +655,6 @@ static int attempt_reserve(struct attempt *at)
         notify_quota_reserved(app, au->user.id, au->user.quota, at->reserved);
         return 0;
     }
-    rl->responded = 1;
     if (q == QUOTA_USER_SHORT)
         relay_fail_code(r, 403, "user quota is not enough", "insufficient_user_quota");
     else if (q == QUOTA_TOKEN_SHORT)
@@ -774,7 +769,6 @@ static int attempt_once(struct attempt *at)
             credcache_drop(app->creds, at->ch->id);
         return 1;
     }
-    rl->responded = 1;
     resp_status(r, 200);
     if (rl->is_stream) {
         /* An upstream that cannot stream: the adaptor wrote the whole answer as chunks. */
@@ -857,7 +851,6 @@ static void attempt_finish_stream(struct attempt *at, int rc, const char *errbuf
 static void attempt_send_chunks(struct attempt *at)
 {
     struct req *r = at->rl->r;
-    at->rl->responded = 1;
     resp_status(r, 200);
     resp_header(r, "Content-Type", "text/event-stream");
     resp_header(r, "Cache-Control", "no-cache");

@@ -15,12 +15,11 @@
 #include "providers/eventstream.h"
 #include "providers/provider.h"
 #include "providers/sigv4.h"
-#include "tap.h"
+#include "prov_fixture.h"
 
 /* 2024-01-15T12:00:00Z, the signing time of the vector. */
 #define VEC_TIME 1705320000
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-#define MAX_FRAMES 32
 
 /* The 7-frame Bedrock stream of the vectors (1897 bytes), base64. */
 static const char stream_b64[] =
@@ -54,69 +53,24 @@ static const char stream_b64[] =
     "SWpveE1pd2liM1YwY0hWMFZHOXJaVzVEYjNWdWRDSTZOaXdpYVc1MmIyTmhkR2x2Ymt4aGRHVnVZM2tpT2pReE1p"
     "d2labWx5YzNSQ2VYUmxUR0YwWlc1amVTSTZNak13ZlgwPSIsInAiOiJhYiJ9FULz9A==";
 
-struct fixture {
-    struct arena *a;
-    struct prov_channel ch;
-    struct prov_ctx ctx;
-    struct json_object *req; /* owned */
+/* A Bedrock channel (type 33) at the default endpoint; each test gives the key and config. */
+static const struct prov_fixture_spec BEDROCK = {
+    .prov = &provider_bedrock,
+    .ch = {.id = 33, .type = 33, .base_url = "", .is_default_base = 1},
+    .request_id = "req123",
+    .created = VEC_TIME,
 };
 
-static void fixture_init(struct fixture *f, const char *req_json, int is_stream, const char *key,
-                         const char *config)
+/* A Bedrock call for req_json with the channel's key ("AK|SK|region") and config, streaming as
+ * told and asking for usage. */
+static void fixture_init(struct prov_fixture *f, const char *req_json, int is_stream,
+                         const char *key, const char *config)
 {
-    memset(f, 0, sizeof *f);
-    f->a = arena_new(8192);
-    f->ch.id = 33;
-    f->ch.type = 33;
+    prov_fixture_init(f, &BEDROCK, RELAY_CHAT, NULL, req_json);
     f->ch.key = key;
-    f->ch.base_url = "";
-    f->ch.is_default_base = 1;
-    f->ch.api_version = "";
     f->ch.config = config;
-    f->req = json_tokener_parse(req_json);
-    f->ctx.a = f->a;
-    f->ctx.mode = RELAY_CHAT;
-    f->ctx.ch = &f->ch;
-    f->ctx.req = f->req;
     f->ctx.is_stream = is_stream;
     f->ctx.include_usage = 1;
-    f->ctx.request_id = "req123";
-    f->ctx.created = VEC_TIME;
-    const char *m = json_object_get_string(json_object_object_get(f->req, "model"));
-    f->ctx.model = arena_strdup(f->a, m ? m : "");
-    f->ctx.origin_model = f->ctx.model;
-    sb_init(&f->ctx.text, f->a);
-}
-
-static void fixture_fini(struct fixture *f)
-{
-    json_object_put(f->req);
-    arena_free(f->a);
-}
-
-static const char *header(const struct prov_request *rq, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (int i = 0; i < rq->n_headers; i++)
-        if (!strncasecmp(rq->headers[i], name, n) && rq->headers[i][n] == ':')
-            return rq->headers[i] + n + 2;
-    return NULL;
-}
-
-static int json_same(const char *got, const char *want)
-{
-    struct json_object *g = got ? json_tokener_parse(got) : NULL;
-    struct json_object *w = want ? json_tokener_parse(want) : NULL;
-    int same = g && w && json_object_equal(g, w);
-
-    if (!same) {
-        note("got:  %s", got ? got : "(null)");
-        note("want: %s", want ? want : "(null)");
-    }
-    json_object_put(g);
-    json_object_put(w);
-    return same;
 }
 
 #define HI_REQUEST(model)                                                                          \
@@ -125,82 +79,80 @@ static int json_same(const char *got, const char *want)
 
 static void test_request_vector(void)
 {
-    struct fixture f;
-    struct prov_request out = {0};
-    struct prov_error err = {0};
+    struct prov_fixture f;
 
     fixture_init(&f, HI_REQUEST("claude-3-haiku-20240307"), 0, "AKIDEXAMPLE|" SECRET "|us-east-1",
                  "");
-    is_int(provider_bedrock.build_request(&f.ctx, &out, &err), 0, "the vector request builds");
-    is_str(out.body,
+    is_int(prov_fixture_build(&f), 0, "the vector request builds");
+    is_str(f.rq.body,
            "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":64,\"messages\":[{"
            "\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]}]}",
            "the body is the vector's, byte for byte: anthropic_version, no model, no stream");
-    is_str(out.url,
+    is_str(f.rq.url,
            "https://bedrock-runtime.us-east-1.amazonaws.com/model/"
            "anthropic.claude-3-haiku-20240307-v1%3A0/invoke",
            "InvokeModel URL: the model id is one path segment, ':' as %%3A");
-    is_str(header(&out, "X-Amz-Date"), "20240115T120000Z", "X-Amz-Date is the request's time");
-    is_str(header(&out, "Host"), "bedrock-runtime.us-east-1.amazonaws.com", "Host is signed");
-    is_str(header(&out, "Authorization"),
+    is_str(prov_fixture_header(&f.rq, "X-Amz-Date"), "20240115T120000Z",
+           "X-Amz-Date is the request's time");
+    is_str(prov_fixture_header(&f.rq, "Host"), "bedrock-runtime.us-east-1.amazonaws.com",
+           "Host is signed");
+    is_str(prov_fixture_header(&f.rq, "Authorization"),
            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240115/us-east-1/bedrock/aws4_request, "
            "SignedHeaders=accept;content-type;host;x-amz-date, "
            "Signature=152d9ea2595c20cd10763f22883554deace2369896d217ac13209803a3f37148",
            "the Authorization header is the vector's (botocore's signature)");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 
     fixture_init(&f, HI_REQUEST("claude-3-haiku-20240307"), 1, "AKIDEXAMPLE|" SECRET "|us-east-1",
                  "");
-    memset(&out, 0, sizeof out);
-    is_int(provider_bedrock.build_request(&f.ctx, &out, &err), 0, "a stream request builds");
-    ok(out.url && strstr(out.url, "/invoke-with-response-stream") != NULL,
-       "a stream goes to invoke-with-response-stream (%s)", out.url);
-    ok(!strstr(out.body, "\"stream\""), "and the body has no stream field");
-    is_str(header(&out, "X-Amzn-Bedrock-Accept"), "application/json",
+    is_int(prov_fixture_build(&f), 0, "a stream request builds");
+    ok(f.rq.url && strstr(f.rq.url, "/invoke-with-response-stream") != NULL,
+       "a stream goes to invoke-with-response-stream (%s)", f.rq.url);
+    ok(!strstr(f.rq.body, "\"stream\""), "and the body has no stream field");
+    is_str(prov_fixture_header(&f.rq, "X-Amzn-Bedrock-Accept"), "application/json",
            "the payload type is asked in X-Amzn-Bedrock-Accept");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* The signature covers the host and path prefix of a channel base URL. */
 static void test_base_url(void)
 {
-    struct fixture f;
-    struct prov_request out = {0};
-    struct prov_error err = {0};
+    struct prov_fixture f;
 
     fixture_init(&f, HI_REQUEST("claude-3-5-sonnet-latest"), 0, "AK1|SK1|eu-west-1", "");
     f.ch.base_url = "http://127.0.0.1:8123/aws";
     f.ch.is_default_base = 0;
-    is_int(provider_bedrock.build_request(&f.ctx, &out, &err), 0, "builds with a base URL");
-    is_str(out.url,
+    is_int(prov_fixture_build(&f), 0, "builds with a base URL");
+    is_str(f.rq.url,
            "http://127.0.0.1:8123/aws/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke",
            "the request goes to the base URL; -latest maps to the v2 id");
-    is_str(header(&out, "Host"), "127.0.0.1:8123", "Host is the base URL's host and port");
+    is_str(prov_fixture_header(&f.rq, "Host"), "127.0.0.1:8123",
+           "Host is the base URL's host and port");
     const char *path = "/aws/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke";
-    struct sigv4_request rq = {"POST",   path,        "", out.headers, out.n_headers - 1,
-                               out.body, out.body_len};
+    struct sigv4_request sig = {"POST",    path,         "", f.rq.headers, f.rq.n_headers - 1,
+                                f.rq.body, f.rq.body_len};
     struct sigv4_key k = {"AK1", "SK1", "eu-west-1", "bedrock"};
-    is_str(header(&out, "Authorization"), sigv4_authorization(f.a, &k, &rq, "20240115T120000Z"),
+    is_str(prov_fixture_header(&f.rq, "Authorization"),
+           sigv4_authorization(f.a, &k, &sig, "20240115T120000Z"),
            "the signature is over that host and path, in the key's region");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static const char *build_error(const char *model, const char *key, const char *config,
                                struct prov_error *err)
 {
-    struct fixture f;
-    struct prov_request out = {0};
+    struct prov_fixture f;
     static char buf[512];
 
     fixture_init(&f, model, 0, key, config);
     memset(err, 0, sizeof *err);
-    if (provider_bedrock.build_request(&f.ctx, &out, err) == 0) {
-        snprintf(buf, sizeof buf, "%s", out.url);
+    if (provider_bedrock.build_request(&f.ctx, &f.rq, err) == 0) {
+        snprintf(buf, sizeof buf, "%s", f.rq.url);
     } else {
         snprintf(buf, sizeof buf, "<%d %s %s>", err->status, err->code ? err->code : "",
                  err->message);
     }
-    fixture_fini(&f);
+    prov_fixture_free(&f);
     return buf;
 }
 
@@ -243,20 +195,16 @@ static void test_credentials_and_models(void)
            "table: claude-instant-1.2");
     ok(bedrock_model_id("claude-3-7-sonnet") == NULL, "not in the table: NULL");
 
-    struct fixture f;
-    struct prov_request out = {0};
+    struct prov_fixture f;
     fixture_init(&f, "{\"model\":\"claude-2.1\",\"input\":\"x\"}", 0, "A|S|us-east-1", "");
     f.ctx.mode = RELAY_EMBEDDINGS;
-    ok(provider_bedrock.build_request(&f.ctx, &out, &err) == -1 && err.status == 400,
-       "embeddings are refused with 400");
-    fixture_fini(&f);
+    ok(prov_fixture_build(&f) == -1 && f.err.status == 400, "embeddings are refused with 400");
+    prov_fixture_free(&f);
 }
 
 static void test_response(void)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
+    struct prov_fixture f;
     const char *body =
         "{\"id\": \"msg_bdrk_01HELLO\", \"type\": \"message\", \"role\": \"assistant\", "
         "\"model\": \"claude-3-5-haiku-20241022\", \"content\": [{\"type\": \"text\", \"text\": "
@@ -265,28 +213,25 @@ static void test_response(void)
 
     fixture_init(&f, HI_REQUEST("claude-3-5-haiku-20241022"), 0, "A|S|us-east-1", "");
     f.ctx.created = 1730000000;
-    sb_init(&out, f.a);
-    is_int(provider_bedrock.parse_response(&f.ctx, body, strlen(body), &out, &err), 0,
-           "the InvokeModel answer converts");
-    ok(json_same(out.p, "{\"id\": \"chatcmpl-msg_bdrk_01HELLO\", \"object\": \"chat.completion\", "
-                        "\"created\": 1730000000, \"model\": \"claude-3-5-haiku-20241022\", "
-                        "\"choices\": [{\"index\": 0, \"message\": {\"role\": \"assistant\", "
-                        "\"content\": \"Hello!\"}, \"finish_reason\": \"stop\"}], \"usage\": "
-                        "{\"prompt_tokens\": 14, \"completion_tokens\": 4, \"total_tokens\": 18}}"),
+    is_int(prov_fixture_answer(&f, body), 0, "the InvokeModel answer converts");
+    ok(prov_fixture_json_eq(
+           f.out.p, "{\"id\": \"chatcmpl-msg_bdrk_01HELLO\", \"object\": \"chat.completion\", "
+                    "\"created\": 1730000000, \"model\": \"claude-3-5-haiku-20241022\", "
+                    "\"choices\": [{\"index\": 0, \"message\": {\"role\": \"assistant\", "
+                    "\"content\": \"Hello!\"}, \"finish_reason\": \"stop\"}], \"usage\": "
+                    "{\"prompt_tokens\": 14, \"completion_tokens\": 4, \"total_tokens\": 18}}"),
        "as the Anthropic answer maps");
     ok(f.ctx.usage.has_usage && f.ctx.usage.prompt_tokens == 14 &&
            f.ctx.usage.completion_tokens == 4,
        "usage 14/4 for billing");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* Decodes the vector stream with the event-stream reader and hands each frame to the
  * adaptor as the relay does. */
 struct feed {
-    struct fixture *f;
-    struct strbuf *out;
-    struct prov_error err;
-    int rc;
+    struct prov_fixture *f;
+    int rc; /* parse_event's first failure, else 0 */
 };
 
 static int feed_frame(void *ud, const struct evs_message *m)
@@ -294,79 +239,57 @@ static int feed_frame(void *ud, const struct evs_message *m)
     struct feed *fd = ud;
 
     if (fd->rc == 0)
-        fd->rc = provider_bedrock.parse_event(&fd->f->ctx, m->event_type, m->payload,
-                                              m->payload_len, fd->out, &fd->err);
+        fd->rc = provider_parse_event(fd->f->prov, &fd->f->ctx, m->event_type, m->payload,
+                                      m->payload_len, &fd->f->out, &fd->f->err);
     return 0;
-}
-
-static int split_frames(struct arena *a, const char *s, char **fr)
-{
-    int n = 0;
-
-    while (s && *s) {
-        const char *end;
-
-        if (strncmp(s, "data: ", 6) != 0 || n == MAX_FRAMES)
-            return -1;
-        s += 6;
-        end = strstr(s, "\n\n");
-        if (!end)
-            return -1;
-        fr[n++] = arena_strndup(a, s, (size_t)(end - s));
-        s = end + 2;
-    }
-    return n;
 }
 
 static void test_stream(void)
 {
-    struct fixture f;
-    struct strbuf out;
+    struct prov_fixture f;
     struct evs_parser ep;
     unsigned char *raw = malloc(sizeof stream_b64);
     long n = b64_decode(stream_b64, strlen(stream_b64), raw, sizeof stream_b64, B64_STRICT);
-    char *fr[MAX_FRAMES];
+    struct prov_fixture_events fr;
 
     fixture_init(&f, HI_REQUEST("claude-3-haiku-20240307"), 1, "A|S|us-east-1", "");
-    sb_init(&out, f.a);
-    struct feed fd = {.f = &f, .out = &out};
+    struct feed fd = {.f = &f};
     evs_init(&ep, f.a);
     /* 7-byte reads: frames reassembled across reads reach the adaptor whole. */
     for (long off = 0; off < n; off += 7)
         evs_feed(&ep, raw + off, (size_t)(n - off < 7 ? n - off : 7), feed_frame, &fd);
     is_int(fd.rc, 0, "every frame converts");
     is_int(evs_finish(&ep), 0, "the stream ends on a frame boundary");
-    int k = split_frames(f.a, out.p, fr);
+    int k = prov_fixture_split_sse(f.a, f.out.p, &fr);
     is_int(k, 5, "five chunks: role, two contents, finish, usage");
     if (k == 5) {
-        ok(json_same(fr[0], "{\"id\":\"chatcmpl-msg_bdrk_01ABC\",\"object\":\"chat.completion."
-                            "chunk\",\"created\":1705320000,\"model\":\"claude-3-haiku-20240307\","
-                            "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                            "\"content\":\"\"},\"finish_reason\":null}]}"),
+        ok(prov_fixture_json_eq(
+               fr.data[0], "{\"id\":\"chatcmpl-msg_bdrk_01ABC\",\"object\":\"chat.completion."
+                           "chunk\",\"created\":1705320000,\"model\":\"claude-3-haiku-20240307\","
+                           "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                           "\"content\":\"\"},\"finish_reason\":null}]}"),
            "the role chunk, with the message id");
-        ok(strstr(fr[1], "\"delta\":{\"content\":\"Hello\"}") != NULL, "content Hello");
-        ok(strstr(fr[2], "\"delta\":{\"content\":\" there!\"}") != NULL, "content ' there!'");
-        ok(strstr(fr[3], "\"finish_reason\":\"stop\"") != NULL, "end_turn finishes with stop");
-        ok(strstr(fr[4], "\"choices\":[]") &&
-               strstr(fr[4], "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":6,"
-                             "\"total_tokens\":18}"),
-           "usage 12/6/18 (%s)", fr[4]);
+        ok(strstr(fr.data[1], "\"delta\":{\"content\":\"Hello\"}") != NULL, "content Hello");
+        ok(strstr(fr.data[2], "\"delta\":{\"content\":\" there!\"}") != NULL, "content ' there!'");
+        ok(strstr(fr.data[3], "\"finish_reason\":\"stop\"") != NULL, "end_turn finishes with stop");
+        ok(strstr(fr.data[4], "\"choices\":[]") &&
+               strstr(fr.data[4], "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":6,"
+                                  "\"total_tokens\":18}"),
+           "usage 12/6/18 (%s)", fr.data[4]);
     }
     ok(f.ctx.finished, "message_stop finishes the stream");
     ok(f.ctx.usage.has_usage && f.ctx.usage.prompt_tokens == 12 &&
            f.ctx.usage.completion_tokens == 6,
        "billing usage 12/6");
     is_str(f.ctx.text.p, "Hello there!", "the generated text");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
     free(raw);
 }
 
 /* The invocation metrics of message_stop are the final word on usage. */
 static void test_stream_metrics(void)
 {
-    struct fixture f;
-    struct strbuf out;
-    struct prov_error err = {0};
+    struct prov_fixture f;
     static const char *const events[] = {
         "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3,"
         "\"output_tokens\":1}}}",
@@ -377,75 +300,64 @@ static void test_stream_metrics(void)
     };
 
     fixture_init(&f, HI_REQUEST("claude-2.1"), 1, "A|S|us-east-1", "");
-    sb_init(&out, f.a);
     for (size_t i = 0; i < 3; i++) {
         struct strbuf p;
         sb_init(&p, f.a);
         SB_LIT(&p, "{\"bytes\":\"");
         b64_put(&p, events[i], strlen(events[i]));
         SB_LIT(&p, "\",\"p\":\"xyz\"}");
-        is_int(provider_bedrock.parse_event(&f.ctx, "chunk", p.p, p.len, &out, &err), 0,
+        is_int(provider_bedrock.parse_event(&f.ctx, "chunk", p.p, p.len, &f.out, &f.err), 0,
                "event %zu converts", i);
     }
     ok(f.ctx.usage.prompt_tokens == 30 && f.ctx.usage.completion_tokens == 7,
        "the metrics' counts win over message_delta's (%lld/%lld)",
        (long long)f.ctx.usage.prompt_tokens, (long long)f.ctx.usage.completion_tokens);
-    ok(strstr(out.p, "\"finish_reason\":\"length\"") != NULL, "max_tokens finishes with length");
-    is_int(provider_bedrock.parse_event(&f.ctx, "chunk", "{\"p\":\"x\"}", 9, &out, &err), -1,
+    ok(strstr(f.out.p, "\"finish_reason\":\"length\"") != NULL, "max_tokens finishes with length");
+    is_int(prov_fixture_feed(&f, "chunk", "{\"p\":\"x\"}"), -1,
            "a chunk without bytes is an error");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_errors(void)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
+    struct prov_fixture f;
     const char *thr = "{\"message\":\"Too many requests, please wait before trying again.\"}";
 
     fixture_init(&f, HI_REQUEST("claude-2.1"), 1, "A|S|us-east-1", "");
-    sb_init(&out, f.a);
-    is_int(provider_bedrock.parse_event(&f.ctx, "exception:throttlingException", thr, strlen(thr),
-                                        &out, &err),
-           -1, "a throttlingException frame is a mid-stream error");
-    is_int(err.status, 429, "status 429");
-    is_str(err.type, "rate_limit_error", "type rate_limit_error");
-    is_str(err.code, "throttlingException", "code names the exception");
-    is_str(err.message, "Too many requests, please wait before trying again.", "its message");
-    memset(&err, 0, sizeof err);
-    is_int(provider_bedrock.parse_event(&f.ctx, "exception:modelStreamErrorException",
-                                        "{\"originalStatusCode\":500}", 26, &out, &err),
+    is_int(prov_fixture_feed(&f, "exception:throttlingException", thr), -1,
+           "a throttlingException frame is a mid-stream error");
+    is_int(f.err.status, 429, "status 429");
+    is_str(f.err.type, "rate_limit_error", "type rate_limit_error");
+    is_str(f.err.code, "throttlingException", "code names the exception");
+    is_str(f.err.message, "Too many requests, please wait before trying again.", "its message");
+    is_int(prov_fixture_feed(&f, "exception:modelStreamErrorException",
+                             "{\"originalStatusCode\":500}"),
            -1, "a modelStreamErrorException frame is an error");
-    is_int(err.status, 424, "status 424");
-    memset(&err, 0, sizeof err);
-    is_int(provider_bedrock.parse_event(&f.ctx, "error:InternalFailure", "boom", 4, &out, &err), -1,
+    is_int(f.err.status, 424, "status 424");
+    is_int(prov_fixture_feed(&f, "error:InternalFailure", "boom"), -1,
            "an error frame is an error");
-    is_str(err.message, "boom", "with its :error-message");
+    is_str(f.err.message, "boom", "with its :error-message");
 
-    memset(&err, 0, sizeof err);
-    provider_bedrock.parse_error(&f.ctx, 429, thr, strlen(thr), &err);
-    ok(err.status == 429 && !strcmp(err.type, "rate_limit_error") &&
-           !strcmp(err.code, "ThrottlingException") &&
-           !strcmp(err.message, "Too many requests, please wait before trying again."),
+    prov_fixture_error(&f, 429, thr);
+    ok(f.err.status == 429 && !strcmp(f.err.type, "rate_limit_error") &&
+           !strcmp(f.err.code, "ThrottlingException") &&
+           !strcmp(f.err.message, "Too many requests, please wait before trying again."),
        "HTTP 429 ThrottlingException: a 429 rate_limit_error the relay retries");
-    memset(&err, 0, sizeof err);
     const char *val = "{\"message\":\"Malformed input request\"}";
-    provider_bedrock.parse_error(&f.ctx, 400, val, strlen(val), &err);
-    ok(err.status == 400 && !strcmp(err.type, "upstream_error") &&
-           !strcmp(err.code, "ValidationException"),
+    prov_fixture_error(&f, 400, val);
+    ok(f.err.status == 400 && !strcmp(f.err.type, "upstream_error") &&
+           !strcmp(f.err.code, "ValidationException"),
        "HTTP 400: ValidationException, status kept");
-    memset(&err, 0, sizeof err);
     const char *typed = "{\"__type\":\"com.amazon.coral.service#UnrecognizedClientException\","
                         "\"Message\":\"The security token included in the request is invalid.\"}";
-    provider_bedrock.parse_error(&f.ctx, 403, typed, strlen(typed), &err);
-    ok(err.status == 403 && !strcmp(err.code, "UnrecognizedClientException") &&
-           !strcmp(err.message, "The security token included in the request is invalid."),
+    prov_fixture_error(&f, 403, typed);
+    ok(f.err.status == 403 && !strcmp(f.err.code, "UnrecognizedClientException") &&
+           !strcmp(f.err.message, "The security token included in the request is invalid."),
        "__type and Message are read too");
-    memset(&err, 0, sizeof err);
-    provider_bedrock.parse_error(&f.ctx, 502, "<html>", 6, &err);
-    ok(err.status == 502 && !strcmp(err.code, "bad_response_status_code"),
+    prov_fixture_error(&f, 502, "<html>");
+    ok(f.err.status == 502 && !strcmp(f.err.code, "bad_response_status_code"),
        "an unreadable body: bad response status code");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 int main(void)

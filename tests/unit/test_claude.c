@@ -11,157 +11,54 @@
 #include "fcgi/strbuf.h"
 #include "providers/claude.h"
 #include "providers/provider.h"
-#include "tap.h"
+#include "prov_fixture.h"
 
-/* Where the vector files live, under $top_srcdir, else $srcdir, else the cwd. */
-#define DATA_SUBDIR "tests/data/claude"
 /* The gateway clock the vectors assume. */
 #define CREATED 1730000000
-/* Most frames one test stream produces. */
-#define MAX_FRAMES 64
 
-/* One adaptor call's world: arena, channel, context and the parsed client request. */
-struct fixture {
-    struct arena *a;         /* the request arena; freed by fixture_fini */
-    struct prov_channel ch;  /* an Anthropic channel (type 14) */
-    struct prov_ctx ctx;     /* the attempt, pointing at a, ch and req */
-    struct json_object *req; /* owned; put by fixture_fini */
+/* An Anthropic channel (type 14); requests without a model ask for Claude 3.5 Haiku. */
+static const struct prov_fixture_spec CLAUDE = {
+    .prov = &provider_claude,
+    .ch = {.id = 7,
+           .type = 14,
+           .key = "sk-ant-test",
+           .base_url = "https://api.anthropic.com",
+           .config = ""},
+    .model = "claude-3-5-haiku-20241022",
+    .request_id = "req123",
+    .created = CREATED,
 };
 
-/* SSE frames split out of an adaptor's output (pointers into the arena). */
-struct frames {
-    char *f[MAX_FRAMES]; /* JSON text after "data: " */
-    int n;
-};
-
-static const char *data_dir(void)
+/* Builds the upstream request into f->rq; its body parsed (caller puts) or NULL on error. */
+static struct json_object *build(struct prov_fixture *f)
 {
-    const char *d = getenv("top_srcdir");
-
-    if (!d || !*d)
-        d = getenv("srcdir");
-    if (!d || !*d)
-        d = ".";
-    return d;
-}
-
-/* The contents of a vector file, in a (NUL-terminated); NULL when unreadable. */
-static char *slurp(struct arena *a, const char *name, size_t *len)
-{
-    char *path = arena_printf(a, "%s/%s/%s", data_dir(), DATA_SUBDIR, name);
-    FILE *f = fopen(path, "rb");
-    struct strbuf sb;
-    char buf[4096];
-    size_t n;
-
-    if (!f) {
-        note("cannot open %s", path);
+    if (prov_fixture_build(f) != 0)
         return NULL;
-    }
-    sb_init(&sb, a);
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        sb_putn(&sb, buf, n);
-    fclose(f);
-    if (len)
-        *len = sb.len;
-    return sb.p ? sb.p : arena_strdup(a, "");
-}
-
-/* Sets f up for a request given as JSON text (NULL: an empty object). */
-static void fixture_init(struct fixture *f, const char *req_json, int is_stream, int include_usage)
-{
-    struct json_object *m;
-
-    memset(f, 0, sizeof *f);
-    f->a = arena_new(8192);
-    f->ch.id = 7;
-    f->ch.type = 14;
-    f->ch.key = "sk-ant-test";
-    f->ch.base_url = "https://api.anthropic.com";
-    f->ch.api_version = "";
-    f->ch.config = "";
-    f->req = json_tokener_parse(req_json ? req_json : "{}");
-    f->ctx.a = f->a;
-    f->ctx.mode = RELAY_CHAT;
-    f->ctx.ch = &f->ch;
-    f->ctx.req = f->req;
-    f->ctx.is_stream = is_stream;
-    f->ctx.include_usage = include_usage;
-    f->ctx.request_id = "req123";
-    f->ctx.created = CREATED;
-    m = NULL;
-    json_object_object_get_ex(f->req, "model", &m);
-    f->ctx.model = m ? arena_strdup(f->a, json_object_get_string(m)) : "claude-3-5-haiku-20241022";
-    f->ctx.origin_model = f->ctx.model;
-    sb_init(&f->ctx.text, f->a);
-}
-
-static void fixture_fini(struct fixture *f)
-{
-    json_object_put(f->req);
-    arena_free(f->a);
-}
-
-/* 1 when both texts parse to equal JSON; prints both otherwise. */
-static int json_same(const char *got, const char *want)
-{
-    struct json_object *g = got ? json_tokener_parse(got) : NULL;
-    struct json_object *w = want ? json_tokener_parse(want) : NULL;
-    int same = g && w && json_object_equal(g, w);
-
-    if (!same) {
-        note("got:  %s", got ? got : "(null)");
-        note("want: %s", want ? want : "(null)");
-    }
-    json_object_put(g);
-    json_object_put(w);
-    return same;
-}
-
-/* Builds the upstream request; returns its body parsed (caller puts) or NULL on error. */
-static struct json_object *build(struct fixture *f, struct prov_request *out,
-                                 struct prov_error *err)
-{
-    memset(out, 0, sizeof *out);
-    memset(err, 0, sizeof *err);
-    if (provider_claude.build_request(&f->ctx, out, err) != 0)
-        return NULL;
-    return json_tokener_parse(out->body);
+    return json_tokener_parse(f->rq.body);
 }
 
 /* Builds from req_json and returns the serialised body's member path (a.b...) as JSON text,
- * in a; "<error N>" when build_request failed, "<absent>" when the member is missing. */
+ * in a; "<error N: msg>" when build_request failed, "<absent>" when the member is missing. */
 static const char *build_get(struct arena *a, const char *req_json, const char *path)
 {
-    struct fixture f;
-    struct prov_request out;
-    struct prov_error err;
+    struct prov_fixture f;
     struct json_object *body, *v;
     const char *res;
-    char *p, *key, *save = NULL;
 
-    fixture_init(&f, req_json, 0, 0);
-    body = build(&f, &out, &err);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, req_json);
+    f.ctx.is_stream = 0;
+    f.ctx.include_usage = 0;
+    body = build(&f);
     if (!body) {
-        res = arena_printf(a, "<error %d: %s>", err.status, err.message);
-        fixture_fini(&f);
+        res = arena_printf(a, "<error %d: %s>", f.err.status, f.err.message);
+        prov_fixture_free(&f);
         return res;
     }
-    v = body;
-    p = arena_strdup(a, path);
-    for (key = strtok_r(p, ".", &save); key && v; key = strtok_r(NULL, ".", &save)) {
-        struct json_object *next = NULL;
-
-        if (json_object_is_type(v, json_type_array))
-            next = json_object_array_get_idx(v, (size_t)atoi(key));
-        else if (!json_object_object_get_ex(v, key, &next))
-            next = NULL;
-        v = next;
-    }
+    v = prov_fixture_json_get(body, path, NULL);
     res =
         v ? arena_strdup(a, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) : "<absent>";
     json_object_put(body);
-    fixture_fini(&f);
+    prov_fixture_free(&f);
     return res;
 }
 
@@ -181,98 +78,13 @@ static const char *render_error(struct arena *a, const struct prov_error *err)
     return s;
 }
 
-/* Feeds an SSE transcript event by event; returns 0, or -1 at the first failing event (then
- * *n_fed says how many events went in, the failing one included). */
-static int feed_sse(struct fixture *f, char *sse, struct strbuf *out, struct prov_error *err,
-                    int *n_fed)
-{
-    char *p = sse;
-
-    *n_fed = 0;
-    while (*p) {
-        const char *event = "";
-        struct strbuf data;
-        char *end = strstr(p, "\n\n"), *line, *next;
-
-        sb_init(&data, f->a);
-        if (end)
-            *end = '\0';
-        for (line = p; line && *line; line = next) {
-            next = strchr(line, '\n');
-            if (next)
-                *next++ = '\0';
-            if (!strncmp(line, "event:", 6))
-                event = line + 6 + (line[6] == ' ');
-            else if (!strncmp(line, "data:", 5)) {
-                if (data.len)
-                    sb_putc(&data, '\n');
-                sb_puts(&data, line + 5 + (line[5] == ' '));
-            }
-        }
-        if (data.len) {
-            ++*n_fed;
-            if (provider_claude.parse_event(&f->ctx, event, data.p, data.len, out, err) != 0)
-                return -1;
-        }
-        if (!end)
-            break;
-        p = end + 2;
-        while (*p == '\n')
-            p++;
-    }
-    return 0;
-}
-
-/* Splits "data: X\n\n" frames; 0 when the output is not exactly such frames. */
-static int split_frames(struct arena *a, const char *s, struct frames *fr)
-{
-    fr->n = 0;
-    while (*s) {
-        const char *end;
-
-        if (strncmp(s, "data: ", 6) != 0 || fr->n == MAX_FRAMES)
-            return 0;
-        s += 6;
-        end = strstr(s, "\n\n");
-        if (!end)
-            return 0;
-        fr->f[fr->n++] = arena_strndup(a, s, (size_t)(end - s));
-        s = end + 2;
-    }
-    return 1;
-}
-
-/* Member path of a frame as a json-c object inside *root (caller puts *root); *found says
- * whether the member exists (a JSON null is found yet NULL). */
-static struct json_object *frame_get(const char *frame, const char *path, struct json_object **root,
-                                     int *found)
-{
-    struct json_object *v = json_tokener_parse(frame);
-    char buf[256], *key, *save = NULL;
-
-    *root = v;
-    *found = v != NULL;
-    snprintf(buf, sizeof buf, "%s", path);
-    for (key = strtok_r(buf, ".", &save); key && *found; key = strtok_r(NULL, ".", &save)) {
-        struct json_object *next = NULL;
-
-        if (json_object_is_type(v, json_type_array)) {
-            *found = (size_t)atoi(key) < json_object_array_length(v);
-            next = *found ? json_object_array_get_idx(v, (size_t)atoi(key)) : NULL;
-        } else {
-            *found = json_object_is_type(v, json_type_object) &&
-                     json_object_object_get_ex(v, key, &next);
-        }
-        v = next;
-    }
-    return v;
-}
-
-/* A frame's member at path as a string in a: strings bare, others as JSON, "<absent>". */
+/* A frame's member at path as a string in a: strings bare, others as JSON, "null" for a JSON
+ * null, "<absent>" when missing, "<bad json>" when the frame does not parse. */
 static const char *frame_str(struct arena *a, const char *frame, const char *path)
 {
     int found;
-    struct json_object *root, *v = frame_get(frame, path, &root, &found);
+    struct json_object *root = json_tokener_parse(frame);
+    struct json_object *v = prov_fixture_json_get(root, path, &found);
     const char *s;
 
     if (!root)
@@ -293,160 +105,153 @@ static const char *frame_str(struct arena *a, const char *frame, const char *pat
 
 static void test_vector_request(void)
 {
-    struct fixture f;
-    struct prov_request out;
-    struct prov_error err;
+    struct prov_fixture f;
     struct json_object *body;
     char *want;
     int has_beta = 0, has_accept = 0;
 
     note("vector: request conversion");
-    fixture_init(&f, NULL, 0, 0);
-    json_object_put(f.req);
-    f.req = json_tokener_parse(slurp(f.a, "basic.request.json", NULL));
-    f.ctx.req = f.req;
+    prov_fixture_init_file(&f, &CLAUDE, RELAY_CHAT, NULL, "claude", "basic.request.json");
     ok(f.req != NULL, "basic.request.json parses");
-    body = build(&f, &out, &err);
-    want = slurp(f.a, "basic.upstream-request.json", NULL);
+    body = build(&f);
+    want = prov_fixture_data_file(f.a, "claude", "basic.upstream-request.json", NULL);
     ok(body != NULL, "build_request succeeds");
-    ok(body && json_same(out.body, want), "upstream body equals the vector");
-    is_int(out.body_len, strlen(out.body), "body_len matches the body");
-    is_str(out.url, "https://api.anthropic.com/v1/messages", "URL");
-    ok(out.n_headers >= 3, "at least three headers (%d)", out.n_headers);
-    if (out.n_headers >= 3) {
-        is_str(out.headers[0], "x-api-key: sk-ant-test", "x-api-key header");
-        is_str(out.headers[1], "anthropic-version: 2023-06-01", "anthropic-version header");
-        is_str(out.headers[2], "Content-Type: application/json", "content type header");
+    ok(body && prov_fixture_json_eq(f.rq.body, want), "upstream body equals the vector");
+    is_int(f.rq.body_len, strlen(f.rq.body), "body_len matches the body");
+    is_str(f.rq.url, "https://api.anthropic.com/v1/messages", "URL");
+    ok(f.rq.n_headers >= 3, "at least three headers (%d)", f.rq.n_headers);
+    if (f.rq.n_headers >= 3) {
+        is_str(f.rq.headers[0], "x-api-key: sk-ant-test", "x-api-key header");
+        is_str(f.rq.headers[1], "anthropic-version: 2023-06-01", "anthropic-version header");
+        is_str(f.rq.headers[2], "Content-Type: application/json", "content type header");
     }
-    for (int i = 0; i < out.n_headers; i++) {
-        has_beta |= !strncasecmp(out.headers[i], "anthropic-beta", 14);
-        has_accept |= !strncasecmp(out.headers[i], "accept:", 7);
+    for (int i = 0; i < f.rq.n_headers; i++) {
+        has_beta |= !strncasecmp(f.rq.headers[i], "anthropic-beta", 14);
+        has_accept |= !strncasecmp(f.rq.headers[i], "accept:", 7);
     }
     ok(!has_beta, "no obsolete anthropic-beta header");
     ok(!has_accept, "no Accept: text/event-stream without streaming");
     json_object_put(body);
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_vector_response(void)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
+    struct prov_fixture f;
     size_t n;
     char *in;
 
     note("vector: non-stream response");
-    fixture_init(&f, "{\"model\":\"claude-3-5-haiku-20241022\"}", 0, 0);
-    sb_init(&out, f.a);
-    in = slurp(f.a, "basic.upstream-response.json", &n);
-    ok(in && provider_claude.parse_response(&f.ctx, in, n, &out, &err) == 0,
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, "{\"model\":\"claude-3-5-haiku-20241022\"}");
+    in = prov_fixture_data_file(f.a, "claude", "basic.upstream-response.json", &n);
+    ok(in && provider_claude.parse_response(&f.ctx, in, n, &f.out, &f.err) == 0,
        "parse_response succeeds");
-    ok(json_same(out.p, slurp(f.a, "basic.response.json", NULL)), "answer equals the vector");
+    ok(prov_fixture_json_eq(f.out.p,
+                            prov_fixture_data_file(f.a, "claude", "basic.response.json", NULL)),
+       "answer equals the vector");
     is_int(f.ctx.usage.prompt_tokens, 14, "usage prompt tokens");
     is_int(f.ctx.usage.completion_tokens, 4, "usage completion tokens");
     ok(f.ctx.usage.has_usage, "has_usage set");
     is_str(f.ctx.text.p, "Hello!", "text appended to ctx->text");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_vector_error(void)
 {
-    struct fixture f;
-    struct prov_error err = {0};
+    struct prov_fixture f;
     size_t n;
     char *in;
 
     note("vector: error answer");
-    fixture_init(&f, NULL, 0, 0);
-    in = slurp(f.a, "error-400.upstream.json", &n);
-    provider_claude.parse_error(&f.ctx, 400, in, n, &err);
-    is_int(err.status, 400, "status kept");
-    ok(json_same(render_error(f.a, &err), slurp(f.a, "error-400.expected.json", NULL)),
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
+    in = prov_fixture_data_file(f.a, "claude", "error-400.upstream.json", &n);
+    provider_claude.parse_error(&f.ctx, 400, in, n, &f.err);
+    is_int(f.err.status, 400, "status kept");
+    ok(prov_fixture_json_eq(render_error(f.a, &f.err),
+                            prov_fixture_data_file(f.a, "claude", "error-400.expected.json", NULL)),
        "error equals the vector");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_vector_stream(void)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
-    struct frames got = {.n = 0}, want = {.n = 0};
+    struct prov_fixture f;
+    struct prov_fixture_events got = {.n = 0}, want = {.n = 0};
     struct strbuf args;
-    int n_fed, all_same = 1;
+    int all_same = 1;
     char *sse, *exp;
 
     note("vector: stream with a tool call");
-    fixture_init(&f, "{\"model\":\"claude-3-5-sonnet-20241022\",\"stream\":true}", 1, 1);
-    sb_init(&out, f.a);
-    sse = slurp(f.a, "stream-tool.sse", NULL);
-    exp = slurp(f.a, "stream-tool.expected", NULL);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL,
+                      "{\"model\":\"claude-3-5-sonnet-20241022\",\"stream\":true}");
+    f.ctx.include_usage = 1;
+    sse = prov_fixture_data_file(f.a, "claude", "stream-tool.sse", NULL);
+    exp = prov_fixture_data_file(f.a, "claude", "stream-tool.expected", NULL);
     ok(sse && exp, "vector files read");
     if (!sse || !exp) {
-        fixture_fini(&f);
+        prov_fixture_free(&f);
         return;
     }
-    is_int(feed_sse(&f, sse, &out, &err, &n_fed), 0, "every event accepted");
-    is_int(n_fed, 12, "twelve events fed");
+    is_int(prov_fixture_feed_sse(&f, sse), 0, "every event accepted");
+    is_int(f.n_fed, 12, "twelve events fed");
     ok(f.ctx.finished, "finished after message_stop");
-    ok(!strstr(out.p ? out.p : "", "[DONE]"), "the adaptor never writes [DONE]");
+    ok(!strstr(f.out.p ? f.out.p : "", "[DONE]"), "the adaptor never writes [DONE]");
     /* The core appends [DONE]; model that so the whole expected transcript compares. */
-    SB_LIT(&out, "data: [DONE]\n\n");
-    ok(split_frames(f.a, out.p, &got), "output is data: frames");
-    ok(split_frames(f.a, exp, &want), "expected file is data: frames");
+    SB_LIT(&f.out, "data: [DONE]\n\n");
+    ok((prov_fixture_split_sse(f.a, f.out.p, &got) >= 0), "output is data: frames");
+    ok((prov_fixture_split_sse(f.a, exp, &want) >= 0), "expected file is data: frames");
     is_int(got.n, want.n, "frame count");
     for (int i = 0; i < got.n && i < want.n; i++) {
-        if (!strcmp(want.f[i], "[DONE]"))
-            all_same &= !strcmp(got.f[i], "[DONE]");
-        else if (!json_same(got.f[i], want.f[i]))
+        if (!strcmp(want.data[i], "[DONE]"))
+            all_same &= !strcmp(got.data[i], "[DONE]");
+        else if (!prov_fixture_json_eq(got.data[i], want.data[i]))
             all_same = 0, note("frame %d differs", i);
     }
     ok(all_same && got.n == want.n, "every frame equals the vector");
     sb_init(&args, f.a);
     for (int i = 0; i < got.n - 1; i++) {
-        const char *a = frame_str(f.a, got.f[i], "choices.0.delta.tool_calls.0.function.arguments");
+        const char *a =
+            frame_str(f.a, got.data[i], "choices.0.delta.tool_calls.0.function.arguments");
 
         if (strcmp(a, "<absent>") != 0)
             sb_puts(&args, a);
-        if (strcmp(frame_str(f.a, got.f[i], "id"), "chatcmpl-msg_01TOOL") != 0)
+        if (strcmp(frame_str(f.a, got.data[i], "id"), "chatcmpl-msg_01TOOL") != 0)
             all_same = 0;
     }
     ok(all_same, "all chunks share id chatcmpl-msg_01TOOL");
-    ok(json_same(args.p, "{\"city\": \"Paris\"}"), "joined arguments parse as the input");
+    ok(prov_fixture_json_eq(args.p, "{\"city\": \"Paris\"}"),
+       "joined arguments parse as the input");
     is_int(f.ctx.usage.prompt_tokens, 310, "prompt tokens 310");
     is_int(f.ctx.usage.completion_tokens, 54, "completion tokens 54, not 56");
     ok(f.ctx.usage.has_usage, "has_usage after message_delta");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_vector_stream_error(void)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
-    struct frames got = {.n = 0};
+    struct prov_fixture f;
+    struct prov_fixture_events got = {.n = 0};
     const char *shown;
-    int n_fed;
 
     note("vector: mid-stream error");
-    fixture_init(&f, "{\"stream\":true}", 1, 0);
-    sb_init(&out, f.a);
-    is_int(feed_sse(&f, slurp(f.a, "stream-error.sse", NULL), &out, &err, &n_fed), -1,
-           "error event returns -1");
-    is_int(n_fed, 4, "failed at the fourth event");
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, "{\"stream\":true}");
+    is_int(
+        prov_fixture_feed_sse(&f, prov_fixture_data_file(f.a, "claude", "stream-error.sse", NULL)),
+        -1, "error event returns -1");
+    is_int(f.n_fed, 4, "failed at the fourth event");
     ok(!f.ctx.usage.has_usage, "no final usage: the core counts the text instead");
     is_int(f.ctx.usage.prompt_tokens, 12, "though input tokens are recorded");
-    is_str(err.message, "Overloaded", "message");
-    is_str(err.type, "overloaded_error", "type");
-    ok(err.status >= 500, "a server-side status (%d)", err.status);
-    ok(split_frames(f.a, out.p, &got) && got.n == 2, "deltas before the error were emitted");
+    is_str(f.err.message, "Overloaded", "message");
+    is_str(f.err.type, "overloaded_error", "type");
+    ok(f.err.status >= 500, "a server-side status (%d)", f.err.status);
+    ok((prov_fixture_split_sse(f.a, f.out.p, &got) >= 0) && got.n == 2,
+       "deltas before the error were emitted");
     ok(!f.ctx.finished, "not marked finished");
     /* What the core then sends: data: {"error":{...}}. */
-    shown = render_error(f.a, &err);
+    shown = render_error(f.a, &f.err);
     is_str(frame_str(f.a, shown, "error.message"), "Overloaded", "rendered error message");
     is_str(frame_str(f.a, shown, "error.type"), "overloaded_error", "rendered error type");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* --- request conversion --- */
@@ -482,40 +287,42 @@ static void test_system(void)
 static void test_images(void)
 {
     struct arena *a = arena_new(4096);
-    struct fixture f;
-    struct prov_request out;
-    struct prov_error err;
+    struct prov_fixture f;
     struct json_object *body;
     const char *pre = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
                       "\"What is this?\"},{\"type\":\"image_url\",\"image_url\":";
 
     note("images");
-    ok(json_same(build_get(a,
-                           arena_printf(a,
-                                        "%s{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
-                                        "\"detail\":\"low\"}}]}]}",
-                                        pre),
-                           "messages.0.content.1"),
-                 "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\","
-                 "\"data\":\"iVBORw0KGgo=\"}}"),
+    ok(prov_fixture_json_eq(
+           build_get(a,
+                     arena_printf(a,
+                                  "%s{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
+                                  "\"detail\":\"low\"}}]}]}",
+                                  pre),
+                     "messages.0.content.1"),
+           "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\","
+           "\"data\":\"iVBORw0KGgo=\"}}"),
        "data URL -> base64 source with its media type");
-    ok(json_same(
+    ok(prov_fixture_json_eq(
            build_get(a,
                      arena_printf(a, "%s\"data:image/webp;name=x.webp;base64,UklGRg==\"}]}]}", pre),
                      "messages.0.content.1.source"),
            "{\"type\":\"base64\",\"media_type\":\"image/webp\",\"data\":\"UklGRg==\"}"),
        "string image_url and data URL parameters");
-    ok(json_same(build_get(a,
-                           arena_printf(a, "%s{\"url\":\"https://example.com/cat.jpg\"}}]}]}", pre),
-                           "messages.0.content.1"),
-                 "{\"type\":\"image\",\"source\":{\"type\":\"url\","
-                 "\"url\":\"https://example.com/cat.jpg\"}}"),
+    ok(prov_fixture_json_eq(
+           build_get(a, arena_printf(a, "%s{\"url\":\"https://example.com/cat.jpg\"}}]}]}", pre),
+                     "messages.0.content.1"),
+           "{\"type\":\"image\",\"source\":{\"type\":\"url\","
+           "\"url\":\"https://example.com/cat.jpg\"}}"),
        "https URL -> url source");
-    fixture_init(&f, arena_printf(a, "%s{\"url\":\"https://example.com/c.jpg\"}}]}]}", pre), 0, 0);
-    body = build(&f, &out, &err);
-    ok(body && strstr(out.body, "\"https://example.com/c.jpg\""), "slashes in URLs not escaped");
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL,
+                      arena_printf(a, "%s{\"url\":\"https://example.com/c.jpg\"}}]}]}", pre));
+    f.ctx.is_stream = 0;
+    f.ctx.include_usage = 0;
+    body = build(&f);
+    ok(body && strstr(f.rq.body, "\"https://example.com/c.jpg\""), "slashes in URLs not escaped");
     json_object_put(body);
-    fixture_fini(&f);
+    prov_fixture_free(&f);
     ok(!strncmp(build_get(a, arena_printf(a, "%s{\"url\":\"data:image/png,AAAA\"}}]}]}", pre), "x"),
                 "<error 400", 10),
        "non-base64 data URL -> 400");
@@ -539,12 +346,13 @@ static void test_tools_request(void)
     const char *msgs = "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}]";
 
     note("tools in requests");
-    ok(json_same(build_get(a, arena_printf(a, "{%s,%s}", msgs, tools), "tools"),
-                 "[{\"name\":\"get_weather\",\"description\":\"Current weather\","
-                 "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":"
-                 "{\"$ref\":\"#/$defs/city\"}},\"required\":[\"city\"],"
-                 "\"additionalProperties\":false,\"$defs\":{\"city\":{\"type\":\"string\"}}}},"
-                 "{\"name\":\"now\",\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]"),
+    ok(prov_fixture_json_eq(
+           build_get(a, arena_printf(a, "{%s,%s}", msgs, tools), "tools"),
+           "[{\"name\":\"get_weather\",\"description\":\"Current weather\","
+           "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":"
+           "{\"$ref\":\"#/$defs/city\"}},\"required\":[\"city\"],"
+           "\"additionalProperties\":false,\"$defs\":{\"city\":{\"type\":\"string\"}}}},"
+           "{\"name\":\"now\",\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]"),
        "tools keep the whole schema; no parameters -> empty object schema");
     is_str(build_get(a, arena_printf(a, "{%s,%s}", msgs, tools), "tool_choice"),
            "{\"type\":\"auto\"}", "tool_choice defaults to auto");
@@ -571,14 +379,15 @@ static void test_tools_request(void)
        "unknown tool_choice -> 400");
     is_str(build_get(a, arena_printf(a, "{%s,\"tool_choice\":\"auto\"}", msgs), "tool_choice"),
            "<absent>", "no tool_choice without tools");
-    ok(json_same(build_get(a,
-                           arena_printf(a,
-                                        "{%s,\"functions\":[{\"name\":\"f\",\"parameters\":"
-                                        "{\"type\":\"object\"}}],\"function_call\":"
-                                        "{\"name\":\"f\"}}",
-                                        msgs),
-                           "tools"),
-                 "[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}]"),
+    ok(prov_fixture_json_eq(
+           build_get(a,
+                     arena_printf(a,
+                                  "{%s,\"functions\":[{\"name\":\"f\",\"parameters\":"
+                                  "{\"type\":\"object\"}}],\"function_call\":"
+                                  "{\"name\":\"f\"}}",
+                                  msgs),
+                     "tools"),
+           "[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}]"),
        "legacy functions -> tools");
     is_str(build_get(a,
                      arena_printf(a,
@@ -609,7 +418,7 @@ static void test_tool_turns(void)
         "{\"role\":\"user\",\"content\":\"Which is warmer?\"}]}";
 
     note("assistant tool calls and tool results");
-    ok(json_same(
+    ok(prov_fixture_json_eq(
            build_get(a, conv, "messages"),
            "[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
            "\"text\":\"Weather in Paris and Rome?\"}]},"
@@ -624,7 +433,7 @@ static void test_tool_turns(void)
            "[{\"type\":\"text\",\"text\":\"25C, sunny\"}]},"
            "{\"type\":\"text\",\"text\":\"Which is warmer?\"}]}]"),
        "content:null keeps tool calls; results and the next user text form one user turn");
-    ok(json_same(
+    ok(prov_fixture_json_eq(
            build_get(
                a,
                "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
@@ -633,7 +442,7 @@ static void test_tool_turns(void)
                "messages.1.content"),
            "[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"now\",\"input\":{}}]"),
        "empty content adds no text block; empty arguments -> {}");
-    ok(json_same(
+    ok(prov_fixture_json_eq(
            build_get(a,
                      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
                      "{\"role\":\"assistant\",\"content\":\"Checking.\",\"tool_calls\":[{\"id\":"
@@ -656,7 +465,7 @@ static void test_tool_turns(void)
                           "x"),
                 "<error 400", 10),
        "tool message without tool_call_id -> 400");
-    ok(json_same(
+    ok(prov_fixture_json_eq(
            build_get(a,
                      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
                      "{\"role\":\"assistant\",\"content\":null,\"function_call\":{\"name\":\"f\","
@@ -677,20 +486,21 @@ static void test_alternation(void)
     struct arena *a = arena_new(4096);
 
     note("role alternation");
-    ok(json_same(build_get(a,
-                           "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
-                           "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"b\"}]},"
-                           "{\"role\":\"assistant\",\"content\":\"c\"},"
-                           "{\"role\":\"assistant\",\"content\":\"d\"},"
-                           "{\"role\":\"user\",\"content\":\"e\"}]}",
-                           "messages"),
-                 "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
-                 "{\"type\":\"text\",\"text\":\"b\"}]},"
-                 "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"c\"},"
-                 "{\"type\":\"text\",\"text\":\"d\"}]},"
-                 "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"e\"}]}]"),
+    ok(prov_fixture_json_eq(
+           build_get(a,
+                     "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+                     "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"b\"}]},"
+                     "{\"role\":\"assistant\",\"content\":\"c\"},"
+                     "{\"role\":\"assistant\",\"content\":\"d\"},"
+                     "{\"role\":\"user\",\"content\":\"e\"}]}",
+                     "messages"),
+           "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+           "{\"type\":\"text\",\"text\":\"b\"}]},"
+           "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"c\"},"
+           "{\"type\":\"text\",\"text\":\"d\"}]},"
+           "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"e\"}]}]"),
        "consecutive same-role messages merge");
-    ok(json_same(
+    ok(prov_fixture_json_eq(
            build_get(a,
                      "{\"messages\":[{\"role\":\"assistant\",\"content\":\"Hi, I am Claude.\"},"
                      "{\"role\":\"user\",\"content\":\"hello\"}]}",
@@ -700,13 +510,13 @@ static void test_alternation(void)
            "\"text\":\"Hi, I am Claude.\"}]},"
            "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\"}]}]"),
        "a conversation opening with assistant gets a placeholder user turn");
-    ok(json_same(build_get(a,
-                           "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
-                           "{\"role\":\"assistant\",\"content\":\" \"},"
-                           "{\"role\":\"user\",\"content\":\"b\"}]}",
-                           "messages"),
-                 "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
-                 "{\"type\":\"text\",\"text\":\"b\"}]}]"),
+    ok(prov_fixture_json_eq(build_get(a,
+                                      "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+                                      "{\"role\":\"assistant\",\"content\":\" \"},"
+                                      "{\"role\":\"user\",\"content\":\"b\"}]}",
+                                      "messages"),
+                            "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                            "{\"type\":\"text\",\"text\":\"b\"}]}]"),
        "a blank turn is dropped and its neighbours merge");
     ok(!strncmp(build_get(a, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"a\"}]}", "x"),
                 "<error 400", 10),
@@ -761,44 +571,45 @@ static void test_params(void)
 
 static void test_stream_request_and_modes(void)
 {
-    struct fixture f;
-    struct prov_request out;
-    struct prov_error err;
+    struct prov_fixture f;
     struct json_object *body, *v = NULL;
     int has_accept = 0;
 
     note("streaming request, other modes, channel edge cases");
-    fixture_init(&f, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true}", 1,
-                 1);
-    body = build(&f, &out, &err);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL,
+                      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true}");
+    f.ctx.include_usage = 1;
+    body = build(&f);
     ok(body && json_object_object_get_ex(body, "stream", &v) && json_object_get_boolean(v),
        "stream: true sent");
     ok(!json_object_object_get_ex(body, "stream_options", &v), "stream_options not forwarded");
-    for (int i = 0; i < out.n_headers; i++)
-        has_accept |= !strcmp(out.headers[i], "Accept: text/event-stream");
+    for (int i = 0; i < f.rq.n_headers; i++)
+        has_accept |= !strcmp(f.rq.headers[i], "Accept: text/event-stream");
     ok(has_accept, "Accept: text/event-stream when streaming");
     json_object_put(body);
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 
-    fixture_init(&f, "{\"input\":\"x\"}", 0, 0);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, "{\"input\":\"x\"}");
     f.ctx.mode = RELAY_EMBEDDINGS;
-    ok(build(&f, &out, &err) == NULL, "embeddings refused");
-    is_int(err.status, 400, "with 400");
-    ok(err.message && strstr(err.message, "not supported by this channel"), "and a clear message");
-    fixture_fini(&f);
+    ok(build(&f) == NULL, "embeddings refused");
+    is_int(f.err.status, 400, "with 400");
+    ok(f.err.message && strstr(f.err.message, "not supported by this channel"),
+       "and a clear message");
+    prov_fixture_free(&f);
 
-    fixture_init(&f, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 0, 0);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL,
+                      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     f.ch.base_url = "";
-    body = build(&f, &out, &err);
-    is_str(out.url, "https://api.anthropic.com/v1/messages", "empty base URL -> default");
+    body = build(&f);
+    is_str(f.rq.url, "https://api.anthropic.com/v1/messages", "empty base URL -> default");
     json_object_put(body);
     f.ch.base_url = "http://mock:8080";
-    body = build(&f, &out, &err);
-    is_str(out.url, "http://mock:8080/v1/messages", "channel base URL used");
+    body = build(&f);
+    is_str(f.rq.url, "http://mock:8080/v1/messages", "channel base URL used");
     json_object_put(body);
     f.ch.key = "sk\r\nX-Evil: 1";
-    ok(build(&f, &out, &err) == NULL && err.status == 500, "key with a line break refused");
-    fixture_fini(&f);
+    ok(build(&f) == NULL && f.err.status == 500, "key with a line break refused");
+    prov_fixture_free(&f);
 }
 
 /* --- responses --- */
@@ -807,22 +618,19 @@ static void test_stream_request_and_modes(void)
 static const char *response_get(struct arena *a, const char *body, const char *path, int64_t *pt,
                                 int64_t *ct)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
+    struct prov_fixture f;
     const char *res;
 
-    fixture_init(&f, "{\"model\":\"claude-x\"}", 0, 0);
-    sb_init(&out, f.a);
-    if (provider_claude.parse_response(&f.ctx, body, strlen(body), &out, &err) != 0)
-        res = arena_printf(a, "<error %d>", err.status);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, "{\"model\":\"claude-x\"}");
+    if (prov_fixture_answer(&f, body) != 0)
+        res = arena_printf(a, "<error %d>", f.err.status);
     else
-        res = frame_str(a, out.p, path);
+        res = frame_str(a, f.out.p, path);
     if (pt)
         *pt = f.ctx.usage.prompt_tokens;
     if (ct)
         *ct = f.ctx.usage.completion_tokens;
-    fixture_fini(&f);
+    prov_fixture_free(&f);
     return res;
 }
 
@@ -853,7 +661,7 @@ static void test_tools_response(void)
     is_str(response_get(a, body, "choices.0.message.tool_calls.0.function.name", NULL, NULL),
            "get_weather", "tool call name");
     args = response_get(a, body, "choices.0.message.tool_calls.0.function.arguments", NULL, NULL);
-    ok(json_same(args, "{\"city\":\"Paris\",\"units\":[\"c\"]}"),
+    ok(prov_fixture_json_eq(args, "{\"city\":\"Paris\",\"units\":[\"c\"]}"),
        "arguments is a JSON string of the input");
     is_int(pt, 155, "prompt tokens include cache creation and reads");
     is_int(ct, 20, "completion tokens");
@@ -874,10 +682,8 @@ static void test_tools_response(void)
 /* One stop_reason through parse_response and parse_event: both must give want. */
 static void check_finish(struct arena *a, const char *from, const char *want)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
-    struct frames fr = {.n = 0};
+    struct prov_fixture f;
+    struct prov_fixture_events fr = {.n = 0};
     const char *body =
         arena_printf(a, "{\"id\":\"m\",\"content\":[],\"stop_reason\":\"%s\"}", from);
     const char *ev = arena_printf(a,
@@ -887,13 +693,13 @@ static void check_finish(struct arena *a, const char *from, const char *want)
 
     is_str(response_get(a, body, "choices.0.finish_reason", NULL, NULL), want,
            "%s -> %s (response)", from, want);
-    fixture_init(&f, NULL, 1, 0);
-    sb_init(&out, f.a);
-    provider_claude.parse_event(&f.ctx, "message_delta", ev, strlen(ev), &out, &err);
-    ok(split_frames(f.a, out.p, &fr) && fr.n == 1 &&
-           !strcmp(frame_str(f.a, fr.f[0], "choices.0.finish_reason"), want),
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
+    f.ctx.is_stream = 1;
+    prov_fixture_feed(&f, "message_delta", ev);
+    ok((prov_fixture_split_sse(f.a, f.out.p, &fr) >= 0) && fr.n == 1 &&
+           !strcmp(frame_str(f.a, fr.data[0], "choices.0.finish_reason"), want),
        "%s -> %s (stream)", from, want);
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_finish_reasons(void)
@@ -926,46 +732,47 @@ static void test_finish_reasons(void)
 /* Runs stream-text.sse with include_usage; checks order and the usage chunk. */
 static void run_text_stream(int include_usage)
 {
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
-    struct frames fr = {.n = 0};
-    int n_fed, usage_frames = 0;
+    struct prov_fixture f;
+    struct prov_fixture_events fr = {.n = 0};
+    int usage_frames = 0;
 
-    fixture_init(&f, "{\"model\":\"claude-3-5-haiku-20241022\",\"stream\":true}", 1, include_usage);
-    sb_init(&out, f.a);
-    is_int(feed_sse(&f, slurp(f.a, "stream-text.sse", NULL), &out, &err, &n_fed), 0,
-           "text stream accepted (include_usage %d)", include_usage);
-    ok(split_frames(f.a, out.p, &fr), "output is data: frames");
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL,
+                      "{\"model\":\"claude-3-5-haiku-20241022\",\"stream\":true}");
+    f.ctx.include_usage = include_usage;
+    is_int(
+        prov_fixture_feed_sse(&f, prov_fixture_data_file(f.a, "claude", "stream-text.sse", NULL)),
+        0, "text stream accepted (include_usage %d)", include_usage);
+    ok((prov_fixture_split_sse(f.a, f.out.p, &fr) >= 0), "output is data: frames");
     is_int(fr.n, 4 + include_usage, "frame count");
     if (fr.n >= 4) {
-        is_str(frame_str(f.a, fr.f[0], "choices.0.delta.role"), "assistant", "role first");
-        is_str(frame_str(f.a, fr.f[0], "choices.0.delta.content"), "", "with empty content");
-        is_str(frame_str(f.a, fr.f[0], "choices.0.finish_reason"), "null", "finish null");
-        is_str(frame_str(f.a, fr.f[1], "choices.0.delta.content"), "Hello", "first delta");
-        is_str(frame_str(f.a, fr.f[1], "choices.0.delta.role"), "<absent>",
+        is_str(frame_str(f.a, fr.data[0], "choices.0.delta.role"), "assistant", "role first");
+        is_str(frame_str(f.a, fr.data[0], "choices.0.delta.content"), "", "with empty content");
+        is_str(frame_str(f.a, fr.data[0], "choices.0.finish_reason"), "null", "finish null");
+        is_str(frame_str(f.a, fr.data[1], "choices.0.delta.content"), "Hello", "first delta");
+        is_str(frame_str(f.a, fr.data[1], "choices.0.delta.role"), "<absent>",
                "no role after the first chunk");
-        is_str(frame_str(f.a, fr.f[2], "choices.0.delta.content"), " world", "second delta");
-        is_str(frame_str(f.a, fr.f[3], "choices.0.delta"), "{}", "finish chunk has empty delta");
-        is_str(frame_str(f.a, fr.f[3], "choices.0.finish_reason"), "stop", "end_turn -> stop");
-        is_str(frame_str(f.a, fr.f[3], "object"), "chat.completion.chunk", "object");
-        is_str(frame_str(f.a, fr.f[3], "created"), "1730000000", "created from ctx");
-        is_str(frame_str(f.a, fr.f[3], "model"), "claude-3-5-haiku-20241022", "model");
-        is_str(frame_str(f.a, fr.f[3], "id"), "chatcmpl-msg_01S", "id from message_start");
+        is_str(frame_str(f.a, fr.data[2], "choices.0.delta.content"), " world", "second delta");
+        is_str(frame_str(f.a, fr.data[3], "choices.0.delta"), "{}", "finish chunk has empty delta");
+        is_str(frame_str(f.a, fr.data[3], "choices.0.finish_reason"), "stop", "end_turn -> stop");
+        is_str(frame_str(f.a, fr.data[3], "object"), "chat.completion.chunk", "object");
+        is_str(frame_str(f.a, fr.data[3], "created"), "1730000000", "created from ctx");
+        is_str(frame_str(f.a, fr.data[3], "model"), "claude-3-5-haiku-20241022", "model");
+        is_str(frame_str(f.a, fr.data[3], "id"), "chatcmpl-msg_01S", "id from message_start");
     }
     for (int i = 0; i < fr.n; i++)
-        usage_frames += strcmp(frame_str(f.a, fr.f[i], "usage"), "<absent>") != 0;
+        usage_frames += strcmp(frame_str(f.a, fr.data[i], "usage"), "<absent>") != 0;
     is_int(usage_frames, include_usage, "usage chunks");
     if (include_usage && fr.n == 5) {
-        ok(json_same(frame_str(f.a, fr.f[4], "usage"),
-                     "{\"prompt_tokens\":25,\"completion_tokens\":4,\"total_tokens\":29}"),
+        ok(prov_fixture_json_eq(
+               frame_str(f.a, fr.data[4], "usage"),
+               "{\"prompt_tokens\":25,\"completion_tokens\":4,\"total_tokens\":29}"),
            "usage only in the final chunk");
-        is_str(frame_str(f.a, fr.f[4], "choices"), "[]", "with empty choices");
+        is_str(frame_str(f.a, fr.data[4], "choices"), "[]", "with empty choices");
     }
     is_str(f.ctx.text.p, "Hello world", "ctx->text gathers the deltas");
     is_int(f.ctx.usage.completion_tokens, 4, "output tokens replaced, not summed");
     ok(f.ctx.finished, "finished");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_stream_edges(void)
@@ -993,53 +800,53 @@ static void test_stream_edges(void)
         "\"usage\":{\"output_tokens\":30}}",
         "{\"type\":\"message_stop\"}",
     };
-    struct fixture f;
-    struct prov_error err = {0};
-    struct strbuf out;
-    struct frames fr = {.n = 0};
+    struct prov_fixture f;
+    struct prov_fixture_events fr = {.n = 0};
     int rc = 0;
 
     note("thinking, argument-less tools, parallel tool indexes, cache usage");
-    fixture_init(&f, NULL, 1, 1);
-    sb_init(&out, f.a);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
+    f.ctx.is_stream = 1;
+    f.ctx.include_usage = 1;
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        rc |= provider_claude.parse_event(&f.ctx, "", evs[i], strlen(evs[i]), &out, &err);
+        rc |= prov_fixture_feed(&f, "", evs[i]);
     is_int(rc, 0, "all events accepted");
-    ok(split_frames(f.a, out.p, &fr), "output is data: frames");
+    ok((prov_fixture_split_sse(f.a, f.out.p, &fr) >= 0), "output is data: frames");
     is_int(fr.n, 8, "eight frames");
     if (fr.n == 8) {
-        is_str(frame_str(f.a, fr.f[1], "choices.0.delta.reasoning_content"), "Hmm.",
+        is_str(frame_str(f.a, fr.data[1], "choices.0.delta.reasoning_content"), "Hmm.",
                "thinking_delta -> reasoning_content");
-        is_str(frame_str(f.a, fr.f[2], "choices.0.delta.tool_calls.0.index"), "0", "first tool 0");
-        is_str(frame_str(f.a, fr.f[3], "choices.0.delta.tool_calls.0.function.arguments"), "{}",
+        is_str(frame_str(f.a, fr.data[2], "choices.0.delta.tool_calls.0.index"), "0",
+               "first tool 0");
+        is_str(frame_str(f.a, fr.data[3], "choices.0.delta.tool_calls.0.function.arguments"), "{}",
                "argument-less tool gets {} at block stop");
-        is_str(frame_str(f.a, fr.f[4], "choices.0.delta.tool_calls.0.index"), "1",
+        is_str(frame_str(f.a, fr.data[4], "choices.0.delta.tool_calls.0.index"), "1",
                "second tool index 1 (block index 2)");
-        is_str(frame_str(f.a, fr.f[4], "choices.0.delta.tool_calls.0.id"), "toolu_Y", "its id");
-        is_str(frame_str(f.a, fr.f[5], "choices.0.delta.tool_calls.0.function.arguments"), "{}",
+        is_str(frame_str(f.a, fr.data[4], "choices.0.delta.tool_calls.0.id"), "toolu_Y", "its id");
+        is_str(frame_str(f.a, fr.data[5], "choices.0.delta.tool_calls.0.function.arguments"), "{}",
                "its own arguments, not doubled");
-        is_str(frame_str(f.a, fr.f[5], "choices.0.delta.tool_calls.0.id"), "<absent>",
+        is_str(frame_str(f.a, fr.data[5], "choices.0.delta.tool_calls.0.id"), "<absent>",
                "no id on argument fragments");
-        is_str(frame_str(f.a, fr.f[6], "choices.0.finish_reason"), "tool_calls", "finish");
-        ok(json_same(frame_str(f.a, fr.f[7], "usage"),
-                     "{\"prompt_tokens\":100,\"completion_tokens\":30,\"total_tokens\":130,"
-                     "\"prompt_tokens_details\":{\"cached_tokens\":90}}"),
+        is_str(frame_str(f.a, fr.data[6], "choices.0.finish_reason"), "tool_calls", "finish");
+        ok(prov_fixture_json_eq(
+               frame_str(f.a, fr.data[7], "usage"),
+               "{\"prompt_tokens\":100,\"completion_tokens\":30,\"total_tokens\":130,"
+               "\"prompt_tokens_details\":{\"cached_tokens\":90}}"),
            "usage with cache reads");
-        is_str(frame_str(f.a, fr.f[0], "model"), "claude-3-5-haiku-20241022",
+        is_str(frame_str(f.a, fr.data[0], "model"), "claude-3-5-haiku-20241022",
                "chunks name the client's model");
     }
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 
-    fixture_init(&f, NULL, 1, 0);
-    sb_init(&out, f.a);
-    rc = provider_claude.parse_event(&f.ctx, "message_stop", "{\"type\":\"message_stop\"}", 23,
-                                     &out, &err);
-    ok(rc == 0 && split_frames(f.a, out.p, &fr) && fr.n == 1 &&
-           !strcmp(frame_str(f.a, fr.f[0], "choices.0.finish_reason"), "stop"),
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
+    f.ctx.is_stream = 1;
+    rc = prov_fixture_feed(&f, "message_stop", "{\"type\":\"message_stop\"}");
+    ok(rc == 0 && (prov_fixture_split_sse(f.a, f.out.p, &fr) >= 0) && fr.n == 1 &&
+           !strcmp(frame_str(f.a, fr.data[0], "choices.0.finish_reason"), "stop"),
        "message_stop without message_delta still finishes with stop");
-    is_str(frame_str(f.a, fr.f[0], "id"), "chatcmpl-req123", "fallback id from request_id");
+    is_str(frame_str(f.a, fr.data[0], "id"), "chatcmpl-req123", "fallback id from request_id");
     ok(f.ctx.finished, "finished");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_malformed(void)
@@ -1051,79 +858,72 @@ static void test_malformed(void)
         "\"message_start\"",
         "{\"type\":\"content_block_delta\"} trailing",
     };
-    struct fixture f;
-    struct prov_error err;
-    struct strbuf out;
+    struct prov_fixture f;
     const char *body;
     int rc;
 
     note("malformed upstream JSON");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        fixture_init(&f, NULL, 1, 0);
-        sb_init(&out, f.a);
-        memset(&err, 0, sizeof err);
-        rc = provider_claude.parse_event(&f.ctx, "message_start", bad[i], strlen(bad[i]), &out,
-                                         &err);
-        ok(rc == -1 && err.status == 500 && err.message, "event %zu rejected", i);
-        memset(&err, 0, sizeof err);
-        rc = provider_claude.parse_response(&f.ctx, bad[i], strlen(bad[i]), &out, &err);
-        ok(rc == -1 && err.status == 500 && err.message && err.code, "response %zu rejected", i);
-        is_int(out.len, 0, "nothing written for %zu", i);
-        fixture_fini(&f);
+        prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
+        f.ctx.is_stream = 1;
+        rc = prov_fixture_feed(&f, "message_start", bad[i]);
+        ok(rc == -1 && f.err.status == 500 && f.err.message, "event %zu rejected", i);
+        /* Straight to the adaptor, not prov_fixture_answer: out must still be empty from the
+         * event above. */
+        memset(&f.err, 0, sizeof f.err);
+        rc = provider_claude.parse_response(&f.ctx, bad[i], strlen(bad[i]), &f.out, &f.err);
+        ok(rc == -1 && f.err.status == 500 && f.err.message && f.err.code, "response %zu rejected",
+           i);
+        is_int(f.out.len, 0, "nothing written for %zu", i);
+        prov_fixture_free(&f);
     }
-    fixture_init(&f, NULL, 1, 0);
-    sb_init(&out, f.a);
-    ok(provider_claude.parse_event(&f.ctx, "", "", 0, &out, &err) == 0 && out.len == 0,
-       "empty data ignored");
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
+    f.ctx.is_stream = 1;
+    ok(prov_fixture_feed(&f, "", "") == 0 && f.out.len == 0, "empty data ignored");
     /* Data that is not NUL-terminated at n: the adaptor must read only n bytes. */
-    rc = provider_claude.parse_event(&f.ctx, "ping", "{\"type\":\"ping\"}GARBAGE", 15, &out, &err);
-    ok(rc == 0 && out.len == 0, "only n bytes read; ping emits nothing");
+    rc = provider_claude.parse_event(&f.ctx, "ping", "{\"type\":\"ping\"}GARBAGE", 15, &f.out,
+                                     &f.err);
+    ok(rc == 0 && f.out.len == 0, "only n bytes read; ping emits nothing");
     body = "{\"type\":\"content_block_delta\",\"index\":99999999,"
            "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"x\"}}";
-    rc = provider_claude.parse_event(&f.ctx, "content_block_delta", body, strlen(body), &out, &err);
-    ok(rc == 0 && out.len == 0, "absurd block index ignored");
-    memset(&err, 0, sizeof err);
+    rc = prov_fixture_feed(&f, "content_block_delta", body);
+    ok(rc == 0 && f.out.len == 0, "absurd block index ignored");
     body = "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"boom\"}}";
-    rc = provider_claude.parse_response(&f.ctx, body, strlen(body), &out, &err);
-    ok(rc == -1 && err.status == 500 && !strcmp(err.message, "boom"),
+    rc = prov_fixture_answer(&f, body);
+    ok(rc == -1 && f.err.status == 500 && !strcmp(f.err.message, "boom"),
        "error object in a 2xx body -> its message");
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 static void test_errors(void)
 {
-    struct fixture f;
-    struct prov_error err;
+    struct prov_fixture f;
     const char *body;
 
     note("error bodies");
-    fixture_init(&f, NULL, 0, 0);
-    memset(&err, 0, sizeof err);
-    provider_claude.parse_error(&f.ctx, 503, "<html>Service Unavailable</html>", 32, &err);
-    ok(json_same(render_error(f.a, &err),
-                 "{\"error\":{\"message\":\"bad response status code 503\",\"type\":"
-                 "\"upstream_error\",\"param\":\"503\",\"code\":\"bad_response_status_code\"}}"),
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, NULL);
+    prov_fixture_error(&f, 503, "<html>Service Unavailable</html>");
+    ok(prov_fixture_json_eq(
+           render_error(f.a, &f.err),
+           "{\"error\":{\"message\":\"bad response status code 503\",\"type\":"
+           "\"upstream_error\",\"param\":\"503\",\"code\":\"bad_response_status_code\"}}"),
        "non-JSON body -> generic error");
-    is_int(err.status, 503, "status kept");
-    memset(&err, 0, sizeof err);
+    is_int(f.err.status, 503, "status kept");
     body =
         "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
-    provider_claude.parse_error(&f.ctx, 529, body, strlen(body), &err);
-    is_int(err.status, 529, "529 kept");
-    is_str(err.code, "overloaded_error", "code is the Anthropic type");
-    ok(err.param == NULL, "param null");
-    memset(&err, 0, sizeof err);
+    prov_fixture_error(&f, 529, body);
+    is_int(f.err.status, 529, "529 kept");
+    is_str(f.err.code, "overloaded_error", "code is the Anthropic type");
+    ok(f.err.param == NULL, "param null");
     body = "{\"message\":\"gateway says no\"}";
-    provider_claude.parse_error(&f.ctx, 502, body, strlen(body), &err);
-    is_str(err.message, "gateway says no", "top-level message used");
-    is_str(err.type, "upstream_error", "with upstream_error");
-    memset(&err, 0, sizeof err);
-    provider_claude.parse_error(&f.ctx, 500, "{\"error\":{}}", 12, &err);
-    is_str(err.message, "bad response status code 500", "JSON without a message -> generic");
-    memset(&err, 0, sizeof err);
-    provider_claude.parse_error(&f.ctx, 404, "", 0, &err);
-    is_str(err.code, "bad_response_status_code", "empty body -> generic");
-    fixture_fini(&f);
+    prov_fixture_error(&f, 502, body);
+    is_str(f.err.message, "gateway says no", "top-level message used");
+    is_str(f.err.type, "upstream_error", "with upstream_error");
+    prov_fixture_error(&f, 500, "{\"error\":{}}");
+    is_str(f.err.message, "bad response status code 500", "JSON without a message -> generic");
+    prov_fixture_error(&f, 404, "");
+    is_str(f.err.code, "bad_response_status_code", "empty body -> generic");
+    prov_fixture_free(&f);
 }
 
 /* The client's anthropic-version and anthropic-beta headers reach Anthropic; without them the
@@ -1132,56 +932,58 @@ static void test_client_headers(void)
 {
     static const char *const req = "{\"model\":\"claude-3-5-sonnet-20241022\","
                                    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-    struct fixture f;
-    struct prov_request out;
-    struct prov_error err;
+    struct prov_fixture f;
     struct json_object *body;
     const char *ver = NULL, *beta = NULL;
 
     note("client headers");
-    fixture_init(&f, req, 0, 0);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, req);
+    f.ctx.is_stream = 0;
+    f.ctx.include_usage = 0;
     f.ctx.anthropic_version = "2024-10-22";
     f.ctx.anthropic_beta = "prompt-caching-2024-07-31,pdfs-2024-09-25";
-    body = build(&f, &out, &err);
+    body = build(&f);
     ok(body != NULL, "build_request succeeds with client headers");
-    for (int i = 0; i < out.n_headers; i++) {
-        if (!strncasecmp(out.headers[i], "anthropic-version: ", 19))
-            ver = out.headers[i] + 19;
-        if (!strncasecmp(out.headers[i], "anthropic-beta: ", 16))
-            beta = out.headers[i] + 16;
+    for (int i = 0; i < f.rq.n_headers; i++) {
+        if (!strncasecmp(f.rq.headers[i], "anthropic-version: ", 19))
+            ver = f.rq.headers[i] + 19;
+        if (!strncasecmp(f.rq.headers[i], "anthropic-beta: ", 16))
+            beta = f.rq.headers[i] + 16;
     }
     is_str(ver, "2024-10-22", "the client's anthropic-version is sent");
     is_str(beta, "prompt-caching-2024-07-31,pdfs-2024-09-25",
            "the client's anthropic-beta is sent");
     json_object_put(body);
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 
-    fixture_init(&f, req, 0, 0);
+    prov_fixture_init(&f, &CLAUDE, RELAY_CHAT, NULL, req);
+    f.ctx.is_stream = 0;
+    f.ctx.include_usage = 0;
     f.ctx.anthropic_version = "";
     f.ctx.anthropic_beta = "bad\r\nx-evil: 1";
-    body = build(&f, &out, &err);
+    body = build(&f);
     ver = beta = NULL;
-    for (int i = 0; i < out.n_headers; i++) {
-        if (!strncasecmp(out.headers[i], "anthropic-version: ", 19))
-            ver = out.headers[i] + 19;
-        if (!strncasecmp(out.headers[i], "anthropic-beta: ", 16))
-            beta = out.headers[i] + 16;
+    for (int i = 0; i < f.rq.n_headers; i++) {
+        if (!strncasecmp(f.rq.headers[i], "anthropic-version: ", 19))
+            ver = f.rq.headers[i] + 19;
+        if (!strncasecmp(f.rq.headers[i], "anthropic-beta: ", 16))
+            beta = f.rq.headers[i] + 16;
     }
     is_str(ver, "2023-06-01", "an empty client version gives the default");
     ok(beta == NULL, "a header value with a line break is not sent");
     json_object_put(body);
-    fixture_fini(&f);
+    prov_fixture_free(&f);
 }
 
 int main(void)
 {
     struct arena *a = arena_new(4096);
-    int has_data = slurp(a, "basic.request.json", NULL) != NULL;
+    int has_data = prov_fixture_data_file(a, "claude", "basic.request.json", NULL) != NULL;
 
     arena_free(a);
     if (!has_data) {
         /* Every vector test needs the files; run from the tree or set top_srcdir. */
-        printf("Bail out! no vector files under %s/%s\n", data_dir(), DATA_SUBDIR);
+        printf("Bail out! no vector files under %s/tests/data/claude\n", prov_fixture_top_dir());
         return 1;
     }
     ok(!strcmp(provider_claude.name, "anthropic"), "provider name");

@@ -10,96 +10,22 @@
 #include "fcgi/arena.h"
 #include "fcgi/strbuf.h"
 #include "providers/gemini.h"
-#include "tap.h"
+#include "prov_fixture.h"
 
-/* Where the vector files live, under $top_srcdir, else $srcdir, else the cwd. */
-#define DATA_SUBDIR "tests/data/gemini"
-/* The request id and clock every fixture uses, so ids and "created" are predictable. */
-#define T_REQUEST_ID "req1"
-#define T_CREATED 1730000000
-
-/* One adaptor call's world: an arena, a channel, a context and the outputs. */
-struct fix {
-    const char *dir;        /* data directory */
-    struct arena *a;        /* everything below lives here */
-    struct prov_channel ch; /* key "KEY", default base URL */
-    struct prov_ctx ctx;
-    json_object *req; /* the client request (owned) */
-    struct prov_request r;
-    struct prov_error err;
-    struct strbuf out;
+/* A Gemini channel (type 24) with key "KEY" at the default base, no channel config. */
+static const struct prov_fixture_spec GEMINI = {
+    .prov = &provider_gemini,
+    .ch = {.id = 7,
+           .type = 24,
+           .key = "KEY",
+           .base_url = "https://generativelanguage.googleapis.com",
+           .config = ""},
 };
 
-static const struct provider *const P = &provider_gemini;
-
-/* A data file's bytes in the arena, NUL-terminated; NULL when unreadable. */
-static char *slurp(struct fix *f, const char *name)
+/* The bytes of the Gemini vector name, in f's arena. */
+static char *slurp(struct prov_fixture *f, const char *name)
 {
-    char path[4096];
-    struct strbuf sb;
-    char buf[4096];
-    size_t n;
-    FILE *fp;
-
-    snprintf(path, sizeof path, "%s/%s/%s", f->dir, DATA_SUBDIR, name);
-    fp = fopen(path, "rb");
-    if (!fp) {
-        note("cannot open %s", path);
-        return NULL;
-    }
-    sb_init(&sb, f->a);
-    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-        sb_putn(&sb, buf, n);
-    fclose(fp);
-    return sb.p;
-}
-
-/* A fixture for mode and model; req_json is the client request text (NULL: "{}"). */
-static void fix_init(struct fix *f, const char *dir, enum relay_mode mode, const char *model,
-                     const char *req_json)
-{
-    memset(f, 0, sizeof *f);
-    f->dir = dir;
-    f->a = arena_new(8192);
-    f->ch = (struct prov_channel){.id = 7,
-                                  .type = 24,
-                                  .key = "KEY",
-                                  .base_url = "https://generativelanguage.googleapis.com",
-                                  .api_version = "",
-                                  .config = ""};
-    if (!req_json)
-        req_json = "{}";
-    f->req = json_tokener_parse(req_json);
-    if (!f->req)
-        note("fixture request does not parse: %s", req_json);
-    f->ctx.a = f->a;
-    f->ctx.mode = mode;
-    f->ctx.ch = &f->ch;
-    f->ctx.model = model;
-    f->ctx.origin_model = model;
-    f->ctx.req = f->req;
-    f->ctx.request_id = T_REQUEST_ID;
-    f->ctx.created = T_CREATED;
-    sb_init(&f->ctx.text, f->a);
-    sb_init(&f->out, f->a);
-}
-
-/* As fix_init with the request read from a data file. */
-static void fix_init_file(struct fix *f, const char *dir, enum relay_mode mode, const char *model,
-                          const char *name)
-{
-    struct arena *tmp = arena_new(8192);
-    struct fix probe = {.dir = dir, .a = tmp};
-    const char *text = slurp(&probe, name);
-
-    fix_init(f, dir, mode, model, text ? text : "{}");
-    arena_free(tmp);
-}
-
-static void fix_fini(struct fix *f)
-{
-    json_object_put(f->req);
-    arena_free(f->a);
+    return prov_fixture_data_file(f->a, "gemini", name, NULL);
 }
 
 /* Replaces generated tool-call ids ("call_" + 32 hex) by "call_X"; returns how many ids did
@@ -156,68 +82,10 @@ static int json_same(const char *got, const char *want)
     json_object_put(w);
     return same;
 }
-
-/* The value of the string at o.a.b... (NULL-terminated path) in a JSON text; arena copy. */
-static const char *field(struct fix *f, const char *json, const char *path)
-{
-    json_object *root = json_tokener_parse(json), *o = root;
-    char *p = arena_strdup(f->a, path), *save = NULL;
-    const char *res = NULL;
-
-    for (char *tok = strtok_r(p, ".", &save); o && tok; tok = strtok_r(NULL, ".", &save)) {
-        json_object *next = NULL;
-
-        if (json_object_is_type(o, json_type_array))
-            next = json_object_array_get_idx(o, (size_t)atoi(tok));
-        else
-            json_object_object_get_ex(o, tok, &next);
-        o = next;
-    }
-    if (o)
-        res = arena_strdup(f->a, json_object_is_type(o, json_type_string)
-                                     ? json_object_get_string(o)
-                                     : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(root);
-    return res;
-}
-
 /* Feeds an SSE transcript (events separated by blank lines, LF or CRLF) to parse_event.
  * Returns the first failing return value, else 0. */
-static int feed_sse(struct fix *f, const char *text)
-{
-    struct strbuf data;
-    int has_data = 0, rc = 0;
-    const char *p = text;
-
-    sb_init(&data, f->a);
-    while (*p && rc == 0) {
-        size_t len = strcspn(p, "\n");
-        size_t ll = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
-
-        if (ll == 0) {
-            if (has_data)
-                rc = P->parse_event(&f->ctx, "", data.p, data.len, &f->out, &f->err);
-            sb_reset(&data);
-            has_data = 0;
-        } else if (ll >= 5 && strncmp(p, "data:", 5) == 0) {
-            size_t skip = ll > 5 && p[5] == ' ' ? 6 : 5;
-
-            if (has_data)
-                sb_putc(&data, '\n');
-            sb_putn(&data, p + skip, ll - skip);
-            has_data = 1;
-        }
-        p += len;
-        if (*p == '\n')
-            p++;
-    }
-    if (rc == 0 && has_data)
-        rc = P->parse_event(&f->ctx, "", data.p, data.len, &f->out, &f->err);
-    return rc;
-}
-
 /* 1 when out holds exactly the chunks of want_jsonl (one JSON per line), as "data: X\n\n". */
-static int same_chunks(struct fix *f, const char *out, const char *want_jsonl)
+static int same_chunks(struct prov_fixture *f, const char *out, const char *want_jsonl)
 {
     const char *o = out, *w = want_jsonl;
     int n = 0;
@@ -248,46 +116,41 @@ static int same_chunks(struct fix *f, const char *out, const char *want_jsonl)
     return *o == '\0';
 }
 
-static int has_header(const struct prov_request *r, const char *h)
-{
-    for (int i = 0; i < r->n_headers; i++) {
-        if (strcmp(r->headers[i], h) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* ---- the vectors of tests/data/gemini ---- */
 
-static void test_vector_request(const char *dir)
+static void test_vector_request(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     int rc;
 
-    fix_init_file(&f, dir, RELAY_CHAT, "gemini-2.0-flash", "chat_request.json");
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
+    prov_fixture_init_file(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", "gemini",
+                           "chat_request.json");
+    rc = prov_fixture_build(&f);
     is_int(rc, 0, "vector request: build_request succeeds");
     is_str(
-        f.r.url,
+        f.rq.url,
         "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent",
         "vector request: URL uses v1beta and generateContent");
-    ok(has_header(&f.r, "x-goog-api-key: KEY"), "vector request: key in x-goog-api-key");
-    ok(has_header(&f.r, "Content-Type: application/json"), "vector request: JSON content type");
-    ok(rc == 0 && json_same(f.r.body, slurp(&f, "chat_upstream.json")),
+    ok(prov_fixture_has_header(&f.rq, "x-goog-api-key: KEY"),
+       "vector request: key in x-goog-api-key");
+    ok(prov_fixture_has_header(&f.rq, "Content-Type: application/json"),
+       "vector request: JSON content type");
+    ok(rc == 0 && json_same(f.rq.body, slurp(&f, "chat_upstream.json")),
        "vector request: body equals the vector");
-    ok(rc == 0 && f.r.body_len == strlen(f.r.body), "vector request: body_len matches");
-    fix_fini(&f);
+    ok(rc == 0 && f.rq.body_len == strlen(f.rq.body), "vector request: body_len matches");
+    prov_fixture_free(&f);
 }
 
-static void test_vector_response(const char *dir)
+static void test_vector_response(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *body;
     int rc;
 
-    fix_init_file(&f, dir, RELAY_CHAT, "gemini-2.0-flash", "chat_request.json");
+    prov_fixture_init_file(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", "gemini",
+                           "chat_request.json");
     body = slurp(&f, "chat_response.json");
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    rc = prov_fixture_answer(&f, body);
     is_int(rc, 0, "vector answer: parse_response succeeds");
     ok(json_same(f.out.p, slurp(&f, "chat_expected.json")),
        "vector answer: OpenAI body as expected");
@@ -295,62 +158,62 @@ static void test_vector_response(const char *dir)
            f.ctx.usage.completion_tokens == 2,
        "vector answer: ctx->usage 8/2 from usageMetadata");
     is_str(f.ctx.text.p, "Paris.", "vector answer: ctx->text holds the completion");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_vector_function_call(const char *dir)
+static void test_vector_function_call(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *body;
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     body = slurp(&f, "funcall_response.json");
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    rc = prov_fixture_answer(&f, body);
     is_int(rc, 0, "vector function call: parse_response succeeds");
     ok(json_same(f.out.p, slurp(&f, "funcall_expected.json")),
        "vector function call: tool_calls with a call_ id, null content, finish tool_calls");
     ok(f.ctx.usage.prompt_tokens == 40 && f.ctx.usage.completion_tokens == 6,
        "vector function call: usage 40/6");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_vector_blocked(const char *dir)
+static void test_vector_blocked(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *body;
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     body = slurp(&f, "blocked_response.json");
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    rc = prov_fixture_answer(&f, body);
     is_int(rc, -1, "vector blocked prompt: parse_response fails");
     is_int(f.err.status, 400, "vector blocked prompt: HTTP 400");
     ok(f.err.message && strstr(f.err.message, "SAFETY"),
        "vector blocked prompt: message names the block reason (%s)", f.err.message);
     is_int(f.out.len, 0, "vector blocked prompt: nothing written");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_vector_error(const char *dir)
+static void test_vector_error(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *body;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     body = slurp(&f, "error_400.json");
-    P->parse_error(&f.ctx, 400, body, strlen(body), &f.err);
+    prov_fixture_error(&f, 400, body);
     is_int(f.err.status, 400, "vector error: status 400");
     is_str(f.err.message, "API key not valid. Please pass a valid API key.",
            "vector error: Google's message");
     is_str(f.err.type, "INVALID_ARGUMENT", "vector error: Google status as type");
     is_str(f.err.code, "INVALID_ARGUMENT", "vector error: Google status as code");
     ok(f.err.param == NULL, "vector error: no param");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* The expected chunks without the usage chunk and without "usage": null. */
-static const char *drop_usage(struct fix *f, const char *jsonl)
+static const char *drop_usage(struct prov_fixture *f, const char *jsonl)
 {
     struct strbuf sb;
     const char *p = jsonl;
@@ -373,22 +236,23 @@ static const char *drop_usage(struct fix *f, const char *jsonl)
     return sb.p;
 }
 
-static void test_vector_stream(const char *dir)
+static void test_vector_stream(void)
 {
     for (int with_usage = 1; with_usage >= 0; with_usage--) {
-        struct fix f;
+        struct prov_fixture f;
         const char *want;
         int rc;
 
-        fix_init_file(&f, dir, RELAY_CHAT, "gemini-2.0-flash", "chat_request.json");
+        prov_fixture_init_file(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", "gemini",
+                               "chat_request.json");
         f.ctx.is_stream = 1;
         f.ctx.include_usage = with_usage;
-        rc = P->build_request(&f.ctx, &f.r, &f.err);
-        is_str(rc == 0 ? f.r.url : NULL,
+        rc = prov_fixture_build(&f);
+        is_str(rc == 0 ? f.rq.url : NULL,
                "https://generativelanguage.googleapis.com/v1beta/models/"
                "gemini-2.0-flash:streamGenerateContent?alt=sse",
                "vector stream: streamGenerateContent?alt=sse URL");
-        rc = feed_sse(&f, slurp(&f, "stream.sse"));
+        rc = prov_fixture_feed_sse(&f, slurp(&f, "stream.sse"));
         is_int(rc, 0, "vector stream (include_usage=%d): every event converts", with_usage);
         want = slurp(&f, "stream_expected.jsonl");
         if (!with_usage && want)
@@ -403,15 +267,15 @@ static void test_vector_stream(const char *dir)
         is_str(f.ctx.text.p, "The capital of France is Paris.", "vector stream: ctx->text");
         ok(!strstr(f.out.p, "[DONE]"), "vector stream: no [DONE] from the adaptor");
         sb_reset(&f.out);
-        rc = P->parse_event(&f.ctx, "", NULL, 0, &f.out, &f.err);
+        rc = prov_fixture_feed(&f, "", NULL);
         ok(rc == 0 && f.out.len == 0, "vector stream: EOF after the finish adds nothing");
-        fix_fini(&f);
+        prov_fixture_free(&f);
     }
 }
 
 /* ---- URL and settings ---- */
 
-static void test_versions(const char *dir)
+static void test_versions(void)
 {
     static const struct {
         const char *model, *api_version, *config, *want;
@@ -434,35 +298,35 @@ static void test_versions(const char *dir)
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct fix f;
+        struct prov_fixture f;
         int rc;
 
-        fix_init(&f, dir, RELAY_CHAT, cases[i].model,
-                 "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        prov_fixture_init(&f, &GEMINI, RELAY_CHAT, cases[i].model,
+                          "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         f.ch.api_version = cases[i].api_version;
         f.ch.config = cases[i].config;
-        rc = P->build_request(&f.ctx, &f.r, &f.err);
-        ok(rc == 0 && strstr(f.r.url, cases[i].want) &&
-               strncmp(f.r.url, "https://generativelanguage.googleapis.com/", 42) == 0,
+        rc = prov_fixture_build(&f);
+        ok(rc == 0 && strstr(f.rq.url, cases[i].want) &&
+               strncmp(f.rq.url, "https://generativelanguage.googleapis.com/", 42) == 0,
            "version rule: model %s, api_version '%s', config '%s' -> %s (%s)", cases[i].model,
-           cases[i].api_version, cases[i].config, cases[i].want, rc == 0 ? f.r.url : "failed");
-        fix_fini(&f);
+           cases[i].api_version, cases[i].config, cases[i].want, rc == 0 ? f.rq.url : "failed");
+        prov_fixture_free(&f);
     }
     {
-        struct fix f;
+        struct prov_fixture f;
 
-        fix_init(&f, dir, RELAY_CHAT, "gemini-pro",
-                 "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-pro",
+                          "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         f.ch.base_url = "https://proxy.example/gemini/";
-        ok(P->build_request(&f.ctx, &f.r, &f.err) == 0 &&
-               strcmp(f.r.url,
+        ok(prov_fixture_build(&f) == 0 &&
+               strcmp(f.rq.url,
                       "https://proxy.example/gemini/v1/models/gemini-pro:generateContent") == 0,
            "custom base URL (trailing slash dropped)");
-        fix_fini(&f);
+        prov_fixture_free(&f);
     }
 }
 
-static void test_safety(const char *dir)
+static void test_safety(void)
 {
     /* The channel's config beats the process setting (GEMINI_SAFETY_SETTING), which beats
      * the default. */
@@ -475,70 +339,68 @@ static void test_safety(const char *dir)
                           "HARM_CATEGORY_CIVIC_INTEGRITY"};
 
     for (int c = 0; c < 4; c++) {
-        struct fix f;
+        struct prov_fixture f;
         int good = 1;
 
-        fix_init(&f, dir, RELAY_CHAT, "gemini-pro",
-                 "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-pro",
+                          "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         f.ch.config = cfgs[c];
         f.ch.gemini_safety = process[c];
-        if (P->build_request(&f.ctx, &f.r, &f.err) != 0)
+        if (prov_fixture_build(&f) != 0)
             good = 0;
         for (int i = 0; good && i < 5; i++) {
             char path[64];
             const char *cat, *thr;
 
             snprintf(path, sizeof path, "safetySettings.%d.category", i);
-            cat = field(&f, f.r.body, path);
+            cat = prov_fixture_json_at(f.a, f.rq.body, path);
             snprintf(path, sizeof path, "safetySettings.%d.threshold", i);
-            thr = field(&f, f.r.body, path);
+            thr = prov_fixture_json_at(f.a, f.rq.body, path);
             good = cat && thr && strcmp(cat, cats[i]) == 0 && strcmp(thr, want[c]) == 0;
         }
-        ok(good && !field(&f, f.r.body, "safetySettings.5"),
+        ok(good && !prov_fixture_json_at(f.a, f.rq.body, "safetySettings.5"),
            "safety: five categories at %s (config '%s', GEMINI_SAFETY_SETTING %s)", want[c],
            cfgs[c], process[c] ? process[c] : "unset");
-        fix_fini(&f);
+        prov_fixture_free(&f);
     }
 }
 
 /* ---- request conversion ---- */
 
 /* Builds a chat request from req_json and checks the body (or one field of it) against want. */
-static void check_body(const char *dir, const char *req_json, const char *path, const char *want,
-                       const char *what)
+static void check_body(const char *req_json, const char *path, const char *want, const char *what)
 {
-    struct fix f;
+    struct prov_fixture f;
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", req_json);
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", req_json);
+    rc = prov_fixture_build(&f);
     if (rc != 0) {
         ok(0, "%s (build failed: %s)", what, f.err.message);
     } else {
-        const char *got = path ? field(&f, f.r.body, path) : f.r.body;
+        const char *got = path ? prov_fixture_json_at(f.a, f.rq.body, path) : f.rq.body;
 
         ok(want ? json_same(got, want) : got == NULL, "%s", what);
     }
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* Builds a chat request that must be refused with a 400. */
-static void check_refused(const char *dir, const char *req_json, const char *what)
+static void check_refused(const char *req_json, const char *what)
 {
-    struct fix f;
+    struct prov_fixture f;
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", req_json);
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", req_json);
+    rc = prov_fixture_build(&f);
     ok(rc == -1 && f.err.status == 400 && f.err.message && *f.err.message, "%s (%d: %s)", what,
        f.err.status, f.err.message ? f.err.message : "");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_roles(const char *dir)
+static void test_roles(void)
 {
     check_body(
-        dir,
         "{\"messages\":[{\"role\":\"system\",\"content\":\"S1\"},"
         "{\"role\":\"user\",\"content\":\"Hi\"},"
         "{\"role\":\"assistant\",\"content\":\"Hello\"},"
@@ -560,24 +422,23 @@ static void test_roles(const char *dir)
         "\"BLOCK_NONE\"}]}",
         "roles: systems -> systemInstruction, assistant -> model, adjacent user turns "
         "merge, empty turns dropped, no fake 'Okay' turn, no generationConfig when unset");
-    check_body(dir, "{\"messages\":[{\"role\":\"system\",\"content\":\"Only me\"}]}", "contents",
+    check_body("{\"messages\":[{\"role\":\"system\",\"content\":\"Only me\"}]}", "contents",
                "[{\"role\":\"user\",\"parts\":[{\"text\":\"Only me\"}]}]",
                "roles: a system-only request becomes the user turn");
-    check_body(dir, "{\"messages\":[{\"role\":\"system\",\"content\":\"Only me\"}]}",
+    check_body("{\"messages\":[{\"role\":\"system\",\"content\":\"Only me\"}]}",
                "systemInstruction", NULL, "roles: ... and then has no systemInstruction");
-    check_refused(dir, "{\"messages\":[]}", "roles: empty messages refused");
-    check_refused(dir, "{\"model\":\"x\"}", "roles: missing messages refused");
-    check_refused(dir, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}",
+    check_refused("{\"messages\":[]}", "roles: empty messages refused");
+    check_refused("{\"model\":\"x\"}", "roles: missing messages refused");
+    check_refused("{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}",
                   "roles: unknown role refused");
-    check_refused(dir, "{\"messages\":[{\"content\":\"x\"}]}", "roles: missing role refused");
-    check_refused(dir, "{\"messages\":[{\"role\":\"user\",\"content\":42}]}",
+    check_refused("{\"messages\":[{\"content\":\"x\"}]}", "roles: missing role refused");
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":42}]}",
                   "roles: numeric content refused");
 }
 
-static void test_images(const char *dir)
+static void test_images(void)
 {
     check_body(
-        dir,
         "{\"messages\":[{\"role\":\"user\",\"content\":["
         "{\"type\":\"text\",\"text\":\"What is in this image?\"},"
         "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
@@ -596,79 +457,69 @@ static void test_images(const char *dir)
         "{\"inlineData\":{\"mimeType\":\"application/pdf\",\"data\":\"JVBERi0=\"}}]",
         "images: data URLs (any case, with parameters, without a type) -> inlineData, audio "
         "and files inline");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"data:image/png,notbase64\"}}]}]}",
                   "images: a data URL that is not base64 is refused");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"data:image/png;base64,\"}}]}]}",
                   "images: a data URL without a payload is refused");
     /* The core inlines http(s) URLs before build_request: one reaching the adaptor is a bug,
      * and refusing it beats sending Gemini a URL it may not fetch. */
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"https://x.test/cat.jpg\"}}]}]}",
                   "images: an http(s) URL the core did not inline is refused");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"gs://bucket/a.png\"}}]}]}",
                   "images: gs:// URLs are refused");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"ftp://x.test/a.png\"}}]}]}",
                   "images: other URL schemes are refused");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{}}]}]}",
                   "images: an image_url without a url is refused");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\","
+    check_refused("{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\","
                   "\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]},"
                   "{\"role\":\"user\",\"content\":\"hi\"}]}",
                   "images: not allowed in system messages");
-    check_refused(dir, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"video\"}]}]}",
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"video\"}]}]}",
                   "images: unknown part types are refused");
 }
 
-static void test_tools_request(const char *dir)
+static void test_tools_request(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     int rc;
 
-    fix_init_file(&f, dir, RELAY_CHAT, "gemini-2.5-flash", "tools_request.json");
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
+    prov_fixture_init_file(&f, &GEMINI, RELAY_CHAT, "gemini-2.5-flash", "gemini",
+                           "tools_request.json");
+    rc = prov_fixture_build(&f);
     is_int(rc, 0, "tools request: build succeeds");
-    ok(rc == 0 && json_same(f.r.body, slurp(&f, "tools_upstream.json")),
+    ok(rc == 0 && json_same(f.rq.body, slurp(&f, "tools_upstream.json")),
        "tools request: declarations with cleaned schemas, functionCall and merged "
        "functionResponse turns, toolConfig ANY, full generationConfig");
-    is_str(rc == 0 ? f.r.url : NULL,
+    is_str(rc == 0 ? f.rq.url : NULL,
            "https://generativelanguage.googleapis.com/v1/models/gemini-2.5-flash:generateContent",
            "tools request: gemini-2.5 stays on the default version");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 
-    check_body(dir,
-               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
+    check_body("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
                "\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":"
                "\"function\",\"function\":{\"name\":\"f\"}}}",
                "toolConfig",
                "{\"functionCallingConfig\":{\"mode\":\"ANY\",\"allowedFunctionNames\":[\"f\"]}}",
                "tool_choice naming a function -> ANY + allowedFunctionNames");
-    check_body(dir,
-               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
+    check_body("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
                "\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"none\"}",
                "toolConfig", "{\"functionCallingConfig\":{\"mode\":\"NONE\"}}",
                "tool_choice none -> NONE");
-    check_body(dir,
-               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
+    check_body("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
                "\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"auto\"}",
                "toolConfig", "{\"functionCallingConfig\":{\"mode\":\"AUTO\"}}",
                "tool_choice auto -> AUTO");
     check_body(
-        dir, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}",
         "toolConfig", NULL, "no toolConfig without tools");
-    check_body(dir,
-               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\","
+    check_body("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\","
                "\"function_call\":{\"name\":\"g\",\"arguments\":\"[1,2]\"}},{\"role\":\"function\","
                "\"name\":\"g\",\"content\":\"[3]\"}]}",
                "contents",
@@ -678,27 +529,23 @@ static void test_tools_request(const char *dir)
                "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"g\",\"response\":"
                "{\"content\":\"[3]\"}}}]}]",
                "legacy function_call/function messages; non-object arguments and results wrapped");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\","
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\","
                   "\"tool_call_id\":\"call_zzz\",\"content\":\"1\"}]}",
                   "a tool result for an unknown call is refused");
-    check_refused(dir,
-                  "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
+    check_refused("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
                   "\"function\",\"function\":{\"description\":\"no name\"}}]}",
                   "a function without a name is refused");
 }
 
-static void test_gen_config(const char *dir)
+static void test_gen_config(void)
 {
-    check_body(dir,
-               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":\"END\","
+    check_body("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":\"END\","
                "\"max_tokens\":10,\"n\":1,\"response_format\":{\"type\":\"json_object\"}}",
                "generationConfig",
                "{\"maxOutputTokens\":10,\"stopSequences\":[\"END\"],\"candidateCount\":1,"
                "\"responseMimeType\":\"application/json\"}",
                "generationConfig: stop string, max_tokens, n, json_object");
-    check_body(dir,
-               "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":null,"
+    check_body("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":null,"
                "\"top_p\":\"high\",\"response_format\":{\"type\":\"text\"}}",
                "generationConfig", "{\"responseMimeType\":\"text/plain\"}",
                "generationConfig: null and mistyped values skipped, text -> text/plain");
@@ -708,13 +555,13 @@ static void test_gen_config(const char *dir)
 
 /* The finish_reason parse_response gives a one-candidate answer with this finishReason ("" omits
  * it), into res. */
-static const char *finish_of(const char *dir, const char *reason, char res[64])
+static const char *finish_of(const char *reason, char res[64])
 {
-    struct fix f;
+    struct prov_fixture f;
     char body[512];
     const char *fr;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     if (*reason)
         snprintf(body, sizeof body,
                  "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"t\"}],\"role\":\"model\"},"
@@ -725,15 +572,15 @@ static const char *finish_of(const char *dir, const char *reason, char res[64])
             body, sizeof body,
             "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"t\"}],\"role\":\"model\"}}]}");
     res[0] = '\0';
-    if (P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err) == 0) {
-        fr = field(&f, f.out.p, "choices.0.finish_reason");
+    if (prov_fixture_answer(&f, body) == 0) {
+        fr = prov_fixture_json_at(f.a, f.out.p, "choices.0.finish_reason");
         snprintf(res, 64, "%s", fr ? fr : "(none)");
     }
-    fix_fini(&f);
+    prov_fixture_free(&f);
     return res;
 }
 
-static void test_finish_reasons(const char *dir)
+static void test_finish_reasons(void)
 {
     /* Each OpenAI finish_reason with the Gemini finishReasons that map to it ("" is none); a
      * reason newer than the adaptor is "stop". */
@@ -755,14 +602,14 @@ static void test_finish_reasons(const char *dir)
 
             /* The label is formatted apart: gcc 12 at -O2 wrongly sees a null %s argument. */
             snprintf(what, sizeof what, "finish_reason: '%s' -> %s", in, want);
-            is_str(finish_of(dir, in, res), want, "%s", what);
+            is_str(finish_of(in, res), want, "%s", what);
         }
     }
 }
 
-static void test_thoughts_usage_n(const char *dir)
+static void test_thoughts_usage_n(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *body =
         "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hmm\",\"thought\":true},"
         "{\"text\":\"4\"},{\"text\":\"2\"}],\"role\":\"model\"},\"finishReason\":\"STOP\"},"
@@ -773,8 +620,8 @@ static void test_thoughts_usage_n(const char *dir)
         "\"totalTokenCount\":24}}";
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.5-pro", NULL);
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.5-pro", NULL);
+    rc = prov_fixture_answer(&f, body);
     ok(rc == 0 &&
            json_same(f.out.p,
                      "{\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion\",\"created\":"
@@ -789,42 +636,42 @@ static void test_thoughts_usage_n(const char *dir)
        "thought parts -> reasoning_content, parts joined, two candidates, usage details");
     ok(f.ctx.usage.prompt_tokens == 12 && f.ctx.usage.completion_tokens == 12,
        "usage: prompt includes tool-use prompt, completion includes thoughts");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* ---- streams ---- */
 
-static void test_stream_tools(const char *dir)
+static void test_stream_tools(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     f.ctx.is_stream = 1;
-    rc = feed_sse(&f, slurp(&f, "stream_tools.sse"));
+    rc = prov_fixture_feed_sse(&f, slurp(&f, "stream_tools.sse"));
     is_int(rc, 0, "stream tools: events convert");
     ok(same_chunks(&f, f.out.p, slurp(&f, "stream_tools_expected.jsonl")),
        "stream tools: indexed tool_calls delta with ids, then finish tool_calls, no usage key");
     ok(f.ctx.finished && f.ctx.usage.prompt_tokens == 40, "stream tools: finished, usage 40");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_stream_eof(const char *dir)
+static void test_stream_eof(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *ev1 = "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],"
                       "\"role\":\"model\"},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":3,"
                       "\"candidatesTokenCount\":1,\"totalTokenCount\":4}}";
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     f.ctx.is_stream = 1;
     f.ctx.include_usage = 1;
-    rc = P->parse_event(&f.ctx, "", ev1, strlen(ev1), &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", ev1);
     ok(rc == 0 && !f.ctx.finished, "stream EOF: no finish yet");
-    rc = P->parse_event(&f.ctx, "", "  \r\n", 4, &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", "  \r\n");
     ok(rc == 0, "stream EOF: blank data ignored");
-    rc = P->parse_event(&f.ctx, "", NULL, 0, &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", NULL);
     ok(rc == 0 && f.ctx.finished &&
            same_chunks(
                &f, f.out.p,
@@ -843,14 +690,14 @@ static void test_stream_eof(const char *dir)
                "{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n"),
        "stream EOF (data NULL): finish stop for the open choice, then the usage chunk once");
     sb_reset(&f.out);
-    rc = P->parse_event(&f.ctx, "", NULL, 0, &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", NULL);
     ok(rc == 0 && f.out.len == 0, "stream EOF: a second EOF adds nothing");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_stream_n(const char *dir)
+static void test_stream_n(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *evs[] = {
         "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"index\":0},"
         "{\"content\":{\"parts\":[{\"text\":\"b\"}]},\"index\":1}]}",
@@ -861,24 +708,24 @@ static void test_stream_n(const char *dir)
     };
     int rc = 0, finished_early;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", "{\"n\":2}");
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", "{\"n\":2}");
     f.ctx.is_stream = 1;
-    rc |= P->parse_event(&f.ctx, "", evs[0], strlen(evs[0]), &f.out, &f.err);
-    rc |= P->parse_event(&f.ctx, "", evs[1], strlen(evs[1]), &f.out, &f.err);
+    rc |= prov_fixture_feed(&f, "", evs[0]);
+    rc |= prov_fixture_feed(&f, "", evs[1]);
     finished_early = f.ctx.finished;
-    rc |= P->parse_event(&f.ctx, "", evs[2], strlen(evs[2]), &f.out, &f.err);
+    rc |= prov_fixture_feed(&f, "", evs[2]);
     ok(rc == 0 && !finished_early && f.ctx.finished,
        "stream n=2: finished only when both choices finished");
     ok(strstr(f.out.p, "\"index\":1,\"delta\":{\"content\":\"d\"},\"finish_reason\":"
                        "\"content_filter\"") != NULL,
        "stream n=2: SAFETY -> content_filter on choice 1");
     is_str(f.ctx.text.p, "abcd", "stream n=2: ctx->text gathers every choice");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_stream_errors(const char *dir)
+static void test_stream_errors(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *blocked = "{\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"}}";
     const char *midway = "{\"error\":{\"code\":429,\"message\":\"Resource exhausted\","
                          "\"status\":\"RESOURCE_EXHAUSTED\"}}";
@@ -886,52 +733,53 @@ static void test_stream_errors(const char *dir)
     const char *bad_index = "{\"candidates\":[{\"index\":99}]}";
     int rc;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     f.ctx.is_stream = 1;
-    rc = P->parse_event(&f.ctx, "", blocked, strlen(blocked), &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", blocked);
     ok(rc == -1 && f.err.status == 400 && strstr(f.err.message, "PROHIBITED_CONTENT"),
        "stream: a blocked prompt is a 400 naming the reason");
-    rc = P->parse_event(&f.ctx, "", midway, strlen(midway), &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", midway);
     ok(rc == -1 && f.err.status == 429 && strcmp(f.err.code, "RESOURCE_EXHAUSTED") == 0,
        "stream: a mid-stream error carries Google's code and status");
-    rc = P->parse_event(&f.ctx, "", "{\"candidates\": [", 16, &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", "{\"candidates\": [");
     ok(rc == -1 && f.err.status == 500, "stream: truncated JSON -> -1");
-    rc = P->parse_event(&f.ctx, "", "not json at all", 15, &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", "not json at all");
     ok(rc == -1, "stream: garbage -> -1");
-    rc = P->parse_event(&f.ctx, "", bad_index, strlen(bad_index), &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", bad_index);
     ok(rc == -1, "stream: an out-of-range candidate index -> -1");
-    rc = P->parse_event(&f.ctx, "", usage_only, strlen(usage_only), &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", usage_only);
     ok(rc == 0 && f.out.len == 0 && f.ctx.usage.prompt_tokens == 5,
        "stream: a usage-only event updates usage and emits nothing");
-    rc = P->parse_event(&f.ctx, "", "[DONE]", 6, &f.out, &f.err);
+    rc = prov_fixture_feed(&f, "", "[DONE]");
     ok(rc == 0 && f.ctx.finished, "stream: a stray [DONE] ends the stream");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* ---- embeddings ---- */
 
-static void test_embeddings(const char *dir)
+static void test_embeddings(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *body;
     int rc;
 
-    fix_init_file(&f, dir, RELAY_EMBEDDINGS, "text-embedding-004", "embed_request.json");
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
-    is_str(rc == 0 ? f.r.url : NULL,
+    prov_fixture_init_file(&f, &GEMINI, RELAY_EMBEDDINGS, "text-embedding-004", "gemini",
+                           "embed_request.json");
+    rc = prov_fixture_build(&f);
+    is_str(rc == 0 ? f.rq.url : NULL,
            "https://generativelanguage.googleapis.com/v1/models/"
            "text-embedding-004:batchEmbedContents",
            "embeddings: batchEmbedContents URL");
-    ok(rc == 0 && json_same(f.r.body, slurp(&f, "embed_upstream.json")),
+    ok(rc == 0 && json_same(f.rq.body, slurp(&f, "embed_upstream.json")),
        "embeddings: one request per input, models/ prefix, dimensions -> outputDimensionality");
     f.ctx.usage.prompt_tokens = 2; /* the core's estimate, see gemini.h */
     body = slurp(&f, "embed_response.json");
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    rc = prov_fixture_answer(&f, body);
     ok(rc == 0 && json_same(f.out.p, slurp(&f, "embed_expected.json")),
        "embeddings: float lists with increasing indexes, model, estimated usage");
     ok(f.out.len && strstr(f.out.p, "[0.013,-0.008]"), "embeddings: numbers keep their spelling");
     ok(!f.ctx.usage.has_usage, "embeddings: has_usage stays 0 (Gemini counts nothing)");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 
     {
         static const struct {
@@ -946,78 +794,78 @@ static void test_embeddings(const char *dir)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             char resp[256];
 
-            fix_init(&f, dir, RELAY_EMBEDDINGS, "text-embedding-004",
-                     "{\"input\":\"hello\",\"encoding_format\":\"base64\"}");
+            prov_fixture_init(&f, &GEMINI, RELAY_EMBEDDINGS, "text-embedding-004",
+                              "{\"input\":\"hello\",\"encoding_format\":\"base64\"}");
             snprintf(resp, sizeof resp, "{\"embeddings\":[{\"values\":%s}]}", cases[i].values);
-            rc = P->parse_response(&f.ctx, resp, strlen(resp), &f.out, &f.err);
-            is_str(rc == 0 ? field(&f, f.out.p, "data.0.embedding") : NULL, cases[i].want,
-                   "embeddings base64: %s -> little-endian float32 '%s'", cases[i].values,
-                   cases[i].want);
-            fix_fini(&f);
+            rc = prov_fixture_answer(&f, resp);
+            is_str(rc == 0 ? prov_fixture_json_at(f.a, f.out.p, "data.0.embedding") : NULL,
+                   cases[i].want, "embeddings base64: %s -> little-endian float32 '%s'",
+                   cases[i].values, cases[i].want);
+            prov_fixture_free(&f);
         }
     }
-    fix_init(&f, dir, RELAY_EMBEDDINGS, "text-embedding-004", "{\"input\":\"solo\"}");
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
-    ok(rc == 0 && json_same(f.r.body, "{\"requests\":[{\"model\":\"models/text-embedding-004\","
-                                      "\"content\":{\"parts\":[{\"text\":\"solo\"}]}}]}"),
+    prov_fixture_init(&f, &GEMINI, RELAY_EMBEDDINGS, "text-embedding-004", "{\"input\":\"solo\"}");
+    rc = prov_fixture_build(&f);
+    ok(rc == 0 && json_same(f.rq.body, "{\"requests\":[{\"model\":\"models/text-embedding-004\","
+                                       "\"content\":{\"parts\":[{\"text\":\"solo\"}]}}]}"),
        "embeddings: a single string input");
-    fix_fini(&f);
-    fix_init(&f, dir, RELAY_EMBEDDINGS, "text-embedding-004", "{\"input\":[[1,2,3]]}");
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
+    prov_fixture_free(&f);
+    prov_fixture_init(&f, &GEMINI, RELAY_EMBEDDINGS, "text-embedding-004", "{\"input\":[[1,2,3]]}");
+    rc = prov_fixture_build(&f);
     ok(rc == -1 && f.err.status == 400, "embeddings: token-id input refused with 400");
-    fix_fini(&f);
-    fix_init(&f, dir, RELAY_EMBEDDINGS, "text-embedding-004",
-             "{\"input\":\"x\",\"encoding_format\":\"base64\"}");
+    prov_fixture_free(&f);
+    prov_fixture_init(&f, &GEMINI, RELAY_EMBEDDINGS, "text-embedding-004",
+                      "{\"input\":\"x\",\"encoding_format\":\"base64\"}");
     body = "{\"embeddings\":[{\"values\":[1,\"two\"]}]}";
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    rc = prov_fixture_answer(&f, body);
     ok(rc == -1 && f.err.status == 500, "embeddings: a non-number value -> -1");
     body = "{\"embeddings\":[{\"values\":7}]}";
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    rc = prov_fixture_answer(&f, body);
     ok(rc == -1, "embeddings: values that are not a list -> -1");
     body = "{\"nothing\":1}";
-    rc = P->parse_response(&f.ctx, body, strlen(body), &f.out, &f.err);
+    rc = prov_fixture_answer(&f, body);
     ok(rc == -1, "embeddings: no embeddings list -> -1");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
 /* ---- errors and malformed input ---- */
 
-static void test_errors(const char *dir)
+static void test_errors(void)
 {
-    struct fix f;
+    struct prov_fixture f;
     const char *b;
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
     b = "<html><body>Service Unavailable</body></html>";
-    P->parse_error(&f.ctx, 503, b, strlen(b), &f.err);
+    prov_fixture_error(&f, 503, b);
     ok(f.err.status == 503 && strcmp(f.err.message, "bad response status code 503") == 0 &&
            strcmp(f.err.type, "upstream_error") == 0 && strcmp(f.err.param, "503") == 0 &&
            strcmp(f.err.code, "bad_response_status_code") == 0,
        "error: non-JSON body -> generic 'bad response status code 503'");
     b = "[{\"error\":{\"code\":429,\"message\":\"Quota exceeded\",\"status\":"
         "\"RESOURCE_EXHAUSTED\"}}]";
-    P->parse_error(&f.ctx, 429, b, strlen(b), &f.err);
+    prov_fixture_error(&f, 429, b);
     ok(f.err.status == 429 && strcmp(f.err.message, "Quota exceeded") == 0 &&
            strcmp(f.err.code, "RESOURCE_EXHAUSTED") == 0,
        "error: the array-wrapped form is understood");
     b = "{\"error\":{\"code\":500,\"message\":\"\"}}";
-    P->parse_error(&f.ctx, 500, b, strlen(b), &f.err);
+    prov_fixture_error(&f, 500, b);
     is_str(f.err.message, "bad response status code 500", "error: an empty message is generic");
     b = "{\"message\":\"proxy says no\"}";
-    P->parse_error(&f.ctx, 502, b, strlen(b), &f.err);
+    prov_fixture_error(&f, 502, b);
     ok(f.err.status == 502 && strcmp(f.err.message, "proxy says no") == 0 &&
            strcmp(f.err.type, "upstream_error") == 0 && f.err.code == NULL,
        "error: a top-level message is used");
-    P->parse_error(&f.ctx, 404, "", 0, &f.err);
+    prov_fixture_error(&f, 404, "");
     is_str(f.err.message, "bad response status code 404", "error: empty body is generic");
     b = "{\"error\":{\"code\":403,\"message\":\"denied\",\"status\":\"PERMISSION_DENIED\"}}";
-    ok(P->parse_response(&f.ctx, b, strlen(b), &f.out, &f.err) == -1 && f.err.status == 403 &&
+    ok(prov_fixture_answer(&f, b) == -1 && f.err.status == 403 &&
            strcmp(f.err.message, "denied") == 0,
        "error: an error object inside a 200 answer fails with its code");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 }
 
-static void test_malformed(const char *dir)
+static void test_malformed(void)
 {
     static const char *const bodies[] = {
         "{not json",
@@ -1027,92 +875,87 @@ static void test_malformed(const char *dir)
         "{\"candidates\":\"nope\"}",
         "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]}}]",
     };
-    struct fix f;
+    struct prov_fixture f;
     struct strbuf deep;
     int rc;
 
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
-        rc = P->parse_response(&f.ctx, bodies[i], strlen(bodies[i]), &f.out, &f.err);
+        prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
+        rc = prov_fixture_answer(&f, bodies[i]);
         ok(rc == -1 && f.err.status >= 400 && f.err.message, "malformed answer %zu -> -1 (%s)", i,
            bodies[i]);
-        fix_fini(&f);
+        prov_fixture_free(&f);
     }
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash", NULL);
-    rc = P->parse_response(&f.ctx, "", 0, &f.out, &f.err);
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash", NULL);
+    rc = prov_fixture_answer(&f, "");
     ok(rc == -1 && f.err.status == 500, "malformed: an empty body -> -1");
-    rc = P->parse_response(&f.ctx, "{\"candidates\":[]}", 5, &f.out, &f.err);
+    rc = GEMINI.prov->parse_response(&f.ctx, "{\"candidates\":[]}", 5, &f.out, &f.err);
     ok(rc == -1, "malformed: only n bytes are read");
     sb_init(&deep, f.a);
     for (int i = 0; i < 5000; i++)
         sb_putc(&deep, '[');
-    rc = P->parse_response(&f.ctx, deep.p, deep.len, &f.out, &f.err);
+    rc = GEMINI.prov->parse_response(&f.ctx, deep.p, deep.len, &f.out, &f.err);
     ok(rc == -1, "malformed: 5000 nested arrays -> -1 without crashing");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 
-    fix_init(&f, dir, RELAY_CHAT, "gemini-2.0-flash",
-             "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    prov_fixture_init(&f, &GEMINI, RELAY_CHAT, "gemini-2.0-flash",
+                      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     f.ch.key = "KEY\r\nX-Evil: 1";
-    rc = P->build_request(&f.ctx, &f.r, &f.err);
+    rc = prov_fixture_build(&f);
     ok(rc == -1 && f.err.status == 500 && strcmp(f.err.code, "convert_request_failed") == 0,
        "a key with a line break is refused, not sent");
-    fix_fini(&f);
+    prov_fixture_free(&f);
 
     for (int m = RELAY_COMPLETIONS; m < RELAY_MODE__MAX; m++) {
         if (m == RELAY_EMBEDDINGS)
             continue;
-        fix_init(&f, dir, (enum relay_mode)m, "gemini-2.0-flash", "{\"prompt\":\"x\"}");
-        rc = P->build_request(&f.ctx, &f.r, &f.err);
+        prov_fixture_init(&f, &GEMINI, (enum relay_mode)m, "gemini-2.0-flash",
+                          "{\"prompt\":\"x\"}");
+        rc = prov_fixture_build(&f);
         ok(rc == -1 && f.err.status == 400, "relay mode %d is refused with 400", m);
-        fix_fini(&f);
+        prov_fixture_free(&f);
     }
 }
 
 static void test_vtable(void)
 {
-    is_str(P->name, "gemini", "vtable: name");
-    ok(P->build_request && P->parse_response && P->parse_event && P->parse_error,
+    is_str(GEMINI.prov->name, "gemini", "vtable: name");
+    ok(GEMINI.prov->build_request && GEMINI.prov->parse_response && GEMINI.prov->parse_event &&
+           GEMINI.prov->parse_error,
        "vtable: every op is set");
 }
 
 int main(void)
 {
-    const char *dir = getenv("top_srcdir");
-    char probe[4096];
-    FILE *fp;
+    struct arena *a = arena_new(4096);
+    int has_data = prov_fixture_data_file(a, "gemini", "chat_request.json", NULL) != NULL;
 
-    if (!dir || !*dir)
-        dir = getenv("srcdir"); /* automake's, the top directory in a non-recursive build */
-    if (!dir || !*dir)
-        dir = ".";
-    snprintf(probe, sizeof probe, "%s/%s/chat_request.json", dir, DATA_SUBDIR);
-    fp = fopen(probe, "rb");
-    if (!fp) {
-        printf("Bail out! no test vectors at %s\n", probe);
+    arena_free(a);
+    if (!has_data) {
+        printf("Bail out! no test vectors under %s/tests/data/gemini\n", prov_fixture_top_dir());
         return 1;
     }
-    fclose(fp);
     test_vtable();
-    test_vector_request(dir);
-    test_vector_response(dir);
-    test_vector_function_call(dir);
-    test_vector_blocked(dir);
-    test_vector_error(dir);
-    test_vector_stream(dir);
-    test_versions(dir);
-    test_safety(dir);
-    test_roles(dir);
-    test_images(dir);
-    test_tools_request(dir);
-    test_gen_config(dir);
-    test_finish_reasons(dir);
-    test_thoughts_usage_n(dir);
-    test_stream_tools(dir);
-    test_stream_eof(dir);
-    test_stream_n(dir);
-    test_stream_errors(dir);
-    test_embeddings(dir);
-    test_errors(dir);
-    test_malformed(dir);
+    test_vector_request();
+    test_vector_response();
+    test_vector_function_call();
+    test_vector_blocked();
+    test_vector_error();
+    test_vector_stream();
+    test_versions();
+    test_safety();
+    test_roles();
+    test_images();
+    test_tools_request();
+    test_gen_config();
+    test_finish_reasons();
+    test_thoughts_usage_n();
+    test_stream_tools();
+    test_stream_eof();
+    test_stream_n();
+    test_stream_errors();
+    test_embeddings();
+    test_errors();
+    test_malformed();
     return done_testing();
 }
