@@ -1044,6 +1044,45 @@ mock_last() {
     JSON_DOC=$MOCK_BODY json_fields "${a[@]}"
 }
 
+# --- contrib/run, the README's quick start -----------------------------------------------------
+
+# run_start [NAME=VALUE...]: serves the binary under test with contrib/run (nginx in front)
+# from a scratch copy of contrib/ in $OA_TMP/c, so nothing is written into the source tree;
+# the assignments are added to its environment (after the defaults, so they win). Sets
+# RUN_CLONE (the copy: data/, logs/ and run/ are there), RUN_PID, RUN_TOKEN (root's access
+# token) and OA_URL, and passes a test point once /api/status answers through nginx; bails
+# out when it does not within a minute.
+run_start() {
+    RUN_CLONE=$OA_TMP/c
+    mkdir -p "$RUN_CLONE/contrib" "$RUN_CLONE/htdocs"
+    cp "$top_srcdir"/contrib/{run,nginx.conf.in,lighttpd.conf.in,fetch-tiktoken} "$RUN_CLONE/contrib/"
+    local port _
+    port=$(free_port)
+    RUN_TOKEN="oa-test-$(rand_name)$(rand_name)"
+    env SKIP_APT=1 PORT="$port" BIND=127.0.0.1 ONEAPI_BIN="$ONEAPI_BIN" \
+        TIKTOKEN_CACHE_DIR="$OA_TMP/no-rank-files" SESSION_SECRET="oa-test-$(rand_name)" \
+        INITIAL_ROOT_ACCESS_TOKEN="$RUN_TOKEN" "$@" \
+        bash "$RUN_CLONE/contrib/run" nginx >"$OA_TMP/run.log" 2>&1 &
+    RUN_PID=$!
+    _oa_pids+=("$RUN_PID")
+    _oa_logs+=("$OA_TMP/run.log")
+    OA_URL="http://127.0.0.1:$port"
+    for _ in $(seq 300); do
+        oa_req GET /api/status 2>/dev/null && [[ $OA_STATUS == 200 ]] && break
+        pid_alive "$RUN_PID" || break
+        sleep 0.2
+    done
+    is "$OA_STATUS" 200 "contrib/run serves /api/status through nginx" ||
+        { diag "$(tail -n 30 "$OA_TMP/run.log")"; bail_out "contrib/run did not start"; }
+    _oa_logs+=("$RUN_CLONE/logs/oneapi-$(date +%Y%m%d).log")
+}
+
+# run_admin METHOD PATH [JSON]: a management API request to run_start's gateway as root.
+run_admin() {
+    oa_req "$1" "$2" -H "Authorization: Bearer $RUN_TOKEN" -H 'Content-Type: application/json' \
+        ${3:+--data-binary "$3"}
+}
+
 # --- the official OpenAI SDK ----------------------------------------------------------------
 
 # Where npm's openai@4 is installed, once per user (OA_SDK_CACHE overrides it).

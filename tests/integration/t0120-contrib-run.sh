@@ -14,40 +14,18 @@ oa_require_bin
 have nginx || skip_all "nginx is not installed"
 
 mock_start
-clone=$OA_TMP/c
-mkdir -p "$clone/contrib" "$clone/htdocs"
-cp "$top_srcdir"/contrib/{run,nginx.conf.in,lighttpd.conf.in,fetch-tiktoken} "$clone/contrib/"
-port=$(free_port)
-at="oa-test-$(rand_name)$(rand_name)"
-env SKIP_APT=1 PORT="$port" BIND=127.0.0.1 ONEAPI_BIN="$ONEAPI_BIN" \
-    TIKTOKEN_CACHE_DIR="$OA_TMP/no-rank-files" SESSION_SECRET="oa-test-$(rand_name)" \
-    INITIAL_ROOT_ACCESS_TOKEN="$at" MEMORY_CACHE_ENABLED=true WORKER_THREADS=64 \
-    bash "$clone/contrib/run" nginx >"$OA_TMP/run.log" 2>&1 &
-run_pid=$!
-_oa_pids+=("$run_pid")
-_oa_logs+=("$OA_TMP/run.log")
-OA_URL="http://127.0.0.1:$port"
-for _ in $(seq 300); do
-    oa_req GET /api/status 2>/dev/null && [[ $OA_STATUS == 200 ]] && break
-    pid_alive "$run_pid" || break
-    sleep 0.2
-done
-is "$OA_STATUS" 200 "contrib/run serves /api/status through nginx" ||
-    { diag "$(tail -n 30 "$OA_TMP/run.log")"; bail_out "contrib/run did not start"; }
-sock=$clone/run/one-api.sock
+run_start MEMORY_CACHE_ENABLED=true WORKER_THREADS=64
+sock=$RUN_CLONE/run/one-api.sock
 ok_if "one-api listens on a unix socket by default" test -S "$sock"
 is "$(stat -c %a "$sock")" 660 "... mode 0660"
 app_pid=$(pgrep -n -f -- "--listen $sock") || app_pid=""
 ok_if "one-api runs (pid ${app_pid:-?})" pid_alive "$app_pid"
-_oa_logs+=("$clone/logs/oneapi-$(date +%Y%m%d).log")
 
-admin() { oa_req "$1" "$2" -H "Authorization: Bearer $at" -H 'Content-Type: application/json' \
-    ${3:+--data-binary "$3"}; }
-admin POST /api/channel/ "{\"type\":1,\"name\":\"mock\",\"key\":\"k\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-4o-mini\",\"group\":\"default\"}"
+run_admin POST /api/channel/ "{\"type\":1,\"name\":\"mock\",\"key\":\"k\",\"base_url\":\"$MOCK_URL\",\"models\":\"gpt-4o-mini\",\"group\":\"default\"}"
 is "$(json_get success)" true "a channel through the API"
 
 # --- a subnet restriction cannot be talked around --------------------------------------------
-admin POST /api/token/ '{"name":"net","unlimited_quota":true,"subnet":"10.0.0.0/8"}'
+run_admin POST /api/token/ '{"name":"net","unlimited_quota":true,"subnet":"10.0.0.0/8"}'
 key=$(json_get data.key)
 oa_req POST /v1/chat/completions -H "Authorization: Bearer sk-$key" -H 'Content-Type: application/json' \
     -H 'X-Forwarded-For: 10.1.2.3' -H 'X-Real-IP: 10.1.2.3' \
@@ -105,7 +83,7 @@ ok_if "30 wrong passwords for root from one address trip 429 (at attempt ${first
 is "$(awk '{print $NF}' <<<"$codes")" 429 "... and it stays 429"
 
 # --- client-chosen model names do not grow memory --------------------------------------------
-admin POST /api/token/ '{"name":"flood","unlimited_quota":true}'
+run_admin POST /api/token/ '{"name":"flood","unlimited_quota":true}'
 flood_key=$(json_get data.key)
 flood() { # flood FIRST COUNT: relay requests naming distinct 10 KB models; prints the statuses
     "$OA_PY" - "$OA_URL" "$flood_key" "$1" "$2" <<'PY'
@@ -139,7 +117,7 @@ else
         test "$((after - before))" -lt 5120
 fi
 
-kill -TERM "$run_pid"
-wait_exit "$run_pid" 60
+kill -TERM "$RUN_PID"
+wait_exit "$RUN_PID" 60
 is "$OA_EXIT" 0 "contrib/run stops cleanly on SIGTERM"
 done_testing

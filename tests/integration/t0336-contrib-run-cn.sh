@@ -34,31 +34,9 @@ CHANNELS=(
     "40|doubao|ark-key-a|doubao-pro-32k|doubao-embedding|{\\\"doubao-pro-32k\\\":\\\"ep-20240608051426-tkxvl\\\"}"
 )
 
-clone=$OA_TMP/c
-mkdir -p "$clone/contrib" "$clone/htdocs"
-cp "$top_srcdir"/contrib/{run,nginx.conf.in,lighttpd.conf.in,fetch-tiktoken} "$clone/contrib/"
-port=$(free_port)
-at="oa-test-$(rand_name)$(rand_name)"
-env SKIP_APT=1 PORT="$port" BIND=127.0.0.1 ONEAPI_BIN="$ONEAPI_BIN" \
-    TIKTOKEN_CACHE_DIR="${TIKTOKEN_CACHE_DIR:-$OA_TMP/no-rank-files}" SESSION_SECRET="oa-test-$(rand_name)" \
-    INITIAL_ROOT_ACCESS_TOKEN="$at" \
-    bash "$clone/contrib/run" nginx >"$OA_TMP/run.log" 2>&1 &
-run_pid=$!
-_oa_pids+=("$run_pid")
-_oa_logs+=("$OA_TMP/run.log")
-OA_URL="http://127.0.0.1:$port"
-for _ in $(seq 300); do
-    oa_req GET /api/status 2>/dev/null && [[ $OA_STATUS == 200 ]] && break
-    pid_alive "$run_pid" || break
-    sleep 0.2
-done
-is "$OA_STATUS" 200 "contrib/run serves /api/status through nginx" ||
-    { diag "$(tail -n 30 "$OA_TMP/run.log")"; bail_out "contrib/run did not start"; }
-_oa_logs+=("$clone/logs/oneapi-$(date +%Y%m%d).log")
-db() { sqlite3 -batch -bail -cmd ".timeout 5000" "$clone/data/one-api.db" "$1"; }
+run_start TIKTOKEN_CACHE_DIR="${TIKTOKEN_CACHE_DIR:-$OA_TMP/no-rank-files}"
+db() { sqlite3 -batch -bail -cmd ".timeout 5000" "$RUN_CLONE/data/one-api.db" "$1"; }
 
-admin() { oa_req "$1" "$2" -H "Authorization: Bearer $at" -H 'Content-Type: application/json' \
-    ${3:+--data-binary "$3"}; }
 
 # --- the channels, through the management API ------------------------------------------------
 chats="" embs="" n_calls=0
@@ -72,13 +50,13 @@ for c in "${CHANNELS[@]}"; do
     models=$chat${emb:+,$emb}
     base=$MOCK_URL
     [[ $type == 48 ]] && base=$MOCK_URL/spark-api-open # the mock's path for Spark's HTTP API
-    admin POST /api/channel/ "{\"type\":$type,\"name\":\"$name\",\"key\":\"$key\",\"base_url\":\"$base\",\"models\":\"$models\",\"group\":\"default\"${mapping:+,\"model_mapping\":\"$mapping\"}}"
+    run_admin POST /api/channel/ "{\"type\":$type,\"name\":\"$name\",\"key\":\"$key\",\"base_url\":\"$base\",\"models\":\"$models\",\"group\":\"default\"${mapping:+,\"model_mapping\":\"$mapping\"}}"
     is "$OA_STATUS|$(json_get success)" "200|true" "type $type ($name): the channel is created through /api"
     chats+="$chat " n_calls=$((n_calls + 2))
     [[ -n $emb ]] && embs+="$emb " n_calls=$((n_calls + 1))
 done
 
-admin POST /api/token/ '{"name":"sdk","unlimited_quota":true}'
+run_admin POST /api/token/ '{"name":"sdk","unlimited_quota":true}'
 key=$(json_get data.key)
 ok_if "a key for the SDK" test -n "$key"
 
@@ -143,7 +121,7 @@ is "$(JSON_DOC=$MOCK_BODY json_fields exchanges refused)" "1|0" "Baidu: one OAut
 mock_ctl GET /_mock/zhipu
 is "$(JSON_DOC=$MOCK_BODY json_fields tokens refused)" "1|0" "Zhipu: one signed JWT for all the calls"
 
-kill -TERM "$run_pid"
-wait_exit "$run_pid" 60
+kill -TERM "$RUN_PID"
+wait_exit "$RUN_PID" 60
 is "$OA_EXIT" 0 "contrib/run stops cleanly on SIGTERM"
 done_testing
