@@ -1036,6 +1036,22 @@ relay_bill_start() {
     UQ=$(oa_db_query "SELECT quota FROM users WHERE id = 1")
 }
 
+# mock_keys: the API keys of the requests the mock recorded since its reset, oldest first,
+# comma-joined ("" for a request without one).
+mock_keys() {
+    mock_ctl GET /_mock/requests
+    "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
+}
+
+# mock_keys_statuses: "key:status" of the same requests, comma-joined.
+mock_keys_statuses() {
+    mock_ctl GET /_mock/requests
+    "$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["key"], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
+}
+
+# same_json A B: 0 when the JSON texts A and B hold equal values (key order and spacing aside).
+same_json() { "$OA_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+
 # mock_last FIELD...: fields of the last request the mock received (json_fields paths).
 mock_last() {
     mock_ctl GET '/_mock/requests?limit=1'

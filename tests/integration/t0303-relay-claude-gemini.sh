@@ -15,7 +15,6 @@ GEMINI=gemini-2.0-flash          # ratio 0.075, completion ratio 3 (gemini-*)
 # sse: split the last stream's summary into variables.
 sse() { IFS='|' read -r done_last content tool args finish usage bare errors events other <<<"$(sse_summary)"; }
 # same_json A B: the two JSON documents are equal once parsed.
-same_json() { "$OA_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 
 for ws in $(oa_webservers); do
     oa_db_init

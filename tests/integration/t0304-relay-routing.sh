@@ -28,11 +28,6 @@ script() {
     r=$(IFS=,; echo "$*")
     mock_ctl POST /_mock/script "{\"key\":\"$key\",\"responses\":[$r]}"
 }
-# keys_seen: the channel keys the mock saw since the last mock_reset, in order, comma-joined.
-keys_seen() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
-}
 # served MODEL: "channel_id:count" of the consume rows for MODEL, by channel id.
 served() {
     oa_db_query "SELECT channel_id || ':' || COUNT(*) FROM logs WHERE type = 2 AND model_name = '$1' GROUP BY channel_id ORDER BY channel_id" | tr '\n' ' ' | sed 's/ $//'
@@ -89,7 +84,7 @@ for ws in $(oa_webservers); do
             "$ws: retry $i: the top tier answers 500, the lower tier answers the client"
         relay_bill "$ws: retry $i" 2.5 4
     done
-    is "$(keys_seen)" "k-top,k-bottom,k-top,k-bottom,k-top,k-bottom" \
+    is "$(mock_keys)" "k-top,k-bottom,k-top,k-bottom,k-top,k-bottom" \
         "$ws: each request tried the top tier once, then the bottom one (never the disabled middle)"
     is "$(served gpt-4o)" "$bottom:3" "$ws: billed once per request, to the channel that answered"
     is "$(chan_state "$top" "$T")" "1/1" "$ws: a 500 does not disable the channel"
@@ -101,7 +96,7 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS|$(json_fields error.message)" \
         "429|当前分组上游负载已饱和，请稍后再试 (request id: $(header X-Oneapi-Request-Id))" \
         "$ws: both tiers 429: 429 当前分组上游负载已饱和，请稍后再试"
-    is "$(keys_seen)" "k-top,k-bottom" "$ws: ... after trying each channel once"
+    is "$(mock_keys)" "k-top,k-bottom" "$ws: ... after trying each channel once"
 
     mock_reset
     script k-top '{"status":503,"body":{"error":{"message":"top down","type":"server_error"}}}'
@@ -120,7 +115,7 @@ for ws in $(oa_webservers); do
     is "$OA_STATUS|$(json_fields error.message error.type)" \
         "400|bad request here (request id: $(header X-Oneapi-Request-Id))|invalid_request_error" \
         "$ws: a 400 reaches the client"
-    is "$(keys_seen)" "k-top" "$ws: ... and is not retried"
+    is "$(mock_keys)" "k-top" "$ws: ... and is not retried"
 
     mock_reset
     script k-top '{"status":400,"body":"plain text failure","content_type":"text/plain"}'
@@ -132,14 +127,14 @@ for ws in $(oa_webservers); do
     mock_reset
     script k-top '{"status":200,"body":{"error":{"message":"error in a 200","type":"odd_error","code":"odd"}}}'
     ask gpt-4o
-    is "$OA_STATUS|$(json_fields error.message error.type error.code)|$(keys_seen)" \
+    is "$OA_STATUS|$(json_fields error.message error.type error.code)|$(mock_keys)" \
         "200|error in a 200 (request id: $(header X-Oneapi-Request-Id))|odd_error|odd|k-top" \
         "$ws: an error inside a 200 answer keeps status 200 and is not retried"
 
     mock_reset
     script k-top '{"status":500}'
     ask gpt-4o "$ROOT_KEY-$top"
-    is "$OA_STATUS|$(keys_seen)" "500|k-top" "$ws: a pinned channel is not retried"
+    is "$OA_STATUS|$(mock_keys)" "500|k-top" "$ws: a pinned channel is not retried"
 
     # --- automatic disabling -------------------------------------------------------------
     add a401 k-a401 gpt-4 5 1; a401=$CH_ID
@@ -158,7 +153,7 @@ for ws in $(oa_webservers); do
     is "$(chan_state "$spare" "$T")" "1/1" "$ws: the channel that answered stays enabled"
     mock_reset
     ok=$(burst 10 gpt-4)
-    is "$ok|$(keys_seen | tr ',' '\n' | sort -u | tr '\n' ' ')" "10|k-spare " \
+    is "$ok|$(mock_keys | tr ',' '\n' | sort -u | tr '\n' ' ')" "10|k-spare " \
         "$ws: disabled channels are not chosen any more"
     oa_stop
 done

@@ -16,11 +16,6 @@ TOOLS='"tools":[{"type":"function","function":{"name":"get_weather","parameters"
 PNG='iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='
 
 sse() { IFS='|' read -r done_last content tool args finish usage bare errors events other <<<"$(sse_summary)"; }
-same_json() { "$OA_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
-keys_seen() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
-}
 
 # The SDK part: prints "ok ..." / "not ok ..." lines.
 cat >"$OA_TMP/sdk.mjs" <<'JS'
@@ -155,7 +150,7 @@ for ws in $(oa_webservers); do
     mock_reset
     mock_ctl POST /_mock/script '{"key":"k-ollama","responses":[{"status":429,"mock":"msg=\"rate limited\""}]}'
     oa_relay /v1/chat/completions "$ROOT_KEY" "{\"model\":\"$MODEL\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(keys_seen)" "200|Hello from mock|k-ollama,k-backup" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys)" "200|Hello from mock|k-ollama,k-backup" \
         "$ws: rate limit: Ollama's 429 is retried on the other channel, which answers"
     relay_bill "$ws: rate limit retry" 0.5 2
     oa_admin PUT /api/channel/ "{\"id\":$CH_ID,\"status\":2}"

@@ -12,10 +12,6 @@ oa_require_webserver
 relay_env
 mock_start
 NONE=99 # no row of the registry
-keys_seen() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
-}
 n_channels() { oa_db_query "SELECT COUNT(*) FROM channels"; }
 ask() { oa_relay /v1/chat/completions "$ROOT_KEY" "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"; }
 
@@ -47,7 +43,7 @@ for cache in false true; do
         mock_reset
         st=""
         for i in 1 2 3; do ask gpt-4o-mini; st+="$OA_STATUS "; done
-        is "$st|$(keys_seen)" "200 200 200 |k-good,k-good,k-good" \
+        is "$st|$(mock_keys)" "200 200 200 |k-good,k-good,k-good" \
             "$tag: the top-priority channel without an adaptor is skipped; the lower one answers"
         ask ernie-bot
         isnt "$OA_STATUS|$(json_fields error.code)" "400|invalid_api_type" \

@@ -15,7 +15,6 @@ PALM=PaLM-2 # no default ratio: 30, completion ratio 1
 # sse: split the last stream's summary into variables.
 sse() { IFS='|' read -r done_last content _ _ finish usage _ errors _ _ <<<"$(sse_summary)"; }
 # same_json A B: the two JSON documents are equal once parsed.
-same_json() { "$OA_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 # chat MODEL TEXT [EXTRA]: a chat request with one user message (EXTRA: more members).
 chat() {
     oa_relay /v1/chat/completions "$ROOT_KEY" "{\"model\":\"$1\",${3:+$3,}\"messages\":[{\"role\":\"user\",\"content\":\"$2\"}]}" "${@:4}"
@@ -25,11 +24,6 @@ script() {
     local key=$1 r; shift
     r=$(IFS=,; echo "$*")
     mock_ctl POST /_mock/script "{\"key\":\"$key\",\"responses\":[$r]}"
-}
-# keys_seen: the channel keys the mock saw since the last mock_reset, in order, comma-joined.
-keys_seen() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
 }
 
 cat >"$OA_TMP/sdk.mjs" <<'JS'
@@ -98,7 +92,7 @@ for ws in $(oa_webservers); do
     mock_reset
     script k-deepl:fx '{"status":429}'
     chat deepl-zh "Hello, world!"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(keys_seen)" "200|ZH: Hello, world!|k-deepl:fx,k-deepl-b" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys)" "200|ZH: Hello, world!|k-deepl:fx,k-deepl-b" \
         "$ws: deepl: a 429 from DeepL is retried on another channel"
     relay_bill "$ws: deepl retried" 12.5 1
     mock_reset
@@ -134,7 +128,7 @@ for ws in $(oa_webservers); do
     mock_reset
     script k-palm '{"status":429}'
     chat "$PALM" "Say hello"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(keys_seen)" "200|Hello from mock|k-palm,k-palm-b" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys)" "200|Hello from mock|k-palm,k-palm-b" \
         "$ws: palm: a 429 from PaLM is retried on another channel"
     relay_bill "$ws: palm retried" 30 1
     mock_reset

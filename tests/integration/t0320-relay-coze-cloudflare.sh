@@ -40,11 +40,6 @@ script() {
     r=$(IFS=,; echo "$*")
     mock_ctl POST /_mock/script "{\"key\":\"$key\",\"responses\":[$r]}"
 }
-# seen: key:status of each request the mock saw since the last mock_reset, comma-joined.
-seen() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["key"], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
-}
 
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
@@ -131,13 +126,13 @@ for ws in $(oa_webservers); do
     mock_reset
     script k-coze '{"status":429}'
     chat "$BOT" "hi"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(seen)" "200|Hello from mock|k-coze:429,k-coze-b:200" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys_statuses)" "200|Hello from mock|k-coze:429,k-coze-b:200" \
         "$ws: coze 429: retried on the other Coze channel"
     relay_bill "$ws: coze retried" 30 1
     mock_reset
     script k-coze '{"body":{"code":4013,"msg":"The requests exceed the limit"}}'
     chat "$BOT" "hi"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(seen)" "200|Hello from mock|k-coze:200,k-coze-b:200" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys_statuses)" "200|Hello from mock|k-coze:200,k-coze-b:200" \
         "$ws: coze code 4013 in a 200 answer: a rate limit, retried too"
     relay_bill "$ws: coze 4013 retried" 30 1
     script k-coze '{"status":429}'
@@ -201,7 +196,7 @@ for ws in $(oa_webservers); do
     mock_reset
     script k-cf '{"status":429}'
     chat "$CF_CHAT" "hi"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(seen)" "200|Hello from mock|k-cf:429,k-cf-b:200" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys_statuses)" "200|Hello from mock|k-cf:429,k-cf-b:200" \
         "$ws: cloudflare 429: retried on the other Cloudflare channel"
     is "$(mock_last path)" "/client/v4/accounts/acct43/ai/v1/chat/completions" "$ws: cloudflare 429: the other channel's account"
     relay_bill "$ws: cloudflare retried" 30 1
@@ -234,7 +229,7 @@ for ws in $(oa_webservers); do
     mock_reset
     script k-lib '{"status":429}'
     chat "$LIB" "hi"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(seen)" "200|Hello from mock${docs%$'\n'}|k-lib:429,k-lib-b:200" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys_statuses)" "200|Hello from mock${docs%$'\n'}|k-lib:429,k-lib-b:200" \
         "$ws: ai proxy library 429: retried on the other channel"
     is "$(JSON_DOC=$(mock_last body) json_fields libraryId)" "lib-legacy" "$ws: ai proxy library: the legacy other column as library id"
     relay_bill "$ws: ai proxy library retried" 30 1

@@ -27,12 +27,7 @@ EMBS="$HY_EMB $DB_EMB $BD_EMB $QW_EMB"
 sse() { IFS='|' read -r done_last content tool args finish usage bare errors events other <<<"$(sse_summary)"; }
 ask() { local b=$1; shift; oa_relay /v1/chat/completions "$ROOT_KEY" "$b" "$@"; }
 embed() { oa_relay /v1/embeddings "$ROOT_KEY" "$1"; }
-# keys_statuses: "key:status,..." of every request the mock recorded since its reset.
-same_json() { "$OA_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
-keys_statuses() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["key"], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
-}
+# mock_keys_statuses: "key:status,..." of every request the mock recorded since its reset.
 
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
@@ -261,7 +256,7 @@ for ws in $(oa_webservers); do
         ask "{\"model\":\"$m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
         is "$OA_STATUS|$(json_fields choices.0.message.content)" "200|Hello from mock" \
             "$ws: $m 429: the relay retries on the type's other channel"
-        like "$(keys_statuses)" "^$ka:(429|200),$kb:200\$" "$ws: $m 429: the first channel refused, the second answered"
+        like "$(mock_keys_statuses)" "^$ka:(429|200),$kb:200\$" "$ws: $m 429: the first channel refused, the second answered"
         relay_bill "$ws: $m retried" 0.5 2
         mock_ctl POST /_mock/script "{\"key\":\"$ka\",\"responses\":[{\"status\":429}]}"
         mock_ctl POST /_mock/script "{\"key\":\"$kb\",\"responses\":[{\"status\":429},{\"status\":429}]}"
@@ -280,7 +275,7 @@ for ws in $(oa_webservers); do
     sse
     is "$OA_STATUS|$errors|$done_last|$content" "200|0|1|Hello from mock" \
         "$ws: minimax: a rate limit as the stream's first event is retried on the other channel"
-    like "$(keys_statuses)" '^mm-key-a:200,mm-key-b:200$' "$ws: minimax: ... both channels answered 200 streams"
+    like "$(mock_keys_statuses)" '^mm-key-a:200,mm-key-b:200$' "$ws: minimax: ... both channels answered 200 streams"
     relay_bill "$ws: minimax stream retried" 0.5 2
     mock_ctl DELETE /_mock/script
     ask "{\"model\":\"$MM\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x [[mock status=429 msg=\\\"rate limit exceeded(RPM)\\\"]]\"}]}" -N

@@ -26,10 +26,6 @@ paths_seen() {
     mock_ctl GET /_mock/requests
     "$OA_PY" -c 'import json, re, sys; print(",".join(r["method"] + " " + re.sub(r"mocktask[0-9]+", "ID", r["path"]) + ("" if (r.get("headers") or {}).get("authorization") else "(no key)") for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
 }
-keys_seen() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join(r.get("key") or "" for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
-}
 first_req() {
     mock_ctl GET /_mock/requests
     "$OA_PY" -c 'import json, sys; r = json.loads(sys.stdin.read())[0]; print(json.dumps(r))' <<<"$MOCK_BODY"
@@ -169,7 +165,7 @@ for ws in $(oa_webservers); do
     mock_reset
     mock_ctl POST /_mock/script '{"key":"sk-ali-a","responses":[{"status":429}]}'
     chat "hi"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(keys_seen)" "200|Hello from mock|sk-ali-a,sk-ali-b" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys)" "200|Hello from mock|sk-ali-a,sk-ali-b" \
         "$ws: rate limit: DashScope's Throttling.RateQuota 429 is retried on the other channel"
     relay_bill "$ws: rate limit retry" 0.5 2
     mock_ctl POST /_mock/script '{"key":"sk-ali-a","responses":[{"status":429}]}'
@@ -183,7 +179,7 @@ for ws in $(oa_webservers); do
     mock_ctl POST /_mock/script '{"key":"sk-ali-a","responses":[{"mock":"fail_after=0 fail=error err_code=Throttling.RateQuota"}]}'
     chat "hi" '"stream":true' -N
     sse
-    is "$OA_STATUS|$done_last|$errors|$content|$(keys_seen)" "200|1|0|Hello from mock|sk-ali-a,sk-ali-b" \
+    is "$OA_STATUS|$done_last|$errors|$content|$(mock_keys)" "200|1|0|Hello from mock|sk-ali-a,sk-ali-b" \
         "$ws: rate limit: a Throttling event:error as the stream's first frame is retried on the other channel"
     relay_bill "$ws: rate limit stream retry" 0.5 2
     mock_ctl DELETE /_mock/script

@@ -17,7 +17,6 @@ REQ="{\"model\":\"$MODEL\",\"messages\":[{\"role\":\"system\",\"content\":\"你�
 SREQ="{\"model\":\"$MODEL\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"你好\"}]}"
 
 sse() { IFS='|' read -r done_last content tool args finish usage bare errors events other <<<"$(sse_summary)"; }
-same_json() { "$OA_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 bd_stats() { mock_ctl GET /_mock/baidu; JSON_DOC=$MOCK_BODY json_fields exchanges refused; }
 # The client_ids of the tokens the model calls since the last reset carried, comma-joined.
 ids_seen() {

@@ -22,11 +22,6 @@ KBAD=ZzZzZzZzZzZzZzZzZzZz:not-a-known-password
 
 sse() { IFS='|' read -r done_last content _ _ finish usage _ errors events other <<<"$(sse_summary)"; }
 ask() { local b=$1; shift; oa_relay /v1/chat/completions "$ROOT_KEY" "$b" "$@"; }
-# keys_statuses: "key:status,..." of every request the mock recorded since its reset.
-keys_statuses() {
-    mock_ctl GET /_mock/requests
-    "$OA_PY" -c 'import json, sys; print(",".join("%s:%s" % (r["key"], r["status"]) for r in json.loads(sys.stdin.read())))' <<<"$MOCK_BODY"
-}
 
 cat >"$OA_TMP/sdk.mjs" <<'JS'
 import OpenAI from "openai";
@@ -132,7 +127,7 @@ for ws in $(oa_webservers); do
     mock_reset
     mock_ctl POST /_mock/script "{\"key\":\"$KA\",\"responses\":[{\"status\":429}]}"
     ask "{\"model\":\"$MAX\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}"
-    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(keys_statuses)" "200|Hello from mock|$KA:200,$KB:200" \
+    is "$OA_STATUS|$(json_fields choices.0.message.content)|$(mock_keys_statuses)" "200|Hello from mock|$KA:200,$KB:200" \
         "$ws: 11202 in a 200 answer: retried on the type's other channel, which answers"
     relay_bill "$ws: rate limit retry" 0.5 2
 
@@ -146,11 +141,11 @@ for ws in $(oa_webservers); do
     ask "{\"model\":\"$MAX\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
     is "$OA_STATUS|$(json_fields error.message)" "429|当前分组上游负载已饱和，请稍后再试 (request id: $(header X-Oneapi-Request-Id))" \
         "$ws: scripted 11202 on both channels: the same 429"
-    is "$(keys_statuses)" "$KA:200,$KB:200" "$ws: ... after one try on each channel"
+    is "$(mock_keys_statuses)" "$KA:200,$KB:200" "$ws: ... after one try on each channel"
     mock_ctl DELETE /_mock/script
     mock_reset
     oa_relay /v1/chat/completions "$ROOT_KEY-$a" "{\"model\":\"$MAX\",\"messages\":[{\"role\":\"user\",\"content\":\"hi [[mock status=429]]\"}]}"
-    is "$OA_STATUS|$(json_fields error.code)|$(keys_statuses)" "429|11202|$KA:200" \
+    is "$OA_STATUS|$(json_fields error.code)|$(mock_keys_statuses)" "429|11202|$KA:200" \
         "$ws: 11202 on a pinned channel: a 429, not retried"
 
     # --- errors inside a stream --------------------------------------------------------------
@@ -158,7 +153,7 @@ for ws in $(oa_webservers); do
     mock_ctl POST /_mock/script "{\"key\":\"$KA\",\"responses\":[{\"status\":429}]}"
     ask "{\"model\":\"$MAX\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}" -N
     sse
-    is "$OA_STATUS|$done_last|$content|$errors|$(keys_statuses)" "200|1|Hello from mock|0|$KA:200,$KB:200" \
+    is "$OA_STATUS|$done_last|$content|$errors|$(mock_keys_statuses)" "200|1|Hello from mock|0|$KA:200,$KB:200" \
         "$ws: 11202 as a stream's first chunk: retried on the other channel before the client saw a byte"
     relay_bill "$ws: stream rate limit (first chunk) retry" 0.5 2
     mock_ctl DELETE /_mock/script
@@ -166,7 +161,7 @@ for ws in $(oa_webservers); do
     mock_ctl POST /_mock/script "{\"key\":\"$KA\",\"responses\":[{\"body\":{\"code\":11202,\"message\":\"AppIdQpsOverFlowError\",\"sid\":\"cha0@dx1\"}}]}"
     ask "{\"model\":\"$MAX\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}" -N
     sse
-    is "$OA_STATUS|$done_last|$content|$errors|$(keys_statuses)" "200|1|Hello from mock|0|$KA:200,$KB:200" \
+    is "$OA_STATUS|$done_last|$content|$errors|$(mock_keys_statuses)" "200|1|Hello from mock|0|$KA:200,$KB:200" \
         "$ws: 11202 as a JSON answer where a stream was asked: retried on the other channel"
     relay_bill "$ws: stream rate limit (JSON) retry" 0.5 2
 
